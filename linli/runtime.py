@@ -1,0 +1,66 @@
+"""The composition root (运行时): one per process. Builds the engine, session factory, signer,
+clock and Redis connection from Settings; tests build it with their own settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from linli.clock import Clock, SystemClock
+from linli.db import make_engine, make_session_factory
+from linli.errors import LinliError
+from linli.settings import Settings
+from linli.signing import Signer
+
+
+def import_models() -> None:
+    """Put every table on Base.metadata (for migrations and for the app)."""
+    import accounts.models  # noqa: F401
+    import linli.outbox  # noqa: F401
+    import orgs.models  # noqa: F401
+    import volunteer.models  # noqa: F401
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, redis: Redis | None = None) -> None:
+        import_models()
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.engine = make_engine(settings.sqlalchemy_url)
+        self.session_factory = make_session_factory(self.engine)
+        self.signer = Signer(settings.secret_keys)
+        self._redis = redis
+
+    @cached_property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            from linli.queue import connect_redis
+
+            self._redis = connect_redis(self.settings)
+        return self._redis
+
+    @contextmanager
+    def tx(self) -> Iterator[Session]:
+        """One unit of work: commit once at the end, roll back on error (unless the error asks to keep)."""
+        session = self.session_factory()
+        try:
+            yield session
+            session.commit()
+        except LinliError as exc:
+            if exc.commit:
+                session.commit()
+            else:
+                session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()

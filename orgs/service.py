@@ -1,0 +1,74 @@
+"""Use cases on the organization tree (组织树)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, forbidden, invalid, not_found
+from orgs import repository
+from orgs.models import CHILD_KIND, JOIN_MODES, Organization, Partner, Station
+
+
+def create_root(session: Session, *, name: str, now: datetime) -> Organization:
+    return repository.add(session, Organization(kind="base", name=name, path="/", created_at=now))
+
+
+def create_child(
+    session: Session, *, parent_id: int, name: str, join_mode: str | None, now: datetime
+) -> Organization:
+    """A child one level down: hub under the base, organization under a hub, team under an organization."""
+    parent = repository.get(session, parent_id)
+    if parent is None:
+        raise not_found("上级组织 Parent organization", "organization_not_found")
+    kind = CHILD_KIND.get(parent.kind)
+    errors = []
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        errors.append(FieldError("name", "length", "名称应为1到100个字 Name must be 1 to 100 characters"))
+    if kind is None:
+        errors.append(FieldError("parent_id", "no_children", "志愿服务队下不能再建组织 A team has no sub-units"))
+    elif kind == "team" and join_mode not in JOIN_MODES:
+        errors.append(FieldError("join_mode", "invalid_choice", "加入方式应为 open、approval 或 invitation"))
+    elif kind != "team" and join_mode is not None:
+        errors.append(FieldError("join_mode", "not_allowed", "只有志愿服务队有加入方式 Only teams have a join mode"))
+    if errors:
+        raise invalid(errors)
+    org = Organization(parent_id=parent.id, kind=kind, name=name, path=parent.path, join_mode=join_mode, created_at=now)
+    return repository.add(session, org)
+
+
+def create_partner(session: Session, *, name: str, now: datetime) -> Partner:
+    partner = Partner(name=name, created_at=now)
+    session.add(partner)
+    session.flush()
+    return partner
+
+
+def create_station(session: Session, *, org_id: int, name: str, kind: str, shared: bool, now: datetime) -> Station:
+    if repository.get(session, org_id) is None:
+        raise not_found("组织 Organization", "organization_not_found")
+    station = Station(org_id=org_id, name=name, kind=kind, shared=shared, created_at=now)
+    session.add(station)
+    session.flush()
+    return station
+
+
+def get(session: Session, org_id: int) -> Organization:
+    org = repository.get(session, org_id)
+    if org is None:
+        raise not_found("组织 Organization", "organization_not_found")
+    return org
+
+
+def get_team(session: Session, team_id: int) -> Organization:
+    org = repository.get(session, team_id)
+    if org is None or org.kind != "team":
+        raise not_found("志愿服务队 Team", "team_not_found")
+    return org
+
+
+def require_admin_of(admin_paths: list[str], org: Organization) -> None:
+    if not any(org.path.startswith(p) for p in admin_paths):
+        raise forbidden(f"您无权管理“{org.name}” You do not administer this organization", "outside_your_scope")

@@ -1,0 +1,178 @@
+"""Use cases of volunteers: registration and filing with teams (注册与备案)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
+from linli.pii import (
+    id_number_problem,
+    name_problem,
+    normalize_id_number,
+    normalize_name,
+    normalize_phone,
+    phone_problem,
+)
+from linli.settings import TERMS_VERSION
+from linli.signing import Signer
+from orgs import service as orgs_service
+from orgs.models import Organization
+from volunteer import repository
+from volunteer.models import Filing, FilingDecision, TeamInvitation, Volunteer
+
+ID_HASH_PURPOSE = "resident-id"
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    phone: str
+    id_number: str | None
+    consent: bool
+
+
+def register(session: Session, signer: Signer, reg: Registration, *, now: datetime, today) -> Volunteer:
+    """Register a volunteer. All fields are checked before anything is written; 422 names each bad one."""
+    name = normalize_name(reg.name or "")
+    phone = normalize_phone(reg.phone or "")
+    id_number = normalize_id_number(reg.id_number) if reg.id_number else None
+    errors = []
+    if problem := name_problem(name):
+        errors.append(FieldError("name", *problem))
+    if problem := phone_problem(phone):
+        errors.append(FieldError("phone", *problem))
+    if id_number is not None and (problem := id_number_problem(id_number, today)):
+        errors.append(FieldError("id_number", *problem))
+    if reg.consent is not True:
+        errors.append(FieldError("consent", "required", "请阅读并同意隐私条款 You must agree to the privacy terms"))
+    if errors:
+        raise invalid(errors)
+
+    if repository.by_phone(session, phone) is not None:
+        raise _phone_taken()
+    id_hash = id_last4 = None
+    if id_number is not None:
+        hashes = signer.keyed_hashes(ID_HASH_PURPOSE, id_number)
+        if repository.id_hash_taken(session, hashes):
+            raise conflict("id_number_taken", "该身份证号已注册 This ID number is already registered")
+        id_hash, id_last4 = hashes[0], id_number[-4:]
+    volunteer = Volunteer(
+        name=name,
+        phone=phone,
+        id_hash=id_hash,
+        id_last4=id_last4,
+        consent_terms_version=TERMS_VERSION,
+        consented_at=now,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():  # a concurrent registration of the same phone loses here
+            session.add(volunteer)
+    except IntegrityError as exc:
+        if "id_hash" in str(exc.orig):
+            raise conflict("id_number_taken", "该身份证号已注册 This ID number is already registered") from None
+        raise _phone_taken() from None
+    return volunteer
+
+
+def _phone_taken():
+    return conflict("phone_taken", "该手机号已注册，请直接登录 This phone is already registered; please log in")
+
+
+def find_by_phone(session: Session, phone: str) -> Volunteer | None:
+    return repository.by_phone(session, phone)
+
+
+def get(session: Session, volunteer_id: int) -> Volunteer:
+    volunteer = repository.get(session, volunteer_id)
+    if volunteer is None:
+        raise not_found("志愿者 Volunteer", "volunteer_not_found")
+    return volunteer
+
+
+# --- filing (备案) -------------------------------------------------------------------------------
+
+
+def apply(session: Session, *, volunteer_id: int, team_id: int, now: datetime) -> Filing:
+    """Apply to join a team. Open teams approve at once; approval teams wait for staff;
+    invitation-only teams accept only a volunteer whose phone was invited."""
+    team = orgs_service.get_team(session, team_id)
+    volunteer = get(session, volunteer_id)
+    if repository.live_filing(session, volunteer_id, team_id) is not None:
+        raise conflict("already_filed", f"您已申请加入“{team.name}” You have already applied to this team")
+    invitation = None
+    if team.join_mode == "invitation":
+        invitation = repository.open_invitation(session, team_id, volunteer.phone)
+        if invitation is None:
+            raise forbidden(f"“{team.name}”仅限受邀加入 This team is by invitation only", "invitation_only")
+    filing = Filing(volunteer_id=volunteer_id, team_id=team_id, status="pending", created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(filing)
+    except IntegrityError:
+        raise conflict("already_filed", f"您已申请加入“{team.name}” You have already applied to this team") from None
+    if team.join_mode == "open":
+        _decide(session, filing, "approved", by=None, reason="开放加入，自动通过 Open team: approved at once", now=now)
+    elif invitation is not None:
+        invitation.used_at = now
+        _decide(session, filing, "approved", by=None, reason="受邀加入 Invited", now=now)
+    return filing
+
+
+def decide(
+    session: Session, *, filing_id: int, decision: str, staff_user_id: int, admin_paths: list[str],
+    reason: str | None, now: datetime,
+) -> Filing:
+    """A staff member of the team's part of the tree approves or rejects a pending filing."""
+    filing = repository.filing(session, filing_id, for_update=True)
+    if filing is None:
+        raise not_found("备案申请 Filing", "filing_not_found")
+    team = orgs_service.get(session, filing.team_id)
+    orgs_service.require_admin_of(admin_paths, team)
+    reason = (reason or "").strip()
+    if decision == "rejected" and not reason:
+        raise invalid([FieldError("reason", "required", "驳回时请填写理由 A rejection needs a reason")])
+    if len(reason) > 500:
+        raise invalid([FieldError("reason", "length", "理由最多500字 Reason must be at most 500 characters")])
+    if filing.status != "pending":
+        raise conflict("filing_already_decided", "该申请已处理 This filing has already been decided", status=filing.status)
+    _decide(session, filing, decision, by=staff_user_id, reason=reason or "同意 Approved", now=now)
+    return filing
+
+
+def _decide(session: Session, filing: Filing, decision: str, *, by: int | None, reason: str, now: datetime) -> None:
+    filing.status = decision
+    filing.decided_at = now
+    session.add(FilingDecision(filing_id=filing.id, decision=decision, decided_by=by, reason=reason, decided_at=now))
+    session.flush()
+
+
+def invite(session: Session, *, team_id: int, phone: str, staff_user_id: int, admin_paths: list[str], now: datetime):
+    team = orgs_service.get_team(session, team_id)
+    orgs_service.require_admin_of(admin_paths, team)
+    phone = normalize_phone(phone)
+    if problem := phone_problem(phone):
+        raise invalid([FieldError("phone", *problem)])
+    invitation = TeamInvitation(team_id=team.id, phone=phone, invited_by=staff_user_id, created_at=now)
+    session.add(invitation)
+    session.flush()
+    return invitation
+
+
+def my_filings(session: Session, volunteer_id: int) -> list[tuple[Filing, Organization]]:
+    return repository.filings_of_volunteer(session, volunteer_id)
+
+
+def filings_for_staff(session: Session, *, staff_paths: list[str], status: str | None, team_id: int | None,
+                      after_id: int, limit: int):
+    return repository.filings_in_subtrees(
+        session, staff_paths, status=status, team_id=team_id, after_id=after_id, limit=limit
+    )
+
+
+def decisions(session: Session, filing_id: int) -> list[FilingDecision]:
+    return repository.decisions_of(session, filing_id)
