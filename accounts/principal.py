@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Grant:
     role: str  # admin | coordinator | partner
+    org_id: int | None = None
     org_path: str | None = None  # admin and coordinator: the subtree they hold
     partner_id: int | None = None
     station_id: int | None = None

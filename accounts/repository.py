@@ -55,5 +55,9 @@ def codes_since(session: Session, *, phone: str | None = None, client_ip: str | 
 
 def latest_code(session: Session, phone: str) -> LoginCode | None:
     return session.scalar(
-        select(LoginCode).where(LoginCode.phone == phone).order_by(LoginCode.id.desc()).limit(1).with_for_update()
+        select(LoginCode)
+        .where(LoginCode.phone == phone)
+        .order_by(LoginCode.id.desc())
+        .limit(1)
+        .with_for_update()
     )

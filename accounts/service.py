@@ -56,12 +56,18 @@ def create_staff_user(
 ) -> StaffUser:
     errors = []
     if not 3 <= len(username) <= 60:
-        errors.append(FieldError("username", "length", "用户名应为3到60个字符 Username must be 3 to 60 characters"))
+        errors.append(
+            FieldError("username", "length", "用户名应为3到60个字符 Username must be 3 to 60 characters")
+        )
     if len(password) < 8:
-        errors.append(FieldError("password", "too_short", "密码至少8位 Password must be at least 8 characters"))
+        errors.append(
+            FieldError("password", "too_short", "密码至少8位 Password must be at least 8 characters")
+        )
     if role not in ROLES:
         errors.append(FieldError("role", "invalid_choice", "角色应为 admin、coordinator 或 partner"))
-    elif role == "partner" and (partner_id is None or orgs_repository.get_partner(session, partner_id) is None):
+    elif role == "partner" and (
+        partner_id is None or orgs_repository.get_partner(session, partner_id) is None
+    ):
         errors.append(FieldError("partner_id", "not_found", "合作企业不存在 Partner enterprise not found"))
     elif role != "partner" and (org_id is None or orgs_repository.get(session, org_id) is None):
         errors.append(FieldError("org_id", "not_found", "组织不存在 Organization not found"))
@@ -92,9 +98,20 @@ def create_staff_user(
     return user
 
 
+def find_staff(session: Session, username: str) -> StaffUser | None:
+    return repository.staff_by_username(session, username)
+
+
+def staff_user(session: Session, user_id: int) -> StaffUser:
+    user = repository.staff(session, user_id)
+    if user is None:
+        raise not_found("工作人员 Staff user", "staff_user_not_found")
+    return user
+
+
 def staff_principal(session: Session, user_id: int, token_id: int | None = None) -> Principal:
     grants = tuple(
-        Grant(role=g.role, org_path=path, partner_id=g.partner_id, station_id=g.station_id)
+        Grant(role=g.role, org_id=g.org_id, org_path=path, partner_id=g.partner_id, station_id=g.station_id)
         for g, path in repository.grants_of(session, user_id)
     )
     return Principal(kind="staff", staff_user_id=user_id, token_id=token_id, grants=grants)
@@ -151,7 +168,9 @@ def revoke(session: Session, principal: Principal, now: datetime) -> None:
         repository.revoke_token(session, principal.token_id, now)
 
 
-def login_with_password(session: Session, *, username: str, password: str, now: datetime, ttl: int) -> IssuedToken:
+def login_with_password(
+    session: Session, *, username: str, password: str, now: datetime, ttl: int
+) -> IssuedToken:
     user = repository.staff_by_username(session, username)
     try:
         ok = user is not None and user.active and _hasher.verify(user.password_hash, password)
@@ -183,7 +202,9 @@ def create_api_key(session: Session, *, partner_id: int, name: str, created_by: 
 # --- login codes -------------------------------------------------------------------------------
 
 
-def request_code(session: Session, signer: Signer, *, phone: str, client_ip: str, now: datetime, ttl: int) -> None:
+def request_code(
+    session: Session, signer: Signer, *, phone: str, client_ip: str, now: datetime, ttl: int
+) -> None:
     """Send a one-time code to a registered volunteer's phone.
 
     The answer is the same whether or not the phone is registered, so the endpoint cannot be used
@@ -214,7 +235,13 @@ def request_code(session: Session, signer: Signer, *, phone: str, client_ip: str
     session.add(row)
     session.flush()
     if volunteer_service.find_by_phone(session, phone) is not None:
-        emit(session, func="workers.jobs.send_login_code", job_id=f"login-code-{row.id}", args=[phone, code], now=now)
+        emit(
+            session,
+            func="workers.jobs.send_login_code",
+            job_id=f"login-code-{row.id}",
+            args=[phone, code],
+            now=now,
+        )
 
 
 def login_with_code(
@@ -227,7 +254,9 @@ def login_with_code(
     if row is None or volunteer is None:
         raise unauthorized("验证码不正确 The code is wrong", "invalid_code")
     if row.used_at is not None:
-        raise unauthorized("验证码已使用，请重新获取 The code was already used; ask for a new one", "code_used")
+        raise unauthorized(
+            "验证码已使用，请重新获取 The code was already used; ask for a new one", "code_used"
+        )
     if row.expires_at <= now:
         raise unauthorized("验证码已过期，请重新获取 The code has expired; ask for a new one", "code_expired")
     if row.failed_attempts >= CODE_MAX_FAILED_ATTEMPTS:

@@ -40,7 +40,9 @@ def invalid(errors: list[FieldError]) -> LinliError:
 
 
 def not_found(what: str, code: str = "not_found") -> LinliError:
-    return LinliError(code=code, detail=f"{what}不存在 {what} not found", status=404, title="未找到 Not found")
+    return LinliError(
+        code=code, detail=f"{what}不存在 {what} not found", status=404, title="未找到 Not found"
+    )
 
 
 def forbidden(detail: str, code: str = "forbidden") -> LinliError:

@@ -39,8 +39,37 @@ class JobRun(Base):
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def emit(session: Session, *, func: str, job_id: str, args: list, now: datetime, queue: str = "default") -> None:
+def emit(
+    session: Session, *, func: str, job_id: str, args: list, now: datetime, queue: str = "default"
+) -> None:
     """Record work to run after commit. Emitting the same job id twice records it once."""
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.job_id == job_id)) is not None:
         return
     session.add(OutboxMessage(job_id=job_id, func=func, args=args, queue=queue, created_at=now, attempts=0))
+
+
+def pending(session: Session, limit: int) -> list[OutboxMessage]:
+    """Committed rows not yet on RQ, oldest first; locked so two relays never take the same row."""
+    q = (
+        select(OutboxMessage)
+        .where(OutboxMessage.enqueued_at.is_(None))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(q.with_for_update(skip_locked=True)))
+
+
+def pending_count(session: Session) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.enqueued_at.is_(None))
+    )
+
+
+def already_ran(session: Session, job_id: str) -> bool:
+    return session.get(JobRun, job_id) is not None
+
+
+def mark_ran(session: Session, job_id: str, now: datetime) -> None:
+    session.add(JobRun(job_id=job_id, finished_at=now))

@@ -12,8 +12,7 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 # CJK unified ideographs, extension A, extensions B-F (rare characters in real names: 生僻字),
 # and compatibility ideographs; the middle dot joins the parts of minority names (阿依古丽·买买提).
 _HAN = (
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\U00020000-\U0002a6df\U0002a700-\U0002ebef\U00030000-\U0003134f"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ebef\U00030000-\U0003134f"
 )
 _NAME = re.compile(rf"[{_HAN}]+(?:·[{_HAN}]+)*")
 _DOT_VARIANTS = str.maketrans({"•": "·", "・": "·", "．": "·", "‧": "·", "∙": "·", "⋅": "·"})
@@ -65,9 +64,15 @@ def id_number_problem(id_number: str, today: date) -> tuple[str, str] | None:
     try:
         born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
-        return "invalid_birth_date", "身份证号中的出生日期无效 The date of birth in the ID number is not a date"
+        return (
+            "invalid_birth_date",
+            "身份证号中的出生日期无效 The date of birth in the ID number is not a date",
+        )
     if born > today or born.year < 1890:
-        return "invalid_birth_date", "身份证号中的出生日期无效 The date of birth in the ID number is not plausible"
+        return (
+            "invalid_birth_date",
+            "身份证号中的出生日期无效 The date of birth in the ID number is not plausible",
+        )
     total = sum(int(d) * w for d, w in zip(id_number[:17], _ID_WEIGHTS, strict=True))
     if _ID_CHECK[total % 11] != id_number[17]:
         return "invalid_checksum", "身份证号校验位不正确 The ID number's check digit is wrong"

@@ -18,7 +18,9 @@ QUEUES = ("default", "reports")
 def connect_redis(settings: Settings) -> Redis:
     if settings.redis_url is None:
         return start_embedded_redis(settings)
-    return Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    return Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+    )
 
 
 def start_embedded_redis(settings: Settings) -> Redis:

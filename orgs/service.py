@@ -28,14 +28,20 @@ def create_child(
     if not 1 <= len(name) <= 100:
         errors.append(FieldError("name", "length", "名称应为1到100个字 Name must be 1 to 100 characters"))
     if kind is None:
-        errors.append(FieldError("parent_id", "no_children", "志愿服务队下不能再建组织 A team has no sub-units"))
+        errors.append(
+            FieldError("parent_id", "no_children", "志愿服务队下不能再建组织 A team has no sub-units")
+        )
     elif kind == "team" and join_mode not in JOIN_MODES:
         errors.append(FieldError("join_mode", "invalid_choice", "加入方式应为 open、approval 或 invitation"))
     elif kind != "team" and join_mode is not None:
-        errors.append(FieldError("join_mode", "not_allowed", "只有志愿服务队有加入方式 Only teams have a join mode"))
+        errors.append(
+            FieldError("join_mode", "not_allowed", "只有志愿服务队有加入方式 Only teams have a join mode")
+        )
     if errors:
         raise invalid(errors)
-    org = Organization(parent_id=parent.id, kind=kind, name=name, path=parent.path, join_mode=join_mode, created_at=now)
+    org = Organization(
+        parent_id=parent.id, kind=kind, name=name, path=parent.path, join_mode=join_mode, created_at=now
+    )
     return repository.add(session, org)
 
 
@@ -46,7 +52,9 @@ def create_partner(session: Session, *, name: str, now: datetime) -> Partner:
     return partner
 
 
-def create_station(session: Session, *, org_id: int, name: str, kind: str, shared: bool, now: datetime) -> Station:
+def create_station(
+    session: Session, *, org_id: int, name: str, kind: str, shared: bool, now: datetime
+) -> Station:
     if repository.get(session, org_id) is None:
         raise not_found("组织 Organization", "organization_not_found")
     station = Station(org_id=org_id, name=name, kind=kind, shared=shared, created_at=now)
@@ -69,6 +77,22 @@ def get_team(session: Session, team_id: int) -> Organization:
     return org
 
 
+def list_teams(session: Session, *, under: int | None, after_id: int, limit: int) -> list[Organization]:
+    path = get(session, under).path if under is not None else None
+    return repository.list_teams(session, under_path=path, after_id=after_id, limit=limit)
+
+
+def list_for_staff(session: Session, *, staff_paths: list[str], kind: str | None, after_id: int, limit: int):
+    return repository.list_in_subtrees(session, staff_paths, kind=kind, after_id=after_id, limit=limit)
+
+
+def is_root_path(session: Session, path: str) -> bool:
+    """True if the path is a county base's (the top of a tree)."""
+    return path.count("/") == 2
+
+
 def require_admin_of(admin_paths: list[str], org: Organization) -> None:
     if not any(org.path.startswith(p) for p in admin_paths):
-        raise forbidden(f"您无权管理“{org.name}” You do not administer this organization", "outside_your_scope")
+        raise forbidden(
+            f"您无权管理“{org.name}” You do not administer this organization", "outside_your_scope"
+        )

@@ -66,13 +66,17 @@ def filings_in_subtrees(
 
 def decisions_of(session: Session, filing_id: int) -> list[FilingDecision]:
     return list(
-        session.scalars(select(FilingDecision).where(FilingDecision.filing_id == filing_id).order_by(FilingDecision.id))
+        session.scalars(
+            select(FilingDecision).where(FilingDecision.filing_id == filing_id).order_by(FilingDecision.id)
+        )
     )
 
 
 def open_invitation(session: Session, team_id: int, phone: str) -> TeamInvitation | None:
     return session.scalar(
         select(TeamInvitation)
-        .where(TeamInvitation.team_id == team_id, TeamInvitation.phone == phone, TeamInvitation.used_at.is_(None))
+        .where(
+            TeamInvitation.team_id == team_id, TeamInvitation.phone == phone, TeamInvitation.used_at.is_(None)
+        )
         .limit(1)
     )

@@ -48,7 +48,9 @@ def register(session: Session, signer: Signer, reg: Registration, *, now: dateti
     if id_number is not None and (problem := id_number_problem(id_number, today)):
         errors.append(FieldError("id_number", *problem))
     if reg.consent is not True:
-        errors.append(FieldError("consent", "required", "请阅读并同意隐私条款 You must agree to the privacy terms"))
+        errors.append(
+            FieldError("consent", "required", "请阅读并同意隐私条款 You must agree to the privacy terms")
+        )
     if errors:
         raise invalid(errors)
 
@@ -74,13 +76,17 @@ def register(session: Session, signer: Signer, reg: Registration, *, now: dateti
             session.add(volunteer)
     except IntegrityError as exc:
         if "id_hash" in str(exc.orig):
-            raise conflict("id_number_taken", "该身份证号已注册 This ID number is already registered") from None
+            raise conflict(
+                "id_number_taken", "该身份证号已注册 This ID number is already registered"
+            ) from None
         raise _phone_taken() from None
     return volunteer
 
 
 def _phone_taken():
-    return conflict("phone_taken", "该手机号已注册，请直接登录 This phone is already registered; please log in")
+    return conflict(
+        "phone_taken", "该手机号已注册，请直接登录 This phone is already registered; please log in"
+    )
 
 
 def find_by_phone(session: Session, phone: str) -> Volunteer | None:
@@ -114,9 +120,18 @@ def apply(session: Session, *, volunteer_id: int, team_id: int, now: datetime) -
         with session.begin_nested():
             session.add(filing)
     except IntegrityError:
-        raise conflict("already_filed", f"您已申请加入“{team.name}” You have already applied to this team") from None
+        raise conflict(
+            "already_filed", f"您已申请加入“{team.name}” You have already applied to this team"
+        ) from None
     if team.join_mode == "open":
-        _decide(session, filing, "approved", by=None, reason="开放加入，自动通过 Open team: approved at once", now=now)
+        _decide(
+            session,
+            filing,
+            "approved",
+            by=None,
+            reason="开放加入，自动通过 Open team: approved at once",
+            now=now,
+        )
     elif invitation is not None:
         invitation.used_at = now
         _decide(session, filing, "approved", by=None, reason="受邀加入 Invited", now=now)
@@ -124,8 +139,14 @@ def apply(session: Session, *, volunteer_id: int, team_id: int, now: datetime) -
 
 
 def decide(
-    session: Session, *, filing_id: int, decision: str, staff_user_id: int, admin_paths: list[str],
-    reason: str | None, now: datetime,
+    session: Session,
+    *,
+    filing_id: int,
+    decision: str,
+    staff_user_id: int,
+    admin_paths: list[str],
+    reason: str | None,
+    now: datetime,
 ) -> Filing:
     """A staff member of the team's part of the tree approves or rejects a pending filing."""
     filing = repository.filing(session, filing_id, for_update=True)
@@ -139,19 +160,29 @@ def decide(
     if len(reason) > 500:
         raise invalid([FieldError("reason", "length", "理由最多500字 Reason must be at most 500 characters")])
     if filing.status != "pending":
-        raise conflict("filing_already_decided", "该申请已处理 This filing has already been decided", status=filing.status)
+        raise conflict(
+            "filing_already_decided",
+            "该申请已处理 This filing has already been decided",
+            status=filing.status,
+        )
     _decide(session, filing, decision, by=staff_user_id, reason=reason or "同意 Approved", now=now)
     return filing
 
 
-def _decide(session: Session, filing: Filing, decision: str, *, by: int | None, reason: str, now: datetime) -> None:
+def _decide(
+    session: Session, filing: Filing, decision: str, *, by: int | None, reason: str, now: datetime
+) -> None:
     filing.status = decision
     filing.decided_at = now
-    session.add(FilingDecision(filing_id=filing.id, decision=decision, decided_by=by, reason=reason, decided_at=now))
+    session.add(
+        FilingDecision(filing_id=filing.id, decision=decision, decided_by=by, reason=reason, decided_at=now)
+    )
     session.flush()
 
 
-def invite(session: Session, *, team_id: int, phone: str, staff_user_id: int, admin_paths: list[str], now: datetime):
+def invite(
+    session: Session, *, team_id: int, phone: str, staff_user_id: int, admin_paths: list[str], now: datetime
+):
     team = orgs_service.get_team(session, team_id)
     orgs_service.require_admin_of(admin_paths, team)
     phone = normalize_phone(phone)
@@ -167,11 +198,29 @@ def my_filings(session: Session, volunteer_id: int) -> list[tuple[Filing, Organi
     return repository.filings_of_volunteer(session, volunteer_id)
 
 
-def filings_for_staff(session: Session, *, staff_paths: list[str], status: str | None, team_id: int | None,
-                      after_id: int, limit: int):
+def filings_for_staff(
+    session: Session,
+    *,
+    staff_paths: list[str],
+    status: str | None,
+    team_id: int | None,
+    after_id: int,
+    limit: int,
+):
     return repository.filings_in_subtrees(
         session, staff_paths, status=status, team_id=team_id, after_id=after_id, limit=limit
     )
+
+
+def filing_visible_to(session: Session, *, filing_id: int, volunteer_id: int | None, staff_paths: list[str]):
+    """A filing, its team and volunteer, if the caller is that volunteer or staff over the team."""
+    filing = repository.filing(session, filing_id)
+    if filing is None:
+        raise not_found("备案申请 Filing", "filing_not_found")
+    team = orgs_service.get(session, filing.team_id)
+    if filing.volunteer_id != volunteer_id and not any(team.path.startswith(p) for p in staff_paths):
+        raise forbidden("您无权查看该申请 You may not see this filing", "outside_your_scope")
+    return filing, team, get(session, filing.volunteer_id)
 
 
 def decisions(session: Session, filing_id: int) -> list[FilingDecision]:

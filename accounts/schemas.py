@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from volunteer.schemas import VolunteerRead
+
+
+class CodeRequest(msgspec.Struct):
+    phone: str = ""
+
+
+class CodeRequested(msgspec.Struct):
+    sent: bool  # always true: the answer does not tell whether the phone is registered
+    expires_in: int
+    resend_after: int
+
+
+class TokenRequest(msgspec.Struct):
+    phone: str | None = None
+    code: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class TokenRead(msgspec.Struct):
+    token: str
+    token_type: str
+    expires_at: datetime
+    kind: str  # volunteer | staff
+
+
+class GrantRead(msgspec.Struct):
+    role: str
+    org_id: int | None = None
+    partner_id: int | None = None
+    station_id: int | None = None
+
+
+class MeRead(msgspec.Struct):
+    kind: str  # volunteer | staff | api_key
+    volunteer: VolunteerRead | None = None
+    staff_user_id: int | None = None
+    username: str | None = None
+    display_name: str | None = None
+    grants: list[GrantRead] = msgspec.field(default_factory=list)
+    partner_id: int | None = None

@@ -1,0 +1,132 @@
+"""Login by code or password, tokens, who am I (登录)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+
+from accounts import service
+from accounts.principal import Principal
+from accounts.schemas import CodeRequest, CodeRequested, GrantRead, MeRead, TokenRead, TokenRequest
+from api.deps import client_ip, provide_principal
+from api.problems import problems
+from linli.errors import FieldError, invalid
+from linli.runtime import Runtime
+from volunteer import service as volunteer_service
+from volunteer.schemas import VolunteerRead
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["登录 auth"]
+
+    @post(
+        "/codes",
+        operation_id="requestLoginCode",
+        status_code=202,
+        sync_to_thread=True,
+        summary="Send a one-time login code to a volunteer's phone",
+        responses=problems(_422="validation_failed", _429="rate_limited"),
+    )
+    def request_code(
+        self, data: JSONBody[CodeRequest], request: Request, rt: NamedDependency[Runtime]
+    ) -> CodeRequested:
+        ttl = rt.settings.login_code_ttl_seconds
+        with rt.tx() as session:
+            service.request_code(
+                session,
+                rt.signer,
+                phone=data.phone,
+                client_ip=client_ip(request),
+                now=rt.clock.now(),
+                ttl=ttl,
+            )
+        return CodeRequested(sent=True, expires_in=ttl, resend_after=service.CODE_RESEND_SECONDS)
+
+    @post(
+        "/tokens",
+        operation_id="createToken",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Get a bearer token with phone+code (volunteers) or username+password (staff)",
+        responses=problems(
+            _401="invalid_code, code_expired, code_used, code_locked, invalid_credentials",
+            _422="validation_failed",
+        ),
+    )
+    def create_token(self, data: JSONBody[TokenRequest], rt: NamedDependency[Runtime]) -> TokenRead:
+        ttl = rt.settings.token_ttl_seconds
+        with rt.tx() as session:
+            if data.phone is not None or data.code is not None:
+                missing = [f for f in ("phone", "code") if not getattr(data, f)]
+                if missing:
+                    raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
+                issued = service.login_with_code(
+                    session, rt.signer, phone=data.phone, code=data.code, now=rt.clock.now(), ttl=ttl
+                )
+            elif data.username or data.password:
+                missing = [f for f in ("username", "password") if not getattr(data, f)]
+                if missing:
+                    raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
+                issued = service.login_with_password(
+                    session, username=data.username, password=data.password, now=rt.clock.now(), ttl=ttl
+                )
+            else:
+                raise invalid(
+                    [
+                        FieldError(
+                            "phone",
+                            "required",
+                            "请提供手机号和验证码，或用户名和密码 "
+                            "Give phone and code, or username and password",
+                        )
+                    ]
+                )
+        return TokenRead(
+            token=issued.token, token_type="Bearer", expires_at=issued.expires_at, kind=issued.principal.kind
+        )
+
+    @delete(
+        "/tokens/current",
+        operation_id="revokeCurrentToken",
+        status_code=204,
+        sync_to_thread=True,
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=True)},
+        summary="Log out: revoke the token used for this request",
+        responses=problems(_401="missing_token, invalid_token"),
+    )
+    def revoke(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> None:
+        with rt.tx() as session:
+            service.revoke(session, principal, rt.clock.now())
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["我 me"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+
+    @get(
+        "",
+        operation_id="whoAmI",
+        sync_to_thread=True,
+        responses=problems(_401="missing_token, invalid_token"),
+    )
+    def me(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MeRead:
+        with rt.tx() as session:
+            if principal.kind == "volunteer":
+                volunteer = volunteer_service.get(session, principal.volunteer_id)
+                return MeRead(kind="volunteer", volunteer=VolunteerRead.of(volunteer))
+            if principal.kind == "api_key":
+                return MeRead(kind="api_key", partner_id=principal.partner_id)
+            user = service.staff_user(session, principal.staff_user_id)
+            return MeRead(
+                kind="staff",
+                staff_user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                grants=[
+                    GrantRead(role=g.role, org_id=g.org_id, partner_id=g.partner_id, station_id=g.station_id)
+                    for g in principal.grants
+                ],
+            )

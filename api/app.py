@@ -1,0 +1,59 @@
+"""The HTTP application (应用): create_app(runtime) wires controllers, errors, OpenAPI and metrics."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.accounts import AuthController, MeController
+from api.health import healthz, readyz
+from api.observability import register_queue_collector, request_id_middleware
+from api.orgs import OrganizationController
+from api.pages import demo_codes, index
+from api.problems import EXCEPTION_HANDLERS
+from api.volunteers import FilingController, TeamController, VolunteerController
+from linli.runtime import Runtime
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(runtime: Runtime) -> Litestar:
+    prometheus = PrometheusConfig(app_name="linli", prefix="linli", group_path=True, exclude=["/metrics"])
+    register_queue_collector(runtime)
+    return Litestar(
+        route_handlers=[
+            index,
+            demo_codes,
+            healthz,
+            readyz,
+            MetricsController,
+            AuthController,
+            MeController,
+            VolunteerController,
+            TeamController,
+            FilingController,
+            OrganizationController,
+        ],
+        dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware, prometheus.middleware],
+        openapi_config=OpenAPIConfig(
+            title="邻里 Linli",
+            version="1.0.0",
+            description="社区志愿服务与长者助餐引擎 Community volunteering and meal assistance engine. "
+            "Errors are application/problem+json with a stable `code`.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+        state={"runtime": runtime},
+        debug=False,
+    )

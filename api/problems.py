@@ -1,0 +1,158 @@
+"""Errors as RFC 9457 problem+json (问题详情), with a stable `code`, and their OpenAPI docs.
+
+No input from a user ever yields a 5xx: domain errors carry their own status; framework errors
+(bad JSON, wrong types, unknown routes) become 4xx with a code; a database that is down is 503.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from linli.errors import LinliError
+
+log = logging.getLogger("linli.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class FieldProblem(msgspec.Struct):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] = msgspec.field(default_factory=list)
+    request_id: str | None = None
+
+
+def _respond(
+    request: Request, status: int, code: str, title: str, detail: str, errors=(), extra=None
+) -> Response:
+    body = {
+        "type": f"https://linli.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = list(errors)
+    if extra:
+        body.update(extra)
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    headers = {}
+    if extra and "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def on_linli_error(request: Request, exc: LinliError) -> Response:
+    errors = [{"field": e.field, "code": e.code, "message": e.message} for e in exc.errors]
+    return _respond(request, exc.status, exc.code, exc.title, exc.detail, errors, exc.extra)
+
+
+def on_validation_error(request: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            key = str(item.get("key") or item.get("source") or "body")
+            errors.append(
+                {"field": key, "code": "invalid", "message": str(item.get("message", "无效 invalid"))}
+            )
+    if not errors:
+        errors.append({"field": "body", "code": "invalid", "message": str(exc.detail)})
+    detail = "；".join(f"{e['field']}: {e['message']}" for e in errors)
+    return _respond(
+        request,
+        422 if errors[0]["field"] != "body" else 400,
+        "validation_failed" if errors[0]["field"] != "body" else "bad_request",
+        "输入有误 Invalid input",
+        detail,
+        errors,
+    )
+
+
+def on_http_error(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if status >= 500:
+        log.error("http error %s on %s: %s", status, request.url.path, exc.detail)
+    code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
+    return _respond(request, status, code, str(exc.detail or code), str(exc.detail or code))
+
+
+def on_database_down(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+    return _respond(
+        request,
+        503,
+        "service_unavailable",
+        "暂时无法服务 Service unavailable",
+        "数据库暂时不可用，请稍后再试 The database is unavailable; please try again shortly",
+        extra={"retry_after": 5},
+    )
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, (OperationalError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return on_database_down(request, exc)
+    log.exception("unexpected error on %s", request.url.path)
+    return _respond(
+        request,
+        500,
+        "internal_error",
+        "服务器内部错误 Internal error",
+        "出错了，我们会尽快修复 Something went wrong on our side",
+    )
+
+
+EXCEPTION_HANDLERS = {
+    LinliError: on_linli_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    OperationalError: on_database_down,
+    PoolTimeout: on_database_down,
+    Exception: on_unexpected,
+}
+
+
+def problems(**codes_by_status: str) -> dict[int, ResponseSpec]:
+    """OpenAPI docs for the errors a route may answer, e.g. problems(_409="phone_taken")."""
+    specs = {}
+    for key, codes in codes_by_status.items():
+        status = int(key.lstrip("_"))
+        specs[status] = ResponseSpec(
+            data_container=Problem,
+            description=f"problem+json, code: {codes}",
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+    return specs

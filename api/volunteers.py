@@ -1,0 +1,276 @@
+"""Volunteer registration and filing with teams (志愿者注册与备案)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from accounts.principal import Principal
+from api.deps import local_today, next_cursor, page, provide_principal, require_staff, require_volunteer
+from api.problems import problems
+from linli.errors import FieldError, invalid
+from linli.pii import mask_phone
+from linli.runtime import Runtime
+from orgs import service as orgs_service
+from orgs.schemas import OrganizationPage, OrganizationRead
+from volunteer import service
+from volunteer.models import FILING_STATUSES
+from volunteer.schemas import (
+    ApproveBody,
+    DecisionRead,
+    FilingDetail,
+    FilingPage,
+    FilingRead,
+    InvitationCreate,
+    InvitationRead,
+    RejectBody,
+    VolunteerCreate,
+    VolunteerRead,
+)
+
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+
+
+class VolunteerController(Controller):
+    path = "/api/v1"
+    tags = ["志愿者 volunteers"]
+
+    @post(
+        "/volunteers",
+        operation_id="registerVolunteer",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Register as a volunteer (name, phone, optional resident ID, consent)",
+        responses=problems(_422="validation_failed", _409="phone_taken, id_number_taken"),
+    )
+    def register(self, data: JSONBody[VolunteerCreate], rt: NamedDependency[Runtime]) -> VolunteerRead:
+        reg = service.Registration(
+            name=data.name, phone=data.phone, id_number=data.id_number, consent=data.consent
+        )
+        with rt.tx() as session:
+            volunteer = service.register(session, rt.signer, reg, now=rt.clock.now(), today=local_today(rt))
+            return VolunteerRead.of(volunteer)
+
+    @get(
+        "/me/filings",
+        operation_id="myFilings",
+        sync_to_thread=True,
+        dependencies=AUTH,
+        responses=problems(_401="missing_token, invalid_token", _403="volunteers_only"),
+    )
+    def my_filings(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> FilingPage:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            items = [FilingRead.of(f, team) for f, team in service.my_filings(session, volunteer_id)]
+        return FilingPage(items=items, next=None)
+
+
+class TeamController(Controller):
+    path = "/api/v1/teams"
+    tags = ["备案 filing"]
+
+    @get(
+        "",
+        operation_id="listTeams",
+        sync_to_thread=True,
+        summary="Teams a volunteer can apply to",
+        responses=problems(_422="validation_failed"),
+    )
+    def list_teams(
+        self,
+        rt: NamedDependency[Runtime],
+        under: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> OrganizationPage:
+        after, limit = page(cursor, limit)
+        with rt.tx() as session:
+            teams = orgs_service.list_teams(session, under=under, after_id=after, limit=limit)
+            items = [OrganizationRead.of(t) for t in teams]
+        return OrganizationPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+    @post(
+        "/{team_id:int}/filings",
+        operation_id="applyToTeam",
+        status_code=201,
+        sync_to_thread=True,
+        dependencies=AUTH,
+        summary="Apply to join a team (备案); open teams approve at once",
+        responses=problems(
+            _401="missing_token, invalid_token",
+            _403="volunteers_only, invitation_only",
+            _404="team_not_found",
+            _409="already_filed",
+        ),
+    )
+    def apply(
+        self, team_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> FilingRead:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            filing = service.apply(session, volunteer_id=volunteer_id, team_id=team_id, now=rt.clock.now())
+            return FilingRead.of(filing, orgs_service.get(session, team_id))
+
+    @post(
+        "/{team_id:int}/invitations",
+        operation_id="inviteToTeam",
+        status_code=201,
+        sync_to_thread=True,
+        dependencies=AUTH,
+        summary="Invite a phone number to an invitation-only team",
+        responses=problems(
+            _401="missing_token, invalid_token",
+            _403="staff_only, role_required, outside_your_scope",
+            _404="team_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def invite(
+        self,
+        team_id: FromPath[int],
+        data: JSONBody[InvitationCreate],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> InvitationRead:
+        staff_id = require_staff(principal, "admin")
+        with rt.tx() as session:
+            inv = service.invite(
+                session,
+                team_id=team_id,
+                phone=data.phone,
+                staff_user_id=staff_id,
+                admin_paths=principal.admin_paths,
+                now=rt.clock.now(),
+            )
+            return InvitationRead(
+                id=inv.id, team_id=inv.team_id, phone=mask_phone(inv.phone), created_at=inv.created_at
+            )
+
+
+class FilingController(Controller):
+    path = "/api/v1/filings"
+    tags = ["备案 filing"]
+    dependencies = AUTH
+
+    @get(
+        "",
+        operation_id="listFilings",
+        sync_to_thread=True,
+        summary="Filings in the staff member's part of the organization tree",
+        responses=problems(_401="missing_token, invalid_token", _403="staff_only", _422="validation_failed"),
+    )
+    def list_filings(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        status: Annotated[str | None, QueryParameter(description="pending | approved | rejected")] = None,
+        team_id: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> FilingPage:
+        require_staff(principal, "admin", "coordinator")
+        after, limit = page(cursor, limit)
+        if status is not None and status not in FILING_STATUSES:
+            raise invalid([FieldError("status", "invalid_choice", "状态应为 pending、approved 或 rejected")])
+        with rt.tx() as session:
+            rows = service.filings_for_staff(
+                session,
+                staff_paths=principal.staff_paths,
+                status=status,
+                team_id=team_id,
+                after_id=after,
+                limit=limit,
+            )
+            items = [FilingRead.of(f, team, v) for f, team, v in rows]
+        return FilingPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+    @get(
+        "/{filing_id:int}",
+        operation_id="getFiling",
+        sync_to_thread=True,
+        summary="One filing with every decision on it (who, when, why)",
+        responses=problems(
+            _401="missing_token, invalid_token", _403="outside_your_scope", _404="filing_not_found"
+        ),
+    )
+    def get_filing(
+        self, filing_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> FilingDetail:
+        with rt.tx() as session:
+            filing, team, volunteer = service.filing_visible_to(
+                session,
+                filing_id=filing_id,
+                volunteer_id=principal.volunteer_id,
+                staff_paths=principal.staff_paths,
+            )
+            return FilingDetail(
+                filing=FilingRead.of(filing, team, volunteer if principal.kind == "staff" else None),
+                decisions=[DecisionRead.of(d) for d in service.decisions(session, filing.id)],
+            )
+
+    @post(
+        "/{filing_id:int}/approve",
+        operation_id="approveFiling",
+        status_code=200,
+        sync_to_thread=True,
+        responses=problems(
+            _401="missing_token, invalid_token",
+            _403="staff_only, role_required, outside_your_scope",
+            _404="filing_not_found",
+            _409="filing_already_decided",
+        ),
+    )
+    def approve(
+        self,
+        filing_id: FromPath[int],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        data: JSONBody[ApproveBody | None] = None,
+    ) -> FilingRead:
+        return self._decide(filing_id, "approved", data.reason if data else None, principal, rt)
+
+    @post(
+        "/{filing_id:int}/reject",
+        operation_id="rejectFiling",
+        status_code=200,
+        sync_to_thread=True,
+        responses=problems(
+            _401="missing_token, invalid_token",
+            _403="staff_only, role_required, outside_your_scope",
+            _404="filing_not_found",
+            _409="filing_already_decided",
+            _422="validation_failed (reason required)",
+        ),
+    )
+    def reject(
+        self,
+        filing_id: FromPath[int],
+        data: JSONBody[RejectBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> FilingRead:
+        return self._decide(filing_id, "rejected", data.reason, principal, rt)
+
+    def _decide(
+        self,
+        filing_id: FromPath[int],
+        decision: str,
+        reason: str | None,
+        principal: Principal,
+        rt: Runtime,
+    ):
+        staff_id = require_staff(principal, "admin")
+        with rt.tx() as session:
+            filing = service.decide(
+                session,
+                filing_id=filing_id,
+                decision=decision,
+                staff_user_id=staff_id,
+                admin_paths=principal.admin_paths,
+                reason=reason,
+                now=rt.clock.now(),
+            )
+            return FilingRead.of(filing, orgs_service.get(session, filing.team_id))

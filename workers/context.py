@@ -1,0 +1,20 @@
+"""The runtime a job runs with: the worker's own, or the one a test installs."""
+
+from __future__ import annotations
+
+from linli.runtime import Runtime
+from linli.settings import load_settings
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(load_settings())
+    return _runtime

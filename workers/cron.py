@@ -1,0 +1,41 @@
+"""The one periodic scheduler (定时任务), on RQ's own CronScheduler (what `rq cron` runs).
+
+RQ's cron enqueues with the default (pickle) serializer; Linli's workers read JSON only, so the
+scheduler here enqueues through JSON queues. Cron strings are read in UTC: 19:30 UTC is 03:30
+in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq.cron import CronJob, CronScheduler
+
+from linli.queue import queue
+from workers import jobs
+
+SCHEDULE = [
+    # (function, queue, cron in UTC)
+    (jobs.prune, "default", "30 19 * * *"),
+]
+
+
+class JsonCronJob(CronJob):
+    def enqueue(self, connection):
+        return queue(self.queue_name, connection).enqueue_call(
+            func=self.func, args=self.args, kwargs=self.kwargs, **self.job_options
+        )
+
+
+class JsonCronScheduler(CronScheduler):
+    def register(self, func, queue_name, **kwargs):
+        cron_job = super().register(func, queue_name, **kwargs)
+        cron_job.__class__ = JsonCronJob
+        return cron_job
+
+
+def build_scheduler(redis) -> JsonCronScheduler:
+    scheduler = JsonCronScheduler(connection=redis, logging_level=logging.INFO)
+    for func, queue_name, cron in SCHEDULE:
+        scheduler.register(func, queue_name, cron=cron)
+    return scheduler
