@@ -7,6 +7,8 @@ under var/; processes started by `linli serve` get its unix socket as LINLI_REDI
 from __future__ import annotations
 
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -18,8 +20,18 @@ QUEUES = ("default", "reports")
 def connect_redis(settings: Settings) -> Redis:
     if settings.redis_url is None:
         return start_embedded_redis(settings)
+    return redis_from_url(settings.redis_url)
+
+
+def redis_from_url(url: str) -> Redis:
+    """Short timeouts and few retries: when Redis is down, callers learn it in well under a second
+    (the outbox keeps the work) instead of waiting through redis-py's default backoff."""
     return Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
     )
 
 

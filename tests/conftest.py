@@ -102,13 +102,14 @@ def client(rt):
 
 
 def drain(rt: Runtime) -> int:
-    """Relay the outbox to RQ and run every queued job in this process; returns jobs run."""
+    """Relay the outbox to RQ and run every queued job in this process; returns jobs that succeeded."""
     relay_once(rt)
-    worker = SimpleWorker(
-        [queue(name, rt.redis) for name in QUEUES], connection=rt.redis, serializer=JSONSerializer
-    )
-    worker.work(burst=True)
-    return worker.successful_job_count
+    queues = [queue(name, rt.redis) for name in QUEUES]
+    waiting = sum(q.count for q in queues)
+    failed = sum(q.failed_job_registry.count for q in queues)
+    SimpleWorker(queues, connection=rt.redis, serializer=JSONSerializer).work(burst=True)
+    assert sum(q.count for q in queues) == 0
+    return waiting - (sum(q.failed_job_registry.count for q in queues) - failed)
 
 
 class LiveServer:

@@ -1,0 +1,98 @@
+"""Health, readiness, metrics, request ids, OpenAPI and problem+json for every failure (运维)."""
+
+import json
+import logging
+
+from litestar.testing import TestClient
+
+from api.app import create_app
+from linli.logs import JsonFormatter
+from linli.runtime import Runtime
+from tests.helpers import register
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ready" and body["database"] == "ok" and body["redis"] == "ok"
+    assert body["queues"]["default"] == {"waiting": 0, "failed": 0} and body["outbox_pending"] == 0
+
+
+def test_database_down_is_503_everywhere_not_a_traceback(rt):
+    down = Runtime(rt.settings.with_(database_url="postgresql://linli@127.0.0.1:1/nowhere"), redis=rt.redis)
+    with TestClient(app=create_app(down)) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["database"].startswith("unavailable")
+        r = c.post("/api/v1/volunteers", json={"name": "王秀英", "phone": "13807310001", "consent": True})
+        assert r.status_code == 503
+        assert r.json()["code"] == "service_unavailable"
+        assert r.headers["content-type"].startswith("application/problem+json")
+        r = c.get("/api/v1/me", headers={"Authorization": "Bearer lt_x"})
+        assert r.status_code == 503
+    down.close()
+
+
+def test_redis_down_makes_readyz_503(rt):
+    from redis import Redis
+
+    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    broken = Runtime(rt.settings, redis=dead)
+    with TestClient(app=create_app(broken)) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["redis"].startswith("unavailable")
+    broken.close()
+
+
+def test_request_id_and_metrics_grouped_by_route(client):
+    r = client.get("/healthz", headers={"x-request-id": "abc123"})
+    assert r.headers["x-request-id"] == "abc123"
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+    client.post("/api/v1/teams/12345/filings")  # 401, but counted under the route template
+    text = client.get("/metrics").text
+    assert "linli_requests_total" in text
+    assert 'path="/api/v1/teams/{team_id}/filings"' in text
+    assert "/api/v1/teams/12345" not in text
+    assert "linli_queue_depth" in text and "linli_outbox_pending" in text
+
+
+def test_unknown_routes_and_methods_are_problems(client):
+    r = client.get("/api/v1/nowhere")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = client.put("/api/v1/volunteers", json={})
+    assert r.status_code == 405 and r.json()["code"] == "method_not_allowed"
+
+
+def test_openapi_documents_every_route_with_its_error_codes(client):
+    spec = client.get("/schema/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    paths = spec["paths"]
+    for path, method in [
+        ("/api/v1/volunteers", "post"),
+        ("/api/v1/auth/codes", "post"),
+        ("/api/v1/auth/tokens", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/teams/{team_id}/filings", "post"),
+        ("/api/v1/filings/{filing_id}/approve", "post"),
+        ("/api/v1/filings/{filing_id}/reject", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ]:
+        assert method in paths[path], path
+    register_op = paths["/api/v1/volunteers"]["post"]
+    assert "phone_taken" in register_op["responses"]["409"]["description"]
+    assert "application/problem+json" in register_op["responses"]["422"]["content"]
+    assert "invitation_only" in paths["/api/v1/teams/{team_id}/filings"]["post"]["responses"]["403"]["description"]
+    assert client.get("/schema").status_code == 200
+
+
+def test_logs_are_json_with_phones_masked(client, caplog):
+    record = logging.LogRecord("linli.test", logging.INFO, __file__, 1, "code for %s", ("13807310001",), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "code for 138****0001"
+    with caplog.at_level(logging.INFO, logger="linli.access"):
+        register(client, phone="13807310001")
+    access = [r for r in caplog.records if r.name == "linli.access"]
+    assert access and access[-1].request_id and access[-1].status == 201

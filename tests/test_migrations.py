@@ -1,0 +1,66 @@
+"""Migrations run up from an empty database, down again, and agree with the models (迁移)."""
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from linli import migrate
+from linli.db import Base
+
+
+@pytest.fixture
+def empty_db_url(settings, tmp_path):
+    """A database with nothing in it, on the same kind of server the suite runs on."""
+    if settings.is_sqlite:
+        yield f"sqlite:///{tmp_path}/empty.db"
+        return
+    admin = create_engine(settings.sqlalchemy_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS linli_migration_test"))
+        conn.execute(text("CREATE DATABASE linli_migration_test"))
+    base, _, _ = settings.sqlalchemy_url.rpartition("/")
+    yield f"{base}/linli_migration_test"
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS linli_migration_test WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_up_from_empty_down_and_up_again(empty_db_url):
+    engine = create_engine(empty_db_url)
+    with pytest.raises(migrate.SchemaOutOfDate, match="linli db upgrade"):
+        migrate.ensure_current(engine, empty_db_url, auto_upgrade=False)
+
+    migrate.upgrade(empty_db_url)
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    migrate.ensure_current(engine, empty_db_url, auto_upgrade=False)  # no longer raises
+    migrate.check(empty_db_url)  # models and migrations agree
+
+    migrate.downgrade(empty_db_url, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(empty_db_url)
+    assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_embedded_mode_upgrades_by_itself(tmp_path):
+    url = f"sqlite:///{tmp_path}/auto.db"
+    engine = create_engine(url)
+    migrate.ensure_current(engine, url, auto_upgrade=True)
+    assert migrate.current(engine) == migrate.heads(url)
+    engine.dispose()
+
+
+def test_database_refuses_to_change_a_volunteer_phone_to_a_taken_one(rt):
+    """Uniqueness lives in the database, not only in code."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from volunteer.models import Volunteer
+
+    now = datetime.now(UTC)
+    with pytest.raises(IntegrityError), rt.tx() as s:
+        for _ in range(2):
+            s.add(Volunteer(name="王秀英", phone="13807310001", consent_terms_version="x", consented_at=now,
+                            created_at=now))
+        s.flush()
