@@ -95,21 +95,31 @@ def main() -> None:
 
     db_url = args.database_url
     server_db, _, db_name = db_url.rpartition("/")
-    admin = create_engine(f"{server_db}/postgres".replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        f"{server_db}/postgres".replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
         conn.execute(text(f"CREATE DATABASE {db_name}"))
     admin.dispose()
 
     secret = "bench:" + secrets.token_urlsafe(24)
-    env = {**os.environ, "LINLI_DATABASE_URL": db_url, "LINLI_REDIS_URL": args.redis_url,
-           "LINLI_SECRET_KEY": secret}
+    env = {
+        **os.environ,
+        "LINLI_DATABASE_URL": db_url,
+        "LINLI_REDIS_URL": args.redis_url,
+        "LINLI_SECRET_KEY": secret,
+    }
     linli = str(ROOT / ".venv" / "bin" / "linli")
     subprocess.run([linli, "db", "upgrade"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen([linli, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [linli, "serve", "--port", str(port), "--workers", str(args.workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -124,26 +134,47 @@ def main() -> None:
         # warm up every server process
         asyncio.run(drive(base, [("GET", "/healthz", None)] * 200, args.concurrency))
         results["baseline: GET /healthz"] = asyncio.run(
-            drive(base, [("GET", "/healthz", None)] * n, args.concurrency))
+            drive(base, [("GET", "/healthz", None)] * n, args.concurrency)
+        )
         phones = [f"150{i:08d}" for i in range(n)]
-        results["register: POST /api/v1/volunteers"] = asyncio.run(drive(
-            base, [("POST", "/api/v1/volunteers", {"name": "王秀英", "phone": p, "consent": True}) for p in phones],
-            args.concurrency))
+        results["register: POST /api/v1/volunteers"] = asyncio.run(
+            drive(
+                base,
+                [
+                    ("POST", "/api/v1/volunteers", {"name": "王秀英", "phone": p, "consent": True})
+                    for p in phones
+                ],
+                args.concurrency,
+            )
+        )
         # login with a code: the codes are placed as the code request would (the send itself is a
         # queued job and not part of the request); each phone logs in once
         signer = Signer(parse_secret_keys(secret))
         now = datetime.now(UTC)
         engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.begin() as conn:
-            conn.execute(insert(LoginCode), [
-                {"phone": p, "code_hash": signer.keyed_hash("login-code", f"{p}:123456"), "client_ip": "bench",
-                 "created_at": now, "expires_at": now + timedelta(minutes=30), "failed_attempts": 0}
-                for p in phones
-            ])
+            conn.execute(
+                insert(LoginCode),
+                [
+                    {
+                        "phone": p,
+                        "code_hash": signer.keyed_hash("login-code", f"{p}:123456"),
+                        "client_ip": "bench",
+                        "created_at": now,
+                        "expires_at": now + timedelta(minutes=30),
+                        "failed_attempts": 0,
+                    }
+                    for p in phones
+                ],
+            )
         engine.dispose()
-        results["login: POST /api/v1/auth/tokens (phone+code)"] = asyncio.run(drive(
-            base, [("POST", "/api/v1/auth/tokens", {"phone": p, "code": "123456"}) for p in phones],
-            args.concurrency))
+        results["login: POST /api/v1/auth/tokens (phone+code)"] = asyncio.run(
+            drive(
+                base,
+                [("POST", "/api/v1/auth/tokens", {"phone": p, "code": "123456"}) for p in phones],
+                args.concurrency,
+            )
+        )
         memory = peak_rss_mb(server.pid)
     finally:
         server.terminate()

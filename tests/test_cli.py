@@ -19,8 +19,21 @@ def cli_env(rt, monkeypatch):
 
 def test_users_create_and_tokens_create(cli_env, client, rt):
     county = make_county(rt)
-    r = cli_env.invoke(main, ["users", "create", "--username", "ops", "--password", "long-enough-pw",
-                              "--role", "admin", "--org", str(county.hub_a)])
+    r = cli_env.invoke(
+        main,
+        [
+            "users",
+            "create",
+            "--username",
+            "ops",
+            "--password",
+            "long-enough-pw",
+            "--role",
+            "admin",
+            "--org",
+            str(county.hub_a),
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = cli_env.invoke(main, ["tokens", "create", "--user", "ops", "--ttl", "1h"])
     assert r.exit_code == 0, r.output
@@ -38,8 +51,10 @@ def test_tokens_for_a_volunteer_phone(cli_env, client, rt):
 
 
 def test_bad_arguments_are_clear_errors(cli_env, rt):
-    r = cli_env.invoke(main, ["users", "create", "--username", "ops", "--password", "short", "--role", "admin",
-                              "--org", "999"])
+    r = cli_env.invoke(
+        main,
+        ["users", "create", "--username", "ops", "--password", "short", "--role", "admin", "--org", "999"],
+    )
     assert r.exit_code != 0 and "密码" in r.output
     r = cli_env.invoke(main, ["tokens", "create"])
     assert r.exit_code != 0 and "exactly one" in r.output

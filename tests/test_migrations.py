@@ -61,6 +61,13 @@ def test_database_refuses_to_change_a_volunteer_phone_to_a_taken_one(rt):
     now = datetime.now(UTC)
     with pytest.raises(IntegrityError), rt.tx() as s:
         for _ in range(2):
-            s.add(Volunteer(name="王秀英", phone="13807310001", consent_terms_version="x", consented_at=now,
-                            created_at=now))
+            s.add(
+                Volunteer(
+                    name="王秀英",
+                    phone="13807310001",
+                    consent_terms_version="x",
+                    consented_at=now,
+                    created_at=now,
+                )
+            )
         s.flush()

@@ -71,12 +71,18 @@ def test_partner_api_key_is_shown_once_and_authenticates(client, rt):
     staff_user(rt, "county_admin", "admin", org_id=county.base)
     staff_user(rt, "hub_admin", "admin", org_id=county.hub_a)
 
-    r = client.post(f"/api/v1/partners/{partner.id}/api-keys", json={"name": "月报"},
-                    headers=staff_token(client, "hub_admin"))
+    r = client.post(
+        f"/api/v1/partners/{partner.id}/api-keys",
+        json={"name": "月报"},
+        headers=staff_token(client, "hub_admin"),
+    )
     assert r.status_code == 403 and r.json()["code"] == "county_admins_only"
 
-    r = client.post(f"/api/v1/partners/{partner.id}/api-keys", json={"name": "月报"},
-                    headers=staff_token(client, "county_admin"))
+    r = client.post(
+        f"/api/v1/partners/{partner.id}/api-keys",
+        json={"name": "月报"},
+        headers=staff_token(client, "county_admin"),
+    )
     assert r.status_code == 201
     key = r.json()["key"]
     with rt.tx() as s:
@@ -84,8 +90,13 @@ def test_partner_api_key_is_shown_once_and_authenticates(client, rt):
         assert row.key_hash != key and key not in row.key_hash
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
     assert me.status_code == 200 and me.json() == {
-        "kind": "api_key", "volunteer": None, "staff_user_id": None, "username": None,
-        "display_name": None, "grants": [], "partner_id": partner.id,
+        "kind": "api_key",
+        "volunteer": None,
+        "staff_user_id": None,
+        "username": None,
+        "display_name": None,
+        "grants": [],
+        "partner_id": partner.id,
     }
     # a partner key is not staff: it cannot list filings
     r = client.get("/api/v1/filings", headers={"Authorization": f"Bearer {key}"})

@@ -84,7 +84,10 @@ def test_openapi_documents_every_route_with_its_error_codes(client):
     register_op = paths["/api/v1/volunteers"]["post"]
     assert "phone_taken" in register_op["responses"]["409"]["description"]
     assert "application/problem+json" in register_op["responses"]["422"]["content"]
-    assert "invitation_only" in paths["/api/v1/teams/{team_id}/filings"]["post"]["responses"]["403"]["description"]
+    assert (
+        "invitation_only"
+        in paths["/api/v1/teams/{team_id}/filings"]["post"]["responses"]["403"]["description"]
+    )
     assert client.get("/schema").status_code == 200
 
 

@@ -96,7 +96,10 @@ def test_county_admin_sees_every_hub(client, rt):
     a = client.post(f"/api/v1/teams/{county.approval_team}/filings", headers=me).json()
     b = client.post(f"/api/v1/teams/{county.team_b}/filings", headers=me).json()
     county_admin = staff_token(client, "county")
-    assert {f["id"] for f in client.get("/api/v1/filings", headers=county_admin).json()["items"]} == {a["id"], b["id"]}
+    assert {f["id"] for f in client.get("/api/v1/filings", headers=county_admin).json()["items"]} == {
+        a["id"],
+        b["id"],
+    }
     admin_a = staff_token(client, "admin_a")
     assert [f["id"] for f in client.get("/api/v1/filings", headers=admin_a).json()["items"]] == [a["id"]]
 
@@ -106,11 +109,17 @@ def test_invitation_only_team(client, rt):
     r = client.post(f"/api/v1/teams/{county.invitation_team}/filings", headers=me)
     assert r.status_code == 403 and r.json()["code"] == "invitation_only"
     assert count(rt, Filing) == 0
-    r = client.post(f"/api/v1/teams/{county.invitation_team}/invitations", json={"phone": "13807310001"},
-                    headers=staff_token(client, "admin_b"))
+    r = client.post(
+        f"/api/v1/teams/{county.invitation_team}/invitations",
+        json={"phone": "13807310001"},
+        headers=staff_token(client, "admin_b"),
+    )
     assert r.status_code == 403
-    r = client.post(f"/api/v1/teams/{county.invitation_team}/invitations", json={"phone": "13807310001"},
-                    headers=staff_token(client, "admin_a"))
+    r = client.post(
+        f"/api/v1/teams/{county.invitation_team}/invitations",
+        json={"phone": "13807310001"},
+        headers=staff_token(client, "admin_a"),
+    )
     assert r.status_code == 201 and r.json()["phone"] == "138****0001"
     r = client.post(f"/api/v1/teams/{county.invitation_team}/filings", headers=me)
     assert r.status_code == 201 and r.json()["status"] == "approved"
@@ -165,7 +174,11 @@ def test_lists_page_with_a_cursor(client, rt):
 def test_teams_list_is_public_and_scoped_by_under(client, rt):
     county, _ = setup(client, rt)
     everything = client.get("/api/v1/teams").json()["items"]
-    assert {t["id"] for t in everything} == {county.open_team, county.approval_team, county.invitation_team,
-                                             county.team_b}
+    assert {t["id"] for t in everything} == {
+        county.open_team,
+        county.approval_team,
+        county.invitation_team,
+        county.team_b,
+    }
     under_b = client.get(f"/api/v1/teams?under={county.hub_b}").json()["items"]
     assert [t["id"] for t in under_b] == [county.team_b]

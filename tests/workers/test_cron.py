@@ -17,10 +17,26 @@ def test_cron_jobs_are_json_and_run(rt):
     assert [j.func for j in scheduler.get_jobs()] == [f for f, _, _ in SCHEDULE]
     now = rt.clock.now()
     with rt.tx() as s:
-        s.add(LoginCode(phone="13807310001", code_hash="x", client_ip="t", created_at=now - timedelta(days=2),
-                        expires_at=now - timedelta(days=2), failed_attempts=0))
-        s.add(LoginCode(phone="13807310001", code_hash="y", client_ip="t", created_at=now,
-                        expires_at=now + timedelta(minutes=5), failed_attempts=0))
+        s.add(
+            LoginCode(
+                phone="13807310001",
+                code_hash="x",
+                client_ip="t",
+                created_at=now - timedelta(days=2),
+                expires_at=now - timedelta(days=2),
+                failed_attempts=0,
+            )
+        )
+        s.add(
+            LoginCode(
+                phone="13807310001",
+                code_hash="y",
+                client_ip="t",
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+                failed_attempts=0,
+            )
+        )
     for cron_job in scheduler.get_jobs():
         cron_job.enqueue(rt.redis)
     raw = rt.redis.hget(f"rq:job:{queue('default', rt.redis).job_ids[0]}", "data")

