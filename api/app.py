@@ -55,5 +55,6 @@ def create_app(runtime: Runtime) -> Litestar:
             security=[{"bearer": []}],
         ),
         state={"runtime": runtime},
+        logging_config=None,  # linli.logs: JSON lines, phones masked
         debug=False,
     )

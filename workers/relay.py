@@ -35,6 +35,7 @@ def relay_once(rt: Runtime, limit: int = 200) -> int:
                     func=row.func,
                     args=row.args,
                     job_id=row.job_id,
+                    description=row.job_id,  # not the arguments: they may hold personal data
                     result_ttl=3600,
                     failure_ttl=30 * 86400,
                     retry=RETRY,
