@@ -10,10 +10,17 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.accounts import AuthController, MeController
+from api.checkin import (
+    ActivityController,
+    AttendanceController,
+    CardController,
+    ScanController,
+    StationController,
+)
 from api.health import healthz, readyz
 from api.observability import register_queue_collector, request_id_middleware
 from api.orgs import OrganizationController
-from api.pages import demo_codes, index
+from api.pages import demo_codes, index, scan_page
 from api.problems import EXCEPTION_HANDLERS
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
@@ -40,6 +47,12 @@ def create_app(runtime: Runtime) -> Litestar:
             TeamController,
             FilingController,
             OrganizationController,
+            ActivityController,
+            StationController,
+            ScanController,
+            AttendanceController,
+            CardController,
+            scan_page,
         ],
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

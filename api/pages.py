@@ -57,3 +57,37 @@ def demo_codes(rt: NamedDependency[Runtime]) -> str:
         "Until an SMS gateway is plugged in, codes go to the server log and this page.</p>"
         f'<ul>{rows}</ul><p><a href="/demo/codes">刷新 Refresh</a></p>',
     )
+
+
+_SCAN_SCRIPT = """
+const token = localStorage.getItem('linli_token');
+const box = document.getElementById('answer');
+if (!token) {
+  box.textContent = '请先登录志愿者账号 Please log in first';
+} else {
+  fetch('/api/v1/scans', {method: 'POST', headers: {'Content-Type': 'application/json',
+    'Authorization': 'Bearer ' + token}, body: JSON.stringify({payload: location.href,
+    scan_id: crypto.randomUUID()})})
+    .then(r => r.json()).then(a => {
+      box.textContent = a.message || a.detail;
+      box.className = a.outcome === 'rejected' || !a.outcome ? 'no' : (a.outcome === 'duplicate' ? 'again' : 'ok');
+    }).catch(() => { box.textContent = '网络异常，请重试 Network problem, please retry'; });
+}
+"""
+
+
+@get(
+    ["/Q/{code:str}", "/q/{code:str}"],
+    media_type=MediaType.HTML,
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def scan_page(code: str) -> str:
+    """Where a phone camera lands after scanning a station code: it sends the scan and shows the answer."""
+    return _page(
+        "扫码签到 Check in",
+        "<style>#answer{font-size:2em;padding:1em;border-radius:.5em;background:#eee}"
+        ".ok{background:#c8f7c5!important}.again{background:#ffe9a8!important}.no{background:#ffc9c9!important}"
+        '</style><h1>邻里 扫码签到</h1><p id="answer">正在签到… Checking in…</p>'
+        f"<script>{_SCAN_SCRIPT}</script>",
+    )

@@ -48,11 +48,12 @@ def emit(
     session.add(OutboxMessage(job_id=job_id, func=func, args=args, queue=queue, created_at=now, attempts=0))
 
 
-def pending(session: Session, limit: int) -> list[OutboxMessage]:
-    """Committed rows not yet on RQ, oldest first; locked so two relays never take the same row."""
+def pending(session: Session, limit: int, queues: tuple[str, ...]) -> list[OutboxMessage]:
+    """Committed rows for the given queues not yet on RQ, oldest first; locked so two relays never
+    take the same row. Rows for other queues wait until a consumer for them exists."""
     q = (
         select(OutboxMessage)
-        .where(OutboxMessage.enqueued_at.is_(None))
+        .where(OutboxMessage.enqueued_at.is_(None), OutboxMessage.queue.in_(queues))
         .order_by(OutboxMessage.id)
         .limit(limit)
     )

@@ -14,6 +14,8 @@ from rq.serializers import JSONSerializer
 
 from linli.settings import Settings
 
+# Queues the relay feeds and the workers listen on. Attendance events wait in the outbox under
+# queue "points" until the points ledger consumes them.
 QUEUES = ("default", "reports")
 
 

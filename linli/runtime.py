@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from linli.clock import Clock, SystemClock
 from linli.db import make_engine, make_session_factory
 from linli.errors import LinliError
+from linli.qr import Codes
 from linli.settings import Settings
 from linli.signing import Signer
 
@@ -20,6 +21,7 @@ from linli.signing import Signer
 def import_models() -> None:
     """Put every table on Base.metadata (for migrations and for the app)."""
     import accounts.models  # noqa: F401
+    import linli.files
     import linli.outbox  # noqa: F401
     import orgs.models  # noqa: F401
     import volunteer.models  # noqa: F401
@@ -33,6 +35,7 @@ class Runtime:
         self.engine = make_engine(settings.sqlalchemy_url)
         self.session_factory = make_session_factory(self.engine)
         self.signer = Signer(settings.secret_keys)
+        self.codes = Codes(self.signer, settings.base_url)
         self._redis = redis
 
     @cached_property

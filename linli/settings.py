@@ -34,6 +34,9 @@ class Settings:
     token_ttl_seconds: int = 30 * 24 * 3600
     login_code_ttl_seconds: int = 300
     demo: bool = False  # the demo page shows codes the log sender "sent"
+    early_checkin_minutes: int = 30  # how early before an activity a volunteer may check in
+    checkout_grace_minutes: int = 30  # open attendances are closed this long after the activity ends
+    clock_skew_seconds: int = 120  # how far an offline device's clock may be off
 
     @property
     def embedded(self) -> bool:

@@ -70,6 +70,17 @@ def get(session: Session, org_id: int) -> Organization:
     return org
 
 
+def get_station(session: Session, station_id: int) -> Station:
+    station = repository.get_station(session, station_id)
+    if station is None:
+        raise not_found("站点 Station", "station_not_found")
+    return station
+
+
+def find_station(session: Session, station_id: int) -> Station | None:
+    return repository.get_station(session, station_id)
+
+
 def get_team(session: Session, team_id: int) -> Organization:
     org = repository.get(session, team_id)
     if org is None or org.kind != "team":
@@ -89,6 +100,11 @@ def list_for_staff(session: Session, *, staff_paths: list[str], kind: str | None
 def is_root_path(session: Session, path: str) -> bool:
     """True if the path is a county base's (the top of a tree)."""
     return path.count("/") == 2
+
+
+def require_staff_of(staff_paths: list[str], org: Organization) -> None:
+    if not any(org.path.startswith(p) for p in staff_paths):
+        raise forbidden(f"您无权管理“{org.name}” You do not work for this organization", "outside_your_scope")
 
 
 def require_admin_of(admin_paths: list[str], org: Organization) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -21,6 +21,9 @@ class Volunteer(Base):
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     id_hash: Mapped[str | None] = mapped_column(String(100), unique=True)
     id_last4: Mapped[str | None] = mapped_column(String(4))
+    card_version: Mapped[int] = mapped_column(
+        Integer, default=1, server_default="1"
+    )  # reissue revokes older cards
     consent_terms_version: Mapped[str] = mapped_column(String(20))
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -78,3 +81,149 @@ class TeamInvitation(Base):
     invited_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+ACTIVITY_KINDS = ("meal_service", "home_delivery", "weekend_class", "elderly_visit", "environmental", "other")
+
+
+class Activity(Base):
+    """Something volunteers do at a station in a time window: a meal shift, a class, a visit."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("capacity > 0", name="capacity"),
+        CheckConstraint(
+            "kind IN ('meal_service', 'home_delivery', 'weekend_class', 'elderly_visit', 'environmental', 'other')",
+            name="kind",
+        ),
+        Index("ix_activities_station_starts", "station_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    title: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    walk_ins: Mapped[bool] = mapped_column(
+        Boolean, default=True
+    )  # check in without signing up, within capacity
+    team_ids: Mapped[list | None] = mapped_column(JSON)  # None: any filed volunteer of the org's subtree
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Shift(Base):
+    """A recurring shift at a meal point (e.g. lunch service 10:30-13:00 on weekdays), in local time;
+    activities are generated from it ahead of time."""
+
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    weekdays: Mapped[str] = mapped_column(String(20))  # ISO weekdays, "12345" = Monday to Friday
+    start_time: Mapped[str] = mapped_column(String(5))  # "10:30"
+    end_time: Mapped[str] = mapped_column(String(5))
+    capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Signup(Base):
+    __tablename__ = "signups"
+    __table_args__ = (
+        CheckConstraint("status IN ('confirmed', 'waitlisted', 'cancelled')", name="status"),
+        Index(
+            "uq_signups_live",
+            "activity_id",
+            "volunteer_id",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+        Index("ix_signups_volunteer", "volunteer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attendance(Base):
+    """One volunteer at one activity, from check-in to check-out (签到/签退). At most one open
+    attendance per volunteer, enforced by the database."""
+
+    __tablename__ = "attendances"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'closed', 'auto_closed', 'annulled')", name="state"),
+        Index(
+            "uq_attendances_open",
+            "volunteer_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+        Index("ix_attendances_activity", "activity_id"),
+        Index("ix_attendances_station_state", "station_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    checked_in_at: Mapped[datetime] = mapped_column(
+        UTCDateTime
+    )  # counted from the activity start at the earliest
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    minutes: Mapped[int | None] = mapped_column(Integer)  # service time as it stands (after corrections)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_reason: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AttendanceCorrection(Base):
+    """A coordinator's correction or annulment: a new record with before and after, never an
+    overwrite without trace."""
+
+    __tablename__ = "attendance_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendances.id"), index=True)
+    minutes_before: Mapped[int | None] = mapped_column(Integer)
+    minutes_after: Mapped[int] = mapped_column(Integer)  # 0 when annulled
+    annulled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(String(500))
+    corrected_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Scan(Base):
+    """Every scan, accepted or not, with its reason, device, device time and server time."""
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_volunteer_received", "volunteer_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scan_id: Mapped[str] = mapped_column(String(64), unique=True)  # the client's UUID
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    device: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(String(300))
+    code_kind: Mapped[str | None] = mapped_column(String(20))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"))
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[dict] = mapped_column(JSON)  # the answer given, returned again for a duplicate
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the device's time (or received_at)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the time the scan was judged as of
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. uploaded more than 24 hours late

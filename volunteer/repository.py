@@ -80,3 +80,236 @@ def open_invitation(session: Session, team_id: int, phone: str) -> TeamInvitatio
         )
         .limit(1)
     )
+
+
+# --- activities, sign-ups, attendance ----------------------------------------------------------
+
+from datetime import datetime  # noqa: E402
+
+from sqlalchemy import false, func  # noqa: E402
+
+from volunteer.models import Activity, Attendance, Scan, Shift, Signup  # noqa: E402
+
+
+def activity(session: Session, activity_id: int, *, for_update: bool = False) -> Activity | None:
+    q = select(Activity).where(Activity.id == activity_id)
+    return session.scalar(q.with_for_update() if for_update else q)
+
+
+def clashing_activity(
+    session: Session, station_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None
+) -> Activity | None:
+    q = select(Activity).where(
+        Activity.station_id == station_id, Activity.starts_at < ends_at, Activity.ends_at > starts_at
+    )
+    if exclude_id is not None:
+        q = q.where(Activity.id != exclude_id)
+    return session.scalar(q.order_by(Activity.starts_at).limit(1))
+
+
+def activities(
+    session: Session,
+    *,
+    station_id: int | None,
+    org_paths: list[str] | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    after_id: int,
+    limit: int,
+) -> list[Activity]:
+    q = select(Activity).where(Activity.id > after_id)
+    if station_id is not None:
+        q = q.where(Activity.station_id == station_id)
+    if org_paths is not None:
+        q = q.join(Organization, Organization.id == Activity.org_id).where(
+            or_(*(Organization.path.startswith(p) for p in org_paths))
+        )
+    if starts_from is not None:
+        q = q.where(Activity.starts_at >= starts_from)
+    if starts_before is not None:
+        q = q.where(Activity.starts_at < starts_before)
+    return list(session.scalars(q.order_by(Activity.id).limit(limit)))
+
+
+def activities_in_window(
+    session: Session, station_id: int, at: datetime, early_seconds: int
+) -> list[Activity]:
+    """Activities at a station whose window (with the early allowance) holds a moment."""
+    from datetime import timedelta
+
+    q = select(Activity).where(
+        Activity.station_id == station_id,
+        Activity.starts_at <= at + timedelta(seconds=early_seconds),
+        Activity.ends_at >= at,
+    )
+    return list(session.scalars(q.order_by(Activity.starts_at)))
+
+
+def live_signup(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:
+    return session.scalar(
+        select(Signup).where(
+            Signup.activity_id == activity_id,
+            Signup.volunteer_id == volunteer_id,
+            Signup.status != "cancelled",
+        )
+    )
+
+
+def confirmed_count(session: Session, activity_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.activity_id == activity_id, Signup.status == "confirmed")
+    )
+
+
+def first_waitlisted(session: Session, activity_id: int) -> Signup | None:
+    return session.scalar(
+        select(Signup)
+        .where(Signup.activity_id == activity_id, Signup.status == "waitlisted")
+        .order_by(Signup.id)
+        .limit(1)
+    )
+
+
+def overlapping_signup(
+    session: Session, volunteer_id: int, starts_at: datetime, ends_at: datetime, exclude: int
+):
+    return session.scalar(
+        select(Activity)
+        .join(Signup, Signup.activity_id == Activity.id)
+        .where(
+            Signup.volunteer_id == volunteer_id,
+            Signup.status != "cancelled",
+            Activity.id != exclude,
+            Activity.starts_at < ends_at,
+            Activity.ends_at > starts_at,
+        )
+        .limit(1)
+    )
+
+
+def signups_of(session: Session, activity_id: int) -> list[tuple[Signup, Volunteer]]:
+    q = (
+        select(Signup, Volunteer)
+        .join(Volunteer, Volunteer.id == Signup.volunteer_id)
+        .where(Signup.activity_id == activity_id, Signup.status != "cancelled")
+        .order_by(Signup.id)
+    )
+    return [(s, v) for s, v in session.execute(q)]
+
+
+def approved_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
+    q = (
+        select(Organization.id, Organization.path)
+        .join(Filing, Filing.team_id == Organization.id)
+        .where(Filing.volunteer_id == volunteer_id, Filing.status == "approved")
+    )
+    return [(i, p) for i, p in session.execute(q)]
+
+
+def lock_volunteer(session: Session, volunteer_id: int) -> Volunteer | None:
+    """Scans of one volunteer are judged one at a time (row lock; SQLite serialises writers anyway)."""
+    return session.scalar(select(Volunteer).where(Volunteer.id == volunteer_id).with_for_update())
+
+
+def open_attendance(session: Session, volunteer_id: int) -> Attendance | None:
+    return session.scalar(
+        select(Attendance).where(Attendance.volunteer_id == volunteer_id, Attendance.state == "open")
+    )
+
+
+def attendance(session: Session, attendance_id: int, *, for_update: bool = False) -> Attendance | None:
+    q = select(Attendance).where(Attendance.id == attendance_id)
+    return session.scalar(q.with_for_update() if for_update else q)
+
+
+def attendance_count(session: Session, activity_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.activity_id == activity_id, Attendance.state != "annulled")
+    )
+
+
+def scan_by_client_id(session: Session, scan_id: str) -> Scan | None:
+    return session.scalar(select(Scan).where(Scan.scan_id == scan_id))
+
+
+def last_accepted_scan(session: Session, volunteer_id: int, since: datetime) -> Scan | None:
+    return session.scalar(
+        select(Scan)
+        .where(
+            Scan.volunteer_id == volunteer_id,
+            Scan.outcome.in_(("checked_in", "checked_out")),
+            Scan.effective_at >= since,
+        )
+        .order_by(Scan.effective_at.desc())
+        .limit(1)
+    )
+
+
+def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:
+    q = (
+        select(Attendance, Activity)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(Attendance.state == "open", Activity.ends_at < ended_before)
+        .with_for_update(of=Attendance, skip_locked=True)
+    )
+    return [(a, act) for a, act in session.execute(q)]
+
+
+def attendances_at(
+    session: Session,
+    *,
+    station_ids: list[int] | None,
+    org_paths: list[str],
+    state: str | None,
+    flagged: bool | None,
+    after_id: int,
+    limit: int,
+) -> list[tuple[Attendance, Activity, Volunteer]]:
+    q = (
+        select(Attendance, Activity, Volunteer)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(Volunteer, Volunteer.id == Attendance.volunteer_id)
+        .join(Organization, Organization.id == Activity.org_id)
+        .where(Attendance.id > after_id)
+    )
+    if station_ids is not None:
+        q = q.where(Attendance.station_id.in_(station_ids))
+    q = q.where(or_(*(Organization.path.startswith(p) for p in org_paths))) if org_paths else q.where(false())
+    if state:
+        q = q.where(Attendance.state == state)
+    if flagged is not None:
+        q = q.where(Attendance.flagged == flagged)
+    return [(a, act, v) for a, act, v in session.execute(q.order_by(Attendance.id).limit(limit))]
+
+
+def shift_activity_exists(session: Session, shift_id: int, starts_at: datetime) -> bool:
+    q = select(Activity.id).where(Activity.shift_id == shift_id, Activity.starts_at == starts_at)
+    return session.scalar(q) is not None
+
+
+def all_shifts(session: Session) -> list[Shift]:
+    return list(session.scalars(select(Shift).order_by(Shift.id)))
+
+
+def attendances_of_activity(session: Session, activity_id: int) -> list[tuple[Attendance, Volunteer]]:
+    q = (
+        select(Attendance, Volunteer)
+        .join(Volunteer, Volunteer.id == Attendance.volunteer_id)
+        .where(Attendance.activity_id == activity_id)
+        .order_by(Attendance.id)
+    )
+    return [(a, v) for a, v in session.execute(q)]
+
+
+def approved_members(session: Session, team_id: int) -> list[Volunteer]:
+    q = (
+        select(Volunteer)
+        .join(Filing, Filing.volunteer_id == Volunteer.id)
+        .where(Filing.team_id == team_id, Filing.status == "approved")
+        .order_by(Volunteer.id)
+    )
+    return list(session.scalars(q))

@@ -104,3 +104,182 @@ class InvitationRead(msgspec.Struct):
     team_id: int
     phone: str  # masked
     created_at: datetime
+
+
+# --- activities, sign-ups, scans, attendance -----------------------------------------------------
+
+
+class ActivityCreate(msgspec.Struct):
+    org_id: int
+    station_id: int
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    capacity: int = 0
+    title: str = ""
+    kind: str = (
+        "other"  # meal_service | home_delivery | weekend_class | elderly_visit | environmental | other
+    )
+    walk_ins: bool = True
+    team_ids: list[int] | None = None  # only these teams; default: any filed volunteer of the org's subtree
+
+
+class ActivityMove(msgspec.Struct):
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    station_id: int | None = None
+
+
+class ActivityRead(msgspec.Struct):
+    id: int
+    org_id: int
+    station_id: int
+    title: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    walk_ins: bool
+    team_ids: list[int] | None
+    shift_id: int | None
+
+    @classmethod
+    def of(cls, a) -> ActivityRead:
+        return cls(
+            id=a.id,
+            org_id=a.org_id,
+            station_id=a.station_id,
+            title=a.title,
+            kind=a.kind,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            capacity=a.capacity,
+            walk_ins=a.walk_ins,
+            team_ids=a.team_ids,
+            shift_id=a.shift_id,
+        )
+
+
+class ActivityPage(msgspec.Struct):
+    items: list[ActivityRead]
+    next: str | None
+
+
+class ShiftCreate(msgspec.Struct):
+    org_id: int
+    title: str = ""
+    kind: str = "meal_service"
+    weekdays: str = "12345"  # ISO weekdays: 1 Monday … 7 Sunday
+    start_time: str = "10:30"  # local time (LINLI_TIMEZONE)
+    end_time: str = "13:00"
+    capacity: int = 4
+    days_ahead: int = 14
+
+
+class ShiftRead(msgspec.Struct):
+    id: int
+    station_id: int
+    title: str
+    weekdays: str
+    start_time: str
+    end_time: str
+    capacity: int
+    generated: list[ActivityRead]
+
+
+class SignupRead(msgspec.Struct):
+    id: int
+    activity_id: int
+    volunteer_id: int
+    status: str  # confirmed | waitlisted | cancelled
+    volunteer_name: str | None = None
+
+
+class SignupPage(msgspec.Struct):
+    items: list[SignupRead]
+    next: str | None
+
+
+class ScanBody(msgspec.Struct):
+    payload: str = ""
+    station_id: int | None = None  # the tablet's station (card scans)
+    scan_id: str | None = None  # client UUID: a retry with the same id returns the same answer
+    scanned_at: datetime | None = None
+
+
+class ScanBatch(msgspec.Struct):
+    scans: list[ScanBody]
+
+
+class ScanResult(msgspec.Struct):
+    scan_id: str
+    outcome: str  # checked_in | checked_out | meal_served | delivered | duplicate | rejected
+    reason: str | None
+    message: str
+    station_id: int | None
+    volunteer: dict | None
+    activity: dict | None
+    attendance_id: int | None
+    minutes: int | None
+    scanned_at: str
+    received_at: str
+    earlier_scan_id: str | None = None
+
+
+class ScanBatchResult(msgspec.Struct):
+    results: list[ScanResult]
+
+
+class StationCode(msgspec.Struct):
+    payload: str
+    expires_at: datetime  # show the next code before this
+
+
+class AttendanceRead(msgspec.Struct):
+    id: int
+    activity_id: int
+    activity_title: str
+    station_id: int
+    volunteer_id: int
+    volunteer_name: str
+    state: str  # open | closed | auto_closed | annulled
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    minutes: int | None
+    flagged: bool
+    flag_reason: str | None
+
+
+class AttendancePage(msgspec.Struct):
+    items: list[AttendanceRead]
+    next: str | None
+
+
+class CorrectionBody(msgspec.Struct):
+    reason: str = ""
+    minutes: int | None = None
+
+
+class CorrectionRead(msgspec.Struct):
+    id: int
+    attendance_id: int
+    minutes_before: int | None
+    minutes_after: int
+    annulled: bool
+    reason: str
+    corrected_by: int
+    corrected_at: datetime
+
+
+class RosterEntry(msgspec.Struct):
+    activity: ActivityRead
+    signups: list[SignupRead]
+    attendances: list[AttendanceRead]
+
+
+class FileStatus(msgspec.Struct):
+    id: int
+    kind: str
+    status: str  # pending | ready | failed
+    filename: str | None
+    created_at: datetime
+    finished_at: datetime | None

@@ -225,3 +225,7 @@ def filing_visible_to(session: Session, *, filing_id: int, volunteer_id: int | N
 
 def decisions(session: Session, filing_id: int) -> list[FilingDecision]:
     return repository.decisions_of(session, filing_id)
+
+
+def approved_members(session: Session, team_id: int) -> list[Volunteer]:
+    return repository.approved_members(session, team_id)

@@ -17,6 +17,8 @@ from workers import jobs
 SCHEDULE = [
     # (function, queue, cron in UTC)
     (jobs.prune, "default", "30 19 * * *"),
+    (jobs.close_forgotten_checkouts, "default", "*/5 * * * *"),
+    (jobs.generate_shift_activities, "default", "0 18 * * *"),  # 02:00 in Asia/Shanghai
 ]
 
 

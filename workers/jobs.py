@@ -57,3 +57,68 @@ def prune() -> dict:
         }
     log.info("pruned", extra={"counts": counts})
     return counts
+
+
+def make_card_sheet(file_id: int) -> None:
+    """A printable A4 sheet (HTML with print CSS, QR codes as inline SVG) of a team's volunteer cards."""
+    from html import escape
+
+    from linli import files, qr
+    from orgs import service as orgs_service
+    from volunteer import service as volunteer_service
+
+    rt = runtime()
+    with rt.tx() as session:
+        f = files.get(session, file_id)
+        if f is None or f.status == "ready":
+            return
+        team = orgs_service.get_team(session, int(f.subject.split(":")[1]))
+        cards = []
+        for v in volunteer_service.approved_members(session, team.id):
+            svg = qr.svg(rt.codes.volunteer_card(v.id, v.card_version)).decode()
+            svg = svg[svg.index("<svg") :]
+            cards.append(
+                f'<div class="card"><div class="qr">{svg}</div><div class="who">'
+                f"<b>{escape(v.name)}</b><br>{escape(team.name)}<br>志愿者卡 No.{v.id}</div></div>"
+            )
+        f.content = (
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f"<title>{escape(team.name)} 志愿者卡</title><style>"
+            "@page{size:A4;margin:10mm}body{margin:0;font-family:sans-serif}"
+            ".sheet{display:grid;grid-template-columns:1fr 1fr;gap:6mm}"
+            ".card{border:1px dashed #999;height:60mm;display:flex;align-items:center;padding:4mm;"
+            "break-inside:avoid}.qr svg{width:45mm;height:45mm}.who{margin-left:4mm;font-size:14pt}"
+            f'</style></head><body><div class="sheet">{"".join(cards)}</div></body></html>'
+        ).encode()
+        f.filename = f"cards-team-{team.id}.html"
+        f.media_type = "text/html; charset=utf-8"
+        f.status = "ready"
+        f.finished_at = rt.clock.now()
+
+
+def close_forgotten_checkouts() -> int:
+    """Every few minutes: close attendances left open after their activity (flagged for review)."""
+    from volunteer import checkin
+
+    rt = runtime()
+    with rt.tx() as session:
+        return checkin.close_forgotten(
+            session, now=rt.clock.now(), grace_minutes=rt.settings.checkout_grace_minutes
+        )
+
+
+def generate_shift_activities(days: int = 14) -> int:
+    """Daily: activities for every recurring shift for the next `days` days (idempotent)."""
+    from volunteer import activities
+
+    rt = runtime()
+    made = 0
+    with rt.tx() as session:
+        today = rt.clock.now().astimezone(rt.settings.tz).date()
+        for shift in activities.all_shifts(session):
+            made += len(
+                activities.generate_shift_activities(
+                    session, shift, tz=rt.settings.tz, first_day=today, days=days, now=rt.clock.now()
+                )
+            )
+    return made

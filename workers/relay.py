@@ -27,7 +27,7 @@ def relay_once(rt: Runtime, limit: int = 200) -> int:
     """Move up to `limit` rows; returns how many reached RQ (0 when Redis is down)."""
     now = rt.clock.now()
     with rt.tx() as session:
-        rows = outbox.pending(session, limit)
+        rows = outbox.pending(session, limit, QUEUES)
         moved = 0
         for row in rows:
             try:

@@ -1,0 +1,396 @@
+"""The scan door and attendance (扫码签到签退). One function judges every volunteer scan; the
+order of checks follows the public contract, and every scan is stored with its answer.
+
+A scan comes either from a volunteer's phone (a station's rotating code) or from a staff tablet at
+a station (a volunteer's card). The first accepted scan checks in, the next checks out; a second
+scan within 60 seconds repeats the earlier answer as `duplicate`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, invalid, not_found
+from linli.outbox import emit
+from linli.qr import Codes, InvalidCode, step_of
+from orgs import service as orgs_service
+from volunteer import activities, repository
+from volunteer.models import Activity, Attendance, AttendanceCorrection, Scan, Volunteer
+
+DUPLICATE_WINDOW = timedelta(seconds=60)
+LATE_UPLOAD = timedelta(hours=24)
+
+MESSAGES = {
+    "checked_in": "签到成功 Checked in",
+    "checked_out": "签退成功 Checked out",
+    "duplicate": "刚刚已扫过 Already scanned just now",
+    "invalid_code": "无法识别的二维码 Not a Linli code",
+    "expired_code": "二维码已过期，请扫描最新的码 The code has expired; scan the current one",
+    "revoked_card": "此卡已作废，请使用新卡 This card was replaced; use the new one",
+    "unknown_person": "查无此人 Nobody has this card",
+    "not_filed": "尚未加入该组织的服务队（未备案） Not filed with a team of this organization",
+    "not_signed_up": "未报名此活动 Not signed up for this activity",
+    "outside_window": "现在不在活动时间内 No activity here at this time",
+    "capacity_full": "活动人数已满 The activity is full",
+    "already_served": "本餐已领取 Already served",
+    "checked_in_elsewhere": "已在其他站点签到，请先签退 Checked in elsewhere; check out there first",
+    "not_allowed_here": "不能在此处使用 Not allowed here",
+    "late_upload": "离线扫码上传超过24小时，待人工核查 Uploaded over 24 hours late; held for review",
+}
+
+OUTCOMES = ("checked_in", "checked_out", "meal_served", "delivered", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class Device:
+    """Who is scanning: a volunteer's phone, or a staff tablet at a station."""
+
+    kind: str  # volunteer | staff
+    label: str
+    volunteer_id: int | None = None
+    staff_user_id: int | None = None
+    station_ids: frozenset[int] | None = None  # stations a coordinator is bound to
+    org_paths: tuple[str, ...] = ()  # subtrees a staff member works in
+
+    def may_use(self, station_org_path: str, station_id: int) -> bool:
+        if self.station_ids and station_id in self.station_ids:
+            return True
+        return any(station_org_path.startswith(p) for p in self.org_paths)
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    payload: str
+    station_id: int | None = None
+    scan_id: str | None = None
+    scanned_at: datetime | None = None
+
+
+def check_input(item: ScanInput, index: int | None = None) -> None:
+    prefix = f"scans[{index}]." if index is not None else ""
+    errors = []
+    if item.scan_id is not None:
+        try:
+            uuid.UUID(item.scan_id)
+        except (ValueError, AttributeError, TypeError):
+            errors.append(
+                FieldError(prefix + "scan_id", "invalid_uuid", "scan_id 应为 UUID scan_id must be a UUID")
+            )
+    if item.scanned_at is not None and item.scanned_at.tzinfo is None:
+        errors.append(FieldError(prefix + "scanned_at", "timezone_required", "时间须带时区 Give the offset"))
+    if errors:
+        raise invalid(errors)
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, **context) -> None:
+        self.reason = reason
+        self.context = context
+
+
+def scan(
+    session: Session,
+    codes: Codes,
+    device: Device,
+    item: ScanInput,
+    *,
+    received_at: datetime,
+    offline: bool,
+    settings,
+) -> dict:
+    """Judge one scan and store it. Replaying a scan_id returns the stored answer unchanged."""
+    scan_id = item.scan_id or str(uuid.uuid4())
+    earlier = repository.scan_by_client_id(session, scan_id)
+    if earlier is not None:
+        return earlier.result
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    scanned_at = item.scanned_at or received_at
+    # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
+    # never in the future beyond the allowed skew.
+    at = min(scanned_at, received_at + skew) if offline else received_at
+    row = Scan(
+        scan_id=scan_id,
+        station_id=item.station_id,
+        device=device.label[:100],
+        payload=(item.payload or "")[:300],
+        scanned_at=scanned_at,
+        received_at=received_at,
+        effective_at=at,
+        flagged=False,
+        outcome="rejected",
+        result={},
+    )
+    context: dict = {}
+    try:
+        if offline and received_at - scanned_at > LATE_UPLOAD:
+            row.flagged = True
+            raise _Reject("late_upload")
+        result = _judge(session, codes, device, item, row, at, offline, skew, settings)
+    except _Reject as rej:
+        result = {"outcome": "rejected", "reason": rej.reason}
+        context = rej.context
+    result = {
+        "scan_id": scan_id,
+        "outcome": result["outcome"],
+        "reason": result.get("reason"),
+        "message": MESSAGES.get(result.get("reason") or result["outcome"], ""),
+        "station_id": row.station_id,
+        "volunteer": result.get("volunteer") or context.get("volunteer"),
+        "activity": result.get("activity") or context.get("activity"),
+        "attendance_id": result.get("attendance_id"),
+        "minutes": result.get("minutes"),
+        "scanned_at": scanned_at.isoformat(),
+        "received_at": received_at.isoformat(),
+    }
+    row.outcome, row.reason, row.result = result["outcome"], result["reason"], result
+    row.attendance_id = result["attendance_id"]
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same scan_id arrived twice at once: answer as the first
+        earlier = repository.scan_by_client_id(session, scan_id)
+        if earlier is None:
+            raise
+        return earlier.result
+    return result
+
+
+def _judge(session, codes, device, item, row, at, offline, skew, settings) -> dict:
+    try:
+        code = codes.parse(item.payload)
+    except InvalidCode:
+        raise _Reject("invalid_code") from None
+    row.code_kind = code.kind
+    if code.kind == "station_code":
+        if device.kind != "volunteer":
+            raise _Reject("not_allowed_here")
+        steps = {step_of(at), step_of(at) - 1}
+        if offline:
+            steps |= {step_of(at - skew) - 1, step_of(at + skew)}
+        if code.number not in steps:
+            raise _Reject("expired_code" if code.number < max(steps) else "invalid_code")
+        station_id = code.subject_id
+        volunteer_id = device.volunteer_id
+    elif code.kind == "volunteer_card":
+        if device.kind != "staff" or item.station_id is None:
+            raise _Reject("not_allowed_here")
+        station_id = item.station_id
+        volunteer_id = code.subject_id
+    else:
+        raise _Reject("not_allowed_here")  # diner cards are served at meal points
+    row.station_id = station_id
+    station = orgs_service.find_station(session, station_id)
+    if station is None:
+        raise _Reject("invalid_code")
+    if device.kind == "staff" and not device.may_use(
+        orgs_service.get(session, station.org_id).path, station.id
+    ):
+        raise _Reject("not_allowed_here")
+
+    volunteer = repository.lock_volunteer(session, volunteer_id)
+    if volunteer is None:
+        raise _Reject("unknown_person")
+    row.volunteer_id = volunteer.id
+    who = {"id": volunteer.id, "name": volunteer.name}
+    if code.kind == "volunteer_card" and code.number != volunteer.card_version:
+        raise _Reject("revoked_card", volunteer=who)
+
+    last = repository.last_accepted_scan(session, volunteer.id, at - DUPLICATE_WINDOW)
+    if last is not None and last.station_id == station_id and abs(at - last.effective_at) <= DUPLICATE_WINDOW:
+        earlier = dict(last.result)
+        return {**earlier, "outcome": "duplicate", "reason": None, "earlier_scan_id": last.scan_id}
+
+    current = repository.open_attendance(session, volunteer.id)
+    if current is not None:
+        if current.station_id != station_id:
+            raise _Reject("checked_in_elsewhere", volunteer=who)
+        activity = activities.get(session, current.activity_id)
+        close(session, current, activity, at, state="closed", now=row.received_at)
+        return {
+            "outcome": "checked_out",
+            "volunteer": who,
+            "activity": _act(activity),
+            "attendance_id": current.id,
+            "minutes": current.minutes,
+        }
+
+    candidates = repository.activities_in_window(session, station_id, at, settings.early_checkin_minutes * 60)
+    if not candidates:
+        raise _Reject("outside_window", volunteer=who)
+    # several at a shared station: the one signed up for, else the first that admits the volunteer
+    ranked = sorted(candidates, key=lambda a: repository.live_signup(session, a.id, volunteer.id) is None)
+    reasons = []
+    for activity in ranked:
+        reason = _admission_problem(session, volunteer, activity)
+        if reason is None:
+            attendance = Attendance(
+                activity_id=activity.id,
+                volunteer_id=volunteer.id,
+                station_id=station_id,
+                state="open",
+                checked_in_at=max(at, activity.starts_at),
+                flagged=False,
+                created_at=row.received_at,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(attendance)
+            except IntegrityError:
+                raise _Reject("checked_in_elsewhere", volunteer=who) from None
+            return {
+                "outcome": "checked_in",
+                "volunteer": who,
+                "activity": _act(activity),
+                "attendance_id": attendance.id,
+            }
+        reasons.append(reason)
+    order = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
+    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0]))
+
+
+def _admission_problem(session: Session, volunteer: Volunteer, activity: Activity) -> str | None:
+    problem = activities.eligibility_problem(session, volunteer.id, activity)
+    if problem:
+        return problem
+    signup = repository.live_signup(session, activity.id, volunteer.id)
+    if signup is not None and signup.status == "confirmed":
+        return None
+    if not activity.walk_ins:
+        return "not_signed_up"
+    taken = max(
+        repository.confirmed_count(session, activity.id), repository.attendance_count(session, activity.id)
+    )
+    return "capacity_full" if taken >= activity.capacity else None
+
+
+def _act(activity: Activity) -> dict:
+    return {
+        "id": activity.id,
+        "title": activity.title,
+        "starts_at": activity.starts_at.isoformat(),
+        "ends_at": activity.ends_at.isoformat(),
+    }
+
+
+def close(
+    session: Session,
+    attendance: Attendance,
+    activity: Activity,
+    at: datetime,
+    *,
+    state: str,
+    now: datetime,
+    flag: str | None = None,
+) -> None:
+    """Close an attendance: minutes from check-in to check-out, counted within the activity's window;
+    the event for the points ledger is written in the same transaction."""
+    out = min(max(at, attendance.checked_in_at), activity.ends_at)
+    attendance.checked_out_at = max(at, attendance.checked_in_at)
+    attendance.minutes = max(0, int((out - attendance.checked_in_at).total_seconds() // 60))
+    attendance.state = state
+    if flag:
+        attendance.flagged, attendance.flag_reason = True, flag
+    session.flush()
+    emit(
+        session,
+        func="workers.jobs.attendance_closed",
+        job_id=f"attendance-closed-{attendance.id}",
+        args=[attendance.id],
+        now=now,
+        queue="points",
+    )
+
+
+def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> int:
+    """Attendances still open `grace` after their activity ended: closed at the scheduled end
+    (so capped at the scheduled length) and flagged for a coordinator."""
+    rows = repository.overdue_open_attendances(session, now - timedelta(minutes=grace_minutes))
+    for attendance, activity in rows:
+        close(
+            session,
+            attendance,
+            activity,
+            activity.ends_at,
+            state="auto_closed",
+            now=now,
+            flag="forgot_checkout",
+        )
+    return len(rows)
+
+
+def correct(
+    session: Session,
+    *,
+    attendance_id: int,
+    minutes: int | None,
+    annul: bool,
+    reason: str,
+    staff_user_id: int,
+    staff_paths: list[str],
+    now: datetime,
+) -> AttendanceCorrection:
+    """A coordinator corrects the minutes, or annuls, with a reason: a new record, and an event for
+    the points ledger to adjust."""
+    attendance = repository.attendance(session, attendance_id, for_update=True)
+    if attendance is None:
+        raise not_found("考勤记录 Attendance", "attendance_not_found")
+    activity = activities.get(session, attendance.activity_id)
+    orgs_service.require_staff_of(staff_paths, orgs_service.get(session, activity.org_id))
+    reason = (reason or "").strip()
+    errors = []
+    if not reason:
+        errors.append(FieldError("reason", "required", "请填写理由 A reason is required"))
+    if not annul and (minutes is None or not 0 <= minutes <= 24 * 60):
+        errors.append(FieldError("minutes", "out_of_range", "分钟数应为0到1440 Minutes must be 0 to 1440"))
+    if errors:
+        raise invalid(errors)
+    if attendance.state == "open":
+        raise conflict("attendance_open", "请先签退再更正 Check out before correcting")
+    if attendance.state == "annulled":
+        raise conflict("attendance_annulled", "该记录已作废 This attendance is annulled")
+    correction = AttendanceCorrection(
+        attendance_id=attendance.id,
+        minutes_before=attendance.minutes,
+        minutes_after=0 if annul else minutes,
+        annulled=annul,
+        reason=reason,
+        corrected_by=staff_user_id,
+        corrected_at=now,
+    )
+    session.add(correction)
+    attendance.minutes = correction.minutes_after
+    if annul:
+        attendance.state = "annulled"
+    attendance.flagged = False
+    session.flush()
+    emit(
+        session,
+        func="workers.jobs.attendance_corrected",
+        job_id=f"attendance-corrected-{correction.id}",
+        args=[correction.id],
+        now=now,
+        queue="points",
+    )
+    return correction
+
+
+def reissue_card(session: Session, volunteer_id: int) -> Volunteer:
+    volunteer = repository.lock_volunteer(session, volunteer_id)
+    if volunteer is None:
+        raise not_found("志愿者 Volunteer", "volunteer_not_found")
+    volunteer.card_version += 1
+    session.flush()
+    return volunteer
+
+
+def attendances(session: Session, **filters):
+    return repository.attendances_at(session, **filters)
+
+
+def attendances_of_activity(session: Session, activity_id: int):
+    return repository.attendances_of_activity(session, activity_id)
