@@ -30,6 +30,22 @@ from workers.relay import relay_once
 SECRET = "k1:test-secret-key-0123456789abcdef"
 
 
+def _resolve_schemas_before_freezegun() -> None:
+    """msgspec resolves a Struct's annotations once and caches them; if that first happens under
+    freezegun, `datetime` is freezegun's fake class and every later decode fails. Resolve them all now."""
+    import importlib
+
+    import msgspec
+
+    for name in ("accounts.schemas", "orgs.schemas", "volunteer.schemas", "api.problems"):
+        for obj in vars(importlib.import_module(name)).values():
+            if isinstance(obj, type) and issubclass(obj, msgspec.Struct) and obj is not msgspec.Struct:
+                msgspec.json.Decoder(obj)
+
+
+_resolve_schemas_before_freezegun()
+
+
 def _reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -146,3 +162,16 @@ class LiveServer:
 def live_server(rt):
     with LiveServer(rt) as server:
         yield server
+
+
+@pytest.fixture
+def clock(rt):
+    """The runtime's clock, fixed and movable, for requests that carry datetimes (msgspec refuses
+    freezegun's fake datetime class, so freezegun stays out of those)."""
+    from datetime import UTC, datetime
+
+    from linli.clock import FixedClock, SystemClock
+
+    rt.clock = FixedClock(datetime.now(UTC))
+    yield rt.clock
+    rt.clock = SystemClock()

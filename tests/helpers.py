@@ -86,3 +86,67 @@ def volunteer_token(rt: Runtime, phone: str) -> dict:
         v = volunteer_service.find_by_phone(s, phone)
         issued = accounts_service.issue_token(s, now=rt.clock.now(), ttl_seconds=3600, volunteer_id=v.id)
     return {"Authorization": f"Bearer {issued.token}"}
+
+
+def make_station(rt: Runtime, org_id: int, name: str = "泉心食堂取餐台", shared: bool = False) -> int:
+    with rt.tx() as s:
+        return orgs_service.create_station(
+            s, org_id=org_id, name=name, kind="counter", shared=shared, now=rt.clock.now()
+        ).id
+
+
+def make_activity(
+    rt: Runtime,
+    org_id: int,
+    station_id: int,
+    starts_at,
+    hours: float = 2.5,
+    capacity: int = 10,
+    walk_ins: bool = True,
+    team_ids=None,
+    title: str = "午餐助餐服务",
+) -> int:
+    from datetime import timedelta
+
+    from volunteer import activities
+
+    with rt.tx() as s:
+        return activities.create(
+            s,
+            activities.ActivityInput(
+                org_id,
+                station_id,
+                title,
+                "meal_service",
+                starts_at,
+                starts_at + timedelta(hours=hours),
+                capacity,
+                walk_ins,
+                team_ids,
+            ),
+            admin_paths=["/"],
+            created_by=None,
+            now=rt.clock.now(),
+        ).id
+
+
+def file_volunteer(rt: Runtime, phone: str, team_id: int, name: str = "王秀英") -> int:
+    """A registered volunteer with an approved filing in a team; returns the volunteer id."""
+    from datetime import date
+
+    from volunteer import service as volunteer_service
+
+    with rt.tx() as s:
+        v = volunteer_service.find_by_phone(s, phone)
+        if v is None:
+            v = volunteer_service.register(
+                s,
+                rt.signer,
+                volunteer_service.Registration(name, phone, None, True),
+                now=rt.clock.now(),
+                today=date.today(),
+            )
+        f = volunteer_service.apply(s, volunteer_id=v.id, team_id=team_id, now=rt.clock.now())
+        if f.status == "pending":
+            f.status = "approved"
+        return v.id

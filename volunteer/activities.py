@@ -7,7 +7,7 @@ not overlap there (409 activity_clash). Sign-ups fill the capacity, then a waitl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -104,14 +104,15 @@ def create(
 ) -> Activity:
     _check(session, data)
     orgs_service.require_admin_of(admin_paths, orgs_service.get(session, data.org_id))
-    _clash(session, data.station_id, data.starts_at, data.ends_at, None)
+    starts_at, ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
+    _clash(session, data.station_id, starts_at, ends_at, None)
     activity = Activity(
         org_id=data.org_id,
         station_id=data.station_id,
         title=data.title.strip(),
         kind=data.kind,
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
+        starts_at=starts_at,
+        ends_at=ends_at,
         capacity=data.capacity,
         walk_ins=data.walk_ins,
         team_ids=data.team_ids or None,
@@ -146,7 +147,8 @@ def move(
     )
     _check(session, data)
     _clash(session, data.station_id, data.starts_at, data.ends_at, activity.id)
-    activity.station_id, activity.starts_at, activity.ends_at = data.station_id, data.starts_at, data.ends_at
+    activity.station_id = data.station_id
+    activity.starts_at, activity.ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     session.flush()
     return activity
 

@@ -1,0 +1,440 @@
+"""The scan door: check-in and check-out by card or station code, every refusal explained, double
+taps, offline batches, forgotten check-outs, corrections (扫码签到签退)."""
+
+import io
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import zxingcpp
+from freezegun import freeze_time
+from PIL import Image
+from sqlalchemy import func, select
+
+from linli.outbox import OutboxMessage
+from tests.helpers import (
+    file_volunteer,
+    make_activity,
+    make_county,
+    make_station,
+    register,
+    staff_token,
+    staff_user,
+    volunteer_token,
+)
+from volunteer.models import Attendance, AttendanceCorrection, Scan
+
+START = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 in Asia/Shanghai; the activity runs to 13:00
+PHONE = "13900000001"
+
+
+class World:
+    def __init__(self, client, rt):
+        self.client, self.rt = client, rt
+        self.county = make_county(rt)
+        self.station = make_station(rt, self.county.org_a)
+        self.other_station = make_station(rt, self.county.org_a, name="活动室")
+        self.activity = make_activity(rt, self.county.org_a, self.station, START, hours=2.5, capacity=3)
+        self.other_activity = make_activity(
+            rt, self.county.org_a, self.other_station, START, title="探访长者"
+        )
+        staff_user(rt, "counter", "coordinator", org_id=self.county.org_a, station_id=self.station)
+        staff_user(rt, "elsewhere", "coordinator", org_id=self.county.org_a, station_id=self.other_station)
+        staff_user(rt, "admin_a", "admin", org_id=self.county.hub_a)
+        self.volunteer_id = file_volunteer(rt, PHONE, self.county.open_team)
+
+    def card(self, volunteer_id=None, version=1):
+        return self.rt.codes.volunteer_card(volunteer_id or self.volunteer_id, version)
+
+    def tablet(self, username="counter"):
+        return {**staff_token(self.client, username), "x-device-id": "tablet-1"}
+
+    def scan(self, payload, headers, station_id=None, scan_id=None, **extra):
+        body = {
+            "payload": payload,
+            "station_id": self.station if station_id is None else station_id,
+            "scan_id": scan_id or str(uuid.uuid4()),
+            **extra,
+        }
+        r = self.client.post("/api/v1/scans", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture
+def world(client, rt):
+    return World(client, rt)
+
+
+def count(rt, model, *where):
+    with rt.tx() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_card_scan_checks_in_then_out_with_minutes(world):
+    with freeze_time(START - timedelta(minutes=10)) as frozen:  # early: counted from the start
+        tablet = world.tablet()
+        first = world.scan(world.card(), tablet)
+        assert first["outcome"] == "checked_in" and first["volunteer"]["name"] == "王秀英"
+        assert first["message"].startswith("签到成功")
+        frozen.tick(timedelta(seconds=30))
+        again = world.scan(world.card(), tablet)  # a double tap
+        assert again["outcome"] == "duplicate" and again["attendance_id"] == first["attendance_id"]
+        frozen.tick(timedelta(hours=2, minutes=29, seconds=30))  # 12:50 local
+        out = world.scan(world.card(), tablet)
+        assert out["outcome"] == "checked_out" and out["minutes"] == 140  # 10:30 to 12:50
+    with world.rt.tx() as s:
+        a = s.scalar(select(Attendance))
+        assert a.state == "closed" and a.minutes == 140 and a.checked_in_at == START
+        event = s.scalar(select(OutboxMessage).where(OutboxMessage.queue == "points"))
+        assert event.func == "workers.jobs.attendance_closed" and event.args == [a.id]
+    assert count(world.rt, Scan) == 3  # every scan is stored, the duplicate too
+
+
+def test_phone_scans_the_rotating_station_code(world):
+    with freeze_time(START + timedelta(minutes=5)) as frozen:
+        me = volunteer_token(world.rt, PHONE)
+        code = world.client.get(f"/api/v1/stations/{world.station}/code", headers=world.tablet()).json()
+        assert code["payload"].startswith("HTTP://")
+        r = world.scan(code["payload"], me, station_id=None)
+        assert r["outcome"] == "checked_in" and r["station_id"] == world.station
+        photo = code["payload"]
+        frozen.tick(timedelta(seconds=65))  # the photo sent home is now two steps old
+        r = world.scan(photo, me, station_id=None)
+        assert r["outcome"] == "rejected" and r["reason"] == "expired_code"
+
+
+def test_station_code_png_decodes_to_an_accepted_payload(world):
+    with freeze_time(START + timedelta(minutes=5)):
+        png = world.client.get(f"/api/v1/stations/{world.station}/code.png", headers=world.tablet()).content
+        [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+        r = world.scan(found.text, volunteer_token(world.rt, PHONE), station_id=None)
+    assert r["outcome"] == "checked_in"
+
+
+def test_my_card_png_and_reissue_revokes_the_old_card(world):
+    me = volunteer_token(world.rt, PHONE)
+    png = world.client.get("/api/v1/me/card.png", headers=me).content
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert found.text == world.card()
+    assert world.client.get("/api/v1/me/card.svg", headers=me).headers["content-type"].startswith("image/svg")
+    new = world.client.post("/api/v1/me/card/reissue", headers=me).json()
+    assert new["card_version"] == 2
+    with freeze_time(START + timedelta(minutes=5)):
+        tablet = world.tablet()
+        assert world.scan(found.text, tablet)["reason"] == "revoked_card"
+        assert world.scan(new["payload"], tablet)["outcome"] == "checked_in"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "hello",
+        "",
+        "HTTP://127.0.0.1:8000/Q/V.K1.AAAAAAAAAA",
+        "x" * 5000,
+        "HTTP://127.0.0.1:8000/Q/V.K9.AAAAAAAAAA.AAAAAAAAAAAAAAAA",
+    ],
+)
+def test_codes_not_ours_are_rejected_stored_and_answered_200(world, payload):
+    with freeze_time(START + timedelta(minutes=5)):
+        r = world.scan(payload, world.tablet())
+    assert r["outcome"] == "rejected" and r["reason"] == "invalid_code"
+    with world.rt.tx() as s:
+        row = s.scalar(select(Scan))
+        assert row.reason == "invalid_code" and len(row.payload) <= 300 and row.device.endswith("tablet-1")
+
+
+def test_one_character_altered_is_invalid(world):
+    card = world.card()
+    altered = card[:-3] + ("A" if card[-3] != "A" else "B") + card[-2:]
+    with freeze_time(START + timedelta(minutes=5)):
+        assert world.scan(altered, world.tablet())["reason"] == "invalid_code"
+
+
+def test_each_refusal_reason(world):
+    rt, _county = world.rt, world.county
+    with freeze_time(START - timedelta(hours=2)):
+        assert world.scan(world.card(), world.tablet())["reason"] == "outside_window"
+    with freeze_time(START + timedelta(minutes=5)):
+        tablet = world.tablet()
+        assert world.scan(world.card(volunteer_id=999999), tablet)["reason"] == "unknown_person"
+        register(world.client, phone="13900000009")
+        with rt.tx() as s:
+            from volunteer import service
+
+            unfiled = service.find_by_phone(s, "13900000009").id
+        assert world.scan(world.card(volunteer_id=unfiled), tablet)["reason"] == "not_filed"
+        # the other station's coordinator may not scan at this one
+        assert world.scan(world.card(), world.tablet("elsewhere"))["reason"] == "not_allowed_here"
+        # checked in at the other station, then scanned here
+        world.scan(world.card(), world.tablet("elsewhere"), station_id=world.other_station)
+        assert world.scan(world.card(), tablet)["reason"] == "checked_in_elsewhere"
+        # a volunteer's phone cannot scan someone's card
+        r = world.scan(world.card(), volunteer_token(rt, PHONE))
+        assert r["reason"] == "not_allowed_here"
+
+
+def test_sign_up_only_and_capacity_full(world):
+    rt, county = world.rt, world.county
+    closed = make_station(rt, county.org_a, name="课堂")
+    strict = make_activity(rt, county.org_a, closed, START, capacity=1, walk_ins=False, title="周末课堂")
+    staff_user(rt, "teacher", "admin", org_id=county.org_a)
+    with freeze_time(START + timedelta(minutes=5)):
+        tablet = world.tablet("teacher")
+        assert world.scan(world.card(), tablet, station_id=closed)["reason"] == "not_signed_up"
+        # walk-ins fill the capacity of the counter's activity (3)
+        ids = [file_volunteer(rt, f"1390000010{i}", county.open_team) for i in range(3)]
+        for vid in ids:
+            assert world.scan(world.card(volunteer_id=vid), world.tablet())["outcome"] == "checked_in"
+        assert world.scan(world.card(), world.tablet())["reason"] == "capacity_full"
+    assert strict
+
+
+def test_malformed_body_is_422(world):
+    tablet = world.tablet()
+    r = world.client.post("/api/v1/scans", json={"payload": "x", "scan_id": "not-a-uuid"}, headers=tablet)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "scan_id"
+    r = world.client.post("/api/v1/scans", json={"payload": 5}, headers=tablet)
+    assert r.status_code == 422
+    assert count(world.rt, Scan) == 0
+
+
+def test_same_scan_id_twice_returns_the_same_answer(world):
+    with freeze_time(START + timedelta(minutes=5)) as frozen:
+        tablet = world.tablet()
+        sid = str(uuid.uuid4())
+        first = world.scan(world.card(), tablet, scan_id=sid)
+        frozen.tick(timedelta(minutes=5))
+        assert world.scan(world.card(), tablet, scan_id=sid) == first
+    assert count(world.rt, Scan) == 1
+
+
+def test_fifty_concurrent_identical_scans_make_one_attendance(world, live_server):
+    headers = world.tablet()
+    card = world.card()
+    # the live server judges at real time: move the activity around now
+    from volunteer import activities
+
+    now = datetime.now(UTC)
+    with world.rt.tx() as s:
+        activities.move(
+            s,
+            world.activity,
+            starts_at=now - timedelta(minutes=5),
+            ends_at=now + timedelta(hours=2),
+            station_id=None,
+            admin_paths=["/"],
+        )
+
+    def tap(_):
+        with httpx.Client(base_url=live_server.url, timeout=60) as c:
+            r = c.post(
+                "/api/v1/scans",
+                headers=headers,
+                json={"payload": card, "station_id": world.station, "scan_id": str(uuid.uuid4())},
+            )
+            assert r.status_code == 200, r.text
+            return r.json()["outcome"]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(tap, range(50)))
+    assert outcomes.count("checked_in") == 1 and outcomes.count("duplicate") == 49
+    assert count(world.rt, Attendance) == 1
+
+
+def test_concurrent_check_in_at_two_stations_one_wins(world, live_server):
+    from volunteer import activities
+
+    now = datetime.now(UTC)
+    with world.rt.tx() as s:
+        for a in (world.activity, world.other_activity):
+            activities.move(
+                s,
+                a,
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(hours=2),
+                station_id=None,
+                admin_paths=["/"],
+            )
+    pairs = [(world.tablet(), world.station), (world.tablet("elsewhere"), world.other_station)] * 5
+    card = world.card()
+
+    def tap(pair):
+        headers, station = pair
+        with httpx.Client(base_url=live_server.url, timeout=60) as c:
+            return c.post(
+                "/api/v1/scans",
+                headers=headers,
+                json={"payload": card, "station_id": station, "scan_id": str(uuid.uuid4())},
+            ).json()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(tap, pairs))
+    assert [a["outcome"] for a in answers].count("checked_in") == 1
+    assert {a["reason"] for a in answers if a["outcome"] == "rejected"} <= {"checked_in_elsewhere"}
+    assert count(world.rt, Attendance) == 1
+
+
+def test_offline_batch_in_time_order_and_replay_is_idempotent(world, clock):
+    card = world.card()
+    scans = [  # sent out of order: the check-out first
+        {
+            "payload": card,
+            "station_id": world.station,
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": (START + timedelta(hours=2)).isoformat(),
+        },
+        {
+            "payload": card,
+            "station_id": world.station,
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": (START + timedelta(minutes=1)).isoformat(),
+        },
+        {
+            "payload": "garbage",
+            "station_id": world.station,
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": (START + timedelta(minutes=2)).isoformat(),
+        },
+    ]
+    clock.at = START + timedelta(hours=3)
+    if True:
+        tablet = world.tablet()
+        first = world.client.post("/api/v1/scans/batch", json={"scans": scans}, headers=tablet)
+        assert first.status_code == 200, first.text
+        results = first.json()["results"]
+        assert [r["outcome"] for r in results] == ["checked_out", "checked_in", "rejected"]
+        assert results[0]["minutes"] == 119
+        again = world.client.post("/api/v1/scans/batch", json={"scans": scans}, headers=tablet)
+        assert again.json() == first.json()
+        # a batch cut off halfway and sent again whole: the same final state
+        half = world.client.post("/api/v1/scans/batch", json={"scans": scans[:1]}, headers=tablet)
+        assert half.json()["results"][0] == results[0]
+    assert count(world.rt, Attendance) == 1 and count(world.rt, Scan) == 3
+
+
+def test_batch_scans_more_than_a_day_late_are_flagged_not_applied(world, clock):
+    scan = {
+        "payload": world.card(),
+        "station_id": world.station,
+        "scan_id": str(uuid.uuid4()),
+        "scanned_at": (START + timedelta(minutes=5)).isoformat(),
+    }
+    clock.at = START + timedelta(days=2)
+    r = world.client.post("/api/v1/scans/batch", json={"scans": [scan]}, headers=world.tablet())
+    assert r.json()["results"][0]["reason"] == "late_upload"
+    with world.rt.tx() as s:
+        assert s.scalar(select(Scan.flagged)) is True
+    assert count(world.rt, Attendance) == 0
+
+
+def test_batch_needs_staff_and_scan_times(world):
+    me = volunteer_token(world.rt, PHONE)
+    r = world.client.post("/api/v1/scans/batch", json={"scans": []}, headers=me)
+    assert r.status_code == 403
+    r = world.client.post("/api/v1/scans/batch", json={"scans": [{"payload": "x"}]}, headers=world.tablet())
+    assert r.status_code == 422
+
+
+def test_forgotten_check_out_is_closed_capped_and_flagged(world):
+    from tests.conftest import drain
+
+    with freeze_time(START + timedelta(minutes=10)) as frozen:
+        world.scan(world.card(), world.tablet())
+        frozen.tick(timedelta(hours=3))  # past the end plus the 30-minute grace
+        from workers.jobs import close_forgotten_checkouts
+
+        assert close_forgotten_checkouts() == 1
+        drain(world.rt)
+        flagged = world.client.get("/api/v1/attendances?flagged=true", headers=world.tablet("admin_a")).json()
+    [a] = flagged["items"]
+    assert a["state"] == "auto_closed" and a["minutes"] == 140 and a["flag_reason"] == "forgot_checkout"
+
+
+def test_corrections_are_new_records_and_events(world):
+    with freeze_time(START + timedelta(minutes=10)) as frozen:
+        tablet = world.tablet()
+        first = world.scan(world.card(), tablet)
+        r = world.client.post(
+            f"/api/v1/attendances/{first['attendance_id']}/correct",
+            json={"minutes": 60, "reason": "x"},
+            headers=tablet,
+        )
+        assert r.status_code == 409 and r.json()["code"] == "attendance_open"
+        frozen.tick(timedelta(hours=1))
+        world.scan(world.card(), tablet)
+        r = world.client.post(
+            f"/api/v1/attendances/{first['attendance_id']}/correct",
+            json={"minutes": 90, "reason": ""},
+            headers=tablet,
+        )
+        assert r.status_code == 422
+        r = world.client.post(
+            f"/api/v1/attendances/{first['attendance_id']}/correct",
+            json={"minutes": 90, "reason": "忘记扫码，实际服务到12点"},
+            headers=tablet,
+        )
+        assert r.status_code == 201 and r.json()["minutes_before"] == 60 and r.json()["minutes_after"] == 90
+        r = world.client.post(
+            f"/api/v1/attendances/{first['attendance_id']}/annul", json={"reason": "重复登记"}, headers=tablet
+        )
+        assert r.status_code == 201 and r.json()["annulled"] is True
+        r = world.client.post(
+            f"/api/v1/attendances/{first['attendance_id']}/annul", json={"reason": "again"}, headers=tablet
+        )
+        assert r.status_code == 409
+    assert count(world.rt, AttendanceCorrection) == 2
+    assert count(world.rt, OutboxMessage, OutboxMessage.func == "workers.jobs.attendance_corrected") == 2
+
+
+def test_staff_views_present_and_roster(world):
+    with freeze_time(START + timedelta(minutes=10)):
+        tablet = world.tablet()
+        world.scan(world.card(), tablet)
+        present = world.client.get(f"/api/v1/stations/{world.station}/present", headers=tablet).json()
+        assert [a["volunteer_name"] for a in present["items"]] == ["王秀英"]
+        roster = world.client.get(f"/api/v1/stations/{world.station}/roster", headers=tablet).json()
+        assert (
+            roster[0]["activity"]["id"] == world.activity and roster[0]["attendances"][0]["state"] == "open"
+        )
+        r = world.client.get(f"/api/v1/stations/{world.other_station}/present", headers=tablet)
+        assert r.status_code == 403
+
+
+def test_scans_succeed_with_redis_down(world, rt):
+    from litestar.testing import TestClient
+    from redis import Redis
+
+    from api.app import create_app
+    from linli.runtime import Runtime
+
+    broken = Runtime(rt.settings, redis=Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    with freeze_time(START + timedelta(minutes=10)) as frozen, TestClient(app=create_app(broken)) as c:
+        headers = {**staff_token(c, "counter")}
+        for expected in ("checked_in", "checked_out"):
+            r = c.post(
+                "/api/v1/scans",
+                headers=headers,
+                json={"payload": world.card(), "station_id": world.station, "scan_id": str(uuid.uuid4())},
+            )
+            assert r.status_code == 200 and r.json()["outcome"] == expected
+            frozen.tick(timedelta(minutes=30))
+    broken.close()
+
+
+def test_card_sheet_for_a_team_is_made_by_a_worker_job(world):
+    from tests.conftest import drain
+
+    admin = world.tablet("admin_a")
+    r = world.client.post(f"/api/v1/teams/{world.county.open_team}/card-sheets", headers=admin)
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    file_id = r.json()["id"]
+    assert world.client.get(f"/api/v1/files/{file_id}/content", headers=admin).status_code == 409
+    assert drain(world.rt) == 1
+    assert world.client.get(f"/api/v1/files/{file_id}", headers=admin).json()["status"] == "ready"
+    sheet = world.client.get(f"/api/v1/files/{file_id}/content", headers=admin)
+    assert "size:A4" in sheet.text and "王秀英" in sheet.text and sheet.text.count("<svg") == 1
+    assert world.client.get(f"/api/v1/files/{file_id}", headers=world.tablet()).status_code == 404
