@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Principal:
     staff_user_id: int | None = None
     partner_id: int | None = None  # an API key acts for one partner enterprise
     token_id: int | None = None
+    expires_at: datetime | None = None  # the token's
     grants: tuple[Grant, ...] = field(default=())
 
     @property

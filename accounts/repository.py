@@ -29,12 +29,29 @@ def grants_of(session: Session, user_id: int) -> list[tuple[RoleGrant, str | Non
     return [(g, path) for g, path in session.execute(q)]
 
 
-def live_token(session: Session, token_hash: str, now: datetime) -> AuthToken | None:
-    return session.scalar(
-        select(AuthToken).where(
-            AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None), AuthToken.expires_at > now
+def token_with_grants(session: Session, token_hash: str, now: datetime) -> list[tuple]:
+    """A live token with its staff user's grants, one row per grant (one row, no grant, for volunteers):
+    (token id, staff user id, volunteer id, active, expires at, role, org id, partner id, station id, path)."""
+    q = (
+        select(
+            AuthToken.id,
+            AuthToken.staff_user_id,
+            AuthToken.volunteer_id,
+            StaffUser.active,
+            AuthToken.expires_at,
+            RoleGrant.role,
+            RoleGrant.org_id,
+            RoleGrant.partner_id,
+            RoleGrant.station_id,
+            Organization.path,
         )
+        .outerjoin(StaffUser, StaffUser.id == AuthToken.staff_user_id)
+        .outerjoin(RoleGrant, RoleGrant.user_id == AuthToken.staff_user_id)
+        .outerjoin(Organization, Organization.id == RoleGrant.org_id)
+        .where(AuthToken.token_hash == token_hash, AuthToken.revoked_at.is_(None), AuthToken.expires_at > now)
+        .order_by(RoleGrant.id)
     )
+    return [tuple(r) for r in session.execute(q)]
 
 
 def live_api_key(session: Session, key_hash: str) -> ApiKey | None:

@@ -152,15 +152,24 @@ def authenticate(session: Session, bearer: str, now: datetime) -> Principal:
         if key is None:
             raise unauthorized("API 密钥无效或已吊销 The API key is invalid or revoked", "invalid_token")
         return Principal(kind="api_key", partner_id=key.partner_id)
-    row = repository.live_token(session, sha256_hex(bearer), now)
-    if row is None:
+    rows = repository.token_with_grants(session, sha256_hex(bearer), now)  # one round trip
+    if not rows:
         raise unauthorized("登录已失效，请重新登录 The token is invalid, expired or revoked", "invalid_token")
-    if row.staff_user_id is not None:
-        user = repository.staff(session, row.staff_user_id)
-        if user is None or not user.active:
-            raise unauthorized("账号已停用 The account is disabled", "invalid_token")
-        return staff_principal(session, row.staff_user_id, row.id)
-    return Principal(kind="volunteer", volunteer_id=row.volunteer_id, token_id=row.id)
+    token_id, staff_user_id, volunteer_id, active, expires_at = rows[0][:5]
+    if staff_user_id is None:
+        return Principal(
+            kind="volunteer", volunteer_id=volunteer_id, token_id=token_id, expires_at=expires_at
+        )
+    if not active:
+        raise unauthorized("账号已停用 The account is disabled", "invalid_token")
+    grants = tuple(
+        Grant(role=role, org_id=org_id, org_path=path, partner_id=partner_id, station_id=station_id)
+        for *_, role, org_id, partner_id, station_id, path in rows
+        if role is not None
+    )
+    return Principal(
+        kind="staff", staff_user_id=staff_user_id, token_id=token_id, expires_at=expires_at, grants=grants
+    )
 
 
 def revoke(session: Session, principal: Principal, now: datetime) -> None:

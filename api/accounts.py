@@ -9,7 +9,7 @@ from litestar.params import JSONBody
 from accounts import service
 from accounts.principal import Principal
 from accounts.schemas import CodeRequest, CodeRequested, GrantRead, MeRead, TokenRead, TokenRequest
-from api.deps import client_ip, provide_principal
+from api.deps import client_ip, forget_principal, provide_principal
 from api.problems import problems
 from linli.errors import FieldError, invalid
 from linli.runtime import Runtime
@@ -96,7 +96,10 @@ class AuthController(Controller):
         summary="Log out: revoke the token used for this request",
         responses=problems(_401="missing_token, invalid_token"),
     )
-    def revoke(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> None:
+    def revoke(
+        self, request: Request, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> None:
+        forget_principal(request)
         with rt.tx() as session:
             service.revoke(session, principal, rt.clock.now())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from litestar import Request
@@ -12,24 +13,45 @@ from accounts.principal import Principal
 from linli.errors import FieldError, forbidden, invalid, unauthorized
 from linli.runtime import Runtime
 
+# Principals are kept a few seconds per process: a tablet scanning every second costs one lookup,
+# not one per scan. A revoked token stops working in this process at once and in others within
+# PRINCIPAL_TTL seconds (so do changed grants); expiry is checked against the clock every time.
+PRINCIPAL_TTL = 5.0
+_principals: dict[str, tuple[Principal, float, Runtime]] = {}
+
 
 def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise unauthorized(
             "请先登录：缺少 Authorization: Bearer <token> Missing bearer token", "missing_token"
         )
+    cached = _principals.get(token)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now and cached[2] is rt:
+        principal = cached[0]
+        if principal.expires_at is None or principal.expires_at > rt.clock.now():
+            return principal
     with rt.tx() as session:
-        return accounts_service.authenticate(session, token.strip(), rt.clock.now())
+        principal = accounts_service.authenticate(session, token, rt.clock.now())
+    if len(_principals) > 10_000:
+        _principals.clear()
+    _principals[token] = (principal, now + PRINCIPAL_TTL, rt)
+    return principal
 
 
-def require_volunteer(principal: NamedDependency[Principal]) -> int:
+def forget_principal(request: Request) -> None:
+    _principals.pop(request.headers.get("authorization", "").partition(" ")[2].strip(), None)
+
+
+def require_volunteer(principal: Principal) -> int:
     if principal.kind != "volunteer" or principal.volunteer_id is None:
         raise forbidden("仅限志愿者 Volunteers only", "volunteers_only")
     return principal.volunteer_id
 
 
-def require_staff(principal: NamedDependency[Principal], *roles: str) -> int:
+def require_staff(principal: Principal, *roles: str) -> int:
     if principal.kind != "staff" or principal.staff_user_id is None:
         raise forbidden("仅限工作人员 Staff only", "staff_only")
     if roles and not principal.has_role(*roles):
@@ -41,7 +63,7 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def local_today(rt: NamedDependency[Runtime]) -> date:
+def local_today(rt: Runtime) -> date:
     return rt.clock.now().astimezone(rt.settings.tz).date()
 
 

@@ -70,7 +70,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, pool_timeout=10)
+    # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
+    # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args={"connect_timeout": 5}
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

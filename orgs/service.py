@@ -77,8 +77,9 @@ def get_station(session: Session, station_id: int) -> Station:
     return station
 
 
-def find_station(session: Session, station_id: int) -> Station | None:
-    return repository.get_station(session, station_id)
+def find_station(session: Session, station_id: int) -> tuple[Station, str] | None:
+    """The station and its organization's path, or None."""
+    return repository.station_with_path(session, station_id)
 
 
 def get_team(session: Session, team_id: int) -> Organization:

@@ -167,11 +167,19 @@ def listing(session: Session, **filters) -> list[Activity]:
 # --- who may take part ---------------------------------------------------------------------------
 
 
-def eligibility_problem(session: Session, volunteer_id: int, activity: Activity) -> str | None:
+def eligibility_problem(
+    session: Session,
+    volunteer_id: int,
+    activity: Activity,
+    org_path: str | None = None,
+    filed: list[tuple[int, str]] | None = None,
+) -> str | None:
     """None if the volunteer may take part; else `not_filed` or `not_allowed_here`."""
-    org = orgs_service.get(session, activity.org_id)
-    filed = repository.approved_team_paths(session, volunteer_id)
-    in_subtree = [team_id for team_id, path in filed if path.startswith(org.path)]
+    if org_path is None:
+        org_path = orgs_service.get(session, activity.org_id).path
+    if filed is None:
+        filed = repository.approved_team_paths(session, volunteer_id)
+    in_subtree = [team_id for team_id, path in filed if path.startswith(org_path)]
     if activity.team_ids:
         if any(team_id in activity.team_ids for team_id, _ in filed):
             return None

@@ -184,12 +184,11 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
     else:
         raise _Reject("not_allowed_here")  # diner cards are served at meal points
     row.station_id = station_id
-    station = orgs_service.find_station(session, station_id)
-    if station is None:
+    found = orgs_service.find_station(session, station_id)
+    if found is None:
         raise _Reject("invalid_code")
-    if device.kind == "staff" and not device.may_use(
-        orgs_service.get(session, station.org_id).path, station.id
-    ):
+    station, station_path = found
+    if device.kind == "staff" and not device.may_use(station_path, station.id):
         raise _Reject("not_allowed_here")
 
     volunteer = repository.lock_volunteer(session, volunteer_id)
@@ -222,12 +221,20 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
     candidates = repository.activities_in_window(session, station_id, at, settings.early_checkin_minutes * 60)
     if not candidates:
         raise _Reject("outside_window", volunteer=who)
-    # several at a shared station: the one signed up for, else the first that admits the volunteer
-    ranked = sorted(candidates, key=lambda a: repository.live_signup(session, a.id, volunteer.id) is None)
+    signed = repository.signup_statuses(session, volunteer.id, [a.id for a, _ in candidates])
+    filed = repository.approved_team_paths(session, volunteer.id)
+    # several at a shared station: the one signed up for first, then the first that admits the volunteer
+    ranked = sorted(candidates, key=lambda pair: pair[0].id not in signed)
     reasons = []
-    for activity in ranked:
-        reason = _admission_problem(session, volunteer, activity)
+    for activity, org_path in ranked:
+        reason = activities.eligibility_problem(session, volunteer.id, activity, org_path, filed)
+        if reason is None and signed.get(activity.id) != "confirmed":
+            if not activity.walk_ins:
+                reason = "not_signed_up"
+            elif repository.taken_places(session, activity.id) >= activity.capacity:
+                reason = "capacity_full"
         if reason is None:
+            # the volunteer's row lock makes this the only open attendance (also a unique index)
             attendance = Attendance(
                 activity_id=activity.id,
                 volunteer_id=volunteer.id,
@@ -237,11 +244,8 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
                 flagged=False,
                 created_at=row.received_at,
             )
-            try:
-                with session.begin_nested():
-                    session.add(attendance)
-            except IntegrityError:
-                raise _Reject("checked_in_elsewhere", volunteer=who) from None
+            session.add(attendance)
+            session.flush()
             return {
                 "outcome": "checked_in",
                 "volunteer": who,
@@ -250,22 +254,7 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
             }
         reasons.append(reason)
     order = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
-    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0]))
-
-
-def _admission_problem(session: Session, volunteer: Volunteer, activity: Activity) -> str | None:
-    problem = activities.eligibility_problem(session, volunteer.id, activity)
-    if problem:
-        return problem
-    signup = repository.live_signup(session, activity.id, volunteer.id)
-    if signup is not None and signup.status == "confirmed":
-        return None
-    if not activity.walk_ins:
-        return "not_signed_up"
-    taken = max(
-        repository.confirmed_count(session, activity.id), repository.attendance_count(session, activity.id)
-    )
-    return "capacity_full" if taken >= activity.capacity else None
+    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0][0]))
 
 
 def _act(activity: Activity) -> dict:

@@ -133,16 +133,49 @@ def activities(
 
 def activities_in_window(
     session: Session, station_id: int, at: datetime, early_seconds: int
-) -> list[Activity]:
-    """Activities at a station whose window (with the early allowance) holds a moment."""
+) -> list[tuple[Activity, str]]:
+    """Activities at a station whose window (with the early allowance) holds a moment, with the
+    tree path of the organization each belongs to."""
     from datetime import timedelta
 
-    q = select(Activity).where(
-        Activity.station_id == station_id,
-        Activity.starts_at <= at + timedelta(seconds=early_seconds),
-        Activity.ends_at >= at,
+    q = (
+        select(Activity, Organization.path)
+        .join(Organization, Organization.id == Activity.org_id)
+        .where(
+            Activity.station_id == station_id,
+            Activity.starts_at <= at + timedelta(seconds=early_seconds),
+            Activity.ends_at >= at,
+        )
+        .order_by(Activity.starts_at)
     )
-    return list(session.scalars(q.order_by(Activity.starts_at)))
+    return [(a, p) for a, p in session.execute(q)]
+
+
+def signup_statuses(session: Session, volunteer_id: int, activity_ids: list[int]) -> dict[int, str]:
+    q = select(Signup.activity_id, Signup.status).where(
+        Signup.volunteer_id == volunteer_id,
+        Signup.activity_id.in_(activity_ids),
+        Signup.status != "cancelled",
+    )
+    return {a: st for a, st in session.execute(q)}
+
+
+def taken_places(session: Session, activity_id: int) -> int:
+    """Places taken: the larger of confirmed sign-ups and attendances (one round trip)."""
+    confirmed = (
+        select(func.count())
+        .select_from(Signup)
+        .where(Signup.activity_id == activity_id, Signup.status == "confirmed")
+        .scalar_subquery()
+    )
+    present = (
+        select(func.count())
+        .select_from(Attendance)
+        .where(Attendance.activity_id == activity_id, Attendance.state != "annulled")
+        .scalar_subquery()
+    )
+    confirmed_n, present_n = session.execute(select(confirmed, present)).one()
+    return max(confirmed_n, present_n)
 
 
 def live_signup(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:

@@ -1,0 +1,44 @@
+-- wrk script for bench/scans.py: card scans at one station, random volunteers, fresh scan ids.
+local payloads = {}
+local station = os.getenv("BENCH_STATION")
+local token = os.getenv("BENCH_TOKEN")
+for line in io.lines(os.getenv("BENCH_PAYLOADS")) do payloads[#payloads + 1] = line end
+
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  threads[#threads + 1] = thread
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+  outcomes = {}
+end
+
+local function uuid()
+  local t = "xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx"
+  return (string.gsub(t, "x", function() return string.format("%x", math.random(0, 15)) end))
+end
+
+function request()
+  local body = '{"payload":"' .. payloads[math.random(#payloads)] .. '","station_id":' .. station ..
+      ',"scan_id":"' .. uuid() .. '"}'
+  return wrk.format("POST", "/api/v1/scans",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+end
+
+function response(status, headers, body)
+  local outcome = string.match(body, '"outcome":"([%a_]+)"') or ("http_" .. status)
+  local reason = string.match(body, '"reason":"([%a_]+)"')
+  if reason then outcome = outcome .. ":" .. reason end
+  outcomes[outcome] = (outcomes[outcome] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    local o = thread:get("outcomes")
+    for k, v in pairs(o) do total[k] = (total[k] or 0) + v end
+  end
+  for k, v in pairs(total) do io.write("OUTCOME ", k, " ", v, "\n") end
+end
