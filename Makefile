@@ -26,7 +26,9 @@ check: $(STAMP)
 	$(BIN)/linli db check
 
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scans.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sock

@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from linli.runtime import Runtime  # noqa: E402
 from linli.settings import Settings, parse_secret_keys  # noqa: E402
@@ -194,7 +195,7 @@ def main() -> None:
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/linli_bench")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
     ap.add_argument("--duration", type=int, default=20)
-    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--connections", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--volunteers", type=int, default=6000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
@@ -227,14 +228,15 @@ def main() -> None:
         "BENCH_PAYLOADS": str(payload_file),
     }
 
-    results = {}
-    for name, cmd in [
+    servers = [
         (
             "baseline: insert one row (bench/baseline_app.py)",
             [str(ROOT / ".venv" / "bin" / "uvicorn"), "--factory", "bench.baseline_app:app"],
         ),
         ("linli: POST /api/v1/scans (card scans)", [linli, "serve"]),
-    ]:
+    ]
+    results = {}
+    for name, cmd in servers:
         port = free_port()
         argv = [*cmd, "--port", str(port), "--workers", str(args.workers)]
         if cmd[0].endswith("uvicorn"):
@@ -243,42 +245,53 @@ def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url + "/api/v1/scans")
-            run_wrk(url, 3, args.connections, wrk_env)  # warm up
-            results[name] = run_wrk(url, args.duration, args.connections, wrk_env)
+            run_wrk(url, 3, args.connections[-1], wrk_env)  # warm up
+            for connections in args.connections:
+                results[(name, connections)] = run_wrk(url, args.duration, connections, wrk_env)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     payload_file.unlink()
 
-    base, linli_r = (
-        results["baseline: insert one row (bench/baseline_app.py)"],
-        results["linli: POST /api/v1/scans (card scans)"],
-    )
-    rows = "\n".join(
-        f"| {name} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['rps'] / base['rps']:.2f} "
-        f"| {r['non_2xx']} |"
-        for name, r in results.items()
-    )
+    rows = []
+    for connections in args.connections:
+        base = results[(servers[0][0], connections)]
+        for name, _ in servers:
+            r = results[(name, connections)]
+            rows.append(
+                f"| {name} | {connections} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} "
+                f"| {r['rps'] / base['rps']:.2f} | {r['non_2xx']} |"
+            )
+    table = "\n".join(rows)
+    linli_r = results[(servers[1][0], args.connections[-1])]
     mix = ", ".join(f"{k} {v}" for k, v in linli_r["outcomes"].items())
+    verdict_lines = []
+    for connections in args.connections:
+        r, b = results[(servers[1][0], connections)], results[(servers[0][0], connections)]
+        met = r["rps"] >= 300 and r["p99"] < 100
+        verdict_lines.append(
+            f"- {connections} connections: {r['rps']:.0f} scans/s, p99 {r['p99']:.0f} ms: "
+            f"{'meets' if met else 'misses'} the 300/s-under-100-ms target; "
+            f"{r['rps'] / b['rps']:.2f} of the baseline: {'meets' if r['rps'] >= b['rps'] / 2 else 'misses'} the half."
+        )
+    verdict = "\n".join(verdict_lines)
     section = f"""## Scans (bench/scans.py)
 
 Last run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. `linli serve --workers {args.workers}` and the baseline
-served the same way, on PostgreSQL; wrk, 2 threads, {args.connections} connections, {args.duration} s each, in
-the same run. {args.volunteers} filed volunteers, half already checked in.
+served the same way (uvicorn with httptools and uvloop), on PostgreSQL; wrk with 2 threads, {args.duration} s
+per line, all in the same run. {args.volunteers} filed volunteers, half of them already checked in.
 
-| server | requests | req/s | p50 ms | p99 ms | ratio to baseline | non-2xx |
-|---|---|---|---|---|---|---|
-{rows}
+| server | connections | requests | req/s | p50 ms | p99 ms | ratio to baseline | non-2xx |
+|---|---|---|---|---|---|---|---|
+{table}
 
-Outcomes of the Linli run: {mix}.
+Outcomes of the Linli run at {args.connections[-1]} connections: {mix}.
 Target: at least 300 scans/s with p99 under 100 ms, and at least half the baseline's throughput.
+{verdict}
 """
-    out = Path(args.out)
-    text_now = out.read_text() if out.exists() else "# Performance (性能)\n"
-    text_now = (
-        re.sub(r"## Scans \(bench/scans.py\).*?(?=\n## |\Z)", "", text_now, flags=re.S).rstrip() + "\n\n"
-    )
-    out.write_text(text_now + section)
+    from run import write_section
+
+    write_section(Path(args.out), "Scans", section)
     print(section)
 
 

@@ -40,10 +40,21 @@ class JobRun(Base):
 
 
 def emit(
-    session: Session, *, func: str, job_id: str, args: list, now: datetime, queue: str = "default"
+    session: Session,
+    *,
+    func: str,
+    job_id: str,
+    args: list,
+    now: datetime,
+    queue: str = "default",
+    known_new: bool = False,
 ) -> None:
-    """Record work to run after commit. Emitting the same job id twice records it once."""
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.job_id == job_id)) is not None:
+    """Record work to run after commit. Emitting the same job id twice records it once; a caller
+    whose cause happens only once (known_new) skips the look-up."""
+    if (
+        not known_new
+        and session.scalar(select(OutboxMessage.id).where(OutboxMessage.job_id == job_id)) is not None
+    ):
         return
     session.add(OutboxMessage(job_id=job_id, func=func, args=args, queue=queue, created_at=now, attempts=0))
 

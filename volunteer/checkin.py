@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
@@ -20,7 +19,7 @@ from linli.outbox import emit
 from linli.qr import Codes, InvalidCode, step_of
 from orgs import service as orgs_service
 from volunteer import activities, repository
-from volunteer.models import Activity, Attendance, AttendanceCorrection, Scan, Volunteer
+from volunteer.models import Activity, Attendance, AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 LATE_UPLOAD = timedelta(hours=24)
@@ -105,15 +104,15 @@ def scan(
 ) -> dict:
     """Judge one scan and store it. Replaying a scan_id returns the stored answer unchanged."""
     scan_id = item.scan_id or str(uuid.uuid4())
-    earlier = repository.scan_by_client_id(session, scan_id)
-    if earlier is not None:
-        return earlier.result
     skew = timedelta(seconds=settings.clock_skew_seconds)
     scanned_at = item.scanned_at or received_at
     # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
     # never in the future beyond the allowed skew.
     at = min(scanned_at, received_at + skew) if offline else received_at
-    row = Scan(
+    # Claim the scan id first: a replay (or the same scan arriving twice at once) finds it taken
+    # and gets the answer stored by the first.
+    row_id = repository.claim_scan(
+        session,
         scan_id=scan_id,
         station_id=item.station_id,
         device=device.label[:100],
@@ -121,16 +120,16 @@ def scan(
         scanned_at=scanned_at,
         received_at=received_at,
         effective_at=at,
-        flagged=False,
-        outcome="rejected",
-        result={},
     )
+    if row_id is None:
+        return repository.scan_result(session, scan_id)
+    rec: dict = {"station_id": item.station_id, "received_at": received_at, "flagged": False}
     context: dict = {}
     try:
         if offline and received_at - scanned_at > LATE_UPLOAD:
-            row.flagged = True
+            rec["flagged"] = True
             raise _Reject("late_upload")
-        result = _judge(session, codes, device, item, row, at, offline, skew, settings)
+        result = _judge(session, codes, device, item, rec, at, offline, skew, settings)
     except _Reject as rej:
         result = {"outcome": "rejected", "reason": rej.reason}
         context = rej.context
@@ -139,33 +138,36 @@ def scan(
         "outcome": result["outcome"],
         "reason": result.get("reason"),
         "message": MESSAGES.get(result.get("reason") or result["outcome"], ""),
-        "station_id": row.station_id,
+        "station_id": rec["station_id"],
         "volunteer": result.get("volunteer") or context.get("volunteer"),
         "activity": result.get("activity") or context.get("activity"),
         "attendance_id": result.get("attendance_id"),
         "minutes": result.get("minutes"),
         "scanned_at": scanned_at.isoformat(),
         "received_at": received_at.isoformat(),
+        **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
     }
-    row.outcome, row.reason, row.result = result["outcome"], result["reason"], result
-    row.attendance_id = result["attendance_id"]
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same scan_id arrived twice at once: answer as the first
-        earlier = repository.scan_by_client_id(session, scan_id)
-        if earlier is None:
-            raise
-        return earlier.result
+    repository.record_scan(
+        session,
+        row_id,
+        station_id=rec["station_id"],
+        code_kind=rec.get("code_kind"),
+        volunteer_id=rec.get("volunteer_id"),
+        attendance_id=result["attendance_id"],
+        outcome=result["outcome"],
+        reason=result["reason"],
+        result=result,
+        flagged=rec["flagged"],
+    )
     return result
 
 
-def _judge(session, codes, device, item, row, at, offline, skew, settings) -> dict:
+def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> dict:
     try:
         code = codes.parse(item.payload)
     except InvalidCode:
         raise _Reject("invalid_code") from None
-    row.code_kind = code.kind
+    rec["code_kind"] = code.kind
     if code.kind == "station_code":
         if device.kind != "volunteer":
             raise _Reject("not_allowed_here")
@@ -183,7 +185,7 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
         volunteer_id = code.subject_id
     else:
         raise _Reject("not_allowed_here")  # diner cards are served at meal points
-    row.station_id = station_id
+    rec["station_id"] = station_id
     found = orgs_service.find_station(session, station_id)
     if found is None:
         raise _Reject("invalid_code")
@@ -191,10 +193,11 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
     if device.kind == "staff" and not device.may_use(station_path, station.id):
         raise _Reject("not_allowed_here")
 
-    volunteer = repository.lock_volunteer(session, volunteer_id)
-    if volunteer is None:
+    locked = repository.lock_volunteer_with_open_attendance(session, volunteer_id)
+    if locked is None:
         raise _Reject("unknown_person")
-    row.volunteer_id = volunteer.id
+    volunteer, current, current_activity = locked
+    rec["volunteer_id"] = volunteer.id
     who = {"id": volunteer.id, "name": volunteer.name}
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
@@ -204,12 +207,11 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
         earlier = dict(last.result)
         return {**earlier, "outcome": "duplicate", "reason": None, "earlier_scan_id": last.scan_id}
 
-    current = repository.open_attendance(session, volunteer.id)
     if current is not None:
         if current.station_id != station_id:
             raise _Reject("checked_in_elsewhere", volunteer=who)
-        activity = activities.get(session, current.activity_id)
-        close(session, current, activity, at, state="closed", now=row.received_at)
+        activity = current_activity
+        close(session, current, activity, at, state="closed", now=rec["received_at"])
         return {
             "outcome": "checked_out",
             "volunteer": who,
@@ -218,15 +220,17 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
             "minutes": current.minutes,
         }
 
-    candidates = repository.activities_in_window(session, station_id, at, settings.early_checkin_minutes * 60)
+    candidates = repository.activities_in_window(
+        session, station_id, at, settings.early_checkin_minutes * 60, volunteer.id
+    )
     if not candidates:
         raise _Reject("outside_window", volunteer=who)
-    signed = repository.signup_statuses(session, volunteer.id, [a.id for a, _ in candidates])
+    signed = {a.id: status for a, _, status in candidates if status}
     filed = repository.approved_team_paths(session, volunteer.id)
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
-    ranked = sorted(candidates, key=lambda pair: pair[0].id not in signed)
+    ranked = sorted(candidates, key=lambda c: c[0].id not in signed)
     reasons = []
-    for activity, org_path in ranked:
+    for activity, org_path, _ in ranked:
         reason = activities.eligibility_problem(session, volunteer.id, activity, org_path, filed)
         if reason is None and signed.get(activity.id) != "confirmed":
             if not activity.walk_ins:
@@ -242,7 +246,7 @@ def _judge(session, codes, device, item, row, at, offline, skew, settings) -> di
                 state="open",
                 checked_in_at=max(at, activity.starts_at),
                 flagged=False,
-                created_at=row.received_at,
+                created_at=rec["received_at"],
             )
             session.add(attendance)
             session.flush()
@@ -292,6 +296,7 @@ def close(
         args=[attendance.id],
         now=now,
         queue="points",
+        known_new=True,  # an attendance closes once
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from orgs.models import Organization
@@ -132,15 +132,23 @@ def activities(
 
 
 def activities_in_window(
-    session: Session, station_id: int, at: datetime, early_seconds: int
-) -> list[tuple[Activity, str]]:
-    """Activities at a station whose window (with the early allowance) holds a moment, with the
-    tree path of the organization each belongs to."""
+    session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int
+) -> list[tuple[Activity, str, str | None]]:
+    """Activities at a station whose window (with the early allowance) holds a moment, each with
+    its organization's tree path and the volunteer's live sign-up status (or None)."""
     from datetime import timedelta
 
     q = (
-        select(Activity, Organization.path)
+        select(Activity, Organization.path, Signup.status)
         .join(Organization, Organization.id == Activity.org_id)
+        .outerjoin(
+            Signup,
+            and_(
+                Signup.activity_id == Activity.id,
+                Signup.volunteer_id == volunteer_id,
+                Signup.status != "cancelled",
+            ),
+        )
         .where(
             Activity.station_id == station_id,
             Activity.starts_at <= at + timedelta(seconds=early_seconds),
@@ -148,16 +156,7 @@ def activities_in_window(
         )
         .order_by(Activity.starts_at)
     )
-    return [(a, p) for a, p in session.execute(q)]
-
-
-def signup_statuses(session: Session, volunteer_id: int, activity_ids: list[int]) -> dict[int, str]:
-    q = select(Signup.activity_id, Signup.status).where(
-        Signup.volunteer_id == volunteer_id,
-        Signup.activity_id.in_(activity_ids),
-        Signup.status != "cancelled",
-    )
-    return {a: st for a, st in session.execute(q)}
+    return [(a, p, st) for a, p, st in session.execute(q)]
 
 
 def taken_places(session: Session, activity_id: int) -> int:
@@ -246,10 +245,21 @@ def lock_volunteer(session: Session, volunteer_id: int) -> Volunteer | None:
     return session.scalar(select(Volunteer).where(Volunteer.id == volunteer_id).with_for_update())
 
 
-def open_attendance(session: Session, volunteer_id: int) -> Attendance | None:
-    return session.scalar(
-        select(Attendance).where(Attendance.volunteer_id == volunteer_id, Attendance.state == "open")
-    )
+def lock_volunteer_with_open_attendance(
+    session: Session, volunteer_id: int
+) -> tuple[Volunteer, Attendance | None, Activity | None] | None:
+    """The volunteer, locked, then the open attendance and its activity if any. Two statements on
+    purpose: the second runs after the lock is held, so it sees what the previous holder committed
+    (a join in the locking statement would read the older snapshot)."""
+    volunteer = lock_volunteer(session, volunteer_id)
+    if volunteer is None:
+        return None
+    row = session.execute(
+        select(Attendance, Activity)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(Attendance.volunteer_id == volunteer_id, Attendance.state == "open")
+    ).first()
+    return (volunteer, row[0], row[1]) if row else (volunteer, None, None)
 
 
 def attendance(session: Session, attendance_id: int, *, for_update: bool = False) -> Attendance | None:
@@ -257,16 +267,28 @@ def attendance(session: Session, attendance_id: int, *, for_update: bool = False
     return session.scalar(q.with_for_update() if for_update else q)
 
 
-def attendance_count(session: Session, activity_id: int) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(Attendance)
-        .where(Attendance.activity_id == activity_id, Attendance.state != "annulled")
+def claim_scan(session: Session, **values) -> int | None:
+    """Insert a scan row for a client scan id; None if that id is already taken (a replay)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = (
+        dialect_insert(Scan)
+        .values(outcome="rejected", result={}, flagged=False, **values)
+        .on_conflict_do_nothing(index_elements=["scan_id"])
+        .returning(Scan.id)
     )
+    return session.execute(stmt).scalar()
 
 
-def scan_by_client_id(session: Session, scan_id: str) -> Scan | None:
-    return session.scalar(select(Scan).where(Scan.scan_id == scan_id))
+def scan_result(session: Session, scan_id: str) -> dict:
+    return session.scalar(select(Scan.result).where(Scan.scan_id == scan_id))
+
+
+def record_scan(session: Session, row_id: int, **values) -> None:
+    session.execute(update(Scan).where(Scan.id == row_id).values(**values))
 
 
 def last_accepted_scan(session: Session, volunteer_id: int, since: datetime) -> Scan | None:
