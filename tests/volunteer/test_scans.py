@@ -438,3 +438,13 @@ def test_card_sheet_for_a_team_is_made_by_a_worker_job(world):
     sheet = world.client.get(f"/api/v1/files/{file_id}/content", headers=admin)
     assert "size:A4" in sheet.text and "王秀英" in sheet.text and sheet.text.count("<svg") == 1
     assert world.client.get(f"/api/v1/files/{file_id}", headers=world.tablet()).status_code == 404
+
+
+def test_previous_step_code_is_still_accepted(world):
+    other = file_volunteer(world.rt, "13900000077", world.county.open_team, name="李建国")
+    assert other
+    with freeze_time(START + timedelta(minutes=5, seconds=1)) as frozen:  # early in a 30-second step
+        code = world.client.get(f"/api/v1/stations/{world.station}/code", headers=world.tablet()).json()
+        frozen.tick(timedelta(seconds=30))  # the next step: the code shown a moment ago still works
+        r = world.scan(code["payload"], volunteer_token(world.rt, "13900000077"), station_id=None)
+    assert r["outcome"] == "checked_in" and r["volunteer"]["name"] == "李建国"
