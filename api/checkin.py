@@ -79,23 +79,6 @@ def _require_station_staff(session, principal: Principal, request: Request, stat
     return station
 
 
-def _attendance_read(a, activity, v) -> AttendanceRead:
-    return AttendanceRead(
-        id=a.id,
-        activity_id=a.activity_id,
-        activity_title=activity.title,
-        station_id=a.station_id,
-        volunteer_id=a.volunteer_id,
-        volunteer_name=v.name,
-        state=a.state,
-        checked_in_at=a.checked_in_at,
-        checked_out_at=a.checked_out_at,
-        minutes=a.minutes,
-        flagged=a.flagged,
-        flag_reason=a.flag_reason,
-    )
-
-
 class ActivityController(Controller):
     path = "/api/v1/activities"
     tags = ["活动 activities"]
@@ -225,9 +208,7 @@ class ActivityController(Controller):
             s = activities.sign_up(
                 session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now()
             )
-            return SignupRead(
-                id=s.id, activity_id=s.activity_id, volunteer_id=s.volunteer_id, status=s.status
-            )
+            return SignupRead.of(s)
 
     @post(
         "/{activity_id:int}/signups/cancel",
@@ -261,16 +242,7 @@ class ActivityController(Controller):
         with rt.tx() as session:
             activity = activities.get(session, activity_id)
             orgs_service.require_staff_of(principal.staff_paths, orgs_service.get(session, activity.org_id))
-            items = [
-                SignupRead(
-                    id=s.id,
-                    activity_id=s.activity_id,
-                    volunteer_id=s.volunteer_id,
-                    status=s.status,
-                    volunteer_name=v.name,
-                )
-                for s, v in activities.signups(session, activity_id)
-            ]
+            items = [SignupRead.of(s, v) for s, v in activities.signups(session, activity_id)]
         return SignupPage(items=items, next=None)
 
 
@@ -400,7 +372,7 @@ class StationController(Controller):
                 after_id=0,
                 limit=500,
             )
-            return AttendancePage(items=[_attendance_read(*r) for r in rows], next=None)
+            return AttendancePage(items=[AttendanceRead.of(*r) for r in rows], next=None)
 
     @get(
         "/{station_id:int}/roster",
@@ -434,18 +406,9 @@ class StationController(Controller):
                 entries.append(
                     RosterEntry(
                         activity=ActivityRead.of(activity),
-                        signups=[
-                            SignupRead(
-                                id=s.id,
-                                activity_id=s.activity_id,
-                                volunteer_id=s.volunteer_id,
-                                status=s.status,
-                                volunteer_name=v.name,
-                            )
-                            for s, v in activities.signups(session, activity.id)
-                        ],
+                        signups=[SignupRead.of(s, v) for s, v in activities.signups(session, activity.id)],
                         attendances=[
-                            _attendance_read(a, activity, v)
+                            AttendanceRead.of(a, activity, v)
                             for a, v in checkin.attendances_of_activity(session, activity.id)
                         ],
                     )
@@ -580,7 +543,7 @@ class AttendanceController(Controller):
                 after_id=after,
                 limit=limit,
             )
-            items = [_attendance_read(*r) for r in rows]
+            items = [AttendanceRead.of(*r) for r in rows]
         return AttendancePage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -644,16 +607,7 @@ class AttendanceController(Controller):
                 staff_paths=principal.staff_paths,
                 now=rt.clock.now(),
             )
-            return CorrectionRead(
-                id=c.id,
-                attendance_id=c.attendance_id,
-                minutes_before=c.minutes_before,
-                minutes_after=c.minutes_after,
-                annulled=c.annulled,
-                reason=c.reason,
-                corrected_by=c.corrected_by,
-                corrected_at=c.corrected_at,
-            )
+            return CorrectionRead.of(c)
 
 
 class CardController(Controller):
@@ -738,14 +692,7 @@ class CardController(Controller):
                 args=[f.id],
                 now=now,
             )
-            return FileStatus(
-                id=f.id,
-                kind=f.kind,
-                status=f.status,
-                filename=None,
-                created_at=f.created_at,
-                finished_at=None,
-            )
+            return FileStatus.of(f)
 
     @get(
         "/files/{file_id:int}",
@@ -759,14 +706,7 @@ class CardController(Controller):
     ) -> FileStatus:
         with rt.tx() as session:
             f = _own_file(session, principal, file_id)
-            return FileStatus(
-                id=f.id,
-                kind=f.kind,
-                status=f.status,
-                filename=f.filename,
-                created_at=f.created_at,
-                finished_at=f.finished_at,
-            )
+            return FileStatus.of(f)
 
     @get(
         "/files/{file_id:int}/content",

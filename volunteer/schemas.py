@@ -193,6 +193,16 @@ class SignupRead(msgspec.Struct):
     status: str  # confirmed | waitlisted | cancelled
     volunteer_name: str | None = None
 
+    @classmethod
+    def of(cls, s, volunteer=None) -> SignupRead:
+        return cls(
+            id=s.id,
+            activity_id=s.activity_id,
+            volunteer_id=s.volunteer_id,
+            status=s.status,
+            volunteer_name=volunteer.name if volunteer else None,
+        )
+
 
 class SignupPage(msgspec.Struct):
     items: list[SignupRead]
@@ -248,6 +258,23 @@ class AttendanceRead(msgspec.Struct):
     flagged: bool
     flag_reason: str | None
 
+    @classmethod
+    def of(cls, a, activity, volunteer) -> AttendanceRead:
+        return cls(
+            id=a.id,
+            activity_id=a.activity_id,
+            activity_title=activity.title,
+            station_id=a.station_id,
+            volunteer_id=a.volunteer_id,
+            volunteer_name=volunteer.name,
+            state=a.state,
+            checked_in_at=a.checked_in_at,
+            checked_out_at=a.checked_out_at,
+            minutes=a.minutes,
+            flagged=a.flagged,
+            flag_reason=a.flag_reason,
+        )
+
 
 class AttendancePage(msgspec.Struct):
     items: list[AttendanceRead]
@@ -269,6 +296,19 @@ class CorrectionRead(msgspec.Struct):
     corrected_by: int
     corrected_at: datetime
 
+    @classmethod
+    def of(cls, c) -> CorrectionRead:
+        return cls(
+            id=c.id,
+            attendance_id=c.attendance_id,
+            minutes_before=c.minutes_before,
+            minutes_after=c.minutes_after,
+            annulled=c.annulled,
+            reason=c.reason,
+            corrected_by=c.corrected_by,
+            corrected_at=c.corrected_at,
+        )
+
 
 class RosterEntry(msgspec.Struct):
     activity: ActivityRead
@@ -283,3 +323,14 @@ class FileStatus(msgspec.Struct):
     filename: str | None
     created_at: datetime
     finished_at: datetime | None
+
+    @classmethod
+    def of(cls, f) -> FileStatus:
+        return cls(
+            id=f.id,
+            kind=f.kind,
+            status=f.status,
+            filename=f.filename,
+            created_at=f.created_at,
+            finished_at=f.finished_at,
+        )
