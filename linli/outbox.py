@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text, select
+from sqlalchemy import JSON, Integer, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -37,6 +37,9 @@ class JobRun(Base):
 
     job_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+_INSERT = insert(OutboxMessage)
 
 
 def emit(

@@ -45,13 +45,3 @@ def add(session: Session, org: Organization) -> Organization:
     session.flush()  # the id is part of the path
     org.path = (org.path or "/") + f"{org.id}/"
     return org
-
-
-def station_with_path(session: Session, station_id: int) -> tuple[Station, str] | None:
-    """A station and its organization's tree path, in one round trip."""
-    row = session.execute(
-        select(Station, Organization.path)
-        .join(Organization, Organization.id == Station.org_id)
-        .where(Station.id == station_id)
-    ).first()
-    return (row[0], row[1]) if row else None

@@ -77,11 +77,6 @@ def get_station(session: Session, station_id: int) -> Station:
     return station
 
 
-def find_station(session: Session, station_id: int) -> tuple[Station, str] | None:
-    """The station and its organization's path, or None."""
-    return repository.station_with_path(session, station_id)
-
-
 def get_team(session: Session, team_id: int) -> Organization:
     org = repository.get(session, team_id)
     if org is None or org.kind != "team":

@@ -19,7 +19,7 @@ from linli.outbox import emit
 from linli.qr import Codes, InvalidCode, step_of
 from orgs import service as orgs_service
 from volunteer import activities, repository
-from volunteer.models import Activity, Attendance, AttendanceCorrection, Volunteer
+from volunteer.models import Activity, AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 LATE_UPLOAD = timedelta(hours=24)
@@ -186,60 +186,70 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     else:
         raise _Reject("not_allowed_here")  # diner cards are served at meal points
     rec["station_id"] = station_id
-    found = orgs_service.find_station(session, station_id)
-    if found is None:
+    station = repository.station_path(session, station_id)
+    if station is None:
         raise _Reject("invalid_code")
-    station, station_path = found
-    if device.kind == "staff" and not device.may_use(station_path, station.id):
+    if device.kind == "staff" and not device.may_use(station.path, station.id):
         raise _Reject("not_allowed_here")
 
-    locked = repository.lock_volunteer_with_open_attendance(session, volunteer_id)
-    if locked is None:
+    volunteer = repository.lock_volunteer_row(session, volunteer_id)
+    if volunteer is None:
         raise _Reject("unknown_person")
-    volunteer, current, current_activity = locked
     rec["volunteer_id"] = volunteer.id
     who = {"id": volunteer.id, "name": volunteer.name}
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
 
-    last = repository.last_accepted_scan(session, volunteer.id, at - DUPLICATE_WINDOW)
+    last = repository.last_scan_row(session, volunteer.id, at - DUPLICATE_WINDOW)
     if last is not None and last.station_id == station_id and abs(at - last.effective_at) <= DUPLICATE_WINDOW:
-        earlier = dict(last.result)
-        return {**earlier, "outcome": "duplicate", "reason": None, "earlier_scan_id": last.scan_id}
+        return {**last.result, "outcome": "duplicate", "reason": None, "earlier_scan_id": last.scan_id}
 
+    current = repository.open_attendance_row(session, volunteer.id)
     if current is not None:
         if current.station_id != station_id:
             raise _Reject("checked_in_elsewhere", volunteer=who)
-        activity = current_activity
-        close(session, current, activity, at, state="closed", now=rec["received_at"])
+        minutes = close(
+            session,
+            current.id,
+            current.checked_in_at,
+            current.ends_at,
+            at,
+            state="closed",
+            now=rec["received_at"],
+        )
         return {
             "outcome": "checked_out",
             "volunteer": who,
-            "activity": _act(activity),
+            "activity": {
+                "id": current.activity_id,
+                "title": current.title,
+                "starts_at": current.starts_at.isoformat(),
+                "ends_at": current.ends_at.isoformat(),
+            },
             "attendance_id": current.id,
-            "minutes": current.minutes,
+            "minutes": minutes,
         }
 
-    candidates = repository.activities_in_window(
+    candidates = repository.window_rows(
         session, station_id, at, settings.early_checkin_minutes * 60, volunteer.id
     )
     if not candidates:
         raise _Reject("outside_window", volunteer=who)
-    signed = {a.id: status for a, _, status in candidates if status}
-    filed = repository.approved_team_paths(session, volunteer.id)
+    filed = repository.filed_team_paths(session, volunteer.id)
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
-    ranked = sorted(candidates, key=lambda c: c[0].id not in signed)
+    ranked = sorted(candidates, key=lambda a: a.status is None)
     reasons = []
-    for activity, org_path, _ in ranked:
-        reason = activities.eligibility_problem(session, volunteer.id, activity, org_path, filed)
-        if reason is None and signed.get(activity.id) != "confirmed":
+    for activity in ranked:
+        reason = activities.eligibility_problem(session, volunteer.id, activity, activity.path, filed)
+        if reason is None and activity.status != "confirmed":
             if not activity.walk_ins:
                 reason = "not_signed_up"
-            elif repository.taken_places(session, activity.id) >= activity.capacity:
+            elif repository.places_taken(session, activity.id) >= activity.capacity:
                 reason = "capacity_full"
         if reason is None:
             # the volunteer's row lock makes this the only open attendance (also a unique index)
-            attendance = Attendance(
+            attendance_id = repository.insert_attendance(
+                session,
                 activity_id=activity.id,
                 volunteer_id=volunteer.id,
                 station_id=station_id,
@@ -248,17 +258,15 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
                 flagged=False,
                 created_at=rec["received_at"],
             )
-            session.add(attendance)
-            session.flush()
             return {
                 "outcome": "checked_in",
                 "volunteer": who,
                 "activity": _act(activity),
-                "attendance_id": attendance.id,
+                "attendance_id": attendance_id,
             }
         reasons.append(reason)
     order = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
-    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0][0]))
+    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0]))
 
 
 def _act(activity: Activity) -> dict:
@@ -272,32 +280,33 @@ def _act(activity: Activity) -> dict:
 
 def close(
     session: Session,
-    attendance: Attendance,
-    activity: Activity,
+    attendance_id: int,
+    checked_in_at: datetime,
+    ends_at: datetime,
     at: datetime,
     *,
     state: str,
     now: datetime,
     flag: str | None = None,
-) -> None:
+) -> int:
     """Close an attendance: minutes from check-in to check-out, counted within the activity's window;
-    the event for the points ledger is written in the same transaction."""
-    out = min(max(at, attendance.checked_in_at), activity.ends_at)
-    attendance.checked_out_at = max(at, attendance.checked_in_at)
-    attendance.minutes = max(0, int((out - attendance.checked_in_at).total_seconds() // 60))
-    attendance.state = state
+    the event for the points ledger is written in the same transaction. Returns the minutes."""
+    out = min(max(at, checked_in_at), ends_at)
+    minutes = max(0, int((out - checked_in_at).total_seconds() // 60))
+    values = {"checked_out_at": max(at, checked_in_at), "minutes": minutes, "state": state}
     if flag:
-        attendance.flagged, attendance.flag_reason = True, flag
-    session.flush()
+        values |= {"flagged": True, "flag_reason": flag}
+    repository.close_attendance(session, attendance_id, **values)
     emit(
         session,
         func="workers.jobs.attendance_closed",
-        job_id=f"attendance-closed-{attendance.id}",
-        args=[attendance.id],
+        job_id=f"attendance-closed-{attendance_id}",
+        args=[attendance_id],
         now=now,
         queue="points",
         known_new=True,  # an attendance closes once
     )
+    return minutes
 
 
 def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> int:
@@ -307,8 +316,9 @@ def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> i
     for attendance, activity in rows:
         close(
             session,
-            attendance,
-            activity,
+            attendance.id,
+            attendance.checked_in_at,
+            activity.ends_at,
             activity.ends_at,
             state="auto_closed",
             now=now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from orgs.models import Organization
+from orgs.models import Organization, Station
 from volunteer.models import Filing, FilingDecision, TeamInvitation, Volunteer
 
 
@@ -131,52 +131,6 @@ def activities(
     return list(session.scalars(q.order_by(Activity.id).limit(limit)))
 
 
-def activities_in_window(
-    session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int
-) -> list[tuple[Activity, str, str | None]]:
-    """Activities at a station whose window (with the early allowance) holds a moment, each with
-    its organization's tree path and the volunteer's live sign-up status (or None)."""
-    from datetime import timedelta
-
-    q = (
-        select(Activity, Organization.path, Signup.status)
-        .join(Organization, Organization.id == Activity.org_id)
-        .outerjoin(
-            Signup,
-            and_(
-                Signup.activity_id == Activity.id,
-                Signup.volunteer_id == volunteer_id,
-                Signup.status != "cancelled",
-            ),
-        )
-        .where(
-            Activity.station_id == station_id,
-            Activity.starts_at <= at + timedelta(seconds=early_seconds),
-            Activity.ends_at >= at,
-        )
-        .order_by(Activity.starts_at)
-    )
-    return [(a, p, st) for a, p, st in session.execute(q)]
-
-
-def taken_places(session: Session, activity_id: int) -> int:
-    """Places taken: the larger of confirmed sign-ups and attendances (one round trip)."""
-    confirmed = (
-        select(func.count())
-        .select_from(Signup)
-        .where(Signup.activity_id == activity_id, Signup.status == "confirmed")
-        .scalar_subquery()
-    )
-    present = (
-        select(func.count())
-        .select_from(Attendance)
-        .where(Attendance.activity_id == activity_id, Attendance.state != "annulled")
-        .scalar_subquery()
-    )
-    confirmed_n, present_n = session.execute(select(confirmed, present)).one()
-    return max(confirmed_n, present_n)
-
-
 def live_signup(session: Session, activity_id: int, volunteer_id: int) -> Signup | None:
     return session.scalar(
         select(Signup).where(
@@ -245,23 +199,6 @@ def lock_volunteer(session: Session, volunteer_id: int) -> Volunteer | None:
     return session.scalar(select(Volunteer).where(Volunteer.id == volunteer_id).with_for_update())
 
 
-def lock_volunteer_with_open_attendance(
-    session: Session, volunteer_id: int
-) -> tuple[Volunteer, Attendance | None, Activity | None] | None:
-    """The volunteer, locked, then the open attendance and its activity if any. Two statements on
-    purpose: the second runs after the lock is held, so it sees what the previous holder committed
-    (a join in the locking statement would read the older snapshot)."""
-    volunteer = lock_volunteer(session, volunteer_id)
-    if volunteer is None:
-        return None
-    row = session.execute(
-        select(Attendance, Activity)
-        .join(Activity, Activity.id == Attendance.activity_id)
-        .where(Attendance.volunteer_id == volunteer_id, Attendance.state == "open")
-    ).first()
-    return (volunteer, row[0], row[1]) if row else (volunteer, None, None)
-
-
 def attendance(session: Session, attendance_id: int, *, for_update: bool = False) -> Attendance | None:
     q = select(Attendance).where(Attendance.id == attendance_id)
     return session.scalar(q.with_for_update() if for_update else q)
@@ -288,20 +225,7 @@ def scan_result(session: Session, scan_id: str) -> dict:
 
 
 def record_scan(session: Session, row_id: int, **values) -> None:
-    session.execute(update(Scan).where(Scan.id == row_id).values(**values))
-
-
-def last_accepted_scan(session: Session, volunteer_id: int, since: datetime) -> Scan | None:
-    return session.scalar(
-        select(Scan)
-        .where(
-            Scan.volunteer_id == volunteer_id,
-            Scan.outcome.in_(("checked_in", "checked_out")),
-            Scan.effective_at >= since,
-        )
-        .order_by(Scan.effective_at.desc())
-        .limit(1)
-    )
+    session.execute(_RECORD_SCAN, {"row_id": row_id, **values})
 
 
 def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:
@@ -368,3 +292,141 @@ def approved_members(session: Session, team_id: int) -> list[Volunteer]:
         .order_by(Volunteer.id)
     )
     return list(session.scalars(q))
+
+
+# --- the scan door's statements, built once ----------------------------------------------------
+# A scan runs about eight statements; building them anew each time cost more than running them.
+# These return plain rows (attribute access like the models) and write with Core statements.
+
+from sqlalchemy import bindparam, insert  # noqa: E402
+
+_STATION_PATH = (
+    select(Station.id, Organization.path)
+    .join(Organization, Organization.id == Station.org_id)
+    .where(Station.id == bindparam("station_id"))
+)
+_LOCK_VOLUNTEER = (
+    select(Volunteer.id, Volunteer.name, Volunteer.card_version)
+    .where(Volunteer.id == bindparam("volunteer_id"))
+    .with_for_update()
+)
+_OPEN_ATTENDANCE = (
+    select(
+        Attendance.id,
+        Attendance.station_id,
+        Attendance.checked_in_at,
+        Activity.id.label("activity_id"),
+        Activity.title,
+        Activity.starts_at,
+        Activity.ends_at,
+    )
+    .join(Activity, Activity.id == Attendance.activity_id)
+    .where(Attendance.volunteer_id == bindparam("volunteer_id"), Attendance.state == "open")
+)
+_LAST_SCAN = (
+    select(Scan.scan_id, Scan.station_id, Scan.effective_at, Scan.result)
+    .where(
+        Scan.volunteer_id == bindparam("volunteer_id"),
+        Scan.outcome.in_(("checked_in", "checked_out")),
+        Scan.effective_at >= bindparam("since"),
+    )
+    .order_by(Scan.effective_at.desc())
+    .limit(1)
+)
+_WINDOW = (
+    select(
+        Activity.id,
+        Activity.title,
+        Activity.starts_at,
+        Activity.ends_at,
+        Activity.capacity,
+        Activity.walk_ins,
+        Activity.team_ids,
+        Activity.org_id,
+        Organization.path,
+        Signup.status,
+    )
+    .join(Organization, Organization.id == Activity.org_id)
+    .outerjoin(
+        Signup,
+        and_(
+            Signup.activity_id == Activity.id,
+            Signup.volunteer_id == bindparam("volunteer_id"),
+            Signup.status != "cancelled",
+        ),
+    )
+    .where(
+        Activity.station_id == bindparam("station_id"),
+        Activity.starts_at <= bindparam("latest_start"),
+        Activity.ends_at >= bindparam("at"),
+    )
+    .order_by(Activity.starts_at)
+)
+_FILED = (
+    select(Organization.id, Organization.path)
+    .join(Filing, Filing.team_id == Organization.id)
+    .where(Filing.volunteer_id == bindparam("volunteer_id"), Filing.status == "approved")
+)
+_TAKEN = select(
+    select(func.count())
+    .select_from(Signup)
+    .where(Signup.activity_id == bindparam("activity_id"), Signup.status == "confirmed")
+    .scalar_subquery(),
+    select(func.count())
+    .select_from(Attendance)
+    .where(Attendance.activity_id == bindparam("activity_id"), Attendance.state != "annulled")
+    .scalar_subquery(),
+)
+_INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
+_CLOSE_ATTENDANCE = update(Attendance).where(Attendance.id == bindparam("attendance_id"))
+_RECORD_SCAN = update(Scan).where(Scan.id == bindparam("row_id"))
+
+
+def station_path(session: Session, station_id: int):
+    return session.execute(_STATION_PATH, {"station_id": station_id}).first()
+
+
+def lock_volunteer_row(session: Session, volunteer_id: int):
+    """Scans of one volunteer are judged one at a time: this row lock (SQLite serialises writers)."""
+    return session.execute(_LOCK_VOLUNTEER, {"volunteer_id": volunteer_id}).first()
+
+
+def open_attendance_row(session: Session, volunteer_id: int):
+    """Read after the lock is held, so it sees what the previous holder committed."""
+    return session.execute(_OPEN_ATTENDANCE, {"volunteer_id": volunteer_id}).first()
+
+
+def last_scan_row(session: Session, volunteer_id: int, since: datetime):
+    return session.execute(_LAST_SCAN, {"volunteer_id": volunteer_id, "since": since}).first()
+
+
+def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
+    """Activities at a station whose window (with the early allowance) holds a moment, with their
+    organization's path and the volunteer's live sign-up status."""
+    from datetime import timedelta
+
+    params = {
+        "station_id": station_id,
+        "at": at,
+        "latest_start": at + timedelta(seconds=early_seconds),
+        "volunteer_id": volunteer_id,
+    }
+    return list(session.execute(_WINDOW, params))
+
+
+def filed_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
+    return [(i, p) for i, p in session.execute(_FILED, {"volunteer_id": volunteer_id})]
+
+
+def places_taken(session: Session, activity_id: int) -> int:
+    """The larger of confirmed sign-ups and attendances."""
+    confirmed, present = session.execute(_TAKEN, {"activity_id": activity_id}).one()
+    return max(confirmed, present)
+
+
+def insert_attendance(session: Session, **values) -> int:
+    return session.execute(_INSERT_ATTENDANCE, values).scalar_one()
+
+
+def close_attendance(session: Session, attendance_id: int, **values) -> None:
+    session.execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values})
