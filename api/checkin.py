@@ -524,7 +524,7 @@ class AttendanceController(Controller):
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
         attendance_state: Annotated[
-            str | None, QueryParameter(query="state", description="open | closed | auto_closed | annulled")
+            str | None, QueryParameter(name="state", description="open | closed | auto_closed | annulled")
         ] = None,
         flagged: FromQuery[bool | None] = None,
         station_id: FromQuery[int | None] = None,

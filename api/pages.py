@@ -6,6 +6,7 @@ from html import escape
 
 from litestar import MediaType, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from accounts.sender import DEMO_INBOX_KEY
 from linli.runtime import Runtime
@@ -82,7 +83,7 @@ if (!token) {
     include_in_schema=False,
     sync_to_thread=False,
 )
-def scan_page(code: str) -> str:
+def scan_page(code: FromPath[str]) -> str:
     """Where a phone camera lands after scanning a station code: it sends the scan and shows the answer."""
     return _page(
         "扫码签到 Check in",

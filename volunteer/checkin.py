@@ -109,20 +109,9 @@ def scan(
     # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
     # never in the future beyond the allowed skew.
     at = min(scanned_at, received_at + skew) if offline else received_at
-    # Claim the scan id first: a replay (or the same scan arriving twice at once) finds it taken
-    # and gets the answer stored by the first.
-    row_id = repository.claim_scan(
-        session,
-        scan_id=scan_id,
-        station_id=item.station_id,
-        device=device.label[:100],
-        payload=(item.payload or "")[:300],
-        scanned_at=scanned_at,
-        received_at=received_at,
-        effective_at=at,
-    )
-    if row_id is None:
-        return repository.scan_result(session, scan_id)
+    earlier = repository.scan_result(session, scan_id)
+    if earlier is not None:  # a replay: the stored answer, unchanged
+        return earlier
     rec: dict = {"station_id": item.station_id, "received_at": received_at, "flagged": False}
     context: dict = {}
     try:
@@ -147,9 +136,14 @@ def scan(
         "received_at": received_at.isoformat(),
         **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
     }
-    repository.record_scan(
+    stored = repository.insert_scan(
         session,
-        row_id,
+        scan_id=scan_id,
+        device=device.label[:100],
+        payload=(item.payload or "")[:300],
+        scanned_at=scanned_at,
+        received_at=received_at,
+        effective_at=at,
         station_id=rec["station_id"],
         code_kind=rec.get("code_kind"),
         volunteer_id=rec.get("volunteer_id"),
@@ -159,6 +153,11 @@ def scan(
         result=result,
         flagged=rec["flagged"],
     )
+    if not stored:
+        # The same scan id was judged at the same moment by another request, which committed
+        # first: undo this judgement and answer as that one did.
+        session.rollback()
+        return repository.scan_result(session, scan_id)
     return result
 
 

@@ -204,28 +204,24 @@ def attendance(session: Session, attendance_id: int, *, for_update: bool = False
     return session.scalar(q.with_for_update() if for_update else q)
 
 
-def claim_scan(session: Session, **values) -> int | None:
-    """Insert a scan row for a client scan id; None if that id is already taken (a replay)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = (
-        dialect_insert(Scan)
-        .values(outcome="rejected", result={}, flagged=False, **values)
-        .on_conflict_do_nothing(index_elements=["scan_id"])
-        .returning(Scan.id)
-    )
-    return session.execute(stmt).scalar()
+def insert_scan(session: Session, **values) -> bool:
+    """Store a judged scan; False if its client scan id is already stored (a concurrent replay)."""
+    stmt = _INSERT_SCAN.get(session.get_bind().dialect.name)
+    if stmt is None:
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
+        _INSERT_SCAN[session.get_bind().dialect.name] = stmt
+    return session.execute(stmt, values).scalar() is not None
+
+
+_INSERT_SCAN: dict = {}
 
 
 def scan_result(session: Session, scan_id: str) -> dict:
     return session.scalar(select(Scan.result).where(Scan.scan_id == scan_id))
-
-
-def record_scan(session: Session, row_id: int, **values) -> None:
-    session.execute(_RECORD_SCAN, {"row_id": row_id, **values})
 
 
 def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:
@@ -379,7 +375,6 @@ _TAKEN = select(
 )
 _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(Attendance.id == bindparam("attendance_id"))
-_RECORD_SCAN = update(Scan).where(Scan.id == bindparam("row_id"))
 
 
 def station_path(session: Session, station_id: int):
