@@ -79,6 +79,14 @@ def test_openapi_documents_every_route_with_its_error_codes(client):
         ("/api/v1/filings/{filing_id}/reject", "post"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/api/v1/activities", "post"),
+        ("/api/v1/activities", "get"),
+        ("/api/v1/stations/{station_id}/code", "get"),
+        ("/api/v1/stations/{station_id}/code.png", "get"),
+        ("/api/v1/scans", "post"),
+        ("/api/v1/scans/batch", "post"),
+        ("/api/v1/me/card.png", "get"),
+        ("/api/v1/me/card.svg", "get"),
     ]:
         assert method in paths[path], path
     register_op = paths["/api/v1/volunteers"]["post"]
@@ -88,6 +96,7 @@ def test_openapi_documents_every_route_with_its_error_codes(client):
         "invitation_only"
         in paths["/api/v1/teams/{team_id}/filings"]["post"]["responses"]["403"]["description"]
     )
+    assert "activity_clash" in paths["/api/v1/activities"]["post"]["responses"]["409"]["description"]
     assert client.get("/schema").status_code == 200
 
 
