@@ -192,6 +192,9 @@ def login_with_password(
 
 def create_api_key(session: Session, *, partner_id: int, name: str, created_by: int | None, now: datetime):
     """A new API key for a partner enterprise: (row, the key in clear, shown this once)."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 60:
+        raise invalid([FieldError("name", "length", "名称应为1到60个字 Name must be 1 to 60 characters")])
     if orgs_repository.get_partner(session, partner_id) is None:
         raise not_found("合作企业 Partner enterprise", "partner_not_found")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from linli.errors import LinliError
@@ -119,6 +119,26 @@ def on_database_down(request: Request, exc: Exception) -> Response:
     )
 
 
+def on_data_error(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (a number beyond BIGINT, text beyond a column) that no
+    check caught first: the client's input, so 422 and nothing written (the transaction rolled back)."""
+    log.warning("value refused by the database on %s: %s", request.url.path, type(exc).__name__)
+    return _respond(
+        request,
+        422,
+        "validation_failed",
+        "输入有误 Invalid input",
+        "有数值超出范围或文字过长 A value is out of range or too long",
+        [
+            {
+                "field": "body",
+                "code": "out_of_range",
+                "message": "数值超出范围或文字过长 Out of range or too long",
+            }
+        ],
+    )
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, (OperationalError, PoolTimeout)) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
@@ -139,6 +159,8 @@ EXCEPTION_HANDLERS = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     OperationalError: on_database_down,
+    DataError: on_data_error,
+    OverflowError: on_data_error,  # SQLite's driver refuses integers beyond 64 bits itself
     PoolTimeout: on_database_down,
     Exception: on_unexpected,
 }

@@ -348,6 +348,8 @@ def correct(
     errors = []
     if not reason:
         errors.append(FieldError("reason", "required", "请填写理由 A reason is required"))
+    elif len(reason) > 500:
+        errors.append(FieldError("reason", "length", "理由最多500字 At most 500 characters"))
     if not annul and (minutes is None or not 0 <= minutes <= 24 * 60):
         errors.append(FieldError("minutes", "out_of_range", "分钟数应为0到1440 Minutes must be 0 to 1440"))
     if errors:

@@ -108,3 +108,30 @@ def test_logs_are_json_with_phones_masked(client, caplog):
         register(client, phone="13807310001")
     access = [r for r in caplog.records if r.name == "linli.access"]
     assert access and access[-1].request_id and access[-1].status == 201
+
+
+def test_values_beyond_the_database_are_422_not_500(client, rt):
+    from tests.helpers import make_county, staff_token, staff_user
+
+    county = make_county(rt)
+    staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
+    admin = staff_token(client, "admin_a")
+    huge = 10**19  # beyond BIGINT
+    r = client.post(f"/api/v1/filings/{huge}/approve", headers=admin)
+    assert r.status_code in (404, 422), r.text
+    r = client.post("/api/v1/organizations", json={"parent_id": huge, "name": "x"}, headers=admin)
+    assert r.status_code in (404, 422), r.text
+    r = client.post(
+        "/api/v1/activities",
+        headers=admin,
+        json={
+            "org_id": county.org_a,
+            "station_id": huge,
+            "title": "x",
+            "kind": "other",
+            "capacity": 1,
+            "starts_at": "2030-01-01T10:00:00+08:00",
+            "ends_at": "2030-01-01T11:00:00+08:00",
+        },
+    )
+    assert r.status_code in (404, 422), r.text
