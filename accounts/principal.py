@@ -31,8 +31,17 @@ class Principal:
 
     @property
     def staff_paths(self) -> list[str]:
-        """Subtrees this staff member works in (admin or coordinator)."""
-        return [g.org_path for g in self.grants if g.role in ("admin", "coordinator") and g.org_path]
+        """Subtrees this staff member works in: admins, and coordinators not bound to a station."""
+        return [
+            g.org_path
+            for g in self.grants
+            if g.org_path and (g.role == "admin" or (g.role == "coordinator" and not g.station_id))
+        ]
+
+    @property
+    def bound_station_ids(self) -> frozenset[int]:
+        """Stations a coordinator is bound to: their whole scope for those grants."""
+        return frozenset(g.station_id for g in self.grants if g.role == "coordinator" and g.station_id)
 
     @property
     def partner_ids(self) -> set[int]:

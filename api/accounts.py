@@ -11,7 +11,7 @@ from accounts.principal import Principal
 from accounts.schemas import CodeRequest, CodeRequested, GrantRead, MeRead, TokenRead, TokenRequest
 from api.deps import client_ip, forget_principal, provide_principal
 from api.problems import problems
-from linli.errors import FieldError, invalid
+from linli.errors import FieldError, forbidden, invalid
 from linli.runtime import Runtime
 from volunteer import service as volunteer_service
 from volunteer.schemas import VolunteerRead
@@ -99,9 +99,13 @@ class AuthController(Controller):
     def revoke(
         self, request: Request, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> None:
-        forget_principal(request)
+        if principal.token_id is None:
+            raise forbidden(
+                "API 密钥由县级管理员吊销 API keys are revoked by county administrators", "not_a_token"
+            )
         with rt.tx() as session:
             service.revoke(session, principal, rt.clock.now())
+        forget_principal(request)  # after the commit, so no request can cache it again here
 
 
 class MeController(Controller):

@@ -10,7 +10,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from accounts.principal import Principal
-from api.deps import local_today, next_cursor, page, provide_principal, require_staff, require_volunteer
+from api.deps import (
+    check_times,
+    local_today,
+    next_cursor,
+    page,
+    provide_principal,
+    require_staff,
+    require_volunteer,
+)
 from api.problems import problems
 from linli import qr
 from linli.errors import FieldError, forbidden, invalid
@@ -54,12 +62,8 @@ def device_of(principal: Principal, request: Request) -> checkin.Device:
             volunteer_id=principal.volunteer_id,
         )
     require_staff(principal, "admin", "coordinator")
-    bound = frozenset(g.station_id for g in principal.grants if g.role == "coordinator" and g.station_id)
-    paths = tuple(
-        g.org_path
-        for g in principal.grants
-        if g.role in ("admin", "coordinator") and not g.station_id and g.org_path
-    )
+    bound = principal.bound_station_ids
+    paths = tuple(principal.staff_paths)
     return checkin.Device(
         "staff",
         f"staff:{principal.staff_user_id} {label}".strip(),
@@ -101,6 +105,7 @@ class ActivityController(Controller):
         limit: FromQuery[int] = 50,
     ) -> ActivityPage:
         after, limit = page(cursor, limit)
+        check_times(starts_from=starts_from, starts_before=starts_before)
         with rt.tx() as session:
             rows = activities.listing(
                 session,
@@ -389,6 +394,7 @@ class StationController(Controller):
         rt: NamedDependency[Runtime],
         day: FromQuery[date | None] = None,
     ) -> list[RosterEntry]:
+        check_times(day=day)
         day = day or local_today(rt)
         start = datetime.combine(day, time(0), rt.settings.tz)
         with rt.tx() as session:
@@ -438,8 +444,9 @@ class ScanController(Controller):
         rt: NamedDependency[Runtime],
     ) -> ScanResult:
         device = device_of(principal, request)
-        item = checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at)
-        checkin.check_input(item)
+        item = checkin.check_input(
+            checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at)
+        )
         with rt.tx() as session:
             result = checkin.scan(
                 session,
@@ -478,7 +485,7 @@ class ScanController(Controller):
             raise invalid([FieldError("scans", "too_many", "每批最多1000条 At most 1000 scans per batch")])
         items = [checkin.ScanInput(s.payload, s.station_id, s.scan_id, s.scanned_at) for s in data.scans]
         for i, item in enumerate(items):
-            checkin.check_input(item, i)
+            items[i] = item = checkin.check_input(item, i)
             if item.scan_id is None or item.scanned_at is None:
                 raise invalid(
                     [
@@ -538,6 +545,7 @@ class AttendanceController(Controller):
                 session,
                 station_ids=[station_id] if station_id else None,
                 org_paths=principal.staff_paths,
+                bound_station_ids=principal.bound_station_ids,
                 state=attendance_state,
                 flagged=flagged,
                 after_id=after,
@@ -605,6 +613,7 @@ class AttendanceController(Controller):
                 reason=data.reason,
                 staff_user_id=staff_id,
                 staff_paths=principal.staff_paths,
+                bound_station_ids=principal.bound_station_ids,
                 now=rt.clock.now(),
             )
             return CorrectionRead.of(c)

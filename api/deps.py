@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 
 from litestar import Request
 from litestar.di import NamedDependency
@@ -72,7 +72,7 @@ def page(cursor: str | None, limit: int) -> tuple[int, int]:
     errors = []
     after = 0
     if cursor:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
             errors.append(FieldError("cursor", "invalid", "无效的分页游标 Invalid cursor"))
         else:
             after = int(cursor)
@@ -85,3 +85,24 @@ def page(cursor: str | None, limit: int) -> tuple[int, int]:
 
 def next_cursor(items: list, limit: int, last_id) -> str | None:
     return str(last_id) if len(items) == limit and items else None
+
+
+def check_times(**values) -> None:
+    """Query-string times: with an offset, between 2000 and 2100 (422 otherwise)."""
+    from volunteer.checkin import plausible
+
+    errors = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                errors.append(
+                    FieldError(name, "timezone_required", "时间须带时区 Give the time with its offset")
+                )
+            elif not plausible(value):
+                errors.append(FieldError(name, "out_of_range", "时间不合理 Implausible time"))
+        elif not 2000 <= value.year < 2100:
+            errors.append(FieldError(name, "out_of_range", "日期不合理 Implausible date"))
+    if errors:
+        raise invalid(errors)

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from linli.errors import LinliError
@@ -140,6 +140,8 @@ def on_data_error(request: Request, exc: Exception) -> Response:
 
 
 def on_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, StatementError) and isinstance(exc.orig, (ValueError, OverflowError)):
+        return on_data_error(request, exc)  # a value refused while binding it: the client's input
     if isinstance(exc, (OperationalError, PoolTimeout)) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):

@@ -44,6 +44,8 @@ def _check(session: Session, data: ActivityInput) -> None:
             errors.append(FieldError(name, "required", "必填 Required"))
         elif value.tzinfo is None:
             errors.append(FieldError(name, "timezone_required", "时间须带时区 Give the time with its offset"))
+        elif not (2000 <= value.year < 2100):
+            errors.append(FieldError(name, "out_of_range", "时间不合理 Implausible time"))
     if (
         data.starts_at
         and data.ends_at
@@ -72,6 +74,13 @@ def _check(session: Session, data: ActivityInput) -> None:
                 ]
             )
     orgs_service.get_station(session, data.station_id)
+
+
+def _require_station(session: Session, admin_paths: list[str], station_id: int) -> None:
+    """A station is booked by admins of its organization, or by anyone's activity if it is shared."""
+    station = orgs_service.get_station(session, station_id)
+    if not station.shared:
+        orgs_service.require_admin_of(admin_paths, orgs_service.get(session, station.org_id))
 
 
 def _clash(session: Session, station_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None):
@@ -104,6 +113,7 @@ def create(
 ) -> Activity:
     _check(session, data)
     orgs_service.require_admin_of(admin_paths, orgs_service.get(session, data.org_id))
+    _require_station(session, admin_paths, data.station_id)
     starts_at, ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     _clash(session, data.station_id, starts_at, ends_at, None)
     activity = Activity(
@@ -146,6 +156,8 @@ def move(
         capacity=activity.capacity,
     )
     _check(session, data)
+    if data.station_id != activity.station_id:
+        _require_station(session, admin_paths, data.station_id)
     _clash(session, data.station_id, data.starts_at, data.ends_at, activity.id)
     activity.station_id = data.station_id
     activity.starts_at, activity.ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
@@ -282,6 +294,7 @@ def create_shift(
         raise invalid(errors)
     _check(session, ActivityInput(org_id, station_id, title, kind, now, now + timedelta(hours=1), capacity))
     orgs_service.require_admin_of(admin_paths, orgs_service.get(session, org_id))
+    _require_station(session, admin_paths, station_id)
     shift = Shift(
         org_id=org_id,
         station_id=station_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,8 @@ from volunteer import activities, repository
 from volunteer.models import Activity, AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 LATE_UPLOAD = timedelta(hours=24)
 
 MESSAGES = {
@@ -70,20 +72,35 @@ class ScanInput:
     scanned_at: datetime | None = None
 
 
-def check_input(item: ScanInput, index: int | None = None) -> None:
+def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
+    """422 for what no scan could be; returns the scan with its id in canonical UUID form."""
     prefix = f"scans[{index}]." if index is not None else ""
     errors = []
-    if item.scan_id is not None:
+    scan_id = item.scan_id
+    if scan_id is not None:
         try:
-            uuid.UUID(item.scan_id)
+            scan_id = str(uuid.UUID(scan_id)) if len(scan_id) <= 64 else None
         except (ValueError, AttributeError, TypeError):
+            scan_id = None
+        if scan_id is None:
             errors.append(
                 FieldError(prefix + "scan_id", "invalid_uuid", "scan_id 应为 UUID scan_id must be a UUID")
             )
-    if item.scanned_at is not None and item.scanned_at.tzinfo is None:
-        errors.append(FieldError(prefix + "scanned_at", "timezone_required", "时间须带时区 Give the offset"))
+    if item.scanned_at is not None:
+        if item.scanned_at.tzinfo is None:
+            errors.append(
+                FieldError(prefix + "scanned_at", "timezone_required", "时间须带时区 Give the offset")
+            )
+        elif not plausible(item.scanned_at):
+            errors.append(FieldError(prefix + "scanned_at", "out_of_range", "时间不合理 Implausible time"))
     if errors:
         raise invalid(errors)
+    return ScanInput(item.payload, item.station_id, scan_id, item.scanned_at)
+
+
+def plausible(at: datetime) -> bool:
+    """Times the engine accepts from clients: aware, between 2000 and 2100."""
+    return at.tzinfo is not None and _EARLIEST <= at <= _LATEST
 
 
 class _Reject(Exception):
@@ -112,7 +129,14 @@ def scan(
     earlier = repository.scan_result(session, scan_id)
     if earlier is not None:  # a replay: the stored answer, unchanged
         return earlier
-    rec: dict = {"station_id": item.station_id, "received_at": received_at, "flagged": False}
+    # the station the client names, if it exists (a scan at an unknown station is still stored)
+    named = repository.station_path(session, item.station_id) if item.station_id is not None else None
+    rec: dict = {
+        "station_id": named.id if named else None,
+        "named_station": named,
+        "received_at": received_at,
+        "flagged": False,
+    }
     context: dict = {}
     try:
         if offline and received_at - scanned_at > LATE_UPLOAD:
@@ -178,16 +202,20 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         station_id = code.subject_id
         volunteer_id = device.volunteer_id
     elif code.kind == "volunteer_card":
-        if device.kind != "staff" or item.station_id is None:
+        if device.kind != "staff" or rec["named_station"] is None:
             raise _Reject("not_allowed_here")
-        station_id = item.station_id
+        station_id = rec["named_station"].id
         volunteer_id = code.subject_id
     else:
         raise _Reject("not_allowed_here")  # diner cards are served at meal points
-    rec["station_id"] = station_id
-    station = repository.station_path(session, station_id)
+    station = (
+        rec["named_station"]
+        if code.kind == "volunteer_card"
+        else repository.station_path(session, station_id)
+    )
     if station is None:
         raise _Reject("invalid_code")
+    rec["station_id"] = station.id
     if device.kind == "staff" and not device.may_use(station.path, station.id):
         raise _Reject("not_allowed_here")
 
@@ -207,6 +235,18 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     if current is not None:
         if current.station_id != station_id:
             raise _Reject("checked_in_elsewhere", volunteer=who)
+        if at < current.checked_in_at:  # an offline scan from before the check-in: already in
+            return {
+                "outcome": "duplicate",
+                "volunteer": who,
+                "attendance_id": current.id,
+                "activity": {
+                    "id": current.activity_id,
+                    "title": current.title,
+                    "starts_at": current.starts_at.isoformat(),
+                    "ends_at": current.ends_at.isoformat(),
+                },
+            }
         minutes = close(
             session,
             current.id,
@@ -216,6 +256,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             state="closed",
             now=rec["received_at"],
         )
+        assert minutes is not None  # the volunteer's lock keeps it open until here
         return {
             "outcome": "checked_out",
             "volunteer": who,
@@ -243,7 +284,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         if reason is None and activity.status != "confirmed":
             if not activity.walk_ins:
                 reason = "not_signed_up"
-            elif repository.places_taken(session, activity.id) >= activity.capacity:
+            elif not repository.walk_in_has_place(session, activity.id, volunteer.id, activity.capacity):
                 reason = "capacity_full"
         if reason is None:
             # the volunteer's row lock makes this the only open attendance (also a unique index)
@@ -287,15 +328,17 @@ def close(
     state: str,
     now: datetime,
     flag: str | None = None,
-) -> int:
-    """Close an attendance: minutes from check-in to check-out, counted within the activity's window;
-    the event for the points ledger is written in the same transaction. Returns the minutes."""
+) -> int | None:
+    """Close an open attendance: minutes from check-in to check-out, counted within the activity's
+    window; the event for the points ledger is written in the same transaction. Returns the
+    minutes, or None if it was no longer open."""
     out = min(max(at, checked_in_at), ends_at)
     minutes = max(0, int((out - checked_in_at).total_seconds() // 60))
     values = {"checked_out_at": max(at, checked_in_at), "minutes": minutes, "state": state}
     if flag:
         values |= {"flagged": True, "flag_reason": flag}
-    repository.close_attendance(session, attendance_id, **values)
+    if not repository.close_attendance(session, attendance_id, **values):
+        return None  # closed meanwhile (the forgotten check-out job): nothing more to do
     emit(
         session,
         func="workers.jobs.attendance_closed",
@@ -312,8 +355,12 @@ def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> i
     """Attendances still open `grace` after their activity ended: closed at the scheduled end
     (so capped at the scheduled length) and flagged for a coordinator."""
     rows = repository.overdue_open_attendances(session, now - timedelta(minutes=grace_minutes))
+    closed = 0
     for attendance, activity in rows:
-        close(
+        # the volunteer's lock, as a scan takes it; a volunteer being scanned right now waits for the next run
+        if not repository.try_lock_volunteer(session, attendance.volunteer_id):
+            continue
+        minutes = close(
             session,
             attendance.id,
             attendance.checked_in_at,
@@ -323,7 +370,8 @@ def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> i
             now=now,
             flag="forgot_checkout",
         )
-    return len(rows)
+        closed += minutes is not None
+    return closed
 
 
 def correct(
@@ -335,6 +383,7 @@ def correct(
     reason: str,
     staff_user_id: int,
     staff_paths: list[str],
+    bound_station_ids: frozenset[int] = frozenset(),
     now: datetime,
 ) -> AttendanceCorrection:
     """A coordinator corrects the minutes, or annuls, with a reason: a new record, and an event for
@@ -343,7 +392,8 @@ def correct(
     if attendance is None:
         raise not_found("考勤记录 Attendance", "attendance_not_found")
     activity = activities.get(session, attendance.activity_id)
-    orgs_service.require_staff_of(staff_paths, orgs_service.get(session, activity.org_id))
+    if attendance.station_id not in bound_station_ids:
+        orgs_service.require_staff_of(staff_paths, orgs_service.get(session, activity.org_id))
     reason = (reason or "").strip()
     errors = []
     if not reason:

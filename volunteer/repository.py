@@ -239,6 +239,7 @@ def attendances_at(
     *,
     station_ids: list[int] | None,
     org_paths: list[str],
+    bound_station_ids: frozenset[int] = frozenset(),
     state: str | None,
     flagged: bool | None,
     after_id: int,
@@ -253,7 +254,10 @@ def attendances_at(
     )
     if station_ids is not None:
         q = q.where(Attendance.station_id.in_(station_ids))
-    q = q.where(or_(*(Organization.path.startswith(p) for p in org_paths))) if org_paths else q.where(false())
+    scope = [Organization.path.startswith(p) for p in org_paths]
+    if bound_station_ids:
+        scope.append(Attendance.station_id.in_(bound_station_ids))
+    q = q.where(or_(*scope)) if scope else q.where(false())
     if state:
         q = q.where(Attendance.state == state)
     if flagged is not None:
@@ -368,17 +372,42 @@ _TAKEN = select(
     .select_from(Signup)
     .where(Signup.activity_id == bindparam("activity_id"), Signup.status == "confirmed")
     .scalar_subquery(),
-    select(func.count())
-    .select_from(Attendance)
-    .where(Attendance.activity_id == bindparam("activity_id"), Attendance.state != "annulled")
+    select(func.count(Attendance.volunteer_id.distinct()))
+    .where(
+        Attendance.activity_id == bindparam("activity_id"),
+        Attendance.state != "annulled",
+        Attendance.volunteer_id.not_in(
+            select(Signup.volunteer_id).where(
+                Signup.activity_id == bindparam("activity_id"), Signup.status == "confirmed"
+            )
+        ),
+    )
     .scalar_subquery(),
 )
+_ATTENDED = (
+    select(Attendance.id)
+    .where(
+        Attendance.activity_id == bindparam("activity_id"),
+        Attendance.volunteer_id == bindparam("volunteer_id"),
+        Attendance.state != "annulled",
+    )
+    .limit(1)
+)
+_LOCK_ACTIVITY = select(Activity.id).where(Activity.id == bindparam("activity_id")).with_for_update()
 _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
-_CLOSE_ATTENDANCE = update(Attendance).where(Attendance.id == bindparam("attendance_id"))
+_CLOSE_ATTENDANCE = update(Attendance).where(
+    Attendance.id == bindparam("attendance_id"), Attendance.state == "open"
+)
 
 
 def station_path(session: Session, station_id: int):
     return session.execute(_STATION_PATH, {"station_id": station_id}).first()
+
+
+def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
+    """The volunteer's scan lock if free now (PostgreSQL skips a locked row; SQLite has one writer)."""
+    q = select(Volunteer.id).where(Volunteer.id == volunteer_id).with_for_update(skip_locked=True)
+    return session.execute(q).first() is not None
 
 
 def lock_volunteer_row(session: Session, volunteer_id: int):
@@ -413,15 +442,21 @@ def filed_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str
     return [(i, p) for i, p in session.execute(_FILED, {"volunteer_id": volunteer_id})]
 
 
-def places_taken(session: Session, activity_id: int) -> int:
-    """The larger of confirmed sign-ups and attendances."""
-    confirmed, present = session.execute(_TAKEN, {"activity_id": activity_id}).one()
-    return max(confirmed, present)
+def walk_in_has_place(session: Session, activity_id: int, volunteer_id: int, capacity: int) -> bool:
+    """Whether a volunteer without a confirmed sign-up may check in: someone who already attended
+    this activity keeps the place; otherwise confirmed sign-ups plus distinct walk-ins must leave
+    room. The activity row is locked so two walk-ins cannot take the last place together."""
+    session.execute(_LOCK_ACTIVITY, {"activity_id": activity_id})
+    if session.execute(_ATTENDED, {"activity_id": activity_id, "volunteer_id": volunteer_id}).first():
+        return True
+    confirmed, walk_ins = session.execute(_TAKEN, {"activity_id": activity_id}).one()
+    return confirmed + walk_ins < capacity
 
 
 def insert_attendance(session: Session, **values) -> int:
     return session.execute(_INSERT_ATTENDANCE, values).scalar_one()
 
 
-def close_attendance(session: Session, attendance_id: int, **values) -> None:
-    session.execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values})
+def close_attendance(session: Session, attendance_id: int, **values) -> bool:
+    """Close an open attendance; False if it was no longer open."""
+    return session.execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}).rowcount == 1

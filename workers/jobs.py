@@ -61,13 +61,30 @@ def prune() -> dict:
 
 def make_card_sheet(file_id: int) -> None:
     """A printable A4 sheet (HTML with print CSS, QR codes as inline SVG) of a team's volunteer cards."""
+    from linli import files
+
+    rt = runtime()
+    try:
+        _make_card_sheet(rt, file_id)
+    except Exception as exc:  # the requester sees `failed` with the reason, not `pending` forever
+        with rt.tx() as session:
+            f = files.get(session, file_id)
+            if f is not None and f.status != "ready":
+                f.status, f.error, f.finished_at = (
+                    "failed",
+                    f"{type(exc).__name__}: {exc}"[:500],
+                    rt.clock.now(),
+                )
+        raise
+
+
+def _make_card_sheet(rt, file_id: int) -> None:
     from html import escape
 
     from linli import files, qr
     from orgs import service as orgs_service
     from volunteer import service as volunteer_service
 
-    rt = runtime()
     with rt.tx() as session:
         f = files.get(session, file_id)
         if f is None or f.status == "ready":

@@ -104,3 +104,19 @@ def test_partner_api_key_is_shown_once_and_authenticates(client, rt):
 
     r = client.post("/api/v1/partners/999999/api-keys", json={}, headers=staff_token(client, "county_admin"))
     assert r.status_code == 404 and r.json()["code"] == "partner_not_found"
+
+
+def test_api_keys_cannot_log_out_here(client, rt):
+    from orgs import service as orgs_service
+
+    county = make_county(rt)
+    with rt.tx() as s:
+        partner = orgs_service.create_partner(s, name="泉心社会企业", now=rt.clock.now())
+    staff_user(rt, "county_admin", "admin", org_id=county.base)
+    key = client.post(
+        f"/api/v1/partners/{partner.id}/api-keys",
+        json={"name": "月报"},
+        headers=staff_token(client, "county_admin"),
+    ).json()["key"]
+    r = client.delete("/api/v1/auth/tokens/current", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 403 and r.json()["code"] == "not_a_token"

@@ -448,3 +448,147 @@ def test_previous_step_code_is_still_accepted(world):
         frozen.tick(timedelta(seconds=30))  # the next step: the code shown a moment ago still works
         r = world.scan(code["payload"], volunteer_token(world.rt, "13900000077"), station_id=None)
     assert r["outcome"] == "checked_in" and r["volunteer"]["name"] == "李建国"
+
+
+# --- found in review ------------------------------------------------------------------------------
+
+
+def test_walk_ins_and_sign_ups_share_the_capacity_and_a_return_keeps_its_place(world):
+    rt, county = world.rt, world.county
+    counter = make_station(rt, county.org_a, name="小灶")
+    activity = make_activity(rt, county.org_a, counter, START, capacity=2, title="小灶助餐")
+    signed = file_volunteer(rt, "13900000201", county.open_team)
+    with rt.tx() as s:
+        from volunteer import activities
+
+        activities.sign_up(s, activity_id=activity, volunteer_id=signed, now=rt.clock.now())
+    walkers = [file_volunteer(rt, f"1390000030{i}", county.open_team) for i in range(2)]
+    staff_user(rt, "small", "coordinator", org_id=county.org_a, station_id=counter)
+    with freeze_time(START + timedelta(minutes=5)) as frozen:
+        tablet = world.tablet("small")
+        assert (
+            world.scan(world.card(volunteer_id=walkers[0]), tablet, station_id=counter)["outcome"]
+            == "checked_in"
+        )
+        # one confirmed sign-up and one walk-in fill capacity 2
+        assert (
+            world.scan(world.card(volunteer_id=walkers[1]), tablet, station_id=counter)["reason"]
+            == "capacity_full"
+        )
+        assert (
+            world.scan(world.card(volunteer_id=signed), tablet, station_id=counter)["outcome"] == "checked_in"
+        )
+        frozen.tick(timedelta(minutes=2))
+        assert (
+            world.scan(world.card(volunteer_id=walkers[0]), tablet, station_id=counter)["outcome"]
+            == "checked_out"
+        )
+        frozen.tick(timedelta(minutes=2))  # back from an errand: the place is still theirs
+        assert (
+            world.scan(world.card(volunteer_id=walkers[0]), tablet, station_id=counter)["outcome"]
+            == "checked_in"
+        )
+
+
+def test_admins_book_only_their_own_or_shared_stations(world):
+    rt, county = world.rt, world.county
+    staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
+    body = {
+        "org_id": county.org_b,
+        "station_id": world.station,
+        "title": "借用场地",
+        "kind": "other",
+        "capacity": 3,
+        "starts_at": (START + timedelta(days=1)).isoformat(),
+        "ends_at": (START + timedelta(days=1, hours=1)).isoformat(),
+    }
+    r = world.client.post("/api/v1/activities", json=body, headers=staff_token(world.client, "admin_b"))
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_scope"
+    shared = make_station(rt, county.hub_a, name="社区活动中心", shared=True)
+    r = world.client.post(
+        "/api/v1/activities",
+        json={**body, "station_id": shared},
+        headers=staff_token(world.client, "admin_b"),
+    )
+    assert r.status_code == 201
+
+
+def test_scan_at_an_unknown_station_is_stored_and_refused(world):
+    with freeze_time(START + timedelta(minutes=5)):
+        r = world.scan(world.card(), world.tablet(), station_id=424242)
+        assert r["outcome"] == "rejected" and r["reason"] == "not_allowed_here" and r["station_id"] is None
+        r = world.scan("garbage", volunteer_token(world.rt, PHONE), station_id=424242)
+        assert r["reason"] == "invalid_code"
+    assert count(world.rt, Scan) == 2
+
+
+def test_an_offline_scan_from_before_the_check_in_does_not_close_it(world, clock):
+    clock.at = START + timedelta(minutes=10)
+    tablet = world.tablet()
+    world.scan(world.card(), tablet)  # online check-in at 10:40
+    late = {
+        "payload": world.card(),
+        "station_id": world.station,
+        "scan_id": str(uuid.uuid4()),
+        "scanned_at": (START + timedelta(minutes=2)).isoformat(),
+    }
+    clock.at = START + timedelta(minutes=20)
+    r = world.client.post("/api/v1/scans/batch", json={"scans": [late]}, headers=tablet).json()
+    assert r["results"][0]["outcome"] == "duplicate"
+    with world.rt.tx() as s:
+        assert s.scalar(select(Attendance.state)) == "open"
+
+
+def test_batch_rejects_bad_ids_and_times_before_writing_anything(world, clock):
+    clock.at = START + timedelta(minutes=10)
+    good = {
+        "payload": world.card(),
+        "station_id": world.station,
+        "scan_id": str(uuid.uuid4()),
+        "scanned_at": (START + timedelta(minutes=5)).isoformat(),
+    }
+    for bad in (
+        {"scan_id": "urn:uuid:" + "-" * 80 + str(uuid.uuid4())},
+        {"scanned_at": "9999-12-31T23:59:59-01:00"},
+        {"scanned_at": "0001-01-01T00:00:00+01:00"},
+    ):
+        r = world.client.post(
+            "/api/v1/scans/batch", json={"scans": [good, {**good, **bad}]}, headers=world.tablet()
+        )
+        assert r.status_code == 422, r.text
+    assert count(world.rt, Scan) == 0
+    # one UUID spelt two ways is one scan
+    braces = "{" + good["scan_id"].upper() + "}"
+    first = world.client.post("/api/v1/scans/batch", json={"scans": [good]}, headers=world.tablet()).json()
+    again = world.client.post(
+        "/api/v1/scans/batch", json={"scans": [{**good, "scan_id": braces}]}, headers=world.tablet()
+    ).json()
+    assert again == first and count(world.rt, Scan) == 1
+
+
+def test_query_times_are_checked(world):
+    tablet = world.tablet()
+    for query in ("starts_from=2026-01-01T10:00:00", "starts_from=0001-01-01T00:00:00%2B01:00"):
+        assert world.client.get(f"/api/v1/activities?{query}", headers=tablet).status_code == 422
+    r = world.client.get(f"/api/v1/stations/{world.station}/roster?day=0001-01-01", headers=tablet)
+    assert r.status_code == 422
+    assert world.client.get("/api/v1/activities?cursor=%C2%B2", headers=tablet).status_code == 422
+
+
+def test_a_coordinator_bound_to_a_station_corrects_only_there(world):
+    with freeze_time(START + timedelta(minutes=10)) as frozen:
+        a = world.scan(world.card(), world.tablet("elsewhere"), station_id=world.other_station)
+        frozen.tick(timedelta(minutes=5))
+        world.scan(world.card(), world.tablet("elsewhere"), station_id=world.other_station)
+        r = world.client.post(
+            f"/api/v1/attendances/{a['attendance_id']}/annul", json={"reason": "试试"}, headers=world.tablet()
+        )  # the counter's coordinator, bound to the other station
+        assert r.status_code == 403
+        r = world.client.post(
+            f"/api/v1/attendances/{a['attendance_id']}/annul",
+            json={"reason": "重复"},
+            headers=world.tablet("elsewhere"),
+        )
+        assert r.status_code == 201
+        listed = world.client.get("/api/v1/attendances", headers=world.tablet()).json()["items"]
+        assert listed == []
