@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy.orm import Session
 
@@ -126,11 +127,11 @@ def scan(
     # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
     # never in the future beyond the allowed skew.
     at = min(scanned_at, received_at + skew) if offline else received_at
-    earlier = repository.scan_result(session, scan_id)
-    if earlier is not None:  # a replay: the stored answer, unchanged
-        return earlier
+    start = repository.scan_start(session, scan_id, item.station_id)
+    if start.earlier is not None:  # a replay: the stored answer, unchanged
+        return start.earlier
     # the station the client names, if it exists (a scan at an unknown station is still stored)
-    named = repository.station_path(session, item.station_id) if item.station_id is not None else None
+    named = SimpleNamespace(id=start.station_id, path=start.path) if start.station_id is not None else None
     rec: dict = {
         "station_id": named.id if named else None,
         "named_station": named,

@@ -305,6 +305,15 @@ _STATION_PATH = (
     .join(Organization, Organization.id == Station.org_id)
     .where(Station.id == bindparam("station_id"))
 )
+_SCAN_START = select(
+    select(Scan.result).where(Scan.scan_id == bindparam("scan_id")).scalar_subquery().label("earlier"),
+    select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
+    select(Organization.path)
+    .join(Station, Station.org_id == Organization.id)
+    .where(Station.id == bindparam("station_id"))
+    .scalar_subquery()
+    .label("path"),
+)
 _LOCK_VOLUNTEER = (
     select(Volunteer.id, Volunteer.name, Volunteer.card_version)
     .where(Volunteer.id == bindparam("volunteer_id"))
@@ -398,6 +407,12 @@ _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(
     Attendance.id == bindparam("attendance_id"), Attendance.state == "open"
 )
+
+
+def scan_start(session: Session, scan_id: str, station_id: int | None):
+    """One round trip to begin a scan: the stored answer if this scan id was seen, and the named
+    station (id and organization path) if it exists."""
+    return session.execute(_SCAN_START, {"scan_id": scan_id, "station_id": station_id}).one()
 
 
 def station_path(session: Session, station_id: int):
