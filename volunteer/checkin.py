@@ -228,11 +228,32 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
 
-    last = repository.last_scan_row(session, volunteer.id, at - DUPLICATE_WINDOW)
-    if last is not None and last.station_id == station_id and abs(at - last.effective_at) <= DUPLICATE_WINDOW:
-        return {**last.result, "outcome": "duplicate", "reason": None, "earlier_scan_id": last.scan_id}
+    state = repository.volunteer_state(session, volunteer.id, at - DUPLICATE_WINDOW)
+    if (
+        state.last_scan_id is not None
+        and state.last_station_id == station_id
+        and abs(at - state.last_at) <= DUPLICATE_WINDOW
+    ):
+        return {
+            **state.last_result,
+            "outcome": "duplicate",
+            "reason": None,
+            "earlier_scan_id": state.last_scan_id,
+        }
 
-    current = repository.open_attendance_row(session, volunteer.id)
+    current = (
+        SimpleNamespace(
+            id=state.attendance_id,
+            station_id=state.attendance_station_id,
+            checked_in_at=state.checked_in_at,
+            activity_id=state.activity_id,
+            title=state.title,
+            starts_at=state.starts_at,
+            ends_at=state.ends_at,
+        )
+        if state.attendance_id is not None
+        else None
+    )
     if current is not None:
         if current.station_id != station_id:
             raise _Reject("checked_in_elsewhere", volunteer=who)

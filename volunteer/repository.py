@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from orgs.models import Organization, Station
 from volunteer.models import Filing, FilingDecision, TeamInvitation, Volunteer
@@ -319,21 +319,8 @@ _LOCK_VOLUNTEER = (
     .where(Volunteer.id == bindparam("volunteer_id"))
     .with_for_update()
 )
-_OPEN_ATTENDANCE = (
-    select(
-        Attendance.id,
-        Attendance.station_id,
-        Attendance.checked_in_at,
-        Activity.id.label("activity_id"),
-        Activity.title,
-        Activity.starts_at,
-        Activity.ends_at,
-    )
-    .join(Activity, Activity.id == Attendance.activity_id)
-    .where(Attendance.volunteer_id == bindparam("volunteer_id"), Attendance.state == "open")
-)
-_LAST_SCAN = (
-    select(Scan.scan_id, Scan.station_id, Scan.effective_at, Scan.result)
+_LATEST_SCAN_ID = (
+    select(Scan.id)
     .where(
         Scan.volunteer_id == bindparam("volunteer_id"),
         Scan.outcome.in_(("checked_in", "checked_out")),
@@ -341,6 +328,28 @@ _LAST_SCAN = (
     )
     .order_by(Scan.effective_at.desc())
     .limit(1)
+    .scalar_subquery()
+)
+_LastScan = aliased(Scan)
+_STATE = (
+    select(
+        Attendance.id.label("attendance_id"),
+        Attendance.station_id.label("attendance_station_id"),
+        Attendance.checked_in_at,
+        Activity.id.label("activity_id"),
+        Activity.title,
+        Activity.starts_at,
+        Activity.ends_at,
+        _LastScan.scan_id.label("last_scan_id"),
+        _LastScan.station_id.label("last_station_id"),
+        _LastScan.effective_at.label("last_at"),
+        _LastScan.result.label("last_result"),
+    )
+    .select_from(Volunteer)
+    .outerjoin(Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == "open"))
+    .outerjoin(Activity, Activity.id == Attendance.activity_id)
+    .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
+    .where(Volunteer.id == bindparam("volunteer_id"))
 )
 _WINDOW = (
     select(
@@ -430,13 +439,10 @@ def lock_volunteer_row(session: Session, volunteer_id: int):
     return session.execute(_LOCK_VOLUNTEER, {"volunteer_id": volunteer_id}).first()
 
 
-def open_attendance_row(session: Session, volunteer_id: int):
-    """Read after the lock is held, so it sees what the previous holder committed."""
-    return session.execute(_OPEN_ATTENDANCE, {"volunteer_id": volunteer_id}).first()
-
-
-def last_scan_row(session: Session, volunteer_id: int, since: datetime):
-    return session.execute(_LAST_SCAN, {"volunteer_id": volunteer_id, "since": since}).first()
+def volunteer_state(session: Session, volunteer_id: int, since: datetime):
+    """After the lock: the open attendance (with its activity) and the last accepted scan since a
+    moment, in one round trip. Columns are None where there is none."""
+    return session.execute(_STATE, {"volunteer_id": volunteer_id, "since": since}).one()
 
 
 def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
