@@ -127,17 +127,9 @@ def scan(
     # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
     # never in the future beyond the allowed skew.
     at = min(scanned_at, received_at + skew) if offline else received_at
-    start = repository.scan_start(session, scan_id, item.station_id)
-    if start.earlier is not None:  # a replay: the stored answer, unchanged
-        return start.earlier
-    # the station the client names, if it exists (a scan at an unknown station is still stored)
-    named = SimpleNamespace(id=start.station_id, path=start.path) if start.station_id is not None else None
-    rec: dict = {
-        "station_id": named.id if named else None,
-        "named_station": named,
-        "received_at": received_at,
-        "flagged": False,
-    }
+    # A replayed scan id is judged again and then found taken when stored: its judgement is
+    # rolled back and the stored answer returned (below). No look-up first: replays are rare.
+    rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
     context: dict = {}
     try:
         if offline and received_at - scanned_at > LATE_UPLOAD:
@@ -161,6 +153,10 @@ def scan(
         "received_at": received_at.isoformat(),
         **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
     }
+    if not rec["station_known"] and item.station_id is not None:
+        # refused before the station was looked up: store it if it exists (a foreign key)
+        station = repository.station_path(session, item.station_id)
+        result["station_id"] = rec["station_id"] = station.station_id if station else None
     stored = repository.insert_scan(
         session,
         scan_id=scan_id,
@@ -203,24 +199,21 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         station_id = code.subject_id
         volunteer_id = device.volunteer_id
     elif code.kind == "volunteer_card":
-        if device.kind != "staff" or rec["named_station"] is None:
+        if device.kind != "staff" or item.station_id is None:
             raise _Reject("not_allowed_here")
-        station_id = rec["named_station"].id
+        station_id = item.station_id
         volunteer_id = code.subject_id
     else:
         raise _Reject("not_allowed_here")  # diner cards are served at meal points
-    station = (
-        rec["named_station"]
-        if code.kind == "volunteer_card"
-        else repository.station_path(session, station_id)
-    )
-    if station is None:
-        raise _Reject("invalid_code")
-    rec["station_id"] = station.id
-    if device.kind == "staff" and not device.may_use(station.path, station.id):
+    # one round trip: the volunteer's row, locked (their scans are judged one at a time), and the station
+    volunteer = repository.lock_volunteer_with_station(session, volunteer_id, station_id)
+    station = volunteer if volunteer is not None else repository.station_path(session, station_id)
+    rec["station_known"] = True
+    if station is None or station.station_id is None:
+        raise _Reject("invalid_code" if code.kind == "station_code" else "not_allowed_here")
+    rec["station_id"] = station.station_id
+    if device.kind == "staff" and not device.may_use(station.path, station.station_id):
         raise _Reject("not_allowed_here")
-
-    volunteer = repository.lock_volunteer_row(session, volunteer_id)
     if volunteer is None:
         raise _Reject("unknown_person")
     rec["volunteer_id"] = volunteer.id

@@ -301,23 +301,24 @@ def approved_members(session: Session, team_id: int) -> list[Volunteer]:
 from sqlalchemy import bindparam, insert  # noqa: E402
 
 _STATION_PATH = (
-    select(Station.id, Organization.path)
+    select(Station.id.label("station_id"), Organization.path)
     .join(Organization, Organization.id == Station.org_id)
     .where(Station.id == bindparam("station_id"))
 )
-_SCAN_START = select(
-    select(Scan.result).where(Scan.scan_id == bindparam("scan_id")).scalar_subquery().label("earlier"),
-    select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
-    select(Organization.path)
-    .join(Station, Station.org_id == Organization.id)
-    .where(Station.id == bindparam("station_id"))
-    .scalar_subquery()
-    .label("path"),
-)
-_LOCK_VOLUNTEER = (
-    select(Volunteer.id, Volunteer.name, Volunteer.card_version)
+_LOCK_WITH_STATION = (
+    select(
+        Volunteer.id,
+        Volunteer.name,
+        Volunteer.card_version,
+        select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
+        select(Organization.path)
+        .join(Station, Station.org_id == Organization.id)
+        .where(Station.id == bindparam("station_id"))
+        .scalar_subquery()
+        .label("path"),
+    )
     .where(Volunteer.id == bindparam("volunteer_id"))
-    .with_for_update()
+    .with_for_update(of=Volunteer)
 )
 _LATEST_SCAN_ID = (
     select(Scan.id)
@@ -418,10 +419,12 @@ _CLOSE_ATTENDANCE = update(Attendance).where(
 )
 
 
-def scan_start(session: Session, scan_id: str, station_id: int | None):
-    """One round trip to begin a scan: the stored answer if this scan id was seen, and the named
-    station (id and organization path) if it exists."""
-    return session.execute(_SCAN_START, {"scan_id": scan_id, "station_id": station_id}).one()
+def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
+    """The volunteer's row, locked, with the named station's id (None if there is none) and its
+    organization's path: one round trip; None if there is no such volunteer."""
+    return session.execute(
+        _LOCK_WITH_STATION, {"volunteer_id": volunteer_id, "station_id": station_id}
+    ).first()
 
 
 def station_path(session: Session, station_id: int):
@@ -432,11 +435,6 @@ def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
     """The volunteer's scan lock if free now (PostgreSQL skips a locked row; SQLite has one writer)."""
     q = select(Volunteer.id).where(Volunteer.id == volunteer_id).with_for_update(skip_locked=True)
     return session.execute(q).first() is not None
-
-
-def lock_volunteer_row(session: Session, volunteer_id: int):
-    """Scans of one volunteer are judged one at a time: this row lock (SQLite serialises writers)."""
-    return session.execute(_LOCK_VOLUNTEER, {"volunteer_id": volunteer_id}).first()
 
 
 def volunteer_state(session: Session, volunteer_id: int, since: datetime):
