@@ -59,7 +59,10 @@ def emit(
         and session.scalar(select(OutboxMessage.id).where(OutboxMessage.job_id == job_id)) is not None
     ):
         return
-    session.add(OutboxMessage(job_id=job_id, func=func, args=args, queue=queue, created_at=now, attempts=0))
+    session.connection().execute(
+        _INSERT,
+        {"job_id": job_id, "func": func, "args": args, "queue": queue, "created_at": now, "attempts": 0},
+    )
 
 
 def pending(session: Session, limit: int, queues: tuple[str, ...]) -> list[OutboxMessage]:

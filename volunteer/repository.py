@@ -214,7 +214,7 @@ def insert_scan(session: Session, **values) -> bool:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
         _INSERT_SCAN[session.get_bind().dialect.name] = stmt
-    return session.execute(stmt, values).scalar() is not None
+    return session.connection().execute(stmt, values).scalar() is not None
 
 
 _INSERT_SCAN: dict = {}
@@ -422,25 +422,27 @@ _CLOSE_ATTENDANCE = update(Attendance).where(
 def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
     """The volunteer's row, locked, with the named station's id (None if there is none) and its
     organization's path: one round trip; None if there is no such volunteer."""
-    return session.execute(
-        _LOCK_WITH_STATION, {"volunteer_id": volunteer_id, "station_id": station_id}
-    ).first()
+    return (
+        session.connection()
+        .execute(_LOCK_WITH_STATION, {"volunteer_id": volunteer_id, "station_id": station_id})
+        .first()
+    )
 
 
 def station_path(session: Session, station_id: int):
-    return session.execute(_STATION_PATH, {"station_id": station_id}).first()
+    return session.connection().execute(_STATION_PATH, {"station_id": station_id}).first()
 
 
 def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
     """The volunteer's scan lock if free now (PostgreSQL skips a locked row; SQLite has one writer)."""
     q = select(Volunteer.id).where(Volunteer.id == volunteer_id).with_for_update(skip_locked=True)
-    return session.execute(q).first() is not None
+    return session.connection().execute(q).first() is not None
 
 
 def volunteer_state(session: Session, volunteer_id: int, since: datetime):
     """After the lock: the open attendance (with its activity) and the last accepted scan since a
     moment, in one round trip. Columns are None where there is none."""
-    return session.execute(_STATE, {"volunteer_id": volunteer_id, "since": since}).one()
+    return session.connection().execute(_STATE, {"volunteer_id": volunteer_id, "since": since}).one()
 
 
 def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
@@ -454,28 +456,35 @@ def window_rows(session: Session, station_id: int, at: datetime, early_seconds: 
         "latest_start": at + timedelta(seconds=early_seconds),
         "volunteer_id": volunteer_id,
     }
-    return list(session.execute(_WINDOW, params))
+    return list(session.connection().execute(_WINDOW, params))
 
 
 def filed_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
-    return [(i, p) for i, p in session.execute(_FILED, {"volunteer_id": volunteer_id})]
+    return [(i, p) for i, p in session.connection().execute(_FILED, {"volunteer_id": volunteer_id})]
 
 
 def walk_in_has_place(session: Session, activity_id: int, volunteer_id: int, capacity: int) -> bool:
     """Whether a volunteer without a confirmed sign-up may check in: someone who already attended
     this activity keeps the place; otherwise confirmed sign-ups plus distinct walk-ins must leave
     room. The activity row is locked so two walk-ins cannot take the last place together."""
-    session.execute(_LOCK_ACTIVITY, {"activity_id": activity_id})
-    if session.execute(_ATTENDED, {"activity_id": activity_id, "volunteer_id": volunteer_id}).first():
+    session.connection().execute(_LOCK_ACTIVITY, {"activity_id": activity_id})
+    if (
+        session.connection()
+        .execute(_ATTENDED, {"activity_id": activity_id, "volunteer_id": volunteer_id})
+        .first()
+    ):
         return True
-    confirmed, walk_ins = session.execute(_TAKEN, {"activity_id": activity_id}).one()
+    confirmed, walk_ins = session.connection().execute(_TAKEN, {"activity_id": activity_id}).one()
     return confirmed + walk_ins < capacity
 
 
 def insert_attendance(session: Session, **values) -> int:
-    return session.execute(_INSERT_ATTENDANCE, values).scalar_one()
+    return session.connection().execute(_INSERT_ATTENDANCE, values).scalar_one()
 
 
 def close_attendance(session: Session, attendance_id: int, **values) -> bool:
     """Close an open attendance; False if it was no longer open."""
-    return session.execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}).rowcount == 1
+    return (
+        session.connection().execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}).rowcount
+        == 1
+    )
