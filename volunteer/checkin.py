@@ -290,12 +290,18 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     )
     if not candidates:
         raise _Reject("outside_window", volunteer=who)
-    filed = repository.filed_team_paths(session, volunteer.id)
+    # named-team activities need the volunteer's teams; the rest only whether they filed in the subtree
+    filed = (
+        repository.filed_team_paths(session, volunteer.id) if any(a.team_ids for a in candidates) else None
+    )
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
     ranked = sorted(candidates, key=lambda a: a.status is None)
     reasons = []
     for activity in ranked:
-        reason = activities.eligibility_problem(session, volunteer.id, activity, activity.path, filed)
+        if activity.team_ids:
+            reason = activities.eligibility_problem(session, volunteer.id, activity, activity.path, filed)
+        else:
+            reason = None if activity.filed_here else "not_filed"
         if reason is None and activity.status != "confirmed":
             if not activity.walk_ins:
                 reason = "not_signed_up"

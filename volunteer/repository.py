@@ -352,8 +352,20 @@ _STATE = (
     .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
     .where(Volunteer.id == bindparam("volunteer_id"))
 )
+_Team = aliased(Organization)
+_FILED_HERE = (
+    select(Filing.id)
+    .join(_Team, _Team.id == Filing.team_id)
+    .where(
+        Filing.volunteer_id == bindparam("volunteer_id"),
+        Filing.status == "approved",
+        _Team.path.startswith(Organization.path),
+    )
+    .exists()
+)
 _WINDOW = (
     select(
+        _FILED_HERE.label("filed_here"),
         Activity.id,
         Activity.title,
         Activity.starts_at,
