@@ -210,7 +210,7 @@ class Scan(Base):
     """Every scan, accepted or not, with its reason, device, device time and server time."""
 
     __tablename__ = "scans"
-    __table_args__ = (Index("ix_scans_volunteer_received", "volunteer_id", "received_at"),)
+    __table_args__ = (Index("ix_scans_volunteer_effective", "volunteer_id", "effective_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     scan_id: Mapped[str] = mapped_column(String(64), unique=True)  # the client's UUID

@@ -217,7 +217,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("scan_id", name=op.f("uq_scans_scan_id")),
     )
     with op.batch_alter_table("scans", schema=None) as batch_op:
-        batch_op.create_index("ix_scans_volunteer_received", ["volunteer_id", "received_at"], unique=False)
+        batch_op.create_index("ix_scans_volunteer_effective", ["volunteer_id", "effective_at"], unique=False)
 
     with op.batch_alter_table("volunteers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("card_version", sa.Integer(), server_default="1", nullable=False))
@@ -228,7 +228,7 @@ def downgrade() -> None:
         batch_op.drop_column("card_version")
 
     with op.batch_alter_table("scans", schema=None) as batch_op:
-        batch_op.drop_index("ix_scans_volunteer_received")
+        batch_op.drop_index("ix_scans_volunteer_effective")
 
     op.drop_table("scans")
     with op.batch_alter_table("attendance_corrections", schema=None) as batch_op:
