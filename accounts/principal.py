@@ -43,16 +43,6 @@ class Principal:
         """Stations a coordinator is bound to: their whole scope for those grants."""
         return frozenset(g.station_id for g in self.grants if g.role == "coordinator" and g.station_id)
 
-    @property
-    def partner_ids(self) -> set[int]:
-        ids = {g.partner_id for g in self.grants if g.role == "partner" and g.partner_id}
-        if self.partner_id:
-            ids.add(self.partner_id)
-        return ids
-
-    def administers(self, org_path: str) -> bool:
-        return any(org_path.startswith(p) for p in self.admin_paths)
-
     def has_role(self, *roles: str) -> bool:
         if self.kind == "api_key":
             return "partner" in roles

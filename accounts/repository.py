@@ -19,16 +19,6 @@ def staff(session: Session, user_id: int) -> StaffUser | None:
     return session.get(StaffUser, user_id)
 
 
-def grants_of(session: Session, user_id: int) -> list[tuple[RoleGrant, str | None]]:
-    q = (
-        select(RoleGrant, Organization.path)
-        .outerjoin(Organization, Organization.id == RoleGrant.org_id)
-        .where(RoleGrant.user_id == user_id)
-        .order_by(RoleGrant.id)
-    )
-    return [(g, path) for g, path in session.execute(q)]
-
-
 def token_with_grants(session: Session, token_hash: str, now: datetime) -> list[tuple]:
     """A live token with its staff user's grants, one row per grant (one row, no grant, for volunteers):
     (token id, staff user id, volunteer id, active, expires at, role, org id, partner id, station id, path)."""

@@ -36,7 +36,7 @@ CODE_MAX_FAILED_ATTEMPTS = 5
 class IssuedToken:
     token: str
     expires_at: datetime
-    principal: Principal
+    kind: str  # volunteer | staff
 
 
 # --- staff users -------------------------------------------------------------------------------
@@ -109,14 +109,6 @@ def staff_user(session: Session, user_id: int) -> StaffUser:
     return user
 
 
-def staff_principal(session: Session, user_id: int, token_id: int | None = None) -> Principal:
-    grants = tuple(
-        Grant(role=g.role, org_id=g.org_id, org_path=path, partner_id=g.partner_id, station_id=g.station_id)
-        for g, path in repository.grants_of(session, user_id)
-    )
-    return Principal(kind="staff", staff_user_id=user_id, token_id=token_id, grants=grants)
-
-
 # --- tokens ------------------------------------------------------------------------------------
 
 
@@ -138,11 +130,8 @@ def issue_token(
     )
     session.add(row)
     session.flush()
-    if staff_user_id is not None:
-        principal = staff_principal(session, staff_user_id, row.id)
-    else:
-        principal = Principal(kind="volunteer", volunteer_id=volunteer_id, token_id=row.id)
-    return IssuedToken(token=token, expires_at=row.expires_at, principal=principal)
+    kind = "staff" if staff_user_id is not None else "volunteer"
+    return IssuedToken(token=token, expires_at=row.expires_at, kind=kind)
 
 
 def authenticate(session: Session, bearer: str, now: datetime) -> Principal:

@@ -84,7 +84,7 @@ class AuthController(Controller):
                     ]
                 )
         return TokenRead(
-            token=issued.token, token_type="Bearer", expires_at=issued.expires_at, kind=issued.principal.kind
+            token=issued.token, token_type="Bearer", expires_at=issued.expires_at, kind=issued.kind
         )
 
     @delete(

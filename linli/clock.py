@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -23,6 +23,3 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)

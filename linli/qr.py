@@ -121,9 +121,3 @@ def svg(data: str) -> bytes:
     buf = io.BytesIO()
     _qr(data).make_image(image_factory=qrcode.image.svg.SvgPathImage).save(buf)
     return buf.getvalue()
-
-
-def image(data: str, box_size: int = 10):
-    qr = _qr(data)
-    qr.box_size = box_size
-    return qr.make_image().get_image()

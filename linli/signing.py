@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 
 
 class Signer:
@@ -43,10 +42,6 @@ class Signer:
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         return self.keyed_hashes(purpose, value)[0]
-
-
-def new_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
 
 
 def sha256_hex(value: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from orgs.models import Organization, Partner, Station
@@ -25,8 +25,6 @@ def list_in_subtrees(
 ) -> list[Organization]:
     if not paths:
         return []
-    from sqlalchemy import or_
-
     q = select(Organization).where(or_(*(Organization.path.startswith(p) for p in paths)))
     if kind:
         q = q.where(Organization.kind == kind)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ from linli.outbox import emit
 from linli.qr import Codes, InvalidCode, step_of
 from orgs import service as orgs_service
 from volunteer import activities, repository
-from volunteer.models import Activity, AttendanceCorrection, Volunteer
+from volunteer.models import AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -234,39 +233,22 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             "earlier_scan_id": state.last_scan_id,
         }
 
-    current = (
-        SimpleNamespace(
-            id=state.attendance_id,
-            station_id=state.attendance_station_id,
-            checked_in_at=state.checked_in_at,
-            activity_id=state.activity_id,
-            title=state.title,
-            starts_at=state.starts_at,
-            ends_at=state.ends_at,
-        )
-        if state.attendance_id is not None
-        else None
-    )
-    if current is not None:
-        if current.station_id != station_id:
+    if state.attendance_id is not None:  # checked in: this scan checks out, here
+        if state.attendance_station_id != station_id:
             raise _Reject("checked_in_elsewhere", volunteer=who)
-        if at < current.checked_in_at:  # an offline scan from before the check-in: already in
+        activity = _act(state.activity_id, state.title, state.starts_at, state.ends_at)
+        if at < state.checked_in_at:  # an offline scan from before the check-in: already in
             return {
                 "outcome": "duplicate",
                 "volunteer": who,
-                "attendance_id": current.id,
-                "activity": {
-                    "id": current.activity_id,
-                    "title": current.title,
-                    "starts_at": current.starts_at.isoformat(),
-                    "ends_at": current.ends_at.isoformat(),
-                },
+                "activity": activity,
+                "attendance_id": state.attendance_id,
             }
         minutes = close(
             session,
-            current.id,
-            current.checked_in_at,
-            current.ends_at,
+            state.attendance_id,
+            state.checked_in_at,
+            state.ends_at,
             at,
             state="closed",
             now=rec["received_at"],
@@ -275,13 +257,8 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         return {
             "outcome": "checked_out",
             "volunteer": who,
-            "activity": {
-                "id": current.activity_id,
-                "title": current.title,
-                "starts_at": current.starts_at.isoformat(),
-                "ends_at": current.ends_at.isoformat(),
-            },
-            "attendance_id": current.id,
+            "activity": activity,
+            "attendance_id": state.attendance_id,
             "minutes": minutes,
         }
 
@@ -292,7 +269,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         raise _Reject("outside_window", volunteer=who)
     # named-team activities need the volunteer's teams; the rest only whether they filed in the subtree
     filed = (
-        repository.filed_team_paths(session, volunteer.id) if any(a.team_ids for a in candidates) else None
+        repository.approved_team_paths(session, volunteer.id) if any(a.team_ids for a in candidates) else None
     )
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
     ranked = sorted(candidates, key=lambda a: a.status is None)
@@ -322,20 +299,25 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             return {
                 "outcome": "checked_in",
                 "volunteer": who,
-                "activity": _act(activity),
+                "activity": _act(activity.id, activity.title, activity.starts_at, activity.ends_at),
                 "attendance_id": attendance_id,
             }
         reasons.append(reason)
     order = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
-    raise _Reject(min(reasons, key=order.index), volunteer=who, activity=_act(ranked[0]))
+    raise _Reject(
+        min(reasons, key=order.index),
+        volunteer=who,
+        activity=_act(ranked[0].id, ranked[0].title, ranked[0].starts_at, ranked[0].ends_at),
+    )
 
 
-def _act(activity: Activity) -> dict:
+def _act(activity_id: int, title: str, starts_at: datetime, ends_at: datetime) -> dict:
+    """The activity as a scan's answer names it."""
     return {
-        "id": activity.id,
-        "title": activity.title,
-        "starts_at": activity.starts_at.isoformat(),
-        "ends_at": activity.ends_at.isoformat(),
+        "id": activity_id,
+        "title": title,
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
     }
 
 

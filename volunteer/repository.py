@@ -185,15 +185,6 @@ def signups_of(session: Session, activity_id: int) -> list[tuple[Signup, Volunte
     return [(s, v) for s, v in session.execute(q)]
 
 
-def approved_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
-    q = (
-        select(Organization.id, Organization.path)
-        .join(Filing, Filing.team_id == Organization.id)
-        .where(Filing.volunteer_id == volunteer_id, Filing.status == "approved")
-    )
-    return [(i, p) for i, p in session.execute(q)]
-
-
 def lock_volunteer(session: Session, volunteer_id: int) -> Volunteer | None:
     """Scans of one volunteer are judged one at a time (row lock; SQLite serialises writers anyway)."""
     return session.scalar(select(Volunteer).where(Volunteer.id == volunteer_id).with_for_update())
@@ -471,7 +462,7 @@ def window_rows(session: Session, station_id: int, at: datetime, early_seconds: 
     return list(session.connection().execute(_WINDOW, params))
 
 
-def filed_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
+def approved_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
     return [(i, p) for i, p in session.connection().execute(_FILED, {"volunteer_id": volunteer_id})]
 
 
