@@ -116,6 +116,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if rt.settings.embedded:
+            rt.redis.shutdown()  # the embedded redis-server runs detached: stop it with us
 
 
 def _print_welcome(host: str, port: int, logins: list[tuple[str, str, str]], embedded: bool) -> None:

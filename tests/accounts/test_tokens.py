@@ -120,3 +120,18 @@ def test_api_keys_cannot_log_out_here(client, rt):
     ).json()["key"]
     r = client.delete("/api/v1/auth/tokens/current", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 403 and r.json()["code"] == "not_a_token"
+
+
+def test_partner_users_log_in_and_see_no_people(client, rt):
+    from orgs import service as orgs_service
+
+    county = make_county(rt)
+    with rt.tx() as s:
+        partner = orgs_service.create_partner(s, name="泉心社会企业", now=rt.clock.now())
+    staff_user(rt, "quanxin", "partner", partner_id=partner.id)
+    headers = staff_token(client, "quanxin")
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert me["grants"] == [{"role": "partner", "org_id": None, "partner_id": partner.id, "station_id": None}]
+    for path in ("/api/v1/filings", "/api/v1/organizations", "/api/v1/attendances"):
+        assert client.get(path, headers=headers).status_code == 403, path
+    assert county
