@@ -24,6 +24,7 @@ def import_models() -> None:
     import linli.files
     import linli.outbox  # noqa: F401
     import orgs.models  # noqa: F401
+    import points.models  # noqa: F401
     import volunteer.models  # noqa: F401
 
 

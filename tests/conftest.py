@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from linli import migrate
-from linli.db import Base
 from linli.queue import QUEUES, queue
 from linli.runtime import Runtime, import_models
 from linli.settings import Settings, parse_secret_keys
+from tests.helpers import truncate
 from workers import context
 from workers.relay import relay_once
 
@@ -92,19 +92,9 @@ def session_rt(settings) -> Runtime:
     rt.close()
 
 
-def _truncate(rt: Runtime) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with rt.engine.begin() as conn:
-        if rt.settings.is_sqlite:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
-        else:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-
-
 @pytest.fixture
 def rt(session_rt) -> Runtime:
-    _truncate(session_rt)
+    truncate(session_rt)
     session_rt.redis.flushdb()
     context.set_runtime(session_rt)
     yield session_rt

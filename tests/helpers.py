@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import text
+
 from accounts import service as accounts_service
+from linli.db import Base
 from linli.pii import id_check_char
 from linli.runtime import Runtime
 from orgs import service as orgs_service
 
 PASSWORD = "correct-horse-battery"
+
+
+def truncate(rt: Runtime) -> None:
+    """Empty every table (each test starts from nothing)."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with rt.engine.begin() as conn:
+        if rt.settings.is_sqlite:
+            # SQLite has no TRUNCATE, and DELETE fires the ledger's append-only triggers: lift them meanwhile
+            triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+            for name, _ in triggers:
+                conn.execute(text(f"DROP TRIGGER {name}"))
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+            for _, sql in triggers:
+                conn.execute(text(sql))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 def valid_id(first17: str = "43012119800101123") -> str:

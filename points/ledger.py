@@ -1,0 +1,536 @@
+"""The ledger engine (记账): create transfers in batches, TigerBeetle's way, on SQL.
+
+`create_transfers(session, [TransferInput, ...], now)` returns one result code per input, in order.
+Codes are stable (docs/ledger.md): `created`, `exists`, `exists_with_different_fields`, and a
+refusal code otherwise. A refused transfer writes nothing; the others in the batch still apply.
+
+How a batch runs, in one transaction: the transfers it names (pending ones to resolve, ones to
+correct) are read; the accounts involved are locked in id order (so batches never deadlock); the
+batch's ids are looked up (after the lock, so a concurrent duplicate is seen); each input is
+judged against balances kept in memory; then the new transfers, account balances and lots are
+written with one statement each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from points.models import Account, Lot, Transfer
+
+CREATED = "created"
+EXISTS = "exists"
+EXISTS_WITH_DIFFERENT_FIELDS = "exists_with_different_fields"
+RESULTS = (
+    CREATED,
+    EXISTS,
+    EXISTS_WITH_DIFFERENT_FIELDS,
+    "kind_invalid",
+    "id_invalid",
+    "amount_must_be_positive",
+    "accounts_must_be_different",
+    "debit_account_not_found",
+    "credit_account_not_found",
+    "accounts_must_have_the_same_ledger",
+    "exceeds_credits",
+    "pending_id_must_be_empty",
+    "pending_id_required",
+    "pending_transfer_not_found",
+    "pending_transfer_not_pending",
+    "pending_transfer_has_different_accounts",
+    "pending_transfer_already_posted",
+    "pending_transfer_already_voided",
+    "pending_transfer_expired",
+    "pending_transfer_not_expired",
+    "exceeds_pending_transfer_amount",
+    "void_amount_must_match",
+    "expires_at_must_be_in_future",
+    "expires_at_only_for_pending",
+    "corrected_transfer_not_found",
+    "reversal_must_mirror_corrected",
+    "exceeds_corrected_amount",
+    "reversal_already_exists",
+)
+
+_T = Transfer.__table__
+_A = Account.__table__
+_L = Lot.__table__
+_BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+_UPDATE_ACCOUNT = (
+    update(_A).where(_A.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in _BALANCES})
+)
+_UPDATE_LOT = update(_L).where(_L.c.id == bindparam("b_id")).values(remaining=bindparam("b_remaining"))
+_NEVER = datetime.max.replace(year=9999)
+
+
+@dataclass(frozen=True)
+class TransferInput:
+    id: str
+    kind: str = "single"  # single, pending, post, void, expire
+    debit_account_id: int | None = None  # post, void, expire: those of the pending transfer
+    credit_account_id: int | None = None
+    amount: int | None = None  # post: None posts the whole pending amount
+    pending_id: str | None = None
+    expires_at: datetime | None = None  # pending only: unresolved by then, it expires
+    reason: str = ""
+    reference: str = ""
+    corrects_id: str | None = None  # a correction names what it corrects; reason "reversal" mirrors it
+    lot_expires_at: datetime | None = None  # a credit into an account with lots: when the lot expires
+
+
+def create_transfers(session: Session, inputs: list[TransferInput], now: datetime) -> list[str]:
+    if not inputs:
+        return []
+    conn = session.connection()
+    named = {t.pending_id for t in inputs if t.pending_id} | {t.corrects_id for t in inputs if t.corrects_id}
+    referenced = _transfers(conn, named)
+    account_ids = {i for t in inputs for i in (t.debit_account_id, t.credit_account_id) if i is not None}
+    account_ids |= {i for r in referenced.values() for i in (r["debit_account_id"], r["credit_account_id"])}
+    accounts = {
+        row["id"]: dict(row)
+        for row in conn.execute(
+            select(_A).where(_A.c.id.in_(sorted(account_ids))).order_by(_A.c.id).with_for_update()
+        ).mappings()
+    }
+    existing = _transfers(conn, {t.id for t in inputs})
+    resolved = {
+        pid: kind
+        for pid, kind in conn.execute(
+            select(_T.c.pending_id, _T.c.kind).where(_T.c.pending_id.in_(named))
+        ).all()
+    }
+    reversed_ids = set(
+        conn.scalars(select(_T.c.corrects_id).where(_T.c.corrects_id.in_(named), _T.c.reason == "reversal"))
+    )
+    batch = _Batch(conn, accounts, now)
+    results = []
+    for t in inputs:
+        stored = existing.get(t.id) or batch.new.get(t.id)
+        if stored is not None:
+            results.append(_compare(t, stored, referenced | batch.new))
+            continue
+        code = _judge(t, batch, referenced, resolved, reversed_ids, now)
+        if code == "pending_transfer_expired" and t.pending_id not in resolved:
+            # timed out but not yet swept: release it now, so the reservation never outlives its expiry
+            expiry = expire_input(referenced.get(t.pending_id) or batch.new[t.pending_id])
+            _apply(expiry, batch, referenced, resolved, reversed_ids)
+        if code == CREATED:
+            _apply(t, batch, referenced, resolved, reversed_ids)
+        results.append(code)
+    batch.write()
+    return results
+
+
+def expire_input(pending: dict) -> TransferInput:
+    return TransferInput(
+        id=f"expire:{pending['id']}",
+        kind="expire",
+        pending_id=pending["id"],
+        reason="pending_expired",
+        reference=pending["reference"],
+    )
+
+
+def _transfers(conn, ids: set[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    return {row["id"]: dict(row) for row in conn.execute(select(_T).where(_T.c.id.in_(ids))).mappings()}
+
+
+class _Batch:
+    def __init__(self, conn, accounts: dict[int, dict], now: datetime) -> None:
+        self.conn = conn
+        self.accounts = accounts
+        self.now = now
+        self.new: dict[str, dict] = {}  # transfers created in this batch, in order
+        self.changed: set[int] = set()
+        self.lots: dict[int, list[dict]] = {}  # account id -> its open lots, oldest first
+        self.new_lots: list[dict] = []
+
+    def open_lots(self, account_id: int) -> list[dict]:
+        if account_id not in self.lots:
+            self.lots[account_id] = [
+                dict(row)
+                for row in self.conn.execute(
+                    select(_L)
+                    .where(_L.c.account_id == account_id, _L.c.remaining > 0)
+                    .order_by(_L.c.expires_at.is_(None), _L.c.expires_at, _L.c.id)
+                ).mappings()
+            ]
+        return self.lots[account_id]
+
+    def add_lot(self, account_id: int, transfer_id: str, amount: int, expires_at: datetime | None) -> None:
+        lot = {
+            "id": None,
+            "account_id": account_id,
+            "transfer_id": transfer_id,
+            "amount": amount,
+            "remaining": amount,
+            "expires_at": expires_at,
+            "notified_at": None,
+            "created_at": self.now,
+        }
+        lots = self.open_lots(account_id)
+        lots.append(lot)
+        lots.sort(key=lambda lot: (lot["expires_at"] is None, lot["expires_at"] or _NEVER))  # stable
+        self.new_lots.append(lot)
+
+    def consume(self, account_id: int, amount: int) -> None:
+        """Take `amount` from the oldest lots first (those expiring soonest)."""
+        for lot in self.open_lots(account_id):
+            if amount == 0:
+                break
+            take = min(lot["remaining"], amount)
+            if take:
+                lot["remaining"] -= take
+                lot["changed"] = True
+                amount -= take
+        if amount:
+            raise AssertionError(f"lots of account {account_id} short by {amount}")  # verify would flag it
+
+    def write(self) -> None:
+        if self.new:
+            self.conn.execute(insert(_T), list(self.new.values()))
+        if self.changed:
+            self.conn.execute(
+                _UPDATE_ACCOUNT,
+                [
+                    {"b_id": i, **{f"b_{k}": self.accounts[i][k] for k in _BALANCES}}
+                    for i in sorted(self.changed)
+                ],
+            )
+        if self.new_lots:
+            self.conn.execute(
+                insert(_L),
+                [{k: v for k, v in lot.items() if k not in ("id", "changed")} for lot in self.new_lots],
+            )
+        updated = [
+            {"b_id": lot["id"], "b_remaining": lot["remaining"]}
+            for lots in self.lots.values()
+            for lot in lots
+            if lot.get("changed") and lot["id"] is not None
+        ]
+        if updated:
+            self.conn.execute(_UPDATE_LOT, updated)
+
+
+def _judge(t: TransferInput, batch: _Batch, referenced, resolved, reversed_ids, now) -> str:
+    if t.kind not in ("single", "pending", "post", "void", "expire"):
+        return "kind_invalid"
+    if not t.id or len(t.id) > 100:
+        return "id_invalid"
+    accounts = batch.accounts
+    if t.kind in ("single", "pending"):
+        if t.pending_id is not None:
+            return "pending_id_must_be_empty"
+        if t.amount is None or t.amount <= 0:
+            return "amount_must_be_positive"
+        if t.debit_account_id == t.credit_account_id:
+            return "accounts_must_be_different"
+        debit, credit = accounts.get(t.debit_account_id), accounts.get(t.credit_account_id)
+        if debit is None:
+            return "debit_account_not_found"
+        if credit is None:
+            return "credit_account_not_found"
+        if debit["ledger"] != credit["ledger"]:
+            return "accounts_must_have_the_same_ledger"
+        if t.kind == "pending" and t.expires_at is not None and t.expires_at <= now:
+            return "expires_at_must_be_in_future"
+        if t.kind == "single" and t.expires_at is not None:
+            return "expires_at_only_for_pending"
+        if t.corrects_id is not None:
+            corrected = referenced.get(t.corrects_id) or batch.new.get(t.corrects_id)
+            if corrected is None:
+                return "corrected_transfer_not_found"
+            if t.reason == "reversal":
+                if (corrected["debit_account_id"], corrected["credit_account_id"]) != (
+                    t.credit_account_id,
+                    t.debit_account_id,
+                ) or corrected["kind"] not in ("single", "post"):
+                    return "reversal_must_mirror_corrected"
+                if t.amount > corrected["amount"]:
+                    return "exceeds_corrected_amount"
+                if t.corrects_id in reversed_ids:
+                    return "reversal_already_exists"
+        if debit["no_overdraft"] and (
+            debit["debits_pending"] + debit["debits_posted"] + t.amount > debit["credits_posted"]
+        ):
+            return "exceeds_credits"
+        return CREATED
+    # post, void, expire: resolve a pending transfer, once
+    if t.pending_id is None:
+        return "pending_id_required"
+    pending = referenced.get(t.pending_id) or batch.new.get(t.pending_id)
+    if pending is None:
+        return "pending_transfer_not_found"
+    if pending["kind"] != "pending":
+        return "pending_transfer_not_pending"
+    if (t.debit_account_id not in (None, pending["debit_account_id"])) or (
+        t.credit_account_id not in (None, pending["credit_account_id"])
+    ):
+        return "pending_transfer_has_different_accounts"
+    done = resolved.get(t.pending_id)
+    if done == "post":
+        return "pending_transfer_already_posted"
+    if done == "void":
+        return "pending_transfer_already_voided"
+    if done == "expire":
+        return "pending_transfer_expired"
+    timed_out = pending["expires_at"] is not None and pending["expires_at"] <= now
+    if t.kind == "expire":
+        return CREATED if timed_out else "pending_transfer_not_expired"
+    if timed_out:
+        return "pending_transfer_expired"
+    if t.kind == "post":
+        if t.amount is not None and t.amount <= 0:
+            return "amount_must_be_positive"
+        if (t.amount or 0) > pending["amount"]:
+            return "exceeds_pending_transfer_amount"
+    elif t.amount is not None and t.amount != pending["amount"]:
+        return "void_amount_must_match"
+    return CREATED
+
+
+def _apply(t: TransferInput, batch: _Batch, referenced, resolved, reversed_ids) -> None:
+    accounts = batch.accounts
+    pending = None
+    if t.pending_id is not None:
+        pending = referenced.get(t.pending_id) or batch.new[t.pending_id]
+        debit_id, credit_id = pending["debit_account_id"], pending["credit_account_id"]
+        amount = pending["amount"] if t.kind != "post" or t.amount is None else t.amount
+    else:
+        debit_id, credit_id, amount = t.debit_account_id, t.credit_account_id, t.amount
+    debit, credit = accounts[debit_id], accounts[credit_id]
+    if pending is not None:  # release the reservation
+        debit["debits_pending"] -= pending["amount"]
+        credit["credits_pending"] -= pending["amount"]
+        resolved[t.pending_id] = t.kind
+    if t.kind == "pending":
+        debit["debits_pending"] += amount
+        credit["credits_pending"] += amount
+    elif t.kind in ("single", "post"):
+        debit["debits_posted"] += amount
+        credit["credits_posted"] += amount
+        if debit["has_lots"]:
+            batch.consume(debit_id, amount)
+        if credit["has_lots"]:
+            batch.add_lot(credit_id, t.id, amount, t.lot_expires_at)
+    if t.reason == "reversal" and t.corrects_id:
+        reversed_ids.add(t.corrects_id)
+    batch.changed |= {debit_id, credit_id}
+    batch.new[t.id] = {
+        "id": t.id,
+        "ledger": debit["ledger"],
+        "kind": t.kind,
+        "debit_account_id": debit_id,
+        "credit_account_id": credit_id,
+        "amount": amount,
+        "pending_id": t.pending_id,
+        "expires_at": t.expires_at,
+        "reason": t.reason,
+        "reference": t.reference,
+        "corrects_id": t.corrects_id,
+        "created_at": batch.now,
+    }
+
+
+def _compare(t: TransferInput, stored: dict, known: dict) -> str:
+    """`exists` when the input says what the stored transfer says; fields a post or void leaves
+    empty (accounts, a post's amount) are taken from the pending transfer."""
+    want = {f.name: getattr(t, f.name) for f in fields(t) if f.name != "lot_expires_at"}
+    if t.kind in ("post", "void", "expire"):
+        pending = known.get(t.pending_id)
+        for side in ("debit_account_id", "credit_account_id"):
+            if want[side] is None:
+                want[side] = stored[side]
+        if want["amount"] is None and pending is not None:
+            want["amount"] = pending["amount"]
+    same = all(stored[k] == v for k, v in want.items())
+    return EXISTS if same else EXISTS_WITH_DIFFERENT_FIELDS
+
+
+# Accounts -------------------------------------------------------------------------------------
+
+
+def ensure_account(
+    session: Session,
+    key: str,
+    *,
+    ledger: str,
+    kind: str,
+    now: datetime,
+    volunteer_id: int | None = None,
+    hub_id: int | None = None,
+) -> int:
+    """The account with this key, made on first use (concurrent first uses make one)."""
+    conn = session.connection()
+    found = conn.scalar(select(_A.c.id).where(_A.c.key == key))
+    if found is not None:
+        return found
+    volunteer_owned = kind in ("volunteer", "volunteer_manual")
+    values = {
+        "key": key,
+        "ledger": ledger,
+        "kind": kind,
+        "volunteer_id": volunteer_id,
+        "hub_id": hub_id,
+        "no_overdraft": volunteer_owned,
+        "has_lots": kind == "volunteer" and ledger == "points",
+        **dict.fromkeys(_BALANCES, 0),
+        "created_at": now,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(_A).values(values).on_conflict_do_nothing(index_elements=["key"]))
+    return conn.scalar(select(_A.c.id).where(_A.c.key == key))
+
+
+def volunteer_account(session: Session, ledger: str, volunteer_id: int, now: datetime) -> int:
+    return ensure_account(
+        session,
+        f"{ledger}:volunteer:{volunteer_id}",
+        ledger=ledger,
+        kind="volunteer",
+        volunteer_id=volunteer_id,
+        now=now,
+    )
+
+
+def hub_account(session: Session, ledger: str, kind: str, hub_id: int, now: datetime) -> int:
+    return ensure_account(
+        session, f"{ledger}:{kind}:{hub_id}", ledger=ledger, kind=kind, hub_id=hub_id, now=now
+    )
+
+
+def account_by_key(session: Session, key: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.key == key))
+
+
+def system_account(session: Session, ledger: str, kind: str, now: datetime) -> int:
+    return ensure_account(session, f"{ledger}:{kind}", ledger=ledger, kind=kind, now=now)
+
+
+# Expiry ---------------------------------------------------------------------------------------
+
+
+def sweep_pending(session: Session, now: datetime, limit: int = 1000) -> int:
+    """Release pending transfers past their expiry (an `expire` transfer each); returns how many."""
+    other = _T.alias("other")
+    due = (
+        session.connection()
+        .execute(
+            select(_T)
+            .where(
+                _T.c.kind == "pending",
+                _T.c.expires_at <= now,
+                ~select(other.c.id).where(other.c.pending_id == _T.c.id).exists(),
+            )
+            .order_by(_T.c.expires_at)
+            .limit(limit)
+        )
+        .mappings()
+        .all()
+    )
+    results = create_transfers(session, [expire_input(dict(p)) for p in due], now)
+    return results.count(CREATED)
+
+
+def expire_lots(session: Session, now: datetime, day: str) -> int:
+    """Move the remainder of every lot due by `now` to the ledger's expired account: one transfer
+    per account per `day` (local date). Points reserved by a pending order stay until it resolves.
+    Returns the points expired."""
+    conn = session.connection()
+    due = conn.execute(
+        select(_L.c.account_id, func.sum(_L.c.remaining))
+        .where(_L.c.remaining > 0, _L.c.expires_at <= now)
+        .group_by(_L.c.account_id)
+        .order_by(_L.c.account_id)
+    ).all()
+    if not due:
+        return 0
+    target = system_account(session, "points", "expired", now)
+    available = dict(
+        conn.execute(
+            select(_A.c.id, _A.c.credits_posted - _A.c.debits_posted - _A.c.debits_pending).where(
+                _A.c.id.in_([a for a, _ in due])
+            )
+        ).all()
+    )
+    inputs = [
+        TransferInput(
+            id=f"expiry:{account_id}:{day}",
+            debit_account_id=account_id,
+            credit_account_id=target,
+            amount=min(int(amount), available[account_id]),
+            reason="expiry",
+            reference=f"expiry:{day}",
+        )
+        for account_id, amount in due
+        if min(int(amount), available[account_id]) > 0
+    ]
+    results = create_transfers(session, inputs, now)
+    return sum(t.amount for t, r in zip(inputs, results, strict=True) if r == CREATED)
+
+
+# Verification ---------------------------------------------------------------------------------
+
+
+def verify(session: Session) -> list[str]:
+    """Recompute every balance from its transfers, check each ledger sums to zero and that lots match
+    balances. Returns the problems found (empty: all is well)."""
+    conn = session.connection()
+    problems: list[str] = []
+    recomputed: dict[int, dict[str, int]] = {}
+
+    def add(rows, field):
+        for account_id, total in rows:
+            recomputed.setdefault(account_id, dict.fromkeys(_BALANCES, 0))[field] = int(total)
+
+    posted = _T.c.kind.in_(("single", "post"))
+    other = _T.alias("other")
+    open_pending = (_T.c.kind == "pending") & ~select(other.c.id).where(
+        other.c.pending_id == _T.c.id
+    ).exists()
+    for side, prefix in ((_T.c.debit_account_id, "debits"), (_T.c.credit_account_id, "credits")):
+        add(
+            conn.execute(select(side, func.sum(_T.c.amount)).where(posted).group_by(side)), f"{prefix}_posted"
+        )
+        add(
+            conn.execute(select(side, func.sum(_T.c.amount)).where(open_pending).group_by(side)),
+            f"{prefix}_pending",
+        )
+    lots = dict(
+        conn.execute(select(_L.c.account_id, func.sum(_L.c.remaining)).group_by(_L.c.account_id)).all()
+    )
+    totals: dict[str, list[int]] = {}
+    for acc in conn.execute(select(_A)).mappings():
+        want = recomputed.pop(acc["id"], dict.fromkeys(_BALANCES, 0))
+        for k in _BALANCES:
+            if acc[k] != want[k]:
+                problems.append(f"account {acc['key']}: {k} is {acc[k]}, transfers say {want[k]}")
+        t = totals.setdefault(acc["ledger"], [0, 0])
+        t[0] += acc["credits_posted"] - acc["debits_posted"]
+        t[1] += acc["credits_pending"] - acc["debits_pending"]
+        if (
+            acc["has_lots"]
+            and int(lots.pop(acc["id"], 0) or 0) != acc["credits_posted"] - acc["debits_posted"]
+        ):
+            problems.append(f"account {acc['key']}: lots do not add up to its balance")
+    problems += [f"account {i}: transfers name a missing account" for i in recomputed]
+    problems += [f"account {i}: lots on an account without lots" for i in lots]
+    for ledger, (posted_sum, pending_sum) in totals.items():
+        if posted_sum or pending_sum:
+            problems.append(
+                f"ledger {ledger}: posted sums to {posted_sum}, pending to {pending_sum}, not zero"
+            )
+    over = conn.scalar(
+        select(func.count())
+        .select_from(_T.join(other, other.c.id == _T.c.pending_id))  # other: the pending transfer
+        .where(_T.c.amount > other.c.amount)
+    )
+    if over:
+        problems.append(f"{over} posts exceed their pending transfer")
+    return problems
