@@ -11,6 +11,7 @@ import sys
 import click
 
 from linli.logs import setup_logging
+from linli.queue import QUEUES
 from linli.settings import SettingsError, load_settings
 
 
@@ -137,7 +138,7 @@ def _print_welcome(host: str, port: int, logins: list[tuple[str, str, str]], emb
 
 
 @main.command()
-@click.option("--queues", "queue_names", multiple=True, default=("default", "reports"))
+@click.option("--queues", "queue_names", multiple=True, default=QUEUES)
 @click.option("--burst", is_flag=True, help="work until the queues are empty, then exit")
 def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     """RQ worker plus the outbox relay."""

@@ -14,9 +14,9 @@ from rq.serializers import JSONSerializer
 
 from linli.settings import Settings
 
-# Queues the relay feeds and the workers listen on. Attendance events wait in the outbox under
-# queue "points" until the points ledger consumes them.
-QUEUES = ("default", "reports")
+# Queues the relay feeds and the workers listen on: "points" carries the ledger's work (awards
+# from attendance events), "reports" the partners' reports, "default" the rest.
+QUEUES = ("default", "points", "reports")
 
 
 def connect_redis(settings: Settings) -> Redis:

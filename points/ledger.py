@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from points.models import Account, Lot, Transfer
+from points.models import Account, LedgerCheck, Lot, Transfer
 
 CREATED = "created"
 EXISTS = "exists"
@@ -476,6 +476,22 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
 
 
 # Verification ---------------------------------------------------------------------------------
+
+
+def run_check(session: Session, now: datetime, clock) -> LedgerCheck:
+    """Verify the whole ledger and record the result (the nightly job and `linli ledger verify`)."""
+    problems = verify(session)
+    check = LedgerCheck(
+        ok=not problems,
+        problems=problems[:1000],
+        accounts=session.scalar(select(func.count()).select_from(_A)),
+        transfers=session.scalar(select(func.count()).select_from(_T)),
+        started_at=now,
+        finished_at=clock.now(),
+    )
+    session.add(check)
+    session.flush()
+    return check
 
 
 def verify(session: Session) -> list[str]:

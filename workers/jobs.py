@@ -139,3 +139,35 @@ def generate_shift_activities(days: int = 14) -> int:
                 )
             )
     return made
+
+
+def attendance_closed(attendance_id: int) -> None:
+    """Service minutes and points for a closed attendance (from its outbox event)."""
+    from points import awards
+
+    rt = runtime()
+    with rt.tx() as session:
+        awards.settle_attendance(
+            session, attendance_id, f"attendance:{attendance_id}", now=rt.clock.now(), tz=rt.settings.tz
+        )
+
+
+def attendance_corrected(correction_id: int) -> None:
+    """A coordinator's correction: the difference, posted as an adjustment."""
+    from points import awards
+
+    rt = runtime()
+    with rt.tx() as session:
+        awards.settle_correction(session, correction_id, now=rt.clock.now(), tz=rt.settings.tz)
+
+
+def ledger_verify() -> dict:
+    """Nightly: recompute every balance from its transfers and record the result."""
+    from points import ledger
+
+    rt = runtime()
+    with rt.tx() as session:
+        check = ledger.run_check(session, rt.clock.now(), rt.clock)
+        result = {"ok": check.ok, "problems": len(check.problems), "transfers": check.transfers}
+    (log.info if result["ok"] else log.error)("ledger verified", extra=result)
+    return result

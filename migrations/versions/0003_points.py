@@ -1,8 +1,8 @@
-"""points ledger: accounts, transfers, lots, rules, awards, star levels, checks
+"""points: ledger accounts, transfers, lots, rules, awards, star levels, checks, shop, commendations, certificates
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 15:23:52.715707
+Create Date: 2026-11-26 15:38:34.804090
 """
 
 from collections.abc import Sequence
@@ -209,38 +209,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "point_awards",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("minutes", sa.Integer(), nullable=False),
-        sa.Column("points", sa.Integer(), nullable=False),
-        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("note", sa.String(length=200), nullable=False),
-        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('service', 'adjustment', 'manual', 'delivery', 'commendation')",
-            name=op.f("ck_point_awards_kind"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["hub_id"], ["organizations.id"], name=op.f("fk_point_awards_hub_id_organizations")
-        ),
-        sa.ForeignKeyConstraint(
-            ["rule_id"], ["points_rules.id"], name=op.f("fk_point_awards_rule_id_points_rules")
-        ),
-        sa.ForeignKeyConstraint(
-            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_point_awards_volunteer_id_volunteers")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_point_awards")),
-        sa.UniqueConstraint("key", name=op.f("uq_point_awards_key")),
-    )
-    with op.batch_alter_table("point_awards", schema=None) as batch_op:
-        batch_op.create_index("ix_point_awards_volunteer_day", ["volunteer_id", "day"], unique=False)
-
-    op.create_table(
         "point_lots",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -263,6 +231,43 @@ def upgrade() -> None:
     with op.batch_alter_table("point_lots", schema=None) as batch_op:
         batch_op.create_index("ix_point_lots_account_open", ["account_id", "expires_at", "id"], unique=False)
 
+    op.create_table(
+        "point_awards",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("rule_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("attendance_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('service', 'adjustment', 'manual', 'delivery', 'commendation')",
+            name=op.f("ck_point_awards_kind"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["attendance_id"], ["attendances.id"], name=op.f("fk_point_awards_attendance_id_attendances")
+        ),
+        sa.ForeignKeyConstraint(
+            ["hub_id"], ["organizations.id"], name=op.f("fk_point_awards_hub_id_organizations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["points_rules.id"], name=op.f("fk_point_awards_rule_id_points_rules")
+        ),
+        sa.ForeignKeyConstraint(
+            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_point_awards_volunteer_id_volunteers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_point_awards")),
+        sa.UniqueConstraint("key", name=op.f("uq_point_awards_key")),
+    )
+    with op.batch_alter_table("point_awards", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_point_awards_attendance_id"), ["attendance_id"], unique=False)
+        batch_op.create_index("ix_point_awards_volunteer_day", ["volunteer_id", "day"], unique=False)
+
     for statement in APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
 
@@ -270,14 +275,15 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in DROP_APPEND_ONLY[op.get_bind().dialect.name]:
         op.execute(statement)
+    with op.batch_alter_table("point_awards", schema=None) as batch_op:
+        batch_op.drop_index("ix_point_awards_volunteer_day")
+        batch_op.drop_index(batch_op.f("ix_point_awards_attendance_id"))
+
+    op.drop_table("point_awards")
     with op.batch_alter_table("point_lots", schema=None) as batch_op:
         batch_op.drop_index("ix_point_lots_account_open")
 
     op.drop_table("point_lots")
-    with op.batch_alter_table("point_awards", schema=None) as batch_op:
-        batch_op.drop_index("ix_point_awards_volunteer_day")
-
-    op.drop_table("point_awards")
     with op.batch_alter_table("ledger_transfers", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_ledger_transfers_reversal",

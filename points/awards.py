@@ -1,0 +1,450 @@
+"""Earning (积分获取): service time and points from verified attendance, by a hub's versioned rules.
+
+An attendance is settled by comparing what it should have earned (from its current state, by the
+rule version in force when it closed) with what it has earned so far, and posting the difference.
+The close event and every correction settle the same way, so their jobs may run in any order or
+twice and the result is the same. A flagged attendance (a forgotten check-out) earns nothing until a
+coordinator corrects it. Hours added by hand go to a separate account and earn no points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, invalid
+from orgs.models import Organization
+from points import ledger
+from points.ledger import TransferInput
+from points.models import Account, Award, PointsRule, StarLevel, Transfer
+from volunteer.models import ACTIVITY_KINDS, Activity, Attendance, AttendanceCorrection
+
+DEFAULT_RULE = {
+    "points_per_hour": {"default": 10},
+    "rounding_minutes": 15,
+    "minimum_minutes": 30,
+    "daily_cap": 60,
+    "campaigns": [],
+    "delivery_points": 5,
+    "expiry_years": 1,  # points expire at the end of the year after the year they were earned
+    "star_hours": [100, 300, 600, 1000, 1500],  # the national community-volunteer standard
+}
+EARNING_KINDS = ("service", "adjustment", "delivery")  # what the daily cap counts
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int | None  # None: the defaults above
+    points_per_hour: dict
+    rounding_minutes: int
+    minimum_minutes: int
+    daily_cap: int
+    campaigns: list
+    delivery_points: int
+    expiry_years: int | None
+    star_hours: list
+
+    def points(self, kind: str, minutes: int, day: date) -> int:
+        """Points for `minutes` of service of `kind` on `day`, before the daily cap."""
+        if minutes < self.minimum_minutes:
+            return 0
+        counted = minutes // self.rounding_minutes * self.rounding_minutes
+        per_hour = self.points_per_hour.get(kind, self.points_per_hour.get("default", 10))
+        return counted * per_hour // 60 * self.multiplier(day) // 100
+
+    def multiplier(self, day: date) -> int:
+        """The best campaign running on `day`, in percent (100: none)."""
+        iso = day.isoformat()
+        return max(
+            [c["percent"] for c in self.campaigns if c["starts_on"] <= iso <= c["ends_on"]], default=100
+        )
+
+    def lot_expiry(self, day: date, tz: ZoneInfo) -> datetime | None:
+        if self.expiry_years is None:
+            return None
+        return datetime.combine(date(day.year + self.expiry_years + 1, 1, 1), time(), tz).astimezone(UTC)
+
+    def stars(self, minutes: int) -> int:
+        return sum(1 for hours in self.star_hours if minutes >= hours * 60)
+
+
+def rule_of(row: PointsRule | None) -> Rule:
+    if row is None:
+        return Rule(id=None, **DEFAULT_RULE)
+    return Rule(id=row.id, **{k: getattr(row, k) for k in DEFAULT_RULE})
+
+
+def current_rule(session: Session, hub_id: int, at: datetime) -> Rule:
+    """The hub's rule version in force at `at` (the defaults before its first version)."""
+    row = session.scalar(
+        select(PointsRule)
+        .where(PointsRule.hub_id == hub_id, PointsRule.created_at <= at)
+        .order_by(PointsRule.version.desc())
+        .limit(1)
+    )
+    return rule_of(row)
+
+
+def create_rule(
+    session: Session, hub_id: int, values: dict, *, created_by: int | None, now: datetime
+) -> PointsRule:
+    """A new version of the hub's rules: fields not given keep the previous version's values."""
+    previous = session.scalar(
+        select(PointsRule).where(PointsRule.hub_id == hub_id).order_by(PointsRule.version.desc()).limit(1)
+    )
+    merged = {**(DEFAULT_RULE if previous is None else {k: getattr(previous, k) for k in DEFAULT_RULE})}
+    merged |= {k: v for k, v in values.items() if v is not None or k == "expiry_years"}
+    check_rule(merged)
+    row = PointsRule(
+        hub_id=hub_id,
+        version=(previous.version + 1) if previous else 1,
+        created_by=created_by,
+        created_at=now,
+        **merged,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def check_rule(r: dict) -> None:
+    errors = []
+
+    def bad(field, message):
+        errors.append(FieldError(field, "out_of_range", message))
+
+    per_hour = r["points_per_hour"]
+    if (
+        not isinstance(per_hour, dict)
+        or any(k != "default" and k not in ACTIVITY_KINDS for k in per_hour)
+        or any(not isinstance(v, int) or not 0 <= v <= 1000 for v in per_hour.values())
+    ):
+        bad(
+            "points_per_hour",
+            "按活动类型填写0到1000的整数 Whole points 0-1000 per activity kind (or default)",
+        )
+    if not 1 <= r["rounding_minutes"] <= 240:
+        bad("rounding_minutes", "取整分钟应为1到240 Rounding must be 1 to 240 minutes")
+    if not 0 <= r["minimum_minutes"] <= 1440:
+        bad("minimum_minutes", "最短时长应为0到1440分钟 Minimum must be 0 to 1440 minutes")
+    if not 0 <= r["daily_cap"] <= 100_000:
+        bad("daily_cap", "每日上限应为0到100000 Daily cap must be 0 to 100000 (0: none)")
+    if not 0 <= r["delivery_points"] <= 1000:
+        bad("delivery_points", "送餐积分应为0到1000 Delivery points must be 0 to 1000")
+    if r["expiry_years"] is not None and not 0 <= r["expiry_years"] <= 10:
+        bad("expiry_years", "有效年数应为0到10，或不过期 Expiry must be 0 to 10 years, or null for never")
+    hours = r["star_hours"]
+    if not isinstance(hours, list) or len(hours) != 5 or hours != sorted(set(hours)) or hours[0] <= 0:
+        bad("star_hours", "五个递增的小时数 Five increasing hour thresholds")
+    for i, c in enumerate(r["campaigns"] if isinstance(r["campaigns"], list) else [None]):
+        try:
+            ok = (
+                date.fromisoformat(c["starts_on"]) <= date.fromisoformat(c["ends_on"])
+                and 100 <= c["percent"] <= 1000
+            )
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            bad(
+                f"campaigns[{i}]",
+                "活动需起止日期和100到1000的百分比 A campaign needs starts_on <= ends_on and percent 100-1000",
+            )
+    if errors:
+        raise invalid(errors)
+
+
+def rules_of(session: Session, hub_id: int) -> list[PointsRule]:
+    return list(
+        session.scalars(select(PointsRule).where(PointsRule.hub_id == hub_id).order_by(PointsRule.version))
+    )
+
+
+def hub_of(path: str) -> int:
+    """The hub of an organization path "/base/hub/org/team/" (the base itself above hubs)."""
+    ids = [int(p) for p in path.strip("/").split("/")]
+    return ids[1] if len(ids) > 1 else ids[0]
+
+
+def local_day(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()
+
+
+# Settling -------------------------------------------------------------------------------------
+
+
+def settle_attendance(
+    session: Session, attendance_id: int, cause: str, *, now: datetime, tz: ZoneInfo
+) -> Award | None:
+    """Post what the attendance should have earned minus what it has earned, under the key `cause`
+    ("attendance:12" for the close, "correction:5" for a correction). Returns the award, or None if
+    there was nothing to do (still open, already settled, nothing changed)."""
+    if session.scalar(select(Award.id).where(Award.key == cause)) is not None:
+        return None
+    row = session.execute(
+        select(Attendance, Activity.kind, Organization.path)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(Organization, Organization.id == Activity.org_id)
+        .where(Attendance.id == attendance_id)
+    ).one_or_none()
+    if row is None or row[0].state == "open":
+        return None
+    attendance, kind, path = row
+    hub_id = hub_of(path)
+    rule = current_rule(session, hub_id, attendance.checked_out_at or attendance.checked_in_at)
+    day = local_day(attendance.checked_in_at, tz)
+    verified = attendance.state != "annulled" and not attendance.flagged
+    target_minutes = (attendance.minutes or 0) if verified else 0
+    earned_minutes, earned_points = session.execute(
+        select(func.coalesce(func.sum(Award.minutes), 0), func.coalesce(func.sum(Award.points), 0)).where(
+            Award.attendance_id == attendance.id
+        )
+    ).one()
+    others_today = session.scalar(
+        select(func.coalesce(func.sum(Award.points), 0)).where(
+            Award.volunteer_id == attendance.volunteer_id,
+            Award.day == day,
+            Award.kind.in_(EARNING_KINDS),
+            (Award.attendance_id != attendance.id) | Award.attendance_id.is_(None),
+        )
+    )
+    target_points = rule.points(kind, target_minutes, day)
+    if rule.daily_cap:
+        target_points = max(0, min(target_points, rule.daily_cap - others_today))
+    minutes, points = target_minutes - earned_minutes, target_points - earned_points
+    closing = f"attendance:{attendance.id}"
+    if not minutes and not points and cause != closing:
+        return None
+    return _post_award(
+        session,
+        key=cause,
+        kind="service" if cause.startswith("attendance:") else "adjustment",
+        volunteer_id=attendance.volunteer_id,
+        hub_id=hub_id,
+        day=day,
+        minutes=minutes,
+        points=points,
+        rule=rule,
+        attendance_id=attendance.id,
+        note=f"{kind} {target_minutes}分钟"
+        + ("" if verified else " 作废 annulled" if attendance.state == "annulled" else " 待核实 unverified"),
+        corrects=None if cause == closing else closing,
+        now=now,
+        tz=tz,
+    )
+
+
+def settle_correction(session: Session, correction_id: int, *, now: datetime, tz: ZoneInfo) -> Award | None:
+    attendance_id = session.scalar(
+        select(AttendanceCorrection.attendance_id).where(AttendanceCorrection.id == correction_id)
+    )
+    if attendance_id is None:
+        return None
+    return settle_attendance(session, attendance_id, f"correction:{correction_id}", now=now, tz=tz)
+
+
+def _post_award(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    volunteer_id: int,
+    hub_id: int,
+    day: date,
+    minutes: int,
+    points: int,
+    rule: Rule,
+    now: datetime,
+    tz: ZoneInfo,
+    attendance_id: int | None = None,
+    note: str = "",
+    minutes_account: str = "volunteer",
+    corrects: str | None = None,
+) -> Award:
+    """Record the award and post its minutes and points (a negative amount takes back; points
+    already spent cannot be taken back, and the note says how many)."""
+    inputs = []
+    # an adjustment points at the transfers it corrects (the close's), where they exist
+    corrected = (
+        set(
+            session.scalars(
+                select(Transfer.id).where(Transfer.id.in_([f"{corrects}:minutes", f"{corrects}:points"]))
+            )
+        )
+        if corrects
+        else set()
+    )
+    if minutes:
+        mine = ledger.ensure_account(
+            session,
+            f"service_minutes:{minutes_account}:{volunteer_id}",
+            ledger="service_minutes",
+            kind=minutes_account,
+            volunteer_id=volunteer_id,
+            now=now,
+        )
+        hub = ledger.hub_account(session, "service_minutes", "hub_issued", hub_id, now)
+        inputs.append(
+            _move(f"{key}:minutes", hub, mine, minutes, kind, key, corrected & {f"{corrects}:minutes"})
+        )
+    if points:
+        mine = ledger.volunteer_account(session, "points", volunteer_id, now)
+        hub = ledger.hub_account(session, "points", "hub_issued", hub_id, now)
+        if points < 0:
+            available = session.scalar(
+                select(Account.credits_posted - Account.debits_posted - Account.debits_pending)
+                .where(Account.id == mine)
+                .with_for_update()
+            )
+            if available < -points:
+                note += f"；{-points - available}分已兑换无法收回 already spent, not taken back"
+                points = -available
+        if points:
+            inputs.append(
+                _move(
+                    f"{key}:points",
+                    hub,
+                    mine,
+                    points,
+                    kind,
+                    key,
+                    corrected & {f"{corrects}:points"},
+                    rule.lot_expiry(day, tz),
+                )
+            )
+    results = ledger.create_transfers(session, inputs, now)
+    if any(r not in (ledger.CREATED, ledger.EXISTS) for r in results):
+        raise RuntimeError(f"award {key} refused by the ledger: {results}")
+    award = Award(
+        key=key,
+        volunteer_id=volunteer_id,
+        hub_id=hub_id,
+        kind=kind,
+        day=day,
+        minutes=minutes,
+        points=points,
+        rule_id=rule.id,
+        attendance_id=attendance_id,
+        note=note[:200],
+        created_at=now,
+    )
+    session.add(award)
+    session.flush()
+    if minutes > 0 and minutes_account == "volunteer":
+        record_stars(session, volunteer_id, rule, now)
+    return award
+
+
+def _move(
+    tid: str, hub: int, mine: int, amount: int, kind: str, key: str, corrects: set, lot_expires_at=None
+) -> TransferInput:
+    """A credit to the volunteer, or (negative) a debit back to the hub."""
+    debit, credit = (hub, mine) if amount > 0 else (mine, hub)
+    return TransferInput(
+        id=tid,
+        debit_account_id=debit,
+        credit_account_id=credit,
+        amount=abs(amount),
+        reason=f"{kind}_award" if amount > 0 else f"{kind}_takeback",
+        reference=key,
+        corrects_id=next(iter(corrects), None),
+        lot_expires_at=lot_expires_at if amount > 0 else None,
+    )
+
+
+def add_manual_hours(
+    session: Session,
+    *,
+    volunteer_id: int,
+    hub_id: int,
+    minutes: int,
+    day: date,
+    note: str,
+    key: str,
+    now: datetime,
+    tz,
+) -> Award:
+    """Hours a hub adds by hand (e.g. from a paper sign-in sheet): kept apart from verified service,
+    marked as such, no points and no stars."""
+    return _post_award(
+        session,
+        key=key,
+        kind="manual",
+        volunteer_id=volunteer_id,
+        hub_id=hub_id,
+        day=day,
+        minutes=minutes,
+        points=0,
+        rule=rule_of(None),
+        note=note,
+        minutes_account="volunteer_manual",
+        now=now,
+        tz=tz,
+    )
+
+
+def award_delivery(
+    session: Session, *, volunteer_id: int, hub_id: int, delivery_key: str, at: datetime, now: datetime, tz
+) -> Award | None:
+    """The fixed award of a hub's rule for one home delivery (within the daily cap)."""
+    key = f"delivery:{delivery_key}"
+    if session.scalar(select(Award.id).where(Award.key == key)) is not None:
+        return None
+    rule = current_rule(session, hub_id, at)
+    day = local_day(at, tz)
+    points = rule.delivery_points * rule.multiplier(day) // 100
+    if rule.daily_cap:
+        today = session.scalar(
+            select(func.coalesce(func.sum(Award.points), 0)).where(
+                Award.volunteer_id == volunteer_id, Award.day == day, Award.kind.in_(EARNING_KINDS)
+            )
+        )
+        points = max(0, min(points, rule.daily_cap - today))
+    return _post_award(
+        session,
+        key=key,
+        kind="delivery",
+        volunteer_id=volunteer_id,
+        hub_id=hub_id,
+        day=day,
+        minutes=0,
+        points=points,
+        rule=rule,
+        note="送餐上门 home delivery",
+        now=now,
+        tz=tz,
+    )
+
+
+# Stars ----------------------------------------------------------------------------------------
+
+
+def verified_minutes(session: Session, volunteer_id: int) -> int:
+    acc = ledger.account_by_key(session, f"service_minutes:volunteer:{volunteer_id}")
+    return acc.balance if acc else 0
+
+
+def record_stars(session: Session, volunteer_id: int, rule: Rule, now: datetime) -> list[int]:
+    """Record each star level newly reached (levels once reached stay)."""
+    minutes = verified_minutes(session, volunteer_id)
+    reached = rule.stars(minutes)
+    have = set(session.scalars(select(StarLevel.level).where(StarLevel.volunteer_id == volunteer_id)))
+    new = [level for level in range(1, reached + 1) if level not in have]
+    if new:
+        session.execute(
+            insert(StarLevel),
+            [
+                {"volunteer_id": volunteer_id, "level": lv, "minutes": minutes, "reached_at": now}
+                for lv in new
+            ],
+        )
+    return new
+
+
+def star_level(session: Session, volunteer_id: int) -> int:
+    return session.scalar(
+        select(func.coalesce(func.max(StarLevel.level), 0)).where(StarLevel.volunteer_id == volunteer_id)
+    )

@@ -1,0 +1,262 @@
+"""Earning: service time and points from attendance events, by versioned rules per hub."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from linli.errors import LinliError
+from points import awards, ledger
+from points.models import Award, Lot, StarLevel, Transfer
+from tests.conftest import drain
+from tests.helpers import file_volunteer, make_activity, make_county, make_station, staff_token, staff_user
+from volunteer.models import Attendance
+
+TZ = ZoneInfo("Asia/Shanghai")
+START = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 in Asia/Shanghai
+PHONE = "13900000001"
+
+
+class Hub:
+    def __init__(self, client, rt):
+        self.client, self.rt = client, rt
+        self.county = make_county(rt)
+        self.station = make_station(rt, self.county.org_a)
+        self.activity = make_activity(rt, self.county.org_a, self.station, START, hours=6, capacity=5)
+        staff_user(rt, "counter", "coordinator", org_id=self.county.org_a, station_id=self.station)
+        self.volunteer = file_volunteer(rt, PHONE, self.county.open_team)
+
+    def scan(self):
+        r = self.client.post(
+            "/api/v1/scans",
+            json={
+                "payload": self.rt.codes.volunteer_card(self.volunteer, 1),
+                "station_id": self.station,
+                "scan_id": str(uuid.uuid4()),
+            },
+            headers=staff_token(self.client, "counter"),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def attendance(self, minutes, start=START, flagged=False, activity=None):
+        """A closed attendance, as the scan door leaves it."""
+        with self.rt.tx() as s:
+            a = Attendance(
+                activity_id=activity or self.activity,
+                volunteer_id=self.volunteer,
+                station_id=self.station,
+                state="auto_closed" if flagged else "closed",
+                checked_in_at=start,
+                checked_out_at=start + timedelta(minutes=minutes),
+                minutes=minutes,
+                flagged=flagged,
+                flag_reason="forgot_checkout" if flagged else None,
+                created_at=start,
+            )
+            s.add(a)
+            s.flush()
+            return a.id
+
+    def settle(self, attendance_id, cause=None, now=None):
+        with self.rt.tx() as s:
+            return awards.settle_attendance(
+                s,
+                attendance_id,
+                cause or f"attendance:{attendance_id}",
+                now=now or START + timedelta(hours=7),
+                tz=TZ,
+            )
+
+    def balances(self):
+        with self.rt.tx() as s:
+            minutes = ledger.account_by_key(s, f"service_minutes:volunteer:{self.volunteer}")
+            points = ledger.account_by_key(s, f"points:volunteer:{self.volunteer}")
+            assert ledger.verify(s) == []
+            return (minutes.balance if minutes else 0, points.balance if points else 0)
+
+    def rule(self, when, **values):
+        with self.rt.tx() as s:
+            return awards.create_rule(s, self.county.hub_a, values, created_by=None, now=when).id
+
+
+@pytest.fixture
+def hub(client, rt):
+    return Hub(client, rt)
+
+
+def test_a_check_out_earns_minutes_and_points_once(hub):
+    with freeze_time(START) as frozen:
+        hub.scan()
+        frozen.tick(timedelta(minutes=140))
+        assert hub.scan()["outcome"] == "checked_out"
+        assert drain(hub.rt) == 1
+    # 140 minutes, counted in whole quarter hours (135) at 10 points an hour: 22 points
+    assert hub.balances() == (140, 22)
+    with hub.rt.tx() as s:
+        attendance_id = s.scalar(select(Attendance.id))
+    from workers.jobs import attendance_closed
+
+    attendance_closed(attendance_id)  # the same event delivered again
+    assert hub.balances() == (140, 22)
+    with hub.rt.tx() as s:
+        [award] = s.scalars(select(Award)).all()
+        assert (award.kind, award.minutes, award.points, award.rule_id) == ("service", 140, 22, None)
+        # the lot lasts to the end of the year after (Asia/Shanghai): 2032-01-01 00:00 local
+        assert s.scalar(select(Lot.expires_at)) == datetime(2031, 12, 31, 16, 0, tzinfo=UTC)
+
+
+def test_corrections_post_the_difference_pointing_at_what_they_correct(hub, client):
+    a = hub.attendance(120)
+    hub.settle(a)
+    assert hub.balances() == (120, 20)
+    with hub.rt.tx() as s:
+        correction = _correct(s, a, 60)
+    assert hub.settle(a, f"correction:{correction}").minutes == -60
+    assert hub.balances() == (60, 10)
+    with hub.rt.tx() as s:
+        back = s.get(
+            Transfer, s.scalar(select(Transfer.seq).where(Transfer.id == f"correction:{correction}:points"))
+        )
+        assert (
+            back.corrects_id == f"attendance:{a}:points"
+            and back.amount == 10
+            and back.reason == "adjustment_takeback"
+        )
+        annul = _correct(s, a, None)
+    hub.settle(a, f"correction:{annul}")
+    assert hub.balances() == (0, 0)
+    # the events again, in any order: nothing moves
+    hub.settle(a, f"correction:{correction}")
+    hub.settle(a)
+    assert hub.balances() == (0, 0)
+
+
+def _correct(s, attendance_id, minutes):
+    from accounts.models import StaffUser
+    from volunteer import checkin
+
+    user = s.scalar(select(StaffUser.id).where(StaffUser.username == "counter"))
+    return checkin.correct(
+        s,
+        attendance_id=attendance_id,
+        minutes=minutes,
+        annul=minutes is None,
+        reason="核对签到表 checked against the paper sheet",
+        staff_user_id=user,
+        staff_paths=["/"],
+        now=START + timedelta(hours=8),
+    ).id
+
+
+def test_points_already_spent_are_not_taken_back(hub):
+    a = hub.attendance(120)
+    hub.settle(a)
+    with hub.rt.tx() as s:
+        mine = ledger.volunteer_account(s, "points", hub.volunteer, START)
+        shop = ledger.hub_account(s, "points", "hub_shop", hub.county.hub_a, START)
+        assert ledger.create_transfers(
+            s,
+            [ledger.TransferInput(id="order:1", debit_account_id=mine, credit_account_id=shop, amount=15)],
+            START,
+        ) == ["created"]
+        annul = _correct(s, a, None)
+    award = hub.settle(a, f"correction:{annul}")
+    assert award.points == -5 and "15分已兑换" in award.note and "作废" in award.note
+    assert hub.balances() == (0, 0)
+
+
+def test_a_flagged_attendance_earns_only_once_corrected(hub):
+    a = hub.attendance(150, flagged=True)
+    hub.settle(a)
+    assert hub.balances() == (0, 0)
+    with hub.rt.tx() as s:
+        c = _correct(s, a, 90)
+    hub.settle(a, f"correction:{c}")
+    assert hub.balances() == (90, 15)
+
+
+def test_rule_versions_apply_from_their_time_and_never_rewrite_history(hub):
+    v1 = hub.rule(START - timedelta(days=1), points_per_hour={"default": 10, "meal_service": 20}, daily_cap=0)
+    a = hub.attendance(60)
+    hub.settle(a)
+    v2 = hub.rule(START + timedelta(hours=3), points_per_hour={"default": 10, "meal_service": 30})
+    b = hub.attendance(60, start=START + timedelta(hours=4))
+    hub.settle(b)
+    with hub.rt.tx() as s:
+        got = {x.attendance_id: (x.points, x.rule_id) for x in s.scalars(select(Award))}
+    assert got == {a: (20, v1), b: (30, v2)}
+    with hub.rt.tx() as s:  # a correction to the first is judged by the first's rule
+        c = _correct(s, a, 120)
+    assert hub.settle(a, f"correction:{c}").points == 20
+    assert hub.balances() == (180, 70)
+
+
+def test_rounding_minimum_campaigns_and_the_daily_cap():
+    rule = awards.rule_of(None)
+    day = date(2030, 6, 3)
+    assert rule.points("meal_service", 29, day) == 0  # under the 30-minute minimum
+    assert rule.points("meal_service", 44, day) == 5  # 30 minutes counted
+    assert rule.points("meal_service", 45, day) == 7
+    double = awards.Rule(
+        **{
+            **rule.__dict__,
+            "campaigns": [{"starts_on": "2030-06-01", "ends_on": "2030-06-03", "percent": 200}],
+        }
+    )
+    assert double.points("meal_service", 60, day) == 20
+    assert double.points("meal_service", 60, date(2030, 6, 4)) == 10
+
+
+def test_the_daily_cap_counts_every_attendance_of_the_local_day(hub):
+    hub.rule(START - timedelta(days=1), daily_cap=30)
+    first = hub.attendance(120)  # 20 points
+    second = hub.attendance(120, start=START + timedelta(hours=3))  # 20 more, 10 allowed
+    next_day = hub.attendance(60, start=START + timedelta(hours=14))  # 00:30 the next local day
+    for a in (first, second, next_day):
+        hub.settle(a)
+    with hub.rt.tx() as s:
+        got = [x.points for x in s.scalars(select(Award).order_by(Award.id))]
+    assert got == [20, 10, 10]
+
+
+def test_manual_hours_are_kept_apart(hub):
+    with hub.rt.tx() as s:
+        awards.add_manual_hours(
+            s,
+            volunteer_id=hub.volunteer,
+            hub_id=hub.county.hub_a,
+            minutes=600,
+            day=date(2030, 5, 1),
+            note="纸质签到表补录",
+            key="manual:1",
+            now=START,
+            tz=TZ,
+        )
+        manual = ledger.account_by_key(s, f"service_minutes:volunteer_manual:{hub.volunteer}")
+        assert manual.balance == 600 and manual.kind == "volunteer_manual"
+    assert hub.balances() == (0, 0)
+
+
+def test_star_levels_are_recorded_when_reached_and_kept(hub):
+    hub.rule(START - timedelta(days=1), star_hours=[1, 2, 3, 4, 5])
+    a = hub.attendance(130)
+    hub.settle(a)
+    with hub.rt.tx() as s:
+        assert sorted(s.scalars(select(StarLevel.level))) == [1, 2]
+        assert awards.star_level(s, hub.volunteer) == 2
+        annul = _correct(s, a, None)
+    hub.settle(a, f"correction:{annul}")
+    with hub.rt.tx() as s:
+        assert awards.star_level(s, hub.volunteer) == 2  # a level once reached stays
+
+
+def test_a_rule_is_checked_field_by_field(hub):
+    with pytest.raises(LinliError) as err:
+        hub.rule(START, rounding_minutes=0, star_hours=[5, 1], campaigns=[{"starts_on": "x"}])
+    assert {e.field for e in err.value.errors} == {"rounding_minutes", "star_hours", "campaigns[0]"}
