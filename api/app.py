@@ -21,6 +21,7 @@ from api.health import healthz, readyz
 from api.observability import register_queue_collector, request_id_middleware
 from api.orgs import OrganizationController
 from api.pages import demo_codes, index, scan_page
+from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
@@ -52,6 +53,9 @@ def create_app(runtime: Runtime) -> Litestar:
             ScanController,
             AttendanceController,
             CardController,
+            MyPointsController,
+            ShopController,
+            HubPointsController,
             scan_page,
         ],
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},

@@ -20,7 +20,7 @@ from linli.errors import FieldError, invalid
 from orgs.models import Organization
 from points import ledger
 from points.ledger import TransferInput
-from points.models import Account, Award, PointsRule, StarLevel, Transfer
+from points.models import Account, Award, Lot, PointsRule, StarLevel, Transfer
 from volunteer.models import ACTIVITY_KINDS, Activity, Attendance, AttendanceCorrection
 
 DEFAULT_RULE = {
@@ -97,7 +97,7 @@ def create_rule(
         select(PointsRule).where(PointsRule.hub_id == hub_id).order_by(PointsRule.version.desc()).limit(1)
     )
     merged = {**(DEFAULT_RULE if previous is None else {k: getattr(previous, k) for k in DEFAULT_RULE})}
-    merged |= {k: v for k, v in values.items() if v is not None or k == "expiry_years"}
+    merged |= values
     check_rule(merged)
     row = PointsRule(
         hub_id=hub_id,
@@ -113,6 +113,11 @@ def create_rule(
 
 def check_rule(r: dict) -> None:
     errors = []
+    for k in DEFAULT_RULE:
+        if r[k] is None and k != "expiry_years":
+            errors.append(FieldError(k, "required", "不能为空 Must not be null"))
+    if errors:
+        raise invalid(errors)
 
     def bad(field, message):
         errors.append(FieldError(field, "out_of_range", message))
@@ -235,6 +240,10 @@ def settle_attendance(
         now=now,
         tz=tz,
     )
+
+
+def award_by_key(session: Session, key: str) -> Award | None:
+    return session.scalar(select(Award).where(Award.key == key))
 
 
 def settle_correction(session: Session, correction_id: int, *, now: datetime, tz: ZoneInfo) -> Award | None:
@@ -448,3 +457,73 @@ def star_level(session: Session, volunteer_id: int) -> int:
     return session.scalar(
         select(func.coalesce(func.max(StarLevel.level), 0)).where(StarLevel.volunteer_id == volunteer_id)
     )
+
+
+# A volunteer's standing ---------------------------------------------------------------------
+
+
+def standing(session: Session, volunteer_id: int, now: datetime) -> dict:
+    """Balance, reserved points, service time, stars and progress, points by expiry date."""
+    accounts = {
+        a.key: a
+        for a in session.scalars(
+            select(Account).where(
+                Account.key.in_(
+                    [
+                        f"points:volunteer:{volunteer_id}",
+                        f"service_minutes:volunteer:{volunteer_id}",
+                        f"service_minutes:volunteer_manual:{volunteer_id}",
+                    ]
+                )
+            )
+        )
+    }
+    points = accounts.get(f"points:volunteer:{volunteer_id}")
+    minutes = accounts.get(f"service_minutes:volunteer:{volunteer_id}")
+    manual = accounts.get(f"service_minutes:volunteer_manual:{volunteer_id}")
+    last_hub = session.scalar(
+        select(Award.hub_id).where(Award.volunteer_id == volunteer_id).order_by(Award.id.desc()).limit(1)
+    )
+    rule = current_rule(session, last_hub, now) if last_hub else rule_of(None)
+    served = minutes.balance if minutes else 0
+    level = star_level(session, volunteer_id)
+    next_level = None
+    if level < len(rule.star_hours):
+        hours = rule.star_hours[level]
+        next_level = {"level": level + 1, "hours": hours, "minutes_to_go": max(0, hours * 60 - served)}
+    expiring = []
+    if points is not None:
+        expiring = [
+            {"expires_at": at, "points": int(n)}
+            for at, n in session.execute(
+                select(Lot.expires_at, func.sum(Lot.remaining))
+                .where(Lot.account_id == points.id, Lot.remaining > 0, Lot.expires_at.is_not(None))
+                .group_by(Lot.expires_at)
+                .order_by(Lot.expires_at)
+                .limit(5)
+            )
+        ]
+    return {
+        "balance": points.balance if points else 0,
+        "available": points.available if points else 0,
+        "reserved": points.debits_pending if points else 0,
+        "service_minutes": served,
+        "manual_minutes": manual.balance if manual else 0,
+        "star_level": level,
+        "next_level": next_level,
+        "expiring": expiring,
+    }
+
+
+def transfers_of(
+    session: Session, volunteer_id: int, before_seq: int, limit: int
+) -> list[tuple[Transfer, int]]:
+    """The volunteer's transfers on both ledgers, newest first, each with its signed amount."""
+    ids = list(session.scalars(select(Account.id).where(Account.volunteer_id == volunteer_id)))
+    if not ids:
+        return []
+    q = select(Transfer).where(Transfer.debit_account_id.in_(ids) | Transfer.credit_account_id.in_(ids))
+    if before_seq:
+        q = q.where(Transfer.seq < before_seq)
+    rows = session.scalars(q.order_by(Transfer.seq.desc()).limit(limit))
+    return [(t, t.amount if t.credit_account_id in ids else -t.amount) for t in rows]

@@ -36,6 +36,7 @@ RESULTS = (
     "debit_account_not_found",
     "credit_account_not_found",
     "accounts_must_have_the_same_ledger",
+    "volunteer_to_volunteer_forbidden",
     "exceeds_credits",
     "pending_id_must_be_empty",
     "pending_id_required",
@@ -80,6 +81,14 @@ class TransferInput:
     reference: str = ""
     corrects_id: str | None = None  # a correction names what it corrects; reason "reversal" mirrors it
     lot_expires_at: datetime | None = None  # a credit into an account with lots: when the lot expires
+
+
+def lock_accounts(session: Session, ids: list[int]) -> None:
+    """Lock accounts in id order, as every batch does: callers that must hold an account across
+    several steps take it first this way, so no two transactions ever wait on each other in a cycle."""
+    session.connection().execute(
+        select(_A.c.id).where(_A.c.id.in_(sorted(ids))).order_by(_A.c.id).with_for_update()
+    )
 
 
 def create_transfers(session: Session, inputs: list[TransferInput], now: datetime) -> list[str]:
@@ -238,6 +247,8 @@ def _judge(t: TransferInput, batch: _Batch, referenced, resolved, reversed_ids, 
             return "credit_account_not_found"
         if debit["ledger"] != credit["ledger"]:
             return "accounts_must_have_the_same_ledger"
+        if debit["volunteer_id"] is not None and credit["volunteer_id"] is not None:
+            return "volunteer_to_volunteer_forbidden"  # points are not money: no transfers between people
         if t.kind == "pending" and t.expires_at is not None and t.expires_at <= now:
             return "expires_at_must_be_in_future"
         if t.kind == "single" and t.expires_at is not None:

@@ -219,3 +219,59 @@ class LedgerCheck(Base):
     transfers: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+LIMIT_PERIODS = ("day", "week", "month", "year", "ever")
+ORDER_STATUSES = ("reserved", "fulfilled", "cancelled", "expired")
+
+
+class ShopItem(Base):
+    """Something in a hub's points shop (积分超市): a price in points, stock, a per-volunteer limit."""
+
+    __tablename__ = "shop_items"
+    __table_args__ = (
+        CheckConstraint("price > 0", name="price"),
+        CheckConstraint("stock >= 0", name="stock"),
+        CheckConstraint("per_volunteer_limit >= 0", name="per_volunteer_limit"),
+        CheckConstraint("limit_period IN ('day', 'week', 'month', 'year', 'ever')", name="limit_period"),
+        Index("ix_shop_items_hub", "hub_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hub_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(500))
+    price: Mapped[int] = mapped_column(Integer)  # points
+    stock: Mapped[int] = mapped_column(Integer)
+    per_volunteer_limit: Mapped[int] = mapped_column(Integer)  # 0: no limit
+    limit_period: Mapped[str] = mapped_column(String(10))
+    visible_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    visible_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ShopOrder(Base):
+    """An order reserves points (a pending transfer) and stock; the counter fulfils it by scanning
+    the volunteer's card (post), or it is cancelled (void) or expires."""
+
+    __tablename__ = "shop_orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('reserved', 'fulfilled', 'cancelled', 'expired')", name="status"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_shop_orders_volunteer_item", "volunteer_id", "item_id", "created_at"),
+        Index("ix_shop_orders_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)  # the client's, for retries
+    item_id: Mapped[int] = mapped_column(ForeignKey("shop_items.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    hub_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    transfer_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 15:38:34.804090
+Create Date: 2026-11-26 15:44:52.911445
 """
 
 from collections.abc import Sequence
@@ -119,6 +119,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("hub_id", "version", name=op.f("uq_points_rules_hub_id_version")),
     )
     op.create_table(
+        "shop_items",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column("price", sa.Integer(), nullable=False),
+        sa.Column("stock", sa.Integer(), nullable=False),
+        sa.Column("per_volunteer_limit", sa.Integer(), nullable=False),
+        sa.Column("limit_period", sa.String(length=10), nullable=False),
+        sa.Column("visible_from", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("visible_until", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "limit_period IN ('day', 'week', 'month', 'year', 'ever')",
+            name=op.f("ck_shop_items_limit_period"),
+        ),
+        sa.CheckConstraint("per_volunteer_limit >= 0", name=op.f("ck_shop_items_per_volunteer_limit")),
+        sa.CheckConstraint("price > 0", name=op.f("ck_shop_items_price")),
+        sa.CheckConstraint("stock >= 0", name=op.f("ck_shop_items_stock")),
+        sa.ForeignKeyConstraint(
+            ["hub_id"], ["organizations.id"], name=op.f("fk_shop_items_hub_id_organizations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shop_items")),
+    )
+    with op.batch_alter_table("shop_items", schema=None) as batch_op:
+        batch_op.create_index("ix_shop_items_hub", ["hub_id"], unique=False)
+
+    op.create_table(
         "star_levels",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -209,6 +237,46 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "shop_orders",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=True),
+        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("transfer_id", sa.String(length=100), nullable=False),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('reserved', 'fulfilled', 'cancelled', 'expired')", name=op.f("ck_shop_orders_status")
+        ),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_shop_orders_quantity")),
+        sa.ForeignKeyConstraint(
+            ["hub_id"], ["organizations.id"], name=op.f("fk_shop_orders_hub_id_organizations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["item_id"], ["shop_items.id"], name=op.f("fk_shop_orders_item_id_shop_items")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resolved_by"], ["staff_users.id"], name=op.f("fk_shop_orders_resolved_by_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_shop_orders_volunteer_id_volunteers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shop_orders")),
+        sa.UniqueConstraint("request_id", name=op.f("uq_shop_orders_request_id")),
+    )
+    with op.batch_alter_table("shop_orders", schema=None) as batch_op:
+        batch_op.create_index("ix_shop_orders_status_expires", ["status", "expires_at"], unique=False)
+        batch_op.create_index(
+            "ix_shop_orders_volunteer_item", ["volunteer_id", "item_id", "created_at"], unique=False
+        )
+
+    op.create_table(
         "point_lots",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -284,6 +352,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_point_lots_account_open")
 
     op.drop_table("point_lots")
+    with op.batch_alter_table("shop_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_shop_orders_volunteer_item")
+        batch_op.drop_index("ix_shop_orders_status_expires")
+
+    op.drop_table("shop_orders")
     with op.batch_alter_table("ledger_transfers", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_ledger_transfers_reversal",
@@ -305,6 +378,10 @@ def downgrade() -> None:
 
     op.drop_table("ledger_transfers")
     op.drop_table("star_levels")
+    with op.batch_alter_table("shop_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_shop_items_hub")
+
+    op.drop_table("shop_items")
     op.drop_table("points_rules")
     with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_accounts_volunteer_id"))

@@ -1,0 +1,410 @@
+"""Points (积分): a volunteer's balance and history, the points shop, a hub's earning rules and
+hours added by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from accounts.principal import Principal
+from api.deps import next_cursor, page, provide_principal, require_staff, require_volunteer
+from api.problems import problems
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
+from linli.qr import InvalidCode
+from linli.runtime import Runtime
+from orgs import service as orgs_service
+from orgs.models import Organization
+from points import awards, shop
+from points.schemas import (
+    AwardRead,
+    ExpiringPoints,
+    FulfilBody,
+    ItemBody,
+    ItemPage,
+    ItemRead,
+    ManualHoursBody,
+    NextLevel,
+    OrderBody,
+    OrderPage,
+    OrderRead,
+    PointsSummary,
+    RuleBody,
+    RulePage,
+    RuleRead,
+    TransferPage,
+    TransferRead,
+)
+
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH_ERRORS = "missing_token, invalid_token"
+
+
+def _hub(session, hub_id: int) -> Organization:
+    org = orgs_service.get(session, hub_id)
+    if org.kind != "hub":
+        raise not_found("服务中心 Hub", "hub_not_found")
+    return org
+
+
+def _require_hub_staff(session, principal: Principal, hub: Organization) -> int:
+    """Admins over the hub, and coordinators working inside it (a counter's included)."""
+    staff_id = require_staff(principal, "admin", "coordinator")
+    paths = [p for p in principal.staff_paths if p.startswith(hub.path) or hub.path.startswith(p)]
+    if not paths and principal.bound_station_ids:
+        paths = [
+            orgs_service.get(session, orgs_service.get_station(session, s).org_id).path
+            for s in principal.bound_station_ids
+        ]
+        paths = [p for p in paths if p.startswith(hub.path)]
+    if not paths:
+        raise forbidden(f"您无权管理“{hub.name}” You do not work for this hub", "outside_your_scope")
+    return staff_id
+
+
+class MyPointsController(Controller):
+    path = "/api/v1/me"
+    tags = ["积分 points"]
+    dependencies = AUTH
+
+    @get(
+        "/points",
+        operation_id="myPoints",
+        sync_to_thread=True,
+        summary="My points, service time, star level and progress to the next",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+    )
+    def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            s = awards.standing(session, volunteer_id, rt.clock.now())
+        return PointsSummary(
+            **{
+                **s,
+                "next_level": NextLevel(**s["next_level"]) if s["next_level"] else None,
+                "expiring": [ExpiringPoints(**e) for e in s["expiring"]],
+            }
+        )
+
+    @get(
+        "/points/transfers",
+        operation_id="myTransfers",
+        sync_to_thread=True,
+        summary="My transfers on both ledgers, newest first",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+    )
+    def my_transfers(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> TransferPage:
+        volunteer_id = require_volunteer(principal)
+        before, limit = page(cursor, limit)
+        with rt.tx() as session:
+            rows = awards.transfers_of(session, volunteer_id, before, limit)
+        items = [
+            TransferRead(
+                id=t.id,
+                ledger=t.ledger,
+                kind=t.kind,
+                amount=amount,
+                reason=t.reason,
+                reference=t.reference,
+                created_at=t.created_at,
+            )
+            for t, amount in rows
+        ]
+        return TransferPage(items=items, next=next_cursor(rows, limit, rows[-1][0].seq if rows else None))
+
+    @get(
+        "/orders",
+        operation_id="myOrders",
+        sync_to_thread=True,
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+    )
+    def my_orders(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> OrderPage:
+        volunteer_id = require_volunteer(principal)
+        before, limit = page(cursor, limit)
+        with rt.tx() as session:
+            items = [OrderRead.of(o, i) for o, i in shop.orders_of(session, volunteer_id, before, limit)]
+        return OrderPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+
+class ShopController(Controller):
+    path = "/api/v1/shop"
+    tags = ["积分超市 shop"]
+    dependencies = AUTH
+
+    @get(
+        "/items",
+        operation_id="listShopItems",
+        sync_to_thread=True,
+        summary="Items on offer now",
+        responses=problems(_401=AUTH_ERRORS, _422="validation_failed"),
+    )
+    def items(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        hub_id: FromQuery[int | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> ItemPage:
+        after, limit = page(cursor, limit)
+        with rt.tx() as session:
+            items = [
+                ItemRead.of(i) for i in shop.visible_items(session, rt.clock.now(), hub_id, after, limit)
+            ]
+        return ItemPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+    @post(
+        "/items",
+        operation_id="createShopItem",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Put an item in a hub's shop (hub admins)",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="hub_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def create_item(
+        self,
+        data: JSONBody[ItemBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        hub_id: Annotated[int, QueryParameter(description="the hub whose shop")],
+    ) -> ItemRead:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            hub = _hub(session, hub_id)
+            orgs_service.require_admin_of(principal.admin_paths, hub)
+            item = shop.create_item(
+                session,
+                hub.id,
+                shop.ItemInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
+                rt.clock.now(),
+            )
+            return ItemRead.of(item)
+
+    @post(
+        "/orders",
+        operation_id="placeOrder",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Order an item: its points are reserved until the counter hands it over",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="volunteers_only",
+            _404="item_not_found",
+            _409="not_enough_points, out_of_stock, limit_reached, item_not_available, request_id_taken",
+            _422="validation_failed",
+        ),
+    )
+    def place_order(
+        self, data: JSONBody[OrderBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> OrderRead:
+        volunteer_id = require_volunteer(principal)
+        if data.request_id is not None and not 1 <= len(data.request_id) <= 64:
+            raise invalid([FieldError("request_id", "length", "请求编号1到64字符 1 to 64 characters")])
+        with rt.tx() as session:
+            order, _ = shop.place_order(
+                session,
+                volunteer_id=volunteer_id,
+                item_id=data.item_id,
+                quantity=data.quantity,
+                request_id=data.request_id,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
+            )
+            return OrderRead.of(order, shop.get_item(session, order.item_id))
+
+    @post(
+        "/orders/{order_id:int}/fulfil",
+        operation_id="fulfilOrder",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Hand the item over at the counter, scanning the volunteer's card: the points are spent",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope, wrong_volunteer",
+            _404="order_not_found",
+            _409="order_expired, order_cancelled",
+            _422="validation_failed, invalid_card",
+        ),
+    )
+    def fulfil(
+        self,
+        order_id: FromPath[int],
+        data: JSONBody[FulfilBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> OrderRead:
+        try:
+            card = rt.codes.parse(data.payload)
+        except InvalidCode:
+            card = None
+        if card is None or card.kind != "volunteer_card":
+            raise invalid(
+                [FieldError("payload", "invalid_card", "不是有效的志愿者卡 Not a valid volunteer card")]
+            )
+        with rt.tx() as session:
+            order = shop.get_order(session, order_id)
+            staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
+            from volunteer.models import Volunteer
+
+            volunteer = session.get(Volunteer, card.subject_id)
+            if volunteer is None or volunteer.card_version != card.number:
+                raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
+            order = shop.fulfil(
+                session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
+            )
+            return OrderRead.of(order, shop.get_item(session, order.item_id))
+
+    @post(
+        "/orders/{order_id:int}/cancel",
+        operation_id="cancelOrder",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Cancel an order (the volunteer, or staff of the hub): its points and stock come back",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="outside_your_scope",
+            _404="order_not_found",
+            _409="order_fulfilled, order_expired",
+        ),
+    )
+    def cancel(
+        self, order_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> OrderRead:
+        with rt.tx() as session:
+            volunteer_id = staff_id = None
+            if principal.kind == "volunteer":
+                volunteer_id = principal.volunteer_id
+            else:
+                staff_id = _require_hub_staff(
+                    session, principal, _hub(session, shop.get_order(session, order_id).hub_id)
+                )
+            order = shop.cancel(
+                session, order_id, volunteer_id=volunteer_id, staff_user_id=staff_id, now=rt.clock.now()
+            )
+            return OrderRead.of(order, shop.get_item(session, order.item_id))
+
+
+class HubPointsController(Controller):
+    path = "/api/v1"
+    tags = ["积分规则 points rules"]
+    dependencies = AUTH
+
+    @get(
+        "/hubs/{hub_id:int}/points-rules",
+        operation_id="listPointsRules",
+        sync_to_thread=True,
+        summary="Every version of a hub's earning rules, oldest first",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="hub_not_found"),
+    )
+    def rules(
+        self, hub_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RulePage:
+        with rt.tx() as session:
+            _require_hub_staff(session, principal, _hub(session, hub_id))
+            return RulePage(items=[RuleRead.of(r) for r in awards.rules_of(session, hub_id)], next=None)
+
+    @post(
+        "/hubs/{hub_id:int}/points-rules",
+        operation_id="createPointsRule",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A new version of a hub's earning rules (hub admins); awards already made keep theirs",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="hub_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def create_rule(
+        self,
+        hub_id: FromPath[int],
+        data: JSONBody[RuleBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> RuleRead:
+        staff_id = require_staff(principal, "admin")
+        with rt.tx() as session:
+            hub = _hub(session, hub_id)
+            orgs_service.require_admin_of(principal.admin_paths, hub)
+            return RuleRead.of(
+                awards.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
+            )
+
+    @post(
+        "/volunteers/{volunteer_id:int}/manual-hours",
+        operation_id="addManualHours",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Hours added by hand (e.g. from a paper sheet): kept apart from verified service, no points",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="hub_not_found, volunteer_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def manual_hours(
+        self,
+        volunteer_id: FromPath[int],
+        data: JSONBody[ManualHoursBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> AwardRead:
+        require_staff(principal, "admin")
+        errors = []
+        if not 1 <= data.minutes <= 24 * 60:
+            errors.append(
+                FieldError("minutes", "out_of_range", "分钟数应为1到1440 Minutes must be 1 to 1440")
+            )
+        if not 1 <= len(data.note.strip()) <= 200:
+            errors.append(
+                FieldError("note", "length", "请说明来源（1到200字） Say where the hours come from")
+            )
+        if not 1 <= len(data.request_id) <= 64:
+            errors.append(FieldError("request_id", "length", "请求编号1到64字符 1 to 64 characters"))
+        if not 2000 <= data.day.year < 2100:
+            errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
+        if errors:
+            raise invalid(errors)
+        from volunteer.models import Volunteer
+
+        with rt.tx() as session:
+            hub = _hub(session, data.hub_id)
+            orgs_service.require_admin_of(principal.admin_paths, hub)
+            if session.get(Volunteer, volunteer_id) is None:
+                raise not_found("志愿者 Volunteer", "volunteer_not_found")
+            key = f"manual:{hub.id}:{data.request_id}"
+            award = awards.award_by_key(session, key) or awards.add_manual_hours(
+                session,
+                volunteer_id=volunteer_id,
+                hub_id=hub.id,
+                minutes=data.minutes,
+                day=data.day,
+                note=data.note.strip(),
+                key=key,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
+            )
+            if award.volunteer_id != volunteer_id:
+                raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")
+            return AwardRead.of(award)
