@@ -1,7 +1,7 @@
 """How login codes reach a phone (短信发送). One small interface; the default writes to the log.
 
 A real SMS gateway plugs in by naming a class in LINLI_SMS_SENDER ("package.module:Class");
-it is built with no arguments and must implement `send(phone, code)`.
+it is built with no arguments and must implement `send(phone, code)` and `notify(phone, text)`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ DEMO_INBOX_KEY = "linli:demo:sms"  # the demo page reads the last few codes from
 class CodeSender(Protocol):
     def send(self, phone: str, code: str) -> None: ...
 
+    def notify(self, phone: str, text: str) -> None: ...  # a short notice, e.g. points about to expire
+
 
 class LogSender:
     """Writes the code to the server log, and to a short Redis list the demo page shows."""
@@ -30,9 +32,16 @@ class LogSender:
 
     def send(self, phone: str, code: str) -> None:
         log.info("登录验证码 login code for %s: %s", mask_phone(phone), code)
+        self._inbox(f"{mask_phone(phone)} {code}")
+
+    def notify(self, phone: str, text: str) -> None:
+        log.info("通知 notice to %s: %s", mask_phone(phone), text)
+        self._inbox(f"{mask_phone(phone)} {text}")
+
+    def _inbox(self, entry: str) -> None:
         if self.redis is not None:
             pipe = self.redis.pipeline()
-            pipe.lpush(DEMO_INBOX_KEY, f"{mask_phone(phone)} {code}")
+            pipe.lpush(DEMO_INBOX_KEY, entry)
             pipe.ltrim(DEMO_INBOX_KEY, 0, 19)
             pipe.expire(DEMO_INBOX_KEY, 600)
             pipe.execute()

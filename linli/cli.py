@@ -275,3 +275,24 @@ def tokens_create(username: str | None, phone: str | None, ttl: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("ledger")
+def ledger_group() -> None:
+    """The points ledger (账本)."""
+
+
+@ledger_group.command("verify")
+def ledger_verify() -> None:
+    """Recompute every balance from transfers; exit non-zero on any mismatch."""
+    from points import ledger
+
+    rt = _runtime()
+    with rt.tx() as session:
+        check = ledger.run_check(session, rt.clock.now(), rt.clock)
+        problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"账本不平 ledger mismatch: {len(problems)} problems")
+    click.echo(f"账本无误 ledger ok: {accounts} accounts, {transfers} transfers")

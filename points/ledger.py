@@ -486,6 +486,36 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
     return sum(t.amount for t, r in zip(inputs, results, strict=True) if r == CREATED)
 
 
+def lots_to_notify(session: Session, now: datetime, ahead) -> list[tuple[int, int, datetime, int]]:
+    """(volunteer_id, account_id, expires_at, points) for lots expiring within `ahead` whose holder
+    was not told yet; marks those lots told."""
+    conn = session.connection()
+    rows = conn.execute(
+        select(_A.c.volunteer_id, _L.c.account_id, _L.c.expires_at, func.sum(_L.c.remaining))
+        .join(_A, _A.c.id == _L.c.account_id)
+        .where(
+            _L.c.remaining > 0,
+            _L.c.notified_at.is_(None),
+            _L.c.expires_at > now,
+            _L.c.expires_at <= now + ahead,
+        )
+        .group_by(_A.c.volunteer_id, _L.c.account_id, _L.c.expires_at)
+        .order_by(_L.c.account_id, _L.c.expires_at)
+    ).all()
+    if rows:
+        conn.execute(
+            update(_L)
+            .where(
+                _L.c.remaining > 0,
+                _L.c.notified_at.is_(None),
+                _L.c.expires_at > now,
+                _L.c.expires_at <= now + ahead,
+            )
+            .values(notified_at=now)
+        )
+    return [(v, a, at, int(n)) for v, a, at, n in rows]
+
+
 # Verification ---------------------------------------------------------------------------------
 
 

@@ -19,6 +19,8 @@ SCHEDULE = [
     (jobs.prune, "default", "30 19 * * *"),
     (jobs.close_forgotten_checkouts, "default", "*/5 * * * *"),
     (jobs.generate_shift_activities, "default", "0 18 * * *"),  # 02:00 in Asia/Shanghai
+    (jobs.points_nightly, "points", "0 17 * * *"),  # 01:00: orders, reservations and lots that expired
+    (jobs.ledger_verify, "points", "30 18 * * *"),  # 02:30
 ]
 
 

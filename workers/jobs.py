@@ -171,3 +171,63 @@ def ledger_verify() -> dict:
         result = {"ok": check.ok, "problems": len(check.problems), "transfers": check.transfers}
     (log.info if result["ok"] else log.error)("ledger verified", extra=result)
     return result
+
+
+EXPIRY_NOTICE = timedelta(days=30)
+
+
+def points_nightly() -> dict:
+    """Nightly: uncollected orders and timed-out reservations are released, lots past their date
+    expire (an explicit transfer each), and volunteers are told 30 days before points expire."""
+    from points import ledger, shop
+
+    rt = runtime()
+    now = rt.clock.now()
+    day = now.astimezone(rt.settings.tz).date().isoformat()
+    with rt.tx() as session:
+        orders = shop.expire_orders(session, now)
+    with rt.tx() as session:
+        reservations = ledger.sweep_pending(session, now)
+    with rt.tx() as session:
+        expired = ledger.expire_lots(session, now, day)
+    with rt.tx() as session:
+        notices = ledger.lots_to_notify(session, now, EXPIRY_NOTICE)
+        for volunteer_id, account_id, expires_at, points in notices:
+            outbox.emit(
+                session,
+                func="workers.jobs.notify_points_expiring",
+                job_id=f"points-expiring-{account_id}-{expires_at:%Y%m%d%H%M}",
+                args=[volunteer_id, points, expires_at.isoformat()],
+                now=now,
+            )
+    result = {
+        "orders": orders,
+        "reservations": reservations,
+        "points_expired": expired,
+        "notices": len(notices),
+    }
+    log.info("points nightly", extra=result)
+    return result
+
+
+def notify_points_expiring(volunteer_id: int, points: int, expires_at: str) -> None:
+    from datetime import datetime
+
+    from volunteer.models import Volunteer
+
+    rt = runtime()
+    job_id = _job_id()
+    with rt.tx() as session:
+        if job_id and outbox.already_ran(session, job_id):
+            return
+        volunteer = session.get(Volunteer, volunteer_id)
+        if volunteer is not None:
+            local = datetime.fromisoformat(expires_at).astimezone(rt.settings.tz)
+            last_day = (local - timedelta(seconds=1)).date()
+            configured_sender(rt.redis).notify(
+                volunteer.phone,
+                f"【邻里】您有{points}积分将于{last_day:%Y年%m月%d日}后过期，请及时到积分超市兑换。"
+                f" {points} points expire after {last_day.isoformat()}.",
+            )
+        if job_id:
+            outbox.mark_ran(session, job_id, rt.clock.now())
