@@ -23,6 +23,7 @@ from api.orgs import OrganizationController
 from api.pages import demo_codes, index, scan_page
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
+from api.recognition import CommendationController, MyCertificatesController, verify_page
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
 
@@ -56,6 +57,9 @@ def create_app(runtime: Runtime) -> Litestar:
             MyPointsController,
             ShopController,
             HubPointsController,
+            CommendationController,
+            MyCertificatesController,
+            verify_page,
             scan_page,
         ],
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},

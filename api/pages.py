@@ -18,7 +18,7 @@ li{margin:.4em 0}code{background:#eee;padding:0 .2em}
 """
 
 
-def _page(title: str, body: str) -> str:
+def page_html(title: str, body: str) -> str:
     return (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
@@ -33,7 +33,7 @@ def index(rt: NamedDependency[Runtime]) -> str:
         if rt.settings.demo
         else ""
     )
-    return _page(
+    return page_html(
         "邻里 Linli",
         "<h1>邻里 Linli</h1><p>社区志愿服务与长者助餐 · Community volunteering and meal assistance</p><ul>"
         '<li><a href="/schema">接口文档 API docs</a> (<a href="/schema/openapi.json">OpenAPI</a>)</li>'
@@ -46,13 +46,13 @@ def index(rt: NamedDependency[Runtime]) -> str:
 def demo_codes(rt: NamedDependency[Runtime]) -> str:
     """What the default (log) sender "sent": only in demo mode, so a newcomer can log in."""
     if not rt.settings.demo:
-        return _page("邻里 Linli", "<p>演示模式未开启 Demo mode is off</p>")
+        return page_html("邻里 Linli", "<p>演示模式未开启 Demo mode is off</p>")
     try:
         sent = [m.decode() for m in rt.redis.lrange(DEMO_INBOX_KEY, 0, 19)]
     except Exception:
         sent = []
     rows = "".join(f"<li><code>{escape(m)}</code></li>" for m in sent) or "<li>暂无 None yet</li>"
-    return _page(
+    return page_html(
         "演示验证码 Demo codes",
         "<h1>演示：登录验证码</h1><p>短信网关接入前，验证码写入服务器日志和此页。"
         "Until an SMS gateway is plugged in, codes go to the server log and this page.</p>"
@@ -85,7 +85,7 @@ if (!token) {
 )
 def scan_page(code: FromPath[str]) -> str:
     """Where a phone camera lands after scanning a station code: it sends the scan and shows the answer."""
-    return _page(
+    return page_html(
         "扫码签到 Check in",
         "<style>#answer{font-size:2em;padding:1em;border-radius:.5em;background:#eee}"
         ".ok{background:#c8f7c5!important}.again{background:#ffe9a8!important}.no{background:#ffc9c9!important}"

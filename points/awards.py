@@ -223,7 +223,7 @@ def settle_attendance(
     closing = f"attendance:{attendance.id}"
     if not minutes and not points and cause != closing:
         return None
-    return _post_award(
+    return post_award(
         session,
         key=cause,
         kind="service" if cause.startswith("attendance:") else "adjustment",
@@ -255,7 +255,7 @@ def settle_correction(session: Session, correction_id: int, *, now: datetime, tz
     return settle_attendance(session, attendance_id, f"correction:{correction_id}", now=now, tz=tz)
 
 
-def _post_award(
+def post_award(
     session: Session,
     *,
     key: str,
@@ -378,7 +378,7 @@ def add_manual_hours(
 ) -> Award:
     """Hours a hub adds by hand (e.g. from a paper sign-in sheet): kept apart from verified service,
     marked as such, no points and no stars."""
-    return _post_award(
+    return post_award(
         session,
         key=key,
         kind="manual",
@@ -412,7 +412,7 @@ def award_delivery(
             )
         )
         points = max(0, min(points, rule.daily_cap - today))
-    return _post_award(
+    return post_award(
         session,
         key=key,
         kind="delivery",

@@ -275,3 +275,65 @@ class ShopOrder(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class CommendationRound(Base):
+    """A hub's commendation round (表彰) for a period: proposed by rule, reviewed, then confirmed."""
+
+    __tablename__ = "commendation_rounds"
+    __table_args__ = (
+        CheckConstraint("period IN ('month', 'quarter', 'year')", name="period"),
+        CheckConstraint("status IN ('proposed', 'confirmed')", name="status"),
+        CheckConstraint("bonus_points >= 0", name="bonus_points"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hub_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # inclusive
+    rules: Mapped[dict] = mapped_column(JSON)  # {top_n_per_org, min_minutes, min_deliveries}
+    bonus_points: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Commendation(Base):
+    __tablename__ = "commendations"
+    __table_args__ = (
+        UniqueConstraint("round_id", "volunteer_id"),
+        CheckConstraint("status IN ('proposed', 'removed', 'confirmed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("commendation_rounds.id"))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))  # where they served most
+    minutes: Mapped[int] = mapped_column(Integer)  # verified service in the period
+    deliveries: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))  # why proposed (or added by hand)
+    status: Mapped[str] = mapped_column(String(20))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+
+
+class Certificate(Base):
+    """A commendation certificate or a service-record certificate (志愿服务记录证明). The facts are
+    kept; the PDF is drawn from them. Its public code is signed, so an altered code does not verify."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (CheckConstraint("kind IN ('commendation', 'service_record')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    holder_name: Mapped[str] = mapped_column(String(40))  # as it was when issued
+    hub_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)

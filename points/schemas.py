@@ -183,3 +183,63 @@ class OrderRead(msgspec.Struct):
 class OrderPage(msgspec.Struct):
     items: list[OrderRead]
     next: str | None
+
+
+class RoundBody(msgspec.Struct):
+    title: str
+    period: str  # month | quarter | year
+    period_start: date  # the first day of that month, quarter or year
+    bonus_points: int = 0
+    rules: dict | None = None  # {top_n_per_org: 3, min_minutes: null, min_deliveries: null}
+
+
+class CommendationRead(msgspec.Struct):
+    id: int
+    volunteer_id: int
+    volunteer_name: str
+    org_id: int | None
+    minutes: int
+    deliveries: int
+    reason: str
+    status: str  # proposed | removed | confirmed
+    certificate: str | None  # the certificate's public code once confirmed
+
+
+class RoundRead(msgspec.Struct):
+    id: int
+    hub_id: int
+    title: str
+    period: str
+    period_start: date
+    period_end: date
+    rules: dict
+    bonus_points: int
+    status: str  # proposed | confirmed
+    commendations: list[CommendationRead]
+
+
+class ReviewBody(msgspec.Struct):
+    volunteer_id: int
+    include: bool
+    reason: str = ""
+
+
+class CertificateRead(msgspec.Struct):
+    code: str  # the public id: /verify/{code}
+    kind: str  # commendation | service_record
+    title: str
+    period_start: date
+    period_end: date
+    minutes: int
+    issued_at: datetime
+    verify_url: str
+
+
+class CertificatePage(msgspec.Struct):
+    items: list[CertificateRead]
+    next: str | None
+
+
+class ServiceRecordBody(msgspec.Struct):
+    period_start: date
+    period_end: date

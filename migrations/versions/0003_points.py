@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 15:44:52.911445
+Create Date: 2026-11-26 15:50:24.999310
 """
 
 from collections.abc import Sequence
@@ -54,6 +54,64 @@ def upgrade() -> None:
         sa.Column("finished_at", linli.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_checks")),
     )
+    op.create_table(
+        "certificates",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("holder_name", sa.String(length=40), nullable=False),
+        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("issued_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("kind IN ('commendation', 'service_record')", name=op.f("ck_certificates_kind")),
+        sa.ForeignKeyConstraint(
+            ["hub_id"], ["organizations.id"], name=op.f("fk_certificates_hub_id_organizations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_certificates_volunteer_id_volunteers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
+    )
+    with op.batch_alter_table("certificates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_certificates_volunteer_id"), ["volunteer_id"], unique=False)
+
+    op.create_table(
+        "commendation_rounds",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("hub_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("title", sa.String(length=100), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column("bonus_points", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("confirmed_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("confirmed_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "period IN ('month', 'quarter', 'year')", name=op.f("ck_commendation_rounds_period")
+        ),
+        sa.CheckConstraint("status IN ('proposed', 'confirmed')", name=op.f("ck_commendation_rounds_status")),
+        sa.CheckConstraint("bonus_points >= 0", name=op.f("ck_commendation_rounds_bonus_points")),
+        sa.ForeignKeyConstraint(
+            ["confirmed_by"], ["staff_users.id"], name=op.f("fk_commendation_rounds_confirmed_by_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["staff_users.id"], name=op.f("fk_commendation_rounds_created_by_staff_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["hub_id"], ["organizations.id"], name=op.f("fk_commendation_rounds_hub_id_organizations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commendation_rounds")),
+    )
+    with op.batch_alter_table("commendation_rounds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_commendation_rounds_hub_id"), ["hub_id"], unique=False)
+
     op.create_table(
         "ledger_accounts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -159,6 +217,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_star_levels")),
         sa.UniqueConstraint("volunteer_id", "level", name=op.f("uq_star_levels_volunteer_id_level")),
     )
+    op.create_table(
+        "commendations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("round_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("deliveries", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("certificate_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('proposed', 'removed', 'confirmed')", name=op.f("ck_commendations_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"], ["certificates.id"], name=op.f("fk_commendations_certificate_id_certificates")
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_commendations_org_id_organizations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id"],
+            ["commendation_rounds.id"],
+            name=op.f("fk_commendations_round_id_commendation_rounds"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_commendations_volunteer_id_volunteers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_commendations")),
+        sa.UniqueConstraint("round_id", "volunteer_id", name=op.f("uq_commendations_round_id_volunteer_id")),
+    )
+    with op.batch_alter_table("commendations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_commendations_volunteer_id"), ["volunteer_id"], unique=False)
+
     op.create_table(
         "ledger_transfers",
         sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -377,6 +469,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_transfers_credit")
 
     op.drop_table("ledger_transfers")
+    with op.batch_alter_table("commendations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_commendations_volunteer_id"))
+
+    op.drop_table("commendations")
     op.drop_table("star_levels")
     with op.batch_alter_table("shop_items", schema=None) as batch_op:
         batch_op.drop_index("ix_shop_items_hub")
@@ -387,4 +483,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ledger_accounts_volunteer_id"))
 
     op.drop_table("ledger_accounts")
+    with op.batch_alter_table("commendation_rounds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_commendation_rounds_hub_id"))
+
+    op.drop_table("commendation_rounds")
+    with op.batch_alter_table("certificates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_certificates_volunteer_id"))
+
+    op.drop_table("certificates")
     op.drop_table("ledger_checks")

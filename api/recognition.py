@@ -1,0 +1,286 @@
+"""Commendations and certificates (表彰与证书): rounds a hub reviews and confirms, a volunteer's
+certificates as PDF, and the public page that verifies one."""
+
+from __future__ import annotations
+
+from html import escape
+
+from litestar import Controller, MediaType, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from accounts.principal import Principal
+from api.deps import local_today, provide_principal, require_staff, require_volunteer
+from api.pages import page_html
+from api.points import _hub, _require_hub_staff
+from api.problems import problems
+from linli.errors import not_found
+from linli.runtime import Runtime
+from orgs import service as orgs_service
+from points import recognition
+from points.models import Certificate
+from points.schemas import (
+    CertificatePage,
+    CertificateRead,
+    CommendationRead,
+    ReviewBody,
+    RoundBody,
+    RoundRead,
+    ServiceRecordBody,
+)
+
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH_ERRORS = "missing_token, invalid_token"
+
+
+def _verify_url(rt: Runtime, code: str) -> str:
+    return f"{rt.settings.base_url.rstrip('/')}/verify/{code}"
+
+
+def _cert_read(rt: Runtime, cert: Certificate) -> CertificateRead:
+    code = recognition.certificate_code(rt.signer, cert.id)
+    return CertificateRead(
+        code=code,
+        kind=cert.kind,
+        title=cert.title,
+        period_start=cert.period_start,
+        period_end=cert.period_end,
+        minutes=cert.minutes,
+        issued_at=cert.issued_at,
+        verify_url=_verify_url(rt, code),
+    )
+
+
+def _round_read(rt: Runtime, session, round_) -> RoundRead:
+    return RoundRead(
+        id=round_.id,
+        hub_id=round_.hub_id,
+        title=round_.title,
+        period=round_.period,
+        period_start=round_.period_start,
+        period_end=round_.period_end,
+        rules=round_.rules,
+        bonus_points=round_.bonus_points,
+        status=round_.status,
+        commendations=[
+            CommendationRead(
+                id=c.id,
+                volunteer_id=c.volunteer_id,
+                volunteer_name=v.name,
+                org_id=c.org_id,
+                minutes=c.minutes,
+                deliveries=c.deliveries,
+                reason=c.reason,
+                status=c.status,
+                certificate=recognition.certificate_code(rt.signer, c.certificate_id)
+                if c.certificate_id
+                else None,
+            )
+            for c, v in recognition.commendations_of(session, round_.id)
+        ],
+    )
+
+
+class CommendationController(Controller):
+    path = "/api/v1"
+    tags = ["表彰 commendations"]
+    dependencies = AUTH
+
+    @post(
+        "/hubs/{hub_id:int}/commendation-rounds",
+        operation_id="proposeCommendationRound",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Start a round for a period: volunteers are proposed by its rules, for staff to review",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="hub_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def propose(
+        self,
+        hub_id: FromPath[int],
+        data: JSONBody[RoundBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> RoundRead:
+        staff_id = require_staff(principal, "admin")
+        with rt.tx() as session:
+            hub = _hub(session, hub_id)
+            orgs_service.require_admin_of(principal.admin_paths, hub)
+            round_ = recognition.propose_round(
+                session,
+                hub=hub,
+                title=data.title,
+                period=data.period,
+                period_start=data.period_start,
+                rules=data.rules or {},
+                bonus_points=data.bonus_points,
+                created_by=staff_id,
+                now=rt.clock.now(),
+            )
+            return _round_read(rt, session, round_)
+
+    @get(
+        "/commendation-rounds/{round_id:int}",
+        operation_id="getCommendationRound",
+        sync_to_thread=True,
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="round_not_found"),
+    )
+    def get_round(
+        self, round_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RoundRead:
+        with rt.tx() as session:
+            round_ = recognition.get_round(session, round_id)
+            _require_hub_staff(session, principal, _hub(session, round_.hub_id))
+            return _round_read(rt, session, round_)
+
+    @post(
+        "/commendation-rounds/{round_id:int}/review",
+        operation_id="reviewCommendation",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Take a volunteer off the proposed list, or add one with a reason",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="round_not_found, commendation_not_found, volunteer_not_found",
+            _409="round_confirmed",
+            _422="validation_failed",
+        ),
+    )
+    def review(
+        self,
+        round_id: FromPath[int],
+        data: JSONBody[ReviewBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> RoundRead:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            round_ = recognition.get_round(session, round_id)
+            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
+            recognition.set_included(session, round_.id, data.volunteer_id, data.include, data.reason)
+            return _round_read(rt, session, round_)
+
+    @post(
+        "/commendation-rounds/{round_id:int}/confirm",
+        operation_id="confirmCommendationRound",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Confirm: bonus points are posted and each commendation gets a certificate",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="round_not_found",
+            _409="round_confirmed",
+        ),
+    )
+    def confirm(
+        self, round_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RoundRead:
+        staff_id = require_staff(principal, "admin")
+        with rt.tx() as session:
+            round_ = recognition.get_round(session, round_id)
+            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
+            recognition.confirm_round(
+                session, round_.id, staff_user_id=staff_id, now=rt.clock.now(), tz=rt.settings.tz
+            )
+            return _round_read(rt, session, round_)
+
+
+class MyCertificatesController(Controller):
+    path = "/api/v1/me/certificates"
+    tags = ["证书 certificates"]
+    dependencies = AUTH
+
+    @get(
+        "",
+        operation_id="myCertificates",
+        sync_to_thread=True,
+        summary="My certificates: commendations and service records",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+    )
+    def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CertificatePage:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            return CertificatePage(
+                items=[_cert_read(rt, c) for c in recognition.certificates_of(session, volunteer_id)],
+                next=None,
+            )
+
+    @post(
+        "",
+        operation_id="requestServiceRecord",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A certificate of my verified service time over a period",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+    )
+    def service_record(
+        self,
+        data: JSONBody[ServiceRecordBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> CertificateRead:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            cert = recognition.issue_service_record(
+                session, volunteer_id, data.period_start, data.period_end, rt.clock.now(), local_today(rt)
+            )
+            return _cert_read(rt, cert)
+
+    @get(
+        "/{code:str}/pdf",
+        operation_id="myCertificatePdf",
+        sync_to_thread=True,
+        media_type="application/pdf",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _404="certificate_not_found"),
+    )
+    def pdf(
+        self, code: FromPath[str], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> Response[bytes]:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            cert = recognition.find_by_code(session, rt.signer, code)
+            if cert is None or cert.volunteer_id != volunteer_id:
+                raise not_found("证书 Certificate", "certificate_not_found")
+            hub_name = orgs_service.get(session, cert.hub_id).name if cert.hub_id else None
+            content = recognition.pdf(cert, _verify_url(rt, code), hub_name, rt.settings.tz)
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={"content-disposition": f'attachment; filename="certificate-{code}.pdf"'},
+        )
+
+
+@get("/verify/{certificate_id:str}", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
+def verify_page(certificate_id: FromPath[str], rt: NamedDependency[Runtime]) -> Response[str]:
+    """Public: anyone holding a certificate (an employer, a school) can check it is real."""
+    with rt.tx() as session:
+        cert = recognition.find_by_code(session, rt.signer, certificate_id)
+        view = recognition.public_view(cert) if cert else None
+    if view is None:
+        return Response(
+            page_html(
+                "证书核验 Verify",
+                '<h1>证书核验</h1><p style="background:#ffc9c9;padding:1em">未找到该证书，可能是伪造或填写有误。<br>'
+                "No such certificate: it may be forged or mistyped.</p>",
+            ),
+            status_code=404,
+            media_type=MediaType.HTML,
+        )
+    kind = "荣誉证书 Commendation" if view["kind"] == "commendation" else "志愿服务记录证明 Service record"
+    issued = view["issued"].astimezone(rt.settings.tz)
+    return Response(
+        page_html(
+            "证书核验 Verify",
+            '<h1>证书核验</h1><p style="background:#c8f7c5;padding:1em">✓ 证书真实有效 This certificate is genuine.</p>'
+            f"<ul><li>持证人 Holder：{escape(view['holder'])}</li><li>类型 Kind：{kind}</li>"
+            f"<li>名称 Title：{escape(view['title'])}</li><li>期间 Period：{view['period']}</li>"
+            f"<li>服务时长 Service：{view['hours']} 小时 hours</li><li>签发 Issued：{issued:%Y-%m-%d}</li></ul>",
+        ),
+        media_type=MediaType.HTML,
+    )

@@ -1,0 +1,199 @@
+"""Commendation rounds (proposed by rule, reviewed, confirmed with bonus points and certificates),
+service-record certificates, and the public page that verifies a certificate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from orgs import service as orgs_service
+from points import awards, ledger
+from points.models import Certificate
+from tests.helpers import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
+from tests.points.test_awards import START, TZ, Hub
+
+
+class Round(Hub):
+    def __init__(self, client, rt):
+        super().__init__(client, rt)
+        with rt.tx() as s:
+            org2 = orgs_service.create_child(
+                s, parent_id=self.county.hub_a, name="泉塘长者协会", join_mode=None, now=START
+            )
+            team2 = orgs_service.create_child(
+                s, parent_id=org2.id, name="探访队", join_mode="open", now=START
+            )
+        self.activity2 = make_activity(
+            rt, org2.id, self.station, START + timedelta(days=2), hours=6, title="探访长者"
+        )
+        staff_user(rt, "admin_a", "admin", org_id=self.county.hub_a)
+        self.people = {"v0": self.volunteer}
+        for i, (name, team) in enumerate(
+            [
+                ("李建国", self.county.open_team),
+                ("张桂兰", self.county.open_team),
+                ("刘德华", self.county.open_team),
+                ("陈秀珍", team2.id),
+            ],
+            start=1,
+        ):
+            self.people[f"v{i}"] = file_volunteer(rt, f"1390000010{i}", team, name=name)
+
+    def serve(self, who, minutes, activity=None, start=START):
+        self.volunteer = self.people[who]
+        a = self.attendance(minutes, start=start, activity=activity)
+        self.settle(a)
+
+
+@pytest.fixture
+def rounds(client, rt, clock):
+    clock.at = datetime(2030, 7, 2, 2, 0, tzinfo=UTC)
+    world = Round(client, rt)
+    for who, minutes in (("v0", 300), ("v1", 200), ("v2", 100), ("v3", 50)):
+        world.serve(who, minutes)
+    world.serve("v4", 30, activity=world.activity2, start=START + timedelta(days=2))
+    with rt.tx() as s:
+        for n in range(3):
+            awards.award_delivery(
+                s,
+                volunteer_id=world.people["v3"],
+                hub_id=world.county.hub_a,
+                delivery_key=f"d{n}",
+                at=START + timedelta(hours=n),
+                now=START,
+                tz=TZ,
+            )
+    return world
+
+
+def test_a_round_is_proposed_reviewed_and_confirmed(rounds, client):
+    admin = staff_token(client, "admin_a")
+    r = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={
+            "title": "2030年6月优秀志愿者",
+            "period": "month",
+            "period_start": "2030-06-01",
+            "bonus_points": 50,
+            "rules": {"top_n_per_org": 2, "min_deliveries": 3},
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["period_end"] == "2030-06-30" and body["status"] == "proposed"
+    got = {c["volunteer_name"]: c["reason"] for c in body["commendations"]}
+    assert got == {
+        "王秀英": "所在组织服务时长前2名",
+        "李建国": "所在组织服务时长前2名",
+        "刘德华": "送餐满3次",
+        "陈秀珍": "所在组织服务时长前2名",  # first in the other organization of the hub
+    }
+    round_id = body["id"]
+    review = f"/api/v1/commendation-rounds/{round_id}/review"
+    assert (
+        client.post(
+            review, json={"volunteer_id": rounds.people["v1"], "include": False}, headers=admin
+        ).status_code
+        == 200
+    )
+    no_reason = client.post(
+        review, json={"volunteer_id": rounds.people["v2"], "include": True}, headers=admin
+    )
+    assert no_reason.status_code == 422
+    added = client.post(
+        review,
+        json={"volunteer_id": rounds.people["v2"], "include": True, "reason": "长期照顾独居老人"},
+        headers=admin,
+    ).json()
+    assert {c["volunteer_name"]: c["status"] for c in added["commendations"]}["张桂兰"] == "proposed"
+    done = client.post(f"/api/v1/commendation-rounds/{round_id}/confirm", headers=admin)
+    assert done.status_code == 200
+    status = {
+        c["volunteer_name"]: (c["status"], bool(c["certificate"])) for c in done.json()["commendations"]
+    }
+    assert status == {
+        "王秀英": ("confirmed", True),
+        "李建国": ("removed", False),
+        "张桂兰": ("confirmed", True),
+        "刘德华": ("confirmed", True),
+        "陈秀珍": ("confirmed", True),
+    }
+    again = client.post(f"/api/v1/commendation-rounds/{round_id}/confirm", headers=admin)
+    assert again.status_code == 409 and again.json()["code"] == "round_confirmed"
+    with rounds.rt.tx() as s:
+        v2 = ledger.account_by_key(s, f"points:volunteer:{rounds.people['v2']}")
+        assert v2.balance == 15 + 50  # 100 minutes of service, and the bonus
+        assert ledger.verify(s) == []
+    mine = client.get("/api/v1/me/certificates", headers=volunteer_token(rounds.rt, "13900000102")).json()[
+        "items"
+    ]
+    assert [(c["kind"], c["minutes"]) for c in mine] == [("commendation", 100)]
+
+
+def test_a_service_record_certificate_verifies_and_a_forged_one_does_not(rounds, client):
+    me = volunteer_token(rounds.rt, "13900000001")
+    too_late = client.post(
+        "/api/v1/me/certificates", json={"period_start": "2030-01-01", "period_end": "2031-01-01"}, headers=me
+    )
+    assert too_late.status_code == 422
+    r = client.post(
+        "/api/v1/me/certificates", json={"period_start": "2030-01-01", "period_end": "2030-06-30"}, headers=me
+    )
+    assert r.status_code == 201 and r.json()["minutes"] == 300
+    code = r.json()["code"]
+    assert r.json()["verify_url"].endswith(f"/verify/{code}")
+    page = client.get(f"/verify/{code}")
+    assert (
+        page.status_code == 200
+        and "证书真实有效" in page.text
+        and "王*英" in page.text
+        and "王秀英" not in page.text
+    )
+    assert "5.0 小时" in page.text
+    number, mac = code.split("-")
+    for forged in (
+        f"{int(number) + 1}-{mac}",
+        f"{number}-{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
+        "1",
+        "x-y",
+        "9" * 40,
+    ):
+        assert client.get(f"/verify/{forged}").status_code == 404, forged
+    pdf = client.get(f"/api/v1/me/certificates/{code}/pdf", headers=me)
+    assert (
+        pdf.status_code == 200
+        and pdf.content.startswith(b"%PDF-")
+        and pdf.headers["content-type"] == "application/pdf"
+    )
+    other = volunteer_token(rounds.rt, "13900000101")
+    assert client.get(f"/api/v1/me/certificates/{code}/pdf", headers=other).status_code == 404
+    with rounds.rt.tx() as s:
+        assert s.scalar(select(Certificate.holder_name)) == "王秀英"
+
+
+def test_round_input_is_checked_field_by_field(rounds, client):
+    r = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={
+            "title": "",
+            "period": "quarter",
+            "period_start": "2030-05-01",
+            "bonus_points": -1,
+            "rules": {"top": 1},
+        },
+        headers=staff_token(client, "admin_a"),
+    )
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"title", "period_start", "rules", "bonus_points"}
+
+
+def test_points_summary_shows_stars_progress_and_expiry(rounds, client):
+    me = volunteer_token(rounds.rt, "13900000001")
+    p = client.get("/api/v1/me/points", headers=me).json()
+    assert p["service_minutes"] == 300 and p["balance"] == 50 and p["star_level"] == 0
+    assert p["next_level"] == {"level": 1, "hours": 100, "minutes_to_go": 6000 - 300}
+    # earned in 2030, spendable to the end of 2031 in Asia/Shanghai
+    assert p["expiring"] == [{"expires_at": "2031-12-31T16:00:00Z", "points": 50}]
