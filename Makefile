@@ -29,6 +29,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scans.py
+	$(BIN)/python bench/ledger.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sock

@@ -23,7 +23,12 @@ from api.orgs import OrganizationController
 from api.pages import demo_codes, index, scan_page
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
-from api.recognition import CommendationController, MyCertificatesController, verify_page
+from api.recognition import (
+    CommendationController,
+    MyCertificatesController,
+    MyCommendationsController,
+    verify_page,
+)
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
 
@@ -59,6 +64,7 @@ def create_app(runtime: Runtime) -> Litestar:
             HubPointsController,
             CommendationController,
             MyCertificatesController,
+            MyCommendationsController,
             verify_page,
             scan_page,
         ],

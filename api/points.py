@@ -79,7 +79,7 @@ class MyPointsController(Controller):
     def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
-            s = awards.standing(session, volunteer_id, rt.clock.now())
+            s = awards.standing(session, volunteer_id)
         return PointsSummary(
             **{
                 **s,

@@ -23,6 +23,8 @@ from points.schemas import (
     CertificatePage,
     CertificateRead,
     CommendationRead,
+    MyCommendation,
+    MyCommendationPage,
     ReviewBody,
     RoundBody,
     RoundRead,
@@ -189,6 +191,38 @@ class CommendationController(Controller):
                 session, round_.id, staff_user_id=staff_id, now=rt.clock.now(), tz=rt.settings.tz
             )
             return _round_read(rt, session, round_)
+
+
+class MyCommendationsController(Controller):
+    path = "/api/v1/me/commendations"
+    tags = ["表彰 commendations"]
+    dependencies = AUTH
+
+    @get(
+        "",
+        operation_id="myCommendations",
+        sync_to_thread=True,
+        summary="My confirmed commendations, newest first",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+    )
+    def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MyCommendationPage:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            items = [
+                MyCommendation(
+                    round_title=r.title,
+                    period_start=r.period_start,
+                    period_end=r.period_end,
+                    reason=c.reason,
+                    minutes=c.minutes,
+                    bonus_points=r.bonus_points,
+                    certificate=recognition.certificate_code(rt.signer, c.certificate_id)
+                    if c.certificate_id
+                    else None,
+                )
+                for c, r in recognition.commendations_for(session, volunteer_id)
+            ]
+        return MyCommendationPage(items=items, next=None)
 
 
 class MyCertificatesController(Controller):

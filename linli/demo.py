@@ -102,6 +102,23 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
             **scope,
         )
 
+    from points import shop
+
+    for name, price, stock, limit in (
+        ("大米5斤 Rice, 2.5 kg", 200, 30, 1),
+        ("食用油1桶 Cooking oil", 300, 20, 1),
+        ("洗衣液 Laundry liquid", 120, 50, 2),
+        ("爱心理发券 Haircut voucher", 80, 100, 0),
+    ):
+        shop.create_item(
+            session,
+            quantang.id,
+            shop.ItemInput(
+                name=name, price=price, stock=stock, per_volunteer_limit=limit, limit_period="month"
+            ),
+            now,
+        )
+
     rng = random.Random(7)
     for i, name in enumerate(VOLUNTEERS):
         first17 = f"430121{1950 + i * 3}{(i % 12) + 1:02d}{(i % 27) + 1:02d}{rng.randrange(100, 999)}"

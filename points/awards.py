@@ -187,59 +187,98 @@ def settle_attendance(
     """Post what the attendance should have earned minus what it has earned, under the key `cause`
     ("attendance:12" for the close, "correction:5" for a correction). Returns the award, or None if
     there was nothing to do (still open, already settled, nothing changed)."""
-    if session.scalar(select(Award.id).where(Award.key == cause)) is not None:
-        return None
-    row = session.execute(
-        select(Attendance, Activity.kind, Organization.path)
-        .join(Activity, Activity.id == Attendance.activity_id)
-        .join(Organization, Organization.id == Activity.org_id)
-        .where(Attendance.id == attendance_id)
-    ).one_or_none()
-    if row is None or row[0].state == "open":
-        return None
-    attendance, kind, path = row
-    hub_id = hub_of(path)
-    rule = current_rule(session, hub_id, attendance.checked_out_at or attendance.checked_in_at)
-    day = local_day(attendance.checked_in_at, tz)
-    verified = attendance.state != "annulled" and not attendance.flagged
-    target_minutes = (attendance.minutes or 0) if verified else 0
-    earned_minutes, earned_points = session.execute(
-        select(func.coalesce(func.sum(Award.minutes), 0), func.coalesce(func.sum(Award.points), 0)).where(
-            Award.attendance_id == attendance.id
+    return settle(session, [(attendance_id, cause)], now=now, tz=tz)[0]
+
+
+def settle(
+    session: Session, items: list[tuple[int, str]], *, now: datetime, tz: ZoneInfo
+) -> list[Award | None]:
+    """Settle many attendances in one go (a few statements for the whole batch, as the ledger
+    does); one award or None per item, in order. Items are judged in order: an earlier one counts
+    towards a later one's daily cap."""
+    causes = [cause for _, cause in items]
+    done = set(session.scalars(select(Award.key).where(Award.key.in_(causes))))
+    ids = {a for a, _ in items}
+    rows = {
+        a.id: (a, kind, path)
+        for a, kind, path in session.execute(
+            select(Attendance, Activity.kind, Organization.path)
+            .join(Activity, Activity.id == Attendance.activity_id)
+            .join(Organization, Organization.id == Activity.org_id)
+            .where(Attendance.id.in_(ids))
         )
-    ).one()
-    others_today = session.scalar(
-        select(func.coalesce(func.sum(Award.points), 0)).where(
-            Award.volunteer_id == attendance.volunteer_id,
-            Award.day == day,
-            Award.kind.in_(EARNING_KINDS),
-            (Award.attendance_id != attendance.id) | Award.attendance_id.is_(None),
+    }
+    earned = {
+        a: [int(m), int(p)]
+        for a, m, p in session.execute(
+            select(Award.attendance_id, func.sum(Award.minutes), func.sum(Award.points))
+            .where(Award.attendance_id.in_(ids))
+            .group_by(Award.attendance_id)
         )
+    }
+    hubs = {hub_of(path) for _, _, path in rows.values()}
+    versions = list(
+        session.scalars(select(PointsRule).where(PointsRule.hub_id.in_(hubs)).order_by(PointsRule.version))
     )
-    target_points = rule.points(kind, target_minutes, day)
-    if rule.daily_cap:
-        target_points = max(0, min(target_points, rule.daily_cap - others_today))
-    minutes, points = target_minutes - earned_minutes, target_points - earned_points
-    closing = f"attendance:{attendance.id}"
-    if not minutes and not points and cause != closing:
-        return None
-    return post_award(
-        session,
-        key=cause,
-        kind="service" if cause.startswith("attendance:") else "adjustment",
-        volunteer_id=attendance.volunteer_id,
-        hub_id=hub_id,
-        day=day,
-        minutes=minutes,
-        points=points,
-        rule=rule,
-        attendance_id=attendance.id,
-        note=f"{kind} {target_minutes}分钟"
-        + ("" if verified else " 作废 annulled" if attendance.state == "annulled" else " 待核实 unverified"),
-        corrects=None if cause == closing else closing,
-        now=now,
-        tz=tz,
-    )
+    days = {local_day(a.checked_in_at, tz) for a, _, _ in rows.values()}
+    volunteers = {a.volunteer_id for a, _, _ in rows.values()}
+    today: dict[tuple[int, date], dict[int | None, int]] = {}  # (volunteer, day) -> attendance -> points
+    for v, d, a, p in session.execute(
+        select(Award.volunteer_id, Award.day, Award.attendance_id, func.sum(Award.points))
+        .where(Award.volunteer_id.in_(volunteers), Award.day.in_(days), Award.kind.in_(EARNING_KINDS))
+        .group_by(Award.volunteer_id, Award.day, Award.attendance_id)
+    ):
+        today.setdefault((v, d), {})[a] = int(p)
+    specs: list[AwardSpec | None] = []
+    for attendance_id, cause in items:
+        row = rows.get(attendance_id)
+        if cause in done or row is None or row[0].state == "open":
+            specs.append(None)
+            continue
+        done.add(cause)
+        attendance, kind, path = row
+        hub_id = hub_of(path)
+        at = attendance.checked_out_at or attendance.checked_in_at
+        rule = rule_of(
+            next((r for r in reversed(versions) if r.hub_id == hub_id and r.created_at <= at), None)
+        )
+        day = local_day(attendance.checked_in_at, tz)
+        verified = attendance.state != "annulled" and not attendance.flagged
+        target_minutes = (attendance.minutes or 0) if verified else 0
+        target_points = rule.points(kind, target_minutes, day)
+        day_points = today.setdefault((attendance.volunteer_id, day), {})
+        if rule.daily_cap:
+            others = sum(p for a, p in day_points.items() if a != attendance.id)
+            target_points = max(0, min(target_points, rule.daily_cap - others))
+        so_far = earned.setdefault(attendance.id, [0, 0])
+        minutes, points = target_minutes - so_far[0], target_points - so_far[1]
+        closing = f"attendance:{attendance.id}"
+        if not minutes and not points and cause != closing:
+            specs.append(None)
+            continue
+        so_far[0] += minutes
+        so_far[1] += points
+        day_points[attendance.id] = day_points.get(attendance.id, 0) + points
+        state = (
+            "" if verified else " 作废 annulled" if attendance.state == "annulled" else " 待核实 unverified"
+        )
+        specs.append(
+            AwardSpec(
+                key=cause,
+                kind="service" if cause == closing else "adjustment",
+                volunteer_id=attendance.volunteer_id,
+                hub_id=hub_id,
+                day=day,
+                minutes=minutes,
+                points=points,
+                rule=rule,
+                attendance_id=attendance.id,
+                note=f"{kind} {target_minutes}分钟{state}",
+                corrects=None if cause == closing else closing,
+            )
+        )
+    posted = iter(post_awards(session, [spec for spec in specs if spec is not None], now=now, tz=tz))
+    return [None if spec is None else next(posted) for spec in specs]
 
 
 def award_by_key(session: Session, key: str) -> Award | None:
@@ -255,111 +294,138 @@ def settle_correction(session: Session, correction_id: int, *, now: datetime, tz
     return settle_attendance(session, attendance_id, f"correction:{correction_id}", now=now, tz=tz)
 
 
-def post_award(
-    session: Session,
-    *,
-    key: str,
-    kind: str,
-    volunteer_id: int,
-    hub_id: int,
-    day: date,
-    minutes: int,
-    points: int,
-    rule: Rule,
-    now: datetime,
-    tz: ZoneInfo,
-    attendance_id: int | None = None,
-    note: str = "",
-    minutes_account: str = "volunteer",
-    corrects: str | None = None,
-) -> Award:
-    """Record the award and post its minutes and points (a negative amount takes back; points
-    already spent cannot be taken back, and the note says how many)."""
-    inputs = []
-    # an adjustment points at the transfers it corrects (the close's), where they exist
-    corrected = (
-        set(
-            session.scalars(
-                select(Transfer.id).where(Transfer.id.in_([f"{corrects}:minutes", f"{corrects}:points"]))
-            )
+@dataclass
+class AwardSpec:
+    key: str  # the cause, unique: "attendance:12", "correction:5", "delivery:...", "commendation:3"
+    kind: str
+    volunteer_id: int
+    hub_id: int
+    day: date
+    minutes: int  # negative: taken back
+    points: int
+    rule: Rule
+    attendance_id: int | None = None
+    note: str = ""
+    minutes_account: str = "volunteer"  # or volunteer_manual: hours added by hand
+    corrects: str | None = None  # the award whose transfers this one corrects
+
+
+def post_award(session: Session, *, now: datetime, tz: ZoneInfo, **spec) -> Award:
+    return post_awards(session, [AwardSpec(**spec)], now=now, tz=tz)[0]
+
+
+def post_awards(session: Session, specs: list[AwardSpec], *, now: datetime, tz: ZoneInfo) -> list[Award]:
+    """Record the awards and post their minutes and points in one ledger batch. Points already
+    spent cannot be taken back: an award taking back more than is available takes what is there,
+    and its note says how many were not."""
+    if not specs:
+        return []
+    wanted: dict[str, dict] = {}
+    for a in specs:
+        if a.minutes:
+            wanted[f"service_minutes:{a.minutes_account}:{a.volunteer_id}"] = {
+                "ledger": "service_minutes",
+                "kind": a.minutes_account,
+                "volunteer_id": a.volunteer_id,
+            }
+            wanted[f"service_minutes:hub_issued:{a.hub_id}"] = {
+                "ledger": "service_minutes",
+                "kind": "hub_issued",
+                "hub_id": a.hub_id,
+            }
+        if a.points:
+            wanted[f"points:volunteer:{a.volunteer_id}"] = {
+                "ledger": "points",
+                "kind": "volunteer",
+                "volunteer_id": a.volunteer_id,
+            }
+            wanted[f"points:hub_issued:{a.hub_id}"] = {
+                "ledger": "points",
+                "kind": "hub_issued",
+                "hub_id": a.hub_id,
+            }
+    accounts = ledger.ensure_accounts(session, wanted, now)
+    takers = sorted({accounts[f"points:volunteer:{a.volunteer_id}"] for a in specs if a.points < 0})
+    available = {}
+    if takers:
+        ledger.lock_accounts(session, takers)
+        available = dict(
+            session.execute(
+                select(
+                    Account.id, Account.credits_posted - Account.debits_posted - Account.debits_pending
+                ).where(Account.id.in_(takers))
+            ).all()
         )
-        if corrects
-        else set()
-    )
-    if minutes:
-        mine = ledger.ensure_account(
-            session,
-            f"service_minutes:{minutes_account}:{volunteer_id}",
-            ledger="service_minutes",
-            kind=minutes_account,
-            volunteer_id=volunteer_id,
-            now=now,
-        )
-        hub = ledger.hub_account(session, "service_minutes", "hub_issued", hub_id, now)
-        inputs.append(
-            _move(f"{key}:minutes", hub, mine, minutes, kind, key, corrected & {f"{corrects}:minutes"})
-        )
-    if points:
-        mine = ledger.volunteer_account(session, "points", volunteer_id, now)
-        hub = ledger.hub_account(session, "points", "hub_issued", hub_id, now)
-        if points < 0:
-            available = session.scalar(
-                select(Account.credits_posted - Account.debits_posted - Account.debits_pending)
-                .where(Account.id == mine)
-                .with_for_update()
-            )
-            if available < -points:
-                note += f"；{-points - available}分已兑换无法收回 already spent, not taken back"
-                points = -available
-        if points:
-            inputs.append(
-                _move(
-                    f"{key}:points",
-                    hub,
-                    mine,
-                    points,
-                    kind,
-                    key,
-                    corrected & {f"{corrects}:points"},
-                    rule.lot_expiry(day, tz),
+    corrected = set(
+        session.scalars(
+            select(Transfer.id).where(
+                Transfer.id.in_(
+                    [f"{a.corrects}:{x}" for a in specs if a.corrects for x in ("minutes", "points")]
                 )
             )
-    results = ledger.create_transfers(session, inputs, now)
-    if any(r not in (ledger.CREATED, ledger.EXISTS) for r in results):
-        raise RuntimeError(f"award {key} refused by the ledger: {results}")
-    award = Award(
-        key=key,
-        volunteer_id=volunteer_id,
-        hub_id=hub_id,
-        kind=kind,
-        day=day,
-        minutes=minutes,
-        points=points,
-        rule_id=rule.id,
-        attendance_id=attendance_id,
-        note=note[:200],
-        created_at=now,
+        )
     )
-    session.add(award)
+    inputs = []
+    for a in specs:
+        if a.minutes:
+            mine = accounts[f"service_minutes:{a.minutes_account}:{a.volunteer_id}"]
+            hub = accounts[f"service_minutes:hub_issued:{a.hub_id}"]
+            inputs.append(_move(f"{a.key}:minutes", hub, mine, a.minutes, a, corrected))
+        if a.points:
+            mine = accounts[f"points:volunteer:{a.volunteer_id}"]
+            if a.points < 0 and available[mine] < -a.points:
+                a.note += f"；{-a.points - available[mine]}分已兑换无法收回 already spent, not taken back"
+                a.points = -available[mine]
+            if a.points:
+                available[mine] = available.get(mine, 0) + a.points
+                hub = accounts[f"points:hub_issued:{a.hub_id}"]
+                inputs.append(
+                    _move(f"{a.key}:points", hub, mine, a.points, a, corrected, a.rule.lot_expiry(a.day, tz))
+                )
+    results = ledger.create_transfers(session, inputs, now)
+    refused = [
+        (t.id, r) for t, r in zip(inputs, results, strict=True) if r not in (ledger.CREATED, ledger.EXISTS)
+    ]
+    if refused:
+        raise RuntimeError(f"awards refused by the ledger: {refused[:5]}")
+    made = [
+        Award(
+            key=a.key,
+            volunteer_id=a.volunteer_id,
+            hub_id=a.hub_id,
+            kind=a.kind,
+            day=a.day,
+            minutes=a.minutes,
+            points=a.points,
+            rule_id=a.rule.id,
+            attendance_id=a.attendance_id,
+            note=a.note[:200],
+            created_at=now,
+        )
+        for a in specs
+    ]
+    session.add_all(made)
     session.flush()
-    if minutes > 0 and minutes_account == "volunteer":
-        record_stars(session, volunteer_id, rule, now)
-    return award
+    rules = {a.volunteer_id: a.rule for a in specs if a.minutes > 0 and a.minutes_account == "volunteer"}
+    if rules:
+        record_stars(session, rules, now)
+    return made
 
 
 def _move(
-    tid: str, hub: int, mine: int, amount: int, kind: str, key: str, corrects: set, lot_expires_at=None
+    tid: str, hub: int, mine: int, amount: int, a: AwardSpec, corrected: set, lot_expires_at=None
 ) -> TransferInput:
     """A credit to the volunteer, or (negative) a debit back to the hub."""
     debit, credit = (hub, mine) if amount > 0 else (mine, hub)
+    corrects = f"{a.corrects}:{tid.rsplit(':', 1)[1]}" if a.corrects else None
     return TransferInput(
         id=tid,
         debit_account_id=debit,
         credit_account_id=credit,
         amount=abs(amount),
-        reason=f"{kind}_award" if amount > 0 else f"{kind}_takeback",
-        reference=key,
-        corrects_id=next(iter(corrects), None),
+        reason=f"{a.kind}_award" if amount > 0 else f"{a.kind}_takeback",
+        reference=a.key,
+        corrects_id=corrects if corrects in corrected else None,
         lot_expires_at=lot_expires_at if amount > 0 else None,
     )
 
@@ -431,26 +497,28 @@ def award_delivery(
 # Stars ----------------------------------------------------------------------------------------
 
 
-def verified_minutes(session: Session, volunteer_id: int) -> int:
-    acc = ledger.account_by_key(session, f"service_minutes:volunteer:{volunteer_id}")
-    return acc.balance if acc else 0
-
-
-def record_stars(session: Session, volunteer_id: int, rule: Rule, now: datetime) -> list[int]:
-    """Record each star level newly reached (levels once reached stay)."""
-    minutes = verified_minutes(session, volunteer_id)
-    reached = rule.stars(minutes)
-    have = set(session.scalars(select(StarLevel.level).where(StarLevel.volunteer_id == volunteer_id)))
-    new = [level for level in range(1, reached + 1) if level not in have]
-    if new:
+def record_stars(session: Session, rules: dict[int, Rule], now: datetime) -> None:
+    """Record each star level newly reached by these volunteers (levels once reached stay)."""
+    served = dict(
         session.execute(
-            insert(StarLevel),
-            [
-                {"volunteer_id": volunteer_id, "level": lv, "minutes": minutes, "reached_at": now}
-                for lv in new
-            ],
-        )
-    return new
+            select(Account.volunteer_id, Account.credits_posted - Account.debits_posted).where(
+                Account.key.in_([f"service_minutes:volunteer:{v}" for v in rules])
+            )
+        ).all()
+    )
+    have = set(
+        session.execute(
+            select(StarLevel.volunteer_id, StarLevel.level).where(StarLevel.volunteer_id.in_(rules))
+        ).all()
+    )
+    new = [
+        {"volunteer_id": v, "level": level, "minutes": served.get(v, 0), "reached_at": now}
+        for v, rule in rules.items()
+        for level in range(1, rule.stars(served.get(v, 0)) + 1)
+        if (v, level) not in have
+    ]
+    if new:
+        session.execute(insert(StarLevel), new)
 
 
 def star_level(session: Session, volunteer_id: int) -> int:
@@ -462,7 +530,7 @@ def star_level(session: Session, volunteer_id: int) -> int:
 # A volunteer's standing ---------------------------------------------------------------------
 
 
-def standing(session: Session, volunteer_id: int, now: datetime) -> dict:
+def standing(session: Session, volunteer_id: int) -> dict:
     """Balance, reserved points, service time, stars and progress, points by expiry date."""
     accounts = {
         a.key: a
@@ -481,15 +549,23 @@ def standing(session: Session, volunteer_id: int, now: datetime) -> dict:
     points = accounts.get(f"points:volunteer:{volunteer_id}")
     minutes = accounts.get(f"service_minutes:volunteer:{volunteer_id}")
     manual = accounts.get(f"service_minutes:volunteer_manual:{volunteer_id}")
-    last_hub = session.scalar(
-        select(Award.hub_id).where(Award.volunteer_id == volunteer_id).order_by(Award.id.desc()).limit(1)
-    )
-    rule = current_rule(session, last_hub, now) if last_hub else rule_of(None)
+    # one round trip: the level reached, and the star thresholds of the rule behind the last award
+    last_rule = (
+        select(Award.rule_id).where(Award.volunteer_id == volunteer_id).order_by(Award.id.desc()).limit(1)
+    ).scalar_subquery()
+    level, star_hours = session.execute(
+        select(
+            select(func.coalesce(func.max(StarLevel.level), 0))
+            .where(StarLevel.volunteer_id == volunteer_id)
+            .scalar_subquery(),
+            select(PointsRule.star_hours).where(PointsRule.id == last_rule).scalar_subquery(),
+        )
+    ).one()
+    star_hours = star_hours or DEFAULT_RULE["star_hours"]
     served = minutes.balance if minutes else 0
-    level = star_level(session, volunteer_id)
     next_level = None
-    if level < len(rule.star_hours):
-        hours = rule.star_hours[level]
+    if level < len(star_hours):
+        hours = star_hours[level]
         next_level = {"level": level + 1, "hours": hours, "minutes_to_go": max(0, hours * 60 - served)}
     expiring = []
     if points is not None:

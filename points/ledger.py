@@ -161,15 +161,14 @@ class _Batch:
         self.new_lots: list[dict] = []
 
     def open_lots(self, account_id: int) -> list[dict]:
-        if account_id not in self.lots:
-            self.lots[account_id] = [
-                dict(row)
-                for row in self.conn.execute(
-                    select(_L)
-                    .where(_L.c.account_id == account_id, _L.c.remaining > 0)
-                    .order_by(_L.c.expires_at.is_(None), _L.c.expires_at, _L.c.id)
-                ).mappings()
-            ]
+        if not self.lots:  # first use: every locked account's open lots, in one statement
+            self.lots = {i: [] for i, a in self.accounts.items() if a["has_lots"]}
+            for row in self.conn.execute(
+                select(_L)
+                .where(_L.c.account_id.in_(list(self.lots)), _L.c.remaining > 0)
+                .order_by(_L.c.account_id, _L.c.expires_at.is_(None), _L.c.expires_at, _L.c.id)
+            ).mappings():
+                self.lots[row["account_id"]].append(dict(row))
         return self.lots[account_id]
 
     def add_lot(self, account_id: int, transfer_id: str, amount: int, expires_at: datetime | None) -> None:
@@ -367,6 +366,35 @@ def _compare(t: TransferInput, stored: dict, known: dict) -> str:
 # Accounts -------------------------------------------------------------------------------------
 
 
+def ensure_accounts(session: Session, wanted: dict[str, dict], now: datetime) -> dict[str, int]:
+    """Ids of the accounts with these keys, made on first use (concurrent first uses make one).
+    `wanted` maps each key to its ledger, kind and owner (volunteer_id or hub_id)."""
+    conn = session.connection()
+    found = dict(conn.execute(select(_A.c.key, _A.c.id).where(_A.c.key.in_(wanted))).all())
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        rows = []
+        for key in missing:
+            w = wanted[key]
+            rows.append(
+                {
+                    "key": key,
+                    "ledger": w["ledger"],
+                    "kind": w["kind"],
+                    "volunteer_id": w.get("volunteer_id"),
+                    "hub_id": w.get("hub_id"),
+                    "no_overdraft": w["kind"] in ("volunteer", "volunteer_manual"),
+                    "has_lots": w["kind"] == "volunteer" and w["ledger"] == "points",
+                    **dict.fromkeys(_BALANCES, 0),
+                    "created_at": now,
+                }
+            )
+        conn.execute(dialect.insert(_A).on_conflict_do_nothing(index_elements=["key"]), rows)
+        found |= dict(conn.execute(select(_A.c.key, _A.c.id).where(_A.c.key.in_(missing))).all())
+    return found
+
+
 def ensure_account(
     session: Session,
     key: str,
@@ -377,26 +405,9 @@ def ensure_account(
     volunteer_id: int | None = None,
     hub_id: int | None = None,
 ) -> int:
-    """The account with this key, made on first use (concurrent first uses make one)."""
-    conn = session.connection()
-    found = conn.scalar(select(_A.c.id).where(_A.c.key == key))
-    if found is not None:
-        return found
-    volunteer_owned = kind in ("volunteer", "volunteer_manual")
-    values = {
-        "key": key,
-        "ledger": ledger,
-        "kind": kind,
-        "volunteer_id": volunteer_id,
-        "hub_id": hub_id,
-        "no_overdraft": volunteer_owned,
-        "has_lots": kind == "volunteer" and ledger == "points",
-        **dict.fromkeys(_BALANCES, 0),
-        "created_at": now,
-    }
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(_A).values(values).on_conflict_do_nothing(index_elements=["key"]))
-    return conn.scalar(select(_A.c.id).where(_A.c.key == key))
+    return ensure_accounts(
+        session, {key: {"ledger": ledger, "kind": kind, "volunteer_id": volunteer_id, "hub_id": hub_id}}, now
+    )[key]
 
 
 def volunteer_account(session: Session, ledger: str, volunteer_id: int, now: datetime) -> int:

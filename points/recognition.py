@@ -299,6 +299,16 @@ def issue_service_record(
     return cert
 
 
+def commendations_for(session: Session, volunteer_id: int) -> list[tuple[Commendation, CommendationRound]]:
+    rows = session.execute(
+        select(Commendation, CommendationRound)
+        .join(CommendationRound, CommendationRound.id == Commendation.round_id)
+        .where(Commendation.volunteer_id == volunteer_id, Commendation.status == "confirmed")
+        .order_by(CommendationRound.period_end.desc(), Commendation.id.desc())
+    )
+    return [(c, r) for c, r in rows]
+
+
 def certificates_of(session: Session, volunteer_id: int) -> list[Certificate]:
     return list(
         session.scalars(

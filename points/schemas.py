@@ -243,3 +243,18 @@ class CertificatePage(msgspec.Struct):
 class ServiceRecordBody(msgspec.Struct):
     period_start: date
     period_end: date
+
+
+class MyCommendation(msgspec.Struct):
+    round_title: str
+    period_start: date
+    period_end: date
+    reason: str
+    minutes: int
+    bonus_points: int
+    certificate: str | None  # the certificate's public code
+
+
+class MyCommendationPage(msgspec.Struct):
+    items: list[MyCommendation]
+    next: str | None
