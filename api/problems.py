@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from linli.errors import LinliError
@@ -139,6 +139,21 @@ def on_data_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def on_integrity_error(request: Request, exc: Exception) -> Response:
+    """A constraint refused a write the checks let through: another request changed the same thing
+    at the same moment (two taps of one button, two admins at once). Nothing was written; 409."""
+    log.warning(
+        "constraint refused a write on %s: %s", request.url.path, str(getattr(exc, "orig", exc))[:200]
+    )
+    return _respond(
+        request,
+        409,
+        "concurrent_change",
+        "冲突 Conflict",
+        "同一内容刚被另一操作修改，请刷新后重试 Changed by another request just now; reload and try again",
+    )
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StatementError) and isinstance(exc.orig, (ValueError, OverflowError)):
         return on_data_error(request, exc)  # a value refused while binding it: the client's input
@@ -162,6 +177,7 @@ EXCEPTION_HANDLERS = {
     HTTPException: on_http_error,
     OperationalError: on_database_down,
     DataError: on_data_error,
+    IntegrityError: on_integrity_error,
     OverflowError: on_data_error,  # SQLite's driver refuses integers beyond 64 bits itself
     PoolTimeout: on_database_down,
     Exception: on_unexpected,

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 from accounts.principal import Principal
 from api.deps import local_today, provide_principal, require_staff, require_volunteer
 from api.pages import page_html
-from api.points import _hub, _require_hub_staff
+from api.points import _hub
 from api.problems import problems
 from linli.errors import not_found
 from linli.runtime import Runtime
@@ -135,8 +135,9 @@ class CommendationController(Controller):
         self, round_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> RoundRead:
         with rt.tx() as session:
+            require_staff(principal, "admin")  # names and hours of people under review: admins only
             round_ = recognition.get_round(session, round_id)
-            _require_hub_staff(session, principal, _hub(session, round_.hub_id))
+            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
             return _round_read(rt, session, round_)
 
     @post(

@@ -273,10 +273,6 @@ def tokens_create(username: str | None, phone: str | None, ttl: str) -> None:
     click.echo(issued.token)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group("ledger")
 def ledger_group() -> None:
     """The points ledger (账本)."""
@@ -296,3 +292,7 @@ def ledger_verify() -> None:
     if problems:
         raise click.ClickException(f"账本不平 ledger mismatch: {len(problems)} problems")
     click.echo(f"账本无误 ledger ok: {accounts} accounts, {transfers} transfers")
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,7 @@ from orgs.models import Organization
 from points import ledger
 from points.ledger import TransferInput
 from points.models import Account, Award, Lot, PointsRule, StarLevel, Transfer
-from volunteer.models import ACTIVITY_KINDS, Activity, Attendance, AttendanceCorrection
+from volunteer.models import ACTIVITY_KINDS, Activity, Attendance, AttendanceCorrection, Volunteer
 
 DEFAULT_RULE = {
     "points_per_hour": {"default": 10},
@@ -145,13 +145,24 @@ def check_rule(r: dict) -> None:
     hours = r["star_hours"]
     if not isinstance(hours, list) or len(hours) != 5 or hours != sorted(set(hours)) or hours[0] <= 0:
         bad("star_hours", "五个递增的小时数 Five increasing hour thresholds")
-    for i, c in enumerate(r["campaigns"] if isinstance(r["campaigns"], list) else [None]):
+    campaigns = r["campaigns"] if isinstance(r["campaigns"], list) else [None]
+    for i, c in enumerate(campaigns):
         try:
+            starts, ends = date.fromisoformat(c["starts_on"]), date.fromisoformat(c["ends_on"])
             ok = (
-                date.fromisoformat(c["starts_on"]) <= date.fromisoformat(c["ends_on"])
+                starts <= ends
+                and isinstance(c["percent"], int)
+                and not isinstance(c["percent"], bool)
                 and 100 <= c["percent"] <= 1000
             )
-        except (TypeError, KeyError, ValueError):
+            if ok:  # stored in one form, so the day comparison in `multiplier` holds
+                campaigns[i] = {
+                    "name": str(c.get("name", ""))[:50],
+                    "starts_on": starts.isoformat(),
+                    "ends_on": ends.isoformat(),
+                    "percent": c["percent"],
+                }
+        except (TypeError, KeyError, ValueError, AttributeError):
             ok = False
         if not ok:
             bad(
@@ -197,8 +208,16 @@ def settle(
     does); one award or None per item, in order. Items are judged in order: an earlier one counts
     towards a later one's daily cap."""
     causes = [cause for _, cause in items]
-    done = set(session.scalars(select(Award.key).where(Award.key.in_(causes))))
     ids = {a for a, _ in items}
+    # Settle each volunteer's attendances one transaction at a time: lock their rows (in id order,
+    # before any ledger account) and only then read what was earned and what the day holds.
+    session.execute(
+        select(Volunteer.id)
+        .where(Volunteer.id.in_(select(Attendance.volunteer_id).where(Attendance.id.in_(ids))))
+        .order_by(Volunteer.id)
+        .with_for_update()
+    )
+    done = set(session.scalars(select(Award.key).where(Award.key.in_(causes))))
     rows = {
         a.id: (a, kind, path)
         for a, kind, path in session.execute(
@@ -345,10 +364,20 @@ def post_awards(session: Session, specs: list[AwardSpec], *, now: datetime, tz: 
                 "hub_id": a.hub_id,
             }
     accounts = ledger.ensure_accounts(session, wanted, now)
-    takers = sorted({accounts[f"points:volunteer:{a.volunteer_id}"] for a in specs if a.points < 0})
+    ledger.lock_accounts(session, list(accounts.values()))  # all at once, in id order
+    takers = {accounts[f"points:volunteer:{a.volunteer_id}"]: a.volunteer_id for a in specs if a.points < 0}
     available = {}
     if takers:
-        ledger.lock_accounts(session, takers)
+        owed = {}
+        for a in specs:
+            if a.points < 0:
+                owed[a.volunteer_id] = owed.get(a.volunteer_id, 0) - a.points
+        for volunteer_id, points in owed.items():
+            # points reserved by open orders are not spent: cancel those orders rather than let
+            # the volunteer keep points they should give back
+            from points import shop
+
+            shop.release_reservations(session, volunteer_id, points, now)
         available = dict(
             session.execute(
                 select(

@@ -465,14 +465,18 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
     per account per `day` (local date). Points reserved by a pending order stay until it resolves.
     Returns the points expired."""
     conn = session.connection()
-    due = conn.execute(
+    due_query = (
         select(_L.c.account_id, func.sum(_L.c.remaining))
         .where(_L.c.remaining > 0, _L.c.expires_at <= now)
         .group_by(_L.c.account_id)
         .order_by(_L.c.account_id)
-    ).all()
+    )
+    due = conn.execute(due_query).all()
     if not due:
         return 0
+    # lock, then read again: an order fulfilled meanwhile may have spent the due lots
+    lock_accounts(session, [a for a, _ in due])
+    due = conn.execute(due_query).all()
     target = system_account(session, "points", "expired", now)
     available = dict(
         conn.execute(

@@ -315,7 +315,7 @@ class Commendation(Base):
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))  # where they served most
     minutes: Mapped[int] = mapped_column(Integer)  # verified service in the period
     deliveries: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(200))  # why proposed (or added by hand)
+    reason: Mapped[str] = mapped_column(String(300))  # why proposed (or added by hand)
     status: Mapped[str] = mapped_column(String(20))
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
 

@@ -178,7 +178,7 @@ def commendations_of(session: Session, round_id: int) -> list[tuple[Commendation
 
 
 def _open_round(session: Session, round_id: int) -> CommendationRound:
-    round_ = session.get(CommendationRound, round_id, with_for_update=True)
+    round_ = session.get(CommendationRound, round_id, with_for_update=True, populate_existing=True)
     if round_ is None:
         raise not_found("表彰 Commendation round", "round_not_found")
     if round_.status != "proposed":
@@ -226,24 +226,24 @@ def confirm_round(
     """Confirm: each commendation kept posts its bonus points and gets a certificate."""
     round_ = _open_round(session, round_id)
     rule = awards.current_rule(session, round_.hub_id, now)
+    bonuses = []
     for c, volunteer in commendations_of(session, round_.id):
         if c.status != "proposed":
             continue
         c.status = "confirmed"
         if round_.bonus_points:
-            awards.post_award(
-                session,
-                key=f"commendation:{c.id}",
-                kind="commendation",
-                volunteer_id=c.volunteer_id,
-                hub_id=round_.hub_id,
-                day=round_.period_end,
-                minutes=0,
-                points=round_.bonus_points,
-                rule=rule,
-                note=round_.title,
-                now=now,
-                tz=tz,
+            bonuses.append(
+                awards.AwardSpec(
+                    key=f"commendation:{c.id}",
+                    kind="commendation",
+                    volunteer_id=c.volunteer_id,
+                    hub_id=round_.hub_id,
+                    day=round_.period_end,
+                    minutes=0,
+                    points=round_.bonus_points,
+                    rule=rule,
+                    note=round_.title,
+                )
             )
         cert = Certificate(
             kind="commendation",
@@ -259,6 +259,7 @@ def confirm_round(
         session.add(cert)
         session.flush()
         c.certificate_id = cert.id
+    awards.post_awards(session, bonuses, now=now, tz=tz)  # one ledger batch: accounts locked once
     round_.status, round_.confirmed_by, round_.confirmed_at = "confirmed", staff_user_id, now
     session.flush()
     return round_

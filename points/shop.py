@@ -19,6 +19,7 @@ from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, n
 from points import ledger
 from points.ledger import TransferInput
 from points.models import LIMIT_PERIODS, ShopItem, ShopOrder, Transfer
+from volunteer.checkin import plausible
 
 ORDER_TTL = timedelta(days=7)  # an order not collected within a week expires and its points come back
 
@@ -53,6 +54,14 @@ def check_item(data: ItemInput) -> None:
         )
     if data.limit_period not in LIMIT_PERIODS:
         errors.append(FieldError("limit_period", "invalid", "限购周期：day/week/month/year/ever"))
+    for name in ("visible_from", "visible_until"):
+        value = getattr(data, name)
+        if value is not None and value.tzinfo is None:
+            errors.append(FieldError(name, "timezone_required", "时间须带时区 Give the time with its offset"))
+        elif value is not None and not plausible(value):
+            errors.append(FieldError(name, "out_of_range", "时间不合理 Implausible time"))
+    if errors:
+        raise invalid(errors)
     if data.visible_from and data.visible_until and data.visible_until <= data.visible_from:
         errors.append(
             FieldError("visible_until", "before_start", "下架时间须晚于上架时间 Must be after visible_from")
@@ -125,9 +134,7 @@ def place_order(
     if request_id is not None:
         earlier = session.scalar(select(ShopOrder).where(ShopOrder.request_id == request_id))
         if earlier is not None:
-            if earlier.volunteer_id != volunteer_id:
-                raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")
-            return earlier, False
+            return _same_request(earlier, volunteer_id, item_id, quantity), False
     if not 1 <= quantity <= 100:
         raise invalid([FieldError("quantity", "out_of_range", "数量应为1到100 Quantity must be 1 to 100")])
     item = get_item(session, item_id)
@@ -136,6 +143,10 @@ def place_order(
     mine = ledger.volunteer_account(session, "points", volunteer_id, now)
     shop = ledger.hub_account(session, "points", "hub_shop", item.hub_id, now)
     ledger.lock_accounts(session, [mine, shop])  # one volunteer's orders are judged one at a time
+    if request_id is not None:  # the same request, sent again while the first was being judged
+        earlier = session.scalar(select(ShopOrder).where(ShopOrder.request_id == request_id))
+        if earlier is not None:
+            return _same_request(earlier, volunteer_id, item_id, quantity), False
     if item.per_volunteer_limit:
         since = period_start(item.limit_period, now, tz)
         taken = session.scalar(
@@ -204,6 +215,36 @@ def get_order(session: Session, order_id: int) -> ShopOrder:
     if order is None:
         raise not_found("订单 Order", "order_not_found")
     return order
+
+
+def _same_request(earlier: ShopOrder, volunteer_id: int, item_id: int, quantity: int) -> ShopOrder:
+    if (earlier.volunteer_id, earlier.item_id, earlier.quantity) != (volunteer_id, item_id, quantity):
+        raise conflict("request_id_taken", "该请求编号已用于另一笔订单 This request_id names another order")
+    return earlier
+
+
+def release_reservations(session: Session, volunteer_id: int, needed: int, now: datetime) -> int:
+    """Cancel the volunteer's open orders, newest first, until `needed` points are free (points
+    taken back by a correction must not stay reserved). The caller holds the accounts' locks.
+    Returns how many orders were cancelled."""
+    account = ledger.account_by_key(session, f"points:volunteer:{volunteer_id}")
+    if account is None:
+        return 0
+    session.refresh(account)
+    free = account.available
+    cancelled = 0
+    orders = session.scalars(
+        select(ShopOrder)
+        .where(ShopOrder.volunteer_id == volunteer_id, ShopOrder.status == "reserved")
+        .order_by(ShopOrder.id.desc())
+    )
+    for order in orders:
+        if free >= needed:
+            break
+        cancel(session, order.id, volunteer_id=None, staff_user_id=None, now=now)
+        free += order.points
+        cancelled += 1
+    return cancelled
 
 
 def _order_for_update(session: Session, order_id: int) -> ShopOrder:
@@ -317,6 +358,18 @@ def expire_orders(session: Session, now: datetime, limit: int = 500) -> int:
             .order_by(ShopOrder.expires_at)
             .limit(limit)
         )
+    )
+    orders = [get_order(session, i) for i in ids]
+    ledger.lock_accounts(  # every account at once, in id order: no cycle with a volunteer's order
+        session,
+        [
+            account
+            for o in orders
+            for account in (
+                ledger.volunteer_account(session, "points", o.volunteer_id, now),
+                ledger.hub_account(session, "points", "hub_shop", o.hub_id, now),
+            )
+        ],
     )
     done = 0
     for order_id in ids:

@@ -28,8 +28,10 @@ def truncate(rt: Runtime) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
             for _, sql in triggers:
                 conn.execute(text(sql))
-        else:
+        else:  # the ledger refuses TRUNCATE too: tests lift that for the moment
+            conn.execute(text("ALTER TABLE ledger_transfers DISABLE TRIGGER ledger_transfers_no_truncate"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text("ALTER TABLE ledger_transfers ENABLE TRIGGER ledger_transfers_no_truncate"))
 
 
 def valid_id(first17: str = "43012119800101123") -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 15:50:24.999310
+Create Date: 2026-11-26 16:18:14.946415
 """
 
 from collections.abc import Sequence
@@ -19,6 +19,8 @@ APPEND_ONLY = {
         BEGIN RAISE EXCEPTION 'ledger_transfers is append-only: % refused', TG_OP; END $$""",
         """CREATE TRIGGER ledger_transfers_append_only BEFORE UPDATE OR DELETE ON ledger_transfers
         FOR EACH ROW EXECUTE FUNCTION ledger_transfers_append_only()""",
+        """CREATE TRIGGER ledger_transfers_no_truncate BEFORE TRUNCATE ON ledger_transfers
+        FOR EACH STATEMENT EXECUTE FUNCTION ledger_transfers_append_only()""",
     ],
     "sqlite": [
         """CREATE TRIGGER ledger_transfers_no_update BEFORE UPDATE ON ledger_transfers
@@ -29,6 +31,7 @@ APPEND_ONLY = {
 }
 DROP_APPEND_ONLY = {
     "postgresql": [
+        "DROP TRIGGER ledger_transfers_no_truncate ON ledger_transfers",
         "DROP TRIGGER ledger_transfers_append_only ON ledger_transfers",
         "DROP FUNCTION ledger_transfers_append_only()",
     ],
@@ -225,7 +228,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("minutes", sa.Integer(), nullable=False),
         sa.Column("deliveries", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("certificate_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.CheckConstraint(

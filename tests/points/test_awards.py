@@ -260,3 +260,57 @@ def test_a_rule_is_checked_field_by_field(hub):
     with pytest.raises(LinliError) as err:
         hub.rule(START, rounding_minutes=0, star_hours=[5, 1], campaigns=[{"starts_on": "x"}])
     assert {e.field for e in err.value.errors} == {"rounding_minutes", "star_hours", "campaigns[0]"}
+
+
+def test_a_close_and_a_correction_settled_at_once_credit_once(hub):
+    """Both jobs read what was earned only after locking the volunteer, so neither pays twice."""
+    import threading
+
+    a = hub.attendance(120)
+    with hub.rt.tx() as s:
+        c = _correct(s, a, 90)
+    barrier = threading.Barrier(2)
+
+    def run(cause):
+        barrier.wait()
+        hub.settle(a, cause)
+
+    threads = [
+        threading.Thread(target=run, args=(cause,)) for cause in (f"attendance:{a}", f"correction:{c}")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hub.balances() == (90, 15)
+
+
+def test_taking_back_reserved_points_cancels_the_order(hub):
+    from points import shop
+
+    a = hub.attendance(120)
+    hub.settle(a)
+    with hub.rt.tx() as s:
+        item = shop.create_item(s, hub.county.hub_a, shop.ItemInput(name="大米", price=20, stock=1), START)
+        order, _ = shop.place_order(
+            s, volunteer_id=hub.volunteer, item_id=item.id, quantity=1, request_id=None, now=START, tz=TZ
+        )
+        annul = _correct(s, a, None)
+    award = hub.settle(a, f"correction:{annul}")
+    assert award.points == -20 and "已兑换" not in award.note
+    assert hub.balances() == (0, 0)
+    with hub.rt.tx() as s:
+        assert shop.get_order(s, order.id).status == "cancelled"
+        assert shop.get_item(s, item.id).stock == 1
+
+
+def test_campaign_dates_are_stored_in_one_form(hub):
+    hub.rule(
+        START - timedelta(days=1),
+        campaigns=[{"starts_on": "20300601", "ends_on": "2030-W23-7", "percent": 200}],
+    )
+    a = hub.attendance(60)
+    assert hub.settle(a).points == 20
+    with pytest.raises(LinliError) as err:
+        hub.rule(START, campaigns=[{"starts_on": "2030-06-01", "ends_on": "2030-06-02", "percent": 150.5}])
+    assert err.value.errors[0].field == "campaigns[0]"

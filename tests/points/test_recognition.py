@@ -197,3 +197,37 @@ def test_points_summary_shows_stars_progress_and_expiry(rounds, client):
     assert p["next_level"] == {"level": 1, "hours": 100, "minutes_to_go": 6000 - 300}
     # earned in 2030, spendable to the end of 2031 in Asia/Shanghai
     assert p["expiring"] == [{"expires_at": "2031-12-31T16:00:00Z", "points": 50}]
+
+
+def test_only_admins_see_a_round_and_a_confirmed_round_stays_as_confirmed(rounds, client):
+    staff_user(rounds.rt, "counter_a", "coordinator", org_id=rounds.county.org_a)
+    admin = staff_token(client, "admin_a")
+    r = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={"title": "六月", "period": "month", "period_start": "2030-06-01"},
+        headers=admin,
+    ).json()
+    assert (
+        client.get(
+            f"/api/v1/commendation-rounds/{r['id']}", headers=staff_token(client, "counter_a")
+        ).status_code
+        == 403
+    )
+    assert client.post(f"/api/v1/commendation-rounds/{r['id']}/confirm", headers=admin).status_code == 200
+    late = client.post(
+        f"/api/v1/commendation-rounds/{r['id']}/review",
+        json={"volunteer_id": rounds.people["v0"], "include": False},
+        headers=admin,
+    )
+    assert late.status_code == 409 and late.json()["code"] == "round_confirmed"
+    long_reason = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={"title": "七月", "period": "month", "period_start": "2030-07-01"},
+        headers=admin,
+    ).json()
+    added = client.post(
+        f"/api/v1/commendation-rounds/{long_reason['id']}/review",
+        json={"volunteer_id": rounds.people["v2"], "include": True, "reason": "长" * 200},
+        headers=admin,
+    )
+    assert added.status_code == 200

@@ -201,3 +201,27 @@ def test_the_last_item_goes_to_exactly_one_volunteer(rt, clock, live_server):
     with rt.tx() as s:
         assert s.get(ShopItem, item).stock == 0
         assert ledger.verify(s) == []
+
+
+def test_item_times_need_their_offset_and_a_request_id_names_one_order(world):
+    r = world.client.post(
+        f"/api/v1/shop/items?hub_id={world.county.hub_a}",
+        json={
+            "name": "米",
+            "price": 1,
+            "stock": 1,
+            "visible_from": "2030-01-01T00:00:00",
+            "visible_until": "2030-02-01T00:00:00Z",
+        },
+        headers=staff_token(world.client, "admin_a"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0] == {
+        "field": "visible_from",
+        "code": "timezone_required",
+        "message": "时间须带时区 Give the time with its offset",
+    }
+    world.give(0, 100)
+    item = world.item()
+    assert world.order(item, request_id="r-1").status_code == 201
+    other = world.order(item, quantity=2, request_id="r-1")
+    assert other.status_code == 409 and other.json()["code"] == "request_id_taken"
