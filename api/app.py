@@ -18,6 +18,7 @@ from api.checkin import (
     StationController,
 )
 from api.health import healthz, readyz
+from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
 from api.orgs import OrganizationController
 from api.pages import demo_codes, index, scan_page
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ScanController,
             AttendanceController,
             CardController,
+            MealController,
             MyPointsController,
             ShopController,
             HubPointsController,

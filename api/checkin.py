@@ -445,7 +445,7 @@ class ScanController(Controller):
     ) -> ScanResult:
         device = device_of(principal, request)
         item = checkin.check_input(
-            checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at)
+            checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at, data.mode)
         )
         with rt.tx() as session:
             result = checkin.scan(
@@ -483,7 +483,9 @@ class ScanController(Controller):
             )
         if len(data.scans) > 1000:
             raise invalid([FieldError("scans", "too_many", "每批最多1000条 At most 1000 scans per batch")])
-        items = [checkin.ScanInput(s.payload, s.station_id, s.scan_id, s.scanned_at) for s in data.scans]
+        items = [
+            checkin.ScanInput(s.payload, s.station_id, s.scan_id, s.scanned_at, s.mode) for s in data.scans
+        ]
         for i, item in enumerate(items):
             items[i] = item = checkin.check_input(item, i)
             if item.scan_id is None or item.scanned_at is None:

@@ -37,7 +37,14 @@ def _resolve_schemas_before_freezegun() -> None:
 
     import msgspec
 
-    for name in ("accounts.schemas", "orgs.schemas", "volunteer.schemas", "points.schemas", "api.problems"):
+    for name in (
+        "accounts.schemas",
+        "orgs.schemas",
+        "volunteer.schemas",
+        "points.schemas",
+        "api.meals",
+        "api.problems",
+    ):
         for obj in vars(importlib.import_module(name)).values():
             if isinstance(obj, type) and issubclass(obj, msgspec.Struct) and obj is not msgspec.Struct:
                 msgspec.json.Decoder(obj)

@@ -42,6 +42,12 @@ MESSAGES = {
     "checked_in_elsewhere": "已在其他站点签到，请先签退 Checked in elsewhere; check out there first",
     "not_allowed_here": "不能在此处使用 Not allowed here",
     "late_upload": "离线扫码上传超过24小时，待人工核查 Uploaded over 24 hours late; held for review",
+    "meal_served": "已供餐 Meal served",
+    "diner_paused": "该长者助餐已暂停 Meals are paused for this diner",
+    "not_eligible": "不符合补贴条件，可按原价供餐 No subsidy applies; a full-price meal can be recorded",
+    "other_meal_point": "不是本助餐点的长者 Registered at another meal point",
+    "weekly_limit_reached": "本周补贴次数已用完 This week's subsidized meals are used up",
+    "budget_exhausted": "补贴预算已用完 The subsidy budget is used up",
 }
 
 OUTCOMES = ("checked_in", "checked_out", "meal_served", "delivered", "duplicate", "rejected")
@@ -70,6 +76,7 @@ class ScanInput:
     station_id: int | None = None
     scan_id: str | None = None
     scanned_at: datetime | None = None
+    mode: str | None = None  # diner cards: dine_in (default), pick_up, delivery
 
 
 def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
@@ -93,9 +100,11 @@ def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
             )
         elif not plausible(item.scanned_at):
             errors.append(FieldError(prefix + "scanned_at", "out_of_range", "时间不合理 Implausible time"))
+    if item.mode is not None and item.mode not in ("dine_in", "pick_up", "delivery"):
+        errors.append(FieldError(prefix + "mode", "invalid", "就餐方式：dine_in/pick_up/delivery"))
     if errors:
         raise invalid(errors)
-    return ScanInput(item.payload, item.station_id, scan_id, item.scanned_at)
+    return ScanInput(item.payload, item.station_id, scan_id, item.scanned_at, item.mode)
 
 
 def plausible(at: datetime) -> bool:
@@ -151,6 +160,11 @@ def scan(
         "scanned_at": scanned_at.isoformat(),
         "received_at": received_at.isoformat(),
         **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
+        **{
+            k: result.get(k) or context.get(k)
+            for k in ("diner", "meal", "price")
+            if k in result or k in context
+        },
     }
     if not rec["station_known"] and item.station_id is not None:
         # refused before the station was looked up: store it if it exists (a foreign key)
@@ -202,8 +216,10 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             raise _Reject("not_allowed_here")
         station_id = item.station_id
         volunteer_id = code.subject_id
+    elif code.kind == "diner_card":
+        return _serve_diner(session, device, code, item, rec, at, offline, settings)
     else:
-        raise _Reject("not_allowed_here")  # diner cards are served at meal points
+        raise _Reject("not_allowed_here")
     # one round trip: the volunteer's row, locked (their scans are judged one at a time), and the station
     volunteer = repository.lock_volunteer_with_station(session, volunteer_id, station_id)
     station = volunteer if volunteer is not None else repository.station_path(session, station_id)
@@ -309,6 +325,42 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         volunteer=who,
         activity=_act(ranked[0].id, ranked[0].title, ranked[0].starts_at, ranked[0].ends_at),
     )
+
+
+def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dict:
+    """A diner's card at a meal point's counter: a meal (meals.counter), judged by staff tablets only."""
+    from meals import counter
+
+    if device.kind != "staff" or item.station_id is None:
+        raise _Reject("not_allowed_here")
+    found = counter.point_at_station(session, item.station_id)
+    rec["station_known"] = True
+    if found is None:
+        station = repository.station_path(session, item.station_id)
+        rec["station_id"] = station.station_id if station else None
+        raise _Reject("not_allowed_here")
+    point, path = found
+    rec["station_id"] = point.station_id
+    if not device.may_use(path, point.station_id):
+        raise _Reject("not_allowed_here")
+    result = counter.serve(
+        session,
+        diner_id=code.subject_id,
+        card_version=code.number,
+        point=point,
+        at=at,
+        tz=settings.tz,
+        mode=item.mode or "dine_in",
+        device_label=device.label,
+        scan_id=item.scan_id,
+        offline=offline,
+    )
+    rec["flagged"] = rec["flagged"] or result.pop("flagged", False)  # offline: served twice, held for review
+    if result["outcome"] == "rejected":
+        raise _Reject(
+            result["reason"], **{k: v for k, v in result.items() if k in ("diner", "meal", "price")}
+        )
+    return result
 
 
 def _act(activity_id: int, title: str, starts_at: datetime, ends_at: datetime) -> dict:

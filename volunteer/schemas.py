@@ -214,6 +214,7 @@ class ScanBody(msgspec.Struct):
     station_id: int | None = None  # the tablet's station (card scans)
     scan_id: str | None = None  # client UUID: a retry with the same id returns the same answer
     scanned_at: datetime | None = None
+    mode: str | None = None  # diner cards: dine_in (default), pick_up, delivery
 
 
 class ScanBatch(msgspec.Struct):
@@ -233,6 +234,9 @@ class ScanResult(msgspec.Struct):
     scanned_at: str
     received_at: str
     earlier_scan_id: str | None = None
+    diner: dict | None = None  # diner cards: name, dietary notes and allergies for the counter
+    meal: dict | None = None  # price, subsidy, paid, split per funder (fen); the first one if already served
+    price: int | None = None  # a refused meal's full price, should the coordinator serve it unsubsidized
 
 
 class ScanBatchResult(msgspec.Struct):

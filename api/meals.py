@@ -1,0 +1,464 @@
+"""Meal service (助餐): meal points, diners and their cards, funding agreements, meals recorded by
+hand and voided. Counter scans go through `POST /api/v1/scans` like every QR code."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from accounts.principal import Principal
+from api.deps import local_today, provide_principal, require_staff
+from api.problems import problems
+from linli import qr
+from linli.errors import FieldError, forbidden, invalid, not_found
+from linli.pii import mask_phone
+from linli.runtime import Runtime
+from meals import counter, service
+from meals.models import Diner, Meal, MealPoint
+from orgs import service as orgs_service
+
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH_ERRORS = "missing_token, invalid_token"
+
+
+class SlotBody(msgspec.Struct):
+    slot: str
+    starts: str  # "11:00", local time
+    ends: str
+    price: int  # fen
+
+
+class MealPointBody(msgspec.Struct):
+    org_id: int
+    name: str
+    address: str
+    daily_capacity: int
+    slots: list[SlotBody]
+
+
+class MealPointRead(msgspec.Struct):
+    id: int
+    org_id: int
+    name: str
+    address: str
+    station_id: int  # the counter: tablets scan here
+    daily_capacity: int
+    slots: list[SlotBody]
+
+
+class DinerBody(msgspec.Struct):
+    name: str
+    birth_date: date
+    community: str
+    id_number: str
+    home_point_id: int
+    consent: bool = False
+    phone: str | None = None
+    guardian_name: str | None = None
+    dietary_notes: str = ""
+    allergies: str = ""
+    categories: list[str] = []
+    delivery: bool = False
+
+
+class DinerRead(msgspec.Struct):
+    id: int
+    name: str
+    phone: str | None  # masked
+    birth_date: date
+    community: str
+    id_number_last4: str
+    consent_by: str
+    dietary_notes: str
+    allergies: str
+    categories: list[str]
+    home_point_id: int
+    delivery: bool
+    paused_from: date | None
+    paused_until: date | None
+
+    @classmethod
+    def of(cls, d: Diner) -> DinerRead:
+        return cls(
+            id=d.id,
+            name=d.name,
+            phone=mask_phone(d.phone) if d.phone else None,
+            birth_date=d.birth_date,
+            community=d.community,
+            id_number_last4=d.id_last4,
+            consent_by=d.consent_by,
+            dietary_notes=d.dietary_notes,
+            allergies=d.allergies,
+            categories=d.categories,
+            home_point_id=d.home_point_id,
+            delivery=d.delivery,
+            paused_from=d.paused_from,
+            paused_until=d.paused_until,
+        )
+
+
+class DinerPage(msgspec.Struct):
+    items: list[DinerRead]
+    next: str | None
+
+
+class PauseBody(msgspec.Struct):
+    paused_from: date | None = None
+    paused_until: date | None = None
+
+
+class AgreementBody(msgspec.Struct):
+    name: str
+    funder_kind: str
+    stack_order: int
+    starts_on: date
+    ends_on: date
+    budget_cap: int  # fen
+    schedule: list
+    meal_point_ids: list[int]
+    partner_id: int | None = None
+    week_cap: int | None = None
+    home_point_only: bool = False
+
+
+class AgreementRead(msgspec.Struct):
+    id: int
+    name: str
+    funder_kind: str
+    stack_order: int
+    starts_on: date
+    ends_on: date
+    budget_cap: int
+    budget_used: int
+    schedule: list
+    week_cap: int | None
+    home_point_only: bool
+
+
+class UnsubsidizedBody(msgspec.Struct):
+    diner_id: int
+    meal_point_id: int
+    mode: str = "dine_in"
+
+
+class VoidBody(msgspec.Struct):
+    reason: str
+
+
+class MealRead(msgspec.Struct):
+    id: int
+    diner_id: int
+    meal_point_id: int
+    slot: str
+    service_day: date
+    mode: str
+    price: int
+    subsidy: int
+    paid: int
+    subsidized: bool
+    status: str
+    void_reason: str | None
+
+    @classmethod
+    def of(cls, m: Meal) -> MealRead:
+        return cls(**{f: getattr(m, f) for f in cls.__struct_fields__})
+
+
+def _staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+    """Staff of the point's organization subtree, or a coordinator bound to its counter."""
+    staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
+    org = orgs_service.get(session, point.org_id)
+    if point.station_id in principal.bound_station_ids or any(
+        org.path.startswith(p) for p in principal.staff_paths
+    ):
+        return staff_id
+    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
+
+
+def _point_read(session, point: MealPoint) -> MealPointRead:
+    return MealPointRead(
+        id=point.id,
+        org_id=point.org_id,
+        name=point.name,
+        address=point.address,
+        station_id=point.station_id,
+        daily_capacity=point.daily_capacity,
+        slots=[SlotBody(s.slot, s.starts, s.ends, s.price) for s in service.slots_of(session, point.id)],
+    )
+
+
+class MealController(Controller):
+    path = "/api/v1"
+    tags = ["助餐 meals"]
+    dependencies = AUTH
+
+    @post(
+        "/meal-points",
+        operation_id="createMealPoint",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A meal point with its slots and prices; its counter station is made with it",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _422="validation_failed"),
+    )
+    def create_point(
+        self,
+        data: JSONBody[MealPointBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> MealPointRead:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, data.org_id))
+            point = service.create_meal_point(
+                session,
+                org_id=data.org_id,
+                name=data.name,
+                address=data.address,
+                daily_capacity=data.daily_capacity,
+                slots=[service.SlotInput(s.slot, s.starts, s.ends, s.price) for s in data.slots],
+                now=rt.clock.now(),
+            )
+            return _point_read(session, point)
+
+    @post(
+        "/diners",
+        operation_id="registerDiner",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Register a diner (staff of the meal point): ID number kept as a keyed hash and last four",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found",
+            _409="id_number_taken",
+            _422="validation_failed",
+        ),
+    )
+    def register(
+        self, data: JSONBody[DinerBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> DinerRead:
+        with rt.tx() as session:
+            staff_id = _staff_at(session, principal, service.get_point(session, data.home_point_id))
+            diner = service.register_diner(
+                session,
+                rt.signer,
+                service.DinerInput(
+                    name=data.name,
+                    birth_date=data.birth_date,
+                    community=data.community,
+                    id_number=data.id_number,
+                    home_point_id=data.home_point_id,
+                    consent=data.consent,
+                    phone=data.phone,
+                    guardian_name=data.guardian_name,
+                    dietary_notes=data.dietary_notes,
+                    allergies=data.allergies,
+                    categories=tuple(data.categories),
+                    delivery=data.delivery,
+                ),
+                created_by=staff_id,
+                now=rt.clock.now(),
+                today=local_today(rt),
+            )
+            return DinerRead.of(diner)
+
+    @get(
+        "/diners",
+        operation_id="findDiners",
+        sync_to_thread=True,
+        summary="Find a diner who forgot the card: by name, or the last four digits of phone or ID",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _422="validation_failed"),
+    )
+    def find(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        meal_point_id: FromQuery[int],
+        q: FromQuery[str | None] = None,
+        last4: FromQuery[str | None] = None,
+    ) -> DinerPage:
+        if (
+            (not q and not last4)
+            or (q and len(q) > 20)
+            or (last4 and not (len(last4) == 4 and last4.isascii() and last4.isalnum()))
+        ):
+            raise invalid(
+                [FieldError("q", "required", "请输入姓名或手机/身份证后四位 A name or four last digits")]
+            )
+        with rt.tx() as session:
+            point = service.get_point(session, meal_point_id)
+            _staff_at(session, principal, point)
+            items = [DinerRead.of(d) for d in service.find_diners(session, [point.id], q, last4)]
+        return DinerPage(items=items, next=None)
+
+    @get(
+        "/diners/{diner_id:int}/card.png",
+        operation_id="dinerCardPng",
+        sync_to_thread=True,
+        media_type="image/png",
+        summary="The diner's card (QR, static, signed; reissuing revokes it)",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="diner_not_found"),
+    )
+    def card(
+        self, diner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> Response[bytes]:
+        with rt.tx() as session:
+            diner = service.get_diner(session, diner_id)
+            _staff_at(session, principal, service.get_point(session, diner.home_point_id))
+            payload = rt.codes.diner_card(diner.id, diner.card_version)
+        return Response(qr.png(payload), media_type="image/png")
+
+    @post(
+        "/diners/{diner_id:int}/pause",
+        operation_id="pauseDiner",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Pause meals from a date until a date (both empty: resume now)",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="diner_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def pause(
+        self,
+        diner_id: FromPath[int],
+        data: JSONBody[PauseBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> DinerRead:
+        with rt.tx() as session:
+            _staff_at(
+                session,
+                principal,
+                service.get_point(session, service.get_diner(session, diner_id).home_point_id),
+            )
+            return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
+
+    @post(
+        "/diners/{diner_id:int}/reissue-card",
+        operation_id="reissueDinerCard",
+        status_code=200,
+        sync_to_thread=True,
+        summary="A lost card: a new one, and the old stops working",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="diner_not_found"),
+    )
+    def reissue(
+        self, diner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> DinerRead:
+        with rt.tx() as session:
+            _staff_at(
+                session,
+                principal,
+                service.get_point(session, service.get_diner(session, diner_id).home_point_id),
+            )
+            return DinerRead.of(service.reissue_card(session, diner_id))
+
+    @post(
+        "/funding-agreements",
+        operation_id="createFundingAgreement",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A funder's agreement: period, budget, subsidy schedule, meal points",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def agreement(
+        self,
+        data: JSONBody[AgreementBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> AgreementRead:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            for point_id in set(data.meal_point_ids):
+                point = service.get_point(session, point_id)
+                orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
+            a = service.create_agreement(
+                session,
+                service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
+                rt.clock.now(),
+            )
+            return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
+
+    @post(
+        "/meals",
+        operation_id="recordUnsubsidizedMeal",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A meal at full price, recorded on purpose (e.g. after `already_served`)",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="diner_not_found, meal_point_not_found",
+            _409="outside_window",
+            _422="validation_failed",
+        ),
+    )
+    def unsubsidized(
+        self,
+        data: JSONBody[UnsubsidizedBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> MealRead:
+        if data.mode not in ("dine_in", "pick_up", "delivery"):
+            raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
+        with rt.tx() as session:
+            point = service.get_point(session, data.meal_point_id)
+            staff_id = _staff_at(session, principal, point)
+            meal = counter.record_unsubsidized(
+                session,
+                diner_id=data.diner_id,
+                point=point,
+                at=rt.clock.now(),
+                tz=rt.settings.tz,
+                mode=data.mode,
+                device_label=f"staff:{staff_id}",
+            )
+            return MealRead.of(meal)
+
+    @post(
+        "/meals/{meal_id:int}/void",
+        operation_id="voidMeal",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Void a meal the same day, with a reason: its subsidy goes back to the budgets",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_not_found",
+            _409="meal_voided, meal_day_past",
+            _422="validation_failed",
+        ),
+    )
+    def void(
+        self,
+        meal_id: FromPath[int],
+        data: JSONBody[VoidBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> MealRead:
+        with rt.tx() as session:
+            meal = session.get(Meal, meal_id)
+            if meal is None:
+                raise not_found("餐次记录 Meal", "meal_not_found")
+            staff_id = _staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            return MealRead.of(
+                counter.void(
+                    session,
+                    meal_id,
+                    reason=data.reason,
+                    staff_user_id=staff_id,
+                    now=rt.clock.now(),
+                    tz=rt.settings.tz,
+                )
+            )

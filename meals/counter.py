@@ -1,0 +1,275 @@
+"""At the counter (取餐台): a diner's card scanned through the one scan door becomes a meal with
+its price, its subsidy split per funder and what the diner pays; or a clear refusal.
+
+A diner's meals are judged one at a time (the diner's row is locked), and a unique index allows
+one subsidized meal per diner, slot and day, so two tablets scanning one card at once, online or
+offline, never make two subsidies. Funders' budgets are locked (in id order) before they are read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, invalid, not_found
+from meals.models import AgreementPoint, Diner, FundingAgreement, Meal, MealPoint, MealSlot, MealSubsidy
+from meals.service import categories_on
+from meals.subsidy import Funding, split
+from orgs.models import Organization, Station
+
+DUPLICATE_WINDOW = timedelta(seconds=60)
+
+
+def point_at_station(session: Session, station_id: int) -> tuple[MealPoint, str] | None:
+    """The meal point whose counter this station is, and its organization's path."""
+    row = session.execute(
+        select(MealPoint, Organization.path)
+        .join(Station, Station.id == MealPoint.station_id)
+        .join(Organization, Organization.id == Station.org_id)
+        .where(MealPoint.station_id == station_id)
+    ).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+def slot_at(session: Session, point_id: int, local: datetime) -> MealSlot | None:
+    hhmm = local.strftime("%H:%M")
+    return session.scalar(
+        select(MealSlot).where(
+            MealSlot.meal_point_id == point_id, MealSlot.starts <= hhmm, MealSlot.ends > hhmm
+        )
+    )
+
+
+def diner_view(diner: Diner) -> dict:
+    """What the counter shows: the name, and what the kitchen must know."""
+    return {
+        "id": diner.id,
+        "name": diner.name,
+        "dietary_notes": diner.dietary_notes,
+        "allergies": diner.allergies,
+    }
+
+
+def meal_view(meal: Meal, parts: list[tuple[int, str, int]]) -> dict:
+    return {
+        "id": meal.id,
+        "slot": meal.slot,
+        "service_day": meal.service_day.isoformat(),
+        "mode": meal.mode,
+        "price": meal.price,
+        "subsidy": meal.subsidy,
+        "paid": meal.paid,
+        "subsidized": meal.subsidized,
+        "served_at": meal.served_at.isoformat(),
+        "split": [{"agreement_id": a, "funder": name, "amount": amount} for a, name, amount in parts],
+    }
+
+
+def serve(
+    session: Session,
+    *,
+    diner_id: int,
+    card_version: int,
+    point: MealPoint,
+    at: datetime,
+    tz,
+    mode: str,
+    device_label: str,
+    scan_id: str | None,
+    offline: bool,
+) -> dict:
+    """Judge one diner-card scan at a meal point's counter. Returns the scan's answer: `meal_served`,
+    `duplicate`, or `rejected` with a reason (`already_served` carries the first meal)."""
+    diner = session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
+    if diner is None:
+        return {"outcome": "rejected", "reason": "unknown_person"}
+    who = diner_view(diner)
+    if card_version != diner.card_version:
+        return {"outcome": "rejected", "reason": "revoked_card", "diner": who}
+    local = at.astimezone(tz)
+    day = local.date()
+    slot = slot_at(session, point.id, local)
+    if slot is None:
+        return {"outcome": "rejected", "reason": "outside_window", "diner": who}
+    if (
+        diner.paused_from
+        and diner.paused_from <= day
+        and (diner.paused_until is None or day < diner.paused_until)
+    ):
+        return {"outcome": "rejected", "reason": "diner_paused", "diner": who}
+    first = session.scalar(
+        select(Meal).where(
+            Meal.diner_id == diner.id,
+            Meal.service_day == day,
+            Meal.slot == slot.slot,
+            Meal.subsidized.is_(True),
+            Meal.status == "served",
+        )
+    )
+    if first is not None:
+        view = meal_view(first, _parts(session, first.id))
+        if not offline and first.meal_point_id == point.id and abs(at - first.served_at) <= DUPLICATE_WINDOW:
+            return {"outcome": "duplicate", "diner": who, "meal": view}  # a double tap: the same answer
+        return {
+            "outcome": "rejected",
+            "reason": "already_served",
+            "diner": who,
+            "meal": view,
+            "flagged": offline,
+        }
+    fundings = _fundings(session, point.id, diner.id, day)
+    parts, problem = split(
+        slot.price,
+        categories_on(diner, day),
+        slot.slot,
+        diner.home_point_id == point.id,
+        [f for f, _ in fundings],
+    )
+    if problem is not None:
+        return {"outcome": "rejected", "reason": problem, "diner": who, "price": slot.price}
+    names = {f.id: name for f, name in fundings}
+    meal = _record(session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id)
+    return {
+        "outcome": "meal_served",
+        "diner": who,
+        "meal": meal_view(meal, [(a, names[a], n) for a, n in parts]),
+    }
+
+
+def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:
+    """The agreements paying at this point on this day, locked in id order, with this diner's
+    subsidized meals under each this week (Monday to Sunday)."""
+    agreements = list(
+        session.scalars(
+            select(FundingAgreement)
+            .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+            .where(
+                AgreementPoint.meal_point_id == point_id,
+                FundingAgreement.starts_on <= day,
+                FundingAgreement.ends_on >= day,
+            )
+            .order_by(FundingAgreement.id)
+            .with_for_update(of=FundingAgreement)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not agreements:
+        return []
+    monday = day - timedelta(days=day.weekday())
+    week = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.count())
+            .join(Meal, Meal.id == MealSubsidy.meal_id)
+            .where(
+                Meal.diner_id == diner_id,
+                Meal.status == "served",
+                Meal.service_day >= monday,
+                Meal.service_day <= monday + timedelta(days=6),
+                MealSubsidy.agreement_id.in_([a.id for a in agreements]),
+            )
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
+    return [
+        (
+            Funding(
+                id=a.id,
+                stack_order=a.stack_order,
+                schedule=a.schedule,
+                budget_left=a.budget_cap - a.budget_used,
+                week_cap=a.week_cap,
+                used_this_week=week.get(a.id, 0),
+                home_point_only=a.home_point_only,
+            ),
+            a.name,
+        )
+        for a in agreements
+    ]
+
+
+def _record(session, diner_id, point_id, slot: MealSlot, day, mode, parts, at, device_label, scan_id) -> Meal:
+    subsidy = sum(amount for _, amount in parts)
+    meal = Meal(
+        meal_point_id=point_id,
+        diner_id=diner_id,
+        slot=slot.slot,
+        service_day=day,
+        mode=mode,
+        price=slot.price,
+        subsidy=subsidy,
+        paid=slot.price - subsidy,
+        subsidized=bool(parts),
+        status="served",
+        scan_id=scan_id,
+        served_at=at,
+        served_by=device_label[:100],
+    )
+    session.add(meal)
+    session.flush()
+    session.add_all(MealSubsidy(meal_id=meal.id, agreement_id=a, amount=n) for a, n in parts)
+    for agreement_id, amount in parts:
+        session.execute(
+            update(FundingAgreement)
+            .where(FundingAgreement.id == agreement_id)
+            .values(budget_used=FundingAgreement.budget_used + amount)
+        )
+    session.flush()
+    return meal
+
+
+def _parts(session: Session, meal_id: int) -> list[tuple[int, str, int]]:
+    return [
+        (a, name, n)
+        for a, name, n in session.execute(
+            select(MealSubsidy.agreement_id, FundingAgreement.name, MealSubsidy.amount)
+            .join(FundingAgreement, FundingAgreement.id == MealSubsidy.agreement_id)
+            .where(MealSubsidy.meal_id == meal_id)
+            .order_by(FundingAgreement.stack_order, FundingAgreement.id)
+        )
+    ]
+
+
+def record_unsubsidized(
+    session: Session, *, diner_id: int, point: MealPoint, at: datetime, tz, mode: str, device_label: str
+) -> Meal:
+    """The coordinator's explicit choice after `already_served` or a refusal: a meal at full price."""
+    diner = session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
+    if diner is None:
+        raise not_found("助餐对象 Diner", "diner_not_found")
+    local = at.astimezone(tz)
+    slot = slot_at(session, point.id, local)
+    if slot is None:
+        raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
+    return _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
+
+
+def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz) -> Meal:
+    """Void a meal the same day, with a reason: its subsidies go back to the funders' budgets."""
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 200:
+        raise invalid([FieldError("reason", "required", "请填写作废理由（1到200字） A reason is required")])
+    meal = session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    if meal.status == "voided":
+        raise conflict("meal_voided", "该餐已作废 Already voided")
+    if meal.service_day != now.astimezone(tz).date():
+        raise conflict(
+            "meal_day_past", "只能作废当天的餐次；之后的更改请做调整 Only today's meals can be voided"
+        )
+    parts = list(
+        session.scalars(
+            select(MealSubsidy).where(MealSubsidy.meal_id == meal.id).order_by(MealSubsidy.agreement_id)
+        )
+    )
+    for part in parts:
+        session.execute(
+            update(FundingAgreement)
+            .where(FundingAgreement.id == part.agreement_id)
+            .values(budget_used=FundingAgreement.budget_used - part.amount)
+        )
+    meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
+    session.flush()
+    return meal

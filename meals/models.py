@@ -1,0 +1,199 @@
+"""Meal service tables (助餐): meal points and their slots, diners, funding agreements, meals and
+the subsidy each funder paid for each meal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from linli.db import Base, BigId, UTCDateTime
+
+SLOTS = ("breakfast", "lunch", "dinner")
+MODES = ("dine_in", "pick_up", "delivery")
+FUNDER_KINDS = ("government", "enterprise", "charity")
+# The categories cities use (configurable: rows of meal_categories). Age bands follow the birth date.
+CATEGORIES = {
+    "age_60_69": "60-69岁",
+    "age_70_79": "70-79岁",
+    "age_80_89": "80-89岁",
+    "age_90_plus": "90岁以上",
+    "dibao": "低保",
+    "tekun": "特困",
+    "dibao_edge": "低保边缘",
+    "disabled": "失能",
+    "severe_disability": "重残",
+    "living_alone": "独居",
+    "family_planning": "计生特殊家庭",
+    "entitled": "优抚对象",
+}
+
+
+class MealCategory(Base):
+    __tablename__ = "meal_categories"
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class MealPoint(Base):
+    """A community canteen or meal point (助餐点), with its counter station for scans."""
+
+    __tablename__ = "meal_points"
+    __table_args__ = (CheckConstraint("daily_capacity > 0", name="daily_capacity"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), unique=True)
+    daily_capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MealSlot(Base):
+    """A service slot at a meal point, in local time, with its set-meal price in fen."""
+
+    __tablename__ = "meal_slots"
+    __table_args__ = (
+        UniqueConstraint("meal_point_id", "slot"),
+        CheckConstraint("slot IN ('breakfast', 'lunch', 'dinner')", name="slot"),
+        CheckConstraint("price >= 0", name="price"),
+        CheckConstraint("ends > starts", name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    slot: Mapped[str] = mapped_column(String(10))
+    starts: Mapped[str] = mapped_column(String(5))  # "11:00"
+    ends: Mapped[str] = mapped_column(String(5))
+    price: Mapped[int] = mapped_column(Integer)  # fen
+
+
+class Diner(Base):
+    """An older resident served meals (助餐对象). The ID number is kept as a keyed hash plus the
+    last four, as for volunteers."""
+
+    __tablename__ = "diners"
+    __table_args__ = (CheckConstraint("consent_by IN ('self', 'guardian')", name="consent_by"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(11))
+    phone_last4: Mapped[str | None] = mapped_column(String(4), index=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    community: Mapped[str] = mapped_column(String(100))
+    id_hash: Mapped[str] = mapped_column(String(100), unique=True)
+    id_last4: Mapped[str] = mapped_column(String(4))
+    consent_by: Mapped[str] = mapped_column(String(10))
+    guardian_name: Mapped[str | None] = mapped_column(String(40))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dietary_notes: Mapped[str] = mapped_column(String(200))
+    allergies: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[list] = mapped_column(JSON)  # assigned codes; age bands come from birth_date
+    home_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"), index=True)
+    delivery: Mapped[bool] = mapped_column(Boolean, default=False)  # meals brought home
+    card_version: Mapped[int] = mapped_column(Integer, default=1)
+    paused_from: Mapped[date | None] = mapped_column(Date)  # in hospital, away: no meals
+    paused_until: Mapped[date | None] = mapped_column(Date)  # first day back
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FundingAgreement(Base):
+    """A funder pays subsidies at some meal points for a period, within a budget, by a schedule.
+    Several agreements stack at one meal point in `stack_order` (government, then enterprise, ...)."""
+
+    __tablename__ = "funding_agreements"
+    __table_args__ = (
+        CheckConstraint("funder_kind IN ('government', 'enterprise', 'charity')", name="funder_kind"),
+        CheckConstraint("budget_used >= 0 AND budget_used <= budget_cap", name="budget"),
+        CheckConstraint("ends_on >= starts_on", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    funder_kind: Mapped[str] = mapped_column(String(20))
+    stack_order: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    budget_cap: Mapped[int] = mapped_column(Integer)  # fen
+    budget_used: Mapped[int] = mapped_column(Integer, default=0)
+    schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
+    week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
+    home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AgreementPoint(Base):
+    __tablename__ = "funding_agreement_points"
+
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"), primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"), primary_key=True, index=True)
+
+
+class Meal(Base):
+    """One meal served: price, subsidy (split per funder in meal_subsidies) and what the diner paid.
+    At most one subsidized meal per diner, slot and day: a unique index says so."""
+
+    __tablename__ = "meals"
+    __table_args__ = (
+        CheckConstraint("slot IN ('breakfast', 'lunch', 'dinner')", name="slot"),
+        CheckConstraint("mode IN ('dine_in', 'pick_up', 'delivery')", name="mode"),
+        CheckConstraint("status IN ('served', 'voided')", name="status"),
+        CheckConstraint(
+            "price >= 0 AND subsidy >= 0 AND subsidy <= price AND paid = price - subsidy", name="money"
+        ),
+        Index(
+            "uq_meals_subsidized",
+            "diner_id",
+            "service_day",
+            "slot",
+            unique=True,
+            sqlite_where=text("subsidized AND status = 'served'"),
+            postgresql_where=text("subsidized AND status = 'served'"),
+        ),
+        Index("ix_meals_point_day", "meal_point_id", "service_day"),
+        Index("ix_meals_diner_day", "diner_id", "service_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    diner_id: Mapped[int] = mapped_column(ForeignKey("diners.id"))
+    slot: Mapped[str] = mapped_column(String(10))
+    service_day: Mapped[date] = mapped_column(Date)  # local day
+    mode: Mapped[str] = mapped_column(String(10))
+    price: Mapped[int] = mapped_column(Integer)
+    subsidy: Mapped[int] = mapped_column(Integer)
+    paid: Mapped[int] = mapped_column(Integer)  # what the diner pays
+    subsidized: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(10))
+    scan_id: Mapped[str | None] = mapped_column(String(64))
+    served_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    served_by: Mapped[str] = mapped_column(String(100))  # the device
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+
+
+class MealSubsidy(Base):
+    __tablename__ = "meal_subsidies"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)  # fen

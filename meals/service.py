@@ -1,0 +1,320 @@
+"""Meal points, diners and funding agreements (助餐点、助餐对象、资助协议): set-up by staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from linli import pii
+from linli.errors import FieldError, conflict, invalid, not_found
+from linli.signing import Signer
+from meals.models import (
+    CATEGORIES,
+    FUNDER_KINDS,
+    SLOTS,
+    AgreementPoint,
+    Diner,
+    FundingAgreement,
+    MealCategory,
+    MealPoint,
+    MealSlot,
+)
+from meals.subsidy import check_schedule
+from orgs import service as orgs_service
+
+ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
+
+
+def _hhmm(value: str) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == 5
+        and value[2] == ":"
+        and value[:2].isdigit()
+        and value[3:].isdigit()
+        and int(value[:2]) < 24
+        and int(value[3:]) < 60
+    )
+
+
+def _text(errors, field, value, low, high, what):
+    if not isinstance(value, str) or not low <= len(value.strip()) <= high:
+        errors.append(FieldError(field, "length", f"{what}应为{low}到{high}字 {low} to {high} characters"))
+
+
+@dataclass(frozen=True)
+class SlotInput:
+    slot: str
+    starts: str
+    ends: str
+    price: int
+
+
+def create_meal_point(
+    session: Session,
+    *,
+    org_id: int,
+    name: str,
+    address: str,
+    daily_capacity: int,
+    slots: list[SlotInput],
+    now: datetime,
+) -> MealPoint:
+    errors: list[FieldError] = []
+    _text(errors, "name", name, 1, 100, "名称")
+    _text(errors, "address", address, 1, 200, "地址")
+    if not 1 <= daily_capacity <= 100_000:
+        errors.append(FieldError("daily_capacity", "out_of_range", "每日容量应为1到100000 1 to 100000"))
+    if not 1 <= len(slots) <= 3 or len({s.slot for s in slots}) != len(slots):
+        errors.append(
+            FieldError("slots", "invalid", "每个餐次最多一个，共1到3个 One to three distinct slots")
+        )
+    for i, s in enumerate(slots):
+        if s.slot not in SLOTS:
+            errors.append(FieldError(f"slots[{i}].slot", "invalid", "餐次：breakfast/lunch/dinner"))
+        if not (_hhmm(s.starts) and _hhmm(s.ends) and s.starts < s.ends):
+            errors.append(
+                FieldError(
+                    f"slots[{i}].starts", "invalid", "时间为HH:MM，开始早于结束 HH:MM, start before end"
+                )
+            )
+        if not 0 <= s.price <= 100_000:
+            errors.append(
+                FieldError(f"slots[{i}].price", "out_of_range", "餐价为0到100000分 Price in fen, 0 to 100000")
+            )
+    if errors:
+        raise invalid(errors)
+    org = orgs_service.get(session, org_id)
+    station = orgs_service.create_station(
+        session, org_id=org.id, name=f"{name.strip()}取餐台", kind="counter", shared=False, now=now
+    )
+    point = MealPoint(
+        org_id=org.id,
+        name=name.strip(),
+        address=address.strip(),
+        station_id=station.id,
+        daily_capacity=daily_capacity,
+        created_at=now,
+    )
+    session.add(point)
+    session.flush()
+    session.add_all(
+        MealSlot(meal_point_id=point.id, slot=s.slot, starts=s.starts, ends=s.ends, price=s.price)
+        for s in slots
+    )
+    session.flush()
+    return point
+
+
+def get_point(session: Session, point_id: int) -> MealPoint:
+    point = session.get(MealPoint, point_id)
+    if point is None:
+        raise not_found("助餐点 Meal point", "meal_point_not_found")
+    return point
+
+
+def slots_of(session: Session, point_id: int) -> list[MealSlot]:
+    return list(
+        session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point_id).order_by(MealSlot.starts))
+    )
+
+
+def categories(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(MealCategory.code, MealCategory.name)).all()) or dict(CATEGORIES)
+
+
+@dataclass(frozen=True)
+class DinerInput:
+    name: str
+    birth_date: date
+    community: str
+    id_number: str
+    home_point_id: int
+    consent: bool
+    phone: str | None = None
+    guardian_name: str | None = None  # consent given by a guardian
+    dietary_notes: str = ""
+    allergies: str = ""
+    categories: tuple[str, ...] = ()
+    delivery: bool = False
+
+
+def register_diner(
+    session: Session, signer: Signer, data: DinerInput, *, created_by: int | None, now: datetime, today: date
+) -> Diner:
+    errors: list[FieldError] = []
+    name = pii.normalize_name(data.name or "")
+    problem = pii.name_problem(name)
+    if problem:
+        errors.append(FieldError("name", *problem))
+    phone = pii.normalize_phone(data.phone) if data.phone else None
+    if phone is not None and (problem := pii.phone_problem(phone)):
+        errors.append(FieldError("phone", *problem))
+    id_number = pii.normalize_id_number(data.id_number or "")
+    if problem := pii.id_number_problem(id_number, today):
+        errors.append(FieldError("id_number", *problem))
+    if not date(1900, 1, 1) <= data.birth_date <= today:
+        errors.append(FieldError("birth_date", "out_of_range", "出生日期不合理 Implausible date of birth"))
+    _text(errors, "community", data.community, 1, 100, "社区")
+    if not data.consent:
+        errors.append(
+            FieldError(
+                "consent", "required", "须本人或监护人同意 Consent of the diner or a guardian is required"
+            )
+        )
+    if data.guardian_name is not None:
+        _text(errors, "guardian_name", data.guardian_name, 1, 40, "监护人姓名")
+    for field, value in (("dietary_notes", data.dietary_notes), ("allergies", data.allergies)):
+        if len(value or "") > 200:
+            errors.append(FieldError(field, "length", "最多200字 At most 200 characters"))
+    known = categories(session)
+    unknown = [c for c in data.categories if c not in known or c.startswith("age_")]
+    if unknown:
+        errors.append(
+            FieldError(
+                "categories",
+                "unknown",
+                f"未知或自动计算的类别 Unknown or automatic: {', '.join(unknown[:5])}",
+            )
+        )
+    if errors:
+        raise invalid(errors)
+    get_point(session, data.home_point_id)
+    hashes = signer.keyed_hashes(ID_PURPOSE, id_number)
+    if session.scalar(select(Diner.id).where(Diner.id_hash.in_(hashes))) is not None:
+        raise conflict("id_number_taken", "该身份证号已登记 This ID number is already registered")
+    diner = Diner(
+        name=name,
+        phone=phone,
+        phone_last4=phone[-4:] if phone else None,
+        birth_date=data.birth_date,
+        community=data.community.strip(),
+        id_hash=hashes[0],
+        id_last4=id_number[-4:],
+        consent_by="guardian" if data.guardian_name else "self",
+        guardian_name=data.guardian_name,
+        consented_at=now,
+        dietary_notes=data.dietary_notes or "",
+        allergies=data.allergies or "",
+        categories=sorted(set(data.categories)),
+        home_point_id=data.home_point_id,
+        delivery=data.delivery,
+        card_version=1,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(diner)
+    session.flush()
+    return diner
+
+
+def get_diner(session: Session, diner_id: int) -> Diner:
+    diner = session.get(Diner, diner_id)
+    if diner is None:
+        raise not_found("助餐对象 Diner", "diner_not_found")
+    return diner
+
+
+def age_band(birth_date: date, day: date) -> str | None:
+    age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+    if age >= 90:
+        return "age_90_plus"
+    if age >= 60:
+        return f"age_{age // 10 * 10}_{age // 10 * 10 + 9}"
+    return None
+
+
+def categories_on(diner: Diner, day: date) -> set[str]:
+    band = age_band(diner.birth_date, day)
+    return set(diner.categories) | ({band} if band else set())
+
+
+def pause(session: Session, diner_id: int, paused_from: date | None, paused_until: date | None) -> Diner:
+    """Pause meals from a date (hospital, travel) until a date (the first day back); both None resumes."""
+    if paused_from and paused_until and paused_until <= paused_from:
+        raise invalid(
+            [FieldError("paused_until", "before_start", "恢复日期须晚于暂停日期 Must be after paused_from")]
+        )
+    diner = get_diner(session, diner_id)
+    diner.paused_from, diner.paused_until = paused_from, paused_until
+    return diner
+
+
+def reissue_card(session: Session, diner_id: int) -> Diner:
+    """A lost card: the old one stops working at once."""
+    diner = get_diner(session, diner_id)
+    diner.card_version += 1
+    return diner
+
+
+def find_diners(
+    session: Session, point_ids: list[int] | None, q: str | None, phone_last4: str | None, limit: int = 20
+) -> list[Diner]:
+    """For a forgotten card: by (part of) the name, or the last four digits of the phone."""
+    query = select(Diner)
+    if point_ids is not None:
+        query = query.where(Diner.home_point_id.in_(point_ids))
+    if q:
+        query = query.where(Diner.name.contains(q.strip(), autoescape=True))
+    if phone_last4:
+        query = query.where(or_(Diner.phone_last4 == phone_last4, Diner.id_last4 == phone_last4))
+    return list(session.scalars(query.order_by(Diner.name, Diner.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class AgreementInput:
+    name: str
+    funder_kind: str
+    stack_order: int
+    starts_on: date
+    ends_on: date
+    budget_cap: int
+    schedule: list
+    meal_point_ids: list[int]
+    partner_id: int | None = None
+    week_cap: int | None = None
+    home_point_only: bool = False
+
+
+def create_agreement(session: Session, data: AgreementInput, now: datetime) -> FundingAgreement:
+    errors: list[FieldError] = []
+    _text(errors, "name", data.name, 1, 100, "名称")
+    if data.funder_kind not in FUNDER_KINDS:
+        errors.append(FieldError("funder_kind", "invalid", "资助方类型：government/enterprise/charity"))
+    if not 0 <= data.stack_order <= 100:
+        errors.append(FieldError("stack_order", "out_of_range", "叠加顺序为0到100 0 to 100"))
+    if data.ends_on < data.starts_on or data.starts_on.year < 2000 or data.ends_on.year >= 2100:
+        errors.append(FieldError("ends_on", "before_start", "期间不合理 The period must run forwards"))
+    if not 1 <= data.budget_cap <= 10**11:
+        errors.append(FieldError("budget_cap", "out_of_range", "预算为1到10^11分 Budget in fen, 1 to 10^11"))
+    if data.week_cap is not None and not 1 <= data.week_cap <= 21:
+        errors.append(FieldError("week_cap", "out_of_range", "每周上限为1到21 1 to 21 meals a week"))
+    if not 1 <= len(data.meal_point_ids) <= 1000:
+        errors.append(FieldError("meal_point_ids", "required", "至少一个助餐点 At least one meal point"))
+    if errors:
+        raise invalid(errors)
+    points = [get_point(session, i) for i in sorted(set(data.meal_point_ids))]
+    prices = [(s.slot, s.price) for p in points for s in slots_of(session, p.id)]
+    check_schedule(data.schedule, prices)
+    agreement = FundingAgreement(
+        partner_id=data.partner_id,
+        name=data.name.strip(),
+        funder_kind=data.funder_kind,
+        stack_order=data.stack_order,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        budget_cap=data.budget_cap,
+        budget_used=0,
+        schedule=data.schedule,
+        week_cap=data.week_cap,
+        home_point_only=data.home_point_only,
+        created_at=now,
+    )
+    session.add(agreement)
+    session.flush()
+    session.add_all(AgreementPoint(agreement_id=agreement.id, meal_point_id=p.id) for p in points)
+    session.flush()
+    return agreement

@@ -1,0 +1,143 @@
+"""Subsidy schedules (补贴规则): who pays how much of a meal's price. Pure functions, in fen.
+
+An agreement's schedule is a list of tiers; for a diner and a slot the first tier that matches
+applies:
+
+    {"categories": ["tekun"], "slots": ["lunch"], "amount": 1100}          11 yuan off
+    {"categories": ["*"], "slots": ["lunch"], "percent": 25, "cap": 300}   a quarter, at most 3 yuan
+    optional: "min_self_pay": 100  (the diner pays at least 1 yuan)
+              "min_price": 501     (only when the meal costs more than that)
+
+Agreements stack in `stack_order`: each pays from what the earlier ones left, never below the
+diner's minimum payment (the highest any applied tier sets). An agreement whose budget cannot pay its part refuses the meal
+(`budget_exhausted`): no subsidy is ever applied silently in part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linli.errors import FieldError, invalid
+
+SLOT_NAMES = ("breakfast", "lunch", "dinner")
+
+
+@dataclass(frozen=True)
+class Funding:
+    id: int
+    stack_order: int
+    schedule: list
+    budget_left: int
+    week_cap: int | None = None
+    used_this_week: int = 0  # subsidized meals this diner had under it, Monday to now
+    home_point_only: bool = False
+
+
+def check_schedule(schedule, prices: list[tuple[str, int]], field: str = "schedule") -> None:
+    """422, tier by tier, for a schedule the engine could not apply, or one that would pay more
+    than the price of a meal it covers (`prices`: the (slot, price) of the meal points it pays at)."""
+    errors = []
+    if not isinstance(schedule, list) or not 1 <= len(schedule) <= 50:
+        raise invalid([FieldError(field, "invalid", "补贴档次应为1到50项的列表 1 to 50 tiers")])
+
+    def whole(v, low, high):
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+    for i, tier in enumerate(schedule):
+        name = f"{field}[{i}]"
+        if not isinstance(tier, dict) or set(tier) - {
+            "categories",
+            "slots",
+            "amount",
+            "percent",
+            "cap",
+            "min_self_pay",
+            "min_price",
+        }:
+            errors.append(FieldError(name, "invalid", "未知的字段 Unknown fields"))
+            continue
+        cats, slots = tier.get("categories"), tier.get("slots")
+        if (
+            not isinstance(cats, list)
+            or not cats
+            or not all(isinstance(c, str) and len(c) <= 30 for c in cats)
+        ):
+            errors.append(
+                FieldError(f"{name}.categories", "invalid", '请列出类别代码，或 "*" Category codes, or "*"')
+            )
+        if not isinstance(slots, list) or not slots or not set(slots) <= set(SLOT_NAMES):
+            errors.append(FieldError(f"{name}.slots", "invalid", "餐次：breakfast/lunch/dinner"))
+        if ("amount" in tier) == ("percent" in tier):
+            errors.append(
+                FieldError(name, "amount_or_percent", "须给定金额或比例之一 Give amount or percent, not both")
+            )
+        elif "amount" in tier and not whole(tier["amount"], 1, 100_000):
+            errors.append(
+                FieldError(f"{name}.amount", "out_of_range", "金额为1到100000分的整数 Whole fen, 1 to 100000")
+            )
+        elif "percent" in tier and not whole(tier["percent"], 1, 100):
+            errors.append(
+                FieldError(f"{name}.percent", "out_of_range", "比例为1到100的整数 Whole percent, 1 to 100")
+            )
+        for key in ("cap", "min_self_pay", "min_price"):
+            if key in tier and not whole(tier[key], 0, 100_000):
+                errors.append(
+                    FieldError(f"{name}.{key}", "out_of_range", "为0到100000分的整数 Whole fen, 0 to 100000")
+                )
+        if isinstance(tier.get("amount"), int):
+            covered = [p for slot, p in prices if isinstance(slots, list) and slot in slots]
+            too_much = [p for p in covered if tier["amount"] > p - tier.get("min_self_pay", 0) >= 0]
+            if too_much:
+                errors.append(
+                    FieldError(
+                        f"{name}.amount",
+                        "exceeds_price",
+                        f"补贴超过餐价{min(too_much)}分 More than a price it covers",
+                    )
+                )
+    if errors:
+        raise invalid(errors)
+
+
+def matching_tier(schedule: list, categories: set[str], slot: str) -> dict | None:
+    for tier in schedule:
+        if slot in tier["slots"] and ("*" in tier["categories"] or categories & set(tier["categories"])):
+            return tier
+    return None
+
+
+def split(
+    price: int, categories: set[str], slot: str, at_home_point: bool, fundings: list[Funding]
+) -> tuple[list[tuple[int, int]], str | None]:
+    """[(agreement id, fen), ...] in stack order, and why there is no subsidy when there is none
+    (`not_eligible`, `other_meal_point`, `weekly_limit_reached`, `budget_exhausted`)."""
+    parts: list[tuple[int, int]] = []
+    left = price
+    floor = 0  # the diner's minimum payment: once a funder sets one, later funders keep to it
+    problem = None
+    for f in sorted(fundings, key=lambda f: (f.stack_order, f.id)):
+        tier = matching_tier(f.schedule, categories, slot)
+        if tier is None:
+            continue
+        if f.home_point_only and not at_home_point:
+            problem = problem or "other_meal_point"
+            continue
+        if f.week_cap is not None and f.used_this_week >= f.week_cap:
+            problem = problem or "weekly_limit_reached"
+            continue
+        if price < tier.get("min_price", 0):
+            continue
+        base = (
+            tier["amount"]
+            if "amount" in tier
+            else min(price * tier["percent"] // 100, tier.get("cap", price))
+        )
+        floor = max(floor, tier.get("min_self_pay", 0))
+        amount = max(0, min(base, left - floor))
+        if amount == 0:
+            continue
+        if amount > f.budget_left:
+            return [], "budget_exhausted"
+        parts.append((f.id, amount))
+        left -= amount
+    return parts, (None if parts else problem or "not_eligible")

@@ -1,0 +1,340 @@
+"""At the meal-point counter: diners' cards through the one scan door, subsidies split per funder,
+refusals that write nothing, voids, offline tablets and a card scanned by two tablets at once."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select
+
+from meals import service
+from meals.models import FundingAgreement, Meal, MealSubsidy
+from tests.helpers import make_county, make_station, staff_token, staff_user, valid_id
+from volunteer.models import Scan
+
+LUNCH = datetime(2030, 6, 4, 3, 30, tzinfo=UTC)  # Tuesday 11:30 in Asia/Shanghai
+TIERED = [
+    {"categories": ["tekun"], "slots": ["lunch", "dinner"], "amount": 1100},
+    {"categories": ["dibao"], "slots": ["lunch", "dinner"], "amount": 900},
+    {"categories": ["age_80_89", "age_90_plus"], "slots": ["lunch", "dinner"], "amount": 700},
+]
+
+
+class Canteen:
+    def __init__(self, rt, client=None, budget=10_000_000, week_cap=None):
+        self.rt, self.client = rt, client
+        self.county = make_county(rt)
+        with rt.tx() as s:
+            self.point = service.create_meal_point(
+                s,
+                org_id=self.county.org_a,
+                name="泉心食堂",
+                address="泉塘街道泉心路1号",
+                daily_capacity=300,
+                slots=[
+                    service.SlotInput("breakfast", "07:00", "09:00", 800),
+                    service.SlotInput("lunch", "11:00", "13:30", 1200),
+                    service.SlotInput("dinner", "17:00", "20:00", 1200),
+                ],
+                now=LUNCH,
+            )
+            self.station = self.point.station_id
+            self.government = service.create_agreement(
+                s,
+                service.AgreementInput(
+                    name="县民政助餐补贴",
+                    funder_kind="government",
+                    stack_order=1,
+                    starts_on=LUNCH.date() - timedelta(days=30),
+                    ends_on=LUNCH.date() + timedelta(days=60),
+                    budget_cap=budget,
+                    schedule=TIERED,
+                    meal_point_ids=[self.point.id],
+                    week_cap=week_cap,
+                ),
+                LUNCH,
+            ).id
+            self.enterprise = service.create_agreement(
+                s,
+                service.AgreementInput(
+                    name="泉心社会企业",
+                    funder_kind="enterprise",
+                    stack_order=2,
+                    starts_on=LUNCH.date() - timedelta(days=30),
+                    ends_on=LUNCH.date() + timedelta(days=60),
+                    budget_cap=10_000_000,
+                    schedule=[
+                        {
+                            "categories": ["*"],
+                            "slots": ["lunch", "dinner"],
+                            "amount": 200,
+                            "min_self_pay": 100,
+                        }
+                    ],
+                    meal_point_ids=[self.point.id],
+                ),
+                LUNCH,
+            ).id
+            self.grandma = self.diner(
+                s, "王桂英", "1950", categories=("tekun",), notes="低盐", allergies="花生"
+            )
+            self.grandpa = self.diner(s, "李国华", "1962", categories=())
+        staff_user(rt, "counter", "coordinator", org_id=self.county.org_a, station_id=self.station)
+        staff_user(rt, "counter2", "coordinator", org_id=self.county.org_a, station_id=self.station)
+        staff_user(rt, "admin_a", "admin", org_id=self.county.hub_a)
+
+    def diner(self, s, name, year, categories, notes="", allergies=""):
+        return service.register_diner(
+            s,
+            self.rt.signer,
+            service.DinerInput(
+                name=name,
+                birth_date=datetime(int(year), 3, 1).date(),
+                community="泉塘社区",
+                id_number=valid_id(f"430121{year}0301{len(name)}{int(year) % 100:02d}"[:17]),
+                home_point_id=self.point.id,
+                consent=True,
+                dietary_notes=notes,
+                allergies=allergies,
+                categories=categories,
+            ),
+            created_by=None,
+            now=LUNCH,
+            today=LUNCH.date(),
+        ).id
+
+    def card(self, diner_id, version=1):
+        return self.rt.codes.diner_card(diner_id, version)
+
+    def scan(self, payload, tablet="counter", station=None, **extra):
+        r = self.client.post(
+            "/api/v1/scans",
+            json={
+                "payload": payload,
+                "station_id": station or self.station,
+                "scan_id": str(uuid.uuid4()),
+                **extra,
+            },
+            headers=staff_token(self.client, tablet),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def count(self, model, *where):
+        with self.rt.tx() as s:
+            return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.fixture
+def canteen(client, rt, clock):
+    clock.at = LUNCH
+    return Canteen(rt, client)
+
+
+def test_a_card_at_lunch_is_a_meal_with_its_subsidy_split(canteen, clock):
+    r = canteen.scan(canteen.card(canteen.grandma))
+    assert r["outcome"] == "meal_served" and r["message"] == "已供餐 Meal served"
+    assert r["diner"] == {
+        "id": canteen.grandma,
+        "name": "王桂英",
+        "dietary_notes": "低盐",
+        "allergies": "花生",
+    }
+    meal = r["meal"]
+    assert (meal["slot"], meal["price"], meal["subsidy"], meal["paid"]) == ("lunch", 1200, 1100, 100)
+    assert meal["split"] == [{"agreement_id": canteen.government, "funder": "县民政助餐补贴", "amount": 1100}]
+    # 李国华 is 68: no government tier, and the enterprise pays 2 yuan of 12
+    other = canteen.scan(canteen.card(canteen.grandpa))["meal"]
+    assert (other["subsidy"], other["paid"], [p["amount"] for p in other["split"]]) == (200, 1000, [200])
+    with canteen.rt.tx() as s:
+        assert s.get(FundingAgreement, canteen.government).budget_used == 1100
+        assert s.get(FundingAgreement, canteen.enterprise).budget_used == 200
+
+
+def test_a_second_scan_is_a_duplicate_then_already_served(canteen, clock):
+    first = canteen.scan(canteen.card(canteen.grandma))
+    clock.at = LUNCH + timedelta(seconds=20)
+    again = canteen.scan(canteen.card(canteen.grandma), tablet="counter2")
+    assert again["outcome"] == "duplicate" and again["meal"]["id"] == first["meal"]["id"]
+    clock.at = LUNCH + timedelta(minutes=5)
+    later = canteen.scan(canteen.card(canteen.grandma))
+    assert (later["outcome"], later["reason"], later["meal"]["id"]) == (
+        "rejected",
+        "already_served",
+        first["meal"]["id"],
+    )
+    extra = canteen.client.post(
+        "/api/v1/meals",
+        json={"diner_id": canteen.grandma, "meal_point_id": canteen.point.id, "mode": "pick_up"},
+        headers=staff_token(canteen.client, "counter"),
+    )
+    assert extra.status_code == 201 and (extra.json()["paid"], extra.json()["subsidized"]) == (1200, False)
+    assert canteen.count(Meal) == 2 and canteen.count(MealSubsidy) == 1
+
+
+def test_refusals_say_why_and_write_no_meal(client, rt, clock):
+    clock.at = LUNCH
+    canteen = Canteen(rt, client, budget=1000, week_cap=None)
+    assert canteen.scan(canteen.card(canteen.grandma))["reason"] == "budget_exhausted"  # 11 yuan > 10 left
+    r = canteen.scan(canteen.card(canteen.grandma, version=2))
+    assert r["reason"] == "revoked_card"
+    clock.at = LUNCH - timedelta(hours=1, minutes=30)  # 10:00: between breakfast and lunch
+    assert canteen.scan(canteen.card(canteen.grandpa))["reason"] == "outside_window"
+    clock.at = LUNCH
+    elsewhere = make_station(rt, canteen.county.org_a, name="活动室")
+    staff_user(rt, "roomstaff", "coordinator", org_id=canteen.county.org_a, station_id=elsewhere)
+    assert (
+        canteen.scan(canteen.card(canteen.grandpa), tablet="roomstaff", station=elsewhere)["reason"]
+        == "not_allowed_here"
+    )
+    with rt.tx() as s:
+        service.pause(s, canteen.grandpa, LUNCH.date(), LUNCH.date() + timedelta(days=3))
+    assert canteen.scan(canteen.card(canteen.grandpa))["reason"] == "diner_paused"
+    assert canteen.count(Meal) == 0
+    assert canteen.count(Scan) == 5  # every scan is stored with its reason
+    bad = client.post(
+        "/api/v1/scans",
+        json={"payload": canteen.card(canteen.grandpa), "station_id": canteen.station, "mode": "takeaway"},
+        headers=staff_token(client, "counter"),
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "mode"
+
+
+def test_weekly_limit_and_void_the_same_day_only(client, rt, clock):
+    clock.at = LUNCH
+    canteen = Canteen(rt, client, week_cap=2)
+    first = canteen.scan(canteen.card(canteen.grandma))["meal"]
+    clock.at = LUNCH + timedelta(days=1)
+    canteen.scan(canteen.card(canteen.grandma))
+    clock.at = LUNCH + timedelta(days=2)
+    third = canteen.scan(
+        canteen.card(canteen.grandma)
+    )  # the government's limit is 2 a week; the enterprise still pays
+    assert third["outcome"] == "meal_served" and third["meal"]["subsidy"] == 200
+    counter = staff_token(client, "counter")
+    late = client.post(f"/api/v1/meals/{first['id']}/void", json={"reason": "录错了"}, headers=counter)
+    assert late.status_code == 409 and late.json()["code"] == "meal_day_past"
+    r = client.post(
+        f"/api/v1/meals/{third['meal']['id']}/void",
+        json={"reason": ""},
+        headers=counter,
+    )
+    assert r.status_code == 422
+    r = client.post(
+        f"/api/v1/meals/{third['meal']['id']}/void", json={"reason": "老人未取餐"}, headers=counter
+    )
+    assert r.status_code == 200 and r.json()["status"] == "voided"
+    with rt.tx() as s:  # the third meal's 2 yuan went back to the enterprise
+        assert s.get(FundingAgreement, canteen.enterprise).budget_used == 0
+        assert s.get(FundingAgreement, canteen.government).budget_used == 2 * 1100
+    assert (
+        canteen.scan(canteen.card(canteen.grandma))["outcome"] == "meal_served"
+    )  # voided: may be served again
+
+
+def test_a_dinner_late_on_the_last_day_of_a_month_belongs_to_that_day(client, rt, clock):
+    clock.at = LUNCH
+    canteen = Canteen(rt, client)
+    clock.at = datetime(2030, 6, 30, 11, 55, tzinfo=UTC)  # 19:55 on 30 June in Asia/Shanghai
+    r = canteen.scan(canteen.card(canteen.grandma))
+    assert (r["meal"]["slot"], r["meal"]["service_day"]) == ("dinner", "2030-06-30")
+
+
+def test_offline_tablets_make_one_subsidy_and_one_flagged_scan(canteen, clock):
+    clock.at = LUNCH + timedelta(hours=2)
+    for tablet, minutes in (("counter", 0), ("counter2", 3)):
+        r = canteen.client.post(
+            "/api/v1/scans/batch",
+            json={
+                "scans": [
+                    {
+                        "payload": canteen.card(canteen.grandma),
+                        "station_id": canteen.station,
+                        "scan_id": str(uuid.uuid4()),
+                        "scanned_at": (LUNCH + timedelta(minutes=minutes)).isoformat(),
+                    }
+                ]
+            },
+            headers=staff_token(canteen.client, tablet),
+        )
+        assert r.status_code == 200
+    assert canteen.count(Meal) == 1 and canteen.count(MealSubsidy) == 1
+    assert canteen.count(Scan, Scan.flagged.is_(True)) == 1
+    assert r.json()["results"][0]["reason"] == "already_served"
+
+
+def test_a_hundred_scans_of_one_card_at_two_tablets_make_one_subsidized_meal(rt, clock, live_server):
+    clock.at = LUNCH
+    with httpx.Client(base_url=live_server.url) as http:
+        canteen = Canteen(rt, http)
+        heads = [staff_token(http, "counter"), staff_token(http, "counter2")]
+        payload = canteen.card(canteen.grandma)
+
+        def scan(i):
+            return http.post(
+                "/api/v1/scans",
+                json={"payload": payload, "station_id": canteen.station, "scan_id": str(uuid.uuid4())},
+                headers=heads[i % 2],
+            ).json()["outcome"]
+
+        with ThreadPoolExecutor(20) as pool:
+            outcomes = list(pool.map(scan, range(100)))
+    assert outcomes.count("meal_served") == 1 and outcomes.count("duplicate") == 99
+    assert canteen.count(Meal) == 1
+    with rt.tx() as s:
+        assert s.get(FundingAgreement, canteen.government).budget_used == 1100
+
+
+def test_diners_register_once_and_their_card_scans(canteen, client):
+    admin = staff_token(client, "admin_a")
+    body = {
+        "name": "赵淑芬",
+        "birth_date": "1944-05-06",
+        "community": "泉塘社区",
+        "id_number": valid_id("43012119440506123"),
+        "home_point_id": canteen.point.id,
+        "consent": True,
+        "guardian_name": "赵敏",
+        "phone": "13912340088",
+        "categories": ["living_alone"],
+    }
+    r = client.post("/api/v1/diners", json=body, headers=admin)
+    assert (
+        r.status_code == 201 and r.json()["phone"] == "139****0088" and r.json()["consent_by"] == "guardian"
+    )
+    again = client.post("/api/v1/diners", json=body, headers=admin)
+    assert again.status_code == 409 and again.json()["code"] == "id_number_taken"
+    bad = client.post(
+        "/api/v1/diners",
+        json={
+            **body,
+            "name": "x",
+            "id_number": "123",
+            "birth_date": "1800-01-01",
+            "consent": False,
+            "categories": ["vip"],
+        },
+        headers=admin,
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {
+        "name",
+        "id_number",
+        "birth_date",
+        "consent",
+        "categories",
+    }
+    png = client.get(f"/api/v1/diners/{r.json()['id']}/card.png", headers=admin)
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))[0].text
+    assert canteen.rt.codes.parse(decoded).kind == "diner_card"
+    found = client.get(
+        f"/api/v1/diners?meal_point_id={canteen.point.id}&last4=0088", headers=staff_token(client, "counter")
+    )
+    assert [d["name"] for d in found.json()["items"]] == ["赵淑芬"]

@@ -1,0 +1,84 @@
+"""Subsidy schedules as published by cities, checked to the fen (pure: no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from linli.errors import LinliError
+from meals.subsidy import Funding, check_schedule, split
+
+# A 12-yuan meal with 11, 9 or 7 yuan of subsidy by tier (特困, 低保, 80 and over).
+TIERED = [
+    {"categories": ["tekun"], "slots": ["lunch", "dinner"], "amount": 1100},
+    {"categories": ["dibao"], "slots": ["lunch", "dinner"], "amount": 900},
+    {"categories": ["age_80_89", "age_90_plus"], "slots": ["lunch", "dinner"], "amount": 700},
+]
+QUARTER = [{"categories": ["*"], "slots": ["lunch"], "percent": 25, "cap": 300}]
+FIVE_IF_SPENT = [{"categories": ["*"], "slots": ["lunch"], "amount": 500, "min_price": 501}]
+
+
+def funding(schedule, fid=1, order=1, budget=10**7, **extra):
+    return Funding(id=fid, stack_order=order, schedule=schedule, budget_left=budget, **extra)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "price", "categories", "slot", "want", "problem"),
+    [
+        (TIERED, 1200, {"tekun", "age_70_79"}, "lunch", [(1, 1100)], None),  # pays 1 yuan
+        (TIERED, 1200, {"dibao", "age_80_89"}, "lunch", [(1, 900)], None),  # first matching tier
+        (TIERED, 1200, {"age_90_plus"}, "dinner", [(1, 700)], None),
+        (TIERED, 1200, {"age_60_69"}, "lunch", [], "not_eligible"),
+        (TIERED, 1200, {"tekun"}, "breakfast", [], "not_eligible"),
+        (QUARTER, 1000, {"age_60_69"}, "lunch", [(1, 250)], None),  # a quarter of 10 yuan
+        (QUARTER, 1600, {"age_60_69"}, "lunch", [(1, 300)], None),  # capped at 3 yuan
+        (QUARTER, 999, {"age_60_69"}, "lunch", [(1, 249)], None),  # rounded down to the fen
+        (FIVE_IF_SPENT, 800, {"age_70_79"}, "lunch", [(1, 500)], None),
+        (FIVE_IF_SPENT, 500, {"age_70_79"}, "lunch", [], "not_eligible"),  # spent no more than 5 yuan
+    ],
+)
+def test_city_schedules(schedule, price, categories, slot, want, problem):
+    assert split(price, categories, slot, True, [funding(schedule)]) == (want, problem)
+
+
+def test_funders_stack_in_order_and_leave_the_minimum_self_payment():
+    government = funding([{"categories": ["dibao"], "slots": ["lunch"], "amount": 600}], fid=7, order=1)
+    enterprise = funding(
+        [{"categories": ["*"], "slots": ["lunch"], "amount": 500, "min_self_pay": 200}], fid=3, order=2
+    )
+    charity = funding([{"categories": ["*"], "slots": ["lunch"], "amount": 300}], fid=5, order=3)
+    parts, problem = split(1200, {"dibao"}, "lunch", True, [charity, enterprise, government])
+    # 12 yuan: the government 6, the enterprise 4 (the diner pays at least 2), the charity nothing
+    assert (parts, problem) == ([(7, 600), (3, 400)], None)
+
+
+def test_weekly_limit_other_point_and_budget():
+    weekly = funding(TIERED, week_cap=5, used_this_week=5)
+    assert split(1200, {"tekun"}, "lunch", True, [weekly]) == ([], "weekly_limit_reached")
+    assert split(1200, {"tekun"}, "lunch", True, [funding(TIERED, week_cap=5, used_this_week=4)]) == (
+        [(1, 1100)],
+        None,
+    )
+    home = funding(TIERED, home_point_only=True)
+    assert split(1200, {"tekun"}, "lunch", False, [home]) == ([], "other_meal_point")
+    assert split(1200, {"tekun"}, "lunch", True, [funding(TIERED, budget=1099)]) == ([], "budget_exhausted")
+
+
+def test_schedules_that_could_not_work_are_refused_field_by_field():
+    with pytest.raises(LinliError) as err:
+        check_schedule(
+            [
+                {"categories": ["tekun"], "slots": ["lunch"], "amount": 1300},  # more than a 12-yuan meal
+                {"categories": [], "slots": ["brunch"], "percent": 25.5},
+                {"categories": ["*"], "slots": ["lunch"], "amount": 100, "percent": 10},
+                {"categories": ["*"], "slots": ["lunch"], "amount": -5},
+            ],
+            prices=[("lunch", 1200), ("breakfast", 500)],
+        )
+    assert [(e.field, e.code) for e in err.value.errors] == [
+        ("schedule[0].amount", "exceeds_price"),
+        ("schedule[1].categories", "invalid"),
+        ("schedule[1].slots", "invalid"),
+        ("schedule[1].percent", "out_of_range"),
+        ("schedule[2]", "amount_or_percent"),
+        ("schedule[3].amount", "out_of_range"),
+    ]
