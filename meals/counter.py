@@ -3,14 +3,15 @@ its price, its subsidy split per funder and what the diner pays; or a clear refu
 
 A diner's meals are judged one at a time (the diner's row is locked), and a unique index allows
 one subsidized meal per diner, slot and day, so two tablets scanning one card at once, online or
-offline, never make two subsidies. Funders' budgets are locked (in id order) before they are read.
+offline, never make two subsidies. A funder's budget is taken by a conditional update at the end of
+the meal's transaction, so it never goes over its cap and its row is locked only briefly.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
@@ -131,6 +132,8 @@ def serve(
         return {"outcome": "rejected", "reason": problem, "diner": who, "price": slot.price}
     names = {f.id: name for f, name in fundings}
     meal = _record(session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id)
+    if meal is None:  # a budget ran out between reading it and taking it
+        return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
     return {
         "outcome": "meal_served",
         "diner": who,
@@ -139,8 +142,9 @@ def serve(
 
 
 def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:
-    """The agreements paying at this point on this day, locked in id order, with this diner's
-    subsidized meals under each this week (Monday to Sunday)."""
+    """The agreements paying at this point on this day, with this diner's subsidized meals under
+    each this week (Monday to Sunday). Not locked: budgets are taken at the very end (`_record`),
+    so the agreement rows every meal of a county touches stay locked only for a moment."""
     agreements = list(
         session.scalars(
             select(FundingAgreement)
@@ -151,7 +155,6 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
                 FundingAgreement.ends_on >= day,
             )
             .order_by(FundingAgreement.id)
-            .with_for_update(of=FundingAgreement)
             .execution_options(populate_existing=True)
         )
     )
@@ -189,7 +192,12 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
     ]
 
 
-def _record(session, diner_id, point_id, slot: MealSlot, day, mode, parts, at, device_label, scan_id) -> Meal:
+def _record(
+    session, diner_id, point_id, slot: MealSlot, day, mode, parts, at, device_label, scan_id
+) -> Meal | None:
+    """Write the meal and its subsidies, then take each funder's part from its budget (in agreement
+    id order, each `UPDATE ... WHERE budget_used + part <= budget_cap`). If a budget cannot pay,
+    what this meal wrote is undone and None returned."""
     subsidy = sum(amount for _, amount in parts)
     meal = Meal(
         meal_point_id=point_id,
@@ -208,14 +216,33 @@ def _record(session, diner_id, point_id, slot: MealSlot, day, mode, parts, at, d
     )
     session.add(meal)
     session.flush()
-    session.add_all(MealSubsidy(meal_id=meal.id, agreement_id=a, amount=n) for a, n in parts)
-    for agreement_id, amount in parts:
-        session.execute(
+    if not parts:
+        return meal
+    session.execute(
+        insert(MealSubsidy), [{"meal_id": meal.id, "agreement_id": a, "amount": n} for a, n in parts]
+    )
+    taken = []
+    for agreement_id, amount in sorted(parts):
+        ok = session.execute(
             update(FundingAgreement)
-            .where(FundingAgreement.id == agreement_id)
+            .where(
+                FundingAgreement.id == agreement_id,
+                FundingAgreement.budget_used + amount <= FundingAgreement.budget_cap,
+            )
             .values(budget_used=FundingAgreement.budget_used + amount)
-        )
-    session.flush()
+        ).rowcount
+        if not ok:
+            for done_id, done_amount in taken:
+                session.execute(
+                    update(FundingAgreement)
+                    .where(FundingAgreement.id == done_id)
+                    .values(budget_used=FundingAgreement.budget_used - done_amount)
+                )
+            session.execute(delete(MealSubsidy).where(MealSubsidy.meal_id == meal.id))
+            session.delete(meal)
+            session.flush()
+            return None
+        taken.append((agreement_id, amount))
     return meal
 
 

@@ -338,3 +338,27 @@ def test_diners_register_once_and_their_card_scans(canteen, client):
         f"/api/v1/diners?meal_point_id={canteen.point.id}&last4=0088", headers=staff_token(client, "counter")
     )
     assert [d["name"] for d in found.json()["items"]] == ["赵淑芬"]
+
+
+def test_a_budget_taken_meanwhile_undoes_the_meal(client, rt, clock):
+    """Budgets are read without a lock and taken at the end: if another meal took the last of it
+    in between, this meal and its subsidies are undone and the answer is budget_exhausted."""
+    from meals import counter
+    from meals.models import MealSlot
+
+    clock.at = LUNCH
+    canteen = Canteen(rt, client, budget=1100)
+    assert canteen.scan(canteen.card(canteen.grandma))["outcome"] == "meal_served"  # the whole budget
+    with rt.tx() as s:
+        slot = s.scalar(select(MealSlot).where(MealSlot.slot == "lunch"))
+        parts = [(canteen.enterprise, 200), (canteen.government, 700)]  # as if read before the first meal
+        assert (
+            counter._record(
+                s, canteen.grandpa, canteen.point.id, slot, LUNCH.date(), "dine_in", parts, LUNCH, "t", None
+            )
+            is None
+        )
+    assert canteen.count(Meal) == 1 and canteen.count(MealSubsidy) == 1
+    with rt.tx() as s:
+        assert s.get(FundingAgreement, canteen.government).budget_used == 1100
+        assert s.get(FundingAgreement, canteen.enterprise).budget_used == 0  # its part was given back
