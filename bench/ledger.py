@@ -30,7 +30,7 @@ from sqlalchemy import insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # behind the project: bench/meals.py must not hide meals/
 
 from run import write_section  # noqa: E402
 from scans import free_port, fresh_database  # noqa: E402

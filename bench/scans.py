@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # behind the project: bench/meals.py must not hide meals/
 
 from linli.runtime import Runtime  # noqa: E402
 from linli.settings import Settings, parse_secret_keys  # noqa: E402

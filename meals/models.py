@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -130,8 +131,8 @@ class FundingAgreement(Base):
     stack_order: Mapped[int] = mapped_column(Integer)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
-    budget_cap: Mapped[int] = mapped_column(Integer)  # fen
-    budget_used: Mapped[int] = mapped_column(Integer, default=0)
+    budget_cap: Mapped[int] = mapped_column(BigInteger)  # fen
+    budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
     schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
     week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
     home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)

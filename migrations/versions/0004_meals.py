@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 16:26:37.533896
+Create Date: 2026-11-26 16:36:35.025506
 """
 
 from collections.abc import Sequence
@@ -34,8 +34,8 @@ def upgrade() -> None:
         sa.Column("stack_order", sa.Integer(), nullable=False),
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=False),
-        sa.Column("budget_cap", sa.Integer(), nullable=False),
-        sa.Column("budget_used", sa.Integer(), nullable=False),
+        sa.Column("budget_cap", sa.BigInteger(), nullable=False),
+        sa.Column("budget_used", sa.BigInteger(), nullable=False),
         sa.Column("schedule", sa.JSON(), nullable=False),
         sa.Column("week_cap", sa.Integer(), nullable=True),
         sa.Column("home_point_only", sa.Boolean(), nullable=False),
