@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
-from meals.models import AgreementPoint, Diner, FundingAgreement, Meal, MealPoint, MealSlot, MealSubsidy
+from meals.models import (
+    AgreementPoint,
+    DayClose,
+    Diner,
+    FundingAgreement,
+    Meal,
+    MealPoint,
+    MealSlot,
+    MealSubsidy,
+)
 from meals.service import categories_on
 from meals.subsidy import Funding, split
 from orgs.models import Organization, Station
@@ -23,24 +32,22 @@ from orgs.models import Organization, Station
 DUPLICATE_WINDOW = timedelta(seconds=60)
 
 
-def point_at_station(session: Session, station_id: int) -> tuple[MealPoint, str] | None:
-    """The meal point whose counter this station is, and its organization's path."""
-    row = session.execute(
-        select(MealPoint, Organization.path)
+def point_at_station(session: Session, station_id: int) -> tuple[MealPoint, str, list[MealSlot]] | None:
+    """The meal point whose counter this station is, its organization's path and its slots (one
+    round trip)."""
+    rows = session.execute(
+        select(MealPoint, Organization.path, MealSlot)
         .join(Station, Station.id == MealPoint.station_id)
         .join(Organization, Organization.id == Station.org_id)
+        .join(MealSlot, MealSlot.meal_point_id == MealPoint.id)
         .where(MealPoint.station_id == station_id)
-    ).one_or_none()
-    return (row[0], row[1]) if row else None
+    ).all()
+    return (rows[0][0], rows[0][1], [r[2] for r in rows]) if rows else None
 
 
-def slot_at(session: Session, point_id: int, local: datetime) -> MealSlot | None:
+def slot_at(slots: list[MealSlot], local: datetime) -> MealSlot | None:
     hhmm = local.strftime("%H:%M")
-    return session.scalar(
-        select(MealSlot).where(
-            MealSlot.meal_point_id == point_id, MealSlot.starts <= hhmm, MealSlot.ends > hhmm
-        )
-    )
+    return next((s for s in slots if s.starts <= hhmm < s.ends), None)
 
 
 def diner_view(diner: Diner) -> dict:
@@ -74,6 +81,7 @@ def serve(
     diner_id: int,
     card_version: int,
     point: MealPoint,
+    slots: list[MealSlot],
     at: datetime,
     tz,
     mode: str,
@@ -91,7 +99,7 @@ def serve(
         return {"outcome": "rejected", "reason": "revoked_card", "diner": who}
     local = at.astimezone(tz)
     day = local.date()
-    slot = slot_at(session, point.id, local)
+    slot = slot_at(slots, local)
     if slot is None:
         return {"outcome": "rejected", "reason": "outside_window", "diner": who}
     if (
@@ -145,36 +153,33 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
     """The agreements paying at this point on this day, with this diner's subsidized meals under
     each this week (Monday to Sunday). Not locked: budgets are taken at the very end (`_record`),
     so the agreement rows every meal of a county touches stay locked only for a moment."""
-    agreements = list(
-        session.scalars(
-            select(FundingAgreement)
-            .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
-            .where(
-                AgreementPoint.meal_point_id == point_id,
-                FundingAgreement.starts_on <= day,
-                FundingAgreement.ends_on >= day,
-            )
-            .order_by(FundingAgreement.id)
-            .execution_options(populate_existing=True)
-        )
-    )
-    if not agreements:
-        return []
     monday = day - timedelta(days=day.weekday())
-    week = dict(
-        session.execute(
-            select(MealSubsidy.agreement_id, func.count())
-            .join(Meal, Meal.id == MealSubsidy.meal_id)
-            .where(
-                Meal.diner_id == diner_id,
-                Meal.status == "served",
-                Meal.service_day >= monday,
-                Meal.service_day <= monday + timedelta(days=6),
-                MealSubsidy.agreement_id.in_([a.id for a in agreements]),
-            )
-            .group_by(MealSubsidy.agreement_id)
-        ).all()
+    used_this_week = (
+        select(func.count())
+        .select_from(MealSubsidy)
+        .join(Meal, Meal.id == MealSubsidy.meal_id)
+        .where(
+            MealSubsidy.agreement_id == FundingAgreement.id,
+            Meal.diner_id == diner_id,
+            Meal.status == "served",
+            Meal.service_day >= monday,
+            Meal.service_day <= monday + timedelta(days=6),
+        )
+        .scalar_subquery()
     )
+    rows = session.execute(  # one round trip: the agreements and this diner's week under each
+        select(FundingAgreement, used_this_week)
+        .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+        .where(
+            AgreementPoint.meal_point_id == point_id,
+            FundingAgreement.starts_on <= day,
+            FundingAgreement.ends_on >= day,
+        )
+        .order_by(FundingAgreement.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    week = {a.id: n for a, n in rows}
+    agreements = [a for a, _ in rows]
     return [
         (
             Funding(
@@ -266,7 +271,7 @@ def record_unsubsidized(
     if diner is None:
         raise not_found("助餐对象 Diner", "diner_not_found")
     local = at.astimezone(tz)
-    slot = slot_at(session, point.id, local)
+    slot = slot_at(list(session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point.id))), local)
     if slot is None:
         raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
     return _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
@@ -282,9 +287,12 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
         raise not_found("餐次记录 Meal", "meal_not_found")
     if meal.status == "voided":
         raise conflict("meal_voided", "该餐已作废 Already voided")
-    if meal.service_day != now.astimezone(tz).date():
+    if meal.service_day != now.astimezone(tz).date() or day_closed(
+        session, meal.meal_point_id, meal.service_day
+    ):
         raise conflict(
-            "meal_day_past", "只能作废当天的餐次；之后的更改请做调整 Only today's meals can be voided"
+            "meal_day_past",
+            "只能作废当天且未日结的餐次 Only meals of today, before the day is closed, can be voided",
         )
     parts = list(
         session.scalars(
@@ -300,3 +308,58 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
     meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
     session.flush()
     return meal
+
+
+def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayClose | None:
+    """Close a meal point's day (idempotent: a closed day stays as it was closed)."""
+    existing = session.scalar(
+        select(DayClose).where(DayClose.meal_point_id == point_id, DayClose.service_day == day)
+    )
+    if existing is not None:
+        return None
+    served = (Meal.meal_point_id == point_id) & (Meal.service_day == day)
+    meals, subsidized, diners, price, paid, subsidy = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Meal.subsidized, 1), else_=0)), 0),
+            func.count(func.distinct(Meal.diner_id)),
+            func.coalesce(func.sum(Meal.price), 0),
+            func.coalesce(func.sum(Meal.paid), 0),
+            func.coalesce(func.sum(Meal.subsidy), 0),
+        ).where(served, Meal.status == "served")
+    ).one()
+    by_funder = {
+        str(a): int(n)
+        for a, n in session.execute(
+            select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
+            .join(Meal, Meal.id == MealSubsidy.meal_id)
+            .where(served, Meal.status == "served")
+            .group_by(MealSubsidy.agreement_id)
+        )
+    }
+    voided = session.scalar(select(func.count()).select_from(Meal).where(served, Meal.status == "voided"))
+    row = DayClose(
+        meal_point_id=point_id,
+        service_day=day,
+        meals=meals,
+        subsidized=int(subsidized),
+        diners=diners,
+        price_total=int(price),
+        paid_total=int(paid),
+        subsidy_total=int(subsidy),
+        by_funder=by_funder,
+        voided=voided,
+        closed_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def day_closed(session: Session, point_id: int, day: date) -> bool:
+    return (
+        session.scalar(
+            select(DayClose.id).where(DayClose.meal_point_id == point_id, DayClose.service_day == day)
+        )
+        is not None
+    )

@@ -198,3 +198,24 @@ class MealSubsidy(Base):
     meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), index=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)  # fen
+
+
+class DayClose(Base):
+    """A meal point's day, closed after its last slot (日结): the numbers a partner is shown for that
+    day. A closed day's meals are never changed silently: voids are refused."""
+
+    __tablename__ = "meal_day_closes"
+    __table_args__ = (UniqueConstraint("meal_point_id", "service_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    service_day: Mapped[date] = mapped_column(Date)
+    meals: Mapped[int] = mapped_column(Integer)  # served, voids excluded
+    subsidized: Mapped[int] = mapped_column(Integer)
+    diners: Mapped[int] = mapped_column(Integer)  # distinct people
+    price_total: Mapped[int] = mapped_column(BigInteger)  # fen
+    paid_total: Mapped[int] = mapped_column(BigInteger)
+    subsidy_total: Mapped[int] = mapped_column(BigInteger)
+    by_funder: Mapped[dict] = mapped_column(JSON)  # {agreement id: fen}
+    voided: Mapped[int] = mapped_column(Integer)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)

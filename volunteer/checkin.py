@@ -339,7 +339,7 @@ def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dic
         station = repository.station_path(session, item.station_id)
         rec["station_id"] = station.station_id if station else None
         raise _Reject("not_allowed_here")
-    point, path = found
+    point, path, slots = found
     rec["station_id"] = point.station_id
     if not device.may_use(path, point.station_id):
         raise _Reject("not_allowed_here")
@@ -348,6 +348,7 @@ def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dic
         diner_id=code.subject_id,
         card_version=code.number,
         point=point,
+        slots=slots,
         at=at,
         tz=settings.tz,
         mode=item.mode or "dine_in",

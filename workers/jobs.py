@@ -231,3 +231,32 @@ def notify_points_expiring(volunteer_id: int, points: int, expires_at: str) -> N
             )
         if job_id:
             outbox.mark_ran(session, job_id, rt.clock.now())
+
+
+def close_meal_days() -> int:
+    """Every evening, after the last slot: close the day at every meal point (and any earlier day
+    left open, e.g. while the scheduler was down). Returns how many days were closed."""
+    from sqlalchemy import select
+
+    from meals import counter
+    from meals.models import DayClose, Meal, MealPoint
+
+    rt = runtime()
+    now = rt.clock.now()
+    today = now.astimezone(rt.settings.tz).date()
+    closed = 0
+    with rt.tx() as session:
+        open_days = session.execute(
+            select(Meal.meal_point_id, Meal.service_day)
+            .where(
+                Meal.service_day <= today,
+                ~select(DayClose.id)
+                .where(DayClose.meal_point_id == Meal.meal_point_id, DayClose.service_day == Meal.service_day)
+                .exists(),
+            )
+            .distinct()
+        ).all()
+        points = set(session.scalars(select(MealPoint.id)))
+        for point_id, day in sorted(set(open_days) | {(p, today) for p in points}):
+            closed += counter.close_day(session, point_id, day, now) is not None
+    return closed

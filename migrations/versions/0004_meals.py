@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 16:36:35.025506
+Create Date: 2026-11-26 16:39:43.871884
 """
 
 from collections.abc import Sequence
@@ -137,6 +137,28 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "meal_day_closes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("service_day", sa.Date(), nullable=False),
+        sa.Column("meals", sa.Integer(), nullable=False),
+        sa.Column("subsidized", sa.Integer(), nullable=False),
+        sa.Column("diners", sa.Integer(), nullable=False),
+        sa.Column("price_total", sa.BigInteger(), nullable=False),
+        sa.Column("paid_total", sa.BigInteger(), nullable=False),
+        sa.Column("subsidy_total", sa.BigInteger(), nullable=False),
+        sa.Column("by_funder", sa.JSON(), nullable=False),
+        sa.Column("voided", sa.Integer(), nullable=False),
+        sa.Column("closed_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["meal_point_id"], ["meal_points.id"], name=op.f("fk_meal_day_closes_meal_point_id_meal_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_day_closes")),
+        sa.UniqueConstraint(
+            "meal_point_id", "service_day", name=op.f("uq_meal_day_closes_meal_point_id_service_day")
+        ),
+    )
+    op.create_table(
         "meal_slots",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -255,6 +277,7 @@ def downgrade() -> None:
 
     op.drop_table("meals")
     op.drop_table("meal_slots")
+    op.drop_table("meal_day_closes")
     with op.batch_alter_table("funding_agreement_points", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_funding_agreement_points_meal_point_id"))
 

@@ -362,3 +362,34 @@ def test_a_budget_taken_meanwhile_undoes_the_meal(client, rt, clock):
     with rt.tx() as s:
         assert s.get(FundingAgreement, canteen.government).budget_used == 1100
         assert s.get(FundingAgreement, canteen.enterprise).budget_used == 0  # its part was given back
+
+
+def test_the_day_is_closed_after_the_last_slot_and_stays_closed(canteen, client, clock):
+    from meals.models import DayClose
+    from workers.jobs import close_meal_days
+
+    served = canteen.scan(canteen.card(canteen.grandma))["meal"]
+    canteen.scan(canteen.card(canteen.grandpa))
+    clock.at = LUNCH + timedelta(minutes=10)
+    counter = staff_token(client, "counter")
+    extra = client.post(
+        "/api/v1/meals",
+        json={"diner_id": canteen.grandpa, "meal_point_id": canteen.point.id},
+        headers=counter,
+    ).json()
+    assert (
+        client.post(
+            f"/api/v1/meals/{extra['id']}/void", json={"reason": "重复登记"}, headers=counter
+        ).status_code
+        == 200
+    )
+    clock.at = datetime(2030, 6, 4, 13, 30, tzinfo=UTC)  # 21:30 local
+    assert close_meal_days() == 1
+    assert close_meal_days() == 0
+    with canteen.rt.tx() as s:
+        day = s.scalar(select(DayClose))
+    assert (day.meals, day.subsidized, day.diners, day.voided) == (2, 2, 2, 1)
+    assert (day.price_total, day.subsidy_total, day.paid_total) == (2400, 1100 + 200, 2400 - 1300)
+    assert day.by_funder == {str(canteen.government): 1100, str(canteen.enterprise): 200}
+    late = client.post(f"/api/v1/meals/{served['id']}/void", json={"reason": "晚了"}, headers=counter)
+    assert late.status_code == 409 and late.json()["code"] == "meal_day_past"
