@@ -128,8 +128,15 @@ def serve(
             "meal": view,
             "flagged": offline,
         }
+    served_today = session.scalar(
+        select(func.count())
+        .select_from(Meal)
+        .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
+    )
+    if served_today >= point.daily_capacity:
+        return {"outcome": "rejected", "reason": "capacity_full", "diner": who}
     fundings = _fundings(session, point.id, diner.id, day)
-    parts, problem = split(
+    parts, problem, exhausted = split(
         slot.price,
         categories_on(diner, day),
         slot.slot,
@@ -142,11 +149,10 @@ def serve(
     meal = _record(session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id)
     if meal is None:  # a budget ran out between reading it and taking it
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
-    return {
-        "outcome": "meal_served",
-        "diner": who,
-        "meal": meal_view(meal, [(a, names[a], n) for a, n in parts]),
-    }
+    view = meal_view(meal, [(a, names[a], n) for a, n in parts])
+    if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
+        view["budget_exhausted"] = [names[a] for a in exhausted]
+    return {"outcome": "meal_served", "diner": who, "meal": view}
 
 
 def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,20 +26,13 @@ from meals.models import (
 )
 from meals.subsidy import check_schedule
 from orgs import service as orgs_service
+from orgs.models import Partner
 
 ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
 
 
 def _hhmm(value: str) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == 5
-        and value[2] == ":"
-        and value[:2].isdigit()
-        and value[3:].isdigit()
-        and int(value[:2]) < 24
-        and int(value[3:]) < 60
-    )
+    return isinstance(value, str) and re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value, re.ASCII) is not None
 
 
 def _text(errors, field, value, low, high, what):
@@ -85,6 +80,9 @@ def create_meal_point(
             errors.append(
                 FieldError(f"slots[{i}].price", "out_of_range", "餐价为0到100000分 Price in fen, 0 to 100000")
             )
+    ordered = sorted((s for s in slots if _hhmm(s.starts) and _hhmm(s.ends)), key=lambda s: s.starts)
+    if any(a.ends > b.starts for a, b in itertools.pairwise(ordered)):
+        errors.append(FieldError("slots", "overlap", "餐次时间不能重叠 Slots must not overlap"))
     if errors:
         raise invalid(errors)
     org = orgs_service.get(session, org_id)
@@ -296,9 +294,11 @@ def create_agreement(session: Session, data: AgreementInput, now: datetime) -> F
         errors.append(FieldError("meal_point_ids", "required", "至少一个助餐点 At least one meal point"))
     if errors:
         raise invalid(errors)
+    if data.partner_id is not None and session.get(Partner, data.partner_id) is None:
+        raise not_found("合作企业 Partner", "partner_not_found")
     points = [get_point(session, i) for i in sorted(set(data.meal_point_ids))]
     prices = [(s.slot, s.price) for p in points for s in slots_of(session, p.id)]
-    check_schedule(data.schedule, prices)
+    check_schedule(data.schedule, prices, known=set(categories(session)))
     agreement = FundingAgreement(
         partner_id=data.partner_id,
         name=data.name.strip(),

@@ -6,11 +6,12 @@ applies:
     {"categories": ["tekun"], "slots": ["lunch"], "amount": 1100}          11 yuan off
     {"categories": ["*"], "slots": ["lunch"], "percent": 25, "cap": 300}   a quarter, at most 3 yuan
     optional: "min_self_pay": 100  (the diner pays at least 1 yuan)
-              "min_price": 501     (only when the meal costs more than that)
+              "min_price": 501     (only when the meal costs at least that)
 
 Agreements stack in `stack_order`: each pays from what the earlier ones left, never below the
-diner's minimum payment (the highest any applied tier sets). An agreement whose budget cannot pay its part refuses the meal
-(`budget_exhausted`): no subsidy is ever applied silently in part.
+diner's minimum payment (the highest any applied tier sets). An agreement whose budget is used up
+pays nothing and the answer names it; if no agreement can pay, the meal is refused
+(`budget_exhausted`). No subsidy is ever applied, or dropped, silently.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class Funding:
     home_point_only: bool = False
 
 
-def check_schedule(schedule, prices: list[tuple[str, int]], field: str = "schedule") -> None:
+def check_schedule(
+    schedule, prices: list[tuple[str, int]], field: str = "schedule", known: set[str] | None = None
+) -> None:
     """422, tier by tier, for a schedule the engine could not apply, or one that would pay more
     than the price of a meal it covers (`prices`: the (slot, price) of the meal points it pays at)."""
     errors = []
@@ -60,12 +63,17 @@ def check_schedule(schedule, prices: list[tuple[str, int]], field: str = "schedu
         if (
             not isinstance(cats, list)
             or not cats
-            or not all(isinstance(c, str) and len(c) <= 30 for c in cats)
+            or not all(isinstance(c, str) and (c == "*" or known is None or c in known) for c in cats)
         ):
             errors.append(
                 FieldError(f"{name}.categories", "invalid", '请列出类别代码，或 "*" Category codes, or "*"')
             )
-        if not isinstance(slots, list) or not slots or not set(slots) <= set(SLOT_NAMES):
+        if (
+            not isinstance(slots, list)
+            or not slots
+            or not all(isinstance(x, str) for x in slots)
+            or not set(slots) <= set(SLOT_NAMES)
+        ):
             errors.append(FieldError(f"{name}.slots", "invalid", "餐次：breakfast/lunch/dinner"))
         if ("amount" in tier) == ("percent" in tier):
             errors.append(
@@ -84,8 +92,11 @@ def check_schedule(schedule, prices: list[tuple[str, int]], field: str = "schedu
                 errors.append(
                     FieldError(f"{name}.{key}", "out_of_range", "为0到100000分的整数 Whole fen, 0 to 100000")
                 )
-        if isinstance(tier.get("amount"), int):
-            covered = [p for slot, p in prices if isinstance(slots, list) and slot in slots]
+        numbers_ok = whole(tier.get("amount", 1), 1, 100_000) and whole(
+            tier.get("min_self_pay", 0), 0, 100_000
+        )
+        if numbers_ok and "amount" in tier and isinstance(slots, list):
+            covered = [p for slot, p in prices if slot in slots]
             too_much = [p for p in covered if tier["amount"] > p - tier.get("min_self_pay", 0) >= 0]
             if too_much:
                 errors.append(
@@ -108,13 +119,16 @@ def matching_tier(schedule: list, categories: set[str], slot: str) -> dict | Non
 
 def split(
     price: int, categories: set[str], slot: str, at_home_point: bool, fundings: list[Funding]
-) -> tuple[list[tuple[int, int]], str | None]:
-    """[(agreement id, fen), ...] in stack order, and why there is no subsidy when there is none
-    (`not_eligible`, `other_meal_point`, `weekly_limit_reached`, `budget_exhausted`)."""
+) -> tuple[list[tuple[int, int]], str | None, list[int]]:
+    """[(agreement id, fen), ...] in stack order; why there is no subsidy when there is none
+    (`not_eligible`, `other_meal_point`, `weekly_limit_reached`, `budget_exhausted`); and the
+    agreements that would have paid but whose budget is used up (the answer names them: the diner
+    pays their part, and nobody is left to guess why)."""
     parts: list[tuple[int, int]] = []
     left = price
-    floor = 0  # the diner's minimum payment: once a funder sets one, later funders keep to it
+    floor = 0  # the diner's minimum payment: once an applied tier sets one, later funders keep to it
     problem = None
+    exhausted: list[int] = []
     for f in sorted(fundings, key=lambda f: (f.stack_order, f.id)):
         tier = matching_tier(f.schedule, categories, slot)
         if tier is None:
@@ -132,12 +146,16 @@ def split(
             if "amount" in tier
             else min(price * tier["percent"] // 100, tier.get("cap", price))
         )
-        floor = max(floor, tier.get("min_self_pay", 0))
-        amount = max(0, min(base, left - floor))
+        with_floor = max(floor, tier.get("min_self_pay", 0))
+        amount = max(0, min(base, left - with_floor))
         if amount == 0:
             continue
         if amount > f.budget_left:
-            return [], "budget_exhausted"
+            exhausted.append(f.id)
+            continue
         parts.append((f.id, amount))
         left -= amount
-    return parts, (None if parts else problem or "not_eligible")
+        floor = with_floor
+    if not parts:
+        return [], ("budget_exhausted" if exhausted else problem or "not_eligible"), exhausted
+    return parts, None, exhausted

@@ -43,6 +43,7 @@ MESSAGES = {
     "not_allowed_here": "不能在此处使用 Not allowed here",
     "late_upload": "离线扫码上传超过24小时，待人工核查 Uploaded over 24 hours late; held for review",
     "meal_served": "已供餐 Meal served",
+    "scan_id_taken": "该扫码编号已被其他设备使用 This scan id was used by another device",
     "diner_paused": "该长者助餐已暂停 Meals are paused for this diner",
     "not_eligible": "不符合补贴条件，可按原价供餐 No subsidy applies; a full-price meal can be recorded",
     "other_meal_point": "不是本助餐点的长者 Registered at another meal point",
@@ -191,8 +192,23 @@ def scan(
         # The same scan id was judged at the same moment by another request, which committed
         # first: undo this judgement and answer as that one did.
         session.rollback()
-        return repository.scan_result(session, scan_id)
+        stored_device, stored_result = repository.scan_result(session, scan_id)
+        if _principal_of(stored_device) != _principal_of(device.label):
+            # someone else's scan id: their answer (a diner's notes, a name) is not this device's to see
+            return {
+                **result,
+                **dict.fromkeys(("volunteer", "activity", "attendance_id", "minutes", "diner", "meal", "price")),
+                "outcome": "rejected",
+                "reason": "scan_id_taken",
+                "message": MESSAGES["scan_id_taken"],
+            }
+        return stored_result
     return result
+
+
+def _principal_of(device_label: str) -> str:
+    """"staff:12 tablet-3" → "staff:12": who sent a scan, whatever the device's name."""
+    return device_label.split(" ", 1)[0]
 
 
 def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> dict:

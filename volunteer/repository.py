@@ -211,8 +211,9 @@ def insert_scan(session: Session, **values) -> bool:
 _INSERT_SCAN: dict = {}
 
 
-def scan_result(session: Session, scan_id: str) -> dict:
-    return session.scalar(select(Scan.result).where(Scan.scan_id == scan_id))
+def scan_result(session: Session, scan_id: str) -> tuple[str, dict]:
+    """The device that sent a stored scan, and the answer it was given."""
+    return tuple(session.execute(select(Scan.device, Scan.result).where(Scan.scan_id == scan_id)).one())
 
 
 def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:

@@ -182,7 +182,9 @@ def test_a_second_scan_is_a_duplicate_then_already_served(canteen, clock):
 def test_refusals_say_why_and_write_no_meal(client, rt, clock):
     clock.at = LUNCH
     canteen = Canteen(rt, client, budget=1000, week_cap=None)
-    assert canteen.scan(canteen.card(canteen.grandma))["reason"] == "budget_exhausted"  # 11 yuan > 10 left
+    # the government has 10 yuan left, not 11: it pays nothing and the answer says so; the enterprise pays
+    meal = canteen.scan(canteen.card(canteen.grandma))["meal"]
+    assert (meal["subsidy"], meal["budget_exhausted"]) == (200, ["县民政助餐补贴"])
     r = canteen.scan(canteen.card(canteen.grandma, version=2))
     assert r["reason"] == "revoked_card"
     clock.at = LUNCH - timedelta(hours=1, minutes=30)  # 10:00: between breakfast and lunch
@@ -197,7 +199,7 @@ def test_refusals_say_why_and_write_no_meal(client, rt, clock):
     with rt.tx() as s:
         service.pause(s, canteen.grandpa, LUNCH.date(), LUNCH.date() + timedelta(days=3))
     assert canteen.scan(canteen.card(canteen.grandpa))["reason"] == "diner_paused"
-    assert canteen.count(Meal) == 0
+    assert canteen.count(Meal) == 1  # the refusals wrote no meal
     assert canteen.count(Scan) == 5  # every scan is stored with its reason
     bad = client.post(
         "/api/v1/scans",
@@ -341,27 +343,111 @@ def test_diners_register_once_and_their_card_scans(canteen, client):
 
 
 def test_a_budget_taken_meanwhile_undoes_the_meal(client, rt, clock):
-    """Budgets are read without a lock and taken at the end: if another meal took the last of it
-    in between, this meal and its subsidies are undone and the answer is budget_exhausted."""
+    """Budgets are read without a lock and taken at the end, in agreement id order: if a later one
+    ran out in between, what this meal took from the earlier ones is given back and the meal undone."""
+    from sqlalchemy import update
+
     from meals import counter
     from meals.models import MealSlot
 
     clock.at = LUNCH
-    canteen = Canteen(rt, client, budget=1100)
-    assert canteen.scan(canteen.card(canteen.grandma))["outcome"] == "meal_served"  # the whole budget
+    canteen = Canteen(rt, client)
     with rt.tx() as s:
+        s.execute(
+            update(FundingAgreement)
+            .where(FundingAgreement.id == canteen.enterprise)
+            .values(budget_used=FundingAgreement.budget_cap)
+        )
         slot = s.scalar(select(MealSlot).where(MealSlot.slot == "lunch"))
-        parts = [(canteen.enterprise, 200), (canteen.government, 700)]  # as if read before the first meal
+        parts = [
+            (canteen.government, 700),
+            (canteen.enterprise, 200),
+        ]  # as judged before the enterprise ran out
         assert (
             counter._record(
                 s, canteen.grandpa, canteen.point.id, slot, LUNCH.date(), "dine_in", parts, LUNCH, "t", None
             )
             is None
         )
-    assert canteen.count(Meal) == 1 and canteen.count(MealSubsidy) == 1
+    assert canteen.count(Meal) == 0 and canteen.count(MealSubsidy) == 0
     with rt.tx() as s:
-        assert s.get(FundingAgreement, canteen.government).budget_used == 1100
-        assert s.get(FundingAgreement, canteen.enterprise).budget_used == 0  # its part was given back
+        assert s.get(FundingAgreement, canteen.government).budget_used == 0  # its 7 yuan were given back
+
+
+def test_capacity_a_replayed_scan_id_and_set_up_mistakes(canteen, client, clock):
+    from sqlalchemy import update
+
+    from meals.models import MealPoint
+
+    first = str(uuid.uuid4())
+    r = client.post(
+        "/api/v1/scans",
+        json={"payload": canteen.card(canteen.grandma), "station_id": canteen.station, "scan_id": first},
+        headers=staff_token(client, "counter"),
+    )
+    assert r.json()["diner"]["allergies"] == "花生"
+    staff_user(canteen.rt, "outsider", "coordinator", org_id=canteen.county.org_b)
+    stolen = client.post(
+        "/api/v1/scans", json={"payload": "x", "scan_id": first}, headers=staff_token(client, "outsider")
+    ).json()
+    assert (stolen["outcome"], stolen["reason"], stolen["diner"]) == ("rejected", "scan_id_taken", None)
+    with canteen.rt.tx() as s:
+        s.execute(update(MealPoint).values(daily_capacity=1))
+    assert canteen.scan(canteen.card(canteen.grandpa))["reason"] == "capacity_full"
+    admin = staff_token(client, "admin_a")
+    overlapping = client.post(
+        "/api/v1/meal-points",
+        json={
+            "org_id": canteen.county.org_a,
+            "name": "二号点",
+            "address": "泉塘路2号",
+            "daily_capacity": 50,
+            "slots": [
+                {"slot": "breakfast", "starts": "07:00", "ends": "12:00", "price": 500},
+                {"slot": "lunch", "starts": "11:00", "ends": "13:00", "price": 1200},
+                {"slot": "dinner", "starts": "１７:００", "ends": "²0:00", "price": 1200},
+            ],
+        },
+        headers=admin,
+    )
+    assert overlapping.status_code == 422
+    assert {e["field"] for e in overlapping.json()["errors"]} == {"slots", "slots[2].starts"}
+    for schedule in (
+        [{"categories": ["*"], "slots": [["lunch"]], "amount": 100}],
+        [{"categories": ["*"], "slots": ["lunch"], "amount": 100, "min_self_pay": "x"}],
+        [{"categories": ["tekung"], "slots": ["lunch"], "amount": 100}],
+    ):
+        r = client.post(
+            "/api/v1/funding-agreements",
+            json={
+                "name": "慈善",
+                "funder_kind": "charity",
+                "stack_order": 3,
+                "starts_on": "2030-06-01",
+                "ends_on": "2030-06-30",
+                "budget_cap": 100000,
+                "schedule": schedule,
+                "meal_point_ids": [canteen.point.id],
+            },
+            headers=admin,
+        )
+        assert r.status_code == 422, (schedule, r.text)
+    r = client.post(
+        "/api/v1/funding-agreements",
+        json={
+            "name": "慈善",
+            "funder_kind": "charity",
+            "stack_order": 3,
+            "starts_on": "2030-06-01",
+            "ends_on": "2030-06-30",
+            "budget_cap": 100000,
+            "schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": 100}],
+            "meal_point_ids": [canteen.point.id],
+            "partner_id": 999999,
+        },
+        headers=admin,
+    )
+    assert r.status_code == 404 and r.json()["code"] == "partner_not_found"
 
 
 def test_the_day_is_closed_after_the_last_slot_and_stays_closed(canteen, client, clock):

@@ -37,7 +37,7 @@ def funding(schedule, fid=1, order=1, budget=10**7, **extra):
     ],
 )
 def test_city_schedules(schedule, price, categories, slot, want, problem):
-    assert split(price, categories, slot, True, [funding(schedule)]) == (want, problem)
+    assert split(price, categories, slot, True, [funding(schedule)]) == (want, problem, [])
 
 
 def test_funders_stack_in_order_and_leave_the_minimum_self_payment():
@@ -46,21 +46,26 @@ def test_funders_stack_in_order_and_leave_the_minimum_self_payment():
         [{"categories": ["*"], "slots": ["lunch"], "amount": 500, "min_self_pay": 200}], fid=3, order=2
     )
     charity = funding([{"categories": ["*"], "slots": ["lunch"], "amount": 300}], fid=5, order=3)
-    parts, problem = split(1200, {"dibao"}, "lunch", True, [charity, enterprise, government])
+    parts, problem, _ = split(1200, {"dibao"}, "lunch", True, [charity, enterprise, government])
     # 12 yuan: the government 6, the enterprise 4 (the diner pays at least 2), the charity nothing
     assert (parts, problem) == ([(7, 600), (3, 400)], None)
 
 
 def test_weekly_limit_other_point_and_budget():
     weekly = funding(TIERED, week_cap=5, used_this_week=5)
-    assert split(1200, {"tekun"}, "lunch", True, [weekly]) == ([], "weekly_limit_reached")
-    assert split(1200, {"tekun"}, "lunch", True, [funding(TIERED, week_cap=5, used_this_week=4)]) == (
-        [(1, 1100)],
-        None,
-    )
+    assert split(1200, {"tekun"}, "lunch", True, [weekly]) == ([], "weekly_limit_reached", [])
+    fourth = funding(TIERED, week_cap=5, used_this_week=4)
+    assert split(1200, {"tekun"}, "lunch", True, [fourth]) == ([(1, 1100)], None, [])
     home = funding(TIERED, home_point_only=True)
-    assert split(1200, {"tekun"}, "lunch", False, [home]) == ([], "other_meal_point")
-    assert split(1200, {"tekun"}, "lunch", True, [funding(TIERED, budget=1099)]) == ([], "budget_exhausted")
+    assert split(1200, {"tekun"}, "lunch", False, [home]) == ([], "other_meal_point", [])
+    assert split(1200, {"tekun"}, "lunch", True, [funding(TIERED, budget=1099)]) == (
+        [],
+        "budget_exhausted",
+        [1],
+    )
+    # one funder out of budget: the others still pay, and the answer names it
+    topup = funding([{"categories": ["*"], "slots": ["lunch"], "amount": 200}], fid=2, order=2, budget=100)
+    assert split(1200, {"dibao"}, "lunch", True, [funding(TIERED), topup]) == ([(1, 900)], None, [2])
 
 
 def test_schedules_that_could_not_work_are_refused_field_by_field():
