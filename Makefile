@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scans.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/meals.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sock
