@@ -108,16 +108,28 @@ def serve(
         and (diner.paused_until is None or day < diner.paused_until)
     ):
         return {"outcome": "rejected", "reason": "diner_paused", "diner": who}
-    first = session.scalar(
-        select(Meal).where(
-            Meal.diner_id == diner.id,
-            Meal.service_day == day,
-            Meal.slot == slot.slot,
-            Meal.subsidized.is_(True),
-            Meal.status == "served",
-        )
+    served_today = (  # the point's meals today, for its daily capacity: read in the same round trip
+        select(func.count())
+        .select_from(Meal)
+        .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
+        .scalar_subquery()
     )
+    first, served_today = session.execute(
+        select(
+            select(Meal.id)
+            .where(
+                Meal.diner_id == diner.id,
+                Meal.service_day == day,
+                Meal.slot == slot.slot,
+                Meal.subsidized.is_(True),
+                Meal.status == "served",
+            )
+            .scalar_subquery(),
+            served_today,
+        )
+    ).one()
     if first is not None:
+        first = session.get(Meal, first)
         view = meal_view(first, _parts(session, first.id))
         if not offline and first.meal_point_id == point.id and abs(at - first.served_at) <= DUPLICATE_WINDOW:
             return {"outcome": "duplicate", "diner": who, "meal": view}  # a double tap: the same answer
@@ -128,11 +140,6 @@ def serve(
             "meal": view,
             "flagged": offline,
         }
-    served_today = session.scalar(
-        select(func.count())
-        .select_from(Meal)
-        .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
-    )
     if served_today >= point.daily_capacity:
         return {"outcome": "rejected", "reason": "capacity_full", "diner": who}
     fundings = _fundings(session, point.id, diner.id, day)
@@ -232,6 +239,8 @@ def _record(
     session.execute(
         insert(MealSubsidy), [{"meal_id": meal.id, "agreement_id": a, "amount": n} for a, n in parts]
     )
+    # each funder's part, in agreement id order (one row at a time: a statement updating several
+    # rows may lock them in any order, and two meals would deadlock), only if its budget holds it
     taken = []
     for agreement_id, amount in sorted(parts):
         ok = session.execute(
@@ -241,13 +250,15 @@ def _record(
                 FundingAgreement.budget_used + amount <= FundingAgreement.budget_cap,
             )
             .values(budget_used=FundingAgreement.budget_used + amount)
+            .execution_options(synchronize_session=False)
         ).rowcount
-        if not ok:
+        if not ok:  # one ran out meanwhile: give back what was taken, undo the meal
             for done_id, done_amount in taken:
                 session.execute(
                     update(FundingAgreement)
                     .where(FundingAgreement.id == done_id)
                     .values(budget_used=FundingAgreement.budget_used - done_amount)
+                    .execution_options(synchronize_session=False)
                 )
             session.execute(delete(MealSubsidy).where(MealSubsidy.meal_id == meal.id))
             session.delete(meal)
