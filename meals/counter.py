@@ -15,6 +15,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
+from meals import bookings
 from meals.models import (
     AgreementPoint,
     DayClose,
@@ -156,6 +157,7 @@ def serve(
     meal = _record(session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id)
     if meal is None:  # a budget ran out between reading it and taking it
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
+    bookings.mark_served(session, diner.id, day, slot.slot)
     view = meal_view(meal, [(a, names[a], n) for a, n in parts])
     if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
         view["budget_exhausted"] = [names[a] for a in exhausted]
@@ -291,7 +293,9 @@ def record_unsubsidized(
     slot = slot_at(list(session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point.id))), local)
     if slot is None:
         raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
-    return _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
+    meal = _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
+    bookings.mark_served(session, diner.id, local.date(), slot.slot)
+    return meal
 
 
 def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz) -> Meal:
@@ -355,6 +359,7 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
         )
     }
     voided = session.scalar(select(func.count()).select_from(Meal).where(served, Meal.status == "voided"))
+    no_shows = bookings.mark_no_shows(session, point_id, day)
     row = DayClose(
         meal_point_id=point_id,
         service_day=day,
@@ -366,6 +371,7 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
         subsidy_total=int(subsidy),
         by_funder=by_funder,
         voided=voided,
+        no_shows=no_shows,
         closed_at=now,
     )
     session.add(row)

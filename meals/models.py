@@ -218,4 +218,37 @@ class DayClose(Base):
     subsidy_total: Mapped[int] = mapped_column(BigInteger)
     by_funder: Mapped[dict] = mapped_column(JSON)  # {agreement id: fen}
     voided: Mapped[int] = mapped_column(Integer)
+    no_shows: Mapped[int] = mapped_column(Integer)  # booked, never came
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Booking(Base):
+    """A meal booked ahead (预订) so the kitchen knows how many and for whom; served when the card is
+    scanned, a no-show if the day closes first."""
+
+    __tablename__ = "meal_bookings"
+    __table_args__ = (
+        CheckConstraint("status IN ('booked', 'cancelled', 'served', 'no_show')", name="status"),
+        CheckConstraint("mode IN ('dine_in', 'pick_up', 'delivery')", name="mode"),
+        Index(
+            "uq_meal_bookings_live",
+            "diner_id",
+            "service_day",
+            "slot",
+            unique=True,
+            sqlite_where=text("status IN ('booked', 'served')"),
+            postgresql_where=text("status IN ('booked', 'served')"),
+        ),
+        Index("ix_meal_bookings_point_day", "meal_point_id", "service_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    diner_id: Mapped[int] = mapped_column(ForeignKey("diners.id"))
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    service_day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(10))
+    mode: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    booked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,143 @@
+"""Bookings (订餐): meals booked for coming days before a cut-off (16:00 the day before, local
+time), so the kitchen sees counts per slot and dietary needs; served when the diner's card is
+scanned, counted as no-shows when the day closes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, invalid, not_found
+from meals.models import MODES, SLOTS, Booking, Diner, MealSlot
+
+CUTOFF = time(16, 0)  # the day before, local time
+HORIZON = timedelta(days=14)
+
+
+def book(
+    session: Session,
+    *,
+    diner: Diner,
+    point_id: int,
+    day: date,
+    slot: str,
+    mode: str,
+    staff_user_id: int | None,
+    now: datetime,
+    tz,
+) -> Booking:
+    errors = []
+    if slot not in SLOTS:
+        errors.append(FieldError("slot", "invalid", "餐次：breakfast/lunch/dinner"))
+    if mode not in MODES:
+        errors.append(FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery"))
+    local = now.astimezone(tz)
+    deadline = datetime.combine(day - timedelta(days=1), CUTOFF, tz)
+    if not local.date() < day <= local.date() + HORIZON:
+        errors.append(
+            FieldError("day", "out_of_range", "只能预订明天起14天内 Book from tomorrow, up to 14 days ahead")
+        )
+    elif local >= deadline:
+        errors.append(
+            FieldError(
+                "day", "past_cutoff", "已过预订截止时间（前一天16:00） Past the cut-off, 16:00 the day before"
+            )
+        )
+    if errors:
+        raise invalid(errors)
+    if (
+        session.scalar(select(MealSlot.id).where(MealSlot.meal_point_id == point_id, MealSlot.slot == slot))
+        is None
+    ):
+        raise invalid(
+            [FieldError("slot", "not_served", "该助餐点不提供此餐次 This meal point does not serve it")]
+        )
+    if session.scalar(
+        select(Booking.id).where(
+            Booking.diner_id == diner.id,
+            Booking.service_day == day,
+            Booking.slot == slot,
+            Booking.status == "booked",
+        )
+    ):
+        raise conflict("already_booked", "已预订该餐 Already booked")
+    booking = Booking(
+        diner_id=diner.id,
+        meal_point_id=point_id,
+        service_day=day,
+        slot=slot,
+        mode=mode,
+        status="booked",
+        booked_by=staff_user_id,
+        created_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def cancel(session: Session, booking_id: int, now: datetime, tz) -> Booking:
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise not_found("预订 Booking", "booking_not_found")
+    if booking.status != "booked":
+        raise conflict(
+            f"booking_{booking.status}", "该预订已不能取消 This booking can no longer be cancelled"
+        )
+    if now.astimezone(tz) >= datetime.combine(booking.service_day - timedelta(days=1), CUTOFF, tz):
+        raise conflict("past_cutoff", "已过取消截止时间 Past the cut-off")
+    booking.status, booking.cancelled_at = "cancelled", now
+    return booking
+
+
+def kitchen(session: Session, point_id: int, day: date) -> dict:
+    """What the kitchen needs for a day: counts per slot and mode, and each booked diner's needs."""
+    rows = session.execute(
+        select(Booking.slot, Booking.mode, Diner.name, Diner.dietary_notes, Diner.allergies)
+        .join(Diner, Diner.id == Booking.diner_id)
+        .where(
+            Booking.meal_point_id == point_id,
+            Booking.service_day == day,
+            Booking.status.in_(("booked", "served")),
+        )
+        .order_by(Booking.slot, Diner.name)
+    ).all()
+    counts = Counter((slot, mode) for slot, mode, *_ in rows)
+    return {
+        "day": day.isoformat(),
+        "slots": {
+            slot: {mode: n for (s, mode), n in counts.items() if s == slot}
+            for slot in sorted({s for s, _ in counts})
+        },
+        "needs": [
+            {"slot": slot, "name": name, "dietary_notes": notes, "allergies": allergies}
+            for slot, _, name, notes, allergies in rows
+            if notes or allergies
+        ],
+    }
+
+
+def mark_served(session: Session, diner_id: int, day: date, slot: str) -> None:
+    session.execute(
+        update(Booking)
+        .where(
+            Booking.diner_id == diner_id,
+            Booking.service_day == day,
+            Booking.slot == slot,
+            Booking.status == "booked",
+        )
+        .values(status="served")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_no_shows(session: Session, point_id: int, day: date) -> int:
+    return session.execute(
+        update(Booking)
+        .where(Booking.meal_point_id == point_id, Booking.service_day == day, Booking.status == "booked")
+        .values(status="no_show")
+        .execution_options(synchronize_session=False)
+    ).rowcount
