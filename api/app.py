@@ -17,6 +17,7 @@ from api.checkin import (
     ScanController,
     StationController,
 )
+from api.deliveries import DeliveryController
 from api.health import healthz, readyz
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime) -> Litestar:
             AttendanceController,
             CardController,
             MealController,
+            DeliveryController,
             MyPointsController,
             ShopController,
             HubPointsController,

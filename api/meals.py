@@ -63,6 +63,7 @@ class DinerBody(msgspec.Struct):
     allergies: str = ""
     categories: list[str] = []
     delivery: bool = False
+    address: str | None = None  # where meals are brought: required for delivery
 
 
 class DinerRead(msgspec.Struct):
@@ -78,6 +79,7 @@ class DinerRead(msgspec.Struct):
     categories: list[str]
     home_point_id: int
     delivery: bool
+    address: str | None
     paused_from: date | None
     paused_until: date | None
 
@@ -96,6 +98,7 @@ class DinerRead(msgspec.Struct):
             categories=d.categories,
             home_point_id=d.home_point_id,
             delivery=d.delivery,
+            address=d.address,
             paused_from=d.paused_from,
             paused_until=d.paused_until,
         )
@@ -203,7 +206,7 @@ class MealRead(msgspec.Struct):
         return cls(**{f: getattr(m, f) for f in cls.__struct_fields__})
 
 
-def _staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
     """Staff of the point's organization subtree, or a coordinator bound to its counter."""
     staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
     org = orgs_service.get(session, point.org_id)
@@ -277,7 +280,7 @@ class MealController(Controller):
         self, data: JSONBody[DinerBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> DinerRead:
         with rt.tx() as session:
-            staff_id = _staff_at(session, principal, service.get_point(session, data.home_point_id))
+            staff_id = staff_at(session, principal, service.get_point(session, data.home_point_id))
             diner = service.register_diner(
                 session,
                 rt.signer,
@@ -294,6 +297,7 @@ class MealController(Controller):
                     allergies=data.allergies,
                     categories=tuple(data.categories),
                     delivery=data.delivery,
+                    address=data.address,
                 ),
                 created_by=staff_id,
                 now=rt.clock.now(),
@@ -326,7 +330,7 @@ class MealController(Controller):
             )
         with rt.tx() as session:
             point = service.get_point(session, meal_point_id)
-            _staff_at(session, principal, point)
+            staff_at(session, principal, point)
             items = [DinerRead.of(d) for d in service.find_diners(session, [point.id], q, last4)]
         return DinerPage(items=items, next=None)
 
@@ -343,7 +347,7 @@ class MealController(Controller):
     ) -> Response[bytes]:
         with rt.tx() as session:
             diner = service.get_diner(session, diner_id)
-            _staff_at(session, principal, service.get_point(session, diner.home_point_id))
+            staff_at(session, principal, service.get_point(session, diner.home_point_id))
             payload = rt.codes.diner_card(diner.id, diner.card_version)
         return Response(qr.png(payload), media_type="image/png")
 
@@ -368,7 +372,7 @@ class MealController(Controller):
         rt: NamedDependency[Runtime],
     ) -> DinerRead:
         with rt.tx() as session:
-            _staff_at(
+            staff_at(
                 session,
                 principal,
                 service.get_point(session, service.get_diner(session, diner_id).home_point_id),
@@ -387,7 +391,7 @@ class MealController(Controller):
         self, diner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> DinerRead:
         with rt.tx() as session:
-            _staff_at(
+            staff_at(
                 session,
                 principal,
                 service.get_point(session, service.get_diner(session, diner_id).home_point_id),
@@ -449,7 +453,7 @@ class MealController(Controller):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
         with rt.tx() as session:
             point = service.get_point(session, data.meal_point_id)
-            staff_id = _staff_at(session, principal, point)
+            staff_id = staff_at(session, principal, point)
             meal = counter.record_unsubsidized(
                 session,
                 diner_id=data.diner_id,
@@ -484,7 +488,7 @@ class MealController(Controller):
     ) -> BookingRead:
         with rt.tx() as session:
             point = service.get_point(session, point_id)
-            staff_id = _staff_at(session, principal, point)
+            staff_id = staff_at(session, principal, point)
             booking = bookings.book(
                 session,
                 diner=service.get_diner(session, data.diner_id),
@@ -519,7 +523,7 @@ class MealController(Controller):
             booking = session.get(Booking, booking_id)
             if booking is None:
                 raise not_found("预订 Booking", "booking_not_found")
-            _staff_at(session, principal, service.get_point(session, booking.meal_point_id))
+            staff_at(session, principal, service.get_point(session, booking.meal_point_id))
             return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
 
     @get(
@@ -545,7 +549,7 @@ class MealController(Controller):
             raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
         with rt.tx() as session:
             point = service.get_point(session, point_id)
-            _staff_at(session, principal, point)
+            staff_at(session, principal, point)
             return KitchenRead(**bookings.kitchen(session, point.id, day))
 
     @post(
@@ -573,7 +577,7 @@ class MealController(Controller):
             meal = session.get(Meal, meal_id)
             if meal is None:
                 raise not_found("餐次记录 Meal", "meal_not_found")
-            staff_id = _staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            staff_id = staff_at(session, principal, service.get_point(session, meal.meal_point_id))
             return MealRead.of(
                 counter.void(
                     session,
@@ -584,3 +588,56 @@ class MealController(Controller):
                     tz=rt.settings.tz,
                 )
             )
+
+    @post(
+        "/meals/{meal_id:int}/reversal",
+        operation_id="reverseMeal",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Reverse a meal of a past or closed day: the meal stays, the reversal counts on the next open day",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_not_found",
+            _409="meal_voided, meal_day_open, meal_adjusted",
+            _422="validation_failed",
+        ),
+    )
+    def reverse(
+        self,
+        meal_id: FromPath[int],
+        data: JSONBody[VoidBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> dict:
+        with rt.tx() as session:
+            meal = session.get(Meal, meal_id)
+            if meal is None:
+                raise not_found("餐次记录 Meal", "meal_not_found")
+            staff_id = staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            adjustment = counter.reverse(
+                session,
+                meal_id,
+                reason=data.reason,
+                staff_user_id=staff_id,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
+            )
+            return counter.adjustment_view(adjustment)
+
+    @get(
+        "/meals/{meal_id:int}",
+        operation_id="getMeal",
+        sync_to_thread=True,
+        summary="A meal as recorded, with its subsidy split, its void and its reversal (who, when, why)",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="meal_not_found"),
+    )
+    def meal(
+        self, meal_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> dict:
+        with rt.tx() as session:
+            meal = session.get(Meal, meal_id)
+            if meal is None:
+                raise not_found("餐次记录 Meal", "meal_not_found")
+            staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            return counter.meal_record(session, meal)

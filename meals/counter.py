@@ -22,6 +22,7 @@ from meals.models import (
     Diner,
     FundingAgreement,
     Meal,
+    MealAdjustment,
     MealPoint,
     MealSlot,
     MealSubsidy,
@@ -89,9 +90,11 @@ def serve(
     device_label: str,
     scan_id: str | None,
     offline: bool,
+    slot: MealSlot | None = None,
 ) -> dict:
-    """Judge one diner-card scan at a meal point's counter. Returns the scan's answer: `meal_served`,
-    `duplicate`, or `rejected` with a reason (`already_served` carries the first meal)."""
+    """Judge one diner-card scan at a meal point's counter (or at the door, for a delivery run's
+    `slot`). Returns the scan's answer: `meal_served`, `duplicate`, or `rejected` with a reason
+    (`already_served` carries the first meal)."""
     diner = session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
     if diner is None:
         return {"outcome": "rejected", "reason": "unknown_person"}
@@ -100,7 +103,7 @@ def serve(
         return {"outcome": "rejected", "reason": "revoked_card", "diner": who}
     local = at.astimezone(tz)
     day = local.date()
-    slot = slot_at(slots, local)
+    slot = slot or slot_at(slots, local)
     if slot is None:
         return {"outcome": "rejected", "reason": "outside_window", "diner": who}
     if (
@@ -177,6 +180,7 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
             MealSubsidy.agreement_id == FundingAgreement.id,
             Meal.diner_id == diner_id,
             Meal.status == "served",
+            ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
             Meal.service_day >= monday,
             Meal.service_day <= monday + timedelta(days=6),
         )
@@ -308,6 +312,7 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
         raise not_found("餐次记录 Meal", "meal_not_found")
     if meal.status == "voided":
         raise conflict("meal_voided", "该餐已作废 Already voided")
+    _lock_point(session, meal.meal_point_id)
     if meal.service_day != now.astimezone(tz).date() or day_closed(
         session, meal.meal_point_id, meal.service_day
     ):
@@ -331,8 +336,92 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
     return meal
 
 
+def reverse(
+    session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz
+) -> MealAdjustment:
+    """Reverse a meal that can no longer be voided (its day is past or closed): the meal stays as
+    recorded, the reversal counts on the first day still open at the point, and the subsidies go
+    back to the funders' budgets. A meal is reversed at most once."""
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 200:
+        raise invalid([FieldError("reason", "required", "请填写调整理由（1到200字） A reason is required")])
+    meal = session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    if meal.status == "voided":
+        raise conflict("meal_voided", "该餐已作废 Already voided")
+    _lock_point(session, meal.meal_point_id)
+    today = now.astimezone(tz).date()
+    if meal.service_day == today and not day_closed(session, meal.meal_point_id, today):
+        raise conflict("meal_day_open", "当天未日结的餐次请直接作废 Today's meals are voided, not adjusted")
+    if session.scalar(select(MealAdjustment.id).where(MealAdjustment.meal_id == meal.id)) is not None:
+        raise conflict("meal_adjusted", "该餐已调整过 This meal was already reversed")
+    parts = list(
+        session.scalars(
+            select(MealSubsidy).where(MealSubsidy.meal_id == meal.id).order_by(MealSubsidy.agreement_id)
+        )
+    )
+    for part in parts:
+        session.execute(
+            update(FundingAgreement)
+            .where(FundingAgreement.id == part.agreement_id)
+            .values(budget_used=FundingAgreement.budget_used - part.amount)
+        )
+    adjustment = MealAdjustment(
+        meal_id=meal.id,
+        meal_point_id=meal.meal_point_id,
+        made_on=today if not day_closed(session, meal.meal_point_id, today) else today + timedelta(days=1),
+        price_delta=-meal.price,
+        paid_delta=-meal.paid,
+        subsidy_delta=-meal.subsidy,
+        by_funder={str(p.agreement_id): -p.amount for p in parts},
+        reason=reason,
+        made_by=staff_user_id,
+        made_at=now,
+    )
+    session.add(adjustment)
+    session.flush()
+    return adjustment
+
+
+def meal_record(session: Session, meal: Meal) -> dict:
+    """A meal for the record: as served, who served it, and every change made to it since."""
+    adjustment = session.scalar(select(MealAdjustment).where(MealAdjustment.meal_id == meal.id))
+    return {
+        **meal_view(meal, _parts(session, meal.id)),
+        "diner_id": meal.diner_id,
+        "meal_point_id": meal.meal_point_id,
+        "served_by": meal.served_by,
+        "status": meal.status,
+        "void": {
+            "reason": meal.void_reason,
+            "voided_at": meal.voided_at.isoformat(),
+            "voided_by": meal.voided_by,
+        }
+        if meal.status == "voided"
+        else None,
+        "reversal": adjustment_view(adjustment) if adjustment else None,
+    }
+
+
+def adjustment_view(a: MealAdjustment) -> dict:
+    return {
+        "id": a.id,
+        "meal_id": a.meal_id,
+        "made_on": a.made_on.isoformat(),
+        "price_delta": a.price_delta,
+        "paid_delta": a.paid_delta,
+        "subsidy_delta": a.subsidy_delta,
+        "by_funder": a.by_funder,
+        "reason": a.reason,
+        "made_by": a.made_by,
+        "made_at": a.made_at.isoformat(),
+    }
+
+
 def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayClose | None:
     """Close a meal point's day (idempotent: a closed day stays as it was closed)."""
+    _lock_point(session, point_id)
     existing = session.scalar(
         select(DayClose).where(DayClose.meal_point_id == point_id, DayClose.service_day == day)
     )
@@ -360,6 +449,17 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
     }
     voided = session.scalar(select(func.count()).select_from(Meal).where(served, Meal.status == "voided"))
     no_shows = bookings.mark_no_shows(session, point_id, day)
+    adjusted = list(
+        session.scalars(
+            select(MealAdjustment).where(
+                MealAdjustment.meal_point_id == point_id, MealAdjustment.made_on == day
+            )
+        )
+    )
+    adjusted_by_funder: dict[str, int] = {}
+    for a in adjusted:
+        for funder, amount in a.by_funder.items():
+            adjusted_by_funder[funder] = adjusted_by_funder.get(funder, 0) + amount
     row = DayClose(
         meal_point_id=point_id,
         service_day=day,
@@ -371,6 +471,9 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
         subsidy_total=int(subsidy),
         by_funder=by_funder,
         voided=voided,
+        adjustments=len(adjusted),
+        adjusted_subsidy=sum(a.subsidy_delta for a in adjusted),
+        adjusted_by_funder=adjusted_by_funder,
         no_shows=no_shows,
         closed_at=now,
     )
@@ -386,3 +489,9 @@ def day_closed(session: Session, point_id: int, day: date) -> bool:
         )
         is not None
     )
+
+
+def _lock_point(session: Session, point_id: int) -> None:
+    """Closing a day, voids and reversals take the meal point's row, so none of them lands on a day
+    between its close reading the numbers and writing them."""
+    session.execute(select(MealPoint.id).where(MealPoint.id == point_id).with_for_update())

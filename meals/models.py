@@ -106,6 +106,7 @@ class Diner(Base):
     categories: Mapped[list] = mapped_column(JSON)  # assigned codes; age bands come from birth_date
     home_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"), index=True)
     delivery: Mapped[bool] = mapped_column(Boolean, default=False)  # meals brought home
+    address: Mapped[str | None] = mapped_column(String(200))  # for delivery: shown to the run's volunteer
     card_version: Mapped[int] = mapped_column(Integer, default=1)
     paused_from: Mapped[date | None] = mapped_column(Date)  # in hospital, away: no meals
     paused_until: Mapped[date | None] = mapped_column(Date)  # first day back
@@ -218,6 +219,9 @@ class DayClose(Base):
     subsidy_total: Mapped[int] = mapped_column(BigInteger)
     by_funder: Mapped[dict] = mapped_column(JSON)  # {agreement id: fen}
     voided: Mapped[int] = mapped_column(Integer)
+    adjustments: Mapped[int] = mapped_column(Integer, default=0)  # made this day, to earlier meals
+    adjusted_subsidy: Mapped[int] = mapped_column(BigInteger, default=0)  # fen, <= 0
+    adjusted_by_funder: Mapped[dict] = mapped_column(JSON, default=dict)  # {agreement id: fen}
     no_shows: Mapped[int] = mapped_column(Integer)  # booked, never came
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -252,3 +256,42 @@ class Booking(Base):
     booked_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MealAdjustment(Base):
+    """A correction to a meal that can no longer be voided (调整): its day is past or closed. The
+    meal stays as it was recorded; the reversal is dated the first day still open at the point
+    (`made_on`) and counted in that day's close, and the subsidies go back to the budgets."""
+
+    __tablename__ = "meal_adjustments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), unique=True)  # reversed once
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    made_on: Mapped[date] = mapped_column(Date)  # local day it counts on
+    price_delta: Mapped[int] = mapped_column(Integer)  # fen, <= 0
+    paid_delta: Mapped[int] = mapped_column(Integer)
+    subsidy_delta: Mapped[int] = mapped_column(Integer)
+    by_funder: Mapped[dict] = mapped_column(JSON)  # {agreement id: fen, negative}
+    reason: Mapped[str] = mapped_column(String(200))
+    made_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_meal_adjustments_point_day", "meal_point_id", "made_on"),)
+
+
+class DeliveryRun(Base):
+    """A home-delivery run (送餐路线): the delivery diners of one community for one slot of one day
+    at a meal point, taken by one volunteer, who confirms each door by scanning the diner's card."""
+
+    __tablename__ = "meal_delivery_runs"
+    __table_args__ = (UniqueConstraint("meal_point_id", "service_day", "slot", "community"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    service_day: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(10))
+    community: Mapped[str] = mapped_column(String(100))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -138,6 +138,7 @@ class DinerInput:
     allergies: str = ""
     categories: tuple[str, ...] = ()
     delivery: bool = False
+    address: str | None = None  # required for delivery
 
 
 def register_diner(
@@ -165,6 +166,8 @@ def register_diner(
         )
     if data.guardian_name is not None:
         _text(errors, "guardian_name", data.guardian_name, 1, 40, "监护人姓名")
+    if data.delivery or data.address is not None:
+        _text(errors, "address", data.address or "", 1, 200, "送餐地址")
     for field, value in (("dietary_notes", data.dietary_notes), ("allergies", data.allergies)):
         if len(value or "") > 200:
             errors.append(FieldError(field, "length", "最多200字 At most 200 characters"))
@@ -200,6 +203,7 @@ def register_diner(
         categories=sorted(set(data.categories)),
         home_point_id=data.home_point_id,
         delivery=data.delivery,
+        address=data.address.strip() if data.address else None,
         card_version=1,
         created_by=created_by,
         created_at=now,

@@ -49,6 +49,8 @@ MESSAGES = {
     "other_meal_point": "不是本助餐点的长者 Registered at another meal point",
     "weekly_limit_reached": "本周补贴次数已用完 This week's subsidized meals are used up",
     "budget_exhausted": "补贴预算已用完 The subsidy budget is used up",
+    "delivered": "已送达 Delivered",
+    "not_on_run": "不在您认领的送餐路线上 Not on a delivery run you have taken",
 }
 
 OUTCOMES = ("checked_in", "checked_out", "meal_served", "delivered", "duplicate", "rejected")
@@ -197,7 +199,9 @@ def scan(
             # someone else's scan id: their answer (a diner's notes, a name) is not this device's to see
             return {
                 **result,
-                **dict.fromkeys(("volunteer", "activity", "attendance_id", "minutes", "diner", "meal", "price")),
+                **dict.fromkeys(
+                    ("volunteer", "activity", "attendance_id", "minutes", "diner", "meal", "price")
+                ),
                 "outcome": "rejected",
                 "reason": "scan_id_taken",
                 "message": MESSAGES["scan_id_taken"],
@@ -207,7 +211,7 @@ def scan(
 
 
 def _principal_of(device_label: str) -> str:
-    """"staff:12 tablet-3" → "staff:12": who sent a scan, whatever the device's name."""
+    """ "staff:12 tablet-3" → "staff:12": who sent a scan, whatever the device's name."""
     return device_label.split(" ", 1)[0]
 
 
@@ -344,10 +348,31 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
 
 
 def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dict:
-    """A diner's card at a meal point's counter: a meal (meals.counter), judged by staff tablets only."""
-    from meals import counter
+    """A diner's card at a meal point's counter, scanned by its tablet (meals.counter), or at the
+    door by the volunteer on the diner's delivery run (meals.delivery)."""
+    from meals import counter, delivery
 
-    if device.kind != "staff" or item.station_id is None:
+    if device.kind == "volunteer":
+        rec["volunteer_id"] = device.volunteer_id
+        result, station_id = delivery.deliver(
+            session,
+            diner_id=code.subject_id,
+            card_version=code.number,
+            volunteer_id=device.volunteer_id,
+            at=at,
+            tz=settings.tz,
+            device_label=device.label,
+            scan_id=item.scan_id,
+            offline=offline,
+        )
+        rec["station_id"], rec["station_known"] = station_id, station_id is not None
+        rec["flagged"] = rec["flagged"] or result.pop("flagged", False)
+        if result["outcome"] == "rejected":
+            raise _Reject(
+                result["reason"], **{k: v for k, v in result.items() if k in ("diner", "meal", "price")}
+            )
+        return result
+    if item.station_id is None:
         raise _Reject("not_allowed_here")
     found = counter.point_at_station(session, item.station_id)
     rec["station_known"] = True

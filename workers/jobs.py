@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from rq import get_current_job
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from accounts.models import AuthToken, LoginCode
 from accounts.sender import configured_sender
@@ -161,6 +161,31 @@ def attendance_corrected(correction_id: int) -> None:
         awards.settle_correction(session, correction_id, now=rt.clock.now(), tz=rt.settings.tz)
 
 
+def meal_delivered(meal_id: int, volunteer_id: int) -> None:
+    """The delivery award of the hub the meal point belongs to, for the volunteer at the door."""
+    from meals.models import Meal, MealPoint
+    from orgs.models import Organization
+    from points import awards
+
+    rt = runtime()
+    with rt.tx() as session:
+        meal = session.get(Meal, meal_id)
+        path = session.scalar(
+            select(Organization.path)
+            .join(MealPoint, MealPoint.org_id == Organization.id)
+            .where(MealPoint.id == meal.meal_point_id)
+        )
+        awards.award_delivery(
+            session,
+            volunteer_id=volunteer_id,
+            hub_id=awards.hub_of(path),
+            delivery_key=f"meal:{meal_id}",
+            at=meal.served_at,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+
+
 def ledger_verify() -> dict:
     """Nightly: recompute every balance from its transfers and record the result."""
     from points import ledger
@@ -236,7 +261,6 @@ def notify_points_expiring(volunteer_id: int, points: int, expires_at: str) -> N
 def close_meal_days() -> int:
     """Every evening, after the last slot: close the day at every meal point (and any earlier day
     left open, e.g. while the scheduler was down). Returns how many days were closed."""
-    from sqlalchemy import select
 
     from meals import counter
     from meals.models import DayClose, Meal, MealPoint

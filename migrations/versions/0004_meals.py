@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 17:00:06.519268
+Create Date: 2026-11-26 16:39:43.871884
 """
 
 from collections.abc import Sequence
@@ -149,7 +149,6 @@ def upgrade() -> None:
         sa.Column("subsidy_total", sa.BigInteger(), nullable=False),
         sa.Column("by_funder", sa.JSON(), nullable=False),
         sa.Column("voided", sa.Integer(), nullable=False),
-        sa.Column("no_shows", sa.Integer(), nullable=False),
         sa.Column("closed_at", linli.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["meal_point_id"], ["meal_points.id"], name=op.f("fk_meal_day_closes_meal_point_id_meal_points")
@@ -176,41 +175,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_slots")),
         sa.UniqueConstraint("meal_point_id", "slot", name=op.f("uq_meal_slots_meal_point_id_slot")),
     )
-    op.create_table(
-        "meal_bookings",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("diner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("service_day", sa.Date(), nullable=False),
-        sa.Column("slot", sa.String(length=10), nullable=False),
-        sa.Column("mode", sa.String(length=10), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("booked_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("cancelled_at", linli.db.UTCDateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("mode IN ('dine_in', 'pick_up', 'delivery')", name=op.f("ck_meal_bookings_mode")),
-        sa.CheckConstraint(
-            "status IN ('booked', 'cancelled', 'served', 'no_show')", name=op.f("ck_meal_bookings_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["booked_by"], ["staff_users.id"], name=op.f("fk_meal_bookings_booked_by_staff_users")
-        ),
-        sa.ForeignKeyConstraint(["diner_id"], ["diners.id"], name=op.f("fk_meal_bookings_diner_id_diners")),
-        sa.ForeignKeyConstraint(
-            ["meal_point_id"], ["meal_points.id"], name=op.f("fk_meal_bookings_meal_point_id_meal_points")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_bookings")),
-    )
-    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
-        batch_op.create_index("ix_meal_bookings_point_day", ["meal_point_id", "service_day"], unique=False)
-        batch_op.create_index(
-            "uq_meal_bookings_live",
-            ["diner_id", "service_day", "slot"],
-            unique=True,
-            sqlite_where=sa.text("status IN ('booked', 'served')"),
-            postgresql_where=sa.text("status IN ('booked', 'served')"),
-        )
-
     op.create_table(
         "meals",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -312,15 +276,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_meals_diner_day")
 
     op.drop_table("meals")
-    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_meal_bookings_live",
-            sqlite_where=sa.text("status IN ('booked', 'served')"),
-            postgresql_where=sa.text("status IN ('booked', 'served')"),
-        )
-        batch_op.drop_index("ix_meal_bookings_point_day")
-
-    op.drop_table("meal_bookings")
     op.drop_table("meal_slots")
     op.drop_table("meal_day_closes")
     with op.batch_alter_table("funding_agreement_points", schema=None) as batch_op:

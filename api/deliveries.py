@@ -1,0 +1,158 @@
+"""Home delivery (送餐上门): a meal point's delivery runs per slot, planned by its staff and claimed
+by volunteers; each door is confirmed by scanning the diner's card through `POST /api/v1/scans`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy import select
+
+from accounts.principal import Principal
+from api.deps import local_today, provide_principal, require_volunteer
+from api.meals import AUTH_ERRORS, staff_at
+from api.problems import problems
+from linli.errors import FieldError, invalid
+from linli.runtime import Runtime
+from meals import delivery, service
+from meals.models import DeliveryRun
+
+
+class PlanBody(msgspec.Struct):
+    day: date
+    slot: str
+
+
+class RunPage(msgspec.Struct):
+    items: list[dict]  # {id, meal_point_id, day, slot, community, volunteer, stops_total, delivered, stops?}
+
+
+def _day(day: date) -> date:
+    if not 2000 <= day.year < 2100:
+        raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
+    return day
+
+
+class DeliveryController(Controller):
+    path = "/api/v1"
+    tags = ["送餐 delivery"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+
+    @post(
+        "/meal-points/{point_id:int}/delivery-runs",
+        operation_id="planDeliveryRuns",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Plan a slot's delivery runs, one per community (again: runs for new communities are added)",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def plan(
+        self,
+        point_id: FromPath[int],
+        data: JSONBody[PlanBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> RunPage:
+        with rt.tx() as session:
+            point = service.get_point(session, point_id)
+            staff_at(session, principal, point)
+            runs = delivery.plan(session, point.id, _day(data.day), data.slot, rt.clock.now())
+            return RunPage(delivery.runs_view(session, runs, with_stops=True))
+
+    @get(
+        "/meal-points/{point_id:int}/delivery-runs",
+        operation_id="listDeliveryRuns",
+        sync_to_thread=True,
+        summary="A day's delivery runs at a meal point: who took each, each stop and whether it was delivered",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def runs(
+        self,
+        point_id: FromPath[int],
+        day: FromQuery[date],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> RunPage:
+        with rt.tx() as session:
+            point = service.get_point(session, point_id)
+            staff_at(session, principal, point)
+            runs = session.scalars(
+                select(DeliveryRun)
+                .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == _day(day))
+                .order_by(DeliveryRun.slot, DeliveryRun.community)
+            )
+            return RunPage(delivery.runs_view(session, list(runs), with_stops=True))
+
+    @get(
+        "/delivery-runs",
+        operation_id="myDeliveryRuns",
+        sync_to_thread=True,
+        summary="For a volunteer: a day's runs still open at meal points of their organizations, and their own (with stops)",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+    )
+    def open_runs(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        day: FromQuery[date | None] = None,
+    ) -> RunPage:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            runs = delivery.open_runs_for(session, volunteer_id, _day(day or local_today(rt)))
+            mine = [r for r in runs if r.volunteer_id == volunteer_id]
+            others = [r for r in runs if r.volunteer_id != volunteer_id]
+            # addresses only for the runs the volunteer took
+            return RunPage(
+                delivery.runs_view(session, mine, with_stops=True)
+                + delivery.runs_view(session, others, with_stops=False)
+            )
+
+    @post(
+        "/delivery-runs/{run_id:int}/claim",
+        operation_id="claimDeliveryRun",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Take a delivery run (the first volunteer to claim it gets it)",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="volunteers_only, not_filed",
+            _404="run_not_found",
+            _409="run_taken, run_past",
+        ),
+    )
+    def claim(
+        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> dict:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            run = delivery.claim(session, run_id, volunteer_id, rt.clock.now(), rt.settings.tz)
+            return delivery.runs_view(session, [run], with_stops=True)[0]
+
+    @post(
+        "/delivery-runs/{run_id:int}/release",
+        operation_id="releaseDeliveryRun",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Give a run back; deliveries already made stay",
+        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _404="run_not_found"),
+    )
+    def release(
+        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> dict:
+        volunteer_id = require_volunteer(principal)
+        with rt.tx() as session:
+            run = delivery.release(session, run_id, volunteer_id)
+            return delivery.runs_view(session, [run], with_stops=False)[0]

@@ -1,0 +1,285 @@
+"""Home delivery (送餐上门): diners flagged for delivery, and diners who booked a delivery, make a
+meal point's delivery list per slot; the list is planned as runs, one per community; a volunteer
+filed in the point's organization claims a run, and at each door scans the diner's card with a
+phone: the meal is recorded as at the counter (same subsidy rules, one subsidized meal per slot),
+answered `delivered`, and the volunteer's delivery award follows through the points ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
+from linli.outbox import emit
+from meals import counter
+from meals.models import SLOTS, Booking, DeliveryRun, Diner, Meal, MealPoint, MealSlot
+from orgs.models import Organization
+from volunteer import repository
+from volunteer.models import Volunteer
+
+
+def _paused(day: date):
+    return (
+        (Diner.paused_from.is_not(None))
+        & (Diner.paused_from <= day)
+        & (Diner.paused_until.is_(None) | (Diner.paused_until > day))
+    )
+
+
+def delivery_diners(session: Session, point_id: int, day: date, slot: str) -> list[Diner]:
+    """Who gets a meal brought home for this slot: diners of this point flagged for delivery (a
+    standing order), and diners who booked a delivery here; not those paused that day."""
+    booked = select(Booking.diner_id).where(
+        Booking.meal_point_id == point_id,
+        Booking.service_day == day,
+        Booking.slot == slot,
+        Booking.mode == "delivery",
+        Booking.status.in_(("booked", "served")),
+    )
+    return list(
+        session.scalars(
+            select(Diner)
+            .where(
+                or_((Diner.home_point_id == point_id) & Diner.delivery.is_(True), Diner.id.in_(booked)),
+                ~_paused(day),
+            )
+            .order_by(Diner.community, Diner.name, Diner.id)
+        )
+    )
+
+
+def _check_day_slot(session: Session, point_id: int, day: date, slot: str) -> None:
+    errors = []
+    if slot not in SLOTS:
+        errors.append(FieldError("slot", "invalid", "餐次：breakfast/lunch/dinner"))
+    if not 2000 <= day.year < 2100:
+        errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
+    if errors:
+        raise invalid(errors)
+    if (
+        session.scalar(select(MealSlot.id).where(MealSlot.meal_point_id == point_id, MealSlot.slot == slot))
+        is None
+    ):
+        raise invalid(
+            [FieldError("slot", "not_served", "该助餐点不提供此餐次 This meal point does not serve it")]
+        )
+
+
+def plan(session: Session, point_id: int, day: date, slot: str, now: datetime) -> list[DeliveryRun]:
+    """One run per community on the slot's delivery list (idempotent: planning again adds runs for
+    communities new to the list and keeps the ones there, claimed or not)."""
+    _check_day_slot(session, point_id, day, slot)
+    have = {
+        r.community: r
+        for r in session.scalars(
+            select(DeliveryRun).where(
+                DeliveryRun.meal_point_id == point_id,
+                DeliveryRun.service_day == day,
+                DeliveryRun.slot == slot,
+            )
+        )
+    }
+    for community in sorted({d.community for d in delivery_diners(session, point_id, day, slot)}):
+        if community not in have:
+            have[community] = DeliveryRun(
+                meal_point_id=point_id, service_day=day, slot=slot, community=community, created_at=now
+            )
+            session.add(have[community])
+    session.flush()
+    return sorted(have.values(), key=lambda r: r.community)
+
+
+def runs_view(session: Session, runs: list[DeliveryRun], *, with_stops: bool) -> list[dict]:
+    """The runs with their volunteer and, when asked, each stop: the diner, what the kitchen must
+    know, the address, and the meal if it was delivered."""
+    if not runs:
+        return []
+    names = dict(
+        session.execute(
+            select(Volunteer.id, Volunteer.name).where(
+                Volunteer.id.in_({r.volunteer_id for r in runs if r.volunteer_id})
+            )
+        ).all()
+    )
+    out = []
+    lists: dict[tuple, list[Diner]] = {}
+    for run in runs:
+        key = (run.meal_point_id, run.service_day, run.slot)
+        if key not in lists:
+            lists[key] = delivery_diners(session, *key)
+        diners = [d for d in lists[key] if d.community == run.community]
+        served = dict(
+            session.execute(
+                select(Meal.diner_id, Meal.id).where(
+                    Meal.diner_id.in_([d.id for d in diners]),
+                    Meal.service_day == run.service_day,
+                    Meal.slot == run.slot,
+                    Meal.status == "served",
+                )
+            ).all()
+        )
+        view = {
+            "id": run.id,
+            "meal_point_id": run.meal_point_id,
+            "day": run.service_day.isoformat(),
+            "slot": run.slot,
+            "community": run.community,
+            "volunteer": {"id": run.volunteer_id, "name": names.get(run.volunteer_id)}
+            if run.volunteer_id
+            else None,
+            "stops_total": len(diners),
+            "delivered": sum(d.id in served for d in diners),
+        }
+        if with_stops:
+            view["stops"] = [
+                {
+                    "diner_id": d.id,
+                    "name": d.name,
+                    "address": d.address,
+                    "dietary_notes": d.dietary_notes,
+                    "allergies": d.allergies,
+                    "meal_id": served.get(d.id),
+                }
+                for d in diners
+            ]
+        out.append(view)
+    return out
+
+
+def _filed_under(session: Session, volunteer_id: int, point: MealPoint) -> bool:
+    org_path = session.scalar(select(Organization.path).where(Organization.id == point.org_id))
+    return any(path.startswith(org_path) for _, path in repository.approved_team_paths(session, volunteer_id))
+
+
+def open_runs_for(session: Session, volunteer_id: int, day: date) -> list[DeliveryRun]:
+    """Runs of a day a volunteer may claim (at points of organizations they filed under) or has."""
+    paths = [p for _, p in repository.approved_team_paths(session, volunteer_id)]
+    runs = session.execute(
+        select(DeliveryRun, Organization.path)
+        .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
+        .join(Organization, Organization.id == MealPoint.org_id)
+        .where(
+            DeliveryRun.service_day == day,
+            or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
+        )
+        .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
+    ).all()
+    return [r for r, org_path in runs if any(p.startswith(org_path) for p in paths)]
+
+
+def claim(session: Session, run_id: int, volunteer_id: int, now: datetime, tz) -> DeliveryRun:
+    """Take a run: one volunteer each, the first claim wins (a conditional update)."""
+    run = session.get(DeliveryRun, run_id)
+    if run is None:
+        raise not_found("送餐路线 Delivery run", "run_not_found")
+    if run.service_day < now.astimezone(tz).date():
+        raise conflict("run_past", "该送餐路线已过期 This run's day is past")
+    if not _filed_under(session, volunteer_id, session.get(MealPoint, run.meal_point_id)):
+        raise forbidden(
+            "尚未加入该组织的服务队（未备案） Not filed with a team of this organization", "not_filed"
+        )
+    taken = session.execute(
+        update(DeliveryRun)
+        .where(DeliveryRun.id == run_id, DeliveryRun.volunteer_id.is_(None))
+        .values(volunteer_id=volunteer_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(run)
+    if not taken and run.volunteer_id != volunteer_id:
+        raise conflict("run_taken", "该路线已有志愿者认领 Another volunteer has taken this run")
+    return run
+
+
+def release(session: Session, run_id: int, volunteer_id: int) -> DeliveryRun:
+    """Give a claimed run back (e.g. the volunteer fell ill); deliveries already made stay."""
+    run = session.get(DeliveryRun, run_id, with_for_update=True)
+    if run is None or run.volunteer_id != volunteer_id:
+        raise not_found("送餐路线 Delivery run", "run_not_found")
+    run.volunteer_id, run.claimed_at = None, None
+    session.flush()
+    return run
+
+
+def _on_run(session: Session, diner: Diner, run: DeliveryRun) -> bool:
+    """Whether the diner is on the run's list (paused or not: a paused diner is told so)."""
+    if diner.delivery and diner.home_point_id == run.meal_point_id:
+        return True
+    return (
+        session.scalar(
+            select(Booking.id).where(
+                Booking.diner_id == diner.id,
+                Booking.meal_point_id == run.meal_point_id,
+                Booking.service_day == run.service_day,
+                Booking.slot == run.slot,
+                Booking.mode == "delivery",
+                Booking.status.in_(("booked", "served")),
+            )
+        )
+        is not None
+    )
+
+
+def deliver(
+    session: Session,
+    *,
+    diner_id: int,
+    card_version: int,
+    volunteer_id: int,
+    at: datetime,
+    tz,
+    device_label: str,
+    scan_id: str | None,
+    offline: bool,
+) -> tuple[dict, int | None]:
+    """A diner's card scanned at the door by the volunteer on the run: the meal, answered
+    `delivered` (or the counter's refusals), and the station to store the scan at."""
+    diner = session.get(Diner, diner_id)
+    if diner is None:
+        return {"outcome": "rejected", "reason": "unknown_person"}, None
+    day = at.astimezone(tz).date()
+    mine = session.execute(
+        select(DeliveryRun, MealPoint, MealSlot)
+        .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
+        .join(MealSlot, (MealSlot.meal_point_id == MealPoint.id) & (MealSlot.slot == DeliveryRun.slot))
+        .where(
+            DeliveryRun.volunteer_id == volunteer_id,
+            DeliveryRun.service_day == day,
+            DeliveryRun.community == diner.community,
+        )
+        .order_by(MealSlot.starts.desc())
+    ).all()
+    hhmm = at.astimezone(tz).strftime("%H:%M")
+    on_list = [(run, point, slot) for run, point, slot in mine if _on_run(session, diner, run)]
+    if not on_list:
+        return {"outcome": "rejected", "reason": "not_on_run", "diner": counter.diner_view(diner)}, None
+    # the run of the slot that started last (lunch runs before dinner's starts)
+    _run, point, slot = next(((r, p, s) for r, p, s in on_list if s.starts <= hhmm), on_list[-1])
+    result = counter.serve(
+        session,
+        diner_id=diner.id,
+        card_version=card_version,
+        point=point,
+        slots=[slot],
+        slot=slot,
+        at=at,
+        tz=tz,
+        mode="delivery",
+        device_label=device_label,
+        scan_id=scan_id,
+        offline=offline,
+    )
+    if result["outcome"] == "meal_served":
+        result["outcome"] = "delivered"
+        meal_id = result["meal"]["id"]
+        emit(
+            session,
+            func="workers.jobs.meal_delivered",
+            job_id=f"meal-delivered-{meal_id}",
+            args=[meal_id, volunteer_id],
+            now=at,
+            queue="points",
+            known_new=True,
+        )
+    return result, point.station_id

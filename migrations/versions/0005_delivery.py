@@ -1,0 +1,154 @@
+"""meals: bookings, home delivery runs, adjustments after close, diners' addresses
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26 22:21:19.267555
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import linli.db
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "meal_delivery_runs",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("service_day", sa.Date(), nullable=False),
+        sa.Column("slot", sa.String(length=10), nullable=False),
+        sa.Column("community", sa.String(length=100), nullable=False),
+        sa.Column("volunteer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("claimed_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["meal_point_id"],
+            ["meal_points.id"],
+            name=op.f("fk_meal_delivery_runs_meal_point_id_meal_points"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["volunteer_id"], ["volunteers.id"], name=op.f("fk_meal_delivery_runs_volunteer_id_volunteers")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_delivery_runs")),
+        sa.UniqueConstraint(
+            "meal_point_id",
+            "service_day",
+            "slot",
+            "community",
+            name=op.f("uq_meal_delivery_runs_meal_point_id_service_day_slot_community"),
+        ),
+    )
+    with op.batch_alter_table("meal_delivery_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_meal_delivery_runs_volunteer_id"), ["volunteer_id"], unique=False
+        )
+
+    op.create_table(
+        "meal_bookings",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("diner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("service_day", sa.Date(), nullable=False),
+        sa.Column("slot", sa.String(length=10), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("booked_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("mode IN ('dine_in', 'pick_up', 'delivery')", name=op.f("ck_meal_bookings_mode")),
+        sa.CheckConstraint(
+            "status IN ('booked', 'cancelled', 'served', 'no_show')", name=op.f("ck_meal_bookings_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["booked_by"], ["staff_users.id"], name=op.f("fk_meal_bookings_booked_by_staff_users")
+        ),
+        sa.ForeignKeyConstraint(["diner_id"], ["diners.id"], name=op.f("fk_meal_bookings_diner_id_diners")),
+        sa.ForeignKeyConstraint(
+            ["meal_point_id"], ["meal_points.id"], name=op.f("fk_meal_bookings_meal_point_id_meal_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_bookings")),
+    )
+    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
+        batch_op.create_index("ix_meal_bookings_point_day", ["meal_point_id", "service_day"], unique=False)
+        batch_op.create_index(
+            "uq_meal_bookings_live",
+            ["diner_id", "service_day", "slot"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('booked', 'served')"),
+            postgresql_where=sa.text("status IN ('booked', 'served')"),
+        )
+
+    op.create_table(
+        "meal_adjustments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("meal_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("made_on", sa.Date(), nullable=False),
+        sa.Column("price_delta", sa.Integer(), nullable=False),
+        sa.Column("paid_delta", sa.Integer(), nullable=False),
+        sa.Column("subsidy_delta", sa.Integer(), nullable=False),
+        sa.Column("by_funder", sa.JSON(), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("made_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("made_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["made_by"], ["staff_users.id"], name=op.f("fk_meal_adjustments_made_by_staff_users")
+        ),
+        sa.ForeignKeyConstraint(["meal_id"], ["meals.id"], name=op.f("fk_meal_adjustments_meal_id_meals")),
+        sa.ForeignKeyConstraint(
+            ["meal_point_id"], ["meal_points.id"], name=op.f("fk_meal_adjustments_meal_point_id_meal_points")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_meal_adjustments")),
+        sa.UniqueConstraint("meal_id", name=op.f("uq_meal_adjustments_meal_id")),
+    )
+    with op.batch_alter_table("meal_adjustments", schema=None) as batch_op:
+        batch_op.create_index("ix_meal_adjustments_point_day", ["meal_point_id", "made_on"], unique=False)
+
+    with op.batch_alter_table("diners", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("address", sa.String(length=200), nullable=True))
+
+    with op.batch_alter_table("meal_day_closes", schema=None) as batch_op:
+        # days closed before these columns: nothing adjusted, no bookings (defaults for those rows)
+        batch_op.add_column(sa.Column("adjustments", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("adjusted_subsidy", sa.BigInteger(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(sa.Column("adjusted_by_funder", sa.JSON(), nullable=False, server_default="{}"))
+        batch_op.add_column(sa.Column("no_shows", sa.Integer(), nullable=False, server_default="0"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("meal_day_closes", schema=None) as batch_op:
+        batch_op.drop_column("no_shows")
+        batch_op.drop_column("adjusted_by_funder")
+        batch_op.drop_column("adjusted_subsidy")
+        batch_op.drop_column("adjustments")
+
+    with op.batch_alter_table("diners", schema=None) as batch_op:
+        batch_op.drop_column("address")
+
+    with op.batch_alter_table("meal_adjustments", schema=None) as batch_op:
+        batch_op.drop_index("ix_meal_adjustments_point_day")
+
+    op.drop_table("meal_adjustments")
+    with op.batch_alter_table("meal_bookings", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_meal_bookings_live",
+            sqlite_where=sa.text("status IN ('booked', 'served')"),
+            postgresql_where=sa.text("status IN ('booked', 'served')"),
+        )
+        batch_op.drop_index("ix_meal_bookings_point_day")
+
+    op.drop_table("meal_bookings")
+    with op.batch_alter_table("meal_delivery_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_meal_delivery_runs_volunteer_id"))
+
+    op.drop_table("meal_delivery_runs")
