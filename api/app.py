@@ -10,6 +10,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.accounts import AuthController, MeController
+from api.bookings import BookingController, CardBookingController
 from api.checkin import (
     ActivityController,
     AttendanceController,
@@ -62,6 +63,8 @@ def create_app(runtime: Runtime) -> Litestar:
             AttendanceController,
             CardController,
             MealController,
+            BookingController,
+            CardBookingController,
             DeliveryController,
             MyPointsController,
             ShopController,

@@ -17,7 +17,7 @@ from linli import qr
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.pii import mask_phone
 from linli.runtime import Runtime
-from meals import bookings, counter, service
+from meals import counter, service
 from meals.models import Diner, Meal, MealPoint
 from orgs import service as orgs_service
 
@@ -146,41 +146,6 @@ class UnsubsidizedBody(msgspec.Struct):
     diner_id: int
     meal_point_id: int
     mode: str = "dine_in"
-
-
-class BookingBody(msgspec.Struct):
-    diner_id: int
-    day: date
-    slot: str
-    mode: str = "dine_in"
-
-
-class BookingRead(msgspec.Struct):
-    id: int
-    diner_id: int
-    meal_point_id: int
-    day: date
-    slot: str
-    mode: str
-    status: str  # booked | cancelled | served | no_show
-
-
-class KitchenRead(msgspec.Struct):
-    day: str
-    slots: dict  # {slot: {mode: count}}
-    needs: list  # [{slot, name, dietary_notes, allergies}]
-
-
-def _booking_read(b) -> BookingRead:
-    return BookingRead(
-        id=b.id,
-        diner_id=b.diner_id,
-        meal_point_id=b.meal_point_id,
-        day=b.service_day,
-        slot=b.slot,
-        mode=b.mode,
-        status=b.status,
-    )
 
 
 class VoidBody(msgspec.Struct):
@@ -464,93 +429,6 @@ class MealController(Controller):
                 device_label=f"staff:{staff_id}",
             )
             return MealRead.of(meal)
-
-    @post(
-        "/meal-points/{point_id:int}/bookings",
-        operation_id="bookMeal",
-        status_code=201,
-        sync_to_thread=True,
-        summary="Book a meal for a coming day, before 16:00 the day before",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found, diner_not_found",
-            _409="already_booked",
-            _422="validation_failed",
-        ),
-    )
-    def book(
-        self,
-        point_id: FromPath[int],
-        data: JSONBody[BookingBody],
-        principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
-    ) -> BookingRead:
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_id = staff_at(session, principal, point)
-            booking = bookings.book(
-                session,
-                diner=service.get_diner(session, data.diner_id),
-                point_id=point.id,
-                day=data.day,
-                slot=data.slot,
-                mode=data.mode,
-                staff_user_id=staff_id,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            return _booking_read(booking)
-
-    @post(
-        "/bookings/{booking_id:int}/cancel",
-        operation_id="cancelBooking",
-        status_code=200,
-        sync_to_thread=True,
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="booking_not_found",
-            _409="past_cutoff",
-        ),
-    )
-    def cancel_booking(
-        self, booking_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> BookingRead:
-        from meals.models import Booking
-
-        with rt.tx() as session:
-            booking = session.get(Booking, booking_id)
-            if booking is None:
-                raise not_found("预订 Booking", "booking_not_found")
-            staff_at(session, principal, service.get_point(session, booking.meal_point_id))
-            return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
-
-    @get(
-        "/meal-points/{point_id:int}/kitchen",
-        operation_id="kitchenList",
-        sync_to_thread=True,
-        summary="The kitchen's list for a day: bookings per slot and mode, and diners' dietary needs",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
-    )
-    def kitchen(
-        self,
-        point_id: FromPath[int],
-        day: FromQuery[date],
-        principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
-    ) -> KitchenRead:
-        if not 2000 <= day.year < 2100:
-            raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_at(session, principal, point)
-            return KitchenRead(**bookings.kitchen(session, point.id, day))
 
     @post(
         "/meals/{meal_id:int}/void",

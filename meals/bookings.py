@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
+from linli.qr import InvalidCode
 from meals.models import MODES, SLOTS, Booking, Diner, MealSlot
 
 CUTOFF = time(16, 0)  # the day before, local time
@@ -77,6 +78,30 @@ def book(
     session.add(booking)
     session.flush()
     return booking
+
+
+def diner_by_card(session: Session, codes, payload: str) -> Diner:
+    """The diner whose card this is (422 for anything else, a replaced card included)."""
+    try:
+        code = codes.parse(payload)
+    except InvalidCode:
+        code = None
+    diner = session.get(Diner, code.subject_id) if code and code.kind == "diner_card" else None
+    if diner is None:
+        raise invalid([FieldError("card", "invalid_code", "无法识别的助餐卡 Not a diner card")])
+    if code.number != diner.card_version:
+        raise invalid([FieldError("card", "revoked_card", "此卡已作废，请使用新卡 This card was replaced")])
+    return diner
+
+
+def upcoming(session: Session, diner_id: int, today: date) -> list[Booking]:
+    return list(
+        session.scalars(
+            select(Booking)
+            .where(Booking.diner_id == diner_id, Booking.service_day >= today)
+            .order_by(Booking.service_day, Booking.slot, Booking.id)
+        )
+    )
 
 
 def cancel(session: Session, booking_id: int, now: datetime, tz) -> Booking:

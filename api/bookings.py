@@ -1,0 +1,226 @@
+"""Bookings (订餐): staff book for diners, and a diner or their family books with the diner's card
+(the photo of its QR code on a phone is enough, as at the counter: a reissued card stops working);
+the kitchen's list per day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from accounts.principal import Principal
+from api.deps import local_today, provide_principal
+from api.meals import AUTH_ERRORS, staff_at
+from api.problems import problems
+from linli.errors import FieldError, invalid, not_found
+from linli.runtime import Runtime
+from meals import bookings, service
+from meals.models import Booking
+
+
+class BookingBody(msgspec.Struct):
+    diner_id: int
+    day: date
+    slot: str
+    mode: str = "dine_in"
+
+
+class BookingRead(msgspec.Struct):
+    id: int
+    diner_id: int
+    meal_point_id: int
+    day: date
+    slot: str
+    mode: str
+    status: str  # booked | cancelled | served | no_show
+
+
+class KitchenRead(msgspec.Struct):
+    day: str
+    slots: dict  # {slot: {mode: count}}
+    needs: list  # [{slot, name, dietary_notes, allergies}]
+
+
+def _booking_read(b) -> BookingRead:
+    return BookingRead(
+        id=b.id,
+        diner_id=b.diner_id,
+        meal_point_id=b.meal_point_id,
+        day=b.service_day,
+        slot=b.slot,
+        mode=b.mode,
+        status=b.status,
+    )
+
+
+class CardBookingBody(msgspec.Struct):
+    card: str  # the diner card's QR payload (its URL or code)
+    day: date
+    slot: str
+    mode: str = "dine_in"
+
+
+class CardBody(msgspec.Struct):
+    card: str
+
+
+class BookingPage(msgspec.Struct):
+    items: list[BookingRead]
+
+
+class BookingController(Controller):
+    path = "/api/v1"
+    tags = ["订餐 bookings"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+
+    @post(
+        "/meal-points/{point_id:int}/bookings",
+        operation_id="bookMeal",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Book a meal for a coming day, before 16:00 the day before",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found, diner_not_found",
+            _409="already_booked",
+            _422="validation_failed",
+        ),
+    )
+    def book(
+        self,
+        point_id: FromPath[int],
+        data: JSONBody[BookingBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> BookingRead:
+        with rt.tx() as session:
+            point = service.get_point(session, point_id)
+            staff_id = staff_at(session, principal, point)
+            booking = bookings.book(
+                session,
+                diner=service.get_diner(session, data.diner_id),
+                point_id=point.id,
+                day=data.day,
+                slot=data.slot,
+                mode=data.mode,
+                staff_user_id=staff_id,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
+            )
+            return _booking_read(booking)
+
+    @post(
+        "/bookings/{booking_id:int}/cancel",
+        operation_id="cancelBooking",
+        status_code=200,
+        sync_to_thread=True,
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="booking_not_found",
+            _409="past_cutoff",
+        ),
+    )
+    def cancel_booking(
+        self, booking_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> BookingRead:
+        with rt.tx() as session:
+            booking = session.get(Booking, booking_id)
+            if booking is None:
+                raise not_found("预订 Booking", "booking_not_found")
+            staff_at(session, principal, service.get_point(session, booking.meal_point_id))
+            return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
+
+    @get(
+        "/meal-points/{point_id:int}/kitchen",
+        operation_id="kitchenList",
+        sync_to_thread=True,
+        summary="The kitchen's list for a day: bookings per slot and mode, and diners' dietary needs",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="staff_only, outside_your_scope",
+            _404="meal_point_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def kitchen(
+        self,
+        point_id: FromPath[int],
+        day: FromQuery[date],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> KitchenRead:
+        if not 2000 <= day.year < 2100:
+            raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
+        with rt.tx() as session:
+            point = service.get_point(session, point_id)
+            staff_at(session, principal, point)
+            return KitchenRead(**bookings.kitchen(session, point.id, day))
+
+
+class CardBookingController(Controller):
+    """For diners and their families, without an account: the diner's card is the key."""
+
+    path = "/api/v1/card-bookings"
+    tags = ["订餐 bookings"]
+
+    @post(
+        "/",
+        operation_id="bookMealWithCard",
+        status_code=201,
+        sync_to_thread=True,
+        summary="A diner or family member books a meal at the diner's meal point with the diner's card",
+        responses=problems(_409="already_booked", _422="validation_failed"),
+    )
+    def book(self, data: JSONBody[CardBookingBody], rt: NamedDependency[Runtime]) -> BookingRead:
+        with rt.tx() as session:
+            diner = bookings.diner_by_card(session, rt.codes, data.card)
+            booking = bookings.book(
+                session,
+                diner=diner,
+                point_id=diner.home_point_id,
+                day=data.day,
+                slot=data.slot,
+                mode=data.mode,
+                staff_user_id=None,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
+            )
+            return _booking_read(booking)
+
+    @post(
+        "/list",
+        operation_id="listBookingsWithCard",
+        status_code=200,
+        sync_to_thread=True,
+        summary="The diner's bookings from today on (POST: the card stays out of URLs and logs)",
+        responses=problems(_422="validation_failed"),
+    )
+    def mine(self, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingPage:
+        with rt.tx() as session:
+            diner = bookings.diner_by_card(session, rt.codes, data.card)
+            return BookingPage(
+                [_booking_read(b) for b in bookings.upcoming(session, diner.id, local_today(rt))]
+            )
+
+    @post(
+        "/{booking_id:int}/cancel",
+        operation_id="cancelBookingWithCard",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Cancel one of the diner's bookings, before 16:00 the day before",
+        responses=problems(_404="booking_not_found", _409="past_cutoff", _422="validation_failed"),
+    )
+    def cancel(
+        self, booking_id: FromPath[int], data: JSONBody[CardBody], rt: NamedDependency[Runtime]
+    ) -> BookingRead:
+        with rt.tx() as session:
+            diner = bookings.diner_by_card(session, rt.codes, data.card)
+            booking = session.get(Booking, booking_id)
+            if booking is None or booking.diner_id != diner.id:
+                raise not_found("预订 Booking", "booking_not_found")
+            return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
