@@ -32,6 +32,7 @@ from api.recognition import (
     MyCommendationsController,
     verify_page,
 )
+from api.reports import ReportController
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
 
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime) -> Litestar:
             MealController,
             BookingController,
             CardBookingController,
+            ReportController,
             DeliveryController,
             MyPointsController,
             ShopController,

@@ -28,7 +28,7 @@ from meals.models import (
     MealSubsidy,
 )
 from meals.service import categories_on
-from meals.subsidy import Funding, split
+from meals.subsidy import Funding, matching_tier, split, tier_label
 from orgs.models import Organization, Station
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
@@ -91,6 +91,7 @@ def serve(
     scan_id: str | None,
     offline: bool,
     slot: MealSlot | None = None,
+    delivered_by: int | None = None,
 ) -> dict:
     """Judge one diner-card scan at a meal point's counter (or at the door, for a delivery run's
     `slot`). Returns the scan's answer: `meal_served`, `duplicate`, or `rejected` with a reason
@@ -147,17 +148,19 @@ def serve(
     if served_today >= point.daily_capacity:
         return {"outcome": "rejected", "reason": "capacity_full", "diner": who}
     fundings = _fundings(session, point.id, diner.id, day)
+    categories = categories_on(diner, day)
     parts, problem, exhausted = split(
-        slot.price,
-        categories_on(diner, day),
-        slot.slot,
-        diner.home_point_id == point.id,
-        [f for f, _ in fundings],
+        slot.price, categories, slot.slot, diner.home_point_id == point.id, [f for f, _ in fundings]
     )
     if problem is not None:
         return {"outcome": "rejected", "reason": problem, "diner": who, "price": slot.price}
     names = {f.id: name for f, name in fundings}
-    meal = _record(session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id)
+    tiers = {  # which tier of each funder's schedule paid: reports break subsidies down by it
+        f.id: tier_label(matching_tier(f.schedule, categories, slot.slot)) for f, _ in fundings
+    }
+    meal = _record(
+        session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id, tiers, delivered_by
+    )
     if meal is None:  # a budget ran out between reading it and taking it
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
     bookings.mark_served(session, diner.id, day, slot.slot)
@@ -217,7 +220,18 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
 
 
 def _record(
-    session, diner_id, point_id, slot: MealSlot, day, mode, parts, at, device_label, scan_id
+    session,
+    diner_id,
+    point_id,
+    slot: MealSlot,
+    day,
+    mode,
+    parts,
+    at,
+    device_label,
+    scan_id,
+    tiers=None,
+    delivered_by=None,
 ) -> Meal | None:
     """Write the meal and its subsidies, then take each funder's part from its budget (in agreement
     id order, each `UPDATE ... WHERE budget_used + part <= budget_cap`). If a budget cannot pay,
@@ -237,13 +251,15 @@ def _record(
         scan_id=scan_id,
         served_at=at,
         served_by=device_label[:100],
+        delivered_by=delivered_by,
     )
     session.add(meal)
     session.flush()
     if not parts:
         return meal
     session.execute(
-        insert(MealSubsidy), [{"meal_id": meal.id, "agreement_id": a, "amount": n} for a, n in parts]
+        insert(MealSubsidy),
+        [{"meal_id": meal.id, "agreement_id": a, "amount": n, "tier": (tiers or {}).get(a, "")} for a, n in parts],
     )
     # each funder's part, in agreement id order (one row at a time: a statement updating several
     # rows may lock them in any order, and two meals would deadlock), only if its budget holds it

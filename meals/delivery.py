@@ -269,6 +269,7 @@ def deliver(
         device_label=device_label,
         scan_id=scan_id,
         offline=offline,
+        delivered_by=volunteer_id,
     )
     if result["outcome"] == "meal_served":
         result["outcome"] = "delivered"

@@ -186,6 +186,7 @@ class Meal(Base):
     scan_id: Mapped[str | None] = mapped_column(String(64))
     served_at: Mapped[datetime] = mapped_column(UTCDateTime)
     served_by: Mapped[str] = mapped_column(String(100))  # the device
+    delivered_by: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))  # home delivery
     void_reason: Mapped[str | None] = mapped_column(String(200))
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -199,6 +200,7 @@ class MealSubsidy(Base):
     meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), index=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"), index=True)
     amount: Mapped[int] = mapped_column(Integer)  # fen
+    tier: Mapped[str] = mapped_column(String(100), default="")  # the schedule tier that paid
 
 
 class DayClose(Base):

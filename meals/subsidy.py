@@ -117,6 +117,11 @@ def matching_tier(schedule: list, categories: set[str], slot: str) -> dict | Non
     return None
 
 
+def tier_label(tier: dict | None) -> str:
+    """A tier as reports name it: its categories, e.g. "tekun" or "age_80_89+age_90_plus"."""
+    return "+".join(tier["categories"])[:100] if tier else ""
+
+
 def split(
     price: int, categories: set[str], slot: str, at_home_point: bool, fundings: list[Funding]
 ) -> tuple[list[tuple[int, int]], str | None, list[int]]:

@@ -55,6 +55,9 @@ def prune() -> dict:
                 delete(outbox.JobRun).where(outbox.JobRun.finished_at < now - timedelta(days=30))
             ).rowcount,
         }
+        from reports import service as reports
+
+        counts["report_files"] = reports.expire_files(session, now)
     log.info("pruned", extra={"counts": counts})
     return counts
 
@@ -284,3 +287,71 @@ def close_meal_days() -> int:
         for point_id, day in sorted(set(open_days) | {(p, today) for p in points}):
             closed += counter.close_day(session, point_id, day, now) is not None
     return closed
+
+
+def build_report(report_id: int) -> None:
+    """Build a report's file. A failure is recorded and raised, so RQ retries it with back-off;
+    after the last attempt the report is `failed` with the reason shown to whoever asked."""
+    from reports import service as reports
+    from reports.models import Report
+
+    rt = runtime()
+    with rt.tx() as session:
+        if reports.start(session, report_id) is None:
+            return
+    try:
+        with rt.tx() as session:
+            report = session.get(Report, report_id)
+            reports.build(session, report, now=rt.clock.now(), tz=rt.settings.tz)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        log.exception("report %s failed", report_id)
+        with rt.tx() as session:
+            last = reports.failed(session, report_id, reason, rt.clock.now())
+        if not last:
+            raise
+
+
+def notify_partner(report_id: int) -> None:
+    """POST the partner's webhook: the report is ready. Signed with HMAC-SHA256 over the body
+    (`X-Linli-Signature: sha256=<hex>`); a refused or unreachable URL raises, so RQ retries."""
+    import urllib.request
+
+    from reports import service as reports
+    from reports.models import PartnerWebhook, Report
+
+    rt = runtime()
+    with rt.tx() as session:
+        report = session.get(Report, report_id)
+        hook = session.get(PartnerWebhook, report.partner_id)
+        if hook is None:
+            return
+        body = reports.notice(report, rt.settings.base_url)
+        secret = reports.webhook_secret(rt.signer, hook.partner_id, hook.secret_version)
+        url = hook.url
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Linli-Event": "report.ready",
+            "X-Linli-Signature": reports.sign(secret, body),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        if answer.status >= 300:
+            raise RuntimeError(f"webhook answered {answer.status}")
+
+
+def monthly_reports() -> int:
+    """Daily at 02:00 local; on the first of the month, last month's reports for every partner
+    and hub are queued (asking again builds nothing more)."""
+    from reports import service as reports
+
+    rt = runtime()
+    now = rt.clock.now()
+    if now.astimezone(rt.settings.tz).day != 1:
+        return 0
+    with rt.tx() as session:
+        return reports.monthly(session, now=now, tz=rt.settings.tz)

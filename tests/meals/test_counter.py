@@ -567,10 +567,10 @@ def test_money_must_be_whole_fen_and_nothing_is_written(canteen, client):
 
 
 def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
-    from linli.outbox import OutboxMessage
     from litestar.testing import TestClient
 
     from api.app import create_app
+    from linli.outbox import OutboxMessage
     from tests.meals.test_delivery import Deliveries
 
     server, rt = own_redis

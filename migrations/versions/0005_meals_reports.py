@@ -1,8 +1,8 @@
-"""meals: bookings, home delivery runs, adjustments after close, diners' addresses
+"""meals: bookings, home delivery runs, adjustments after close, addresses, subsidy tiers; reports
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-26 22:21:19.267555
+Create Date: 2026-11-26 22:35:51.011611
 """
 
 from collections.abc import Sequence
@@ -19,6 +19,59 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # rows from before these columns get the defaults: nothing adjusted, no bookings, no tier
+    op.create_table(
+        "partner_webhooks",
+        sa.Column("partner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("url", sa.String(length=500), nullable=False),
+        sa.Column("secret_version", sa.Integer(), nullable=False),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["partner_id"], ["partners.id"], name=op.f("fk_partner_webhooks_partner_id_partners")
+        ),
+        sa.PrimaryKeyConstraint("partner_id", name=op.f("pk_partner_webhooks")),
+    )
+    op.create_table(
+        "reports",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("granularity", sa.String(length=10), nullable=False),
+        sa.Column("format", sa.String(length=10), nullable=False),
+        sa.Column("scope", sa.JSON(), nullable=False),
+        sa.Column("request_key", sa.String(length=64), nullable=False),
+        sa.Column("partner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("requested_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("filename", sa.String(length=200), nullable=True),
+        sa.Column("media_type", sa.String(length=100), nullable=True),
+        sa.Column("content", sa.LargeBinary(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=True),
+        sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("created_at", linli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", linli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed')", name=op.f("ck_reports_status")
+        ),
+        sa.CheckConstraint("period_end >= period_start", name=op.f("ck_reports_period")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], name=op.f("fk_reports_org_id_organizations")
+        ),
+        sa.ForeignKeyConstraint(["partner_id"], ["partners.id"], name=op.f("fk_reports_partner_id_partners")),
+        sa.ForeignKeyConstraint(
+            ["requested_by"], ["staff_users.id"], name=op.f("fk_reports_requested_by_staff_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
+    )
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.create_index("ix_reports_partner", ["partner_id", "id"], unique=False)
+        batch_op.create_index("ix_reports_request_key", ["request_key"], unique=False)
+
     op.create_table(
         "meal_delivery_runs",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -116,7 +169,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("address", sa.String(length=200), nullable=True))
 
     with op.batch_alter_table("meal_day_closes", schema=None) as batch_op:
-        # days closed before these columns: nothing adjusted, no bookings (defaults for those rows)
         batch_op.add_column(sa.Column("adjustments", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(
             sa.Column("adjusted_subsidy", sa.BigInteger(), nullable=False, server_default="0")
@@ -124,8 +176,26 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("adjusted_by_funder", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("no_shows", sa.Integer(), nullable=False, server_default="0"))
 
+    with op.batch_alter_table("meal_subsidies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tier", sa.String(length=100), nullable=False, server_default=""))
+
+    with op.batch_alter_table("meals", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("delivered_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_meals_delivered_by_volunteers"), "volunteers", ["delivered_by"], ["id"]
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("meals", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_meals_delivered_by_volunteers"), type_="foreignkey")
+        batch_op.drop_column("delivered_by")
+
+    with op.batch_alter_table("meal_subsidies", schema=None) as batch_op:
+        batch_op.drop_column("tier")
+
     with op.batch_alter_table("meal_day_closes", schema=None) as batch_op:
         batch_op.drop_column("no_shows")
         batch_op.drop_column("adjusted_by_funder")
@@ -152,3 +222,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_meal_delivery_runs_volunteer_id"))
 
     op.drop_table("meal_delivery_runs")
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_reports_request_key")
+        batch_op.drop_index("ix_reports_partner")
+
+    op.drop_table("reports")
+    op.drop_table("partner_webhooks")

@@ -1,0 +1,203 @@
+"""Usage reports (报表): asked for here, built by a worker job, downloaded when done; partners'
+webhooks for the monthly notices. See `docs/reports.md`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from urllib.parse import quote
+
+import msgspec
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from accounts.principal import Principal
+from api.deps import next_cursor, page, provide_principal
+from api.problems import problems
+from linli.runtime import Runtime
+from reports import service
+from reports.models import Report
+
+AUTH_ERRORS = "missing_token, invalid_token"
+
+
+class ReportBody(msgspec.Struct):
+    kind: str  # meal_usage | volunteer_contribution | programme_summary
+    period_start: date
+    period_end: date  # inclusive
+    format: str  # json | csv | xlsx
+    granularity: str = "month"  # meal_usage rows per day, week (Monday) or month
+    org_id: int | None = None  # hub staff: part of their subtree
+    meal_point_ids: list[int] = []
+    internal: bool = False  # hub admins: small cells not suppressed
+
+
+class ReportRead(msgspec.Struct):
+    id: int
+    kind: str
+    period_start: date
+    period_end: date
+    granularity: str
+    format: str
+    status: str  # queued | running | done | failed
+    attempts: int
+    error: str | None
+    size: int | None
+    sha256: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    file: str | None  # where to download it, once done
+
+    @classmethod
+    def of(cls, r: Report) -> ReportRead:
+        return cls(
+            id=r.id,
+            kind=r.kind,
+            period_start=r.period_start,
+            period_end=r.period_end,
+            granularity=r.granularity,
+            format=r.format,
+            status=r.status,
+            attempts=r.attempts,
+            error=r.error,
+            size=r.size,
+            sha256=r.sha256,
+            created_at=r.created_at,
+            finished_at=r.finished_at,
+            expires_at=r.expires_at,
+            file=f"/api/v1/reports/{r.id}/file" if r.status == "done" and r.content is not None else None,
+        )
+
+
+class ReportPage(msgspec.Struct):
+    items: list[ReportRead]
+    next: str | None
+
+
+class WebhookBody(msgspec.Struct):
+    url: str
+
+
+class WebhookRead(msgspec.Struct):
+    partner_id: int
+    url: str
+    secret: str  # shown this once: HMAC-SHA256 key for X-Linli-Signature
+    secret_version: int
+
+
+class ReportController(Controller):
+    path = "/api/v1"
+    tags = ["报表 reports"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+
+    @post(
+        "/reports",
+        operation_id="requestReport",
+        sync_to_thread=True,
+        summary="Ask for a report: 202 and an id while it is built; 200 with the existing one for an ended period",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="outside_your_scope, not_for_partners, admin_required, staff_only",
+            _404="org_not_found",
+            _422="validation_failed",
+        ),
+    )
+    def request(
+        self, data: JSONBody[ReportBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> Response[ReportRead]:
+        ask = service.ReportAsk(
+            kind=data.kind,
+            period_start=data.period_start,
+            period_end=data.period_end,
+            format=data.format,
+            granularity=data.granularity,
+            org_id=data.org_id,
+            meal_point_ids=tuple(data.meal_point_ids),
+            internal=data.internal,
+        )
+        with rt.tx() as session:
+            report, existed = service.request(session, principal, ask, now=rt.clock.now(), tz=rt.settings.tz)
+            return Response(ReportRead.of(report), status_code=200 if existed else 202)
+
+    @get(
+        "/reports",
+        operation_id="listReports",
+        sync_to_thread=True,
+        summary="Reports you may see: your enterprise's (monthly ones included), or your subtree's",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only", _422="validation_failed"),
+    )
+    def listing(
+        self,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 50,
+    ) -> ReportPage:
+        after, limit = page(cursor, limit)
+        with rt.tx() as session:
+            items = [ReportRead.of(r) for r in service.list_visible(session, principal, after, limit)]
+        return ReportPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+    @get(
+        "/reports/{report_id:int}",
+        operation_id="getReport",
+        sync_to_thread=True,
+        summary="A report's status (queued, running, done, failed with the reason)",
+        responses=problems(_401=AUTH_ERRORS, _403="outside_your_scope", _404="report_not_found"),
+    )
+    def one(
+        self, report_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> ReportRead:
+        with rt.tx() as session:
+            return ReportRead.of(service.get_visible(session, principal, report_id))
+
+    @get(
+        "/reports/{report_id:int}/file",
+        operation_id="getReportFile",
+        sync_to_thread=True,
+        media_type="application/octet-stream",
+        summary="The report's file (JSON, CSV or XLSX), with its SHA-256 in X-Checksum-SHA256",
+        responses=problems(
+            _401=AUTH_ERRORS,
+            _403="outside_your_scope",
+            _404="report_not_found",
+            _409="report_not_ready",
+            _410="report_expired",
+        ),
+    )
+    def file(
+        self, report_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> Response:
+        with rt.tx() as session:
+            report = service.file_of(service.get_visible(session, principal, report_id), rt.clock.now())
+            return Response(
+                report.content,
+                media_type=report.media_type,
+                headers={
+                    "Content-Disposition": f"attachment; filename=\"{report.filename}\"; filename*=UTF-8''{quote(report.filename)}",
+                    "X-Checksum-SHA256": report.sha256,
+                },
+            )
+
+    @put(
+        "/partners/{partner_id:int}/webhook",
+        operation_id="setPartnerWebhook",
+        sync_to_thread=True,
+        summary="Where your enterprise is told a report is ready (POST, signed with the secret shown once)",
+        responses=problems(_401=AUTH_ERRORS, _403="outside_your_scope", _422="validation_failed"),
+    )
+    def webhook(
+        self,
+        partner_id: FromPath[int],
+        data: JSONBody[WebhookBody],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> WebhookRead:
+        if service.partner_of(principal) != partner_id:
+            raise service.refuse(principal, f"the webhook of partner {partner_id}")
+        with rt.tx() as session:
+            hook, secret = service.set_webhook(session, rt.signer, partner_id, data.url, rt.clock.now())
+            return WebhookRead(
+                partner_id=partner_id, url=hook.url, secret=secret, secret_version=hook.secret_version
+            )

@@ -1,0 +1,1 @@
+"""Usage reports for partners and hubs (报表): aggregates only, built by worker jobs."""

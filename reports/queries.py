@@ -1,0 +1,675 @@
+"""What a report says (报表数据): SQL aggregations over the records, one GROUP BY per breakdown,
+never a Python loop over meals or attendances. Every breakdown is a `Sheet`: columns with Chinese
+and English titles and a kind (text, int, fen), its rows, and a totals row computed exactly (the
+distinct counts of a total by their own query, not by adding rows).
+
+Privacy: a report for a partner (or any report not asked as internal) shows a breakdown row that
+describes fewer than 5 distinct people as "<5" in every figure; totals stay exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+
+from meals.models import (
+    CATEGORIES,
+    AgreementPoint,
+    Booking,
+    FundingAgreement,
+    Meal,
+    MealAdjustment,
+    MealPoint,
+    MealSubsidy,
+)
+from orgs.models import Organization
+from points.models import Award, ShopOrder
+from volunteer.models import Activity, Attendance
+
+SUPPRESS_BELOW = 5
+SUPPRESSED = "<5"
+COUNTED = ("closed", "auto_closed")  # attendances that count (open ones are not finished)
+SLOT_NAMES = {"breakfast": "早餐 breakfast", "lunch": "午餐 lunch", "dinner": "晚餐 dinner"}
+MODE_NAMES = {"dine_in": "堂食 dine-in", "pick_up": "自取 pick-up", "delivery": "送餐 delivery"}
+KIND_NAMES = {
+    "meal_service": "助餐服务 meal service",
+    "home_delivery": "送餐上门 home delivery",
+    "weekend_class": "周末课堂 weekend class",
+    "elderly_visit": "探访老人 elderly visit",
+    "environmental": "环保 environmental",
+    "other": "其他 other",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str  # Chinese first, English after
+    kind: str = "int"  # text | int | fen | date
+
+
+@dataclass
+class Sheet:
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    totals: list | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers, resolved when it is built: meal points and agreements, or a subtree."""
+
+    meal_point_ids: tuple[int, ...]
+    agreement_ids: tuple[int, ...]
+    org_path: str | None  # hub staff: activities and organizations under this path
+    suppress: bool
+
+
+def resolve_scope(session: Session, stored: dict) -> Scope:
+    """From what a report stored ({"partner_id"} or {"org_path"}, optionally "meal_point_ids") to
+    the meal points and agreements it covers."""
+    narrow = set(stored.get("meal_point_ids") or ())
+    if stored.get("partner_id") is not None:
+        agreements = tuple(
+            session.scalars(
+                select(FundingAgreement.id)
+                .where(FundingAgreement.partner_id == stored["partner_id"])
+                .order_by(FundingAgreement.id)
+            )
+        )
+        points = set(
+            session.scalars(
+                select(AgreementPoint.meal_point_id).where(AgreementPoint.agreement_id.in_(agreements))
+            )
+        )
+        org_path = None
+    else:
+        org_path = stored["org_path"]
+        points = set(
+            session.scalars(
+                select(MealPoint.id)
+                .join(Organization, Organization.id == MealPoint.org_id)
+                .where(Organization.path.startswith(org_path))
+            )
+        )
+        agreements = tuple(
+            session.scalars(
+                select(AgreementPoint.agreement_id)
+                .where(AgreementPoint.meal_point_id.in_(points))
+                .distinct()
+                .order_by(AgreementPoint.agreement_id)
+            )
+        )
+    if narrow:
+        points &= narrow
+    return Scope(tuple(sorted(points)), agreements, org_path, suppress=not stored.get("internal"))
+
+
+def bucket(session: Session, column, granularity: str):
+    """The first day of the day, week (Monday) or month a date column falls in."""
+    if granularity == "day":
+        return column
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc(granularity, column), Date)
+    if granularity == "month":
+        return func.date(column, "start of month")
+    weekday = (cast(func.strftime("%w", column), Integer) + 6) % 7  # Monday 0
+    return func.date(column, literal("-") + cast(weekday, String) + literal(" days"))
+
+
+def _day(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
+def _suppress(rows: list[list], people_index: int, measures_from: int, scope: Scope) -> list[list]:
+    if not scope.suppress:
+        return rows
+    return [
+        r[:measures_from] + [SUPPRESSED] * (len(r) - measures_from) if r[people_index] < SUPPRESS_BELOW else r
+        for r in rows
+    ]
+
+
+def _sum(rows: list[list], index: int) -> int:
+    return sum(r[index] for r in rows)
+
+
+def utc_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants of local midnight at the start and after the end (inclusive) of a period."""
+    return (
+        datetime.combine(start, time(0), tz).astimezone(ZoneInfo("UTC")),
+        datetime.combine(end + timedelta(days=1), time(0), tz).astimezone(ZoneInfo("UTC")),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# meal_usage
+
+
+def meal_usage(
+    session: Session, scope: Scope, start: date, end: date, granularity: str, today: date
+) -> list[Sheet]:
+    points = dict(
+        session.execute(
+            select(MealPoint.id, MealPoint.name).where(MealPoint.id.in_(scope.meal_point_ids))
+        ).all()
+    )
+    agreements = {
+        a.id: a
+        for a in session.scalars(select(FundingAgreement).where(FundingAgreement.id.in_(scope.agreement_ids)))
+    }
+    served = and_(
+        Meal.meal_point_id.in_(scope.meal_point_ids),
+        Meal.service_day >= start,
+        Meal.service_day <= end,
+        Meal.status == "served",
+    )
+    period = bucket(session, Meal.service_day, granularity).label("period")
+    money = (
+        func.count().label("meals"),
+        func.count(Meal.diner_id.distinct()).label("diners"),
+        func.coalesce(func.sum(Meal.price), 0),
+        func.coalesce(func.sum(Meal.paid), 0),
+        func.coalesce(func.sum(Meal.subsidy), 0),
+    )
+    money_columns = [
+        Column("meals", "人次 meals served"),
+        Column("diners", "长者人数 distinct diners"),
+        Column("price", "餐费合计 price total", "fen"),
+        Column("paid", "个人支付 paid by diners", "fen"),
+        Column("subsidy", "补贴合计 subsidy total", "fen"),
+    ]
+    total_diners = session.scalar(select(func.count(Meal.diner_id.distinct())).where(served))
+
+    # summary: per meal point and period, with bookings, reversals and each in-scope funder's part
+    funder_ids = sorted(agreements)
+    per_funder = {
+        (p, _day(b), a): int(n)
+        for p, b, a, n in session.execute(
+            select(Meal.meal_point_id, period, MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
+            .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
+            .where(served, MealSubsidy.agreement_id.in_(funder_ids))
+            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id)
+        )
+    }
+    booking_period = bucket(session, Booking.service_day, granularity)
+    bookings = {
+        (p, _day(b)): (int(booked), int(came), int(no_show))
+        for p, b, booked, came, no_show in session.execute(
+            select(
+                Booking.meal_point_id,
+                booking_period,
+                func.sum(case((Booking.status != "cancelled", 1), else_=0)),
+                func.sum(case((Booking.status == "served", 1), else_=0)),
+                func.sum(case((Booking.status == "no_show", 1), else_=0)),
+            )
+            .where(
+                Booking.meal_point_id.in_(scope.meal_point_ids),
+                Booking.service_day >= start,
+                Booking.service_day <= end,
+            )
+            .group_by(Booking.meal_point_id, booking_period)
+        )
+    }
+    adjusted_period = bucket(session, MealAdjustment.made_on, granularity)
+    reversals = {
+        (p, _day(b)): int(n)
+        for p, b, n in session.execute(
+            select(MealAdjustment.meal_point_id, adjusted_period, func.sum(MealAdjustment.subsidy_delta))
+            .where(
+                MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
+                MealAdjustment.made_on >= start,
+                MealAdjustment.made_on <= end,
+            )
+            .group_by(MealAdjustment.meal_point_id, adjusted_period)
+        )
+    }
+    base = {
+        (p, _day(b)): [int(v) for v in rest]
+        for p, b, *rest in session.execute(
+            select(Meal.meal_point_id, period, *money).where(served).group_by(Meal.meal_point_id, period)
+        )
+    }
+    keys = sorted(
+        set(base) | set(bookings) | set(reversals), key=lambda k: (points.get(k[0], ""), k[0], k[1])
+    )
+    summary = Sheet(
+        "summary",
+        "总览 summary",
+        [Column("meal_point", "助餐点 meal point", "text"), Column("period", "期间 period", "date")]
+        + money_columns
+        + [
+            Column("booked", "预订 booked"),
+            Column("booked_served", "预订已就餐 booked and served"),
+            Column("no_shows", "预订未到 no-shows"),
+            Column("reversed_subsidy", "冲减补贴 reversed subsidy", "fen"),
+        ]
+        + [Column(f"funder_{a}", f"{agreements[a].name} 补贴 subsidy", "fen") for a in funder_ids],
+    )
+    for p, b in keys:
+        summary.rows.append(
+            [points[p], b]
+            + base.get((p, b), [0, 0, 0, 0, 0])
+            + list(bookings.get((p, b), (0, 0, 0)))
+            + [reversals.get((p, b), 0)]
+            + [per_funder.get((p, b, a), 0) for a in funder_ids]
+        )
+    summary.totals = ["合计 total", ""] + [
+        _sum(summary.rows, i) if i != 3 else total_diners for i in range(2, len(summary.columns))
+    ]
+    summary.rows = _suppress(summary.rows, 3, 2, scope)
+
+    sheets = [summary]
+    for key, title, column, names in (
+        ("by_slot", "按餐次 by slot", Meal.slot, SLOT_NAMES),
+        ("by_mode", "按就餐方式 by mode", Meal.mode, MODE_NAMES),
+    ):
+        rows = [
+            [points[p], _day(b), names.get(v, v)] + [int(x) for x in rest]
+            for p, b, v, *rest in session.execute(
+                select(Meal.meal_point_id, period, column, *money)
+                .where(served)
+                .group_by(Meal.meal_point_id, period, column)
+                .order_by(Meal.meal_point_id, period, column)
+            )
+        ]
+        sheet = Sheet(
+            key,
+            title,
+            [
+                Column("meal_point", "助餐点 meal point", "text"),
+                Column("period", "期间 period", "date"),
+                Column(key[3:], title.split()[0][1:] + " " + key[3:], "text"),
+                *money_columns,
+            ],
+            rows,
+        )
+        sheet.totals = ["合计 total", "", ""] + [
+            _sum(rows, i) if i != 4 else total_diners for i in range(3, len(sheet.columns))
+        ]
+        sheet.rows = _suppress(rows, 4, 3, scope)
+        sheets.append(sheet)
+
+    # by eligibility tier: each in-scope funder's subsidy by the tier of its schedule that paid
+    tier_filter = and_(served, MealSubsidy.agreement_id.in_(funder_ids))
+    rows = [
+        [points[p], _day(b), agreements[a].name, tier_name(t), int(n), int(d), int(s)]
+        for p, b, a, t, n, d, s in session.execute(
+            select(
+                Meal.meal_point_id,
+                period,
+                MealSubsidy.agreement_id,
+                MealSubsidy.tier,
+                func.count(),
+                func.count(Meal.diner_id.distinct()),
+                func.sum(MealSubsidy.amount),
+            )
+            .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
+            .where(tier_filter)
+            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
+            .order_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
+        )
+    ]
+    tier_diners = session.scalar(
+        select(func.count(Meal.diner_id.distinct()))
+        .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
+        .where(tier_filter)
+    )
+    tiers = Sheet(
+        "by_tier",
+        "按补贴档次 by tier",
+        [
+            Column("meal_point", "助餐点 meal point", "text"),
+            Column("period", "期间 period", "date"),
+            Column("funder", "出资方 funder", "text"),
+            Column("tier", "补贴档次 tier", "text"),
+            Column("meals", "补贴人次 subsidized meals"),
+            Column("diners", "长者人数 distinct diners"),
+            Column("subsidy", "补贴 subsidy", "fen"),
+        ],
+        rows,
+    )
+    tiers.totals = ["合计 total", "", "", "", _sum(rows, 4), tier_diners, _sum(rows, 6)]
+    tiers.rows = _suppress(rows, 5, 4, scope)
+    sheets.append(tiers)
+    sheets.append(_budgets(session, agreements, start, end, today))
+    return sheets
+
+
+def tier_name(label: str) -> str:
+    if not label:
+        return "无 none"
+    if label == "*":
+        return "全体 everyone"
+    return "/".join(CATEGORIES.get(c, c) for c in label.split("+"))
+
+
+def _budgets(session: Session, agreements: dict, start: date, end: date, today: date) -> Sheet:
+    """Each in-scope agreement's budget: used and left now, the period's subsidy, and the day the
+    budget runs out if the period's daily rate goes on (empty: not before the agreement ends)."""
+    spent = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
+            .join(Meal, Meal.id == MealSubsidy.meal_id)
+            .where(
+                MealSubsidy.agreement_id.in_(list(agreements)),
+                Meal.status == "served",
+                Meal.service_day >= start,
+                Meal.service_day <= end,
+            )
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
+    days = (end - start).days + 1
+    sheet = Sheet(
+        "budgets",
+        "预算 budgets",
+        [
+            Column("funder", "出资方 funder", "text"),
+            Column("starts_on", "开始 starts", "date"),
+            Column("ends_on", "结束 ends", "date"),
+            Column("budget_cap", "预算 budget", "fen"),
+            Column("budget_used", "已用 used", "fen"),
+            Column("budget_left", "剩余 left", "fen"),
+            Column("period_subsidy", "本期补贴 this period", "fen"),
+            Column("runs_out_on", "按本期速度用完日期 runs out on", "date"),
+        ],
+    )
+    for a in sorted(agreements.values(), key=lambda a: (a.stack_order, a.id)):
+        used_now = int(spent.get(a.id, 0))
+        left = a.budget_cap - a.budget_used
+        runs_out = ""
+        if used_now > 0:
+            day = max(end, min(today, a.ends_on)) + timedelta(days=math.ceil(left * days / used_now))
+            runs_out = day.isoformat() if day <= a.ends_on else ""
+        sheet.rows.append(
+            [
+                a.name,
+                a.starts_on.isoformat(),
+                a.ends_on.isoformat(),
+                a.budget_cap,
+                a.budget_used,
+                left,
+                used_now,
+                runs_out,
+            ]
+        )
+    sheet.totals = ["合计 total", "", ""] + [_sum(sheet.rows, i) for i in range(3, 7)] + [""]
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------
+# volunteer_contribution
+
+
+def _attendance_scope(scope: Scope, since: datetime, until: datetime):
+    """Counted attendances in the period: at the scope's meal points' counters (a partner), or at
+    activities of organizations under the subtree (hub staff)."""
+    where = [
+        Attendance.state.in_(COUNTED),
+        Attendance.checked_in_at >= since,
+        Attendance.checked_in_at < until,
+    ]
+    if scope.org_path is None:
+        counters = select(MealPoint.station_id).where(MealPoint.id.in_(scope.meal_point_ids))
+        where.append(Activity.station_id.in_(counters))
+    else:
+        where.append(Organization.path.startswith(scope.org_path))
+    return and_(*where)
+
+
+def volunteer_contribution(
+    session: Session, scope: Scope, start: date, end: date, tz: ZoneInfo
+) -> list[Sheet]:
+    since, until = utc_bounds(start, end, tz)
+    where = _attendance_scope(scope, since, until)
+    measures = (
+        func.coalesce(func.sum(Attendance.minutes), 0),
+        func.count(),
+        func.count(Attendance.volunteer_id.distinct()),
+    )
+    columns = [
+        Column("minutes", "服务时长（分钟） service minutes"),
+        Column("person_times", "志愿服务人次 volunteer person-times"),
+        Column("volunteers", "志愿者人数 distinct volunteers"),
+    ]
+
+    def joined(q):
+        return q.join(Activity, Activity.id == Attendance.activity_id).join(
+            Organization, Organization.id == Activity.org_id
+        )
+
+    total_minutes, total_times, total_volunteers = session.execute(
+        joined(select(*measures)).where(where)
+    ).one()
+
+    deliveries = {
+        p: (int(n), int(v))
+        for p, n, v in session.execute(
+            select(Meal.meal_point_id, func.count(), func.count(Meal.delivered_by.distinct()))
+            .where(
+                Meal.meal_point_id.in_(scope.meal_point_ids),
+                Meal.service_day >= start,
+                Meal.service_day <= end,
+                Meal.status == "served",
+                Meal.delivered_by.is_not(None),
+            )
+            .group_by(Meal.meal_point_id)
+        )
+    }
+    at_points = {
+        p: [int(x) for x in rest]
+        for p, *rest in session.execute(
+            joined(select(MealPoint.id, *measures))
+            .join(MealPoint, MealPoint.station_id == Activity.station_id)
+            .where(where, MealPoint.id.in_(scope.meal_point_ids))
+            .group_by(MealPoint.id)
+        )
+    }
+    names = dict(
+        session.execute(
+            select(MealPoint.id, MealPoint.name).where(MealPoint.id.in_(scope.meal_point_ids))
+        ).all()
+    )
+    by_point = Sheet(
+        "by_meal_point",
+        "按助餐点 by meal point",
+        [
+            Column("meal_point", "助餐点 meal point", "text"),
+            *columns,
+            Column("deliveries", "送餐上门次数 deliveries"),
+            Column("delivery_volunteers", "送餐志愿者 delivering volunteers"),
+        ],
+    )
+    for p in sorted(set(at_points) | set(deliveries), key=lambda p: (names[p], p)):
+        by_point.rows.append([names[p], *at_points.get(p, [0, 0, 0]), *list(deliveries.get(p, (0, 0)))])
+    delivery_volunteers = session.scalar(
+        select(func.count(Meal.delivered_by.distinct())).where(
+            Meal.meal_point_id.in_(scope.meal_point_ids),
+            Meal.service_day >= start,
+            Meal.service_day <= end,
+            Meal.status == "served",
+        )
+    )
+    by_point.totals = ["合计 total", _sum(by_point.rows, 1), _sum(by_point.rows, 2)]
+    by_point.totals += [
+        session.scalar(
+            joined(select(func.count(Attendance.volunteer_id.distinct())))
+            .join(MealPoint, MealPoint.station_id == Activity.station_id)
+            .where(where, MealPoint.id.in_(scope.meal_point_ids))
+        ),
+        _sum(by_point.rows, 4),
+        delivery_volunteers,
+    ]
+    by_point.rows = _suppress(by_point.rows, 3, 1, scope)
+
+    sheets = [by_point]
+    for key, title, column, label in (
+        ("by_organization", "按组织/服务队 by organization or team", Organization.name, "组织 organization"),
+        ("by_activity_type", "按活动类型 by activity type", Activity.kind, "活动类型 activity type"),
+    ):
+        rows = [
+            [KIND_NAMES.get(v, v)] + [int(x) for x in rest]
+            for v, *rest in session.execute(
+                joined(select(column, *measures)).where(where).group_by(column).order_by(column)
+            )
+        ]
+        sheet = Sheet(key, title, [Column(key[3:], label, "text"), *columns], rows)
+        sheet.totals = ["合计 total", int(total_minutes), int(total_times), int(total_volunteers)]
+        sheet.rows = _suppress(rows, 3, 1, scope)
+        sheets.append(sheet)
+    return sheets
+
+
+# ---------------------------------------------------------------------------------------------
+# programme_summary (hub staff)
+
+
+def programme_summary(session: Session, scope: Scope, start: date, end: date, tz: ZoneInfo) -> list[Sheet]:
+    """Per organization (project) under the subtree: the shape of a micro-grant round's summary."""
+    since, until = utc_bounds(start, end, tz)
+    Project = Organization.__table__.alias("project")
+    ActivityOrg = Organization.__table__.alias("activity_org")
+    PointOrg = Organization.__table__.alias("point_org")
+    projects = select(Project.c.id, Project.c.name, Project.c.path).where(
+        Project.c.kind == "organization", Project.c.path.startswith(scope.org_path)
+    )
+    counted = and_(
+        Attendance.state.in_(COUNTED), Attendance.checked_in_at >= since, Attendance.checked_in_at < until
+    )
+    volunteering = {
+        pid: [int(x) for x in rest]
+        for pid, *rest in session.execute(
+            select(
+                Project.c.id,
+                func.count(Activity.id.distinct()),
+                func.count(),
+                func.count(Attendance.volunteer_id.distinct()),
+                func.coalesce(func.sum(Attendance.minutes), 0),
+            )
+            .select_from(Attendance)
+            .join(Activity, Activity.id == Attendance.activity_id)
+            .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
+            .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
+            .where(counted, Project.c.kind == "organization", Project.c.path.startswith(scope.org_path))
+            .group_by(Project.c.id)
+        )
+    }
+    served = dict(
+        session.execute(
+            select(Project.c.id, func.count())
+            .select_from(Meal)
+            .join(MealPoint, MealPoint.id == Meal.meal_point_id)
+            .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
+            .join(Project, PointOrg.c.path.startswith(Project.c.path))
+            .where(
+                Meal.status == "served",
+                Meal.service_day >= start,
+                Meal.service_day <= end,
+                Project.c.kind == "organization",
+                Project.c.path.startswith(scope.org_path),
+            )
+            .group_by(Project.c.id)
+        ).all()
+    )
+    awarded = dict(
+        session.execute(
+            select(Project.c.id, func.sum(Award.points))
+            .select_from(Award)
+            .join(Attendance, Attendance.id == Award.attendance_id)
+            .join(Activity, Activity.id == Attendance.activity_id)
+            .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
+            .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
+            .where(
+                Award.day >= start,
+                Award.day <= end,
+                Project.c.kind == "organization",
+                Project.c.path.startswith(scope.org_path),
+            )
+            .group_by(Project.c.id)
+        ).all()
+    )
+    sheet = Sheet(
+        "by_project",
+        "按组织（项目） by organization (project)",
+        [
+            Column("organization", "组织（项目） organization (project)", "text"),
+            Column("activities", "开展活动 activities held"),
+            Column("served", "服务人次 person-times served"),
+            Column("volunteer_times", "志愿服务人次 volunteer person-times"),
+            Column("volunteers", "志愿者人数 distinct volunteers"),
+            Column("minutes", "服务时长（分钟） service minutes"),
+            Column("points_awarded", "发放积分 points awarded"),
+        ],
+    )
+    for pid, name, _path in session.execute(projects.order_by(Project.c.path)):
+        activities, times, volunteers, minutes = volunteering.get(pid, [0, 0, 0, 0])
+        sheet.rows.append(
+            [
+                name,
+                activities,
+                int(served.get(pid, 0)),
+                times,
+                volunteers,
+                minutes,
+                int(awarded.get(pid) or 0),
+            ]
+        )
+    everyone = session.execute(
+        select(
+            func.count(Activity.id.distinct()),
+            func.count(),
+            func.count(Attendance.volunteer_id.distinct()),
+            func.coalesce(func.sum(Attendance.minutes), 0),
+        )
+        .select_from(Attendance)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
+        .where(counted, ActivityOrg.c.path.startswith(scope.org_path))
+    ).one()
+    served_total = session.scalar(
+        select(func.count())
+        .select_from(Meal)
+        .join(MealPoint, MealPoint.id == Meal.meal_point_id)
+        .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
+        .where(
+            Meal.status == "served",
+            Meal.service_day >= start,
+            Meal.service_day <= end,
+            PointOrg.c.path.startswith(scope.org_path),
+        )
+    )
+    sheet.totals = [
+        "合计 total",
+        int(everyone[0]),
+        int(served_total),
+        int(everyone[1]),
+        int(everyone[2]),
+        int(everyone[3]),
+        _sum(sheet.rows, 6),
+    ]
+    sheet.rows = _suppress(sheet.rows, 4, 1, scope)
+    redeemed = session.scalar(
+        select(func.coalesce(func.sum(ShopOrder.points), 0))
+        .join(Organization, Organization.id == ShopOrder.hub_id)
+        .where(
+            ShopOrder.status == "fulfilled",
+            ShopOrder.resolved_at >= since,
+            ShopOrder.resolved_at < until,
+            Organization.path.startswith(scope.org_path),
+        )
+    )
+    hubwide = Sheet(
+        "points",
+        "积分 points",
+        [Column("what", "项目 item", "text"), Column("points", "积分 points")],
+        [["兑换积分（枢纽积分商城） points redeemed (hub shops)", int(redeemed)]],
+    )
+    return [sheet, hubwide]

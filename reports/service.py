@@ -1,0 +1,408 @@
+"""Asking for reports, building them, and telling partners (报表服务).
+
+A request is checked and scoped when it is made: a partner (a partner user or API key) gets the
+meal points and agreements its enterprise funds, aggregated and suppressed; hub staff get their
+subtree, and admins may ask for an internal (unsuppressed) report. Anything else is 403, logged.
+The report is built by a worker job (`workers.jobs.build_report`, retried with back-off by RQ,
+then marked failed with its reason). The same request for a period that has ended returns the
+existing report. Files are kept `KEEP` days with their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from accounts.principal import Principal
+from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
+from linli.outbox import emit
+from meals.models import AgreementPoint, FundingAgreement, MealPoint
+from orgs.models import Organization, Partner
+from reports import queries
+from reports.models import FORMATS, GRANULARITIES, KINDS, PartnerWebhook, Report
+from reports.render import MEDIA_TYPES, render
+
+log = logging.getLogger("linli.reports")
+
+KEEP = timedelta(days=90)
+MAX_ATTEMPTS = 4  # the first run and RQ's three retries
+MAX_DAYS = 366
+TITLES = {
+    "meal_usage": "助餐服务使用情况 meal usage",
+    "volunteer_contribution": "志愿服务贡献 volunteer contribution",
+    "programme_summary": "项目汇总 programme summary",
+}
+WEBHOOK_PURPOSE = "partner-webhook"
+
+
+@dataclass(frozen=True)
+class ReportAsk:
+    kind: str
+    period_start: date
+    period_end: date
+    format: str
+    granularity: str = "month"
+    org_id: int | None = None  # hub staff: a part of their subtree
+    meal_point_ids: tuple[int, ...] = ()
+    internal: bool = False  # hub admins: no suppression of small cells
+
+
+def _check(ask: ReportAsk) -> None:
+    errors = []
+    if ask.kind not in KINDS:
+        errors.append(FieldError("kind", "invalid_choice", "报表类型应为 " + "、".join(KINDS)))
+    if ask.format not in FORMATS:
+        errors.append(FieldError("format", "invalid_choice", "格式应为 json、csv 或 xlsx"))
+    if ask.granularity not in GRANULARITIES:
+        errors.append(FieldError("granularity", "invalid_choice", "粒度应为 day、week 或 month"))
+    if not (2000 <= ask.period_start.year < 2100 and 2000 <= ask.period_end.year < 2100):
+        errors.append(FieldError("period_start", "out_of_range", "日期不合理 Implausible date"))
+    elif ask.period_end < ask.period_start:
+        errors.append(FieldError("period_end", "before_start", "结束日期早于开始日期 Ends before it starts"))
+    elif (ask.period_end - ask.period_start).days >= MAX_DAYS:
+        errors.append(FieldError("period_end", "too_long", "期间最长一年 At most a year"))
+    if len(ask.meal_point_ids) > 500:
+        errors.append(FieldError("meal_point_ids", "too_many", "最多500个助餐点 At most 500"))
+    if errors:
+        raise invalid(errors)
+
+
+def refuse(principal: Principal, what: str, code: str = "outside_your_scope"):
+    who = principal.staff_user_id or principal.partner_id or principal.volunteer_id
+    log.warning("report refused: %s:%s asked for %s", principal.kind, who, what)
+    return forbidden("无权查看该范围的报表 Outside what you may see", code)
+
+
+def partner_of(principal: Principal) -> int | None:
+    if principal.kind == "api_key":
+        return principal.partner_id
+    return next((g.partner_id for g in principal.grants if g.role == "partner" and g.partner_id), None)
+
+
+def scope_for(session: Session, principal: Principal, ask: ReportAsk) -> tuple[dict, int | None, int | None]:
+    """(what the report stores as its scope, its partner, its organization), or 403."""
+    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    if partner_id is not None:
+        if ask.kind == "programme_summary":
+            raise refuse(principal, ask.kind, "not_for_partners")
+        if ask.internal or ask.org_id is not None:
+            raise refuse(principal, "internal or organization scope")
+        funded = set(
+            session.scalars(
+                select(AgreementPoint.meal_point_id)
+                .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+                .where(FundingAgreement.partner_id == partner_id)
+            )
+        )
+        if not set(ask.meal_point_ids) <= funded:
+            raise refuse(principal, f"meal points {sorted(set(ask.meal_point_ids) - funded)[:10]}")
+        return {"partner_id": partner_id, "meal_point_ids": sorted(ask.meal_point_ids)}, partner_id, None
+    paths = principal.staff_paths if principal.kind == "staff" else []
+    if not paths:
+        raise refuse(principal, "a report without staff or partner rights", "staff_only")
+    if ask.org_id is not None:
+        org = session.get(Organization, ask.org_id)
+        if org is None:
+            raise not_found("组织 Organization", "org_not_found")
+        if not any(org.path.startswith(p) for p in paths):
+            raise refuse(principal, f"organization {ask.org_id}")
+    else:
+        org = session.scalar(select(Organization).where(Organization.path == min(paths, key=len)))
+    if ask.internal and not any(org.path.startswith(p) for p in principal.admin_paths):
+        raise refuse(principal, "an internal report", "admin_required")
+    if ask.meal_point_ids:
+        inside = set(
+            session.scalars(
+                select(MealPoint.id)
+                .join(Organization, Organization.id == MealPoint.org_id)
+                .where(MealPoint.id.in_(ask.meal_point_ids), Organization.path.startswith(org.path))
+            )
+        )
+        if inside != set(ask.meal_point_ids):
+            raise refuse(principal, f"meal points {sorted(set(ask.meal_point_ids) - inside)[:10]}")
+    stored = {"org_path": org.path, "meal_point_ids": sorted(ask.meal_point_ids), "internal": ask.internal}
+    return stored, None, org.id
+
+
+def request_key(ask: ReportAsk, stored: dict) -> str:
+    what = {
+        "kind": ask.kind,
+        "period": [ask.period_start.isoformat(), ask.period_end.isoformat()],
+        "granularity": ask.granularity,
+        "format": ask.format,
+        "scope": stored,
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def request(
+    session: Session, principal: Principal | None, ask: ReportAsk, *, now: datetime, tz: ZoneInfo, scope=None
+) -> tuple[Report, bool]:
+    """A report for the ask: (report, whether it existed). `scope` is given by the monthly job."""
+    _check(ask)
+    stored, partner_id, org_id = scope if scope is not None else scope_for(session, principal, ask)
+    key = request_key(ask, stored)
+    today = now.astimezone(tz).date()
+    if ask.period_end < today:  # a period that has ended: one report, built once
+        existing = session.scalar(
+            select(Report)
+            .where(
+                Report.request_key == key,
+                Report.status != "failed",
+                (Report.expires_at.is_(None)) | (Report.expires_at > now),
+            )
+            .order_by(Report.id.desc())
+            .limit(1)
+        )
+        if existing is not None:
+            return existing, True
+    report = Report(
+        kind=ask.kind,
+        period_start=ask.period_start,
+        period_end=ask.period_end,
+        granularity=ask.granularity,
+        format=ask.format,
+        scope=stored,
+        request_key=key,
+        partner_id=partner_id,
+        org_id=org_id,
+        requested_by=principal.staff_user_id if principal is not None else None,
+        status="queued",
+        attempts=0,
+        created_at=now,
+    )
+    session.add(report)
+    session.flush()
+    emit(
+        session,
+        func="workers.jobs.build_report",
+        job_id=f"report-{report.id}",
+        args=[report.id],
+        now=now,
+        queue="reports",
+        known_new=True,
+    )
+    return report, False
+
+
+def visible(session: Session, principal: Principal, report: Report) -> bool:
+    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    if partner_id is not None:
+        return report.partner_id == partner_id
+    if report.org_id is None or principal.kind != "staff":
+        return False
+    path = session.scalar(select(Organization.path).where(Organization.id == report.org_id))
+    return any(path.startswith(p) for p in principal.staff_paths)
+
+
+def get_visible(session: Session, principal: Principal, report_id: int) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise not_found("报表 Report", "report_not_found")
+    if not visible(session, principal, report):
+        raise refuse(principal, f"report {report_id}")
+    return report
+
+
+def list_visible(session: Session, principal: Principal, after_id: int, limit: int) -> list[Report]:
+    q = select(Report).where(Report.id > after_id).order_by(Report.id).limit(limit)
+    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    if partner_id is not None:
+        q = q.where(Report.partner_id == partner_id)
+    elif principal.kind == "staff" and principal.staff_paths:
+        q = q.join(Organization, Organization.id == Report.org_id).where(
+            or_(*(Organization.path.startswith(p) for p in principal.staff_paths))
+        )
+    else:
+        raise refuse(principal, "the report list", "staff_only")
+    return list(session.scalars(q))
+
+
+def file_of(report: Report, now: datetime) -> Report:
+    if report.status != "done":
+        raise conflict(
+            "report_not_ready", "报表尚未生成 The report is not ready yet", report_status=report.status
+        )
+    if report.content is None or (report.expires_at and report.expires_at <= now):
+        raise LinliError(
+            code="report_expired",
+            detail="报表文件已过期，请重新申请 The file has expired; ask again",
+            status=410,
+            title="已过期 Gone",
+        )
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# building
+
+
+def build(session: Session, report: Report, *, now: datetime, tz: ZoneInfo) -> None:
+    """Compute and render the report into its row (the job's transaction)."""
+    scope = queries.resolve_scope(session, report.scope)
+    today = now.astimezone(tz).date()
+    start, end = report.period_start, report.period_end
+    if report.kind == "meal_usage":
+        sheets = queries.meal_usage(session, scope, start, end, report.granularity, today)
+    elif report.kind == "volunteer_contribution":
+        sheets = queries.volunteer_contribution(session, scope, start, end, tz)
+    else:
+        sheets = queries.programme_summary(session, scope, start, end, tz)
+    partner = session.get(Partner, report.partner_id) if report.partner_id else None
+    org = session.get(Organization, report.org_id) if report.org_id else None
+    header = {
+        "id": report.id,
+        "kind": report.kind,
+        "title": TITLES[report.kind],
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "granularity": report.granularity,
+        "for": partner.name if partner else org.name if org else "",
+        "suppressed_below": None if not scope.suppress else queries.SUPPRESS_BELOW,
+        "generated_at": now.isoformat(),
+        "money": "fen",
+    }
+    content = render(report.format, header, sheets)
+    report.content = content
+    report.size = len(content)
+    report.sha256 = hashlib.sha256(content).hexdigest()
+    report.media_type = MEDIA_TYPES[report.format]
+    report.filename = f"linli-{report.kind}-{start.isoformat()}-{end.isoformat()}-{report.id}.{report.format}"
+    report.status, report.error, report.finished_at = "done", None, now
+    report.expires_at = now + KEEP
+    if report.partner_id and session.get(PartnerWebhook, report.partner_id) is not None:
+        emit(
+            session,
+            func="workers.jobs.notify_partner",
+            job_id=f"report-ready-{report.id}",
+            args=[report.id],
+            now=now,
+            queue="reports",
+            known_new=True,
+        )
+
+
+def start(session: Session, report_id: int) -> Report | None:
+    """Take a report to build: None if it is done or failed already (a redelivered job)."""
+    report = session.get(Report, report_id, with_for_update=True)
+    if report is None or report.status in ("done", "failed"):
+        return None
+    report.status = "running"
+    report.attempts += 1
+    return report
+
+
+def failed(session: Session, report_id: int, reason: str, now: datetime) -> bool:
+    """Record a failed attempt; True if it was the last (the report is then `failed`)."""
+    report = session.get(Report, report_id, with_for_update=True)
+    last = report.attempts >= MAX_ATTEMPTS
+    report.status = "failed" if last else "queued"
+    report.error = reason[:1000]
+    if last:
+        report.finished_at = now
+    return last
+
+
+def expire_files(session: Session, now: datetime) -> int:
+    return session.execute(
+        update(Report)
+        .where(Report.expires_at <= now, Report.content.is_not(None))
+        .values(content=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# ---------------------------------------------------------------------------------------------
+# partners' webhooks
+
+
+def webhook_secret(signer, partner_id: int, version: int) -> str:
+    return signer.mac(WEBHOOK_PURPOSE, f"{partner_id}:{version}".encode()).hex()
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def set_webhook(
+    session: Session, signer, partner_id: int, url: str, now: datetime
+) -> tuple[PartnerWebhook, str]:
+    """Register (or replace) a partner's webhook; the secret is returned this once (a new one
+    each time: the old stops being used)."""
+    url = (url or "").strip()
+    if not (url.startswith(("https://", "http://")) and 10 <= len(url) <= 500 and " " not in url):
+        raise invalid([FieldError("url", "invalid_url", "应为 http(s):// 开头的网址 An http(s) URL")])
+    hook = session.get(PartnerWebhook, partner_id)
+    if hook is None:
+        hook = PartnerWebhook(partner_id=partner_id, url=url, secret_version=1, created_at=now)
+        session.add(hook)
+    else:
+        hook.url, hook.secret_version, hook.created_at = url, hook.secret_version + 1, now
+    session.flush()
+    return hook, webhook_secret(signer, partner_id, hook.secret_version)
+
+
+def notice(report: Report, base_url: str) -> bytes:
+    return json.dumps(
+        {
+            "event": "report.ready",
+            "report_id": report.id,
+            "kind": report.kind,
+            "period_start": report.period_start.isoformat(),
+            "period_end": report.period_end.isoformat(),
+            "format": report.format,
+            "sha256": report.sha256,
+            "url": f"{base_url.rstrip('/')}/api/v1/reports/{report.id}/file",
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly
+
+
+def last_month(today: date) -> tuple[date, date]:
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def monthly(session: Session, *, now: datetime, tz: ZoneInfo) -> int:
+    """Last month's reports for every partner that funds a meal point and every hub (XLSX,
+    aggregated and suppressed: what a hub passes on to its funders). Asking twice builds nothing
+    more (the period has ended)."""
+    start, end = last_month(now.astimezone(tz).date())
+    made = 0
+    partners = session.scalars(
+        select(FundingAgreement.partner_id).where(FundingAgreement.partner_id.is_not(None)).distinct()
+    )
+    for partner_id in sorted(partners):
+        for kind in ("meal_usage", "volunteer_contribution"):
+            ask = ReportAsk(kind, start, end, "xlsx")
+            _, existed = request(
+                session,
+                None,
+                ask,
+                now=now,
+                tz=tz,
+                scope=({"partner_id": partner_id, "meal_point_ids": []}, partner_id, None),
+            )
+            made += not existed
+    for hub in session.scalars(
+        select(Organization).where(Organization.kind == "hub").order_by(Organization.id)
+    ):
+        for kind in KINDS:
+            ask = ReportAsk(kind, start, end, "xlsx")
+            stored = {"org_path": hub.path, "meal_point_ids": [], "internal": False}
+            _, existed = request(session, None, ask, now=now, tz=tz, scope=(stored, None, hub.id))
+            made += not existed
+    return made

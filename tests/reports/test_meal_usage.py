@@ -1,0 +1,326 @@
+"""meal_usage reports: numbers that reconcile with the meal records to the fen, days, weeks and
+months reckoned in Asia/Shanghai, partners scoped to what they fund with small cells suppressed,
+files that open in the csv module and openpyxl, a request for an ended period built once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from meals.models import FundingAgreement, Meal, MealSubsidy
+from orgs import service as orgs_service
+from reports.render import YUAN
+from tests.conftest import drain
+from tests.helpers import staff_token, staff_user
+from tests.meals.test_counter import Canteen
+
+MONDAY = datetime(2030, 6, 3, 3, 30, tzinfo=UTC)  # 11:30 local, Monday 3 June
+JUNE = {"period_start": "2030-06-01", "period_end": "2030-06-30"}
+
+
+class Month(Canteen):
+    """A meal point through June 2030: 14 diners, lunches on three days across a week boundary, a
+    dinner at 19:55 on 30 June, a lunch on 1 July, a void, a reversal and a booking not kept."""
+
+    def __init__(self, rt, client, clock):
+        clock.at = MONDAY
+        super().__init__(rt, client)
+        with rt.tx() as s:
+            self.partner = orgs_service.create_partner(s, name="泉心社会企业", now=MONDAY).id
+            self.other_partner = orgs_service.create_partner(s, name="星沙慈善基金", now=MONDAY).id
+            s.get(FundingAgreement, self.enterprise).partner_id = self.partner
+            self.diners = [self.grandma, self.grandpa]
+            for n in range(6):
+                self.diners.append(
+                    self.diner(s, f"特困长者{'甲乙丙丁戊己'[n]}", "1950", ("tekun",), serial=100 + n)
+                )
+            for n in range(3):
+                self.diners.append(
+                    self.diner(s, f"低保长者{'甲乙丙'[n]}", "1962", ("dibao",), serial=110 + n)
+                )
+            for n in range(3):
+                self.diners.append(self.diner(s, f"普通长者{'甲乙丙'[n]}", "1965", (), serial=120 + n))
+        staff_user(rt, "partner1", "partner", partner_id=self.partner)
+        staff_user(rt, "partner2", "partner", partner_id=self.other_partner)
+        counter = staff_token(client, "counter")
+        # Monday 3 June, Sunday 9 June, Monday 10 June (a new week): everyone at lunch
+        for day in (0, 6, 7):
+            clock.at = MONDAY + timedelta(days=day)
+            for d in self.diners:
+                assert self.scan(self.card(d))["outcome"] == "meal_served"
+            clock.at += timedelta(minutes=10)
+        # a full-price meal recorded by mistake and voided the same day
+        extra = client.post(
+            "/api/v1/meals", json={"diner_id": self.grandpa, "meal_point_id": self.point.id}, headers=counter
+        ).json()
+        assert (
+            client.post(
+                f"/api/v1/meals/{extra['id']}/void", json={"reason": "重复"}, headers=counter
+            ).status_code
+            == 200
+        )
+        # Monday 3 June's meal of grandma reversed on 10 June
+        with rt.tx() as s:
+            first = s.scalar(select(Meal.id).where(Meal.diner_id == self.grandma).order_by(Meal.id))
+        assert (
+            client.post(
+                f"/api/v1/meals/{first}/reversal", json={"reason": "刷错卡"}, headers=counter
+            ).status_code
+            == 201
+        )
+        # a booking for 11 June not kept: a no-show when the day closes
+        r = client.post(
+            f"/api/v1/meal-points/{self.point.id}/bookings",
+            json={"diner_id": self.diners[-1], "day": "2030-06-11", "slot": "lunch"},
+            headers=counter,
+        )
+        assert r.status_code == 201, r.text
+        clock.at = datetime(2030, 6, 11, 13, 30, tzinfo=UTC)
+        from workers.jobs import close_meal_days
+
+        close_meal_days()
+        # 19:55 on 30 June (11:55 UTC) belongs to June; lunch on 1 July does not
+        clock.at = datetime(2030, 6, 30, 11, 55, tzinfo=UTC)
+        for d in self.diners[:3]:
+            assert self.scan(self.card(d))["outcome"] == "meal_served"
+        clock.at = datetime(2030, 7, 1, 3, 30, tzinfo=UTC)
+        assert self.scan(self.card(self.grandma))["outcome"] == "meal_served"
+        clock.at = datetime(2030, 7, 2, 2, 0, tzinfo=UTC)
+
+    def expected(self):
+        """June, computed from the rows one by one (the independent sum)."""
+        with self.rt.tx() as s:
+            meals = [
+                m
+                for m in s.scalars(select(Meal).where(Meal.status == "served"))
+                if date(2030, 6, 1) <= m.service_day <= date(2030, 6, 30)
+            ]
+            parts = defaultdict(int)
+            for p in s.scalars(select(MealSubsidy).where(MealSubsidy.meal_id.in_([m.id for m in meals]))):
+                parts[p.agreement_id] += p.amount
+        return {
+            "meals": len(meals),
+            "diners": len({m.diner_id for m in meals}),
+            "price": sum(m.price for m in meals),
+            "paid": sum(m.paid for m in meals),
+            "subsidy": sum(m.subsidy for m in meals),
+            "funders": dict(parts),
+        }
+
+    def report(self, who, **ask):
+        r = self.client.post(
+            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE, **ask}, headers=who
+        )
+        assert r.status_code in (200, 202), r.text
+        drain(self.rt)
+        status = self.client.get(f"/api/v1/reports/{r.json()['id']}", headers=who).json()
+        assert status["status"] == "done", status
+        got = self.client.get(status["file"], headers=who)
+        assert got.status_code == 200
+        return r, got
+
+
+@pytest.fixture
+def month(client, rt, clock):
+    return Month(rt, client, clock)
+
+
+def sheet(body, key):
+    return next(s for s in body["sheets"] if s["key"] == key)
+
+
+def test_meal_usage_reconciles_with_the_records_to_the_fen(month, client):
+    admin = staff_token(client, "admin_a")
+    expected = month.expected()
+    assert expected["meals"] == 14 * 3 + 3 and expected["diners"] == 14
+    _, got = month.report(admin, internal=True)
+    body = got.json()
+    summary = sheet(body, "summary")
+    totals = summary["totals"]
+    assert (totals["meals"], totals["diners"], totals["price"], totals["paid"], totals["subsidy"]) == (
+        expected["meals"],
+        expected["diners"],
+        expected["price"],
+        expected["paid"],
+        expected["subsidy"],
+    )
+    assert totals[f"funder_{month.government}"] == expected["funders"][month.government]
+    assert totals[f"funder_{month.enterprise}"] == expected["funders"][month.enterprise]
+    assert totals["reversed_subsidy"] == -1100  # grandma's Monday lunch, reversed on 10 June
+    assert (totals["booked"], totals["booked_served"], totals["no_shows"]) == (1, 0, 1)
+    # one month row, June; every breakdown adds up to the same totals
+    assert [r["period"] for r in summary["rows"]] == ["2030-06-01"]
+    for key in ("by_slot", "by_mode"):
+        s = sheet(body, key)
+        assert s["totals"]["meals"] == expected["meals"] and s["totals"]["subsidy"] == expected["subsidy"]
+        assert sum(r["meals"] for r in s["rows"]) == expected["meals"]
+    slots = {r["slot"]: r["meals"] for r in sheet(body, "by_slot")["rows"]}
+    assert slots == {"午餐 lunch": 42, "晚餐 dinner": 3}
+    tiers = sheet(body, "by_tier")
+    assert sum(r["subsidy"] for r in tiers["rows"]) == sum(expected["funders"].values())
+    government_tiers = {r["tier"]: r["meals"] for r in tiers["rows"] if r["funder"] == "县民政助餐补贴"}
+    # grandma and six others on three days and two of them at dinner; three 低保 diners on three days
+    assert government_tiers == {"特困": 7 * 3 + 2, "低保": 3 * 3}
+    budgets = {r["funder"]: r for r in sheet(body, "budgets")["rows"]}
+    with month.rt.tx() as s:
+        government = s.get(FundingAgreement, month.government)
+        assert budgets["县民政助餐补贴"]["budget_left"] == government.budget_cap - government.budget_used
+
+
+def test_weeks_start_on_monday_and_days_in_shanghai(month, client):
+    admin = staff_token(client, "admin_a")
+    _, got = month.report(admin, internal=True, granularity="week")
+    weeks = {r["period"]: r["meals"] for r in sheet(got.json(), "summary")["rows"]}
+    # Monday 3 June and Sunday 9 June are one week; Monday 10 June starts the next
+    assert weeks == {"2030-06-03": 28, "2030-06-10": 14, "2030-06-24": 3}
+    _, got = month.report(admin, internal=True, granularity="day")
+    days = {r["period"]: r["meals"] for r in sheet(got.json(), "summary")["rows"] if r["meals"]}
+    assert days == {"2030-06-03": 14, "2030-06-09": 14, "2030-06-10": 14, "2030-06-30": 3}
+
+
+def test_a_partner_sees_its_points_aggregated_and_small_cells_suppressed(month, client, caplog):
+    partner = staff_token(client, "partner1")
+    _, got = month.report(partner)
+    body = got.json()
+    assert body["suppressed_below"] == 5
+    text = got.text
+    for private in ("王桂英", "李国华", "特困长者甲", "1380"):
+        assert private not in text
+    tiers = sheet(body, "by_tier")
+    # only the partner's own agreement; the 30 June dinner had 3 diners: suppressed, totals exact
+    assert {r["funder"] for r in tiers["rows"]} == {"泉心社会企业"}
+    assert any(r["meals"] == "<5" for r in sheet(body, "by_slot")["rows"])
+    assert sheet(body, "by_slot")["totals"]["meals"] == month.expected()["meals"]
+    assert [r["funder"] for r in sheet(body, "budgets")["rows"]] == ["泉心社会企业"]
+    assert f"funder_{month.government}" not in sheet(body, "summary")["totals"]
+
+    # the second partner funds nothing here: empty, and asking for this point is refused and logged
+    other = staff_token(client, "partner2")
+    _, got = month.report(other)
+    assert sheet(got.json(), "summary")["rows"] == [] and sheet(got.json(), "summary")["totals"]["meals"] == 0
+    caplog.set_level(logging.WARNING, logger="linli.reports")
+    refused = client.post(
+        "/api/v1/reports",
+        json={"kind": "meal_usage", "format": "json", **JUNE, "meal_point_ids": [month.point.id]},
+        headers=other,
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "outside_your_scope"
+    assert any("report refused" in r.getMessage() for r in caplog.records)
+    mine = client.get("/api/v1/reports", headers=partner).json()["items"]
+    assert client.get(f"/api/v1/reports/{mine[0]['id']}", headers=other).status_code == 403
+    assert client.get(f"/api/v1/reports/{mine[0]['id']}/file", headers=other).status_code == 403
+    for ask, code in (
+        ({"kind": "programme_summary"}, "not_for_partners"),
+        ({"internal": True}, "outside_your_scope"),
+    ):
+        r = client.post(
+            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE, **ask}, headers=partner
+        )
+        assert r.status_code == 403 and r.json()["code"] == code
+    coordinator = staff_token(client, "counter")  # bound to a station: no subtree to report on
+    assert (
+        client.post(
+            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE}, headers=coordinator
+        ).status_code
+        == 403
+    )
+
+
+def test_csv_and_xlsx_open_with_chinese_headers_money_and_totals(month, client):
+    admin = staff_token(client, "admin_a")
+    expected = month.expected()
+    _, got = month.report(admin, internal=True, format="csv")
+    assert got.content.startswith(b"\xef\xbb\xbf")
+    assert got.headers["x-checksum-sha256"] and "attachment" in got.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    header_at = rows.index(["总览 summary"]) + 1
+    header = rows[header_at]
+    assert header[:3] == ["助餐点 meal point", "期间 period", "人次 meals served"]
+    total = next(r for r in rows[header_at:] if r and r[0] == "合计 total")
+    assert int(total[2]) == expected["meals"]
+    price = total[header.index("餐费合计 price total（元）")]
+    assert price == f"{expected['price'] // 100}.{expected['price'] % 100:02d}"
+
+    _, got = month.report(admin, internal=True, format="xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(got.content))
+    assert book.sheetnames == [
+        "总览 summary",
+        "按餐次 by slot",
+        "按就餐方式 by mode",
+        "按补贴档次 by tier",
+        "预算 budgets",
+    ]
+    ws = book["总览 summary"]
+    values = list(ws.iter_rows(values_only=True))
+    assert values[1][2] == "人次 meals served"
+    last = list(ws.iter_rows())[-1]
+    assert last[0].value == "合计 total" and last[2].value == expected["meals"]
+    assert last[4].number_format == YUAN and round(last[4].value * 100) == expected["price"]
+
+
+def test_an_ended_periods_report_is_built_once_and_an_open_one_again(month, client, clock):
+    admin = staff_token(client, "admin_a")
+    first, _ = month.report(admin, internal=True)
+    assert first.status_code == 202
+    again = client.post(
+        "/api/v1/reports",
+        json={"kind": "meal_usage", "format": "json", **JUNE, "internal": True},
+        headers=admin,
+    )
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    july = {"period_start": "2030-07-01", "period_end": "2030-07-31"}  # still running on 2 July
+    a = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **july}, headers=admin)
+    b = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **july}, headers=admin)
+    assert (a.status_code, b.status_code) == (202, 202) and a.json()["id"] != b.json()["id"]
+    early = client.get(f"/api/v1/reports/{a.json()['id']}/file", headers=admin)
+    assert early.status_code == 409 and early.json()["code"] == "report_not_ready"
+    for bad, field in (
+        ({"kind": "meals"}, "kind"),
+        ({"format": "pdf"}, "format"),
+        ({"period_start": "2030-07-01", "period_end": "2030-06-01"}, "period_end"),
+        ({"period_start": "2030-01-01", "period_end": "2031-06-01"}, "period_end"),
+        ({"granularity": "year"}, "granularity"),
+    ):
+        r = client.post(
+            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE, **bad}, headers=admin
+        )
+        assert r.status_code == 422 and field in {e["field"] for e in r.json()["errors"]}, (bad, r.text)
+
+
+def test_a_failing_build_is_retried_then_failed_with_its_reason(month, client, monkeypatch):
+    from reports import queries
+    from workers.jobs import build_report
+
+    admin = staff_token(client, "admin_a")
+    r = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE}, headers=admin)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("磁盘已满 disk full")
+
+    monkeypatch.setattr(queries, "meal_usage", broken)
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            build_report(r.json()["id"])
+        assert client.get(f"/api/v1/reports/{r.json()['id']}", headers=admin).json()["status"] == "queued"
+    build_report(r.json()["id"])  # the last attempt: marked failed, not raised
+    status = client.get(f"/api/v1/reports/{r.json()['id']}", headers=admin).json()
+    assert (status["status"], status["attempts"]) == ("failed", 4) and "disk full" in status["error"]
+    monkeypatch.undo()
+    # a failed report is not returned again for the same ask: a new one is built
+    again = client.post(
+        "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE}, headers=admin
+    )
+    assert again.status_code == 202 and again.json()["id"] != r.json()["id"]
+    drain(month.rt)
+    assert (
+        json.loads(client.get(f"/api/v1/reports/{again.json()['id']}/file", headers=admin).content)["kind"]
+        == "meal_usage"
+    )
