@@ -259,7 +259,10 @@ def _record(
         return meal
     session.execute(
         insert(MealSubsidy),
-        [{"meal_id": meal.id, "agreement_id": a, "amount": n, "tier": (tiers or {}).get(a, "")} for a, n in parts],
+        [
+            {"meal_id": meal.id, "agreement_id": a, "amount": n, "tier": (tiers or {}).get(a, "")}
+            for a, n in parts
+        ],
     )
     # each funder's part, in agreement id order (one row at a time: a statement updating several
     # rows may lock them in any order, and two meals would deadlock), only if its budget holds it

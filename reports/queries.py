@@ -4,7 +4,7 @@ and English titles and a kind (text, int, fen), its rows, and a totals row compu
 distinct counts of a total by their own query, not by adding rows).
 
 Privacy: a report for a partner (or any report not asked as internal) shows a breakdown row that
-describes fewer than 5 distinct people as "<5" in every figure; totals stay exact.
+describes 1 to 4 distinct people as "<5" in every figure (none is shown as 0); totals stay exact.
 """
 
 from __future__ import annotations
@@ -132,7 +132,9 @@ def _suppress(rows: list[list], people_index: int, measures_from: int, scope: Sc
     if not scope.suppress:
         return rows
     return [
-        r[:measures_from] + [SUPPRESSED] * (len(r) - measures_from) if r[people_index] < SUPPRESS_BELOW else r
+        r[:measures_from] + [SUPPRESSED] * (len(r) - measures_from)
+        if 0 < r[people_index] < SUPPRESS_BELOW
+        else r
         for r in rows
     ]
 
@@ -512,7 +514,7 @@ def volunteer_contribution(
 
     sheets = [by_point]
     for key, title, column, label in (
-        ("by_organization", "按组织/服务队 by organization or team", Organization.name, "组织 organization"),
+        ("by_organization", "按组织和服务队 by organization or team", Organization.name, "组织 organization"),
         ("by_activity_type", "按活动类型 by activity type", Activity.kind, "活动类型 activity type"),
     ):
         rows = [

@@ -22,6 +22,7 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 YUAN = '#,##0.00"元"'
+SHEET_TITLE = str.maketrans("[]:*?/\\", "（）：＊？／＼")  # characters a sheet title cannot hold
 
 
 def yuan_text(fen) -> str:
@@ -73,7 +74,7 @@ def _xlsx(header: dict, sheets: list[Sheet]) -> bytes:
     wb = Workbook(write_only=True)
     bold = Font(bold=True)
     for s in sheets:
-        ws = wb.create_sheet(s.title[:31])
+        ws = wb.create_sheet(s.title.translate(SHEET_TITLE)[:31])
         ws.append([f"{header['title']} {header['period_start']} 至 {header['period_end']}"])
         heads = []
         for c in s.columns:
