@@ -324,3 +324,26 @@ def test_a_failing_build_is_retried_then_failed_with_its_reason(month, client, m
         json.loads(client.get(f"/api/v1/reports/{again.json()['id']}/file", headers=admin).content)["kind"]
         == "meal_usage"
     )
+
+
+def test_a_partners_api_key_gets_the_same_scoped_report(month, client, rt):
+    staff_user(rt, "county_admin", "admin", org_id=month.county.base)
+    key = client.post(
+        f"/api/v1/partners/{month.partner}/api-keys",
+        json={"name": "月报"},
+        headers=staff_token(client, "county_admin"),
+    ).json()["key"]
+    by_key = {"Authorization": f"Bearer {key}"}
+    _, got = month.report(by_key, format="csv")
+    assert "泉心社会企业" in got.content.decode("utf-8-sig") and "县民政" not in got.content.decode(
+        "utf-8-sig"
+    )
+    # the partner's users see the report the key asked for; hub staff of another hub do not
+    listed = client.get("/api/v1/reports", headers=staff_token(client, "partner1")).json()["items"]
+    assert len(listed) == 1 and listed[0]["format"] == "csv"
+    staff_user(rt, "admin_b", "admin", org_id=month.county.hub_b)
+    other_hub = staff_token(client, "admin_b")
+    assert client.get("/api/v1/reports", headers=other_hub).json()["items"] == []
+    assert client.get(f"/api/v1/reports/{listed[0]['id']}", headers=other_hub).status_code == 403
+    volunteer = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE})
+    assert volunteer.status_code == 401
