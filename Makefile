@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scans.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/meals.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.sock

@@ -100,9 +100,12 @@ class BookingController(Controller):
         with rt.tx() as session:
             point = service.get_point(session, point_id)
             staff_id = staff_at(session, principal, point)
+            diner = service.get_diner(session, data.diner_id)
+            if diner.home_point_id != point.id:  # the diner must be someone this staff member serves
+                staff_at(session, principal, service.get_point(session, diner.home_point_id))
             booking = bookings.book(
                 session,
-                diner=service.get_diner(session, data.diner_id),
+                diner=diner,
                 point_id=point.id,
                 day=data.day,
                 slot=data.slot,

@@ -47,6 +47,16 @@ def book(
                 "day", "past_cutoff", "已过预订截止时间（前一天16:00） Past the cut-off, 16:00 the day before"
             )
         )
+    elif (
+        diner.paused_from
+        and diner.paused_from <= day
+        and (diner.paused_until is None or day < diner.paused_until)
+    ):
+        errors.append(
+            FieldError("day", "diner_paused", "该长者当天助餐暂停 Meals are paused for this diner that day")
+        )
+    if mode == "delivery" and not diner.address:
+        errors.append(FieldError("mode", "no_address", "送餐须先登记地址 Delivery needs the diner's address"))
     if errors:
         raise invalid(errors)
     if (
@@ -145,16 +155,33 @@ def kitchen(session: Session, point_id: int, day: date) -> dict:
     }
 
 
-def mark_served(session: Session, diner_id: int, day: date, slot: str) -> None:
+def mark_served(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
     session.execute(
         update(Booking)
         .where(
             Booking.diner_id == diner_id,
+            Booking.meal_point_id == point_id,
             Booking.service_day == day,
             Booking.slot == slot,
             Booking.status == "booked",
         )
         .values(status="served")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_unserved(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
+    """A voided meal: its booking is open again (a no-show if nothing else is served)."""
+    session.execute(
+        update(Booking)
+        .where(
+            Booking.diner_id == diner_id,
+            Booking.meal_point_id == point_id,
+            Booking.service_day == day,
+            Booking.slot == slot,
+            Booking.status == "served",
+        )
+        .values(status="booked")
         .execution_options(synchronize_session=False)
     )
 

@@ -15,6 +15,7 @@ from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
+from linli.outbox import emit
 from meals import bookings
 from meals.models import (
     AgreementPoint,
@@ -119,7 +120,12 @@ def serve(
         .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
         .scalar_subquery()
     )
-    first, served_today = session.execute(
+    if offline or slot is not None:  # late uploads and door scans: not while the day is being closed
+        _lock_point(session, point.id, read=True)
+    closed = (
+        select(DayClose.id).where(DayClose.meal_point_id == point.id, DayClose.service_day == day).exists()
+    )
+    first, served_today, closed = session.execute(
         select(
             select(Meal.id)
             .where(
@@ -131,8 +137,11 @@ def serve(
             )
             .scalar_subquery(),
             served_today,
+            closed,
         )
     ).one()
+    if closed:  # the day's numbers are final: a meal now would change them silently
+        return {"outcome": "rejected", "reason": "day_closed", "diner": who}
     if first is not None:
         first = session.get(Meal, first)
         view = meal_view(first, _parts(session, first.id))
@@ -163,7 +172,7 @@ def serve(
     )
     if meal is None:  # a budget ran out between reading it and taking it
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
-    bookings.mark_served(session, diner.id, day, slot.slot)
+    bookings.mark_served(session, diner.id, point.id, day, slot.slot)
     view = meal_view(meal, [(a, names[a], n) for a, n in parts])
     if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
         view["budget_exhausted"] = [names[a] for a in exhausted]
@@ -317,7 +326,7 @@ def record_unsubsidized(
     if slot is None:
         raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
     meal = _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
-    bookings.mark_served(session, diner.id, local.date(), slot.slot)
+    bookings.mark_served(session, diner.id, point.id, local.date(), slot.slot)
     return meal
 
 
@@ -351,8 +360,22 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
             .values(budget_used=FundingAgreement.budget_used - part.amount)
         )
     meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
+    bookings.mark_unserved(session, meal.diner_id, meal.meal_point_id, meal.service_day, meal.slot)
+    _undo_delivery(session, meal, now)
     session.flush()
     return meal
+
+
+def _undo_delivery(session: Session, meal: Meal, now: datetime) -> None:
+    if meal.delivered_by is not None:  # the volunteer's delivery award is taken back
+        emit(
+            session,
+            func="workers.jobs.meal_delivery_undone",
+            job_id=f"meal-delivery-undone-{meal.id}",
+            args=[meal.id],
+            now=now,
+            queue="points",
+        )
 
 
 def reverse(
@@ -399,6 +422,7 @@ def reverse(
         made_at=now,
     )
     session.add(adjustment)
+    _undo_delivery(session, meal, now)
     session.flush()
     return adjustment
 
@@ -510,7 +534,8 @@ def day_closed(session: Session, point_id: int, day: date) -> bool:
     )
 
 
-def _lock_point(session: Session, point_id: int) -> None:
-    """Closing a day, voids and reversals take the meal point's row, so none of them lands on a day
-    between its close reading the numbers and writing them."""
-    session.execute(select(MealPoint.id).where(MealPoint.id == point_id).with_for_update())
+def _lock_point(session: Session, point_id: int, read: bool = False) -> None:
+    """Closing a day, voids and reversals take the meal point's row (late uploads and door scans
+    share it), so none of them lands on a day between its close reading the numbers and writing
+    them. Counter scans during a slot skip it: a day closes after its last slot."""
+    session.execute(select(MealPoint.id).where(MealPoint.id == point_id).with_for_update(read=read))

@@ -6,7 +6,7 @@ answered `delivered`, and the volunteer's delivery award follows through the poi
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -202,6 +202,13 @@ def release(session: Session, run_id: int, volunteer_id: int) -> DeliveryRun:
     return run
 
 
+EARLY, LATE = timedelta(minutes=30), timedelta(hours=2)
+
+
+def _at(local: datetime, hhmm: str) -> datetime:
+    return local.replace(hour=int(hhmm[:2]), minute=int(hhmm[3:]), second=0, microsecond=0)
+
+
 def _on_run(session: Session, diner: Diner, run: DeliveryRun) -> bool:
     """Whether the diner is on the run's list (paused or not: a paused diner is told so)."""
     if diner.delivery and diner.home_point_id == run.meal_point_id:
@@ -238,24 +245,32 @@ def deliver(
     diner = session.get(Diner, diner_id)
     if diner is None:
         return {"outcome": "rejected", "reason": "unknown_person"}, None
-    day = at.astimezone(tz).date()
+    if card_version != diner.card_version:  # a lost card says nothing about its diner
+        return {"outcome": "rejected", "reason": "revoked_card"}, None
+    local = at.astimezone(tz)
     mine = session.execute(
         select(DeliveryRun, MealPoint, MealSlot)
         .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
         .join(MealSlot, (MealSlot.meal_point_id == MealPoint.id) & (MealSlot.slot == DeliveryRun.slot))
         .where(
             DeliveryRun.volunteer_id == volunteer_id,
-            DeliveryRun.service_day == day,
+            DeliveryRun.service_day == local.date(),
             DeliveryRun.community == diner.community,
         )
-        .order_by(MealSlot.starts.desc())
+        .order_by(MealSlot.starts)
     ).all()
-    hhmm = at.astimezone(tz).strftime("%H:%M")
     on_list = [(run, point, slot) for run, point, slot in mine if _on_run(session, diner, run)]
-    if not on_list:
-        return {"outcome": "rejected", "reason": "not_on_run", "diner": counter.diner_view(diner)}, None
-    # the run of the slot that started last (lunch runs before dinner's starts)
-    _run, point, slot = next(((r, p, s) for r, p, s in on_list if s.starts <= hhmm), on_list[-1])
+    if not on_list:  # not this volunteer's to know who the card belongs to
+        return {"outcome": "rejected", "reason": "not_on_run"}, None
+    # the run whose slot is being delivered now: from 30 minutes before it starts to 2 hours after it ends
+    in_window = [
+        (run, point, slot)
+        for run, point, slot in on_list
+        if _at(local, slot.starts) - EARLY <= local <= _at(local, slot.ends) + LATE
+    ]
+    if not in_window:
+        return {"outcome": "rejected", "reason": "outside_window"}, on_list[0][1].station_id
+    _run, point, slot = in_window[0]
     result = counter.serve(
         session,
         diner_id=diner.id,

@@ -632,3 +632,30 @@ def transfers_of(
         q = q.where(Transfer.seq < before_seq)
     rows = session.scalars(q.order_by(Transfer.seq.desc()).limit(limit))
     return [(t, t.amount if t.credit_account_id in ids else -t.amount) for t in rows]
+
+
+def take_back_delivery(session: Session, *, delivery_key: str, now: datetime, tz: ZoneInfo) -> Award | None:
+    """A delivery undone (its meal voided or reversed): the award's points taken back, once."""
+    original = session.scalar(select(Award).where(Award.key == f"delivery:{delivery_key}"))
+    key = f"delivery-undone:{delivery_key}"
+    if (
+        original is None
+        or not original.points
+        or session.scalar(select(Award.id).where(Award.key == key)) is not None
+    ):
+        return None
+    return post_award(
+        session,
+        key=key,
+        kind="adjustment",
+        volunteer_id=original.volunteer_id,
+        hub_id=original.hub_id,
+        day=local_day(now, tz),
+        minutes=0,
+        points=-original.points,
+        rule=current_rule(session, original.hub_id, now),
+        note="送餐记录作废，收回积分 delivery undone",
+        corrects=original.key,
+        now=now,
+        tz=tz,
+    )

@@ -51,6 +51,7 @@ MESSAGES = {
     "budget_exhausted": "补贴预算已用完 The subsidy budget is used up",
     "delivered": "已送达 Delivered",
     "not_on_run": "不在您认领的送餐路线上 Not on a delivery run you have taken",
+    "day_closed": "当天已日结，不能再记录 The day is closed; no more meals can be recorded",
 }
 
 OUTCOMES = ("checked_in", "checked_out", "meal_served", "delivered", "duplicate", "rejected")

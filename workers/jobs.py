@@ -189,6 +189,17 @@ def meal_delivered(meal_id: int, volunteer_id: int) -> None:
         )
 
 
+def meal_delivery_undone(meal_id: int) -> None:
+    """A delivered meal voided or reversed: the volunteer's delivery award taken back."""
+    from points import awards
+
+    rt = runtime()
+    with rt.tx() as session:
+        awards.take_back_delivery(
+            session, delivery_key=f"meal:{meal_id}", now=rt.clock.now(), tz=rt.settings.tz
+        )
+
+
 def ledger_verify() -> dict:
     """Nightly: recompute every balance from its transfers and record the result."""
     from points import ledger
@@ -266,7 +277,7 @@ def close_meal_days() -> int:
     left open, e.g. while the scheduler was down). Returns how many days were closed."""
 
     from meals import counter
-    from meals.models import DayClose, Meal, MealPoint
+    from meals.models import DayClose, Meal, MealAdjustment, MealPoint
 
     rt = runtime()
     now = rt.clock.now()
@@ -283,6 +294,20 @@ def close_meal_days() -> int:
             )
             .distinct()
         ).all()
+        adjusted_days = session.execute(  # a reversal dated a day with no meals must be closed too
+            select(MealAdjustment.meal_point_id, MealAdjustment.made_on)
+            .where(
+                MealAdjustment.made_on <= today,
+                ~select(DayClose.id)
+                .where(
+                    DayClose.meal_point_id == MealAdjustment.meal_point_id,
+                    DayClose.service_day == MealAdjustment.made_on,
+                )
+                .exists(),
+            )
+            .distinct()
+        ).all()
+        open_days = set(open_days) | set(adjusted_days)
         points = set(session.scalars(select(MealPoint.id)))
         for point_id, day in sorted(set(open_days) | {(p, today) for p in points}):
             closed += counter.close_day(session, point_id, day, now) is not None

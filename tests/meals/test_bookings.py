@@ -29,7 +29,7 @@ def test_book_the_kitchen_list_served_and_no_shows(client, rt, clock):
     assert again.status_code == 409 and again.json()["code"] == "already_booked"
     r2 = client.post(
         url,
-        json={"diner_id": canteen.grandpa, "day": tuesday, "slot": "lunch", "mode": "delivery"},
+        json={"diner_id": canteen.grandpa, "day": tuesday, "slot": "lunch", "mode": "pick_up"},
         headers=counter,
     )
     assert r2.status_code == 201
@@ -42,7 +42,7 @@ def test_book_the_kitchen_list_served_and_no_shows(client, rt, clock):
     kitchen = client.get(
         f"/api/v1/meal-points/{canteen.point.id}/kitchen?day={tuesday}", headers=counter
     ).json()
-    assert kitchen["slots"] == {"lunch": {"dine_in": 1, "delivery": 1}}
+    assert kitchen["slots"] == {"lunch": {"dine_in": 1, "pick_up": 1}}
     assert kitchen["needs"] == [
         {"slot": "lunch", "name": "王桂英", "dietary_notes": "低盐", "allergies": "花生"}
     ]

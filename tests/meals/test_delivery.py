@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -13,7 +13,7 @@ from meals import service
 from meals.models import Meal
 from points.models import Award
 from tests.conftest import drain
-from tests.helpers import file_volunteer, staff_token, valid_id, volunteer_token
+from tests.helpers import file_volunteer, staff_token, staff_user, valid_id, volunteer_token
 from tests.meals.test_counter import LUNCH, Canteen
 
 
@@ -118,6 +118,7 @@ def test_runs_are_planned_claimed_and_each_door_is_a_delivered_meal(client, rt, 
     # a diner on someone else's run, or not on any, is refused and nothing is written
     refused = world.door(other, world.home[1])
     assert (refused["outcome"], refused["reason"]) == ("rejected", "not_on_run")
+    assert refused.get("diner") is None  # who the card belongs to is not this volunteer's to know
     assert world.door(phone, world.home[2])["reason"] == "not_on_run"  # 星沙社区: not this run
     assert world.door(phone, world.grandma)["reason"] == "not_on_run"  # eats at the counter
     second = world.door(phone, world.home[1])
@@ -194,3 +195,96 @@ def test_a_paused_diner_is_told_at_the_door_and_runs_refuse_bad_input(client, rt
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "address"
     # a staff tablet's scan is still a counter meal, never a delivery
     assert world.scan(world.card(world.home[1]))["outcome"] == "meal_served"
+
+
+def test_a_voided_delivery_takes_its_points_back_and_a_closed_day_takes_no_more(client, rt, clock):
+    from workers.jobs import close_meal_days
+
+    clock.at = LUNCH - timedelta(hours=2)
+    world = Deliveries(rt, client)
+    coordinator = staff_token(client, "counter")
+    runs = client.post(
+        f"/api/v1/meal-points/{world.point.id}/delivery-runs",
+        json={"day": "2030-06-04", "slot": "lunch"},
+        headers=coordinator,
+    ).json()["items"]
+    run = next(r for r in runs if r["community"] == "泉塘社区")
+    phone = "13807310011"
+    assert (
+        client.post(
+            f"/api/v1/delivery-runs/{run['id']}/claim", headers=volunteer_token(rt, phone)
+        ).status_code
+        == 200
+    )
+    clock.at = LUNCH - timedelta(hours=1)  # 10:30: the run's window opens at 10:30
+    assert world.door(phone, world.home[0])["outcome"] == "delivered"
+    clock.at = LUNCH
+    second = world.door(phone, world.home[1])
+    assert second["outcome"] == "delivered"
+    drain(rt)
+    me = volunteer_token(rt, phone)
+    assert client.get("/api/v1/me/points", headers=me).json()["balance"] == 10
+    void = client.post(
+        f"/api/v1/meals/{second['meal']['id']}/void", json={"reason": "送错了"}, headers=coordinator
+    )
+    assert void.status_code == 200
+    drain(rt)
+    assert client.get("/api/v1/me/points", headers=me).json()["balance"] == 5
+    # too late for lunch: the window closed two hours after the slot
+    clock.at = datetime(2030, 6, 4, 7, 31, tzinfo=UTC)  # 15:31
+    late = world.door(phone, world.home[1])
+    assert (late["outcome"], late["reason"]) == ("rejected", "outside_window")
+    # after the day is closed, not even an offline upload adds a meal to it
+    clock.at = datetime(2030, 6, 4, 13, 30, tzinfo=UTC)
+    close_meal_days()
+    batch = client.post(
+        "/api/v1/scans/batch",
+        json={
+            "scans": [
+                {
+                    "payload": world.card(world.home[1]),
+                    "station_id": world.station,
+                    "scan_id": str(uuid.uuid4()),
+                    "scanned_at": (LUNCH + timedelta(minutes=30)).isoformat(),
+                }
+            ]
+        },
+        headers=coordinator,
+    ).json()["results"][0]
+    assert (batch["outcome"], batch["reason"]) == ("rejected", "day_closed")
+    assert world.count(Meal, Meal.status == "served") == 1
+
+
+def test_bookings_only_for_diners_the_staff_serve(client, rt, clock):
+    clock.at = LUNCH - timedelta(days=1)
+    world = Deliveries(rt, client)
+    with rt.tx() as s:
+        other_point = service.create_meal_point(
+            s,
+            org_id=world.county.org_b,
+            name="星沙食堂",
+            address="星沙路1号",
+            daily_capacity=100,
+            slots=[service.SlotInput("lunch", "11:00", "13:30", 1000)],
+            now=LUNCH,
+        )
+        service.pause(s, world.home[1], LUNCH.date(), None)
+    staff_user(rt, "admin_b", "admin", org_id=world.county.hub_b)
+    outsider = client.post(
+        f"/api/v1/meal-points/{other_point.id}/bookings",
+        json={"diner_id": world.home[0], "day": "2030-06-04", "slot": "lunch", "mode": "delivery"},
+        headers=staff_token(client, "admin_b"),
+    )
+    assert outsider.status_code == 403 and outsider.json()["code"] == "outside_your_scope"
+    coordinator = staff_token(client, "counter")
+    url = f"/api/v1/meal-points/{world.point.id}/bookings"
+    paused = client.post(
+        url, json={"diner_id": world.home[1], "day": "2030-06-04", "slot": "lunch"}, headers=coordinator
+    )
+    assert paused.status_code == 422 and paused.json()["errors"][0]["code"] == "diner_paused"
+    no_address = client.post(
+        url,
+        json={"diner_id": world.grandma, "day": "2030-06-04", "slot": "lunch", "mode": "delivery"},
+        headers=coordinator,
+    )
+    assert no_address.status_code == 422 and no_address.json()["errors"][0]["code"] == "no_address"
