@@ -363,5 +363,6 @@ def county_meals(
             session.execute(
                 text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
             )
+        session.execute(text("ANALYZE diners, meals, meal_subsidies"))  # bulk loaded: plans need statistics
     session.flush()
     return meal_id

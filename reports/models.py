@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -36,6 +47,7 @@ class Report(Base):
     request_key: Mapped[str] = mapped_column(String(64))  # sha256 of what was asked
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))  # hub staff's subtree
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)  # unsuppressed: admins only
     requested_by: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id")
     )  # None: monthly, or an API key

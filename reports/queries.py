@@ -10,6 +10,7 @@ describes 1 to 4 distinct people as "<5" in every figure (none is shown as 0); t
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -70,6 +71,7 @@ class Scope:
     agreement_ids: tuple[int, ...]
     org_path: str | None  # hub staff: activities and organizations under this path
     suppress: bool
+    partner: bool = False  # a partner sees only its own agreements' money
 
 
 def resolve_scope(session: Session, stored: dict) -> Scope:
@@ -109,7 +111,13 @@ def resolve_scope(session: Session, stored: dict) -> Scope:
         )
     if narrow:
         points &= narrow
-    return Scope(tuple(sorted(points)), agreements, org_path, suppress=not stored.get("internal"))
+    return Scope(
+        tuple(sorted(points)),
+        agreements,
+        org_path,
+        suppress=not stored.get("internal"),
+        partner=stored.get("partner_id") is not None,
+    )
 
 
 def bucket(session: Session, column, granularity: str):
@@ -128,15 +136,38 @@ def _day(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
-def _suppress(rows: list[list], people_index: int, measures_from: int, scope: Scope) -> list[list]:
+def protect(sheet: Sheet, scope: Scope, people: int, measures_from: int, group: int = 0, counts=()) -> None:
+    """Small-cell suppression, in place (every report not asked as internal):
+    - a row whose distinct people (column `people`) are 1 to 4 shows "<5" in every figure;
+    - within a group (rows sharing their first `group` columns, whose sum another sheet or the
+      totals show), one suppressed row alone would be read back by subtraction: the smallest
+      other row of the group is suppressed too;
+    - cells of `counts` (other counts of people, e.g. no-shows) of 1 to 4 show "<5";
+    - totals describing 1 to 4 people are suppressed as well."""
     if not scope.suppress:
-        return rows
-    return [
-        r[:measures_from] + [SUPPRESSED] * (len(r) - measures_from)
-        if 0 < r[people_index] < SUPPRESS_BELOW
-        else r
-        for r in rows
-    ]
+        return
+
+    def hide(row):
+        return row[:measures_from] + [SUPPRESSED] * (len(row) - measures_from)
+
+    small = {i for i, r in enumerate(sheet.rows) if 0 < r[people] < SUPPRESS_BELOW}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, r in enumerate(sheet.rows):
+        groups[tuple(r[:group])].append(i)
+    for members in groups.values():
+        hidden = [i for i in members if i in small]
+        shown = [i for i in members if i not in small and sheet.rows[i][people] > 0]
+        if len(hidden) == 1 and shown:
+            small.add(min(shown, key=lambda i: sheet.rows[i][people]))
+    rows = [hide(r) if i in small else list(r) for i, r in enumerate(sheet.rows)]
+    totals = sheet.totals
+    if totals is not None and isinstance(totals[people], int) and 0 < totals[people] < SUPPRESS_BELOW:
+        totals = hide(totals)
+    for row in [*rows, *([totals] if totals is not None else [])]:
+        for c in counts:
+            if isinstance(row[c], int) and 0 < row[c] < SUPPRESS_BELOW:
+                row[c] = SUPPRESSED
+    sheet.rows, sheet.totals = rows, totals
 
 
 def _sum(rows: list[list], index: int) -> int:
@@ -174,33 +205,57 @@ def meal_usage(
         Meal.status == "served",
     )
     period = bucket(session, Meal.service_day, granularity).label("period")
+    # a partner sees meals, people and prices, and only its own agreements' money (below); what
+    # diners paid and all funders' subsidy together would tell it what the others paid
     money = (
         func.count().label("meals"),
         func.count(Meal.diner_id.distinct()).label("diners"),
         func.coalesce(func.sum(Meal.price), 0),
-        func.coalesce(func.sum(Meal.paid), 0),
-        func.coalesce(func.sum(Meal.subsidy), 0),
+        *(
+            ()
+            if scope.partner
+            else (func.coalesce(func.sum(Meal.paid), 0), func.coalesce(func.sum(Meal.subsidy), 0))
+        ),
     )
     money_columns = [
         Column("meals", "人次 meals served"),
         Column("diners", "长者人数 distinct diners"),
         Column("price", "餐费合计 price total", "fen"),
-        Column("paid", "个人支付 paid by diners", "fen"),
-        Column("subsidy", "补贴合计 subsidy total", "fen"),
+        *(
+            ()
+            if scope.partner
+            else (
+                Column("paid", "个人支付 paid by diners", "fen"),
+                Column("subsidy", "补贴合计 subsidy total", "fen"),
+            )
+        ),
     ]
     total_diners = session.scalar(select(func.count(Meal.diner_id.distinct())).where(served))
 
-    # summary: per meal point and period, with bookings, reversals and each in-scope funder's part
+    # each in-scope funder's subsidy per meal point, period and the tier of its schedule that paid:
+    # the by_tier sheet, and summed up, the funders' columns of the summary and their budgets
     funder_ids = sorted(agreements)
-    per_funder = {
-        (p, _day(b), a): int(n)
-        for p, b, a, n in session.execute(
-            select(Meal.meal_point_id, period, MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
+    by_tier = [
+        (p, _day(b), a, t, int(n), int(d), int(amount))
+        for p, b, a, t, n, d, amount in session.execute(
+            select(
+                Meal.meal_point_id,
+                period,
+                MealSubsidy.agreement_id,
+                MealSubsidy.tier,
+                func.count(),
+                func.count(Meal.diner_id.distinct()),
+                func.sum(MealSubsidy.amount),
+            )
             .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
             .where(served, MealSubsidy.agreement_id.in_(funder_ids))
-            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id)
+            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
+            .order_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
         )
-    }
+    ]
+    per_funder: dict[tuple, int] = defaultdict(int)
+    for p, b, a, _t, _n, _d, amount in by_tier:
+        per_funder[(p, b, a)] += amount
     booking_period = bucket(session, Booking.service_day, granularity)
     bookings = {
         (p, _day(b)): (int(booked), int(came), int(no_show))
@@ -221,18 +276,22 @@ def meal_usage(
         )
     }
     adjusted_period = bucket(session, MealAdjustment.made_on, granularity)
-    reversals = {
-        (p, _day(b)): int(n)
-        for p, b, n in session.execute(
-            select(MealAdjustment.meal_point_id, adjusted_period, func.sum(MealAdjustment.subsidy_delta))
-            .where(
-                MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
-                MealAdjustment.made_on >= start,
-                MealAdjustment.made_on <= end,
-            )
-            .group_by(MealAdjustment.meal_point_id, adjusted_period)
+    reversals: dict[tuple, int] = defaultdict(int)  # reversals are few: read one by one
+    for p, b, delta, parts in session.execute(
+        select(
+            MealAdjustment.meal_point_id,
+            adjusted_period,
+            MealAdjustment.subsidy_delta,
+            MealAdjustment.by_funder,
+        ).where(
+            MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
+            MealAdjustment.made_on >= start,
+            MealAdjustment.made_on <= end,
         )
-    }
+    ):
+        reversals[(p, _day(b))] += (
+            sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
+        )
     base = {
         (p, _day(b)): [int(v) for v in rest]
         for p, b, *rest in session.execute(
@@ -258,7 +317,7 @@ def meal_usage(
     for p, b in keys:
         summary.rows.append(
             [points[p], b]
-            + base.get((p, b), [0, 0, 0, 0, 0])
+            + base.get((p, b), [0] * len(money_columns))
             + list(bookings.get((p, b), (0, 0, 0)))
             + [reversals.get((p, b), 0)]
             + [per_funder.get((p, b, a), 0) for a in funder_ids]
@@ -266,7 +325,8 @@ def meal_usage(
     summary.totals = ["合计 total", ""] + [
         _sum(summary.rows, i) if i != 3 else total_diners for i in range(2, len(summary.columns))
     ]
-    summary.rows = _suppress(summary.rows, 3, 2, scope)
+    booked_at = 2 + len(money_columns)
+    protect(summary, scope, 3, 2, counts=(booked_at, booked_at + 1, booked_at + 2))
 
     sheets = [summary]
     for key, title, column, names in (
@@ -296,33 +356,19 @@ def meal_usage(
         sheet.totals = ["合计 total", "", ""] + [
             _sum(rows, i) if i != 4 else total_diners for i in range(3, len(sheet.columns))
         ]
-        sheet.rows = _suppress(rows, 4, 3, scope)
+        protect(sheet, scope, 4, 3, group=2)  # the summary shows each point and period's sum
         sheets.append(sheet)
 
-    # by eligibility tier: each in-scope funder's subsidy by the tier of its schedule that paid
-    tier_filter = and_(served, MealSubsidy.agreement_id.in_(funder_ids))
     rows = [
-        [points[p], _day(b), agreements[a].name, tier_name(t), int(n), int(d), int(s)]
-        for p, b, a, t, n, d, s in session.execute(
-            select(
-                Meal.meal_point_id,
-                period,
-                MealSubsidy.agreement_id,
-                MealSubsidy.tier,
-                func.count(),
-                func.count(Meal.diner_id.distinct()),
-                func.sum(MealSubsidy.amount),
-            )
-            .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
-            .where(tier_filter)
-            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
-            .order_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
-        )
+        [points[p], b, agreements[a].name, tier_name(t), n, d, amount] for p, b, a, t, n, d, amount in by_tier
     ]
-    tier_diners = session.scalar(
-        select(func.count(Meal.diner_id.distinct()))
-        .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
-        .where(tier_filter)
+    tier_diners = session.scalar(  # EXISTS, not a join: a semi-join reads each meal once
+        select(func.count(Meal.diner_id.distinct())).where(
+            served,
+            select(MealSubsidy.id)
+            .where(MealSubsidy.meal_id == Meal.id, MealSubsidy.agreement_id.in_(funder_ids))
+            .exists(),
+        )
     )
     tiers = Sheet(
         "by_tier",
@@ -339,9 +385,12 @@ def meal_usage(
         rows,
     )
     tiers.totals = ["合计 total", "", "", "", _sum(rows, 4), tier_diners, _sum(rows, 6)]
-    tiers.rows = _suppress(rows, 5, 4, scope)
+    protect(tiers, scope, 5, 4, group=3)  # the summary shows each funder's sum per point and period
     sheets.append(tiers)
-    sheets.append(_budgets(session, agreements, start, end, today))
+    in_scope = defaultdict(int)
+    for _p, _b, a, _t, _n, _d, amount in by_tier:
+        in_scope[a] += amount
+    sheets.append(_budgets(session, agreements, set(scope.meal_point_ids), in_scope, start, end, today))
     return sheets
 
 
@@ -353,15 +402,27 @@ def tier_name(label: str) -> str:
     return "/".join(CATEGORIES.get(c, c) for c in label.split("+"))
 
 
-def _budgets(session: Session, agreements: dict, start: date, end: date, today: date) -> Sheet:
-    """Each in-scope agreement's budget: used and left now, the period's subsidy, and the day the
-    budget runs out if the period's daily rate goes on (empty: not before the agreement ends)."""
-    spent = dict(
+def _budgets(
+    session: Session, agreements: dict, points: set[int], in_scope: dict, start: date, end: date, today: date
+) -> Sheet:
+    """Each in-scope agreement's budget: used and left now, the period's subsidy (at all its meal
+    points), and the day the budget runs out if the period's daily rate goes on (empty: not before
+    the agreement ends). An agreement paying only inside the report's scope is summed already."""
+    covers: dict[int, set] = defaultdict(set)
+    for a, p in session.execute(
+        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
+            AgreementPoint.agreement_id.in_(list(agreements))
+        )
+    ):
+        covers[a].add(p)
+    wider = [a for a in agreements if not covers[a] <= points]
+    spent = {a: in_scope.get(a, 0) for a in agreements if a not in wider}
+    spent |= dict(
         session.execute(
             select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
             .join(Meal, Meal.id == MealSubsidy.meal_id)
             .where(
-                MealSubsidy.agreement_id.in_(list(agreements)),
+                MealSubsidy.agreement_id.in_(wider),
                 Meal.status == "served",
                 Meal.service_day >= start,
                 Meal.service_day <= end,
@@ -369,7 +430,7 @@ def _budgets(session: Session, agreements: dict, start: date, end: date, today: 
             .group_by(MealSubsidy.agreement_id)
         ).all()
     )
-    days = (end - start).days + 1
+    days = (min(end, today) - start).days + 1  # the days of the period so far
     sheet = Sheet(
         "budgets",
         "预算 budgets",
@@ -389,7 +450,7 @@ def _budgets(session: Session, agreements: dict, start: date, end: date, today: 
         left = a.budget_cap - a.budget_used
         runs_out = ""
         if used_now > 0:
-            day = max(end, min(today, a.ends_on)) + timedelta(days=math.ceil(left * days / used_now))
+            day = min(end, today) + timedelta(days=math.ceil(left * days / used_now))
             runs_out = day.isoformat() if day <= a.ends_on else ""
         sheet.rows.append(
             [
@@ -510,7 +571,10 @@ def volunteer_contribution(
         _sum(by_point.rows, 4),
         delivery_volunteers,
     ]
-    by_point.rows = _suppress(by_point.rows, 3, 1, scope)
+    protect(by_point, scope, 3, 1, counts=(5,))
+    for row in [*by_point.rows, by_point.totals] if scope.suppress else ():  # deliveries by 1 to 4 volunteers
+        if row[5] == SUPPRESSED:
+            row[4] = SUPPRESSED
 
     sheets = [by_point]
     for key, title, column, label in (
@@ -525,7 +589,7 @@ def volunteer_contribution(
         ]
         sheet = Sheet(key, title, [Column(key[3:], label, "text"), *columns], rows)
         sheet.totals = ["合计 total", int(total_minutes), int(total_times), int(total_volunteers)]
-        sheet.rows = _suppress(rows, 3, 1, scope)
+        protect(sheet, scope, 3, 1)
         sheets.append(sheet)
     return sheets
 
@@ -657,7 +721,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
         int(everyone[3]),
         _sum(sheet.rows, 6),
     ]
-    sheet.rows = _suppress(sheet.rows, 4, 1, scope)
+    protect(sheet, scope, 4, 1)
     redeemed = session.scalar(
         select(func.coalesce(func.sum(ShopOrder.points), 0))
         .join(Organization, Organization.id == ShopOrder.hub_id)

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -33,6 +36,8 @@ from reports.render import MEDIA_TYPES, render
 log = logging.getLogger("linli.reports")
 
 KEEP = timedelta(days=90)
+SETTLED = timedelta(days=2)  # offline scans arrive up to a day late: a period is final 2 days after
+STUCK = timedelta(hours=1)  # a report queued or running longer has lost its worker
 MAX_ATTEMPTS = 4  # the first run and RQ's three retries
 MAX_DAYS = 366
 TITLES = {
@@ -144,20 +149,31 @@ def request_key(ask: ReportAsk, stored: dict) -> str:
 
 
 def request(
-    session: Session, principal: Principal | None, ask: ReportAsk, *, now: datetime, tz: ZoneInfo, scope=None
+    session: Session,
+    principal: Principal | None,
+    ask: ReportAsk,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    scope=None,
+    monthly: bool = False,
 ) -> tuple[Report, bool]:
-    """A report for the ask: (report, whether it existed). `scope` is given by the monthly job."""
+    """A report for the ask: (report, whether it existed). The monthly job gives the scope, and
+    finds the reports it asked for already (it may run twice on the first of the month)."""
     _check(ask)
     stored, partner_id, org_id = scope if scope is not None else scope_for(session, principal, ask)
     key = request_key(ask, stored)
-    today = now.astimezone(tz).date()
-    if ask.period_end < today:  # a period that has ended: one report, built once
+    ended = datetime.combine(ask.period_end + timedelta(days=1), time(0), tz)
+    settled = ended + SETTLED
+    if now >= settled or monthly:  # an ended, settled period: built once (after it settled)
         existing = session.scalar(
             select(Report)
             .where(
                 Report.request_key == key,
-                Report.status != "failed",
-                (Report.expires_at.is_(None)) | (Report.expires_at > now),
+                Report.created_at >= (ended if monthly else settled),
+                # done and not expired, or still being built (not stuck: a worker killed mid-build)
+                ((Report.status == "done") & (Report.expires_at > now))
+                | (Report.status.in_(("queued", "running")) & (Report.created_at > now - STUCK)),
             )
             .order_by(Report.id.desc())
             .limit(1)
@@ -174,6 +190,7 @@ def request(
         request_key=key,
         partner_id=partner_id,
         org_id=org_id,
+        internal=bool(stored.get("internal")),
         requested_by=principal.staff_user_id if principal is not None else None,
         status="queued",
         attempts=0,
@@ -200,7 +217,9 @@ def visible(session: Session, principal: Principal, report: Report) -> bool:
     if report.org_id is None or principal.kind != "staff":
         return False
     path = session.scalar(select(Organization.path).where(Organization.id == report.org_id))
-    return any(path.startswith(p) for p in principal.staff_paths)
+    # an internal (unsuppressed) report is for admins only, like asking for one
+    paths = principal.admin_paths if report.internal else principal.staff_paths
+    return any(path.startswith(p) for p in paths)
 
 
 def get_visible(session: Session, principal: Principal, report_id: int) -> Report:
@@ -219,7 +238,10 @@ def list_visible(session: Session, principal: Principal, after_id: int, limit: i
         q = q.where(Report.partner_id == partner_id)
     elif principal.kind == "staff" and principal.staff_paths:
         q = q.join(Organization, Organization.id == Report.org_id).where(
-            or_(*(Organization.path.startswith(p) for p in principal.staff_paths))
+            or_(*(Organization.path.startswith(p) for p in principal.staff_paths)),
+            or_(
+                Report.internal.is_(False), *(Organization.path.startswith(p) for p in principal.admin_paths)
+            ),
         )
     else:
         raise refuse(principal, "the report list", "staff_only")
@@ -332,14 +354,41 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def webhook_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why the engine will not POST to this URL: not https, or a host inside the network (the
+    engine must not be a way into it). Checked when registered and again before each delivery.
+    A demo set-up (`LINLI_DEMO=1`) may use http and local addresses."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "invalid_url"
+    if not host or parts.scheme not in (("https", "http") if allow_private else ("https",)):
+        return "invalid_url"
+    if allow_private:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return "unresolvable_host"
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            return "private_address"
+    return None
+
+
 def set_webhook(
-    session: Session, signer, partner_id: int, url: str, now: datetime
+    session: Session, signer, partner_id: int, url: str, now: datetime, *, allow_private: bool
 ) -> tuple[PartnerWebhook, str]:
     """Register (or replace) a partner's webhook; the secret is returned this once (a new one
     each time: the old stops being used)."""
     url = (url or "").strip()
-    if not (url.startswith(("https://", "http://")) and 10 <= len(url) <= 500 and " " not in url):
-        raise invalid([FieldError("url", "invalid_url", "应为 http(s):// 开头的网址 An http(s) URL")])
+    problem = "invalid_url" if not 10 <= len(url) <= 500 or " " in url else None
+    problem = problem or webhook_problem(url, allow_private=allow_private)
+    if problem:
+        raise invalid(
+            [FieldError("url", problem, "应为可从互联网访问的 https:// 网址 A public https:// URL")]
+        )
     hook = session.get(PartnerWebhook, partner_id)
     if hook is None:
         hook = PartnerWebhook(partner_id=partner_id, url=url, secret_version=1, created_at=now)
@@ -395,6 +444,7 @@ def monthly(session: Session, *, now: datetime, tz: ZoneInfo) -> int:
                 now=now,
                 tz=tz,
                 scope=({"partner_id": partner_id, "meal_point_ids": []}, partner_id, None),
+                monthly=True,
             )
             made += not existed
     for hub in session.scalars(
@@ -403,6 +453,8 @@ def monthly(session: Session, *, now: datetime, tz: ZoneInfo) -> int:
         for kind in KINDS:
             ask = ReportAsk(kind, start, end, "xlsx")
             stored = {"org_path": hub.path, "meal_point_ids": [], "internal": False}
-            _, existed = request(session, None, ask, now=now, tz=tz, scope=(stored, None, hub.id))
+            _, existed = request(
+                session, None, ask, now=now, tz=tz, scope=(stored, None, hub.id), monthly=True
+            )
             made += not existed
     return made

@@ -353,7 +353,11 @@ def notify_partner(report_id: int) -> None:
             return
         body = reports.notice(report, rt.settings.base_url)
         secret = reports.webhook_secret(rt.signer, hook.partner_id, hook.secret_version)
-        url = hook.url
+        url, partner_id = hook.url, hook.partner_id
+    problem = reports.webhook_problem(url, allow_private=rt.settings.demo)
+    if problem:  # the name may resolve elsewhere now
+        log.warning("webhook of partner %s not sent: %s", partner_id, problem)
+        return
     request = urllib.request.Request(
         url,
         data=body,
@@ -364,7 +368,12 @@ def notify_partner(report_id: int) -> None:
             "X-Linli-Signature": reports.sign(secret, body),
         },
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # a redirect could lead inside the network
+            return None
+
+    with urllib.request.build_opener(NoRedirects).open(request, timeout=10) as answer:
         if answer.status >= 300:
             raise RuntimeError(f"webhook answered {answer.status}")
 

@@ -15,6 +15,8 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from linli.errors import LinliError
+from meals import service
 from meals.models import FundingAgreement, Meal, MealSubsidy
 from orgs import service as orgs_service
 from reports.render import YUAN
@@ -37,6 +39,22 @@ class Month(Canteen):
             self.partner = orgs_service.create_partner(s, name="泉心社会企业", now=MONDAY).id
             self.other_partner = orgs_service.create_partner(s, name="星沙慈善基金", now=MONDAY).id
             s.get(FundingAgreement, self.enterprise).partner_id = self.partner
+            # a second partner co-funds the same point: 5 jiao a lunch, after the others
+            self.charity = service.create_agreement(
+                s,
+                service.AgreementInput(
+                    name="星沙慈善基金",
+                    funder_kind="charity",
+                    stack_order=3,
+                    starts_on=date(2030, 5, 1),
+                    ends_on=date(2030, 12, 31),
+                    budget_cap=1_000_000,
+                    schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 50}],
+                    meal_point_ids=[self.point.id],
+                    partner_id=self.other_partner,
+                ),
+                MONDAY,
+            ).id
             self.diners = [self.grandma, self.grandpa]
             for n in range(6):
                 self.diners.append(
@@ -154,7 +172,7 @@ def test_meal_usage_reconciles_with_the_records_to_the_fen(month, client):
     )
     assert totals[f"funder_{month.government}"] == expected["funders"][month.government]
     assert totals[f"funder_{month.enterprise}"] == expected["funders"][month.enterprise]
-    assert totals["reversed_subsidy"] == -1100  # grandma's Monday lunch, reversed on 10 June
+    assert totals["reversed_subsidy"] == -1150  # grandma's Monday lunch (1100 + 50), reversed on 10 June
     assert (totals["booked"], totals["booked_served"], totals["no_shows"]) == (1, 0, 1)
     # one month row, June; every breakdown adds up to the same totals
     assert [r["period"] for r in summary["rows"]] == ["2030-06-01"]
@@ -197,19 +215,30 @@ def test_a_partner_sees_its_points_aggregated_and_small_cells_suppressed(month, 
     tiers = sheet(body, "by_tier")
     # only the partner's own agreement; the 30 June dinner had 3 diners: suppressed, totals exact
     assert {r["funder"] for r in tiers["rows"]} == {"泉心社会企业"}
-    assert any(r["meals"] == "<5" for r in sheet(body, "by_slot")["rows"])
-    assert sheet(body, "by_slot")["totals"]["meals"] == month.expected()["meals"]
+    # dinner (3 diners) is suppressed, and so is lunch: the point's summary row would give it away
+    slots = sheet(body, "by_slot")
+    assert [r["meals"] for r in slots["rows"]] == ["<5", "<5"]
+    assert slots["totals"]["meals"] == month.expected()["meals"]
     assert [r["funder"] for r in sheet(body, "budgets")["rows"]] == ["泉心社会企业"]
-    assert f"funder_{month.government}" not in sheet(body, "summary")["totals"]
+    # only its own money: no other funder's column, no all-funder subsidy or what diners paid
+    totals = sheet(body, "summary")["totals"]
+    assert f"funder_{month.enterprise}" in totals and f"funder_{month.government}" not in totals
+    assert f"funder_{month.charity}" not in totals and "paid" not in totals and "subsidy" not in totals
+    assert totals["reversed_subsidy"] == 0  # the reversed meal's subsidy was the others'
+    # a booking missed by one diner is a count of one person: suppressed, the total too
+    assert totals["no_shows"] == "<5"
 
-    # the second partner funds nothing here: empty, and asking for this point is refused and logged
+    # the second partner co-funds the same point and sees only its own money
     other = staff_token(client, "partner2")
     _, got = month.report(other)
-    assert sheet(got.json(), "summary")["rows"] == [] and sheet(got.json(), "summary")["totals"]["meals"] == 0
+    totals = sheet(got.json(), "summary")["totals"]
+    assert f"funder_{month.charity}" in totals and f"funder_{month.enterprise}" not in totals
+    assert {r["funder"] for r in sheet(got.json(), "by_tier")["rows"]} == {"星沙慈善基金"}
+    assert "泉心社会企业" not in got.text and totals["reversed_subsidy"] == -50
     caplog.set_level(logging.WARNING, logger="linli.reports")
     refused = client.post(
         "/api/v1/reports",
-        json={"kind": "meal_usage", "format": "json", **JUNE, "meal_point_ids": [month.point.id]},
+        json={"kind": "meal_usage", "format": "json", **JUNE, "meal_point_ids": [month.point.id + 1]},
         headers=other,
     )
     assert refused.status_code == 403 and refused.json()["code"] == "outside_your_scope"
@@ -268,8 +297,12 @@ def test_csv_and_xlsx_open_with_chinese_headers_money_and_totals(month, client):
 
 def test_an_ended_periods_report_is_built_once_and_an_open_one_again(month, client, clock):
     admin = staff_token(client, "admin_a")
+    # on 2 July June is not settled yet (offline scans may still arrive): each request builds anew
+    early, _ = month.report(admin, internal=True)
+    assert early.status_code == 202
+    clock.at = datetime(2030, 7, 3, 2, 0, tzinfo=UTC)
     first, _ = month.report(admin, internal=True)
-    assert first.status_code == 202
+    assert first.status_code == 202 and first.json()["id"] != early.json()["id"]
     again = client.post(
         "/api/v1/reports",
         json={"kind": "meal_usage", "format": "json", **JUNE, "internal": True},
@@ -347,3 +380,37 @@ def test_a_partners_api_key_gets_the_same_scoped_report(month, client, rt):
     assert client.get(f"/api/v1/reports/{listed[0]['id']}", headers=other_hub).status_code == 403
     volunteer = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE})
     assert volunteer.status_code == 401
+
+
+def test_internal_reports_are_for_admins_only(month, client, rt):
+    staff_user(rt, "hub_coordinator", "coordinator", org_id=month.county.hub_a)
+    admin = staff_token(client, "admin_a")
+    coordinator = staff_token(client, "hub_coordinator")
+    internal, _ = month.report(admin, internal=True)
+    shared, _ = month.report(coordinator)
+    assert client.get(f"/api/v1/reports/{internal.json()['id']}/file", headers=coordinator).status_code == 403
+    listed = {r["id"] for r in client.get("/api/v1/reports", headers=coordinator).json()["items"]}
+    assert listed == {shared.json()["id"]}
+    assert {r["id"] for r in client.get("/api/v1/reports", headers=admin).json()["items"]} == {
+        internal.json()["id"],
+        shared.json()["id"],
+    }
+
+
+def test_webhooks_must_be_public_https_outside_the_demo(month, rt):
+    from reports import service as reports
+
+    with rt.tx() as s:
+        for url, code in (
+            ("http://partner.example.com/hook", "invalid_url"),
+            ("https://127.0.0.1/hook", "private_address"),
+            ("https://10.0.0.8:6379/x", "private_address"),
+            ("https://[::1]/hook", "private_address"),
+        ):
+            with pytest.raises(LinliError) as refused:
+                reports.set_webhook(s, rt.signer, month.partner, url, rt.clock.now(), allow_private=False)
+            assert refused.value.errors[0].code == code, url
+        hook, secret = reports.set_webhook(
+            s, rt.signer, month.partner, "http://127.0.0.1:9/hook", rt.clock.now(), allow_private=True
+        )
+        assert len(secret) == 64 and hook.secret_version == 1

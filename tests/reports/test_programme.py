@@ -234,7 +234,8 @@ def test_the_micro_grant_round_is_counted_exactly(client, rt, clock):
     )
     usage = world.report(partner, kind="meal_usage")
     assert usage["sheets"][0]["totals"]["meals"] == 5200
-    assert usage["sheets"][0]["totals"]["subsidy"] == 5200 * 300
+    own = [k for k in usage["sheets"][0]["totals"] if k.startswith("funder_")]
+    assert len(own) == 1 and usage["sheets"][0]["totals"][own[0]] == 5200 * 300
 
 
 class Hook(BaseHTTPRequestHandler):
@@ -331,3 +332,77 @@ def test_monthly_reports_reach_partners_with_a_signed_notice(client, rt, clock):
         assert notice["event"] == "report.ready" and notice["report_id"] in {r["id"] for r in listed}
     with rt.tx() as s:
         assert s.scalar(select(func.count()).select_from(Report).where(Report.status == "done")) == 8
+
+
+def test_attendances_count_in_the_month_of_their_local_day_and_files_open(client, rt, clock):
+    import csv
+    import io
+
+    import openpyxl
+
+    from tests.helpers import file_volunteer, make_activity, make_station
+    from volunteer.models import Attendance
+
+    clock.at = datetime(2030, 6, 1, 1, 0, tzinfo=UTC)
+    county = make_county(rt)
+    staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
+    station = make_station(rt, county.org_a, name="泉塘社区活动室")
+    volunteers = [file_volunteer(rt, f"1380731{n:04d}", county.open_team, name="王秀英") for n in range(6)]
+    # 23:00 on 30 June and 07:00 on 1 July, local time: both on 30 June in UTC
+    late_june = make_activity(rt, county.org_a, station, local(30, "22:30"), hours=1, title="夜间巡访")
+    early_july = make_activity(
+        rt, county.org_a, station, local(30, "22:30") + timedelta(hours=8), hours=2, title="早间送餐"
+    )
+    with rt.tx() as s:
+        for activity, start in (
+            (late_june, local(30, "23:00")),
+            (early_july, local(30, "23:00") + timedelta(hours=8)),
+        ):
+            for v in volunteers:
+                s.add(
+                    Attendance(
+                        activity_id=activity,
+                        volunteer_id=v,
+                        station_id=station,
+                        state="closed",
+                        checked_in_at=start,
+                        checked_out_at=start + timedelta(minutes=30),
+                        minutes=30,
+                        created_at=start,
+                    )
+                )
+    clock.at = datetime(2030, 7, 10, 2, 0, tzinfo=UTC)
+    admin = staff_token(client, "admin_a")
+
+    def ask(period_start, period_end, fmt, kind="volunteer_contribution"):
+        r = client.post(
+            "/api/v1/reports",
+            json={"kind": kind, "period_start": period_start, "period_end": period_end, "format": fmt},
+            headers=admin,
+        )
+        drain(rt)
+        return client.get(f"/api/v1/reports/{r.json()['id']}/file", headers=admin)
+
+    june = ask("2030-06-01", "2030-06-30", "csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(june)))
+    by_type = rows[rows.index(["按活动类型 by activity type"]) + 2 :]
+    assert by_type[0][1:] == ["180", "6", "6"]  # the 23:00 visit only: 6 × 30 minutes
+    july = openpyxl.load_workbook(io.BytesIO(ask("2030-07-01", "2030-07-31", "xlsx").content))
+    assert july.sheetnames == [
+        "按助餐点 by meal point",
+        "按组织和服务队 by organization or team",
+        "按活动类型 by activity type",
+    ]
+    last = list(july["按活动类型 by activity type"].iter_rows(values_only=True))[-1]
+    assert last == ("合计 total", 180, 6, 6)
+    programme = openpyxl.load_workbook(
+        io.BytesIO(ask("2030-07-01", "2030-07-31", "xlsx", "programme_summary").content)
+    )
+    values = list(programme.worksheets[0].iter_rows(values_only=True))
+    assert values[1][:4] == (
+        "组织（项目） organization (project)",
+        "开展活动 activities held",
+        "服务人次 person-times served",
+        "志愿服务人次 volunteer person-times",
+    )
+    assert values[-1][:4] == ("合计 total", 1, 0, 6)
