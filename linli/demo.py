@@ -351,6 +351,10 @@ def county_meals(
                         "agreement_id": agreement,
                         "amount": a,
                         "tier": tier,
+                        "meal_point_id": d["home_point_id"],
+                        "diner_id": d["id"],
+                        "service_day": day,
+                        "voided": False,
                     }
                 )
         session.execute(insert(Meal), meals)

@@ -269,7 +269,16 @@ def _record(
     session.execute(
         insert(MealSubsidy),
         [
-            {"meal_id": meal.id, "agreement_id": a, "amount": n, "tier": (tiers or {}).get(a, "")}
+            {
+                "meal_id": meal.id,
+                "agreement_id": a,
+                "amount": n,
+                "tier": (tiers or {}).get(a, ""),
+                "meal_point_id": point_id,
+                "diner_id": diner_id,
+                "service_day": day,
+                "voided": False,
+            }
             for a, n in parts
         ],
     )
@@ -360,6 +369,12 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
             .values(budget_used=FundingAgreement.budget_used - part.amount)
         )
     meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
+    session.execute(
+        update(MealSubsidy)
+        .where(MealSubsidy.meal_id == meal.id)
+        .values(voided=True)
+        .execution_options(synchronize_session=False)
+    )
     bookings.mark_unserved(session, meal.diner_id, meal.meal_point_id, meal.service_day, meal.slot)
     _undo_delivery(session, meal, now)
     session.flush()

@@ -193,14 +193,24 @@ class Meal(Base):
 
 
 class MealSubsidy(Base):
+    """One funder's part of one meal. The meal's point, diner and day are copied here (they never
+    change; a void sets `voided`), so a funder's month is read from this table alone."""
+
     __tablename__ = "meal_subsidies"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount"),
+        Index("ix_meal_subsidies_agreement_day", "agreement_id", "service_day"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), index=True)
-    agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"))
     amount: Mapped[int] = mapped_column(Integer)  # fen
     tier: Mapped[str] = mapped_column(String(100), default="")  # the schedule tier that paid
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    diner_id: Mapped[int] = mapped_column(ForeignKey("diners.id"))
+    service_day: Mapped[date] = mapped_column(Date)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DayClose(Base):

@@ -235,22 +235,29 @@ def meal_usage(
     # each in-scope funder's subsidy per meal point, period and the tier of its schedule that paid:
     # the by_tier sheet, and summed up, the funders' columns of the summary and their budgets
     funder_ids = sorted(agreements)
+    paid_by = and_(  # the in-scope funders' parts of the period's meals: meal_subsidies alone
+        MealSubsidy.agreement_id.in_(funder_ids),
+        MealSubsidy.meal_point_id.in_(scope.meal_point_ids),
+        MealSubsidy.service_day >= start,
+        MealSubsidy.service_day <= end,
+        MealSubsidy.voided.is_(False),
+    )
+    subsidy_period = bucket(session, MealSubsidy.service_day, granularity).label("period")
     by_tier = [
         (p, _day(b), a, t, int(n), int(d), int(amount))
         for p, b, a, t, n, d, amount in session.execute(
             select(
-                Meal.meal_point_id,
-                period,
+                MealSubsidy.meal_point_id,
+                subsidy_period,
                 MealSubsidy.agreement_id,
                 MealSubsidy.tier,
                 func.count(),
-                func.count(Meal.diner_id.distinct()),
+                func.count(MealSubsidy.diner_id.distinct()),
                 func.sum(MealSubsidy.amount),
             )
-            .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
-            .where(served, MealSubsidy.agreement_id.in_(funder_ids))
-            .group_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
-            .order_by(Meal.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
+            .where(paid_by)
+            .group_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id, MealSubsidy.tier)
+            .order_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id, MealSubsidy.tier)
         )
     ]
     per_funder: dict[tuple, int] = defaultdict(int)
@@ -362,14 +369,7 @@ def meal_usage(
     rows = [
         [points[p], b, agreements[a].name, tier_name(t), n, d, amount] for p, b, a, t, n, d, amount in by_tier
     ]
-    tier_diners = session.scalar(  # EXISTS, not a join: a semi-join reads each meal once
-        select(func.count(Meal.diner_id.distinct())).where(
-            served,
-            select(MealSubsidy.id)
-            .where(MealSubsidy.meal_id == Meal.id, MealSubsidy.agreement_id.in_(funder_ids))
-            .exists(),
-        )
-    )
+    tier_diners = session.scalar(select(func.count(MealSubsidy.diner_id.distinct())).where(paid_by))
     tiers = Sheet(
         "by_tier",
         "按补贴档次 by tier",
@@ -420,12 +420,11 @@ def _budgets(
     spent |= dict(
         session.execute(
             select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
-            .join(Meal, Meal.id == MealSubsidy.meal_id)
             .where(
                 MealSubsidy.agreement_id.in_(wider),
-                Meal.status == "served",
-                Meal.service_day >= start,
-                Meal.service_day <= end,
+                MealSubsidy.voided.is_(False),
+                MealSubsidy.service_day >= start,
+                MealSubsidy.service_day <= end,
             )
             .group_by(MealSubsidy.agreement_id)
         ).all()

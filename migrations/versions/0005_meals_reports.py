@@ -1,8 +1,9 @@
-"""meals: bookings, home delivery runs, adjustments after close, addresses, subsidy tiers; reports
+"""meals: bookings, home delivery runs, adjustments after close, addresses, subsidy tiers and
+funders' parts readable alone; reports
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-26 23:13:51.087017
+Create Date: 2026-11-26 23:27:40.368367
 """
 
 from collections.abc import Sequence
@@ -179,6 +180,40 @@ def upgrade() -> None:
 
     with op.batch_alter_table("meal_subsidies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tier", sa.String(length=100), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("meal_point_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("diner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True)
+        )
+        batch_op.add_column(sa.Column("service_day", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("voided", sa.Boolean(), nullable=True))
+    # the meal's point, diner, day and void, copied onto each funder's part
+    for column, value in (
+        ("meal_point_id", "meal_point_id"),
+        ("diner_id", "diner_id"),
+        ("service_day", "service_day"),
+        ("voided", "status = 'voided'"),
+    ):
+        op.execute(
+            f"UPDATE meal_subsidies SET {column} = (SELECT {value} FROM meals WHERE meals.id = meal_subsidies.meal_id)"
+        )
+    with op.batch_alter_table("meal_subsidies", schema=None) as batch_op:
+        for column in ("meal_point_id", "diner_id", "service_day", "voided"):
+            batch_op.alter_column(column, nullable=False)
+        batch_op.drop_index(batch_op.f("ix_meal_subsidies_agreement_id"))
+        batch_op.create_index(
+            "ix_meal_subsidies_agreement_day", ["agreement_id", "service_day"], unique=False
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_meal_subsidies_meal_point_id_meal_points"),
+            "meal_points",
+            ["meal_point_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_meal_subsidies_diner_id_diners"), "diners", ["diner_id"], ["id"]
+        )
 
     with op.batch_alter_table("meals", schema=None) as batch_op:
         batch_op.add_column(
@@ -195,6 +230,16 @@ def downgrade() -> None:
         batch_op.drop_column("delivered_by")
 
     with op.batch_alter_table("meal_subsidies", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_meal_subsidies_diner_id_diners"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_meal_subsidies_meal_point_id_meal_points"), type_="foreignkey"
+        )
+        batch_op.drop_index("ix_meal_subsidies_agreement_day")
+        batch_op.create_index(batch_op.f("ix_meal_subsidies_agreement_id"), ["agreement_id"], unique=False)
+        batch_op.drop_column("voided")
+        batch_op.drop_column("service_day")
+        batch_op.drop_column("diner_id")
+        batch_op.drop_column("meal_point_id")
         batch_op.drop_column("tier")
 
     with op.batch_alter_table("meal_day_closes", schema=None) as batch_op:
