@@ -105,6 +105,7 @@ def serve(
         return {"outcome": "rejected", "reason": "revoked_card", "diner": who}
     local = at.astimezone(tz)
     day = local.date()
+    at_door = slot is not None  # a delivery run's slot, not the counter's clock
     slot = slot or slot_at(slots, local)
     if slot is None:
         return {"outcome": "rejected", "reason": "outside_window", "diner": who}
@@ -120,7 +121,7 @@ def serve(
         .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
         .scalar_subquery()
     )
-    if offline or slot is not None:  # late uploads and door scans: not while the day is being closed
+    if offline or at_door:  # late uploads and door scans: not while the day is being closed
         _lock_point(session, point.id, read=True)
     closed = (
         select(DayClose.id).where(DayClose.meal_point_id == point.id, DayClose.service_day == day).exists()
