@@ -19,6 +19,7 @@ from linli.outbox import emit
 from meals import bookings
 from meals.models import (
     AgreementPoint,
+    Booking,
     DayClose,
     Diner,
     FundingAgreement,
@@ -35,17 +36,27 @@ from orgs.models import Organization, Station
 DUPLICATE_WINDOW = timedelta(seconds=60)
 
 
-def point_at_station(session: Session, station_id: int) -> tuple[MealPoint, str, list[MealSlot]] | None:
-    """The meal point whose counter this station is, its organization's path and its slots (one
-    round trip)."""
-    rows = session.execute(
+def point_at_station(
+    session: Session, station_id: int, diner_id: int | None = None
+) -> tuple[MealPoint, str, list[MealSlot], Diner | None] | None:
+    """The meal point whose counter this station is, its organization's path and its slots; with
+    `diner_id`, the diner's row too, locked (a diner's scans are judged one at a time): one round
+    trip. None if the station is no meal point's counter."""
+    q = (
         select(MealPoint, Organization.path, MealSlot)
         .join(Station, Station.id == MealPoint.station_id)
         .join(Organization, Organization.id == Station.org_id)
         .join(MealSlot, MealSlot.meal_point_id == MealPoint.id)
         .where(MealPoint.station_id == station_id)
-    ).all()
-    return (rows[0][0], rows[0][1], [r[2] for r in rows]) if rows else None
+    )
+    if diner_id is not None:
+        rows = session.execute(
+            q.add_columns(Diner).join(Diner, Diner.id == diner_id).with_for_update(of=Diner)
+        ).all()
+        if rows:
+            return rows[0][0], rows[0][1], [r[2] for r in rows], rows[0][3]
+    rows = session.execute(q).all()  # no such diner (or no such point): the point alone
+    return (rows[0][0], rows[0][1], [r[2] for r in rows], None) if rows else None
 
 
 def slot_at(slots: list[MealSlot], local: datetime) -> MealSlot | None:
@@ -93,11 +104,13 @@ def serve(
     offline: bool,
     slot: MealSlot | None = None,
     delivered_by: int | None = None,
+    diner: Diner | None = None,
 ) -> dict:
     """Judge one diner-card scan at a meal point's counter (or at the door, for a delivery run's
     `slot`). Returns the scan's answer: `meal_served`, `duplicate`, or `rejected` with a reason
-    (`already_served` carries the first meal)."""
-    diner = session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
+    (`already_served` carries the first meal). `diner`: the diner's row, locked already."""
+    if diner is None:
+        diner = session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
     if diner is None:
         return {"outcome": "rejected", "reason": "unknown_person"}
     who = diner_view(diner)
@@ -126,7 +139,18 @@ def serve(
     closed = (
         select(DayClose.id).where(DayClose.meal_point_id == point.id, DayClose.service_day == day).exists()
     )
-    first, served_today, closed = session.execute(
+    booked = (  # whether a booking waits to be served (most diners do not book)
+        select(Booking.id)
+        .where(
+            Booking.diner_id == diner.id,
+            Booking.meal_point_id == point.id,
+            Booking.service_day == day,
+            Booking.slot == slot.slot,
+            Booking.status == "booked",
+        )
+        .exists()
+    )
+    first, served_today, closed, booked = session.execute(
         select(
             select(Meal.id)
             .where(
@@ -139,6 +163,7 @@ def serve(
             .scalar_subquery(),
             served_today,
             closed,
+            booked,
         )
     ).one()
     if closed:  # the day's numbers are final: a meal now would change them silently
@@ -173,7 +198,8 @@ def serve(
     )
     if meal is None:  # a budget ran out between reading it and taking it
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
-    bookings.mark_served(session, diner.id, point.id, day, slot.slot)
+    if booked:
+        bookings.mark_served(session, diner.id, point.id, day, slot.slot)
     view = meal_view(meal, [(a, names[a], n) for a, n in parts])
     if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
         view["budget_exhausted"] = [names[a] for a in exhausted]

@@ -375,18 +375,19 @@ def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dic
         return result
     if item.station_id is None:
         raise _Reject("not_allowed_here")
-    found = counter.point_at_station(session, item.station_id)
+    found = counter.point_at_station(session, item.station_id, code.subject_id)
     rec["station_known"] = True
     if found is None:
         station = repository.station_path(session, item.station_id)
         rec["station_id"] = station.station_id if station else None
         raise _Reject("not_allowed_here")
-    point, path, slots = found
+    point, path, slots, diner = found
     rec["station_id"] = point.station_id
     if not device.may_use(path, point.station_id):
         raise _Reject("not_allowed_here")
     result = counter.serve(
         session,
+        diner=diner,
         diner_id=code.subject_id,
         card_version=code.number,
         point=point,
