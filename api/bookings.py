@@ -12,10 +12,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts.principal import Principal
-from api.deps import local_today, provide_principal
+from api.deps import check_times, local_today, provide_principal
 from api.meals import AUTH_ERRORS, staff_at
 from api.problems import problems
-from linli.errors import FieldError, invalid, not_found
+from linli.errors import not_found
 from linli.runtime import Runtime
 from meals import bookings, service
 from meals.models import Booking
@@ -157,8 +157,7 @@ class BookingController(Controller):
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> KitchenRead:
-        if not 2000 <= day.year < 2100:
-            raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
+        check_times(day=day)
         with rt.tx() as session:
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)

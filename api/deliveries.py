@@ -12,10 +12,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy import select
 
 from accounts.principal import Principal
-from api.deps import local_today, provide_principal, require_volunteer
+from api.deps import check_times, local_today, provide_principal, require_volunteer
 from api.meals import AUTH_ERRORS, staff_at
 from api.problems import problems
-from linli.errors import FieldError, invalid
 from linli.runtime import Runtime
 from meals import delivery, service
 from meals.models import DeliveryRun
@@ -28,12 +27,6 @@ class PlanBody(msgspec.Struct):
 
 class RunPage(msgspec.Struct):
     items: list[dict]  # {id, meal_point_id, day, slot, community, volunteer, stops_total, delivered, stops?}
-
-
-def _day(day: date) -> date:
-    if not 2000 <= day.year < 2100:
-        raise invalid([FieldError("day", "out_of_range", "日期不合理 Implausible date")])
-    return day
 
 
 class DeliveryController(Controller):
@@ -64,7 +57,7 @@ class DeliveryController(Controller):
         with rt.tx() as session:
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
-            runs = delivery.plan(session, point.id, _day(data.day), data.slot, rt.clock.now())
+            runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
             return RunPage(delivery.runs_view(session, runs, with_stops=True))
 
     @get(
@@ -86,12 +79,13 @@ class DeliveryController(Controller):
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> RunPage:
+        check_times(day=day)
         with rt.tx() as session:
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
             runs = session.scalars(
                 select(DeliveryRun)
-                .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == _day(day))
+                .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == day)
                 .order_by(DeliveryRun.slot, DeliveryRun.community)
             )
             return RunPage(delivery.runs_view(session, list(runs), with_stops=True))
@@ -110,8 +104,9 @@ class DeliveryController(Controller):
         day: FromQuery[date | None] = None,
     ) -> RunPage:
         volunteer_id = require_volunteer(principal)
+        check_times(day=day)
         with rt.tx() as session:
-            runs = delivery.open_runs_for(session, volunteer_id, _day(day or local_today(rt)))
+            runs = delivery.open_runs_for(session, volunteer_id, day or local_today(rt))
             mine = [r for r in runs if r.volunteer_id == volunteer_id]
             others = [r for r in runs if r.volunteer_id != volunteer_id]
             # addresses only for the runs the volunteer took

@@ -182,6 +182,14 @@ def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> in
     raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
 
 
+def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
+    """A meal of a point the staff member works at (404 or 403 otherwise), and their id."""
+    meal = session.get(Meal, meal_id)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    return meal, staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+
+
 def _point_read(session, point: MealPoint) -> MealPointRead:
     return MealPointRead(
         id=point.id,
@@ -452,10 +460,7 @@ class MealController(Controller):
         rt: NamedDependency[Runtime],
     ) -> MealRead:
         with rt.tx() as session:
-            meal = session.get(Meal, meal_id)
-            if meal is None:
-                raise not_found("餐次记录 Meal", "meal_not_found")
-            staff_id = staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            _, staff_id = _meal_here(session, principal, meal_id)
             return MealRead.of(
                 counter.void(
                     session,
@@ -489,10 +494,7 @@ class MealController(Controller):
         rt: NamedDependency[Runtime],
     ) -> dict:
         with rt.tx() as session:
-            meal = session.get(Meal, meal_id)
-            if meal is None:
-                raise not_found("餐次记录 Meal", "meal_not_found")
-            staff_id = staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            _, staff_id = _meal_here(session, principal, meal_id)
             adjustment = counter.reverse(
                 session,
                 meal_id,
@@ -514,8 +516,5 @@ class MealController(Controller):
         self, meal_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> dict:
         with rt.tx() as session:
-            meal = session.get(Meal, meal_id)
-            if meal is None:
-                raise not_found("餐次记录 Meal", "meal_not_found")
-            staff_at(session, principal, service.get_point(session, meal.meal_point_id))
+            meal, _ = _meal_here(session, principal, meal_id)
             return counter.meal_record(session, meal)

@@ -368,15 +368,7 @@ def record_unsubsidized(
 
 def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz) -> Meal:
     """Void a meal the same day, with a reason: its subsidies go back to the funders' budgets."""
-    reason = (reason or "").strip()
-    if not 1 <= len(reason) <= 200:
-        raise invalid([FieldError("reason", "required", "请填写作废理由（1到200字） A reason is required")])
-    meal = session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
-    if meal is None:
-        raise not_found("餐次记录 Meal", "meal_not_found")
-    if meal.status == "voided":
-        raise conflict("meal_voided", "该餐已作废 Already voided")
-    _lock_point(session, meal.meal_point_id)
+    meal, reason = _meal_to_change(session, meal_id, reason, "作废理由")
     if meal.service_day != now.astimezone(tz).date() or day_closed(
         session, meal.meal_point_id, meal.service_day
     ):
@@ -384,17 +376,7 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
             "meal_day_past",
             "只能作废当天且未日结的餐次 Only meals of today, before the day is closed, can be voided",
         )
-    parts = list(
-        session.scalars(
-            select(MealSubsidy).where(MealSubsidy.meal_id == meal.id).order_by(MealSubsidy.agreement_id)
-        )
-    )
-    for part in parts:
-        session.execute(
-            update(FundingAgreement)
-            .where(FundingAgreement.id == part.agreement_id)
-            .values(budget_used=FundingAgreement.budget_used - part.amount)
-        )
+    _give_back(session, meal.id)
     meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
     session.execute(
         update(MealSubsidy)
@@ -406,6 +388,37 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
     _undo_delivery(session, meal, now)
     session.flush()
     return meal
+
+
+def _meal_to_change(session: Session, meal_id: int, reason: str, what: str) -> tuple[Meal, str]:
+    """The meal a void or a reversal changes, locked with its meal point (see `_lock_point`),
+    and the reason given; 422, 404 or 409 (already voided) otherwise."""
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 200:
+        raise invalid([FieldError("reason", "required", f"请填写{what}（1到200字） A reason is required")])
+    meal = session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    if meal.status == "voided":
+        raise conflict("meal_voided", "该餐已作废 Already voided")
+    _lock_point(session, meal.meal_point_id)
+    return meal, reason
+
+
+def _give_back(session: Session, meal_id: int) -> list[MealSubsidy]:
+    """Return a meal's subsidies to the funders' budgets (in agreement id order); its parts."""
+    parts = list(
+        session.scalars(
+            select(MealSubsidy).where(MealSubsidy.meal_id == meal_id).order_by(MealSubsidy.agreement_id)
+        )
+    )
+    for part in parts:
+        session.execute(
+            update(FundingAgreement)
+            .where(FundingAgreement.id == part.agreement_id)
+            .values(budget_used=FundingAgreement.budget_used - part.amount)
+        )
+    return parts
 
 
 def _undo_delivery(session: Session, meal: Meal, now: datetime) -> None:
@@ -426,35 +439,18 @@ def reverse(
     """Reverse a meal that can no longer be voided (its day is past or closed): the meal stays as
     recorded, the reversal counts on the first day still open at the point, and the subsidies go
     back to the funders' budgets. A meal is reversed at most once."""
-    reason = (reason or "").strip()
-    if not 1 <= len(reason) <= 200:
-        raise invalid([FieldError("reason", "required", "请填写调整理由（1到200字） A reason is required")])
-    meal = session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
-    if meal is None:
-        raise not_found("餐次记录 Meal", "meal_not_found")
-    if meal.status == "voided":
-        raise conflict("meal_voided", "该餐已作废 Already voided")
-    _lock_point(session, meal.meal_point_id)
+    meal, reason = _meal_to_change(session, meal_id, reason, "调整理由")
     today = now.astimezone(tz).date()
-    if meal.service_day == today and not day_closed(session, meal.meal_point_id, today):
+    today_closed = day_closed(session, meal.meal_point_id, today)
+    if meal.service_day == today and not today_closed:
         raise conflict("meal_day_open", "当天未日结的餐次请直接作废 Today's meals are voided, not adjusted")
     if session.scalar(select(MealAdjustment.id).where(MealAdjustment.meal_id == meal.id)) is not None:
         raise conflict("meal_adjusted", "该餐已调整过 This meal was already reversed")
-    parts = list(
-        session.scalars(
-            select(MealSubsidy).where(MealSubsidy.meal_id == meal.id).order_by(MealSubsidy.agreement_id)
-        )
-    )
-    for part in parts:
-        session.execute(
-            update(FundingAgreement)
-            .where(FundingAgreement.id == part.agreement_id)
-            .values(budget_used=FundingAgreement.budget_used - part.amount)
-        )
+    parts = _give_back(session, meal.id)
     adjustment = MealAdjustment(
         meal_id=meal.id,
         meal_point_id=meal.meal_point_id,
-        made_on=today if not day_closed(session, meal.meal_point_id, today) else today + timedelta(days=1),
+        made_on=today + timedelta(days=1) if today_closed else today,
         price_delta=-meal.price,
         paid_delta=-meal.paid,
         subsidy_delta=-meal.subsidy,

@@ -104,22 +104,26 @@ def runs_view(session: Session, runs: list[DeliveryRun], *, with_stops: bool) ->
         ).all()
     )
     out = []
-    lists: dict[tuple, list[Diner]] = {}
+    lists: dict[tuple, tuple[list[Diner], dict[int, int]]] = {}  # per slot: its diners, their meals
     for run in runs:
         key = (run.meal_point_id, run.service_day, run.slot)
         if key not in lists:
-            lists[key] = delivery_diners(session, *key)
-        diners = [d for d in lists[key] if d.community == run.community]
-        served = dict(
-            session.execute(
-                select(Meal.diner_id, Meal.id).where(
-                    Meal.diner_id.in_([d.id for d in diners]),
-                    Meal.service_day == run.service_day,
-                    Meal.slot == run.slot,
-                    Meal.status == "served",
-                )
-            ).all()
-        )
+            everyone = delivery_diners(session, *key)
+            lists[key] = (
+                everyone,
+                dict(
+                    session.execute(
+                        select(Meal.diner_id, Meal.id).where(
+                            Meal.diner_id.in_([d.id for d in everyone]),
+                            Meal.service_day == run.service_day,
+                            Meal.slot == run.slot,
+                            Meal.status == "served",
+                        )
+                    ).all()
+                ),
+            )
+        everyone, served = lists[key]
+        diners = [d for d in everyone if d.community == run.community]
         view = {
             "id": run.id,
             "meal_point_id": run.meal_point_id,

@@ -170,6 +170,19 @@ def protect(sheet: Sheet, scope: Scope, people: int, measures_from: int, group: 
     sheet.rows, sheet.totals = rows, totals
 
 
+def _served(start: date, end: date):
+    """Meals served (not voided) on the days of a period."""
+    return and_(Meal.service_day >= start, Meal.service_day <= end, Meal.status == "served")
+
+
+def _point_names(session: Session, scope: Scope) -> dict[int, str]:
+    return dict(
+        session.execute(
+            select(MealPoint.id, MealPoint.name).where(MealPoint.id.in_(scope.meal_point_ids))
+        ).all()
+    )
+
+
 def _sum(rows: list[list], index: int) -> int:
     return sum(r[index] for r in rows)
 
@@ -189,21 +202,12 @@ def utc_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime
 def meal_usage(
     session: Session, scope: Scope, start: date, end: date, granularity: str, today: date
 ) -> list[Sheet]:
-    points = dict(
-        session.execute(
-            select(MealPoint.id, MealPoint.name).where(MealPoint.id.in_(scope.meal_point_ids))
-        ).all()
-    )
+    points = _point_names(session, scope)
     agreements = {
         a.id: a
         for a in session.scalars(select(FundingAgreement).where(FundingAgreement.id.in_(scope.agreement_ids)))
     }
-    served = and_(
-        Meal.meal_point_id.in_(scope.meal_point_ids),
-        Meal.service_day >= start,
-        Meal.service_day <= end,
-        Meal.status == "served",
-    )
+    served = and_(Meal.meal_point_id.in_(scope.meal_point_ids), _served(start, end))
     period = bucket(session, Meal.service_day, granularity).label("period")
     # a partner sees meals, people and prices, and only its own agreements' money (below); what
     # diners paid and all funders' subsidy together would tell it what the others paid
@@ -512,17 +516,12 @@ def volunteer_contribution(
         joined(select(*measures)).where(where)
     ).one()
 
+    delivered = and_(Meal.meal_point_id.in_(scope.meal_point_ids), _served(start, end))
     deliveries = {
         p: (int(n), int(v))
         for p, n, v in session.execute(
             select(Meal.meal_point_id, func.count(), func.count(Meal.delivered_by.distinct()))
-            .where(
-                Meal.meal_point_id.in_(scope.meal_point_ids),
-                Meal.service_day >= start,
-                Meal.service_day <= end,
-                Meal.status == "served",
-                Meal.delivered_by.is_not(None),
-            )
+            .where(delivered, Meal.delivered_by.is_not(None))
             .group_by(Meal.meal_point_id)
         )
     }
@@ -535,11 +534,7 @@ def volunteer_contribution(
             .group_by(MealPoint.id)
         )
     }
-    names = dict(
-        session.execute(
-            select(MealPoint.id, MealPoint.name).where(MealPoint.id.in_(scope.meal_point_ids))
-        ).all()
-    )
+    names = _point_names(session, scope)
     by_point = Sheet(
         "by_meal_point",
         "按助餐点 by meal point",
@@ -552,14 +547,7 @@ def volunteer_contribution(
     )
     for p in sorted(set(at_points) | set(deliveries), key=lambda p: (names[p], p)):
         by_point.rows.append([names[p], *at_points.get(p, [0, 0, 0]), *list(deliveries.get(p, (0, 0)))])
-    delivery_volunteers = session.scalar(
-        select(func.count(Meal.delivered_by.distinct())).where(
-            Meal.meal_point_id.in_(scope.meal_point_ids),
-            Meal.service_day >= start,
-            Meal.service_day <= end,
-            Meal.status == "served",
-        )
-    )
+    delivery_volunteers = session.scalar(select(func.count(Meal.delivered_by.distinct())).where(delivered))
     by_point.totals = ["合计 total", _sum(by_point.rows, 1), _sum(by_point.rows, 2)]
     by_point.totals += [
         session.scalar(
@@ -603,9 +591,8 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
     Project = Organization.__table__.alias("project")
     ActivityOrg = Organization.__table__.alias("activity_org")
     PointOrg = Organization.__table__.alias("point_org")
-    projects = select(Project.c.id, Project.c.name, Project.c.path).where(
-        Project.c.kind == "organization", Project.c.path.startswith(scope.org_path)
-    )
+    a_project = and_(Project.c.kind == "organization", Project.c.path.startswith(scope.org_path))
+    projects = select(Project.c.id, Project.c.name, Project.c.path).where(a_project)
     counted = and_(
         Attendance.state.in_(COUNTED), Attendance.checked_in_at >= since, Attendance.checked_in_at < until
     )
@@ -623,7 +610,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .join(Activity, Activity.id == Attendance.activity_id)
             .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
             .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
-            .where(counted, Project.c.kind == "organization", Project.c.path.startswith(scope.org_path))
+            .where(counted, a_project)
             .group_by(Project.c.id)
         )
     }
@@ -634,13 +621,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .join(MealPoint, MealPoint.id == Meal.meal_point_id)
             .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
             .join(Project, PointOrg.c.path.startswith(Project.c.path))
-            .where(
-                Meal.status == "served",
-                Meal.service_day >= start,
-                Meal.service_day <= end,
-                Project.c.kind == "organization",
-                Project.c.path.startswith(scope.org_path),
-            )
+            .where(_served(start, end), a_project)
             .group_by(Project.c.id)
         ).all()
     )
@@ -652,12 +633,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .join(Activity, Activity.id == Attendance.activity_id)
             .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
             .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
-            .where(
-                Award.day >= start,
-                Award.day <= end,
-                Project.c.kind == "organization",
-                Project.c.path.startswith(scope.org_path),
-            )
+            .where(Award.day >= start, Award.day <= end, a_project)
             .group_by(Project.c.id)
         ).all()
     )
@@ -704,12 +680,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
         .select_from(Meal)
         .join(MealPoint, MealPoint.id == Meal.meal_point_id)
         .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
-        .where(
-            Meal.status == "served",
-            Meal.service_day >= start,
-            Meal.service_day <= end,
-            PointOrg.c.path.startswith(scope.org_path),
-        )
+        .where(_served(start, end), PointOrg.c.path.startswith(scope.org_path))
     )
     sheet.totals = [
         "合计 total",

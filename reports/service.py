@@ -94,7 +94,7 @@ def partner_of(principal: Principal) -> int | None:
 
 def scope_for(session: Session, principal: Principal, ask: ReportAsk) -> tuple[dict, int | None, int | None]:
     """(what the report stores as its scope, its partner, its organization), or 403."""
-    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    partner_id = partner_of(principal)
     if partner_id is not None:
         if ask.kind == "programme_summary":
             raise refuse(principal, ask.kind, "not_for_partners")
@@ -211,7 +211,7 @@ def request(
 
 
 def visible(session: Session, principal: Principal, report: Report) -> bool:
-    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    partner_id = partner_of(principal)
     if partner_id is not None:
         return report.partner_id == partner_id
     if report.org_id is None or principal.kind != "staff":
@@ -233,7 +233,7 @@ def get_visible(session: Session, principal: Principal, report_id: int) -> Repor
 
 def list_visible(session: Session, principal: Principal, after_id: int, limit: int) -> list[Report]:
     q = select(Report).where(Report.id > after_id).order_by(Report.id).limit(limit)
-    partner_id = partner_of(principal) if principal.kind in ("api_key", "staff") else None
+    partner_id = partner_of(principal)
     if partner_id is not None:
         q = q.where(Report.partner_id == partner_id)
     elif principal.kind == "staff" and principal.staff_paths:
