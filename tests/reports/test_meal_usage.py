@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import logging
+import math
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -48,7 +49,7 @@ class Month(Canteen):
                     stack_order=3,
                     starts_on=date(2030, 5, 1),
                     ends_on=date(2030, 12, 31),
-                    budget_cap=1_000_000,
+                    budget_cap=5_000,  # small: its run-out date falls inside the agreement
                     schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 50}],
                     meal_point_ids=[self.point.id],
                     partner_id=self.other_partner,
@@ -188,6 +189,20 @@ def test_meal_usage_reconciles_with_the_records_to_the_fen(month, client):
     # grandma and six others on three days and two of them at dinner; three 低保 diners on three days
     assert government_tiers == {"特困": 7 * 3 + 2, "低保": 3 * 3}
     budgets = {r["funder"]: r for r in sheet(body, "budgets")["rows"]}
+    # the charity's small budget: at June's rate, what is left lasts until a day inside the agreement
+    charity = budgets["星沙慈善基金"]
+    with month.rt.tx() as s:
+        used = s.get(FundingAgreement, month.charity).budget_used
+    assert charity["period_subsidy"] == expected["funders"][month.charity] > 0
+    assert charity["budget_left"] == 5_000 - used
+    assert (
+        charity["runs_out_on"]
+        == (
+            date(2030, 6, 30)
+            + timedelta(days=math.ceil(charity["budget_left"] * 30 / charity["period_subsidy"]))
+        ).isoformat()
+    )
+    assert budgets["县民政助餐补贴"]["runs_out_on"] == ""  # lasts beyond the agreement's end
     with month.rt.tx() as s:
         government = s.get(FundingAgreement, month.government)
         assert budgets["县民政助餐补贴"]["budget_left"] == government.budget_cap - government.budget_used

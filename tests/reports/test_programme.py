@@ -184,6 +184,30 @@ class Round:
 
 def test_the_micro_grant_round_is_counted_exactly(client, rt, clock):
     world = Round(client, rt, clock)
+    # three volunteers spend 15 points each in the hub's shop on 20 June, one order cancelled
+    from points import shop
+
+    back = clock.at
+    clock.at = local(20, "10:00")
+    with rt.tx() as s:
+        item = shop.create_item(
+            s, world.county.hub_a, shop.ItemInput(name="大米", price=15, stock=10), clock.at
+        )
+        for n, v in enumerate(world.volunteers[0][:4]):
+            order, _ = shop.place_order(
+                s,
+                volunteer_id=v,
+                item_id=item.id,
+                quantity=1,
+                request_id=None,
+                now=clock.at,
+                tz=rt.settings.tz,
+            )
+            if n < 3:
+                shop.fulfil(s, order.id, volunteer_id=v, staff_user_id=None, now=clock.at)
+            else:
+                shop.cancel(s, order.id, volunteer_id=v, staff_user_id=None, now=clock.at)
+    clock.at = back
     body = world.report(staff_token(client, "admin_a"), kind="programme_summary")
     projects = body["sheets"][0]
     # the county's other organization did nothing this month: a row of zeros, not suppressed
@@ -211,6 +235,12 @@ def test_the_micro_grant_round_is_counted_exactly(client, rt, clock):
     with rt.tx() as s:
         awarded = s.scalar(select(func.sum(Award.points)).where(Award.attendance_id.is_not(None)))
     assert totals["points_awarded"] == awarded > 0
+    assert body["sheets"][1]["rows"] == [
+        {
+            "what": "兑换积分（枢纽积分商城） points redeemed (hub shops)",
+            "points": 45,
+        }  # the cancelled order is not
+    ]
     for row in projects["rows"]:
         assert (row["activities"], row["served"], row["volunteer_times"], row["volunteers"]) == (
             5,
