@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
@@ -104,6 +104,7 @@ _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's sub
     .order_by(FundingAgreement.id)
     .execution_options(populate_existing=True)
 )
+_INSERT_SUBSIDY = MealSubsidy.__table__.insert()
 _TAKE = (  # a funder's part from its budget, only if the budget holds it
     update(FundingAgreement)
     .where(
@@ -315,8 +316,8 @@ def _record(
     session.flush()
     if not parts:
         return meal
-    session.execute(
-        insert(MealSubsidy),
+    session.connection().execute(  # Core, not the ORM's bulk insert: half the cost in Python
+        _INSERT_SUBSIDY,
         [
             {
                 "meal_id": meal.id,
