@@ -7,7 +7,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api.accounts import AuthController, MeController
 from api.bookings import BookingController, CardBookingController
@@ -43,7 +43,6 @@ class MetricsController(PrometheusController):
 
 
 def create_app(runtime: Runtime) -> Litestar:
-    prometheus = PrometheusConfig(app_name="linli", prefix="linli", group_path=True, exclude=["/metrics"])
     register_queue_collector(runtime)
     return Litestar(
         route_handlers=[
@@ -79,7 +78,7 @@ def create_app(runtime: Runtime) -> Litestar:
         ],
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, prometheus.middleware],
+        middleware=[request_id_middleware],
         openapi_config=OpenAPIConfig(
             title="邻里 Linli",
             version="1.0.0",

@@ -1,4 +1,4 @@
-"""Request ids, the access log, and queue figures for /metrics (可观测性)."""
+"""Request ids, the access log, request counts and times by route, and queue figures for /metrics (可观测性)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import time
 import uuid
 
 from litestar.types import ASGIApp, Receive, Scope, Send
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger("linli.access")
+REQUESTS = Counter("linli_requests", "HTTP requests by route and status", ["method", "path", "status_code"])
+DURATION = Histogram("linli_request_duration_seconds", "HTTP request time by route", ["method", "path"])
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -34,6 +36,12 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            # by route template (/api/v1/teams/{team_id}/filings), not by path: ids would explode the series
+            path = scope.get("path_template")
+            if path is not None and path != "/metrics":
+                REQUESTS.labels(scope["method"], path, status).inc()
+                DURATION.labels(scope["method"], path).observe(elapsed)
             log.info(
                 "%s %s %s",
                 scope["method"],
@@ -42,7 +50,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 extra={
                     "request_id": request_id,
                     "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "ms": round(elapsed * 1000, 1),
                 },
             )
 
