@@ -48,6 +48,19 @@ def live_api_key(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
 
 
+def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.partner_id == partner_id).order_by(ApiKey.id.desc()))
+    )
+
+
+def api_key(session: Session, partner_id: int, key_id: int) -> ApiKey | None:
+    """One of a partner's keys, locked."""
+    return session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.partner_id == partner_id).with_for_update()
+    )
+
+
 def revoke_token(session: Session, token_id: int, now: datetime) -> None:
     session.execute(update(AuthToken).where(AuthToken.id == token_id).values(revoked_at=now))
 

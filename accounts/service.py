@@ -200,6 +200,20 @@ def create_api_key(session: Session, *, partner_id: int, name: str, created_by: 
     return row, key
 
 
+def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
+    """A partner's keys, newest first (their prefixes, never the keys)."""
+    return repository.api_keys(session, partner_id)
+
+
+def revoke_api_key(session: Session, partner_id: int, key_id: int, now: datetime) -> ApiKey:
+    key = repository.api_key(session, partner_id, key_id)
+    if key is None:
+        raise not_found("API 密钥 API key", "api_key_not_found")
+    if key.revoked_at is None:  # revoking twice changes nothing
+        key.revoked_at = now
+    return key
+
+
 # --- login codes -------------------------------------------------------------------------------
 
 

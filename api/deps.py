@@ -45,6 +45,14 @@ def forget_principal(request: Request) -> None:
     _principals.pop(request.headers.get("authorization", "").partition(" ")[2].strip(), None)
 
 
+def forget_api_keys(partner_id: int) -> None:
+    """After a partner's key is revoked: its keys are looked up again here at once (elsewhere within
+    PRINCIPAL_TTL seconds)."""
+    for token, (principal, *_) in list(_principals.items()):
+        if principal.kind == "api_key" and principal.partner_id == partner_id:
+            _principals.pop(token, None)
+
+
 def require_volunteer(principal: Principal) -> int:
     if principal.kind != "volunteer" or principal.volunteer_id is None:
         raise forbidden("仅限志愿者 Volunteers only", "volunteers_only")

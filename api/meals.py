@@ -202,6 +202,22 @@ def _point_read(session, point: MealPoint) -> MealPointRead:
     )
 
 
+class SlotToday(msgspec.Struct):
+    slot: str
+    starts: str
+    ends: str
+    price: int  # fen
+    served: int
+    booked: int  # bookings for the day (served or still waiting)
+
+
+class CounterToday(msgspec.Struct):
+    day: date
+    meal_point_id: int
+    name: str
+    slots: list[SlotToday]
+
+
 class MealController(Controller):
     path = "/api/v1"
     tags = ["助餐 meals"]
@@ -504,6 +520,32 @@ class MealController(Controller):
                 tz=rt.settings.tz,
             )
             return counter.adjustment_view(adjustment)
+
+    @get(
+        "/stations/{station_id:int}/meals-today",
+        operation_id="counterToday",
+        sync_to_thread=True,
+        summary="At a meal point's counter: today's slots with meals served and bookings",
+        responses=problems(
+            _401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="meal_point_not_found"
+        ),
+    )
+    def counter_today(
+        self, station_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> CounterToday:
+        with rt.tx() as session:
+            found = counter.point_at_station(session, station_id)
+            if found is None:
+                raise not_found("助餐点 Meal point", "meal_point_not_found")
+            point, _, slots, _ = found
+            staff_at(session, principal, point)
+            day = local_today(rt)
+            return CounterToday(
+                day=day,
+                meal_point_id=point.id,
+                name=point.name,
+                slots=[SlotToday(**s) for s in counter.today_at(session, point, slots, day)],
+            )
 
     @get(
         "/meals/{meal_id:int}",

@@ -8,12 +8,20 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
-from api.deps import next_cursor, page, provide_principal, require_staff
+from api.deps import forget_api_keys, next_cursor, page, provide_principal, require_staff
 from api.problems import problems
 from linli.errors import forbidden
 from linli.runtime import Runtime
 from orgs import service
-from orgs.schemas import ApiKeyCreate, ApiKeyCreated, OrganizationCreate, OrganizationPage, OrganizationRead
+from orgs.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    OrganizationCreate,
+    OrganizationPage,
+    OrganizationRead,
+)
+from reports.service import partner_of
 
 
 class OrganizationController(Controller):
@@ -81,10 +89,10 @@ class OrganizationController(Controller):
         operation_id="createPartnerApiKey",
         status_code=201,
         sync_to_thread=True,
-        summary="A new API key for a partner enterprise (county administrators); shown once",
+        summary="A new API key for a partner enterprise (its own users, or county administrators); shown once",
         responses=problems(
             _401="missing_token, invalid_token",
-            _403="staff_only, role_required, county_admins_only",
+            _403="staff_only, county_admins_only",
             _404="partner_not_found",
         ),
     )
@@ -95,15 +103,62 @@ class OrganizationController(Controller):
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> ApiKeyCreated:
-        staff_id = require_staff(principal, "admin")
         with rt.tx() as session:
-            if not any(service.is_root_path(session, p) for p in principal.admin_paths):
-                raise forbidden(
-                    "仅县级管理员可发放合作企业密钥 County administrators only", "county_admins_only"
-                )
+            staff_id = _key_keeper(session, principal, partner_id)
             row, key = accounts_service.create_api_key(
                 session, partner_id=partner_id, name=data.name, created_by=staff_id, now=rt.clock.now()
             )
             return ApiKeyCreated(
                 id=row.id, partner_id=row.partner_id, name=row.name, key=key, created_at=row.created_at
             )
+
+    @get(
+        "/partners/{partner_id:int}/api-keys",
+        operation_id="listPartnerApiKeys",
+        sync_to_thread=True,
+        summary="A partner enterprise's API keys: names and prefixes, never the keys",
+        responses=problems(_401="missing_token, invalid_token", _403="staff_only, county_admins_only"),
+    )
+    def list_api_keys(
+        self, partner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> list[ApiKeyRead]:
+        with rt.tx() as session:
+            _key_keeper(session, principal, partner_id)
+            return [ApiKeyRead.of(k) for k in accounts_service.api_keys(session, partner_id)]
+
+    @post(
+        "/partners/{partner_id:int}/api-keys/{key_id:int}/revoke",
+        operation_id="revokePartnerApiKey",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Revoke a partner's API key: it stops working at once",
+        responses=problems(
+            _401="missing_token, invalid_token",
+            _403="staff_only, county_admins_only",
+            _404="api_key_not_found",
+        ),
+    )
+    def revoke_api_key(
+        self,
+        partner_id: FromPath[int],
+        key_id: FromPath[int],
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> ApiKeyRead:
+        with rt.tx() as session:
+            _key_keeper(session, principal, partner_id)
+            key = ApiKeyRead.of(accounts_service.revoke_api_key(session, partner_id, key_id, rt.clock.now()))
+        forget_api_keys(partner_id)
+        return key
+
+
+def _key_keeper(session, principal: Principal, partner_id: int) -> int:
+    """Who may manage a partner's API keys: the partner's own users, or county administrators."""
+    staff_id = require_staff(principal)
+    if partner_of(principal) == partner_id:
+        return staff_id
+    if principal.has_role("admin") and any(service.is_root_path(session, p) for p in principal.admin_paths):
+        return staff_id
+    raise forbidden(
+        "仅该企业用户或县级管理员 The partner's own users or county administrators only", "county_admins_only"
+    )

@@ -130,6 +130,39 @@ def point_at_station(
     return (rows[0][0], rows[0][1], [r[2] for r in rows], None) if rows else None
 
 
+def today_at(session: Session, point: MealPoint, slots: list[MealSlot], day: date) -> list[dict]:
+    """The counter's day at a glance: per slot, its hours and price, meals served and bookings."""
+    served = dict(
+        session.execute(
+            select(Meal.slot, func.count())
+            .where(Meal.meal_point_id == point.id, Meal.service_day == day, Meal.status == "served")
+            .group_by(Meal.slot)
+        ).all()
+    )
+    booked = dict(
+        session.execute(
+            select(Booking.slot, func.count())
+            .where(
+                Booking.meal_point_id == point.id,
+                Booking.service_day == day,
+                Booking.status.in_(("booked", "served")),
+            )
+            .group_by(Booking.slot)
+        ).all()
+    )
+    return [
+        {
+            "slot": s.slot,
+            "starts": s.starts,
+            "ends": s.ends,
+            "price": s.price,
+            "served": served.get(s.slot, 0),
+            "booked": booked.get(s.slot, 0),
+        }
+        for s in sorted(slots, key=lambda s: s.starts)
+    ]
+
+
 def slot_at(slots: list[MealSlot], local: datetime) -> MealSlot | None:
     hhmm = local.strftime("%H:%M")
     return next((s for s in slots if s.starts <= hhmm < s.ends), None)

@@ -34,6 +34,26 @@ class ApiKeyCreate(msgspec.Struct):
     name: str = "default"
 
 
+class ApiKeyRead(msgspec.Struct):
+    id: int
+    partner_id: int
+    name: str
+    prefix: str  # the key's first characters, to tell keys apart
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, k) -> ApiKeyRead:
+        return cls(
+            id=k.id,
+            partner_id=k.partner_id,
+            name=k.name,
+            prefix=k.prefix,
+            created_at=k.created_at,
+            revoked_at=k.revoked_at,
+        )
+
+
 class ApiKeyCreated(msgspec.Struct):
     id: int
     partner_id: int

@@ -135,3 +135,34 @@ def test_partner_users_log_in_and_see_no_people(client, rt):
     for path in ("/api/v1/filings", "/api/v1/organizations", "/api/v1/attendances"):
         assert client.get(path, headers=headers).status_code == 403, path
     assert county
+
+
+def test_partners_keep_their_own_api_keys_and_revoke_them_at_once(client, rt):
+    from orgs import service as orgs_service
+
+    make_county(rt)
+    with rt.tx() as s:
+        mine = orgs_service.create_partner(s, name="泉心社会企业", now=rt.clock.now())
+        other = orgs_service.create_partner(s, name="邻家餐饮", now=rt.clock.now())
+    staff_user(rt, "quanxin", "partner", partner_id=mine.id)
+    headers = staff_token(client, "quanxin")
+    made = client.post(f"/api/v1/partners/{mine.id}/api-keys", json={"name": "财务月报"}, headers=headers)
+    assert made.status_code == 201
+    key = made.json()["key"]
+    listed = client.get(f"/api/v1/partners/{mine.id}/api-keys", headers=headers).json()
+    assert [(k["name"], k["prefix"], k["revoked_at"]) for k in listed] == [("财务月报", key[:10], None)]
+    assert key not in str(listed)  # the key itself is shown once, at creation
+    # another partner's keys: neither listed, made nor revoked
+    for r in (
+        client.get(f"/api/v1/partners/{other.id}/api-keys", headers=headers),
+        client.post(f"/api/v1/partners/{other.id}/api-keys", json={"name": "x"}, headers=headers),
+        client.post(f"/api/v1/partners/{other.id}/api-keys/{listed[0]['id']}/revoke", headers=headers),
+    ):
+        assert r.status_code == 403 and r.json()["code"] == "county_admins_only"
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    r = client.post(f"/api/v1/partners/{mine.id}/api-keys/{listed[0]['id']}/revoke", headers=headers)
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None
+    r = client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+    r = client.post(f"/api/v1/partners/{mine.id}/api-keys/999999/revoke", headers=headers)
+    assert r.status_code == 404 and r.json()["code"] == "api_key_not_found"
