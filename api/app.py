@@ -15,6 +15,7 @@ from api.checkin import (
     ActivityController,
     AttendanceController,
     CardController,
+    QrController,
     ScanController,
     StationController,
 )
@@ -23,7 +24,8 @@ from api.health import healthz, readyz
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
 from api.orgs import OrganizationController
-from api.pages import demo_codes, index, scan_page
+from api.pages import ROUTES as PAGES
+from api.pages import TEMPLATES
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
 from api.recognition import (
@@ -46,8 +48,7 @@ def create_app(runtime: Runtime) -> Litestar:
     register_queue_collector(runtime)
     return Litestar(
         route_handlers=[
-            index,
-            demo_codes,
+            *PAGES,
             healthz,
             readyz,
             MetricsController,
@@ -60,6 +61,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ActivityController,
             StationController,
             ScanController,
+            QrController,
             AttendanceController,
             CardController,
             MealController,
@@ -74,11 +76,11 @@ def create_app(runtime: Runtime) -> Litestar:
             MyCertificatesController,
             MyCommendationsController,
             verify_page,
-            scan_page,
         ],
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        template_config=TEMPLATES,
         openapi_config=OpenAPIConfig(
             title="邻里 Linli",
             version="1.0.0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -420,6 +421,46 @@ class StationController(Controller):
                     )
                 )
             return entries
+
+
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+class DecodedFrame(msgspec.Struct):
+    payload: str | None  # the QR code's text, or null if the picture holds none
+
+
+class QrController(Controller):
+    """For a tablet or phone whose browser cannot read QR codes itself (no BarcodeDetector)."""
+
+    path = "/api/v1/qr"
+    tags = ["扫码 scans"]
+    dependencies = AUTH
+
+    @post(
+        "/decode",
+        operation_id="decodeFrame",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
+        request_max_body_size=MAX_FRAME_BYTES,
+        responses=problems(_401=AUTH_ERRORS, _413="request_too_large", _422="validation_failed"),
+    )
+    def decode(self, request: Request, body: bytes, principal: NamedDependency[Principal]) -> DecodedFrame:
+        import io
+
+        import zxingcpp
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            image = Image.open(io.BytesIO(body))
+            image.load()
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise invalid(
+                [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
+            ) from None
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        return DecodedFrame(payload=found[0].text if found else None)
 
 
 class ScanController(Controller):

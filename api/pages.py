@@ -1,80 +1,74 @@
-"""Pages people open in a browser (页面). The tablet, phone and partner pages grow here."""
+"""Pages people open in a browser (页面): the counter tablet, the volunteer's phone, the partner
+portal and the hub's admin pages, plus the landing pages a scanned code opens.
+
+Each page is a Jinja template rendered here in the reader's language (`api/i18n.py`), with a little
+plain JavaScript (`api/static/`) that calls the same JSON API as everyone else, with the token
+that person logged in with: a page can never show more than the API would show them.
+"""
 
 from __future__ import annotations
 
-from html import escape
+from pathlib import Path
 
-from litestar import MediaType, get
+from litestar import MediaType, Request, get
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
 from accounts.sender import DEMO_INBOX_KEY
+from api import i18n
 from linli.runtime import Runtime
+from volunteer.checkin import MESSAGES
 
-_STYLE = """
-body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;font-size:20px;
-max-width:40em;margin:2em auto;padding:0 1em;color:#222}h1{font-size:2em}a{color:#0a5}
-li{margin:.4em 0}code{background:#eee;padding:0 .2em}
-"""
+HERE = Path(__file__).parent
+TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+STATIC = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False)
 
 
-def page_html(title: str, body: str) -> str:
-    return (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+def render(request: Request, name: str, **context) -> Template:
+    """A page in the reader's language; `?lang=en` (or zh) is remembered in a cookie for a year."""
+    asked = request.query_params.get("lang")
+    lang = i18n.pick(asked, request.cookies.get(i18n.COOKIE), request.headers.get("accept-language", ""))
+    t = i18n.translations(lang)
+    # the engine's answers (a scan's reason) are bilingual: each page gets them in its language
+    reasons = {code: i18n.split_message(text)[lang == "en"] for code, text in MESSAGES.items()}
+    cookies = [Cookie(key=i18n.COOKIE, value=lang, max_age=365 * 86400, samesite="lax")] if asked else []
+    return Template(
+        template_name=name,
+        context={"_": t.gettext, "lang": lang, "path": request.url.path, "reasons": reasons, **context},
+        cookies=cookies,
     )
 
 
-@get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
-def index(rt: NamedDependency[Runtime]) -> str:
-    demo = (
-        '<li><a href="/demo/codes">演示：查看已发送的登录验证码 Demo: login codes sent</a></li>'
-        if rt.settings.demo
-        else ""
-    )
-    return page_html(
-        "邻里 Linli",
-        "<h1>邻里 Linli</h1><p>社区志愿服务与长者助餐 · Community volunteering and meal assistance</p><ul>"
-        '<li><a href="/schema">接口文档 API docs</a> (<a href="/schema/openapi.json">OpenAPI</a>)</li>'
-        '<li><a href="/readyz">运行状态 Readiness</a> · <a href="/metrics">指标 Metrics</a></li>'
-        f"{demo}</ul>",
-    )
+def _page(path: str | list[str], name: str):
+    @get(path, media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False, name=name)
+    def handler(request: Request) -> Template:
+        return render(request, f"{name}.html")
+
+    return handler
+
+
+index = _page("/", "index")
+counter_page = _page("/counter", "counter")
+phone_page = _page("/me", "me")
+partner_page = _page("/partner", "partner")
+admin_page = _page("/admin", "admin")
 
 
 @get("/demo/codes", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
-def demo_codes(rt: NamedDependency[Runtime]) -> str:
+def demo_codes(request: Request, rt: NamedDependency[Runtime]) -> Template:
     """What the default (log) sender "sent": only in demo mode, so a newcomer can log in."""
-    if not rt.settings.demo:
-        return page_html("邻里 Linli", "<p>演示模式未开启 Demo mode is off</p>")
-    try:
-        sent = [m.decode() for m in rt.redis.lrange(DEMO_INBOX_KEY, 0, 19)]
-    except Exception:
-        sent = []
-    rows = "".join(f"<li><code>{escape(m)}</code></li>" for m in sent) or "<li>暂无 None yet</li>"
-    return page_html(
-        "演示验证码 Demo codes",
-        "<h1>演示：登录验证码</h1><p>短信网关接入前，验证码写入服务器日志和此页。"
-        "Until an SMS gateway is plugged in, codes go to the server log and this page.</p>"
-        f'<ul>{rows}</ul><p><a href="/demo/codes">刷新 Refresh</a></p>',
-    )
-
-
-_SCAN_SCRIPT = """
-const token = localStorage.getItem('linli_token');
-const box = document.getElementById('answer');
-if (!token) {
-  box.textContent = '请先登录志愿者账号 Please log in first';
-} else {
-  fetch('/api/v1/scans', {method: 'POST', headers: {'Content-Type': 'application/json',
-    'Authorization': 'Bearer ' + token}, body: JSON.stringify({payload: location.href,
-    scan_id: crypto.randomUUID()})})
-    .then(r => r.json()).then(a => {
-      box.textContent = a.message || a.detail;
-      box.className = a.outcome === 'rejected' || !a.outcome ? 'no' : (a.outcome === 'duplicate' ? 'again' : 'ok');
-    }).catch(() => { box.textContent = '网络异常，请重试 Network problem, please retry'; });
-}
-"""
+    sent = []
+    if rt.settings.demo:
+        try:
+            sent = [m.decode() for m in rt.redis.lrange(DEMO_INBOX_KEY, 0, 19)]
+        except Exception:
+            sent = []
+    return render(request, "demo_codes.html", demo=rt.settings.demo, sent=sent)
 
 
 @get(
@@ -83,12 +77,9 @@ if (!token) {
     include_in_schema=False,
     sync_to_thread=False,
 )
-def scan_page(code: FromPath[str]) -> str:
+def scan_page(request: Request, code: FromPath[str]) -> Template:
     """Where a phone camera lands after scanning a station code: it sends the scan and shows the answer."""
-    return page_html(
-        "扫码签到 Check in",
-        "<style>#answer{font-size:2em;padding:1em;border-radius:.5em;background:#eee}"
-        ".ok{background:#c8f7c5!important}.again{background:#ffe9a8!important}.no{background:#ffc9c9!important}"
-        '</style><h1>邻里 扫码签到</h1><p id="answer">正在签到… Checking in…</p>'
-        f"<script>{_SCAN_SCRIPT}</script>",
-    )
+    return render(request, "scan.html")
+
+
+ROUTES = [index, counter_page, phone_page, partner_page, admin_page, demo_codes, scan_page, STATIC]

@@ -3,15 +3,14 @@ certificates as PDF, and the public page that verifies one."""
 
 from __future__ import annotations
 
-from html import escape
-
-from litestar import Controller, MediaType, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
+from litestar.response import Template
 
 from accounts.principal import Principal
 from api.deps import local_today, provide_principal, require_staff, require_volunteer
-from api.pages import page_html
+from api.pages import render
 from api.points import _hub
 from api.problems import problems
 from linli.errors import not_found
@@ -292,30 +291,14 @@ class MyCertificatesController(Controller):
 
 
 @get("/verify/{certificate_id:str}", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
-def verify_page(certificate_id: FromPath[str], rt: NamedDependency[Runtime]) -> Response[str]:
+def verify_page(request: Request, certificate_id: FromPath[str], rt: NamedDependency[Runtime]) -> Template:
     """Public: anyone holding a certificate (an employer, a school) can check it is real."""
     with rt.tx() as session:
         cert = recognition.find_by_code(session, rt.signer, certificate_id)
         view = recognition.public_view(cert) if cert else None
+    if view is not None:
+        view = {**view, "issued": view["issued"].astimezone(rt.settings.tz).date().isoformat()}
+    page = render(request, "verify.html", cert=view)
     if view is None:
-        return Response(
-            page_html(
-                "证书核验 Verify",
-                '<h1>证书核验</h1><p style="background:#ffc9c9;padding:1em">未找到该证书，可能是伪造或填写有误。<br>'
-                "No such certificate: it may be forged or mistyped.</p>",
-            ),
-            status_code=404,
-            media_type=MediaType.HTML,
-        )
-    kind = "荣誉证书 Commendation" if view["kind"] == "commendation" else "志愿服务记录证明 Service record"
-    issued = view["issued"].astimezone(rt.settings.tz)
-    return Response(
-        page_html(
-            "证书核验 Verify",
-            '<h1>证书核验</h1><p style="background:#c8f7c5;padding:1em">✓ 证书真实有效 This certificate is genuine.</p>'
-            f"<ul><li>持证人 Holder：{escape(view['holder'])}</li><li>类型 Kind：{kind}</li>"
-            f"<li>名称 Title：{escape(view['title'])}</li><li>期间 Period：{view['period']}</li>"
-            f"<li>服务时长 Service：{view['hours']} 小时 hours</li><li>签发 Issued：{issued:%Y-%m-%d}</li></ul>",
-        ),
-        media_type=MediaType.HTML,
-    )
+        page.status_code = 404
+    return page

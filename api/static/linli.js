@@ -1,0 +1,96 @@
+// 邻里 Linli: what every page shares. Plain JavaScript, no build step.
+"use strict";
+const L = (() => {
+  const base = JSON.parse(document.getElementById("texts").textContent);
+  const page = JSON.parse(document.getElementById("page-texts").textContent);
+  const t = { ...base, ...page };
+
+  // Each face keeps its own login (a tablet's coordinator is not the phone's volunteer).
+  const tokens = {
+    get: (face) => localStorage.getItem("linli_token_" + face),
+    set: (face, token) => localStorage.setItem("linli_token_" + face, token),
+    drop: (face) => localStorage.removeItem("linli_token_" + face),
+  };
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || ("HTTP " + status));
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  // The JSON API with this face's token. Throws ApiError for an answer that is not 2xx,
+  // TypeError when the network is down.
+  async function api(face, path, { method = "GET", body, raw = false } = {}) {
+    const headers = {};
+    const token = tokens.get(face);
+    if (token) headers["Authorization"] = "Bearer " + token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!r.ok) {
+      let problem = null;
+      try { problem = await r.json(); } catch (e) { /* not JSON */ }
+      if (r.status === 401) tokens.drop(face);
+      throw new ApiError(r.status, problem);
+    }
+    if (raw) return r;
+    return r.status === 204 ? null : r.json();
+  }
+
+  // A problem+json answer in words: the first field's message, or the detail.
+  function problemText(err) {
+    if (!(err instanceof ApiError)) return t.network;
+    const p = err.problem;
+    if (p.errors && p.errors.length) return p.errors.map((e) => e.message).join("；");
+    return p.detail || p.title || ("HTTP " + err.status);
+  }
+
+  const money = new Intl.NumberFormat("zh-CN", { style: "currency", currency: "CNY" });
+  const yuan = (fen) => money.format((fen || 0) / 100);
+  const when = new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+  const dt = (iso) => (iso ? when.format(new Date(iso)) : "");
+  const hours = (minutes) => (Math.round((minutes || 0) / 6) / 10).toString();
+
+  // Build elements without innerHTML (names and notes come from people).
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
+    }
+    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+  const $ = (sel) => document.querySelector(sel);
+  function show(node, visible = true) { node.classList.toggle("hidden", !visible); }
+  function say(node, text, kind = "ok") {
+    node.textContent = text;
+    node.className = "notice " + kind;
+    show(node, Boolean(text));
+  }
+
+  // An image or file the API serves behind the token, as an object URL.
+  async function blobUrl(face, path) {
+    const r = await api(face, path, { raw: true });
+    return URL.createObjectURL(await r.blob());
+  }
+
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  function table(headers, rows) {
+    return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
+  }
+
+  return { t, tokens, api, ApiError, problemText, yuan, dt, hours, el, $, show, say, blobUrl, uuid, table };
+})();
