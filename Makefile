@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench screenshots browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/linli serve --demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+# the page tests drive Debian's Chromium (Playwright downloads no browser); a CJK font so pages
+# and screenshots show Chinese
+browser:
+	command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
+
+# the README's screenshots, from the page tests
+screenshots: $(STAMP) browser
+	LINLI_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/pages -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
 
 from accounts.principal import Principal
 from api.deps import (
@@ -446,7 +446,7 @@ class QrController(Controller):
         request_max_body_size=MAX_FRAME_BYTES,
         responses=problems(_401=AUTH_ERRORS, _413="request_too_large", _422="validation_failed"),
     )
-    def decode(self, request: Request, body: bytes, principal: NamedDependency[Principal]) -> DecodedFrame:
+    def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
         import io
 
         import zxingcpp

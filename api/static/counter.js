@@ -77,7 +77,7 @@
 
   function remember(text) {
     const list = L.$("#recent");
-    list.prepend(L.el("li", {}, `${new Date().toLocaleTimeString("zh-CN")} ${text}`));
+    list.prepend(L.el("li", {}, `${new Date().toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai" })} ${text}`));
     while (list.children.length > 8) list.lastChild.remove();
   }
 

@@ -32,6 +32,7 @@
   // --- tabs: each panel loads when opened ----------------------------------------------------------
   const loaders = { card, points, history, teams, shop, honours };
   function open(name) {
+    L.say(note, "");
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
     document.querySelectorAll("[data-panel]").forEach((p) => L.show(p, p.dataset.panel === name));
     loaders[name]().catch((err) => L.say(note, L.problemText(err), "bad"));

@@ -1,0 +1,62 @@
+"""A real browser against the real server: Debian's Chromium, driven by Playwright, on `LiveServer`
+(the app under uvicorn, on the suite's PostgreSQL and Redis or the embedded ones).
+
+Screenshots go to $LINLI_SCREENSHOTS (default var/screenshots); `make screenshots` writes the ones
+the README shows into docs/screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+TABLET = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 900}
+SHOTS = Path(os.environ.get("LINLI_SCREENSHOTS", "var/screenshots"))
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is needed for the page tests: `make test` installs Debian's chromium")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """open_page(viewport, path) → a page in a fresh browser context (its own localStorage), at
+    the live server. Console errors fail the test."""
+    contexts, errors = [], []
+
+    def make(viewport=TABLET, path="/", **context_args):
+        context = browser.new_context(
+            viewport=viewport, base_url=live_server.url, locale="zh-CN", **context_args
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path)
+        return page
+
+    yield make
+    for c in contexts:
+        c.close()
+    assert errors == [], errors
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))

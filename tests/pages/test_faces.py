@@ -1,0 +1,248 @@
+"""The faces of Linli in a real browser (Chromium through Playwright) against the real server:
+the volunteer's journey from registration to points, a lunch at the counter, offline scans that
+sync, and a partner downloading an XLSX report."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import openpyxl
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from accounts.sender import DEMO_INBOX_KEY
+from meals.models import Meal
+from tests.conftest import drain
+from tests.helpers import PASSWORD, volunteer_token
+from tests.meals.test_counter import LUNCH, Canteen
+from tests.pages.conftest import LAPTOP, PHONE, TABLET, shot
+from volunteer import activities
+from volunteer.models import Scan
+
+WAIT = 15_000  # ms: generous, the machine is shared
+
+
+def log_in(page, username: str) -> None:
+    page.fill("#login-form [name=username]", username)
+    page.fill("#login-form [name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+
+
+def scan(page, payload: str) -> None:
+    """As a handheld scanner does: it types the code into whatever has focus, then Enter."""
+    page.keyboard.type(payload)
+    page.keyboard.press("Enter")
+
+
+def yuan(fen: int) -> str:
+    return f"¥{fen / 100:.2f}"
+
+
+def test_a_volunteer_registers_is_filed_checks_in_and_out_at_the_tablet_and_sees_the_points(
+    rt, client, clock, open_page
+):
+    clock.at = LUNCH
+    canteen = Canteen(rt)
+    county = canteen.county
+    with rt.tx() as s:
+        activities.create(
+            s,
+            activities.ActivityInput(
+                org_id=county.org_a,
+                station_id=canteen.station,
+                title="午餐服务",
+                kind="meal_service",
+                starts_at=LUNCH - timedelta(minutes=30),
+                ends_at=LUNCH + timedelta(hours=3),
+                capacity=10,
+            ),
+            admin_paths=["/"],
+            created_by=None,
+            now=LUNCH,
+        )
+
+    # the phone: register, a code by SMS (the demo sender's inbox), log in
+    phone = open_page(PHONE, "/me")
+    phone.fill("#register-form [name=name]", "赵春兰")
+    phone.fill("#register-form [name=phone]", "13807310088")
+    phone.check("#register-form [name=consent]")
+    phone.click("#register-form button[type=submit]")
+    expect(phone.locator("#note")).to_contain_text("注册成功", timeout=WAIT)
+    shot(phone, "phone-login")
+    phone.click("#code-form button[type=submit]")
+    expect(phone.locator("#note")).to_contain_text("验证码已发送", timeout=WAIT)
+    drain(rt)  # the SMS job
+    code = rt.redis.lrange(DEMO_INBOX_KEY, 0, 0)[0].decode().split()[1]
+    phone.fill("#login-form [name=code]", code)
+    phone.click("#login-form button[type=submit]")
+    expect(phone.locator("#hello")).to_contain_text("赵春兰", timeout=WAIT)
+
+    # my card, as generated: the payload the tablet will read
+    card = phone.locator("#card-image")
+    expect(card).to_have_attribute("src", re.compile("^blob:"), timeout=WAIT)
+    phone.wait_for_function("document.querySelector('#card-image').naturalWidth > 0")
+    shot(phone, "phone-card")
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(card.screenshot())))
+    payload = found.text
+
+    # 备案: apply to the team that needs approval
+    phone.click("[data-tab=teams]")
+    phone.click(f"[data-team='{county.approval_team}']")
+    expect(phone.locator("#note")).to_contain_text("已提交备案申请", timeout=WAIT)
+    expect(phone.locator("#my-filings")).to_contain_text("待审核")
+
+    # the hub worker approves it
+    admin = open_page(LAPTOP, "/admin")
+    log_in(admin, "admin_a")
+    expect(admin.locator("#filings")).to_contain_text("赵春兰", timeout=WAIT)
+    expect(admin.locator("#filings")).to_contain_text("138****0088")
+    shot(admin, "admin-filings")
+    admin.click("[data-approve]")
+    expect(admin.locator("#note")).to_contain_text("已处理", timeout=WAIT)
+
+    # the counter tablet reads the card: checked in, then two hours later checked out
+    tablet = open_page(TABLET, "/counter")
+    log_in(tablet, "counter")
+    expect(tablet.locator("#scan")).to_be_focused(timeout=WAIT)
+    scan(tablet, payload)
+    answer = tablet.locator("#answer")
+    expect(answer).to_have_class("ok", timeout=WAIT)
+    expect(answer).to_contain_text("签到成功")
+    expect(answer).to_contain_text("赵春兰")
+    expect(tablet.locator("#volunteers-today")).to_contain_text("赵春兰", timeout=WAIT)
+    shot(tablet, "counter-checked-in")
+    clock.at = LUNCH + timedelta(hours=2)
+    scan(tablet, payload)
+    expect(answer).to_contain_text("签退成功", timeout=WAIT)
+    expect(answer).to_contain_text("120 分钟")
+
+    # the award job runs; the phone shows the points the ledger holds
+    drain(rt)
+    phone.click("[data-tab=points]")
+    balance = phone.locator("#balance")
+    expect(balance).to_be_visible(timeout=WAIT)
+    points = client.get("/api/v1/me/points", headers=volunteer_token(rt, "13807310088")).json()["balance"]
+    assert points > 0
+    expect(balance).to_have_text(f"{points} 积分")
+    expect(phone.locator("#my-points")).to_contain_text("2")  # two hours of service
+    shot(phone, "phone-points")
+
+
+def test_a_lunch_at_the_counter_then_the_same_card_again_then_offline_scans_that_sync(rt, clock, open_page):
+    clock.at = LUNCH
+    canteen = Canteen(rt)
+    with rt.tx() as s:
+        third = canteen.diner(s, "陈玉梅", "1948", categories=("dibao",))
+    tablet = open_page(TABLET, "/counter")
+    tablet.clock.set_system_time(LUNCH)  # the tablet's clock agrees with the server's
+    log_in(tablet, "counter")
+    expect(tablet.locator("#scan")).to_be_focused(timeout=WAIT)
+    expect(tablet.locator("#meals-today")).to_contain_text("午餐", timeout=WAIT)
+
+    answer = tablet.locator("#answer")
+    scan(tablet, canteen.card(canteen.grandma))
+    expect(answer).to_have_class("ok", timeout=WAIT)
+    with rt.tx() as s:
+        meal = s.scalar(select(Meal).where(Meal.diner_id == canteen.grandma))
+    for text in (
+        "王桂英",
+        "已供餐",
+        f"请收 {yuan(meal.paid)}",
+        yuan(meal.price),
+        yuan(meal.subsidy),
+        "低盐",
+        "花生",
+    ):
+        expect(answer).to_contain_text(text)
+    shot(tablet, "counter-meal-served")
+
+    scan(tablet, canteen.card(canteen.grandma))  # the same lunch again
+    expect(answer).to_have_class("again", timeout=WAIT)
+    expect(answer).to_contain_text("王桂英")
+    shot(tablet, "counter-again")
+    expect(tablet.locator("#meals-today")).to_contain_text("1 / 0", timeout=WAIT)  # served / booked
+
+    # the network drops: scans wait on the tablet, the same card twice is caught there
+    tablet.context.set_offline(True)
+    scan(tablet, canteen.card(canteen.grandpa))
+    expect(answer).to_have_class("queued", timeout=WAIT)
+    offline = tablet.locator("#offline")
+    expect(offline).to_contain_text("1")
+    scan(tablet, canteen.card(canteen.grandpa))
+    expect(answer).to_have_class("again", timeout=WAIT)
+    expect(answer).to_contain_text("离线时已扫过这张卡")
+    scan(tablet, canteen.card(third))
+    expect(offline).to_contain_text("2", timeout=WAIT)
+    answer.click()  # a touch dismisses the answer; the scan box has focus again
+    expect(answer).to_be_hidden()
+    expect(tablet.locator("#scan")).to_be_focused(timeout=WAIT)
+    shot(tablet, "counter-offline")
+    assert canteen.count(Meal, Meal.diner_id.in_([canteen.grandpa, third])) == 0
+    queued = tablet.evaluate("JSON.parse(localStorage.getItem('linli_counter_queue'))")
+    assert [q["payload"] for q in queued] == [canteen.card(canteen.grandpa), canteen.card(third)]
+
+    # back online: they sync through the batch endpoint, once each, with the tablet's scan ids
+    tablet.context.set_offline(False)
+    expect(offline).to_be_hidden(timeout=WAIT)
+    assert tablet.evaluate("JSON.parse(localStorage.getItem('linli_counter_queue'))") == []
+    assert canteen.count(Meal, Meal.diner_id == canteen.grandpa) == 1
+    assert canteen.count(Meal, Meal.diner_id == third) == 1
+    with rt.tx() as s:
+        stored = set(s.scalars(select(Scan.scan_id).where(Scan.scan_id.in_([q["scan_id"] for q in queued]))))
+        assert stored == {q["scan_id"] for q in queued}
+        assert s.scalar(select(func.count()).select_from(Meal)) == 3
+    expect(tablet.locator("#recent")).to_contain_text("离线扫码已上传")
+
+
+def test_a_partner_requests_an_xlsx_watches_it_finish_and_downloads_it(
+    rt, client, clock, open_page, tmp_path
+):
+    from tests.reports.test_meal_usage import Month
+
+    month = Month(rt, client, clock)  # June 2030 at a meal point the partner co-funds; now 2 July
+    portal = open_page(LAPTOP, "/partner")
+    portal.clock.set_system_time(clock.at)
+    log_in(portal, "partner1")
+    form = portal.locator("#report-form")
+    expect(form.locator("[name=period_start]")).to_have_value("2030-06-01", timeout=WAIT)
+    expect(form.locator("[name=period_end]")).to_have_value("2030-06-30")
+    form.locator("[name=format]").select_option("xlsx")
+    form.locator("button[type=submit]").click()
+    expect(portal.locator("#note")).to_contain_text("已提交", timeout=WAIT)
+    expect(portal.locator("[data-status=queued]")).to_be_visible(timeout=WAIT)
+    drain(rt)  # the worker builds it; the page notices by itself
+    button = portal.locator("[data-download]")
+    expect(button).to_be_visible(timeout=WAIT)
+    shot(portal, "partner-reports")
+    with portal.expect_download() as got:
+        button.click()
+    assert got.value.suggested_filename == "linli-meal_usage-2030-06-01-2030-06-30.xlsx"
+    saved = tmp_path / got.value.suggested_filename
+    got.value.save_as(saved)
+    book = openpyxl.load_workbook(saved, read_only=True)
+    cells = [
+        c for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None
+    ]
+    expected = month.expected()
+    enterprise_yuan = expected["funders"][month.enterprise] / 100
+    assert enterprise_yuan in cells  # the partner's own money, in yuan, to the fen
+    assert "星沙慈善基金" not in cells  # never another funder's
+
+    # an API key: shown once, listed by its prefix, revoked
+    portal.fill("#key-form [name=name]", "财务系统")
+    portal.click("#key-form button[type=submit]")
+    new_key = portal.locator("#new-key")
+    expect(new_key).to_contain_text("lk_", timeout=WAIT)
+    key = new_key.inner_text().split()[-1]
+    keys = portal.locator("#keys")
+    expect(keys).to_contain_text("财务系统")
+    assert key not in keys.inner_text()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    portal.click("#keys button.danger")
+    expect(keys).to_contain_text("已吊销", timeout=WAIT)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    shot(portal, "partner-keys")
