@@ -37,15 +37,17 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, live_server):
-    """open_page(viewport, path) → a page in a fresh browser context (its own localStorage), at
-    the live server. Console errors fail the test."""
+    """open_page(viewport, path, fake_time=None) → a page in a fresh browser context (its own
+    localStorage), at the live server. Console errors fail the test."""
     contexts, errors = [], []
 
-    def make(viewport=TABLET, path="/", **context_args):
+    def make(viewport=TABLET, path="/", fake_time=None, **context_args):
         context = browser.new_context(
             viewport=viewport, base_url=live_server.url, locale="zh-CN", **context_args
         )
         contexts.append(context)
+        if fake_time is not None:  # the page's clock and timers, moved by the test (context.clock)
+            context.clock.install(time=fake_time)
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(path)

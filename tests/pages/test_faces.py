@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import openpyxl
 import zxingcpp
@@ -246,3 +247,60 @@ def test_a_partner_requests_an_xlsx_watches_it_finish_and_downloads_it(
     expect(keys).to_contain_text("已吊销", timeout=WAIT)
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
     shot(portal, "partner-keys")
+
+
+def test_the_station_code_full_screen_renews_itself_and_a_phone_checks_in_with_it(rt, clock, open_page):
+    from volunteer import service as volunteer_service
+
+    clock.at = LUNCH
+    canteen = Canteen(rt)
+    with rt.tx() as s:
+        activities.create(
+            s,
+            activities.ActivityInput(
+                org_id=canteen.county.org_a,
+                station_id=canteen.station,
+                title="午餐服务",
+                kind="meal_service",
+                starts_at=LUNCH - timedelta(minutes=30),
+                ends_at=LUNCH + timedelta(hours=3),
+                capacity=10,
+            ),
+            admin_paths=["/"],
+            created_by=None,
+            now=LUNCH,
+        )
+        volunteer = volunteer_service.register(
+            s,
+            rt.signer,
+            volunteer_service.Registration(name="刘建国", phone="13807310099", id_number=None, consent=True),
+            now=LUNCH,
+            today=LUNCH.date(),
+        )
+        volunteer_service.apply(s, volunteer_id=volunteer.id, team_id=canteen.county.open_team, now=LUNCH)
+
+    tablet = open_page(TABLET, "/counter", fake_time=LUNCH)
+    log_in(tablet, "counter")
+    expect(tablet.locator("#scan")).to_be_focused(timeout=WAIT)
+    tablet.click("#code-button")
+    image = tablet.locator("#code-image")
+    expect(image).to_have_attribute("data-payload", re.compile("."), timeout=WAIT)
+    tablet.wait_for_function("document.querySelector('#code-image').naturalWidth > 0")
+    shot(tablet, "counter-station-code")
+    [found] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.screenshot())))
+    first = found.text
+    assert first == image.get_attribute("data-payload") == rt.codes.station_code(canteen.station, LUNCH)
+
+    # the code turns every 30 seconds: the screen fetches the next one by itself
+    clock.at = LUNCH + timedelta(seconds=31)
+    tablet.clock.fast_forward(31_000)
+    expect(image).not_to_have_attribute("data-payload", first, timeout=WAIT)
+    assert image.get_attribute("data-payload") == rt.codes.station_code(canteen.station, clock.at)
+
+    # a volunteer's phone camera opens the code's link: the landing page checks them in
+    phone = open_page(PHONE, "/me")
+    token = volunteer_token(rt, "13807310099")["Authorization"].split()[1]
+    phone.evaluate("token => localStorage.setItem('linli_token_me', token)", token)
+    phone.goto(urlsplit(image.get_attribute("data-payload")).path)  # the code names LINLI_BASE_URL
+    expect(phone.locator("#answer")).to_have_text("签到成功", timeout=WAIT)
+    shot(phone, "phone-checked-in")
