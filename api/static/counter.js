@@ -193,7 +193,7 @@
       img.src = await L.blobUrl(FACE, `/api/v1/stations/${station}/code.png`);
       if (old) URL.revokeObjectURL(old);
       img.dataset.payload = code.payload;
-      L.$("#code-note").textContent = `${t.code_expires} ${L.dt(code.expires_at).slice(-5)}`;
+      L.$("#code-note").textContent = t.code_expires;
       // a code stays valid for one more step after its own: renew as soon as the step turns
       const wait = Math.max(1000, new Date(code.expires_at) - Date.now() + 300);
       codeTimer = setTimeout(showCode, wait);
