@@ -142,6 +142,10 @@ class AgreementRead(msgspec.Struct):
     home_point_only: bool
 
 
+class AgreementListed(AgreementRead):
+    meal_point_ids: list[int] = []  # every meal point it pays at
+
+
 class UnsubsidizedBody(msgspec.Struct):
     diner_id: int
     meal_point_id: int
@@ -250,6 +254,41 @@ class MealController(Controller):
                 now=rt.clock.now(),
             )
             return _point_read(session, point)
+
+    @get(
+        "/meal-points",
+        operation_id="listMealPoints",
+        sync_to_thread=True,
+        summary="Meal points in the staff member's part of the tree, with their slots",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required"),
+    )
+    def list_points(
+        self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> list[MealPointRead]:
+        require_staff(principal, "admin", "coordinator")
+        with rt.tx() as session:
+            points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
+            return [_point_read(session, p) for p in points]
+
+    @get(
+        "/funding-agreements",
+        operation_id="listFundingAgreements",
+        sync_to_thread=True,
+        summary="Funding agreements paying at meal points under the administrator, with budgets used",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required"),
+    )
+    def list_agreements(
+        self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> list[AgreementListed]:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            points = [p.id for p in service.points_under(session, principal.admin_paths)]
+            return [
+                AgreementListed(
+                    **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
+                )
+                for a, ids in service.agreements_at(session, points)
+            ]
 
     @post(
         "/diners",

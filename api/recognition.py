@@ -125,6 +125,22 @@ class CommendationController(Controller):
             return _round_read(rt, session, round_)
 
     @get(
+        "/hubs/{hub_id:int}/commendation-rounds",
+        operation_id="listCommendationRounds",
+        sync_to_thread=True,
+        summary="A hub's commendation rounds, newest first, each with its list",
+        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="hub_not_found"),
+    )
+    def list_rounds(
+        self, hub_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> list[RoundRead]:
+        require_staff(principal, "admin")
+        with rt.tx() as session:
+            hub = _hub(session, hub_id)
+            orgs_service.require_admin_of(principal.admin_paths, hub)
+            return [_round_read(rt, session, r) for r in recognition.rounds_of(session, hub.id)]
+
+    @get(
         "/commendation-rounds/{round_id:int}",
         operation_id="getCommendationRound",
         sync_to_thread=True,

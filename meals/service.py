@@ -26,7 +26,7 @@ from meals.models import (
 )
 from meals.subsidy import check_schedule
 from orgs import service as orgs_service
-from orgs.models import Partner
+from orgs.models import Organization, Partner
 
 ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
 
@@ -112,6 +112,46 @@ def get_point(session: Session, point_id: int) -> MealPoint:
     if point is None:
         raise not_found("助餐点 Meal point", "meal_point_not_found")
     return point
+
+
+def points_under(
+    session: Session, paths: list[str], station_ids: frozenset[int] = frozenset()
+) -> list[MealPoint]:
+    """The meal points of organizations under any of these paths, and those whose counter is one of
+    these stations (a coordinator bound to it), by name."""
+    if not paths and not station_ids:
+        return []
+    return list(
+        session.scalars(
+            select(MealPoint)
+            .join(Organization, Organization.id == MealPoint.org_id)
+            .where(
+                or_(
+                    *(Organization.path.startswith(p) for p in paths),
+                    MealPoint.station_id.in_(station_ids),
+                )
+            )
+            .order_by(MealPoint.name, MealPoint.id)
+        )
+    )
+
+
+def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
+    """The agreements paying at any of these meal points, each with every point it pays at."""
+    rows = session.execute(
+        select(FundingAgreement, AgreementPoint.meal_point_id)
+        .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+        .where(
+            FundingAgreement.id.in_(
+                select(AgreementPoint.agreement_id).where(AgreementPoint.meal_point_id.in_(point_ids))
+            )
+        )
+        .order_by(FundingAgreement.ends_on.desc(), FundingAgreement.id)
+    ).all()
+    out: dict[int, tuple[FundingAgreement, list[int]]] = {}
+    for a, point_id in rows:
+        out.setdefault(a.id, (a, []))[1].append(point_id)
+    return list(out.values())
 
 
 def slots_of(session: Session, point_id: int) -> list[MealSlot]:

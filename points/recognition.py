@@ -160,6 +160,17 @@ def _service_by_org(session: Session, hub_id: int, start: date, end: date) -> di
     return out
 
 
+def rounds_of(session: Session, hub_id: int) -> list[CommendationRound]:
+    """A hub's rounds, newest first."""
+    return list(
+        session.scalars(
+            select(CommendationRound)
+            .where(CommendationRound.hub_id == hub_id)
+            .order_by(CommendationRound.period_start.desc(), CommendationRound.id.desc())
+        )
+    )
+
+
 def get_round(session: Session, round_id: int) -> CommendationRound:
     round_ = session.get(CommendationRound, round_id)
     if round_ is None:

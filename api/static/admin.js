@@ -17,8 +17,12 @@
     open("filings");
   }
 
-  const loaders = { filings, activities };
+  const loaders = { filings, activities, points, agreements, diners, rules, rounds };
+  let mealPoints = null;
+  let hubs = null;
+  let rule = null;  // the hub's current rules: a new version changes only what the form holds
   function open(name) {
+    L.say(note, "");
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
     document.querySelectorAll("[data-panel]").forEach((p) => L.show(p, p.dataset.panel === name));
     loaders[name]().catch((err) => {
@@ -67,6 +71,160 @@
     }
     L.$("#calendar").replaceChildren(...days);
   }
+
+
+  // --- meal points, agreements, diners ----------------------------------------------------------
+  async function loadPoints() {
+    if (!mealPoints) mealPoints = await L.api(FACE, "/api/v1/meal-points");
+    return mealPoints;
+  }
+  const pointName = (id) => ((mealPoints || []).find((p) => p.id === id) || { name: `#${id}` }).name;
+
+  async function points() {
+    const list = await loadPoints();
+    L.$("#meal-points").replaceChildren(list.length ? L.table(["", "", t.counter, t.capacity], list.map((p) => [
+      L.el("strong", {}, p.name),
+      L.el("span", {}, p.address, L.el("br"), p.slots.map((s) => `${t.slot_names[s.slot] || s.slot} ${s.starts}–${s.ends} ${L.yuan(s.price)}`).join(" · ")),
+      `#${p.station_id}`, String(p.daily_capacity),
+    ])) : L.el("p", { class: "muted" }, t.none));
+  }
+
+  async function agreements() {
+    await loadPoints();
+    const list = await L.api(FACE, "/api/v1/funding-agreements");
+    L.$("#agreements").replaceChildren(list.length ? L.table(["", t.period, t.used_of_cap, t.points], list.map((a) => [
+      L.el("span", {}, L.el("strong", {}, a.name), ` · ${t.funder_kinds[a.funder_kind] || a.funder_kind}`),
+      `${a.starts_on} – ${a.ends_on}`,
+      `${L.yuan(a.budget_used)} / ${L.yuan(a.budget_cap)}`,
+      a.meal_point_ids.map(pointName).join("、"),
+    ])) : L.el("p", { class: "muted" }, t.none));
+  }
+
+  async function diners() {
+    const list = await loadPoints();
+    const select = L.$("#diner-point");
+    if (!select.options.length) for (const p of list) select.append(L.el("option", { value: p.id }, p.name));
+  }
+  async function findDiners() {
+    const f = new FormData(L.$("#diner-form"));
+    const q = String(f.get("q")).trim();
+    const by = /^[0-9Xx]{4}$/.test(q) ? `last4=${encodeURIComponent(q)}` : `q=${encodeURIComponent(q)}`;
+    const page = await L.api(FACE, `/api/v1/diners?meal_point_id=${f.get("meal_point_id")}&${by}`);
+    const today = L.today();
+    L.$("#diners").replaceChildren(page.items.length ? L.table(["", "", "", "", ""], page.items.map((d) => {
+      const paused = d.paused_from && d.paused_from <= today && (!d.paused_until || today < d.paused_until);
+      return [
+        L.el("span", {}, L.el("strong", {}, d.name), " ", [d.community, d.phone, d.id_number_last4 && `…${d.id_number_last4}`].filter(Boolean).join(" · ")),
+        [d.dietary_notes, d.allergies].filter(Boolean).join(" · "),
+        paused ? t.paused : "",
+        L.el("button", { type: "button", class: "secondary", onclick: () => pause(d, !paused) }, paused ? t.resume : t.pause),
+        L.el("span", {},
+          L.el("button", { type: "button", class: "secondary", onclick: () => reissue(d) }, t.reissue), " ",
+          L.el("button", { type: "button", class: "secondary", onclick: () => card(d) }, t.card)),
+      ];
+    })) : L.el("p", { class: "muted" }, t.none));
+  }
+  async function pause(d, on) {
+    const today = L.today();
+    try {
+      await L.api(FACE, `/api/v1/diners/${d.id}/pause`, { method: "POST", body: on ? { paused_from: today } : { paused_from: null, paused_until: null } });
+      L.say(note, t.saved);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    findDiners();
+  }
+  async function reissue(d) {
+    try {
+      await L.api(FACE, `/api/v1/diners/${d.id}/reissue-card`, { method: "POST" });
+      L.say(note, t.reissued);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+  }
+  async function card(d) {
+    window.open(await L.blobUrl(FACE, `/api/v1/diners/${d.id}/card.png`), "_blank");
+  }
+
+  // --- earning rules and commendation rounds, per hub ---------------------------------------------
+  async function loadHubs() {
+    if (!hubs) hubs = (await L.api(FACE, "/api/v1/organizations?kind=hub&limit=200")).items;
+    for (const select of document.querySelectorAll(".hub-select")) {
+      if (!select.options.length) for (const h of hubs) select.append(L.el("option", { value: h.id }, h.name));
+    }
+    return hubs;
+  }
+
+  async function rules() {
+    await loadHubs();
+    const hub = L.$("#rule-hub").value;
+    if (!hub) return L.$("#rule").replaceChildren(L.el("p", { class: "muted" }, t.none));
+    const page = await L.api(FACE, `/api/v1/hubs/${hub}/points-rules`);
+    const r = (rule = page.items[page.items.length - 1]);  // oldest first: the last is in force
+    if (!r) return L.$("#rule").replaceChildren(L.el("p", { class: "muted" }, t.default_rule));
+    L.$("#rule").replaceChildren(L.table(["", ""], [
+      [t.version, String(r.version)],
+      [t.per_hour, Object.entries(r.points_per_hour).map(([k, v]) => `${k} ${v}`).join(" · ")],
+      [t.delivery_points, String(r.delivery_points)],
+      [t.daily_cap, String(r.daily_cap)],
+      [t.expiry_years, r.expiry_years === null ? t.never : String(r.expiry_years)],
+      [t.star_hours, r.star_hours.join(" / ")],
+    ]));
+    const f = L.$("#rule-form");
+    f.per_hour.value = r.points_per_hour.default ?? "";
+    f.delivery_points.value = r.delivery_points;
+    f.daily_cap.value = r.daily_cap;
+  }
+
+  async function rounds() {
+    await loadHubs();
+    const hub = L.$("#round-hub").value;
+    if (!hub) return;
+    const list = await L.api(FACE, `/api/v1/hubs/${hub}/commendation-rounds`);
+    L.$("#rounds").replaceChildren(...(list.length ? list.map((r) => L.el("div", { class: "card" },
+      L.el("h2", {}, `${r.title} · ${r.period_start} – ${r.period_end} · ${t.round_status[r.status] || r.status}`),
+      L.table(["", "", "", ""], r.commendations.map((c) => [
+        c.volunteer_name, `${L.hours(c.minutes)} ${t.hours}`, c.reason,
+        r.status === "proposed"
+          ? L.el("button", { type: "button", class: "secondary", onclick: () => review(r.id, c.volunteer_id, c.status !== "proposed") }, c.status === "proposed" ? t.exclude : t.include)
+          : t.status[c.status] || c.status,
+      ])),
+      r.status === "proposed" ? L.el("button", { type: "button", "data-confirm": r.id, onclick: () => confirmRound(r.id) }, t.confirm) : null,
+    )) : [L.el("p", { class: "muted" }, t.none)]));
+  }
+  async function review(roundId, volunteerId, include) {
+    try {
+      await L.api(FACE, `/api/v1/commendation-rounds/${roundId}/review`, { method: "POST", body: { volunteer_id: volunteerId, include, reason: "" } });
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    rounds();
+  }
+  async function confirmRound(roundId) {
+    try {
+      await L.api(FACE, `/api/v1/commendation-rounds/${roundId}/confirm`, { method: "POST" });
+      L.say(note, t.confirmed);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    rounds();
+  }
+
+  L.$("#diner-form").addEventListener("submit", (ev) => { ev.preventDefault(); findDiners().catch((err) => L.say(note, L.problemText(err), "bad")); });
+  L.$("#rule-hub").addEventListener("change", () => rules());
+  L.$("#round-hub").addEventListener("change", () => rounds());
+  L.$("#rule-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const perHour = { ...((rule && rule.points_per_hour) || {}), default: Number(f.get("per_hour")) };
+    const body = { points_per_hour: perHour, delivery_points: Number(f.get("delivery_points")), daily_cap: Number(f.get("daily_cap")) };
+    try {
+      await L.api(FACE, `/api/v1/hubs/${L.$("#rule-hub").value}/points-rules`, { method: "POST", body });
+      L.say(note, t.rule_saved);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    rules();
+  });
+  L.$("#round-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(ev.target));
+    try {
+      await L.api(FACE, `/api/v1/hubs/${L.$("#round-hub").value}/commendation-rounds`, { method: "POST", body: { ...f, bonus_points: Number(f.bonus_points || 0) } });
+      L.say(note, t.proposed_round);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    rounds();
+  });
 
   L.$("#activity-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -52,6 +52,8 @@ const L = (() => {
     timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
   });
   const dt = (iso) => (iso ? when.format(new Date(iso)) : "");
+  // today's date where the engine reckons days (Asia/Shanghai), as YYYY-MM-DD
+  const today = () => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
   const hours = (minutes) => (Math.round((minutes || 0) / 6) / 10).toString();
 
   // Build elements without innerHTML (names and notes come from people).
@@ -92,5 +94,5 @@ const L = (() => {
       el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
   }
 
-  return { t, tokens, api, ApiError, problemText, yuan, dt, hours, el, $, show, say, blobUrl, uuid, table };
+  return { t, tokens, api, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table };
 })();

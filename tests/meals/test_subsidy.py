@@ -6,6 +6,7 @@ import pytest
 
 from linli.errors import LinliError
 from meals.subsidy import Funding, check_schedule, split
+from tests.helpers import staff_token, staff_user
 
 # A 12-yuan meal with 11, 9 or 7 yuan of subsidy by tier (特困, 低保, 80 and over).
 TIERED = [
@@ -87,3 +88,30 @@ def test_schedules_that_could_not_work_are_refused_field_by_field():
         ("schedule[2]", "amount_or_percent"),
         ("schedule[3].amount", "out_of_range"),
     ]
+
+
+def test_meal_points_and_agreements_are_listed_within_the_staff_members_part_of_the_tree(client, rt, clock):
+    from tests.meals.test_counter import LUNCH, Canteen
+
+    clock.at = LUNCH
+    canteen = Canteen(rt, client)
+    admin = staff_token(client, "admin_a")
+    points = client.get("/api/v1/meal-points", headers=admin).json()
+    assert [(p["id"], p["station_id"], [s["slot"] for s in p["slots"]]) for p in points] == [
+        (canteen.point.id, canteen.station, ["breakfast", "lunch", "dinner"])
+    ]
+    agreements = client.get("/api/v1/funding-agreements", headers=admin).json()
+    assert {(a["id"], tuple(a["meal_point_ids"]), a["budget_used"]) for a in agreements} == {
+        (canteen.government, (canteen.point.id,), 0),
+        (canteen.enterprise, (canteen.point.id,), 0),
+    }
+    assert [
+        p["id"] for p in client.get("/api/v1/meal-points", headers=staff_token(client, "counter")).json()
+    ] == [canteen.point.id]
+    # another hub's admin sees neither; a coordinator does not see the money
+    staff_user(rt, "admin_b", "admin", org_id=canteen.county.hub_b)
+    other = staff_token(client, "admin_b")
+    assert client.get("/api/v1/meal-points", headers=other).json() == []
+    assert client.get("/api/v1/funding-agreements", headers=other).json() == []
+    r = client.get("/api/v1/funding-agreements", headers=staff_token(client, "counter"))
+    assert r.status_code == 403 and r.json()["code"] == "role_required"

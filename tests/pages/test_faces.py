@@ -304,3 +304,59 @@ def test_the_station_code_full_screen_renews_itself_and_a_phone_checks_in_with_i
     phone.goto(urlsplit(image.get_attribute("data-payload")).path)  # the code names LINLI_BASE_URL
     expect(phone.locator("#answer")).to_have_text("签到成功", timeout=WAIT)
     shot(phone, "phone-checked-in")
+
+
+def test_a_hub_worker_sees_meal_points_and_budgets_pauses_a_diner_sets_rules_and_confirms_a_round(
+    rt, clock, open_page
+):
+    from meals.models import Diner
+    from points.models import CommendationRound, PointsRule
+
+    clock.at = LUNCH
+    canteen = Canteen(rt)
+    admin = open_page(LAPTOP, "/admin", fake_time=LUNCH)
+    log_in(admin, "admin_a")
+    expect(admin.locator("#filings")).to_contain_text("暂无", timeout=WAIT)
+
+    admin.click("[data-tab=points]")
+    points = admin.locator("#meal-points")
+    expect(points).to_contain_text("泉心食堂", timeout=WAIT)
+    expect(points).to_contain_text("午餐 11:00–13:30 ¥12.00")
+    admin.click("[data-tab=agreements]")
+    expect(admin.locator("#agreements")).to_contain_text("县民政助餐补贴", timeout=WAIT)
+    expect(admin.locator("#agreements")).to_contain_text("¥0.00 / ¥100,000.00")
+    shot(admin, "admin-agreements")
+
+    admin.click("[data-tab=diners]")
+    admin.fill("#diner-form [name=q]", "王桂英")
+    admin.click("#diner-form button[type=submit]")
+    diners = admin.locator("#diners")
+    expect(diners).to_contain_text("低盐", timeout=WAIT)
+    diners.get_by_role("button", name="暂停助餐").click()
+    expect(diners).to_contain_text("已暂停", timeout=WAIT)
+    with rt.tx() as s:
+        assert s.get(Diner, canteen.grandma).paused_from == LUNCH.date()
+    shot(admin, "admin-diners")
+
+    admin.click("[data-tab=rules]")
+    expect(admin.locator("#rule")).to_contain_text("使用默认规则", timeout=WAIT)
+    admin.fill("#rule-form [name=per_hour]", "12")
+    admin.fill("#rule-form [name=delivery_points]", "6")
+    admin.fill("#rule-form [name=daily_cap]", "0")
+    admin.click("#rule-form button[type=submit]")
+    expect(admin.locator("#note")).to_contain_text("已保存新版本规则", timeout=WAIT)
+    expect(admin.locator("#rule")).to_contain_text("default 12", timeout=WAIT)
+    with rt.tx() as s:
+        rule = s.scalar(select(PointsRule).where(PointsRule.hub_id == canteen.county.hub_a))
+        assert (rule.version, rule.points_per_hour["default"], rule.delivery_points) == (1, 12, 6)
+
+    admin.click("[data-tab=rounds]")
+    admin.fill("#round-form [name=title]", "六月之星")
+    admin.fill("#round-form [name=period_start]", "2030-06-01")
+    admin.click("#round-form button[type=submit]")
+    expect(admin.locator("#rounds")).to_contain_text("六月之星", timeout=WAIT)
+    admin.click("[data-confirm]")
+    expect(admin.locator("#rounds")).to_contain_text("已确认", timeout=WAIT)
+    with rt.tx() as s:
+        assert s.scalar(select(CommendationRound.status)) == "confirmed"
+    shot(admin, "admin-rounds")

@@ -231,3 +231,22 @@ def test_only_admins_see_a_round_and_a_confirmed_round_stays_as_confirmed(rounds
         headers=admin,
     )
     assert added.status_code == 200
+
+
+def test_a_hubs_rounds_are_listed_newest_first_for_its_admins_only(rounds, client):
+    admin = staff_token(client, "admin_a")
+    for title, start in (("五月", "2030-05-01"), ("六月", "2030-06-01")):
+        r = client.post(
+            f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+            json={"title": title, "period": "month", "period_start": start},
+            headers=admin,
+        )
+        assert r.status_code == 201
+    listed = client.get(f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=admin).json()
+    assert [r["title"] for r in listed] == ["六月", "五月"]
+    assert all(r["commendations"] is not None for r in listed)
+    staff_user(rounds.rt, "admin_b", "admin", org_id=rounds.county.hub_b)
+    other = client.get(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=staff_token(client, "admin_b")
+    )
+    assert other.status_code == 403 and other.json()["code"] == "outside_your_scope"
