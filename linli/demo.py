@@ -79,9 +79,7 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
         session, parent_id=xingsha_org.id, name="星沙助老志愿服务队", join_mode="approval", now=now
     )
     partner = orgs_service.create_partner(session, name="泉心社会企业", now=now)
-    counter = orgs_service.create_station(
-        session, org_id=assoc.id, name="泉心食堂取餐台", kind="counter", shared=False, now=now
-    )
+    counter = _canteen(session, rt, assoc.id, partner.id, now)
     orgs_service.create_station(
         session, org_id=quantang.id, name="泉塘社区活动中心", kind="venue", shared=True, now=now
     )
@@ -129,11 +127,103 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
         v = volunteer_service.register(session, rt.signer, reg, now=now, today=now.date())
         if i < 8:
             volunteer_service.apply(session, volunteer_id=v.id, team_id=meal_team.id, now=now)
+    from volunteer import activities
+
+    shift = activities.create_shift(
+        session,
+        org_id=assoc.id,
+        station_id=counter.id,
+        title="午餐助餐服务 Lunch service",
+        kind="meal_service",
+        weekdays="1234567",
+        start_time="10:30",
+        end_time="13:00",
+        capacity=8,
+        admin_paths=[base.path],
+        now=now,
+    )
+    today = now.astimezone(rt.settings.tz).date()
+    activities.generate_shift_activities(session, shift, tz=rt.settings.tz, first_day=today, days=14, now=now)
     session.flush()
     return [
         *[(role, username, DEMO_PASSWORD) for username, role, _, _ in staff],
         ("volunteer", "13807310000", "验证码见 code at /demo/codes"),
     ]
+
+
+def _canteen(session: Session, rt: Runtime, org_id: int, partner_id: int, now: datetime):
+    """泉心食堂: a meal point (its counter is the station the demo coordinator is bound to) with three
+    slots, the county's tiered subsidy and the partner's 2 yuan, and a few diners; their cards are
+    printed from the admin pages (长者 → 长者卡)."""
+    from meals import service as meal_service
+
+    point = meal_service.create_meal_point(
+        session,
+        org_id=org_id,
+        name="泉心食堂",
+        address="泉塘街道泉心路1号",
+        daily_capacity=300,
+        slots=[
+            meal_service.SlotInput("breakfast", "07:00", "09:00", 800),
+            meal_service.SlotInput("lunch", "11:00", "13:30", 1200),
+            meal_service.SlotInput("dinner", "17:00", "20:00", 1200),
+        ],
+        now=now,
+    )
+    today = now.astimezone(rt.settings.tz).date()
+    for name, kind, order, schedule, partner in (
+        ("县民政助餐补贴", "government", 1, COUNTY_TIERS, None),
+        (
+            "泉心社会企业助餐补贴",
+            "enterprise",
+            2,
+            [{"categories": ["*"], "slots": ["lunch", "dinner"], "amount": 200, "min_self_pay": 100}],
+            partner_id,
+        ),
+    ):
+        meal_service.create_agreement(
+            session,
+            meal_service.AgreementInput(
+                name=name,
+                funder_kind=kind,
+                stack_order=order,
+                starts_on=today - timedelta(days=60),
+                ends_on=today + timedelta(days=365),
+                budget_cap=50_000_000,
+                schedule=schedule,
+                meal_point_ids=[point.id],
+                partner_id=partner,
+            ),
+            now,
+        )
+    for i, (name, born, categories, notes, allergies) in enumerate(
+        (
+            ("王桂英", 1942, ("tekun",), "低盐", "花生"),
+            ("李国华", 1950, ("dibao",), "软食", ""),
+            ("张秀兰", 1938, (), "", "海鲜"),
+            ("陈德胜", 1958, (), "少油", ""),
+        )
+    ):
+        first17 = f"430121{born}{i + 3:02d}{10 + i:02d}{101 + i:03d}"
+        meal_service.register_diner(
+            session,
+            rt.signer,
+            meal_service.DinerInput(
+                name=name,
+                birth_date=date(born, i + 3, 10 + i),
+                community="泉塘社区",
+                id_number=first17 + id_check_char(first17),
+                home_point_id=point.id,
+                consent=True,
+                dietary_notes=notes,
+                allergies=allergies,
+                categories=categories,
+            ),
+            created_by=None,
+            now=now,
+            today=today,
+        )
+    return orgs_service.get_station(session, point.station_id)
 
 
 def load_county(session: Session, rt: Runtime, volunteers: int = 30_000) -> list[tuple[str, str, str]]:

