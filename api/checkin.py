@@ -444,7 +444,7 @@ class QrController(Controller):
         sync_to_thread=True,
         summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
         request_max_body_size=MAX_FRAME_BYTES,
-        responses=problems(_401=AUTH_ERRORS, _413="request_too_large", _422="validation_failed"),
+        responses=problems(_401=AUTH_ERRORS, _413="payload_too_large", _422="validation_failed"),
     )
     def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
         import io

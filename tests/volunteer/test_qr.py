@@ -84,3 +84,30 @@ def test_station_codes_rotate_every_30_seconds(codes):
     t = datetime(2026, 11, 26, 3, 30, 0, tzinfo=UTC)
     assert codes.station_code(1, t) == codes.station_code(1, t + timedelta(seconds=29))
     assert codes.station_code(1, t) != codes.station_code(1, t + timedelta(seconds=30))
+
+
+def test_a_camera_frame_is_decoded_on_the_server_for_browsers_without_a_reader(client, rt):
+    from tests.helpers import make_county, staff_token, staff_user
+
+    county = make_county(rt)
+    staff_user(rt, "hub", "admin", org_id=county.hub_a)
+    headers = {**staff_token(client, "hub"), "content-type": "image/png"}
+    card = rt.codes.volunteer_card(42, 1)
+    frame = Image.new("RGB", (640, 480), "white")  # a camera frame with the card somewhere in it
+    frame.paste(Image.open(io.BytesIO(qr.png(card))).convert("RGB").resize((220, 220)), (300, 150))
+    jpeg = io.BytesIO()
+    frame.save(jpeg, "JPEG")
+    r = client.post(
+        "/api/v1/qr/decode", content=jpeg.getvalue(), headers={**headers, "content-type": "image/jpeg"}
+    )
+    assert r.status_code == 200 and r.json() == {"payload": card}
+    blank = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(blank, "PNG")
+    assert client.post("/api/v1/qr/decode", content=blank.getvalue(), headers=headers).json() == {
+        "payload": None
+    }
+    bad = client.post("/api/v1/qr/decode", content=b"not a picture", headers=headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "not_an_image"
+    big = client.post("/api/v1/qr/decode", content=b"\0" * (2 * 1024 * 1024 + 1), headers=headers)
+    assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
+    assert client.post("/api/v1/qr/decode", content=blank.getvalue()).status_code == 401
