@@ -131,6 +131,32 @@ def test_a_volunteer_registers_is_filed_checks_in_and_out_at_the_tablet_and_sees
     expect(balance).to_have_text(f"{points} 积分")
     expect(phone.locator("#my-points")).to_contain_text("2")  # two hours of service
     shot(phone, "phone-points")
+    phone.click("[data-tab=history]")
+    expect(phone.locator("#my-history")).to_contain_text(f"+{points} 积分", timeout=WAIT)
+    expect(phone.locator("#my-history")).to_contain_text("+120 分钟")
+
+    # the points shop: an order reserves the points
+    with rt.tx() as s:
+        from points import shop
+
+        shop.create_item(
+            s,
+            county.hub_a,
+            shop.ItemInput(
+                name="大米5斤", price=points, stock=3, per_volunteer_limit=1, limit_period="month"
+            ),
+            LUNCH,
+        )
+    phone.click("[data-tab=shop]")
+    phone.locator("#shop").get_by_role("button", name="兑换").click()
+    expect(phone.locator("#note")).to_contain_text("兑换成功", timeout=WAIT)
+    expect(phone.locator("#orders")).to_contain_text("待领取", timeout=WAIT)
+    shot(phone, "phone-shop")
+    assert (
+        client.get("/api/v1/me/points", headers=volunteer_token(rt, "13807310088")).json()["available"] == 0
+    )
+    phone.click("[data-tab=honours]")
+    expect(phone.locator("#certificates")).to_contain_text("暂无", timeout=WAIT)
 
 
 def test_a_lunch_at_the_counter_then_the_same_card_again_then_offline_scans_that_sync(rt, clock, open_page):
