@@ -20,6 +20,7 @@ from api.checkin import (
     StationController,
 )
 from api.deliveries import DeliveryController
+from api.deps import authenticate
 from api.health import healthz, readyz
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
@@ -80,6 +81,7 @@ def create_app(runtime: Runtime) -> Litestar:
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        guards=[authenticate],
         template_config=TEMPLATES,
         openapi_config=OpenAPIConfig(
             title="邻里 Linli",

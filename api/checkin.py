@@ -17,6 +17,7 @@ from api.deps import (
     next_cursor,
     page,
     provide_principal,
+    refuse_partners,
     require_staff,
     require_volunteer,
 )
@@ -93,7 +94,7 @@ class ActivityController(Controller):
         "",
         operation_id="listActivities",
         sync_to_thread=True,
-        responses=problems(_401=AUTH_ERRORS, _422="validation_failed"),
+        responses=problems(_401=AUTH_ERRORS, _403="partners_see_reports_only", _422="validation_failed"),
     )
     def list_activities(
         self,
@@ -105,6 +106,7 @@ class ActivityController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 50,
     ) -> ActivityPage:
+        refuse_partners(principal)
         after, limit = page(cursor, limit)
         check_times(starts_from=starts_from, starts_before=starts_before)
         with rt.tx() as session:

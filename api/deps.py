@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 
+import anyio
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
@@ -20,24 +23,54 @@ PRINCIPAL_TTL = 5.0
 _principals: dict[str, tuple[Principal, float, Runtime]] = {}
 
 
+async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A guard on every route: a handler that takes the caller (`principal`) learns who it is here,
+    before its query and body are read, so a request without a live token is answered 401 whatever
+    else is wrong with it."""
+    if "principal" not in handler.resolve_dependencies():
+        return
+    rt = connection.app.state["runtime"]
+    header = connection.headers.get("authorization", "")
+    principal = _cached(_bearer(header), rt)
+    if principal is None:  # a database look-up: off the event loop
+        principal = await anyio.to_thread.run_sync(_look_up, header, rt)
+    connection.state.principal = principal
+
+
 def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    principal = getattr(request.state, "principal", None)  # set by `authenticate`
+    return principal if principal is not None else _look_up(request.headers.get("authorization", ""), rt)
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized(
             "请先登录：缺少 Authorization: Bearer <token> Missing bearer token", "missing_token"
         )
+    return token
+
+
+def _cached(token: str, rt: Runtime) -> Principal | None:
     cached = _principals.get(token)
-    now = time.monotonic()
-    if cached is not None and cached[1] > now and cached[2] is rt:
+    if cached is not None and cached[1] > time.monotonic() and cached[2] is rt:
         principal = cached[0]
         if principal.expires_at is None or principal.expires_at > rt.clock.now():
             return principal
+    return None
+
+
+def _look_up(header: str, rt: Runtime) -> Principal:
+    token = _bearer(header)
+    principal = _cached(token, rt)
+    if principal is not None:
+        return principal
     with rt.tx() as session:
         principal = accounts_service.authenticate(session, token, rt.clock.now())
     if len(_principals) > 10_000:
         _principals.clear()
-    _principals[token] = (principal, now + PRINCIPAL_TTL, rt)
+    _principals[token] = (principal, time.monotonic() + PRINCIPAL_TTL, rt)
     return principal
 
 
@@ -57,6 +90,16 @@ def require_volunteer(principal: Principal) -> int:
     if principal.kind != "volunteer" or principal.volunteer_id is None:
         raise forbidden("仅限志愿者 Volunteers only", "volunteers_only")
     return principal.volunteer_id
+
+
+def refuse_partners(principal: Principal) -> None:
+    """Lists meant for volunteers and staff: a partner enterprise sees reports, not the daily work."""
+    if principal.kind == "api_key" or (
+        principal.kind == "staff"
+        and principal.has_role("partner")
+        and not principal.has_role("admin", "coordinator")
+    ):
+        raise forbidden("合作企业只能查看报表 Partners see reports only", "partners_see_reports_only")
 
 
 def require_staff(principal: Principal, *roles: str) -> int:

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from accounts.principal import Principal
-from api.deps import next_cursor, page, provide_principal, require_staff, require_volunteer
+from api.deps import next_cursor, page, provide_principal, refuse_partners, require_staff, require_volunteer
 from api.problems import problems
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.qr import InvalidCode
@@ -150,7 +150,7 @@ class ShopController(Controller):
         operation_id="listShopItems",
         sync_to_thread=True,
         summary="Items on offer now",
-        responses=problems(_401=AUTH_ERRORS, _422="validation_failed"),
+        responses=problems(_401=AUTH_ERRORS, _403="partners_see_reports_only", _422="validation_failed"),
     )
     def items(
         self,
@@ -160,6 +160,7 @@ class ShopController(Controller):
         cursor: FromQuery[str | None] = None,
         limit: FromQuery[int] = 50,
     ) -> ItemPage:
+        refuse_partners(principal)
         after, limit = page(cursor, limit)
         with rt.tx() as session:
             items = [
