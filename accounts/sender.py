@@ -1,4 +1,4 @@
-"""How login codes reach a phone (短信发送). One small interface; the default writes to the log.
+"""How login codes reach a phone (短信发送). One small interface; the default keeps them for the demo page.
 
 A real SMS gateway plugs in by naming a class in LINLI_SMS_SENDER ("package.module:Class");
 it is built with no arguments and must implement `send(phone, code)` and `notify(phone, text)`.
@@ -25,13 +25,18 @@ class CodeSender(Protocol):
 
 
 class LogSender:
-    """Writes the code to the server log, and to a short Redis list the demo page shows."""
+    """No SMS gateway: the code goes to a short Redis list that the demo page (`/demo/codes`, demo
+    mode only) shows for ten minutes. The log says a code was sent, never the code: a log line
+    holds no secret."""
 
     def __init__(self, redis=None) -> None:
         self.redis = redis
 
     def send(self, phone: str, code: str) -> None:
-        log.info("登录验证码 login code for %s: %s", mask_phone(phone), code)
+        log.info(
+            "登录验证码已放入演示收件箱 login code for %s put in the demo inbox (LINLI_SMS_SENDER unset)",
+            mask_phone(phone),
+        )
         self._inbox(f"{mask_phone(phone)} {code}")
 
     def notify(self, phone: str, text: str) -> None:

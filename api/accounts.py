@@ -11,7 +11,8 @@ from accounts.principal import Principal
 from accounts.schemas import CodeRequest, CodeRequested, GrantRead, MeRead, TokenRead, TokenRequest
 from api.deps import client_ip, forget_principal, provide_principal
 from api.problems import problems
-from linli.errors import FieldError, forbidden, invalid
+from linli import ratelimit
+from linli.errors import FieldError, LinliError, forbidden, invalid
 from linli.runtime import Runtime
 from volunteer import service as volunteer_service
 from volunteer.schemas import VolunteerRead
@@ -53,36 +54,35 @@ class AuthController(Controller):
         responses=problems(
             _401="invalid_code, code_expired, code_used, code_locked, invalid_credentials",
             _422="validation_failed",
+            _429="rate_limited",
         ),
     )
-    def create_token(self, data: JSONBody[TokenRequest], rt: NamedDependency[Runtime]) -> TokenRead:
+    def create_token(
+        self, data: JSONBody[TokenRequest], request: Request, rt: NamedDependency[Runtime]
+    ) -> TokenRead:
         ttl = rt.settings.token_ttl_seconds
-        with rt.tx() as session:
-            if data.phone is not None or data.code is not None:
-                missing = [f for f in ("phone", "code") if not getattr(data, f)]
-                if missing:
-                    raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
-                issued = service.login_with_code(
-                    session, rt.signer, phone=data.phone, code=data.code, now=rt.clock.now(), ttl=ttl
-                )
-            elif data.username or data.password:
-                missing = [f for f in ("username", "password") if not getattr(data, f)]
-                if missing:
-                    raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
-                issued = service.login_with_password(
-                    session, username=data.username, password=data.password, now=rt.clock.now(), ttl=ttl
-                )
-            else:
-                raise invalid(
-                    [
-                        FieldError(
-                            "phone",
-                            "required",
-                            "请提供手机号和验证码，或用户名和密码 "
-                            "Give phone and code, or username and password",
-                        )
-                    ]
-                )
+        now = rt.clock.now()
+        # failed logins are limited per account and per address (shared by every server process);
+        # a tablet logging in again and again with the right password is never slowed
+        limits = [(f"login-ip:{client_ip(request)}", (rt.settings.logins_per_minute, 60))]
+        who = (data.username or data.phone or "").strip()[:64]
+        if who:
+            limits.append((f"login:{who}", ratelimit.FAILED_LOGINS_PER_ACCOUNT))
+        for key, limit in limits:
+            ratelimit.refuse_if_spent(
+                rt.redis,
+                key,
+                limit,
+                now,
+                "登录失败次数过多，请稍后再试 Too many failed logins; try again shortly",
+            )
+        try:
+            issued = _log_in(data, rt, now, ttl)
+        except LinliError as exc:
+            if exc.status == 401:
+                for key, limit in limits:
+                    ratelimit.count(rt.redis, key, limit, now)
+            raise
         return TokenRead(
             token=issued.token, token_type="Bearer", expires_at=issued.expires_at, kind=issued.kind
         )
@@ -136,4 +136,33 @@ class MeController(Controller):
                     GrantRead(role=g.role, org_id=g.org_id, partner_id=g.partner_id, station_id=g.station_id)
                     for g in principal.grants
                 ],
+            )
+
+
+def _log_in(data: TokenRequest, rt: Runtime, now, ttl: int):
+    """A token for phone+code or username+password; 401 with the reason if neither is right."""
+    with rt.tx() as session:
+        if data.phone is not None or data.code is not None:
+            missing = [f for f in ("phone", "code") if not getattr(data, f)]
+            if missing:
+                raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
+            return service.login_with_code(
+                session, rt.signer, phone=data.phone, code=data.code, now=now, ttl=ttl
+            )
+        elif data.username or data.password:
+            missing = [f for f in ("username", "password") if not getattr(data, f)]
+            if missing:
+                raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
+            return service.login_with_password(
+                session, username=data.username, password=data.password, now=now, ttl=ttl
+            )
+        else:
+            raise invalid(
+                [
+                    FieldError(
+                        "phone",
+                        "required",
+                        "请提供手机号和验证码，或用户名和密码 Give phone and code, or username and password",
+                    )
+                ]
             )

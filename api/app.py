@@ -45,6 +45,9 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
+MAX_BODY_BYTES = 1024 * 1024  # an offline tablet's batch of a few hundred scans fits many times over
+
+
 def create_app(runtime: Runtime) -> Litestar:
     register_queue_collector(runtime)
     return Litestar(
@@ -81,6 +84,7 @@ def create_app(runtime: Runtime) -> Litestar:
         dependencies={"rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
+        request_max_body_size=MAX_BODY_BYTES,  # 413 payload_too_large beyond (a camera frame: 2 MB)
         guards=[authenticate],
         template_config=TEMPLATES,
         openapi_config=OpenAPIConfig(

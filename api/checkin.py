@@ -22,7 +22,7 @@ from api.deps import (
     require_volunteer,
 )
 from api.problems import problems
-from linli import qr
+from linli import qr, ratelimit
 from linli.errors import FieldError, forbidden, invalid
 from linli.outbox import emit
 from linli.runtime import Runtime
@@ -432,6 +432,17 @@ class DecodedFrame(msgspec.Struct):
     payload: str | None  # the QR code's text, or null if the picture holds none
 
 
+def _count_scan(rt: Runtime, principal: Principal) -> None:
+    """Scans per device (its token): a tablet stuck in a loop, or a script, is slowed, not a counter."""
+    ratelimit.check(
+        rt.redis,
+        f"scan:{principal.token_id or principal.volunteer_id}",
+        (rt.settings.scans_per_minute, 60),  # a counter scans a card every few seconds; a batch counts once
+        rt.clock.now(),
+        "扫码过于频繁，请稍后再试 Too many scans from this device; try again shortly",
+    )
+
+
 class QrController(Controller):
     """For a tablet or phone whose browser cannot read QR codes itself (no BarcodeDetector)."""
 
@@ -477,7 +488,9 @@ class ScanController(Controller):
         sync_to_thread=True,
         summary="One scan: a volunteer's phone scanning a station code, or a tablet scanning a card",
         description="The answer is always 200 with an `outcome`; a refused scan is `rejected` with a `reason`.",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed"),
+        responses=problems(
+            _401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed", _429="rate_limited"
+        ),
     )
     def scan(
         self,
@@ -487,6 +500,7 @@ class ScanController(Controller):
         rt: NamedDependency[Runtime],
     ) -> ScanResult:
         device = device_of(principal, request)
+        _count_scan(rt, principal)
         item = checkin.check_input(
             checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at, data.mode)
         )
@@ -510,7 +524,9 @@ class ScanController(Controller):
         summary="Scans captured offline by a tablet: judged as of their scan time, in time order",
         description="One result per scan, in the order sent. Sending the same batch again changes nothing "
         "and returns the same results. Scans more than 24 hours late are stored and flagged, not applied.",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed"),
+        responses=problems(
+            _401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed", _429="rate_limited"
+        ),
     )
     def batch(
         self,
@@ -524,6 +540,7 @@ class ScanController(Controller):
             raise forbidden(
                 "离线批量上传仅限工作人员设备 Offline batches come from staff tablets", "staff_only"
             )
+        _count_scan(rt, principal)
         if len(data.scans) > 1000:
             raise invalid([FieldError("scans", "too_many", "每批最多1000条 At most 1000 scans per batch")])
         items = [

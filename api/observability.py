@@ -30,7 +30,13 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                message.setdefault("headers", []).extend(
+                    [
+                        (b"x-request-id", request_id.encode()),
+                        (b"x-content-type-options", b"nosniff"),  # every answer: no content sniffing
+                        (b"referrer-policy", b"same-origin"),
+                    ]
+                )
             await send(message)
 
         try:

@@ -29,6 +29,16 @@ TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEng
 STATIC = create_static_files_router(path="/static", directories=[HERE / "static"], include_in_schema=False)
 
 
+# Pages load only this site's own scripts, styles and images (blob: for cards and codes fetched with
+# the token), are never framed, and may use the camera here only.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+}
+
+
 def render(request: Request, name: str, **context) -> Template:
     """A page in the reader's language; `?lang=en` (or zh) is remembered in a cookie for a year."""
     asked = request.query_params.get("lang")
@@ -41,6 +51,7 @@ def render(request: Request, name: str, **context) -> Template:
         template_name=name,
         context={"_": t.gettext, "lang": lang, "path": request.url.path, "reasons": reasons, **context},
         cookies=cookies,
+        headers=PAGE_HEADERS,
     )
 
 

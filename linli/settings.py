@@ -37,6 +37,8 @@ class Settings:
     early_checkin_minutes: int = 30  # how early before an activity a volunteer may check in
     checkout_grace_minutes: int = 30  # open attendances are closed this long after the activity ends
     clock_skew_seconds: int = 120  # how far an offline device's clock may be off
+    scans_per_minute: int = 600  # per device (token), counted in Redis; 0: no limit
+    logins_per_minute: int = 60  # token requests per address, counted in Redis; 0: no limit
 
     @property
     def embedded(self) -> bool:
@@ -100,6 +102,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         base_url=env.get("LINLI_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         var_dir=var_dir,
         demo=env.get("LINLI_DEMO", "") == "1",
+        scans_per_minute=int(env.get("LINLI_SCANS_PER_MINUTE", "600")),
+        logins_per_minute=int(env.get("LINLI_LOGINS_PER_MINUTE", "60")),
     )
 
 

@@ -1,0 +1,75 @@
+"""Rate limits shared by every server process (限流): fixed-window counters in Redis.
+
+A limit that cannot be counted (Redis down) lets the request through: the counter at lunch must
+keep serving while the queue is away, and the database-side limits (login codes per phone, wrong
+tries per code) still hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from linli.errors import too_many
+
+log = logging.getLogger(__name__)
+
+# (requests, window in seconds)
+FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords or codes for one username or phone
+
+
+def _bucket(key: str, window: int, now: datetime) -> tuple[str, int]:
+    epoch = int(now.timestamp())
+    return f"linli:rate:{key}:{epoch // window}", window - epoch % window
+
+
+def check(redis: Redis, key: str, limit: tuple[int, int], now: datetime, what: str) -> None:
+    """Count one request under `key`; 429 rate_limited (with retry_after) over the limit."""
+    most, window = limit
+    if most <= 0:
+        return
+    bucket, retry_after = _bucket(key, window, now)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(bucket)
+        pipe.expire(bucket, window + 1)
+        count, _ = pipe.execute()
+    except RedisError as exc:  # fail open, loudly
+        log.warning("rate limit not counted (%s): %s", key.split(":", 1)[0], exc)
+        return
+    if count > most:
+        raise too_many(what, retry_after)
+
+
+def refuse_if_spent(redis: Redis, key: str, limit: tuple[int, int], now: datetime, what: str) -> None:
+    """429 if `key` has used up its limit in this window, without counting this request (for
+    limits on failures: see `count`)."""
+    most, window = limit
+    if most <= 0:
+        return
+    bucket, retry_after = _bucket(key, window, now)
+    try:
+        spent = int(redis.get(bucket) or 0)
+    except RedisError as exc:
+        log.warning("rate limit not read (%s): %s", key.split(":", 1)[0], exc)
+        return
+    if spent >= most:
+        raise too_many(what, retry_after)
+
+
+def count(redis: Redis, key: str, limit: tuple[int, int], now: datetime) -> None:
+    """Count one failure under `key`."""
+    most, window = limit
+    if most <= 0:
+        return
+    bucket, _ = _bucket(key, window, now)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.incr(bucket)
+        pipe.expire(bucket, window + 1)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("rate limit not counted (%s): %s", key.split(":", 1)[0], exc)
