@@ -5,6 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import zxingcpp
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from linli import qr
@@ -111,3 +114,41 @@ def test_a_camera_frame_is_decoded_on_the_server_for_browsers_without_a_reader(c
     big = client.post("/api/v1/qr/decode", content=b"\0" * (2 * 1024 * 1024 + 1), headers=headers)
     assert big.status_code == 413 and big.json()["code"] == "payload_too_large"
     assert client.post("/api/v1/qr/decode", content=blank.getvalue()).status_code == 401
+
+
+@given(
+    kind=st.sampled_from(["volunteer_card", "diner_card", "station_code"]),
+    subject=st.integers(min_value=1, max_value=2**32 - 1),
+    number=st.integers(min_value=1, max_value=2**16 - 1),
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["replace", "insert", "delete"]),
+            st.integers(min_value=0, max_value=200),
+            st.sampled_from(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abc.=/-_ 019")),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+@hyp_settings(max_examples=400, deadline=None)
+def test_no_altered_code_is_ever_accepted(kind, subject, number, edits):
+    """Property: a code changed anywhere in its signed part is refused, or reads as the very same
+    code (upper/lower case, the URL before the last slash); never as another one."""
+    codes = qr.Codes(Signer((("k1", b"a-test-signing-key-123456"),)), "http://127.0.0.1:8000")
+    at = datetime(2026, 11, 26, 3, 30, tzinfo=UTC) + timedelta(seconds=30 * number)
+    url = codes.station_code(subject, at) if kind == "station_code" else getattr(codes, kind)(subject, number)
+    original = codes.parse(url)
+    head, _, token = url.rpartition("/")
+    for op, pos, ch in edits:
+        pos %= len(token) + (op == "insert")
+        if op == "replace":
+            token = token[:pos] + ch + token[pos + 1 :]
+        elif op == "insert":
+            token = token[:pos] + ch + token[pos:]
+        elif len(token) > 1:
+            token = token[:pos] + token[pos + 1 :]
+    try:
+        got = codes.parse(f"{head}/{token}")
+    except qr.InvalidCode:
+        return
+    assert got == original
