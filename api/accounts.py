@@ -92,7 +92,7 @@ class AuthController(Controller):
         operation_id="revokeCurrentToken",
         status_code=204,
         sync_to_thread=True,
-        dependencies={"principal": Provide(provide_principal, sync_to_thread=True)},
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         summary="Log out: revoke the token used for this request",
         responses=problems(_401="missing_token, invalid_token"),
     )
@@ -111,7 +111,7 @@ class AuthController(Controller):
 class MeController(Controller):
     path = "/api/v1/me"
     tags = ["我 me"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get(
         "",

@@ -74,7 +74,7 @@ class BookingPage(msgspec.Struct):
 class BookingController(Controller):
     path = "/api/v1"
     tags = ["订餐 bookings"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post(
         "/meal-points/{point_id:int}/bookings",

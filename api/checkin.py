@@ -51,7 +51,7 @@ from volunteer.schemas import (
     StationCode,
 )
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 AUTH_ERRORS = "missing_token, invalid_token"
 
 

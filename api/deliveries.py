@@ -32,7 +32,7 @@ class RunPage(msgspec.Struct):
 class DeliveryController(Controller):
     path = "/api/v1"
     tags = ["送餐 delivery"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post(
         "/meal-points/{point_id:int}/delivery-runs",

@@ -8,13 +8,13 @@ from datetime import date, datetime
 import anyio
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
 from linli.errors import FieldError, forbidden, invalid, unauthorized
 from linli.runtime import Runtime
+from reports.service import partner_of
 
 # Principals are kept a few seconds per process: a tablet scanning every second costs one lookup,
 # not one per scan. A revoked token stops working in this process at once and in others within
@@ -30,16 +30,15 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if "principal" not in handler.resolve_dependencies():
         return
     rt = connection.app.state["runtime"]
-    header = connection.headers.get("authorization", "")
-    principal = _cached(_bearer(header), rt)
+    token = _bearer(connection.headers.get("authorization", ""))
+    principal = _cached(token, rt)
     if principal is None:  # a database look-up: off the event loop
-        principal = await anyio.to_thread.run_sync(_look_up, header, rt)
+        principal = await anyio.to_thread.run_sync(_look_up, token, rt)
     connection.state.principal = principal
 
 
-def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:
-    principal = getattr(request.state, "principal", None)  # set by `authenticate`
-    return principal if principal is not None else _look_up(request.headers.get("authorization", ""), rt)
+def provide_principal(request: Request) -> Principal:
+    return request.state.principal  # set by `authenticate`, which guards every route
 
 
 def _bearer(header: str) -> str:
@@ -61,11 +60,7 @@ def _cached(token: str, rt: Runtime) -> Principal | None:
     return None
 
 
-def _look_up(header: str, rt: Runtime) -> Principal:
-    token = _bearer(header)
-    principal = _cached(token, rt)
-    if principal is not None:
-        return principal
+def _look_up(token: str, rt: Runtime) -> Principal:
     with rt.tx() as session:
         principal = accounts_service.authenticate(session, token, rt.clock.now())
     if len(_principals) > 10_000:
@@ -94,11 +89,7 @@ def require_volunteer(principal: Principal) -> int:
 
 def refuse_partners(principal: Principal) -> None:
     """Lists meant for volunteers and staff: a partner enterprise sees reports, not the daily work."""
-    if principal.kind == "api_key" or (
-        principal.kind == "staff"
-        and principal.has_role("partner")
-        and not principal.has_role("admin", "coordinator")
-    ):
+    if partner_of(principal) is not None and not principal.has_role("admin", "coordinator"):
         raise forbidden("合作企业只能查看报表 Partners see reports only", "partners_see_reports_only")
 
 

@@ -21,7 +21,7 @@ from meals import counter, service
 from meals.models import Diner, Meal, MealPoint
 from orgs import service as orgs_service
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 AUTH_ERRORS = "missing_token, invalid_token"
 
 

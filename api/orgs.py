@@ -27,7 +27,7 @@ from reports.service import partner_of
 class OrganizationController(Controller):
     path = "/api/v1"
     tags = ["组织 organizations"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @get(
         "/organizations",

@@ -38,7 +38,7 @@ from points.schemas import (
     TransferRead,
 )
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 AUTH_ERRORS = "missing_token, invalid_token"
 
 

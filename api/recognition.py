@@ -30,7 +30,7 @@ from points.schemas import (
     ServiceRecordBody,
 )
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 AUTH_ERRORS = "missing_token, invalid_token"
 
 

@@ -89,7 +89,7 @@ class WebhookRead(msgspec.Struct):
 class ReportController(Controller):
     path = "/api/v1"
     tags = ["报表 reports"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=True)}
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post(
         "/reports",

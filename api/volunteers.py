@@ -31,7 +31,7 @@ from volunteer.schemas import (
     VolunteerRead,
 )
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=True)}
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 class VolunteerController(Controller):

@@ -28,19 +28,8 @@ def _bucket(key: str, window: int, now: datetime) -> tuple[str, int]:
 
 def check(redis: Redis, key: str, limit: tuple[int, int], now: datetime, what: str) -> None:
     """Count one request under `key`; 429 rate_limited (with retry_after) over the limit."""
-    most, window = limit
-    if most <= 0:
-        return
-    bucket, retry_after = _bucket(key, window, now)
-    try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(bucket)
-        pipe.expire(bucket, window + 1)
-        count, _ = pipe.execute()
-    except RedisError as exc:  # fail open, loudly
-        log.warning("rate limit not counted (%s): %s", key.split(":", 1)[0], exc)
-        return
-    if count > most:
+    bucket, retry_after = _bucket(key, limit[1], now)
+    if limit[0] > 0 and _incr(redis, bucket, key, limit[1]) > limit[0]:
         raise too_many(what, retry_after)
 
 
@@ -53,7 +42,7 @@ def refuse_if_spent(redis: Redis, key: str, limit: tuple[int, int], now: datetim
     bucket, retry_after = _bucket(key, window, now)
     try:
         spent = int(redis.get(bucket) or 0)
-    except RedisError as exc:
+    except RedisError as exc:  # fail open, loudly
         log.warning("rate limit not read (%s): %s", key.split(":", 1)[0], exc)
         return
     if spent >= most:
@@ -62,14 +51,18 @@ def refuse_if_spent(redis: Redis, key: str, limit: tuple[int, int], now: datetim
 
 def count(redis: Redis, key: str, limit: tuple[int, int], now: datetime) -> None:
     """Count one failure under `key`."""
-    most, window = limit
-    if most <= 0:
-        return
-    bucket, _ = _bucket(key, window, now)
+    if limit[0] > 0:
+        _incr(redis, _bucket(key, limit[1], now)[0], key, limit[1])
+
+
+def _incr(redis: Redis, bucket: str, key: str, window: int) -> int:
+    """The window's count after this one; 0 when Redis cannot count (fail open, loudly)."""
     try:
         pipe = redis.pipeline(transaction=False)
         pipe.incr(bucket)
         pipe.expire(bucket, window + 1)
-        pipe.execute()
+        counted, _ = pipe.execute()
     except RedisError as exc:
         log.warning("rate limit not counted (%s): %s", key.split(":", 1)[0], exc)
+        return 0
+    return counted

@@ -242,20 +242,7 @@
     }
     activities();
   });
-  L.$("#login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = new FormData(ev.target);
-    try {
-      const r = await L.api(FACE, "/api/v1/auth/tokens", { method: "POST", body: { username: f.get("username"), password: f.get("password") } });
-      L.tokens.set(FACE, r.token);
-      L.say(note, "");
-      start();
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
-  });
-  L.$("#logout").addEventListener("click", async () => {
-    try { await L.api(FACE, "/api/v1/auth/tokens/current", { method: "DELETE" }); } catch (e) { /* gone anyway */ }
-    L.tokens.drop(FACE);
-    start();
-  });
+  L.staffLogin(FACE, note, start);
+  L.logout(FACE, start);
   start();
 })();

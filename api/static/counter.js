@@ -280,18 +280,9 @@
     scanBox.focus();
   }
 
-  L.$("#login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = new FormData(ev.target);
+  L.staffLogin(FACE, L.$("#login-error"), (f) => {
     if (f.get("station")) station = Number(f.get("station"));
-    try {
-      const r = await L.api(FACE, "/api/v1/auth/tokens", { method: "POST", body: { username: f.get("username"), password: f.get("password") } });
-      L.tokens.set(FACE, r.token);
-      L.say(L.$("#login-error"), "");
-      start();
-    } catch (err) {
-      L.say(L.$("#login-error"), L.problemText(err), "bad");
-    }
+    start();
   });
 
   scanBox.addEventListener("keydown", (ev) => {
@@ -312,9 +303,7 @@
   L.$("#camera-button").addEventListener("click", toggleCamera);
   L.$("#code-button").addEventListener("click", showCode);
   L.$("#code-close").addEventListener("click", hideCode);
-  L.$("#logout").addEventListener("click", async () => {
-    try { await L.api(FACE, "/api/v1/auth/tokens/current", { method: "DELETE" }); } catch (e) { /* gone anyway */ }
-    L.tokens.drop(FACE);
+  L.logout(FACE, () => {
     localStorage.removeItem(STATION);
     station = null;
     start();

@@ -89,10 +89,38 @@ const L = (() => {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 
+  // A staff face's login form (#login-form: username and password): the token is kept for this
+  // face, then `done(form data)`; a refusal is said in `note`.
+  function staffLogin(face, note, done) {
+    $("#login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = new FormData(ev.target);
+      try {
+        const body = { username: f.get("username"), password: f.get("password") };
+        tokens.set(face, (await api(face, "/api/v1/auth/tokens", { method: "POST", body })).token);
+        say(note, "");
+        done(f);
+      } catch (err) {
+        say(note, problemText(err), "bad");
+      }
+    });
+  }
+
+  // The #logout button: the token revoked on the server and forgotten here, then `done()`.
+  function logout(face, done) {
+    $("#logout").addEventListener("click", async () => {
+      try { await api(face, "/api/v1/auth/tokens/current", { method: "DELETE" }); } catch (e) { /* gone anyway */ }
+      tokens.drop(face);
+      done();
+    });
+  }
+
   function table(headers, rows) {
     return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
       el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
   }
 
-  return { t, tokens, api, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table };
+  return {
+    t, tokens, api, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
+  };
 })();

@@ -151,10 +151,6 @@
       start();
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
   });
-  L.$("#logout").addEventListener("click", async () => {
-    try { await L.api(FACE, "/api/v1/auth/tokens/current", { method: "DELETE" }); } catch (e) { /* gone anyway */ }
-    L.tokens.drop(FACE);
-    start();
-  });
+  L.logout(FACE, start);
   start();
 })();

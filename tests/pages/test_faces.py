@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from accounts.sender import DEMO_INBOX_KEY
 from meals.models import Meal
 from tests.conftest import drain
-from tests.helpers import PASSWORD, volunteer_token
+from tests.helpers import PASSWORD, make_activity, volunteer_token
 from tests.meals.test_counter import LUNCH, Canteen
 from tests.pages.conftest import LAPTOP, PHONE, TABLET, shot
-from volunteer import activities
 from volunteer.models import Scan
 
 WAIT = 15_000  # ms: generous, the machine is shared
@@ -49,22 +48,7 @@ def test_a_volunteer_registers_is_filed_checks_in_and_out_at_the_tablet_and_sees
     clock.at = LUNCH
     canteen = Canteen(rt)
     county = canteen.county
-    with rt.tx() as s:
-        activities.create(
-            s,
-            activities.ActivityInput(
-                org_id=county.org_a,
-                station_id=canteen.station,
-                title="午餐服务",
-                kind="meal_service",
-                starts_at=LUNCH - timedelta(minutes=30),
-                ends_at=LUNCH + timedelta(hours=3),
-                capacity=10,
-            ),
-            admin_paths=["/"],
-            created_by=None,
-            now=LUNCH,
-        )
+    make_activity(rt, county.org_a, canteen.station, LUNCH - timedelta(minutes=30), hours=3.5)
 
     # the phone: register, a code by SMS (the demo sender's inbox), log in
     phone = open_page(PHONE, "/me")
@@ -191,6 +175,9 @@ def test_a_lunch_at_the_counter_then_the_same_card_again_then_offline_scans_that
     expect(answer).to_have_class("again", timeout=WAIT)
     expect(answer).to_contain_text("王桂英")
     shot(tablet, "counter-again")
+    scan(tablet, "hello")  # not a Linli code: red, and why
+    expect(answer).to_have_class("no", timeout=WAIT)
+    expect(answer).to_contain_text("无法识别的二维码")
     expect(tablet.locator("#meals-today")).to_contain_text("1 / 0", timeout=WAIT)  # served / booked
 
     # the network drops: scans wait on the tablet, the same card twice is caught there
@@ -280,22 +267,8 @@ def test_the_station_code_full_screen_renews_itself_and_a_phone_checks_in_with_i
 
     clock.at = LUNCH
     canteen = Canteen(rt)
+    make_activity(rt, canteen.county.org_a, canteen.station, LUNCH - timedelta(minutes=30), hours=3.5)
     with rt.tx() as s:
-        activities.create(
-            s,
-            activities.ActivityInput(
-                org_id=canteen.county.org_a,
-                station_id=canteen.station,
-                title="午餐服务",
-                kind="meal_service",
-                starts_at=LUNCH - timedelta(minutes=30),
-                ends_at=LUNCH + timedelta(hours=3),
-                capacity=10,
-            ),
-            admin_paths=["/"],
-            created_by=None,
-            now=LUNCH,
-        )
         volunteer = volunteer_service.register(
             s,
             rt.signer,

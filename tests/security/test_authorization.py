@@ -19,6 +19,7 @@ from points import ledger
 from points import shop as shop_service
 from tests.helpers import (
     PASSWORD,
+    make_activity,
     make_county,
     make_station,
     staff_token,
@@ -26,7 +27,6 @@ from tests.helpers import (
     valid_id,
     volunteer_token,
 )
-from volunteer import activities
 
 STAFF = ("county", "admin_a", "admin_b", "coord_a", "coord_b", "partner_a", "partner_b")
 VOLUNTEERS = ("vol", "vol_w")
@@ -344,21 +344,9 @@ def world(rt, client, clock):
             now=now,
             today=now.date(),
         )
-        activity = activities.create(
-            s,
-            activities.ActivityInput(
-                org_id=county.org_a,
-                station_id=points["a"].station_id,
-                title="午餐服务",
-                kind="meal_service",
-                starts_at=now - timedelta(minutes=10),
-                ends_at=now + timedelta(hours=3),
-                capacity=10,
-            ),
-            admin_paths=["/"],
-            created_by=None,
-            now=now,
-        )
+    activity = make_activity(
+        rt, county.org_a, points["a"].station_id, now - timedelta(minutes=10), hours=19 / 6
+    )
     staff_user(rt, "county", "admin", org_id=county.base)
     staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
     staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
@@ -459,7 +447,7 @@ def world(rt, client, clock):
         "filing_id": filing,
         "partner_id": partner_a,
         "key_id": key["id"],
-        "activity_id": activity.id,
+        "activity_id": activity,
         "station_id": points["a"].station_id,
         "attendance_id": scan["attendance_id"],
         "file_id": sheet,
