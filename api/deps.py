@@ -8,6 +8,7 @@ from datetime import date, datetime
 import anyio
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 
 from accounts import service as accounts_service
@@ -27,7 +28,7 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     """A guard on every route: a handler that takes the caller (`principal`) learns who it is here,
     before its query and body are read, so a request without a live token is answered 401 whatever
     else is wrong with it."""
-    if "principal" not in handler.resolve_dependencies():
+    if not _needs_principal(handler):
         return
     rt = connection.app.state["runtime"]
     token = _bearer(connection.headers.get("authorization", ""))
@@ -37,8 +38,22 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     connection.state.principal = principal
 
 
-def provide_principal(request: Request) -> Principal:
-    return request.state.principal  # set by `authenticate`, which guards every route
+def _needs_principal(handler: BaseRouteHandler) -> bool:
+    """Whether a route takes the caller; asked once per route (Litestar resolves its scope each time)."""
+    needs = _takes_principal.get(handler.fn)
+    if needs is None:
+        needs = _takes_principal[handler.fn] = "principal" in handler.resolve_dependencies()
+    return needs
+
+
+_takes_principal: dict = {}  # by handler function: the same in every app built from the routes
+
+
+def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:
+    """The caller, set by `authenticate`, which guards every route. (`rt` is not used: taking it
+    makes Litestar resolve the two one after the other, instead of starting a task group for them
+    on every request.)"""
+    return request.state.principal
 
 
 def _bearer(header: str) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 
+import msgspec
+
 from linli.pii import mask_phones_in
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_encode = msgspec.json.Encoder(enc_hook=str).encode  # UTF-8 as is; what JSON cannot hold, as text
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,7 +27,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = mask_phones_in(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exc"] = mask_phones_in(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _encode(entry).decode()
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -58,10 +58,9 @@ def count(redis: Redis, key: str, limit: tuple[int, int], now: datetime) -> None
 def _incr(redis: Redis, bucket: str, key: str, window: int) -> int:
     """The window's count after this one; 0 when Redis cannot count (fail open, loudly)."""
     try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.incr(bucket)
-        pipe.expire(bucket, window + 1)
-        counted, _ = pipe.execute()
+        counted = redis.incr(bucket)
+        if counted == 1:  # the window's first: it expires with the window (one round trip after that)
+            redis.expire(bucket, window + 1)
     except RedisError as exc:
         log.warning("rate limit not counted (%s): %s", key.split(":", 1)[0], exc)
         return 0

@@ -316,7 +316,8 @@ _LATEST_SCAN_ID = (
     select(Scan.id)
     .where(
         Scan.volunteer_id == bindparam("volunteer_id"),
-        Scan.outcome.in_(("checked_in", "checked_out")),
+        # not in_(): its expanding parameter would render the SQL again for every scan
+        or_(Scan.outcome == "checked_in", Scan.outcome == "checked_out"),
         Scan.effective_at >= bindparam("since"),
     )
     .order_by(Scan.effective_at.desc())
