@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
@@ -160,17 +160,23 @@ def _filed_under(session: Session, volunteer_id: int, point: MealPoint) -> bool:
 def open_runs_for(session: Session, volunteer_id: int, day: date) -> list[DeliveryRun]:
     """Runs of a day a volunteer may claim (at points of organizations they filed under) or has."""
     paths = [p for _, p in repository.approved_team_paths(session, volunteer_id)]
-    runs = session.execute(
-        select(DeliveryRun, Organization.path)
-        .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
-        .join(Organization, Organization.id == MealPoint.org_id)
-        .where(
-            DeliveryRun.service_day == day,
-            or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
+    if not paths:
+        return []
+    return list(
+        session.scalars(
+            select(DeliveryRun)
+            .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
+            .join(Organization, Organization.id == MealPoint.org_id)
+            .where(
+                DeliveryRun.service_day == day,
+                or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
+                # the point's organization holds one of the volunteer's teams (in SQL: a county has
+                # a run per community at every point, and only a few are this volunteer's)
+                or_(*(literal(p).startswith(Organization.path) for p in paths)),
+            )
+            .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
         )
-        .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
-    ).all()
-    return [r for r, org_path in runs if any(p.startswith(org_path) for p in paths)]
+    )
 
 
 def claim(session: Session, run_id: int, volunteer_id: int, now: datetime, tz) -> DeliveryRun:
