@@ -226,9 +226,12 @@ def _canteen(session: Session, rt: Runtime, org_id: int, partner_id: int, now: d
     return orgs_service.get_station(session, point.station_id)
 
 
-def load_county(session: Session, rt: Runtime, volunteers: int = 30_000) -> list[tuple[str, str, str]]:
+def load_county(
+    session: Session, rt: Runtime, volunteers: int = 30_000, days: int = 365
+) -> list[tuple[str, str, str]]:
     """Benchmark scale: 18 hubs, 1,184 community organizations with a team each, tens of thousands
-    of volunteers (bulk inserted; no ID numbers), a third of them filed with a team."""
+    of volunteers (bulk inserted; no ID numbers), a third of them filed with a team, and `days` of
+    meals (a test asks for fewer)."""
     now = rt.clock.now()
     rng = random.Random(1184)
     base = orgs_service.create_root(session, name="长沙县社会组织孵化服务基地", now=now)
@@ -290,7 +293,7 @@ def load_county(session: Session, rt: Runtime, volunteers: int = 30_000) -> list
     ]
     for chunk in range(0, len(decisions), 5000):
         session.execute(insert(FilingDecision), decisions[chunk : chunk + 5000])
-    county_meals(session, rt, [o.parent_id for o in teams], rng)
+    county_meals(session, rt, [o.parent_id for o in teams], rng, days=days)
     return [("admin", "county_admin", DEMO_PASSWORD)]
 
 

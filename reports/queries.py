@@ -453,8 +453,9 @@ def _budgets(
         left = a.budget_cap - a.budget_used
         runs_out = ""
         if used_now > 0:
-            day = min(end, today) + timedelta(days=math.ceil(left * days / used_now))
-            runs_out = day.isoformat() if day <= a.ends_on else ""
+            lasts = math.ceil(left * days / used_now)  # days; a large budget barely used: beyond any date
+            if lasts <= (a.ends_on - min(end, today)).days:
+                runs_out = (min(end, today) + timedelta(days=lasts)).isoformat()
         sheet.rows.append(
             [
                 a.name,

@@ -208,6 +208,16 @@ def test_meal_usage_reconciles_with_the_records_to_the_fen(month, client):
         assert budgets["县民政助餐补贴"]["budget_left"] == government.budget_cap - government.budget_used
 
 
+def test_a_large_budget_barely_used_has_no_run_out_day(month, client):
+    # found by the lunch rush: the days it would last overflowed the calendar and the build failed
+    with month.rt.tx() as s:
+        s.get(FundingAgreement, month.government).budget_cap = 10**15
+    _, got = month.report(staff_token(client, "admin_a"), internal=True)
+    budgets = {r["funder"]: r for r in sheet(got.json(), "budgets")["rows"]}
+    assert budgets["县民政助餐补贴"]["runs_out_on"] == ""
+    assert budgets["县民政助餐补贴"]["budget_left"] > 10**14
+
+
 def test_weeks_start_on_monday_and_days_in_shanghai(month, client):
     admin = staff_token(client, "admin_a")
     _, got = month.report(admin, internal=True, granularity="week")

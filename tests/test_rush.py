@@ -1,0 +1,38 @@
+"""The county's lunch rush (bench/rush.py), short: server processes and a worker under every kind
+of lunch-time request at once, then everything acknowledged to a client is in the database
+exactly once, every closed attendance awarded once, every report built once, and the ledger
+verifies. (The ten-minute run with its latency target is `make rush`.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rush():
+    spec = importlib.util.spec_from_file_location("rush", ROOT / "bench" / "rush.py")
+    module = sys.modules["rush"] = importlib.util.module_from_spec(spec)  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_short_lunch_rush_loses_and_doubles_nothing(rt, settings):
+    rush = _rush()
+    tally, checks, _ = rush.run(
+        settings.database_url,
+        settings.redis_url,
+        minutes=0.4,
+        points=8,
+        interval=1.0,
+        workers=2,
+        county_days=2,
+    )
+    assert tally.errors == []
+    assert [what for what, passed, _ in checks if not passed] == []
+    # every kind of lunch-time request took part
+    assert set(tally.ms) >= {"counter scan", "volunteer scan", "door scan", "card booking", "report request"}
+    assert tally.outcomes["meal_served"] > 0 and tally.outcomes["checked_out"] == 8 * 4
+    assert tally.outcomes["delivered"] == 8 * 3
