@@ -37,7 +37,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/registration.py
 	$(BIN)/python bench/scans.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/meals.py
