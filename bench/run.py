@@ -44,8 +44,8 @@ meals at 148 meal points: about 1.3 million) and adds its own under the county's
 volunteers to register and log in, a counter with its volunteers (scans) or diners (meal counter),
 awards grown to a million transfers (ledger); reports read the county's meals as they are. The
 county holds no attendances, scans or points (its year is of meals, not of volunteering), so those
-tables hold only what the scans and ledger benchmarks put there. At full durations the run takes
-about 10 minutes, plus 3 to 4 for loading the county and 10 for the lunch rush.
+tables hold only what the scans and ledger benchmarks put there. At full durations the benchmarks
+take about 6 minutes, plus 3 to 4 for loading the county and 10 for the lunch rush.
 """
 
 
