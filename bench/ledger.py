@@ -9,6 +9,9 @@ balance reads as the transfers table grows to a million rows.
    service call in-process, first with the awards above in the table, then again with a million
    transfers (added in bulk by SQL, balances and lots kept true: `verify` must pass).
 
+On a copy of the county (which has no ledger of its own). Writes its section of
+docs/performance.md; returns its summary rows.
+
     .venv/bin/python bench/ledger.py [--awards 20000] [--batch 500] [--transfers 1000000]
 """
 

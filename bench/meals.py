@@ -1,8 +1,9 @@
 """Counter scans at a meal point's lunch rush (助餐扫码基准), against the real server on PostgreSQL.
 
-`linli serve --workers 2` with wrk (bench/scans.lua: random diners, fresh scan ids) at one counter:
-mostly first scans (a meal with its subsidy split between two funders), some double taps
-(`duplicate`) and some diners coming back (`already_served`). Results go into docs/performance.md.
+`linli serve --workers 2` on a copy of the county, with wrk (bench/scans.lua: random diners, fresh
+scan ids) at one counter: mostly first scans (a meal with its subsidy split between two funders),
+some double taps (`duplicate`) and some diners coming back (`already_served`). Writes its section
+of docs/performance.md; returns its summary rows.
 
     .venv/bin/python bench/meals.py [--duration 20] [--connections 8 32] [--diners 20000]
 """

@@ -56,17 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load = common.ensure_county(args)
     county = (
-        f"`linli demo --scale county` loaded in {load:.0f} s."
-        if load is not None
-        else "`linli demo --scale county` kept from an earlier run (current: same schema, same day)."
+        "`linli demo --scale county` kept from an earlier run (current: same schema, same day)."
+        if load is None
+        else "`linli demo --scale county` loaded afresh."
     )
     passed = ["--database-url", args.database_url, "--redis-url", args.redis_url, "--out", args.out]
     passed += ["--workers", str(args.workers), "--keep-county"] + (["--quick"] if args.quick else [])
 
-    rows, failed, took = [], [], {}
+    rows, failed, skipped = [], [], []
+    took = {} if load is None else {"loading the county": load}
     for name in args.only or BENCHMARKS:
         if not (ROOT / "bench" / f"{name}.py").exists():
             print(f"== {name}: bench/{name}.py does not exist yet, skipped", flush=True)
+            skipped.append(name)
             continue
         print(f"== {name}", flush=True)
         t = time.perf_counter()
@@ -81,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.perf_counter() - started) / 60
     summary = SUMMARY.format(
         stamp=common.stamp(args),
-        took=f"took {minutes:.0f} min ("
-        + ", ".join(f"{k} {v:.0f} s" for k, v in took.items())
-        + ")"
-        + (" (only these: --only)" if args.only else ""),
+        took=f"took {minutes:.0f} min (" + ", ".join(f"{k} {v:.0f} s" for k, v in took.items()) + ")",
         county=county,
         table=common.summary_table(rows),
     )
+    if args.only:
+        summary += f"\nOnly some benchmarks ran (--only {' '.join(args.only)}).\n"
+    if skipped:
+        summary += f"\nNot written yet, so not run: {', '.join(f'bench/{n}.py' for n in skipped)}.\n"
     if failed:
         summary += f"\nFailed in this run (no rows): {', '.join(failed)}.\n"
     common.write_summary(Path(args.out), summary)

@@ -1,10 +1,11 @@
 """Scan throughput against the real server (扫码基准).
 
-`linli serve --workers 2` on PostgreSQL and Redis, driven by wrk (C, so the load generator takes
-little of the two cores) with card scans at one meal-point counter: a realistic mix of check-ins,
-check-outs (half the volunteers were checked in more than a minute ago) and duplicates (volunteers
-scanned again within a minute). Beside it, in the same run, the baseline (`bench/baseline_app.py`:
-one row inserted per request, same stack). Results go into docs/performance.md.
+`linli serve --workers 2` on PostgreSQL (a copy of the county) and Redis, driven by wrk (C, so the
+load generator takes little of the two cores) with card scans at one meal-point counter: a
+realistic mix of check-ins, check-outs (half the volunteers were checked in more than a minute ago)
+and duplicates (volunteers scanned again within a minute). Beside it, in the same run, the baseline
+(`bench/baseline_app.py`: one row inserted per request, same stack). Writes its section of
+docs/performance.md; returns its summary rows.
 
     .venv/bin/python bench/scans.py [--duration 20] [--connections 32] [--volunteers 6000]
 """
