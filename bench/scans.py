@@ -1,66 +1,32 @@
 """Scan throughput against the real server (扫码基准).
 
-`linli serve --workers 2` on PostgreSQL and Redis, driven by wrk (C, so the load generator takes
-little of the two cores) with card scans at one meal-point counter: a realistic mix of check-ins,
-check-outs (half the volunteers were checked in more than a minute ago) and duplicates (volunteers
-scanned again within a minute). Beside it, in the same run, the baseline (`bench/baseline_app.py`:
-one row inserted per request, same stack). Results go into docs/performance.md.
+`linli serve --workers 2` on PostgreSQL (a copy of the county) and Redis, driven by wrk (C, so the
+load generator takes little of the two cores) with card scans at one meal-point counter: a
+realistic mix of check-ins, check-outs (half the volunteers were checked in more than a minute ago)
+and duplicates (volunteers scanned again within a minute). Beside it, in the same run, the baseline
+(`bench/baseline_app.py`: one row inserted per request, same stack). Writes its section of
+docs/performance.md; returns its summary rows.
 
     .venv/bin/python bench/scans.py [--duration 20] [--connections 32] [--volunteers 6000]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
-import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import httpx
-from sqlalchemy import create_engine, insert, select, text
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "bench"))  # behind the project: bench/meals.py must not hide meals/
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
+from sqlalchemy import insert, select  # noqa: E402
+
+from bench import common  # noqa: E402
 from linli.runtime import Runtime  # noqa: E402
-from linli.settings import Settings, parse_secret_keys  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.post(url, json={"payload": "x"}, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def fresh_database(db_url: str) -> None:
-    server, _, name = db_url.rpartition("/")
-    admin = create_engine(
-        f"{server}/postgres".replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
+NAME = "scans"
 
 
 def seed(rt: Runtime, volunteers: int) -> tuple[int, str, list[str]]:
@@ -72,7 +38,7 @@ def seed(rt: Runtime, volunteers: int) -> tuple[int, str, list[str]]:
 
     now = rt.clock.now()
     with rt.tx() as s:
-        base = orgs_service.create_root(s, name="长沙县社会组织孵化服务基地", now=now)
+        base = common.county_base(s, now)
         hub = orgs_service.create_child(
             s, parent_id=base.id, name="泉塘街道服务中心", join_mode=None, now=now
         )
@@ -122,7 +88,11 @@ def seed(rt: Runtime, volunteers: int) -> tuple[int, str, list[str]]:
                 for i in range(volunteers)
             ],
         )
-        ids = list(s.scalars(select(Volunteer.id).order_by(Volunteer.id)))
+        ids = list(  # this bench's volunteers, not the county's
+            s.scalars(
+                select(Volunteer.id).where(Volunteer.consent_terms_version == "bench").order_by(Volunteer.id)
+            )
+        )
         s.execute(
             insert(Filing),
             [
@@ -163,146 +133,103 @@ def seed(rt: Runtime, volunteers: int) -> tuple[int, str, list[str]]:
         return station.id, token, payloads
 
 
-def run_wrk(url: str, duration: int, connections: int, env: dict) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(ROOT / "bench" / "scans.lua"),
-            url,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-    def ms(label: str) -> float:
-        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-        "p50": ms("50%"),
-        "p99": ms("99%"),
-        "non_2xx": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
-        "outcomes": dict(sorted((k, int(v)) for k, v in re.findall(r"^OUTCOME (\S+) (\d+)$", out, re.M))),
-    }
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/linli_bench")
-    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/1")
+def main(argv: list[str] | None = None) -> list[dict]:
+    ap = common.parser(__doc__)
     ap.add_argument("--duration", type=int, default=20)
     ap.add_argument("--connections", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--volunteers", type=int, default=6000)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
-    args = ap.parse_args()
+    args = common.parse(ap, argv, quick={"duration": 3})
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: `make bench` installs it (apt-get install wrk)")
 
-    fresh_database(args.database_url)
-    secret = "bench:" + secrets.token_urlsafe(24)
-    env = {
-        **os.environ,
-        "LINLI_DATABASE_URL": args.database_url,
-        "LINLI_REDIS_URL": args.redis_url,
-        "LINLI_SECRET_KEY": secret,
-        # one token drives the whole load: counted like any device, with a limit it cannot reach
-        "LINLI_SCANS_PER_MINUTE": str(10**9),
-    }
-    linli = str(ROOT / ".venv" / "bin" / "linli")
-    subprocess.run([linli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    settings = Settings(
-        database_url=args.database_url, redis_url=args.redis_url, secret_keys=parse_secret_keys(secret)
-    )
-    rt = Runtime(settings)
+    # one token drives the whole load: counted like any device, with a limit it cannot reach
+    setup = common.prepare(args, NAME, LINLI_SCANS_PER_MINUTE=str(10**9))
+    rt = setup.runtime()
     station, token, payloads = seed(rt, args.volunteers)
     rt.close()
     payload_file = Path(tempfile.mkstemp(suffix=".txt")[1])
     payload_file.write_text("\n".join(payloads) + "\n")
     wrk_env = {
-        **os.environ,
+        **setup.env,
         "BENCH_STATION": str(station),
         "BENCH_TOKEN": token,
         "BENCH_PAYLOADS": str(payload_file),
     }
 
-    servers = [
-        (
-            "baseline: insert one row (bench/baseline_app.py)",
-            [str(ROOT / ".venv" / "bin" / "uvicorn"), "--factory", "bench.baseline_app:app"],
-        ),
-        ("linli: POST /api/v1/scans (card scans)", [linli, "serve"]),
-    ]
+    baseline = "baseline: insert one row (bench/baseline_app.py)"
+    linli = "linli: POST /api/v1/scans (card scans)"
+    servers = {
+        baseline: [
+            common.UVICORN,
+            "--factory",
+            "bench.baseline_app:app",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        linli: [common.LINLI, "serve"],
+    }
     results = {}
-    for name, cmd in servers:
-        port = free_port()
-        argv = [*cmd, "--port", str(port), "--workers", str(args.workers)]
-        if cmd[0].endswith("uvicorn"):
-            argv += ["--log-level", "warning", "--no-access-log"]
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url + "/api/v1/scans")
-            run_wrk(url, 3, args.connections[-1], wrk_env)  # warm up
-            for connections in args.connections:
-                results[(name, connections)] = run_wrk(url, args.duration, connections, wrk_env)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    payload_file.unlink()
+    try:
+        for name, cmd in servers.items():
+            with common.Server([*cmd, "--workers", str(args.workers)], setup.env) as server:
+                # warm up
+                common.run_wrk(server.url, 1 if args.quick else 3, args.connections[-1], env=wrk_env)
+                for connections in args.connections:
+                    server.reset_peak()
+                    r = common.run_wrk(server.url, args.duration, connections, env=wrk_env)
+                    results[(name, connections)] = {**r, "peak_mb": server.peak_mb()}
+    finally:
+        payload_file.unlink()
 
-    rows = []
+    rows, table, verdicts = [], [], []
+    target = "≥ 300/s, p99 < 100 ms, ≥ 0.5 × baseline"
     for connections in args.connections:
-        base = results[(servers[0][0], connections)]
-        for name, _ in servers:
-            r = results[(name, connections)]
-            rows.append(
-                f"| {name} | {connections} | {r['requests']} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} "
-                f"| {r['rps'] / base['rps']:.2f} | {r['non_2xx']} "
-                f"| {', '.join(f'{k} {v}' for k, v in r['outcomes'].items()) if name != servers[0][0] else ''} |"
+        b, r = results[(baseline, connections)], results[(linli, connections)]
+        for name, x in ((baseline, b), (linli, r)):
+            outcomes = ", ".join(f"{k} {v}" for k, v in x["outcomes"].items()) if name == linli else ""
+            table.append(
+                f"| {name} | {connections} | {x['requests']} | {x['rps']:.0f} | {x['p50']:.1f} | {x['p99']:.1f} "
+                f"| {x['rps'] / b['rps']:.2f} | {x['peak_mb']:.0f} | {x['non_2xx']} | {outcomes} |"
             )
-    table = "\n".join(rows)
-    verdict_lines = []
-    for connections in args.connections:
-        r, b = results[(servers[1][0], connections)], results[(servers[0][0], connections)]
-        met = r["rps"] >= 300 and r["p99"] < 100
-        verdict_lines.append(
+        fast = r["rps"] >= 300 and r["p99"] < 100
+        half = r["rps"] >= b["rps"] / 2
+        verdicts.append(
             f"- {connections} connections: {r['rps']:.0f} scans/s, p99 {r['p99']:.0f} ms: "
-            f"{'meets' if met else 'misses'} the 300/s-under-100-ms target; "
-            f"{r['rps'] / b['rps']:.2f} of the baseline: {'meets' if r['rps'] >= b['rps'] / 2 else 'misses'} the half."
+            f"{'meets' if fast else 'misses'} the 300/s-under-100-ms target; "
+            f"{r['rps'] / b['rps']:.2f} of the baseline: {'meets' if half else 'misses'} the half."
         )
-    verdict = "\n".join(verdict_lines)
+        base_row = common.row_of(NAME, f"baseline: insert one row, {connections} connections", b, "req/s")
+        scans = common.row_of(
+            NAME,
+            f"card scans, {connections} connections",
+            r,
+            "scans/s",
+            against=base_row,
+            target=target,
+            met=fast and half,
+        )
+        rows += [base_row, scans]
+    nl = "\n"
     section = f"""## Scans (bench/scans.py)
 
-Last run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. `linli serve --workers {args.workers}` and the baseline
-served the same way (uvicorn with httptools and uvloop), on PostgreSQL; wrk with 2 threads, {args.duration} s
-per line, all in the same run. {args.volunteers} filed volunteers, half of them already checked in.
+Last run: {common.stamp(args)}. `linli serve --workers {args.workers}` and the baseline
+served the same way (uvicorn with httptools and uvloop), on a copy of the county in PostgreSQL; wrk
+with 2 threads, {args.duration} s per line, all in the same run. {args.volunteers} filed volunteers of
+the bench's own at one counter, half of them already checked in. Peak MB: the server's processes.
 
-| server | connections | requests | req/s | p50 ms | p99 ms | ratio to baseline | non-2xx | outcomes |
-|---|---|---|---|---|---|---|---|---|
-{table}
+| server | connections | requests | req/s | p50 ms | p99 ms | ratio to baseline | peak MB | non-2xx | outcomes |
+|---|---|---|---|---|---|---|---|---|---|
+{nl.join(table)}
 
 The runs follow each other on the same data, so the later ones see more duplicates (volunteers
 scanned again within a minute). Everyone is signed up, as for a meal shift.
 Target: at least 300 scans/s with p99 under 100 ms, and at least half the baseline's throughput.
-{verdict}
+{nl.join(verdicts)}
 """
-    from run import write_section
-
-    write_section(Path(args.out), "Scans", section)
+    common.write_section(Path(args.out), "Scans", section)
     print(section)
+    return rows
 
 
 if __name__ == "__main__":
