@@ -11,19 +11,16 @@ Every answer is kept. Afterwards, once the worker has caught up: no errors and p
 database exactly once (and nothing else was recorded); every closed attendance was awarded once;
 every report was built once. The result goes into docs/performance.md.
 
-    .venv/bin/python bench/rush.py [--minutes 10] [--points 0 (all)] [--interval 3]
+    .venv/bin/python bench/rush.py [--minutes 10] [--points 0 (all)] [--interval 3] [--quick]
 
-Loads the county into the database first if it is empty (a few minutes); later runs reuse it.
+Works in a copy of the county (bench/common.py); `--quick`: one minute, 20 meal points.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -37,10 +34,9 @@ import httpx
 from sqlalchemy import func, insert, select, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
-# this file is in bench/: keep bench/ behind the project, or `import meals` would find bench/meals.py
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
+from bench import common  # noqa: E402
 from linli.runtime import Runtime, import_models  # noqa: E402
 from linli.settings import Settings, parse_secret_keys  # noqa: E402
 
@@ -544,34 +540,6 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
 # --- running it ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The peak resident memory (VmHWM) of a process and its children."""
-    total = 0
-    for p in [
-        pid,
-        *map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()),
-    ]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total / 1024
-
-
 def run(
     database_url: str,
     redis_url: str,
@@ -579,72 +547,37 @@ def run(
     points: int,
     interval: float,
     workers: int,
-    county_days: int = 0,
+    county_days: int = 2,
 ) -> tuple[Tally, list, dict]:
-    """The rush against a database and Redis; loads the county first if the database is empty
-    (`county_days`: a small county with that many days of meals, for the test)."""
-    env = {
-        **os.environ,
-        "LINLI_DATABASE_URL": database_url,
-        "LINLI_REDIS_URL": redis_url,
-        "LINLI_SECRET_KEY": SECRET,
-    }
-    linli = str(ROOT / ".venv" / "bin" / "linli")
-    subprocess.run([linli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    """The rush against a database holding the county (`make bench` gives a copy of it; an empty
+    one, as a test's, gets a small county first: the same places, `county_days` of meals)."""
+    env = {**os.environ, **common.linli_env(database_url, redis_url, SECRET)}
+    subprocess.run([common.LINLI, "db", "upgrade"], env=env, check=True, capture_output=True)
     import_models()
     rt = Runtime(
         Settings(database_url=database_url, redis_url=redis_url, secret_keys=parse_secret_keys(SECRET))
     )
     with rt.tx() as s:
-        empty = s.execute(text("SELECT count(*) FROM meal_points")).scalar() == 0
-    if empty and county_days:  # a test's county: the same places, fewer days of meals behind it
-        from linli import demo
+        if s.execute(text("SELECT count(*) FROM meal_points")).scalar() == 0:
+            from linli import demo
 
-        with rt.tx() as s:
             demo.load_county(s, rt, volunteers=3000, days=county_days)
-    elif empty:
-        print("loading the county (linli demo --scale county) …", flush=True)
-        subprocess.run([linli, "demo", "--scale", "county"], env=env, check=True, capture_output=True)
-    rt.redis.flushdb()  # the benchmark's own Redis database: failed jobs of earlier runs would count
+    rt.redis.flushdb()  # the rush's own Redis database: failed jobs of earlier runs would count
     plan = prepare(rt, minutes, points, interval)
-    port = free_port()
-    server = subprocess.Popen(
-        [linli, "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [linli, "worker"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        tally = asyncio.run(drive(base, rt, plan, minutes, interval))
+    with (
+        common.Server([common.LINLI, "worker"], env, ready=False),
+        common.Server([common.LINLI, "serve", "--workers", str(workers)], env) as server,
+    ):
+        tally = asyncio.run(drive(server.url, rt, plan, minutes, interval))
         waited = settle(rt)
-        memory = peak_rss_mb(server.pid)
-    finally:
-        for proc in (server, worker):
-            proc.terminate()
-        for proc in (server, worker):
-            proc.wait(timeout=30)
+        memory = server.peak_mb()
     checks = verify(rt, plan, tally, env)
     rt.close()
-    return (
-        tally,
-        checks,
-        {"settled": waited, "memory": memory, "points": len(plan.points)},
-    )
+    return tally, checks, {"settled": waited, "memory": memory, "points": len(plan.points)}
 
 
 def report(
-    tally: Tally, checks: list, figures: dict, minutes: float, interval: float
+    tally: Tally, checks: list, figures: dict, minutes: float, interval: float, stamp: str
 ) -> tuple[str, list[dict]]:
     every = [ms for values in tally.ms.values() for ms in values]
     rows = []
@@ -652,16 +585,16 @@ def report(
         values = tally.ms[kind]
         rows.append(
             f"| {kind} | {len(values)} | {len(values) / tally.seconds:.1f} | "
-            f"{percentile(values, 50):.1f} | {percentile(values, 99):.1f} |"
+            f"{common.percentile(values, 50):.1f} | {common.percentile(values, 99):.1f} |"
         )
-    p50, p99 = percentile(every, 50), percentile(every, 99)
+    p50, p99 = common.percentile(every, 50), common.percentile(every, 99)
     total_rps = len(every) / tally.seconds
     ok = not tally.errors and p99 < P99_TARGET_MS and all(passed for _, passed, _ in checks)
     lines = "\n".join(f"- {'✓' if passed else '✗'} {what}: {detail}" for what, passed, detail in checks)
     errors = "\n".join(f"  - {e}" for e in Counter(tally.errors).most_common(5)) if tally.errors else ""
     section = f"""## Lunch rush (bench/rush.py)
 
-Last run: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {minutes:g} minutes. `linli serve --workers 2` and one
+Last run: {stamp}, {minutes:g} minutes. `linli serve --workers 2` and one
 `linli worker` on PostgreSQL and Redis, the county of `linli demo --scale county`, {figures["points"]} meal
 points at once: at each a counter tablet scanning a card every {interval:g} s or so, four volunteers
 checking in and out by the station's code, a courier taking the delivery run and scanning at three doors;
@@ -681,43 +614,35 @@ The worker had caught up {figures["settled"]:.0f} s after the rush ended. Then:
 Target: no errors, p99 under {P99_TARGET_MS} ms, the checks above. This run: {"meets" if ok else "misses"} it.
 """
     summary = [
-        {
-            "benchmark": "rush",
-            "scenario": f"county lunch rush, {figures['points']} meal points, {minutes:g} min",
-            "throughput": round(total_rps, 1),
-            "unit": "req/s",
-            "p50_ms": round(p50, 1),
-            "p99_ms": round(p99, 1),
-            "peak_mb": round(figures["memory"]),
-            "baseline": None,
-            "ratio": None,
-            "target": f"no errors, p99 < {P99_TARGET_MS} ms, exactly once",
-            "met": ok,
-        }
+        common.row(
+            "rush",
+            f"county lunch rush: {figures['points']} meal points, every kind of request, {minutes:g} min",
+            total_rps,
+            "req/s",
+            p50,
+            p99,
+            figures["memory"],
+            target=f"no errors, p99 < {P99_TARGET_MS} ms, all acknowledged exactly once, ledger verifies",
+            met=ok,
+        )
     ]
     return section, summary
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/linli_rush")
-    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/6")
+    ap = common.parser(__doc__)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--points", type=int, default=0, help="meal points taking part; 0: all")
     ap.add_argument(
         "--interval", type=float, default=3.0, help="seconds between a counter's scans, on average"
     )
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
-    args = ap.parse_args(argv)
+    args = common.parse(ap, argv, quick={"minutes": 1.0, "points": 20})
+    setup = common.prepare(args, "rush")
     tally, checks, figures = run(
-        args.database_url, args.redis_url, args.minutes, args.points, args.interval, args.workers
+        setup.database_url, setup.redis_url, args.minutes, args.points, args.interval, args.workers
     )
-    section, summary = report(tally, checks, figures, args.minutes, args.interval)
-    sys.path.append(str(ROOT / "bench"))
-    from run import write_section
-
-    write_section(Path(args.out), "Lunch rush", section)
+    section, summary = report(tally, checks, figures, args.minutes, args.interval, common.stamp(args))
+    common.write_section(Path(args.out), "Lunch rush", section)
     print(section)
     return summary
 

@@ -1,7 +1,7 @@
 """The county's lunch rush (bench/rush.py), short: server processes and a worker under every kind
 of lunch-time request at once, then everything acknowledged to a client is in the database
 exactly once, every closed attendance awarded once, every report built once, and the ledger
-verifies. (The ten-minute run with its latency target is `make rush`.)"""
+verifies. (The ten-minute run with its latency target: `.venv/bin/python bench/rush.py`, part of `make bench`.)"""
 
 from __future__ import annotations
 
