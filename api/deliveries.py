@@ -8,12 +8,12 @@ from datetime import date
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from sqlalchemy import select
 
 from accounts.principal import Principal
-from api.deps import check_times, local_today, provide_principal, require_volunteer
-from api.meals import AUTH_ERRORS, staff_at
+from api.deps import Id, check_times, local_today, provide_principal, require_volunteer
+from api.meals import staff_at
 from api.problems import problems
 from linli.runtime import Runtime
 from meals import delivery, service
@@ -40,16 +40,11 @@ class DeliveryController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Plan a slot's delivery runs, one per community (again: runs for new communities are added)",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def plan(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         data: JSONBody[PlanBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -65,16 +60,11 @@ class DeliveryController(Controller):
         operation_id="listDeliveryRuns",
         sync_to_thread=True,
         summary="A day's delivery runs at a meal point: who took each, each stop and whether it was delivered",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def runs(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         day: FromQuery[date],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -95,7 +85,7 @@ class DeliveryController(Controller):
         operation_id="myDeliveryRuns",
         sync_to_thread=True,
         summary="For a volunteer: a day's runs still open at meal points of their organizations, and their own (with stops)",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+        responses=problems(_403="volunteers_only"),
     )
     def open_runs(
         self,
@@ -122,15 +112,10 @@ class DeliveryController(Controller):
         sync_to_thread=True,
         summary="Take a delivery run (the first volunteer to claim it gets it)",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="volunteers_only, not_filed",
-            _404="run_not_found",
-            _409="run_taken, run_past",
+            _403="volunteers_only, not_filed", _404="run_not_found", _409="run_taken, run_past"
         ),
     )
-    def claim(
-        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+    def claim(self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.claim(session, run_id, volunteer_id, rt.clock.now(), rt.settings.tz)
@@ -142,10 +127,10 @@ class DeliveryController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Give a run back; deliveries already made stay",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _404="run_not_found"),
+        responses=problems(_403="volunteers_only", _404="run_not_found"),
     )
     def release(
-        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> dict:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:

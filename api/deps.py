@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
+from typing import Annotated
 
 import anyio
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
+from litestar.params import PathParameter, QueryParameter
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
@@ -23,11 +25,17 @@ PRINCIPAL_TTL = 5.0
 _principals: dict[str, tuple[Principal, float, Runtime]] = {}
 
 
+def takes_caller(handler: BaseRouteHandler) -> bool:
+    """Whether a route needs a live bearer token: its handler takes the caller (`principal`). The
+    guard below and the OpenAPI document's security (`api.openapi`) both ask this."""
+    return "principal" in handler.resolve_dependencies()
+
+
 async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A guard on every route: a handler that takes the caller (`principal`) learns who it is here,
     before its query and body are read, so a request without a live token is answered 401 whatever
     else is wrong with it."""
-    if "principal" not in handler.resolve_dependencies():
+    if not takes_caller(handler):
         return
     rt = connection.app.state["runtime"]
     token = _bearer(connection.headers.get("authorization", ""))
@@ -109,20 +117,22 @@ def local_today(rt: Runtime) -> date:
     return rt.clock.now().astimezone(rt.settings.tz).date()
 
 
+# Path and query parameters, bounds included: Litestar checks them (422 `validation_failed`, every
+# field at once) and the OpenAPI document states them, from these same types.
+MAX_ID = 2**53 - 1  # ids are BIGINT; no row comes near, and JSON numbers hold every integer up to here
+MAX_PAGE = 200
+Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description=f"items per page, 1 to {MAX_PAGE}")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(pattern=r"^[0-9]{0,18}$", description="the `next` of the page before; opaque to clients"),
+]
+
+
 def page(cursor: str | None, limit: int) -> tuple[int, int]:
-    """(after_id, limit) from a list's `cursor` and `limit`; cursors are opaque to clients."""
-    errors = []
-    after = 0
-    if cursor:
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-            errors.append(FieldError("cursor", "invalid", "无效的分页游标 Invalid cursor"))
-        else:
-            after = int(cursor)
-    if not 1 <= limit <= 200:
-        errors.append(FieldError("limit", "out_of_range", "每页条数应为1到200 limit must be 1 to 200"))
-    if errors:
-        raise invalid(errors)
-    return after, limit
+    """(after_id, limit) from a list's `cursor` and `limit` (both already checked by their types)."""
+    return int(cursor) if cursor else 0, limit
 
 
 def next_cursor(items: list, limit: int, last_id) -> str | None:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from linli.db import Base, BigId, UTCDateTime
 
 FILING_STATUSES = ("pending", "approved", "rejected")
+ATTENDANCE_STATES = ("open", "closed", "auto_closed", "annulled")  # as the check constraint on attendances
 
 
 class Volunteer(Base):

@@ -163,7 +163,7 @@ def decide(
         raise conflict(
             "filing_already_decided",
             "该申请已处理 This filing has already been decided",
-            status=filing.status,
+            filing_status=filing.status,
         )
     _decide(session, filing, decision, by=staff_user_id, reason=reason or "同意 Approved", now=now)
     return filing
