@@ -5,6 +5,7 @@ the kitchen's list per day."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
@@ -15,17 +16,18 @@ from accounts.principal import Principal
 from api.deps import Id, check_times, local_today, provide_principal
 from api.meals import staff_at
 from api.problems import problems
+from linli.bounds import RowId, by_service
 from linli.errors import not_found
 from linli.runtime import Runtime
 from meals import bookings, service
-from meals.models import Booking
+from meals.models import MODES, SLOTS, Booking
 
 
 class BookingBody(msgspec.Struct):
-    diner_id: int
+    diner_id: RowId
     day: date
-    slot: str
-    mode: str = "dine_in"
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class BookingRead(msgspec.Struct):
@@ -59,8 +61,8 @@ def _booking_read(b) -> BookingRead:
 class CardBookingBody(msgspec.Struct):
     card: str  # the diner card's QR payload (its URL or code)
     day: date
-    slot: str
-    mode: str = "dine_in"
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class CardBody(msgspec.Struct):

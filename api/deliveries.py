@@ -4,6 +4,7 @@ by volunteers; each door is confirmed by scanning the diner's card through `POST
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
@@ -15,14 +16,15 @@ from accounts.principal import Principal
 from api.deps import Id, check_times, local_today, provide_principal, require_volunteer
 from api.meals import staff_at
 from api.problems import problems
+from linli.bounds import by_service
 from linli.runtime import Runtime
 from meals import delivery, service
-from meals.models import DeliveryRun
+from meals.models import SLOTS, DeliveryRun
 
 
 class PlanBody(msgspec.Struct):
     day: date
-    slot: str
+    slot: Annotated[str, by_service(choices=SLOTS)]
 
 
 class RunPage(msgspec.Struct):

@@ -14,6 +14,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
+from linli.bounds import MAX_ID
 from linli.errors import FieldError, forbidden, invalid, unauthorized
 from linli.runtime import Runtime
 from reports.service import partner_of
@@ -119,7 +120,6 @@ def local_today(rt: Runtime) -> date:
 
 # Path and query parameters, bounds included: Litestar checks them (422 `validation_failed`, every
 # field at once) and the OpenAPI document states them, from these same types.
-MAX_ID = 2**53 - 1  # ids are BIGINT; no row comes near, and JSON numbers hold every integer up to here
 MAX_PAGE = 200
 Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 IdFilter = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]

@@ -15,29 +15,42 @@ from accounts.principal import Principal
 from api.deps import MAX_ID, Id, local_today, provide_principal, require_staff
 from api.problems import problems
 from linli import qr
+from linli.bounds import RowId, by_service
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.pii import mask_phone
 from linli.runtime import Runtime
 from meals import counter, service
-from meals.models import Diner, Meal, MealPoint
+from meals.models import (
+    BUDGET_CAP,
+    DAILY_CAPACITY,
+    FUNDER_KINDS,
+    MODES,
+    SLOT_PRICE,
+    SLOTS,
+    STACK_ORDER,
+    WEEK_CAP,
+    Diner,
+    Meal,
+    MealPoint,
+)
 from orgs import service as orgs_service
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 class SlotBody(msgspec.Struct):
-    slot: str
+    slot: Annotated[str, by_service(choices=SLOTS)]
     starts: str  # "11:00", local time
     ends: str
-    price: int  # fen
+    price: Annotated[int, by_service(between=SLOT_PRICE)]  # fen
 
 
 class MealPointBody(msgspec.Struct):
-    org_id: int
+    org_id: RowId
     name: str
     address: str
-    daily_capacity: int
-    slots: list[SlotBody]
+    daily_capacity: Annotated[int, by_service(between=DAILY_CAPACITY)]
+    slots: list[SlotBody]  # one to three, one of each slot
 
 
 class MealPointRead(msgspec.Struct):
@@ -55,7 +68,7 @@ class DinerBody(msgspec.Struct):
     birth_date: date
     community: str
     id_number: str
-    home_point_id: int
+    home_point_id: RowId
     consent: bool = False
     phone: str | None = None
     guardian_name: str | None = None
@@ -116,15 +129,15 @@ class PauseBody(msgspec.Struct):
 
 class AgreementBody(msgspec.Struct):
     name: str
-    funder_kind: str
-    stack_order: int
+    funder_kind: Annotated[str, by_service(choices=FUNDER_KINDS)]
+    stack_order: Annotated[int, by_service(between=STACK_ORDER)]
     starts_on: date
     ends_on: date
-    budget_cap: int  # fen
+    budget_cap: Annotated[int, by_service(between=BUDGET_CAP)]  # fen
     schedule: list
-    meal_point_ids: list[int]
-    partner_id: int | None = None
-    week_cap: int | None = None
+    meal_point_ids: list[RowId]  # one to a thousand
+    partner_id: RowId | None = None
+    week_cap: Annotated[int, by_service(between=WEEK_CAP)] | None = None
     home_point_only: bool = False
 
 
@@ -147,9 +160,9 @@ class AgreementListed(AgreementRead):
 
 
 class UnsubsidizedBody(msgspec.Struct):
-    diner_id: int
-    meal_point_id: int
-    mode: str = "dine_in"
+    diner_id: RowId
+    meal_point_id: RowId
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class VoidBody(msgspec.Struct):

@@ -93,3 +93,19 @@ class ProblemOperation(Operation):
         bad_request = (self.responses or {}).get("400")
         if bad_request is not None and PROBLEM_JSON not in (getattr(bad_request, "content", None) or {}):
             del self.responses["400"]
+
+
+def answered_as(*media_types: str) -> type[Operation]:
+    """The operation class of a handler whose success comes in one of several media types (a report
+    as JSON, CSV or XLSX): the document lists each (without parameters such as charset)."""
+
+    @dataclass
+    class Alternatives(ProblemOperation):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            for status, response in (self.responses or {}).items():
+                if status.startswith("2") and getattr(response, "content", None):
+                    body = next(iter(response.content.values()))
+                    response.content = {m.split(";")[0].strip(): body for m in media_types}
+
+    return Alternatives

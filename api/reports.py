@@ -4,29 +4,35 @@ webhooks for the monthly notices. See `docs/reports.md`."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from accounts.principal import Principal
 from api.deps import Cursor, Id, Limit, next_cursor, page, provide_principal
+from api.openapi import answered_as
 from api.problems import problems
+from linli.bounds import RowId, by_service
 from linli.runtime import Runtime
 from reports import service
-from reports.models import Report
+from reports.models import FORMATS, GRANULARITIES, KINDS, Report
+from reports.render import MEDIA_TYPES
 
 
 class ReportBody(msgspec.Struct):
-    kind: str  # meal_usage | volunteer_contribution | programme_summary
+    kind: Annotated[str, by_service(choices=KINDS)]
     period_start: date
     period_end: date  # inclusive
-    format: str  # json | csv | xlsx
-    granularity: str = "month"  # meal_usage rows per day, week (Monday) or month
-    org_id: int | None = None  # hub staff: part of their subtree
-    meal_point_ids: list[int] = []
+    format: Annotated[str, by_service(choices=FORMATS)]
+    # meal_usage rows per day, week (Monday) or month
+    granularity: Annotated[str, by_service(choices=GRANULARITIES)] = "month"
+    org_id: RowId | None = None  # hub staff: part of their subtree
+    meal_point_ids: list[RowId] = []
     internal: bool = False  # hub admins: small cells not suppressed
 
 
@@ -92,11 +98,19 @@ class ReportController(Controller):
     @post(
         "/reports",
         operation_id="requestReport",
+        status_code=202,
         sync_to_thread=True,
         summary="Ask for a report: 202 and an id while it is built; 200 with the existing one for an ended period",
-        responses=problems(
-            _403="outside_your_scope, not_for_partners, admin_required, staff_only", _404="org_not_found"
-        ),
+        responses={
+            200: ResponseSpec(
+                data_container=ReportRead,
+                description="The report asked for before (the same kind, period and scope), as it stands",
+                generate_examples=False,
+            ),
+            **problems(
+                _403="outside_your_scope, not_for_partners, admin_required, staff_only", _404="org_not_found"
+            ),
+        },
     )
     def request(
         self, data: JSONBody[ReportBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
@@ -152,6 +166,7 @@ class ReportController(Controller):
         operation_id="getReportFile",
         sync_to_thread=True,
         media_type="application/octet-stream",
+        operation_class=answered_as(*MEDIA_TYPES.values()),
         summary="The report's file (JSON, CSV or XLSX), with its SHA-256 in X-Checksum-SHA256",
         responses=problems(
             _403="outside_your_scope", _404="report_not_found", _409="report_not_ready", _410="report_expired"

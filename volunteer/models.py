@@ -84,6 +84,10 @@ class TeamInvitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+ACTIVITY_CAPACITY = (1, 10_000)  # places
+REASON_MAX = 500  # characters of a decision's or correction's reason
+CORRECTED_MINUTES = (0, 24 * 60)
+WEEKDAYS = "^[1-7]+$"  # a shift's ISO weekdays, e.g. 12345
 ACTIVITY_KINDS = ("meal_service", "home_delivery", "weekend_class", "elderly_visit", "environmental", "other")
 
 

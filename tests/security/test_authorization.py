@@ -19,6 +19,7 @@ from points import ledger
 from points import shop as shop_service
 from tests.helpers import (
     PASSWORD,
+    Conformance,
     make_activity,
     make_county,
     make_station,
@@ -538,10 +539,16 @@ def test_every_route_is_in_the_matrix(rt):
 
 
 def test_every_role_gets_what_the_matrix_says_on_every_route(rt, client, world):
+    """... and every answer is one the OpenAPI document declares (status, content type, body)."""
     wrong = []
+    document = Conformance(client.app)
     for (method, template), (allowed, refusals) in MATRIX.items():
         for who in EVERYONE:
             r = ask(client, method, template, world.ids, token_for(rt, client, world, who))
+            wrong += [
+                f"{method} {template} {who}: {r.status_code} {p}"
+                for p in document.of_route(method, template, r)
+            ]
             if who in allowed:
                 ok = r.status_code not in (401, 403) and r.status_code < 500
             elif who in ("anon", "revoked", "expired"):
