@@ -226,11 +226,13 @@ class ActivityController(Controller):
     )
     def cancel(
         self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+    ) -> SignupCancelled:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             promoted = activities.cancel_sign_up(session, activity_id=activity_id, volunteer_id=volunteer_id)
-        return {"cancelled": True, "promoted_volunteer_id": promoted.volunteer_id if promoted else None}
+        return SignupCancelled(
+            cancelled=True, promoted_volunteer_id=promoted.volunteer_id if promoted else None
+        )
 
     @get(
         "/{activity_id:int}/signups",
@@ -417,6 +419,16 @@ class StationController(Controller):
 
 
 MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+class SignupCancelled(msgspec.Struct):
+    cancelled: bool
+    promoted_volunteer_id: int | None  # the first on the waitlist, who now has the place
+
+
+class CardReissued(msgspec.Struct):
+    card_version: int
+    payload: str  # the new card's code; the old one scans as revoked_card
 
 
 class DecodedFrame(msgspec.Struct):
@@ -693,14 +705,14 @@ class CardController(Controller):
         summary="Lost card: a new card; the old one then scans as revoked_card",
         responses=problems(_403="volunteers_only"),
     )
-    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
+    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CardReissued:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             volunteer = checkin.reissue_card(session, volunteer_id)
-            return {
-                "card_version": volunteer.card_version,
-                "payload": rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
-            }
+            return CardReissued(
+                card_version=volunteer.card_version,
+                payload=rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
+            )
 
     def _card(self, principal: Principal, rt: Runtime) -> str:
         volunteer_id = require_volunteer(principal)

@@ -27,8 +27,38 @@ class PlanBody(msgspec.Struct):
     slot: Annotated[str, by_service(choices=SLOTS)]
 
 
+class RunVolunteer(msgspec.Struct):
+    id: int
+    name: str | None
+
+
+class RunStop(msgspec.Struct):
+    diner_id: int
+    name: str
+    address: str | None
+    dietary_notes: str
+    allergies: str
+    meal_id: int | None  # the meal, once delivered
+
+
+class RunRead(msgspec.Struct, omit_defaults=True):
+    id: int
+    meal_point_id: int
+    day: date
+    slot: str
+    community: str
+    volunteer: RunVolunteer | None  # who claimed it
+    stops_total: int
+    delivered: int
+    stops: list[RunStop] | None = None  # for the volunteer and staff: each diner, in order
+
+
 class RunPage(msgspec.Struct):
-    items: list[dict]  # {id, meal_point_id, day, slot, community, volunteer, stops_total, delivered, stops?}
+    items: list[RunRead]
+
+
+def _runs(views: list[dict]) -> list[RunRead]:
+    return msgspec.convert(views, list[RunRead])
 
 
 class DeliveryController(Controller):
@@ -55,7 +85,7 @@ class DeliveryController(Controller):
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
             runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
-            return RunPage(delivery.runs_view(session, runs, with_stops=True))
+            return RunPage(_runs(delivery.runs_view(session, runs, with_stops=True)))
 
     @get(
         "/meal-points/{point_id:int}/delivery-runs",
@@ -80,7 +110,7 @@ class DeliveryController(Controller):
                 .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == day)
                 .order_by(DeliveryRun.slot, DeliveryRun.community)
             )
-            return RunPage(delivery.runs_view(session, list(runs), with_stops=True))
+            return RunPage(_runs(delivery.runs_view(session, list(runs), with_stops=True)))
 
     @get(
         "/delivery-runs",
@@ -103,8 +133,10 @@ class DeliveryController(Controller):
             others = [r for r in runs if r.volunteer_id != volunteer_id]
             # addresses only for the runs the volunteer took
             return RunPage(
-                delivery.runs_view(session, mine, with_stops=True)
-                + delivery.runs_view(session, others, with_stops=False)
+                _runs(
+                    delivery.runs_view(session, mine, with_stops=True)
+                    + delivery.runs_view(session, others, with_stops=False)
+                )
             )
 
     @post(
@@ -117,11 +149,13 @@ class DeliveryController(Controller):
             _403="volunteers_only, not_filed", _404="run_not_found", _409="run_taken, run_past"
         ),
     )
-    def claim(self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
+    def claim(
+        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RunRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.claim(session, run_id, volunteer_id, rt.clock.now(), rt.settings.tz)
-            return delivery.runs_view(session, [run], with_stops=True)[0]
+            return _runs(delivery.runs_view(session, [run], with_stops=True))[0]
 
     @post(
         "/delivery-runs/{run_id:int}/release",
@@ -133,8 +167,8 @@ class DeliveryController(Controller):
     )
     def release(
         self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+    ) -> RunRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.release(session, run_id, volunteer_id)
-            return delivery.runs_view(session, [run], with_stops=False)[0]
+            return _runs(delivery.runs_view(session, [run], with_stops=False))[0]

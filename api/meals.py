@@ -3,7 +3,7 @@ hand and voided. Counter scans go through `POST /api/v1/scans` like every QR cod
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -167,6 +167,21 @@ class UnsubsidizedBody(msgspec.Struct):
 
 class VoidBody(msgspec.Struct):
     reason: str
+
+
+class AdjustmentRead(msgspec.Struct):
+    """A closed day's meal reversed: the deltas (fen, negative) booked on the day it was made."""
+
+    id: int
+    meal_id: int
+    made_on: date
+    price_delta: int
+    paid_delta: int
+    subsidy_delta: int
+    by_funder: dict[str, int]  # {agreement id: fen}
+    reason: str
+    made_by: int  # staff user
+    made_at: datetime
 
 
 class MealRead(msgspec.Struct):
@@ -538,7 +553,7 @@ class MealController(Controller):
         data: JSONBody[VoidBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-    ) -> dict:
+    ) -> AdjustmentRead:
         with rt.tx() as session:
             _, staff_id = _meal_here(session, principal, meal_id)
             adjustment = counter.reverse(
@@ -549,7 +564,7 @@ class MealController(Controller):
                 now=rt.clock.now(),
                 tz=rt.settings.tz,
             )
-            return counter.adjustment_view(adjustment)
+            return msgspec.convert(counter.adjustment_view(adjustment), AdjustmentRead)
 
     @get(
         "/stations/{station_id:int}/meals-today",
