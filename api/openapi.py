@@ -40,6 +40,7 @@ _NOT_PARAMETERS = frozenset(
 
 
 def describe(app: Litestar) -> None:
+    """Complete every documented operation of `app` (call before its document is first served)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -61,7 +62,7 @@ def _describe(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
         errors[413] = "payload_too_large"
     if caller:
         errors[401] = AUTH_ERRORS
-    if route.path_parameters:
+    if any(p.type is int for p in route.path_parameters.values()):
         errors[404] = "not_found (no such route: a path id that is not a whole number)"
     if writes and "rt" in signature:
         errors[409] = "concurrent_change (another request changed the same thing at that moment)"
