@@ -28,7 +28,7 @@ class AuthController(Controller):
         status_code=202,
         sync_to_thread=True,
         summary="Send a one-time login code to a volunteer's phone",
-        responses=problems(_422="validation_failed", _429="rate_limited"),
+        responses=problems(_429="rate_limited"),
     )
     def request_code(
         self, data: JSONBody[CodeRequest], request: Request, rt: NamedDependency[Runtime]
@@ -53,7 +53,6 @@ class AuthController(Controller):
         summary="Get a bearer token with phone+code (volunteers) or username+password (staff)",
         responses=problems(
             _401="invalid_code, code_expired, code_used, code_locked, invalid_credentials",
-            _422="validation_failed",
             _429="rate_limited",
         ),
     )
@@ -94,7 +93,7 @@ class AuthController(Controller):
         sync_to_thread=True,
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         summary="Log out: revoke the token used for this request",
-        responses=problems(_401="missing_token, invalid_token"),
+        responses=problems(_403="not_a_token (API keys are revoked by county administrators)"),
     )
     def revoke(
         self, request: Request, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
@@ -117,7 +116,6 @@ class MeController(Controller):
         "",
         operation_id="whoAmI",
         sync_to_thread=True,
-        responses=problems(_401="missing_token, invalid_token"),
     )
     def me(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MeRead:
         with rt.tx() as session:

@@ -5,27 +5,29 @@ the kitchen's list per day."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from accounts.principal import Principal
-from api.deps import check_times, local_today, provide_principal
-from api.meals import AUTH_ERRORS, staff_at
+from api.deps import Id, check_times, local_today, provide_principal
+from api.meals import staff_at
 from api.problems import problems
+from linli.bounds import RowId, by_service
 from linli.errors import not_found
 from linli.runtime import Runtime
 from meals import bookings, service
-from meals.models import Booking
+from meals.models import MODES, SLOTS, Booking
 
 
 class BookingBody(msgspec.Struct):
-    diner_id: int
+    diner_id: RowId
     day: date
-    slot: str
-    mode: str = "dine_in"
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class BookingRead(msgspec.Struct):
@@ -59,8 +61,8 @@ def _booking_read(b) -> BookingRead:
 class CardBookingBody(msgspec.Struct):
     card: str  # the diner card's QR payload (its URL or code)
     day: date
-    slot: str
-    mode: str = "dine_in"
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class CardBody(msgspec.Struct):
@@ -83,16 +85,14 @@ class BookingController(Controller):
         sync_to_thread=True,
         summary="Book a meal for a coming day, before 16:00 the day before",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="meal_point_not_found, diner_not_found",
             _409="already_booked",
-            _422="validation_failed",
         ),
     )
     def book(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         data: JSONBody[BookingBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -122,14 +122,11 @@ class BookingController(Controller):
         status_code=200,
         sync_to_thread=True,
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="booking_not_found",
-            _409="past_cutoff",
+            _403="staff_only, outside_your_scope", _404="booking_not_found", _409="past_cutoff"
         ),
     )
     def cancel_booking(
-        self, booking_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, booking_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> BookingRead:
         with rt.tx() as session:
             booking = session.get(Booking, booking_id)
@@ -143,16 +140,11 @@ class BookingController(Controller):
         operation_id="kitchenList",
         sync_to_thread=True,
         summary="The kitchen's list for a day: bookings per slot and mode, and diners' dietary needs",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def kitchen(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         day: FromQuery[date],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -176,7 +168,7 @@ class CardBookingController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A diner or family member books a meal at the diner's meal point with the diner's card",
-        responses=problems(_409="already_booked", _422="validation_failed"),
+        responses=problems(_409="already_booked"),
     )
     def book(self, data: JSONBody[CardBookingBody], rt: NamedDependency[Runtime]) -> BookingRead:
         with rt.tx() as session:
@@ -200,7 +192,6 @@ class CardBookingController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="The diner's bookings from today on (POST: the card stays out of URLs and logs)",
-        responses=problems(_422="validation_failed"),
     )
     def mine(self, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingPage:
         with rt.tx() as session:
@@ -215,11 +206,9 @@ class CardBookingController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Cancel one of the diner's bookings, before 16:00 the day before",
-        responses=problems(_404="booking_not_found", _409="past_cutoff", _422="validation_failed"),
+        responses=problems(_404="booking_not_found", _409="past_cutoff"),
     )
-    def cancel(
-        self, booking_id: FromPath[int], data: JSONBody[CardBody], rt: NamedDependency[Runtime]
-    ) -> BookingRead:
+    def cancel(self, booking_id: Id, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingRead:
         with rt.tx() as session:
             diner = bookings.diner_by_card(session, rt.codes, data.card)
             booking = session.get(Booking, booking_id)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
+from litestar.params import FromQuery, JSONBody, QueryParameter, RawBody
 
 from accounts.principal import Principal
 from api.deps import (
+    Cursor,
+    Id,
+    IdFilter,
+    Limit,
     check_times,
     local_today,
     next_cursor,
@@ -29,6 +33,7 @@ from linli.runtime import Runtime
 from orgs import service as orgs_service
 from volunteer import activities, checkin
 from volunteer import service as volunteer_service
+from volunteer.models import ATTENDANCE_STATES
 from volunteer.schemas import (
     ActivityCreate,
     ActivityMove,
@@ -52,7 +57,6 @@ from volunteer.schemas import (
 )
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-AUTH_ERRORS = "missing_token, invalid_token"
 
 
 def device_of(principal: Principal, request: Request) -> checkin.Device:
@@ -94,17 +98,17 @@ class ActivityController(Controller):
         "",
         operation_id="listActivities",
         sync_to_thread=True,
-        responses=problems(_401=AUTH_ERRORS, _403="partners_see_reports_only", _422="validation_failed"),
+        responses=problems(_403="partners_see_reports_only"),
     )
     def list_activities(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        station_id: FromQuery[int | None] = None,
+        station_id: IdFilter = None,
         starts_from: FromQuery[datetime | None] = None,
         starts_before: FromQuery[datetime | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ActivityPage:
         refuse_partners(principal)
         after, limit = page(cursor, limit)
@@ -129,11 +133,9 @@ class ActivityController(Controller):
         sync_to_thread=True,
         summary="Create an activity; 409 activity_clash if the station is taken at that time",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, role_required, outside_your_scope",
             _404="organization_not_found, station_not_found, team_not_found",
             _409="activity_clash (names the other activity in `clash`)",
-            _422="validation_failed",
         ),
     )
     def create(
@@ -169,16 +171,14 @@ class ActivityController(Controller):
         sync_to_thread=True,
         summary="Move an activity in time or to another station (clash-checked)",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, role_required, outside_your_scope",
             _404="activity_not_found, station_not_found",
             _409="activity_clash",
-            _422="validation_failed",
         ),
     )
     def move(
         self,
-        activity_id: FromPath[int],
+        activity_id: Id,
         data: JSONBody[ActivityMove],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -202,14 +202,13 @@ class ActivityController(Controller):
         sync_to_thread=True,
         summary="Sign up (waitlisted when full)",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="volunteers_only, not_filed, not_allowed_here",
             _404="activity_not_found",
             _409="already_signed_up, signup_overlap, activity_over",
         ),
     )
     def sign_up(
-        self, activity_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> SignupRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
@@ -223,28 +222,26 @@ class ActivityController(Controller):
         operation_id="cancelSignUp",
         sync_to_thread=True,
         summary="Cancel my sign-up; the first on the waitlist moves up",
-        responses=problems(
-            _401=AUTH_ERRORS, _403="volunteers_only", _404="activity_not_found, signup_not_found"
-        ),
+        responses=problems(_403="volunteers_only", _404="activity_not_found, signup_not_found"),
     )
     def cancel(
-        self, activity_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> SignupCancelled:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             promoted = activities.cancel_sign_up(session, activity_id=activity_id, volunteer_id=volunteer_id)
-        return {"cancelled": True, "promoted_volunteer_id": promoted.volunteer_id if promoted else None}
+        return SignupCancelled(
+            cancelled=True, promoted_volunteer_id=promoted.volunteer_id if promoted else None
+        )
 
     @get(
         "/{activity_id:int}/signups",
         operation_id="listSignUps",
         sync_to_thread=True,
-        responses=problems(
-            _401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="activity_not_found"
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="activity_not_found"),
     )
     def list_signups(
-        self, activity_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> SignupPage:
         require_staff(principal, "admin", "coordinator")
         with rt.tx() as session:
@@ -264,11 +261,11 @@ class StationController(Controller):
         operation_id="stationCode",
         sync_to_thread=True,
         summary="The station's rotating code (30-second steps) for volunteers to scan",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="station_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="station_not_found"),
     )
     def code(
         self,
-        station_id: FromPath[int],
+        station_id: Id,
         request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -286,11 +283,11 @@ class StationController(Controller):
         operation_id="stationCodePng",
         sync_to_thread=True,
         media_type="image/png",
-        responses=problems(_401=AUTH_ERRORS, _403="outside_your_scope"),
+        responses=problems(_404="station_not_found", _403="outside_your_scope"),
     )
     def code_png(
         self,
-        station_id: FromPath[int],
+        station_id: Id,
         request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -310,22 +307,18 @@ class StationController(Controller):
         sync_to_thread=True,
         summary="A recurring shift (local times); activities are generated ahead",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, role_required, outside_your_scope",
             _404="station_not_found, organization_not_found",
-            _422="validation_failed",
         ),
     )
     def create_shift(
         self,
-        station_id: FromPath[int],
+        station_id: Id,
         data: JSONBody[ShiftCreate],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> ShiftRead:
         require_staff(principal, "admin")
-        if not 0 <= data.days_ahead <= 62:
-            raise invalid([FieldError("days_ahead", "out_of_range", "应为0到62天 0 to 62 days")])
         with rt.tx() as session:
             now = rt.clock.now()
             shift = activities.create_shift(
@@ -360,11 +353,11 @@ class StationController(Controller):
         operation_id="presentAtStation",
         sync_to_thread=True,
         summary="Who is checked in at this station now",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="station_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="station_not_found"),
     )
     def present(
         self,
-        station_id: FromPath[int],
+        station_id: Id,
         request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -387,11 +380,11 @@ class StationController(Controller):
         operation_id="stationRoster",
         sync_to_thread=True,
         summary="A day's activities at this station with sign-ups and attendance states",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="station_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="station_not_found"),
     )
     def roster(
         self,
-        station_id: FromPath[int],
+        station_id: Id,
         request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -428,6 +421,16 @@ class StationController(Controller):
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 
 
+class SignupCancelled(msgspec.Struct):
+    cancelled: bool
+    promoted_volunteer_id: int | None  # the first on the waitlist, who now has the place
+
+
+class CardReissued(msgspec.Struct):
+    card_version: int
+    payload: str  # the new card's code; the old one scans as revoked_card
+
+
 class DecodedFrame(msgspec.Struct):
     payload: str | None  # the QR code's text, or null if the picture holds none
 
@@ -457,7 +460,7 @@ class QrController(Controller):
         sync_to_thread=True,
         summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
         request_max_body_size=MAX_FRAME_BYTES,
-        responses=problems(_401=AUTH_ERRORS, _413="payload_too_large", _422="validation_failed"),
+        responses=problems(_413="payload_too_large"),
     )
     def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
         import io
@@ -488,9 +491,7 @@ class ScanController(Controller):
         sync_to_thread=True,
         summary="One scan: a volunteer's phone scanning a station code, or a tablet scanning a card",
         description="The answer is always 200 with an `outcome`; a refused scan is `rejected` with a `reason`.",
-        responses=problems(
-            _401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed", _429="rate_limited"
-        ),
+        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
     )
     def scan(
         self,
@@ -524,9 +525,7 @@ class ScanController(Controller):
         summary="Scans captured offline by a tablet: judged as of their scan time, in time order",
         description="One result per scan, in the order sent. Sending the same batch again changes nothing "
         "and returns the same results. Scans more than 24 hours late are stored and flagged, not applied.",
-        responses=problems(
-            _401=AUTH_ERRORS, _403="staff_only, role_required", _422="validation_failed", _429="rate_limited"
-        ),
+        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
     )
     def batch(
         self,
@@ -541,8 +540,6 @@ class ScanController(Controller):
                 "离线批量上传仅限工作人员设备 Offline batches come from staff tablets", "staff_only"
             )
         _count_scan(rt, principal)
-        if len(data.scans) > 1000:
-            raise invalid([FieldError("scans", "too_many", "每批最多1000条 At most 1000 scans per batch")])
         items = [
             checkin.ScanInput(s.payload, s.station_id, s.scan_id, s.scanned_at, s.mode) for s in data.scans
         ]
@@ -586,19 +583,17 @@ class AttendanceController(Controller):
         operation_id="listAttendances",
         sync_to_thread=True,
         summary="Attendances in the staff member's subtree: open ones, flagged ones (forgotten check-outs)",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only", _422="validation_failed"),
+        responses=problems(_403="staff_only"),
     )
     def list_attendances(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        attendance_state: Annotated[
-            str | None, QueryParameter(name="state", description="open | closed | auto_closed | annulled")
-        ] = None,
+        attendance_state: Annotated[Literal[ATTENDANCE_STATES] | None, QueryParameter(name="state")] = None,
         flagged: FromQuery[bool | None] = None,
-        station_id: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        station_id: IdFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> AttendancePage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
@@ -623,16 +618,14 @@ class AttendanceController(Controller):
         sync_to_thread=True,
         summary="Correct the minutes, with a reason (a new record; the points ledger adjusts)",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="attendance_not_found",
             _409="attendance_open, attendance_annulled",
-            _422="validation_failed",
         ),
     )
     def correct(
         self,
-        attendance_id: FromPath[int],
+        attendance_id: Id,
         data: JSONBody[CorrectionBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -646,16 +639,14 @@ class AttendanceController(Controller):
         sync_to_thread=True,
         summary="Annul an attendance, with a reason",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="attendance_not_found",
             _409="attendance_open, attendance_annulled",
-            _422="validation_failed",
         ),
     )
     def annul(
         self,
-        attendance_id: FromPath[int],
+        attendance_id: Id,
         data: JSONBody[CorrectionBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -691,7 +682,7 @@ class CardController(Controller):
         operation_id="myCardPng",
         sync_to_thread=True,
         media_type="image/png",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def card_png(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
         return Response(qr.png(self._card(principal, rt)), media_type="image/png")
@@ -701,7 +692,7 @@ class CardController(Controller):
         operation_id="myCardSvg",
         sync_to_thread=True,
         media_type="image/svg+xml",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def card_svg(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
         return Response(qr.svg(self._card(principal, rt)), media_type="image/svg+xml")
@@ -712,16 +703,16 @@ class CardController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Lost card: a new card; the old one then scans as revoked_card",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
-    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
+    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CardReissued:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             volunteer = checkin.reissue_card(session, volunteer_id)
-            return {
-                "card_version": volunteer.card_version,
-                "payload": rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
-            }
+            return CardReissued(
+                card_version=volunteer.card_version,
+                payload=rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
+            )
 
     def _card(self, principal: Principal, rt: Runtime) -> str:
         volunteer_id = require_volunteer(principal)
@@ -735,10 +726,10 @@ class CardController(Controller):
         status_code=202,
         sync_to_thread=True,
         summary="A printable A4 sheet of the team's volunteer cards, made in the background",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="team_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="team_not_found"),
     )
     def request_sheet(
-        self, team_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, team_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> FileStatus:
         staff_id = require_staff(principal, "admin", "coordinator")
         from linli.files import GeneratedFile
@@ -770,10 +761,10 @@ class CardController(Controller):
         operation_id="getFile",
         sync_to_thread=True,
         summary="A generated file's status",
-        responses=problems(_401=AUTH_ERRORS, _404="file_not_found"),
+        responses=problems(_404="file_not_found"),
     )
     def file_status(
-        self, file_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> FileStatus:
         with rt.tx() as session:
             f = _own_file(session, principal, file_id)
@@ -784,17 +775,19 @@ class CardController(Controller):
         operation_id="getFileContent",
         sync_to_thread=True,
         media_type=MediaType.HTML,
-        responses=problems(_401=AUTH_ERRORS, _404="file_not_found", _409="file_not_ready"),
+        responses=problems(_404="file_not_found", _409="file_not_ready"),
     )
     def file_content(
-        self, file_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> Response:
         from linli.errors import conflict
 
         with rt.tx() as session:
             f = _own_file(session, principal, file_id)
             if f.status != "ready":
-                raise conflict("file_not_ready", "文件尚未生成 The file is not ready yet", status=f.status)
+                raise conflict(
+                    "file_not_ready", "文件尚未生成 The file is not ready yet", file_status=f.status
+                )
             return Response(
                 f.content,
                 media_type=f.media_type,

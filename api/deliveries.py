@@ -4,29 +4,61 @@ by volunteers; each door is confirmed by scanning the diner's card through `POST
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from sqlalchemy import select
 
 from accounts.principal import Principal
-from api.deps import check_times, local_today, provide_principal, require_volunteer
-from api.meals import AUTH_ERRORS, staff_at
+from api.deps import Id, check_times, local_today, provide_principal, require_volunteer
+from api.meals import staff_at
 from api.problems import problems
+from linli.bounds import by_service
 from linli.runtime import Runtime
 from meals import delivery, service
-from meals.models import DeliveryRun
+from meals.models import SLOTS, DeliveryRun
 
 
 class PlanBody(msgspec.Struct):
     day: date
+    slot: Annotated[str, by_service(choices=SLOTS)]
+
+
+class RunVolunteer(msgspec.Struct):
+    id: int
+    name: str | None
+
+
+class RunStop(msgspec.Struct):
+    diner_id: int
+    name: str
+    address: str | None
+    dietary_notes: str
+    allergies: str
+    meal_id: int | None  # the meal, once delivered
+
+
+class RunRead(msgspec.Struct, omit_defaults=True):
+    id: int
+    meal_point_id: int
+    day: date
     slot: str
+    community: str
+    volunteer: RunVolunteer | None  # who claimed it
+    stops_total: int
+    delivered: int
+    stops: list[RunStop] | None = None  # for the volunteer and staff: each diner, in order
 
 
 class RunPage(msgspec.Struct):
-    items: list[dict]  # {id, meal_point_id, day, slot, community, volunteer, stops_total, delivered, stops?}
+    items: list[RunRead]
+
+
+def _runs(views: list[dict]) -> list[RunRead]:
+    return msgspec.convert(views, list[RunRead])
 
 
 class DeliveryController(Controller):
@@ -40,16 +72,11 @@ class DeliveryController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Plan a slot's delivery runs, one per community (again: runs for new communities are added)",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def plan(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         data: JSONBody[PlanBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -58,23 +85,18 @@ class DeliveryController(Controller):
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
             runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
-            return RunPage(delivery.runs_view(session, runs, with_stops=True))
+            return RunPage(_runs(delivery.runs_view(session, runs, with_stops=True)))
 
     @get(
         "/meal-points/{point_id:int}/delivery-runs",
         operation_id="listDeliveryRuns",
         sync_to_thread=True,
         summary="A day's delivery runs at a meal point: who took each, each stop and whether it was delivered",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def runs(
         self,
-        point_id: FromPath[int],
+        point_id: Id,
         day: FromQuery[date],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -88,14 +110,14 @@ class DeliveryController(Controller):
                 .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == day)
                 .order_by(DeliveryRun.slot, DeliveryRun.community)
             )
-            return RunPage(delivery.runs_view(session, list(runs), with_stops=True))
+            return RunPage(_runs(delivery.runs_view(session, list(runs), with_stops=True)))
 
     @get(
         "/delivery-runs",
         operation_id="myDeliveryRuns",
         sync_to_thread=True,
         summary="For a volunteer: a day's runs still open at meal points of their organizations, and their own (with stops)",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+        responses=problems(_403="volunteers_only"),
     )
     def open_runs(
         self,
@@ -111,8 +133,10 @@ class DeliveryController(Controller):
             others = [r for r in runs if r.volunteer_id != volunteer_id]
             # addresses only for the runs the volunteer took
             return RunPage(
-                delivery.runs_view(session, mine, with_stops=True)
-                + delivery.runs_view(session, others, with_stops=False)
+                _runs(
+                    delivery.runs_view(session, mine, with_stops=True)
+                    + delivery.runs_view(session, others, with_stops=False)
+                )
             )
 
     @post(
@@ -122,19 +146,16 @@ class DeliveryController(Controller):
         sync_to_thread=True,
         summary="Take a delivery run (the first volunteer to claim it gets it)",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="volunteers_only, not_filed",
-            _404="run_not_found",
-            _409="run_taken, run_past",
+            _403="volunteers_only, not_filed", _404="run_not_found", _409="run_taken, run_past"
         ),
     )
     def claim(
-        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RunRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.claim(session, run_id, volunteer_id, rt.clock.now(), rt.settings.tz)
-            return delivery.runs_view(session, [run], with_stops=True)[0]
+            return _runs(delivery.runs_view(session, [run], with_stops=True))[0]
 
     @post(
         "/delivery-runs/{run_id:int}/release",
@@ -142,12 +163,12 @@ class DeliveryController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Give a run back; deliveries already made stay",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _404="run_not_found"),
+        responses=problems(_403="volunteers_only", _404="run_not_found"),
     )
     def release(
-        self, run_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> RunRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.release(session, run_id, volunteer_id)
-            return delivery.runs_view(session, [run], with_stops=False)[0]
+            return _runs(delivery.runs_view(session, [run], with_stops=False))[0]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
+from typing import Annotated
 
 import anyio
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
+from litestar.params import PathParameter, QueryParameter
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
+from linli.bounds import MAX_ID
 from linli.errors import FieldError, forbidden, invalid, unauthorized
 from linli.runtime import Runtime
 from reports.service import partner_of
@@ -24,11 +27,24 @@ PRINCIPAL_TTL = 5.0
 _principals: dict[str, tuple[Principal, float, Runtime]] = {}
 
 
+def takes_caller(handler: BaseRouteHandler) -> bool:
+    """Whether a route needs a live bearer token: its handler takes the caller (`principal`). The
+    guard below and the OpenAPI document's security (`api.openapi`) both ask this; the answer is
+    kept per route (Litestar would resolve the route's scope again on every request)."""
+    needs = _takes_caller.get(handler.fn)
+    if needs is None:
+        needs = _takes_caller[handler.fn] = "principal" in handler.resolve_dependencies()
+    return needs
+
+
+_takes_caller: dict = {}  # by handler function: the same in every app built from the routes
+
+
 async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A guard on every route: a handler that takes the caller (`principal`) learns who it is here,
     before its query and body are read, so a request without a live token is answered 401 whatever
     else is wrong with it."""
-    if not _needs_principal(handler):
+    if not takes_caller(handler):
         return
     rt = connection.app.state["runtime"]
     token = _bearer(connection.headers.get("authorization", ""))
@@ -36,17 +52,6 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if principal is None:  # a database look-up: off the event loop
         principal = await anyio.to_thread.run_sync(_look_up, token, rt)
     connection.state.principal = principal
-
-
-def _needs_principal(handler: BaseRouteHandler) -> bool:
-    """Whether a route takes the caller; asked once per route (Litestar resolves its scope each time)."""
-    needs = _takes_principal.get(handler.fn)
-    if needs is None:
-        needs = _takes_principal[handler.fn] = "principal" in handler.resolve_dependencies()
-    return needs
-
-
-_takes_principal: dict = {}  # by handler function: the same in every app built from the routes
 
 
 def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:
@@ -124,20 +129,21 @@ def local_today(rt: Runtime) -> date:
     return rt.clock.now().astimezone(rt.settings.tz).date()
 
 
+# Path and query parameters, bounds included: Litestar checks them (422 `validation_failed`, every
+# field at once) and the OpenAPI document states them, from these same types.
+MAX_PAGE = 200
+Id = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE, description=f"items per page, 1 to {MAX_PAGE}")]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(pattern=r"^[0-9]{0,18}$", description="the `next` of the page before; opaque to clients"),
+]
+
+
 def page(cursor: str | None, limit: int) -> tuple[int, int]:
-    """(after_id, limit) from a list's `cursor` and `limit`; cursors are opaque to clients."""
-    errors = []
-    after = 0
-    if cursor:
-        if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-            errors.append(FieldError("cursor", "invalid", "无效的分页游标 Invalid cursor"))
-        else:
-            after = int(cursor)
-    if not 1 <= limit <= 200:
-        errors.append(FieldError("limit", "out_of_range", "每页条数应为1到200 limit must be 1 to 200"))
-    if errors:
-        raise invalid(errors)
-    return after, limit
+    """(after_id, limit) from a list's `cursor` and `limit` (both already checked by their types)."""
+    return int(cursor) if cursor else 0, limit
 
 
 def next_cursor(items: list, limit: int, last_id) -> str | None:

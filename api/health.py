@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from linli.runtime import Runtime
@@ -13,9 +15,26 @@ from linli.runtime import Runtime
 log = logging.getLogger("linli.health")
 
 
+class Health(msgspec.Struct):
+    status: str  # ok
+
+
+class QueueFigures(msgspec.Struct):
+    waiting: int
+    failed: int
+
+
+class Readiness(msgspec.Struct, omit_defaults=True):
+    status: str  # ready | unavailable
+    database: str  # ok, or "unavailable: <error>"
+    redis: str
+    queues: dict[str, QueueFigures] | None = None  # when ready: jobs waiting and failed per queue
+    outbox_pending: int | None = None  # when ready: work committed, not yet on a queue
+
+
 @get("/healthz", operation_id="healthz", tags=["运维 ops"], sync_to_thread=False, summary="The process is up")
-def healthz() -> dict:
-    return {"status": "ok"}
+def healthz() -> Health:
+    return Health(status="ok")
 
 
 @get(
@@ -24,8 +43,15 @@ def healthz() -> dict:
     tags=["运维 ops"],
     sync_to_thread=True,
     summary="Database and Redis reachable (503 otherwise), with queue figures",
+    responses={
+        503: ResponseSpec(
+            data_container=Readiness,
+            description="The database or Redis is unreachable; which one, and why",
+            generate_examples=False,
+        )
+    },
 )
-def readyz(rt: NamedDependency[Runtime]) -> Response:
+def readyz(rt: NamedDependency[Runtime]) -> Response[Readiness]:
     body: dict = {"database": "ok", "redis": "ok"}
     try:
         with rt.engine.connect() as conn:
@@ -45,4 +71,4 @@ def readyz(rt: NamedDependency[Runtime]) -> Response:
         except Exception:
             log.exception("queue figures")
     body["status"] = "ready" if ready else "unavailable"
-    return Response(body, status_code=200 if ready else 503)
+    return Response(msgspec.convert(body, Readiness), status_code=200 if ready else 503)

@@ -3,41 +3,54 @@ hand and voided. Counter scans go through `POST /api/v1/scans` like every QR cod
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from accounts.principal import Principal
-from api.deps import local_today, provide_principal, require_staff
+from api.deps import MAX_ID, Id, local_today, provide_principal, require_staff
 from api.problems import problems
 from linli import qr
+from linli.bounds import RowId, by_service
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.pii import mask_phone
 from linli.runtime import Runtime
 from meals import counter, service
-from meals.models import Diner, Meal, MealPoint
+from meals.models import (
+    BUDGET_CAP,
+    DAILY_CAPACITY,
+    FUNDER_KINDS,
+    MODES,
+    SLOT_PRICE,
+    SLOTS,
+    STACK_ORDER,
+    WEEK_CAP,
+    Diner,
+    Meal,
+    MealPoint,
+)
 from orgs import service as orgs_service
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-AUTH_ERRORS = "missing_token, invalid_token"
 
 
 class SlotBody(msgspec.Struct):
-    slot: str
+    slot: Annotated[str, by_service(choices=SLOTS)]
     starts: str  # "11:00", local time
     ends: str
-    price: int  # fen
+    price: Annotated[int, by_service(between=SLOT_PRICE)]  # fen
 
 
 class MealPointBody(msgspec.Struct):
-    org_id: int
+    org_id: RowId
     name: str
     address: str
-    daily_capacity: int
-    slots: list[SlotBody]
+    daily_capacity: Annotated[int, by_service(between=DAILY_CAPACITY)]
+    slots: list[SlotBody]  # one to three, one of each slot
 
 
 class MealPointRead(msgspec.Struct):
@@ -55,7 +68,7 @@ class DinerBody(msgspec.Struct):
     birth_date: date
     community: str
     id_number: str
-    home_point_id: int
+    home_point_id: RowId
     consent: bool = False
     phone: str | None = None
     guardian_name: str | None = None
@@ -116,15 +129,15 @@ class PauseBody(msgspec.Struct):
 
 class AgreementBody(msgspec.Struct):
     name: str
-    funder_kind: str
-    stack_order: int
+    funder_kind: Annotated[str, by_service(choices=FUNDER_KINDS)]
+    stack_order: Annotated[int, by_service(between=STACK_ORDER)]
     starts_on: date
     ends_on: date
-    budget_cap: int  # fen
+    budget_cap: Annotated[int, by_service(between=BUDGET_CAP)]  # fen
     schedule: list
-    meal_point_ids: list[int]
-    partner_id: int | None = None
-    week_cap: int | None = None
+    meal_point_ids: list[RowId]  # one to a thousand
+    partner_id: RowId | None = None
+    week_cap: Annotated[int, by_service(between=WEEK_CAP)] | None = None
     home_point_only: bool = False
 
 
@@ -147,13 +160,28 @@ class AgreementListed(AgreementRead):
 
 
 class UnsubsidizedBody(msgspec.Struct):
-    diner_id: int
-    meal_point_id: int
-    mode: str = "dine_in"
+    diner_id: RowId
+    meal_point_id: RowId
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
 
 
 class VoidBody(msgspec.Struct):
     reason: str
+
+
+class AdjustmentRead(msgspec.Struct):
+    """A closed day's meal reversed: the deltas (fen, negative) booked on the day it was made."""
+
+    id: int
+    meal_id: int
+    made_on: date
+    price_delta: int
+    paid_delta: int
+    subsidy_delta: int
+    by_funder: dict[str, int]  # {agreement id: fen}
+    reason: str
+    made_by: int  # staff user
+    made_at: datetime
 
 
 class MealRead(msgspec.Struct):
@@ -233,7 +261,7 @@ class MealController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A meal point with its slots and prices; its counter station is made with it",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _422="validation_failed"),
+        responses=problems(_404="organization_not_found", _403="staff_only, outside_your_scope"),
     )
     def create_point(
         self,
@@ -260,7 +288,7 @@ class MealController(Controller):
         operation_id="listMealPoints",
         sync_to_thread=True,
         summary="Meal points in the staff member's part of the tree, with their slots",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required"),
+        responses=problems(_403="staff_only, role_required"),
     )
     def list_points(
         self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
@@ -275,7 +303,7 @@ class MealController(Controller):
         operation_id="listFundingAgreements",
         sync_to_thread=True,
         summary="Funding agreements paying at meal points under the administrator, with budgets used",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, role_required"),
+        responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
         self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
@@ -297,11 +325,7 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="Register a diner (staff of the meal point): ID number kept as a keyed hash and last four",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _409="id_number_taken",
-            _422="validation_failed",
+            _403="staff_only, outside_your_scope", _404="meal_point_not_found", _409="id_number_taken"
         ),
     )
     def register(
@@ -338,13 +362,13 @@ class MealController(Controller):
         operation_id="findDiners",
         sync_to_thread=True,
         summary="Find a diner who forgot the card: by name, or the last four digits of phone or ID",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _422="validation_failed"),
+        responses=problems(_404="meal_point_not_found", _403="staff_only, outside_your_scope"),
     )
     def find(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        meal_point_id: FromQuery[int],
+        meal_point_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
         q: FromQuery[str | None] = None,
         last4: FromQuery[str | None] = None,
     ) -> DinerPage:
@@ -368,10 +392,10 @@ class MealController(Controller):
         sync_to_thread=True,
         media_type="image/png",
         summary="The diner's card (QR, static, signed; reissuing revokes it)",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="diner_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
     )
     def card(
-        self, diner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, diner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> Response[bytes]:
         with rt.tx() as session:
             diner = service.get_diner(session, diner_id)
@@ -385,16 +409,11 @@ class MealController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Pause meals from a date until a date (both empty: resume now)",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="diner_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
     )
     def pause(
         self,
-        diner_id: FromPath[int],
+        diner_id: Id,
         data: JSONBody[PauseBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -413,10 +432,10 @@ class MealController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="A lost card: a new one, and the old stops working",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="diner_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
     )
     def reissue(
-        self, diner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, diner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> DinerRead:
         with rt.tx() as session:
             staff_at(
@@ -432,12 +451,7 @@ class MealController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A funder's agreement: period, budget, subsidy schedule, meal points",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_point_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def agreement(
         self,
@@ -464,11 +478,9 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="A meal at full price, recorded on purpose (e.g. after `already_served`)",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="diner_not_found, meal_point_not_found",
             _409="outside_window",
-            _422="validation_failed",
         ),
     )
     def unsubsidized(
@@ -500,16 +512,12 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="Void a meal the same day, with a reason: its subsidy goes back to the budgets",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="meal_not_found",
-            _409="meal_voided, meal_day_past",
-            _422="validation_failed",
+            _403="staff_only, outside_your_scope", _404="meal_not_found", _409="meal_voided, meal_day_past"
         ),
     )
     def void(
         self,
-        meal_id: FromPath[int],
+        meal_id: Id,
         data: JSONBody[VoidBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -534,20 +542,18 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="Reverse a meal of a past or closed day: the meal stays, the reversal counts on the next open day",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="meal_not_found",
             _409="meal_voided, meal_day_open, meal_adjusted",
-            _422="validation_failed",
         ),
     )
     def reverse(
         self,
-        meal_id: FromPath[int],
+        meal_id: Id,
         data: JSONBody[VoidBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-    ) -> dict:
+    ) -> AdjustmentRead:
         with rt.tx() as session:
             _, staff_id = _meal_here(session, principal, meal_id)
             adjustment = counter.reverse(
@@ -558,19 +564,17 @@ class MealController(Controller):
                 now=rt.clock.now(),
                 tz=rt.settings.tz,
             )
-            return counter.adjustment_view(adjustment)
+            return msgspec.convert(counter.adjustment_view(adjustment), AdjustmentRead)
 
     @get(
         "/stations/{station_id:int}/meals-today",
         operation_id="counterToday",
         sync_to_thread=True,
         summary="At a meal point's counter: today's slots with meals served and bookings",
-        responses=problems(
-            _401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="meal_point_not_found"
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def counter_today(
-        self, station_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, station_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> CounterToday:
         with rt.tx() as session:
             found = counter.point_at_station(session, station_id)
@@ -591,11 +595,9 @@ class MealController(Controller):
         operation_id="getMeal",
         sync_to_thread=True,
         summary="A meal as recorded, with its subsidy split, its void and its reversal (who, when, why)",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="meal_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="meal_not_found"),
     )
-    def meal(
-        self, meal_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> dict:
+    def meal(self, meal_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
         with rt.tx() as session:
             meal, _ = _meal_here(session, principal, meal_id)
             return counter.meal_record(session, meal)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
-from api.deps import forget_api_keys, next_cursor, page, provide_principal, require_staff
+from api.deps import Cursor, Id, Limit, forget_api_keys, next_cursor, page, provide_principal, require_staff
 from api.problems import problems
 from linli.errors import forbidden
 from linli.runtime import Runtime
 from orgs import service
+from orgs.models import ORG_KINDS
 from orgs.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -34,15 +37,15 @@ class OrganizationController(Controller):
         operation_id="listOrganizations",
         sync_to_thread=True,
         summary="Organizations in the staff member's part of the tree",
-        responses=problems(_401="missing_token, invalid_token", _403="staff_only", _422="validation_failed"),
+        responses=problems(_403="staff_only"),
     )
     def list_orgs(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        kind: FromQuery[str | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        kind: FromQuery[Literal[ORG_KINDS] | None] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> OrganizationPage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
@@ -60,10 +63,7 @@ class OrganizationController(Controller):
         sync_to_thread=True,
         summary="Create a hub, organization or team one level under an organization you administer",
         responses=problems(
-            _401="missing_token, invalid_token",
-            _403="staff_only, role_required, outside_your_scope",
-            _404="organization_not_found",
-            _422="validation_failed",
+            _403="staff_only, role_required, outside_your_scope", _404="organization_not_found"
         ),
     )
     def create_org(
@@ -90,15 +90,11 @@ class OrganizationController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A new API key for a partner enterprise (its own users, or county administrators); shown once",
-        responses=problems(
-            _401="missing_token, invalid_token",
-            _403="staff_only, county_admins_only",
-            _404="partner_not_found",
-        ),
+        responses=problems(_403="staff_only, county_admins_only", _404="partner_not_found"),
     )
     def create_api_key(
         self,
-        partner_id: FromPath[int],
+        partner_id: Id,
         data: JSONBody[ApiKeyCreate],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -117,10 +113,10 @@ class OrganizationController(Controller):
         operation_id="listPartnerApiKeys",
         sync_to_thread=True,
         summary="A partner enterprise's API keys: names and prefixes, never the keys",
-        responses=problems(_401="missing_token, invalid_token", _403="staff_only, county_admins_only"),
+        responses=problems(_403="staff_only, county_admins_only"),
     )
     def list_api_keys(
-        self, partner_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, partner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> list[ApiKeyRead]:
         with rt.tx() as session:
             _key_keeper(session, principal, partner_id)
@@ -132,16 +128,12 @@ class OrganizationController(Controller):
         status_code=200,
         sync_to_thread=True,
         summary="Revoke a partner's API key: it stops working at once",
-        responses=problems(
-            _401="missing_token, invalid_token",
-            _403="staff_only, county_admins_only",
-            _404="api_key_not_found",
-        ),
+        responses=problems(_403="staff_only, county_admins_only", _404="api_key_not_found"),
     )
     def revoke_api_key(
         self,
-        partner_id: FromPath[int],
-        key_id: FromPath[int],
+        partner_id: Id,
+        key_id: Id,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> ApiKeyRead:

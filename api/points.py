@@ -7,10 +7,22 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from accounts.principal import Principal
-from api.deps import next_cursor, page, provide_principal, refuse_partners, require_staff, require_volunteer
+from api.deps import (
+    MAX_ID,
+    Cursor,
+    Id,
+    IdFilter,
+    Limit,
+    next_cursor,
+    page,
+    provide_principal,
+    refuse_partners,
+    require_staff,
+    require_volunteer,
+)
 from api.problems import problems
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.qr import InvalidCode
@@ -39,7 +51,6 @@ from points.schemas import (
 )
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-AUTH_ERRORS = "missing_token, invalid_token"
 
 
 def _hub(session, hub_id: int) -> Organization:
@@ -74,7 +85,7 @@ class MyPointsController(Controller):
         operation_id="myPoints",
         sync_to_thread=True,
         summary="My points, service time, star level and progress to the next",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
         volunteer_id = require_volunteer(principal)
@@ -93,14 +104,14 @@ class MyPointsController(Controller):
         operation_id="myTransfers",
         sync_to_thread=True,
         summary="My transfers on both ledgers, newest first",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+        responses=problems(_403="volunteers_only"),
     )
     def my_transfers(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> TransferPage:
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
@@ -124,14 +135,14 @@ class MyPointsController(Controller):
         "/orders",
         operation_id="myOrders",
         sync_to_thread=True,
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+        responses=problems(_403="volunteers_only"),
     )
     def my_orders(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> OrderPage:
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
@@ -150,15 +161,15 @@ class ShopController(Controller):
         operation_id="listShopItems",
         sync_to_thread=True,
         summary="Items on offer now",
-        responses=problems(_401=AUTH_ERRORS, _403="partners_see_reports_only", _422="validation_failed"),
+        responses=problems(_403="partners_see_reports_only"),
     )
     def items(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        hub_id: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        hub_id: IdFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ItemPage:
         refuse_partners(principal)
         after, limit = page(cursor, limit)
@@ -174,19 +185,14 @@ class ShopController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Put an item in a hub's shop (hub admins)",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="hub_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def create_item(
         self,
         data: JSONBody[ItemBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        hub_id: Annotated[int, QueryParameter(description="the hub whose shop")],
+        hub_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID, description="the hub whose shop")],
     ) -> ItemRead:
         require_staff(principal, "admin")
         with rt.tx() as session:
@@ -207,11 +213,9 @@ class ShopController(Controller):
         sync_to_thread=True,
         summary="Order an item: its points are reserved until the counter hands it over",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="volunteers_only",
             _404="item_not_found",
             _409="not_enough_points, out_of_stock, limit_reached, item_not_available, request_id_taken",
-            _422="validation_failed",
         ),
     )
     def place_order(
@@ -239,7 +243,6 @@ class ShopController(Controller):
         sync_to_thread=True,
         summary="Hand the item over at the counter, scanning the volunteer's card: the points are spent",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope, wrong_volunteer",
             _404="order_not_found",
             _409="order_expired, order_cancelled",
@@ -248,7 +251,7 @@ class ShopController(Controller):
     )
     def fulfil(
         self,
-        order_id: FromPath[int],
+        order_id: Id,
         data: JSONBody[FulfilBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -281,14 +284,11 @@ class ShopController(Controller):
         sync_to_thread=True,
         summary="Cancel an order (the volunteer, or staff of the hub): its points and stock come back",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="outside_your_scope",
-            _404="order_not_found",
-            _409="order_fulfilled, order_expired",
+            _403="outside_your_scope", _404="order_not_found", _409="order_fulfilled, order_expired"
         ),
     )
     def cancel(
-        self, order_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, order_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> OrderRead:
         with rt.tx() as session:
             volunteer_id = staff_id = None
@@ -314,10 +314,10 @@ class HubPointsController(Controller):
         operation_id="listPointsRules",
         sync_to_thread=True,
         summary="Every version of a hub's earning rules, oldest first",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="hub_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def rules(
-        self, hub_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, hub_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> RulePage:
         with rt.tx() as session:
             _require_hub_staff(session, principal, _hub(session, hub_id))
@@ -329,16 +329,11 @@ class HubPointsController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A new version of a hub's earning rules (hub admins); awards already made keep theirs",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="hub_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def create_rule(
         self,
-        hub_id: FromPath[int],
+        hub_id: Id,
         data: JSONBody[RuleBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -357,16 +352,11 @@ class HubPointsController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Hours added by hand (e.g. from a paper sheet): kept apart from verified service, no points",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="hub_not_found, volunteer_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found, volunteer_not_found"),
     )
     def manual_hours(
         self,
-        volunteer_id: FromPath[int],
+        volunteer_id: Id,
         data: JSONBody[ManualHoursBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],

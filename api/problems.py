@@ -7,6 +7,7 @@ No input from a user ever yields a 5xx: domain errors carry their own status; fr
 from __future__ import annotations
 
 import logging
+import re
 
 import msgspec
 from litestar import Request, Response
@@ -41,6 +42,11 @@ class FieldProblem(msgspec.Struct):
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details with Linli's stable `code`. Some problems carry members of their own
+    besides: `retry_after` (429, 503: seconds), `clash` (activity_clash: the other activity),
+    `overlapping` (signup_overlap), `price` (not_enough_points), `already` (limit_reached),
+    `filing_status` (filing_already_decided), `file_status` (file_not_ready)."""
+
     type: str
     title: str
     status: int
@@ -48,12 +54,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
     code: str
     errors: list[FieldProblem] = msgspec.field(default_factory=list)
     request_id: str | None = None
+    retry_after: int | None = None
 
 
 def _respond(
     request: Request, status: int, code: str, title: str, detail: str, errors=(), extra=None
 ) -> Response:
     body = {
+        **(extra or {}),  # a problem's own members (`retry_after`, `clash`, ...); never the standard ones
         "type": f"https://linli.example/problems/{code}",
         "title": title,
         "status": status,
@@ -62,8 +70,6 @@ def _respond(
     }
     if errors:
         body["errors"] = list(errors)
-    if extra:
-        body.update(extra)
     request_id = request.scope.get("state", {}).get("request_id")
     if request_id:
         body["request_id"] = request_id
@@ -78,14 +84,40 @@ def on_linli_error(request: Request, exc: LinliError) -> Response:
     return _respond(request, exc.status, exc.code, exc.title, exc.detail, errors, exc.extra)
 
 
+# What the validator (msgspec, through Litestar) says, as the codes Linli's own checks use, Chinese first.
+_VALIDATOR_MESSAGES = [
+    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`"), "required", "必填 Required"),
+    (
+        re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`"),
+        "unknown_field",
+        "不认识的字段 Unknown field",
+    ),
+    (re.compile(r"^Expected `(str|array|object)` of length"), "length", "长度不符 Wrong length"),
+    (re.compile(r"^Expected `(int|float|number)` [<>]"), "out_of_range", "超出范围 Out of range"),
+    (re.compile(r"^Invalid enum value"), "invalid_choice", "不是可选的值 Not one of the choices"),
+    (re.compile(r"^Expected `str` matching regex"), "invalid", "格式不对 Wrong format"),
+]
+
+_MISSING_PARAMETER = re.compile(
+    r"^Missing required (?:query|header|cookie|path) parameter '(?P<field>[^']+)'"
+)
+
+
+def _field_problem(item: dict) -> dict:
+    message = str(item.get("message", "无效 invalid"))
+    field = str(item.get("key") or item.get("source") or "body")
+    for pattern, code, chinese in _VALIDATOR_MESSAGES:
+        if found := pattern.match(message):
+            if "field" in found.groupdict():
+                field = found["field"] if field == "data" else f"{field}.{found['field']}"
+            return {"field": field, "code": code, "message": f"{chinese}: {message}"}
+    return {"field": field, "code": "invalid", "message": f"无效 Invalid: {message}"}
+
+
 def on_validation_error(request: Request, exc: ValidationException) -> Response:
-    errors = []
-    for item in exc.extra or []:
-        if isinstance(item, dict):
-            key = str(item.get("key") or item.get("source") or "body")
-            errors.append(
-                {"field": key, "code": "invalid", "message": str(item.get("message", "无效 invalid"))}
-            )
+    errors = [_field_problem(item) for item in exc.extra or [] if isinstance(item, dict)]
+    if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        errors.append({"field": missing["field"], "code": "required", "message": "必填 Required"})
     if not errors:
         errors.append({"field": "body", "code": "invalid", "message": str(exc.detail)})
     detail = "；".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -184,6 +216,9 @@ EXCEPTION_HANDLERS = {
 }
 
 
+PROBLEM_CODES = "problem+json, code: "
+
+
 def problems(**codes_by_status: str) -> dict[int, ResponseSpec]:
     """OpenAPI docs for the errors a route may answer, e.g. problems(_409="phone_taken")."""
     specs = {}
@@ -191,8 +226,15 @@ def problems(**codes_by_status: str) -> dict[int, ResponseSpec]:
         status = int(key.lstrip("_"))
         specs[status] = ResponseSpec(
             data_container=Problem,
-            description=f"problem+json, code: {codes}",
+            description=PROBLEM_CODES + codes,
             media_type=PROBLEM_JSON,
             generate_examples=False,
         )
     return specs
+
+
+def codes_of(spec: ResponseSpec) -> str | None:
+    """The codes a `problems(...)` entry names; None for a response that is not a problem."""
+    if spec.data_container is Problem and spec.description.startswith(PROBLEM_CODES):
+        return spec.description.removeprefix(PROBLEM_CODES)
+    return None

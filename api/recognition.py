@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
 from accounts.principal import Principal
-from api.deps import local_today, provide_principal, require_staff, require_volunteer
+from api.deps import Id, local_today, provide_principal, require_staff, require_volunteer
 from api.pages import render
 from api.points import _hub
 from api.problems import problems
@@ -31,7 +31,6 @@ from points.schemas import (
 )
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-AUTH_ERRORS = "missing_token, invalid_token"
 
 
 def _verify_url(rt: Runtime, code: str) -> str:
@@ -93,16 +92,11 @@ class CommendationController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Start a round for a period: volunteers are proposed by its rules, for staff to review",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="hub_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def propose(
         self,
-        hub_id: FromPath[int],
+        hub_id: Id,
         data: JSONBody[RoundBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -129,10 +123,10 @@ class CommendationController(Controller):
         operation_id="listCommendationRounds",
         sync_to_thread=True,
         summary="A hub's commendation rounds, newest first, each with its list",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="hub_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def list_rounds(
-        self, hub_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, hub_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> list[RoundRead]:
         require_staff(principal, "admin")
         with rt.tx() as session:
@@ -144,10 +138,10 @@ class CommendationController(Controller):
         "/commendation-rounds/{round_id:int}",
         operation_id="getCommendationRound",
         sync_to_thread=True,
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only, outside_your_scope", _404="round_not_found"),
+        responses=problems(_403="staff_only, outside_your_scope", _404="round_not_found"),
     )
     def get_round(
-        self, round_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, round_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> RoundRead:
         with rt.tx() as session:
             require_staff(principal, "admin")  # names and hours of people under review: admins only
@@ -162,16 +156,14 @@ class CommendationController(Controller):
         sync_to_thread=True,
         summary="Take a volunteer off the proposed list, or add one with a reason",
         responses=problems(
-            _401=AUTH_ERRORS,
             _403="staff_only, outside_your_scope",
             _404="round_not_found, commendation_not_found, volunteer_not_found",
             _409="round_confirmed",
-            _422="validation_failed",
         ),
     )
     def review(
         self,
-        round_id: FromPath[int],
+        round_id: Id,
         data: JSONBody[ReviewBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -190,14 +182,11 @@ class CommendationController(Controller):
         sync_to_thread=True,
         summary="Confirm: bonus points are posted and each commendation gets a certificate",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="staff_only, outside_your_scope",
-            _404="round_not_found",
-            _409="round_confirmed",
+            _403="staff_only, outside_your_scope", _404="round_not_found", _409="round_confirmed"
         ),
     )
     def confirm(
-        self, round_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, round_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> RoundRead:
         staff_id = require_staff(principal, "admin")
         with rt.tx() as session:
@@ -219,7 +208,7 @@ class MyCommendationsController(Controller):
         operation_id="myCommendations",
         sync_to_thread=True,
         summary="My confirmed commendations, newest first",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MyCommendationPage:
         volunteer_id = require_volunteer(principal)
@@ -251,7 +240,7 @@ class MyCertificatesController(Controller):
         operation_id="myCertificates",
         sync_to_thread=True,
         summary="My certificates: commendations and service records",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CertificatePage:
         volunteer_id = require_volunteer(principal)
@@ -267,7 +256,7 @@ class MyCertificatesController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A certificate of my verified service time over a period",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _422="validation_failed"),
+        responses=problems(_403="volunteers_only"),
     )
     def service_record(
         self,
@@ -287,7 +276,7 @@ class MyCertificatesController(Controller):
         operation_id="myCertificatePdf",
         sync_to_thread=True,
         media_type="application/pdf",
-        responses=problems(_401=AUTH_ERRORS, _403="volunteers_only", _404="certificate_not_found"),
+        responses=problems(_403="volunteers_only", _404="certificate_not_found"),
     )
     def pdf(
         self, code: FromPath[str], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]

@@ -4,31 +4,35 @@ webhooks for the monthly notices. See `docs/reports.md`."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
 
 from accounts.principal import Principal
-from api.deps import next_cursor, page, provide_principal
+from api.deps import Cursor, Id, Limit, next_cursor, page, provide_principal
+from api.openapi import answered_as
 from api.problems import problems
+from linli.bounds import RowId, by_service
 from linli.runtime import Runtime
 from reports import service
-from reports.models import Report
-
-AUTH_ERRORS = "missing_token, invalid_token"
+from reports.models import FORMATS, GRANULARITIES, KINDS, Report
+from reports.render import MEDIA_TYPES
 
 
 class ReportBody(msgspec.Struct):
-    kind: str  # meal_usage | volunteer_contribution | programme_summary
+    kind: Annotated[str, by_service(choices=KINDS)]
     period_start: date
     period_end: date  # inclusive
-    format: str  # json | csv | xlsx
-    granularity: str = "month"  # meal_usage rows per day, week (Monday) or month
-    org_id: int | None = None  # hub staff: part of their subtree
-    meal_point_ids: list[int] = []
+    format: Annotated[str, by_service(choices=FORMATS)]
+    # meal_usage rows per day, week (Monday) or month
+    granularity: Annotated[str, by_service(choices=GRANULARITIES)] = "month"
+    org_id: RowId | None = None  # hub staff: part of their subtree
+    meal_point_ids: list[RowId] = []
     internal: bool = False  # hub admins: small cells not suppressed
 
 
@@ -94,14 +98,19 @@ class ReportController(Controller):
     @post(
         "/reports",
         operation_id="requestReport",
+        status_code=202,
         sync_to_thread=True,
         summary="Ask for a report: 202 and an id while it is built; 200 with the existing one for an ended period",
-        responses=problems(
-            _401=AUTH_ERRORS,
-            _403="outside_your_scope, not_for_partners, admin_required, staff_only",
-            _404="org_not_found",
-            _422="validation_failed",
-        ),
+        responses={
+            200: ResponseSpec(
+                data_container=ReportRead,
+                description="The report asked for before (the same kind, period and scope), as it stands",
+                generate_examples=False,
+            ),
+            **problems(
+                _403="outside_your_scope, not_for_partners, admin_required, staff_only", _404="org_not_found"
+            ),
+        },
     )
     def request(
         self, data: JSONBody[ReportBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
@@ -125,14 +134,14 @@ class ReportController(Controller):
         operation_id="listReports",
         sync_to_thread=True,
         summary="Reports you may see: your enterprise's (monthly ones included), or your subtree's",
-        responses=problems(_401=AUTH_ERRORS, _403="staff_only", _422="validation_failed"),
+        responses=problems(_403="staff_only"),
     )
     def listing(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> ReportPage:
         after, limit = page(cursor, limit)
         with rt.tx() as session:
@@ -144,10 +153,10 @@ class ReportController(Controller):
         operation_id="getReport",
         sync_to_thread=True,
         summary="A report's status (queued, running, done, failed with the reason)",
-        responses=problems(_401=AUTH_ERRORS, _403="outside_your_scope", _404="report_not_found"),
+        responses=problems(_403="outside_your_scope", _404="report_not_found"),
     )
     def one(
-        self, report_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, report_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> ReportRead:
         with rt.tx() as session:
             return ReportRead.of(service.get_visible(session, principal, report_id))
@@ -157,17 +166,14 @@ class ReportController(Controller):
         operation_id="getReportFile",
         sync_to_thread=True,
         media_type="application/octet-stream",
+        operation_class=answered_as(*MEDIA_TYPES.values()),
         summary="The report's file (JSON, CSV or XLSX), with its SHA-256 in X-Checksum-SHA256",
         responses=problems(
-            _401=AUTH_ERRORS,
-            _403="outside_your_scope",
-            _404="report_not_found",
-            _409="report_not_ready",
-            _410="report_expired",
+            _403="outside_your_scope", _404="report_not_found", _409="report_not_ready", _410="report_expired"
         ),
     )
     def file(
-        self, report_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, report_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> Response:
         with rt.tx() as session:
             report = service.file_of(service.get_visible(session, principal, report_id), rt.clock.now())
@@ -185,11 +191,11 @@ class ReportController(Controller):
         operation_id="setPartnerWebhook",
         sync_to_thread=True,
         summary="Where your enterprise is told a report is ready (POST, signed with the secret shown once)",
-        responses=problems(_401=AUTH_ERRORS, _403="outside_your_scope", _422="validation_failed"),
+        responses=problems(_403="outside_your_scope"),
     )
     def webhook(
         self,
-        partner_id: FromPath[int],
+        partner_id: Id,
         data: JSONBody[WebhookBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],

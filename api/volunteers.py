@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Literal
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from accounts.principal import Principal
-from api.deps import local_today, next_cursor, page, provide_principal, require_staff, require_volunteer
+from api.deps import (
+    Cursor,
+    Id,
+    IdFilter,
+    Limit,
+    local_today,
+    next_cursor,
+    page,
+    provide_principal,
+    require_staff,
+    require_volunteer,
+)
 from api.problems import problems
-from linli.errors import FieldError, invalid
 from linli.pii import mask_phone
 from linli.runtime import Runtime
 from orgs import service as orgs_service
@@ -44,7 +54,7 @@ class VolunteerController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="Register as a volunteer (name, phone, optional resident ID, consent)",
-        responses=problems(_422="validation_failed", _409="phone_taken, id_number_taken"),
+        responses=problems(_409="phone_taken, id_number_taken"),
     )
     def register(self, data: JSONBody[VolunteerCreate], rt: NamedDependency[Runtime]) -> VolunteerRead:
         reg = service.Registration(
@@ -59,7 +69,7 @@ class VolunteerController(Controller):
         operation_id="myFilings",
         sync_to_thread=True,
         dependencies=AUTH,
-        responses=problems(_401="missing_token, invalid_token", _403="volunteers_only"),
+        responses=problems(_403="volunteers_only"),
     )
     def my_filings(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> FilingPage:
         volunteer_id = require_volunteer(principal)
@@ -77,14 +87,14 @@ class TeamController(Controller):
         operation_id="listTeams",
         sync_to_thread=True,
         summary="Teams a volunteer can apply to",
-        responses=problems(_422="validation_failed"),
+        responses=problems(_404="organization_not_found"),
     )
     def list_teams(
         self,
         rt: NamedDependency[Runtime],
-        under: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        under: IdFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> OrganizationPage:
         after, limit = page(cursor, limit)
         with rt.tx() as session:
@@ -100,14 +110,11 @@ class TeamController(Controller):
         dependencies=AUTH,
         summary="Apply to join a team (备案); open teams approve at once",
         responses=problems(
-            _401="missing_token, invalid_token",
-            _403="volunteers_only, invitation_only",
-            _404="team_not_found",
-            _409="already_filed",
+            _403="volunteers_only, invitation_only", _404="team_not_found", _409="already_filed"
         ),
     )
     def apply(
-        self, team_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, team_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> FilingRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
@@ -121,16 +128,11 @@ class TeamController(Controller):
         sync_to_thread=True,
         dependencies=AUTH,
         summary="Invite a phone number to an invitation-only team",
-        responses=problems(
-            _401="missing_token, invalid_token",
-            _403="staff_only, role_required, outside_your_scope",
-            _404="team_not_found",
-            _422="validation_failed",
-        ),
+        responses=problems(_403="staff_only, role_required, outside_your_scope", _404="team_not_found"),
     )
     def invite(
         self,
-        team_id: FromPath[int],
+        team_id: Id,
         data: JSONBody[InvitationCreate],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -160,21 +162,19 @@ class FilingController(Controller):
         operation_id="listFilings",
         sync_to_thread=True,
         summary="Filings in the staff member's part of the organization tree",
-        responses=problems(_401="missing_token, invalid_token", _403="staff_only", _422="validation_failed"),
+        responses=problems(_403="staff_only"),
     )
     def list_filings(
         self,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
-        status: Annotated[str | None, QueryParameter(description="pending | approved | rejected")] = None,
-        team_id: FromQuery[int | None] = None,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
+        status: FromQuery[Literal[FILING_STATUSES] | None] = None,
+        team_id: IdFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
     ) -> FilingPage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
-        if status is not None and status not in FILING_STATUSES:
-            raise invalid([FieldError("status", "invalid_choice", "状态应为 pending、approved 或 rejected")])
         with rt.tx() as session:
             rows = service.filings_for_staff(
                 session,
@@ -192,12 +192,10 @@ class FilingController(Controller):
         operation_id="getFiling",
         sync_to_thread=True,
         summary="One filing with every decision on it (who, when, why)",
-        responses=problems(
-            _401="missing_token, invalid_token", _403="outside_your_scope", _404="filing_not_found"
-        ),
+        responses=problems(_403="outside_your_scope", _404="filing_not_found"),
     )
     def get_filing(
-        self, filing_id: FromPath[int], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, filing_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> FilingDetail:
         with rt.tx() as session:
             filing, team, volunteer = service.filing_visible_to(
@@ -217,7 +215,6 @@ class FilingController(Controller):
         status_code=200,
         sync_to_thread=True,
         responses=problems(
-            _401="missing_token, invalid_token",
             _403="staff_only, role_required, outside_your_scope",
             _404="filing_not_found",
             _409="filing_already_decided",
@@ -225,7 +222,7 @@ class FilingController(Controller):
     )
     def approve(
         self,
-        filing_id: FromPath[int],
+        filing_id: Id,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
         data: JSONBody[ApproveBody | None] = None,
@@ -238,7 +235,6 @@ class FilingController(Controller):
         status_code=200,
         sync_to_thread=True,
         responses=problems(
-            _401="missing_token, invalid_token",
             _403="staff_only, role_required, outside_your_scope",
             _404="filing_not_found",
             _409="filing_already_decided",
@@ -247,7 +243,7 @@ class FilingController(Controller):
     )
     def reject(
         self,
-        filing_id: FromPath[int],
+        filing_id: Id,
         data: JSONBody[RejectBody],
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
@@ -256,7 +252,7 @@ class FilingController(Controller):
 
     def _decide(
         self,
-        filing_id: FromPath[int],
+        filing_id: Id,
         decision: str,
         reason: str | None,
         principal: Principal,

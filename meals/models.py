@@ -24,6 +24,11 @@ from linli.db import Base, BigId, UTCDateTime
 
 SLOTS = ("breakfast", "lunch", "dinner")
 MODES = ("dine_in", "pick_up", "delivery")
+DAILY_CAPACITY = (1, 100_000)  # meals a day at a meal point
+SLOT_PRICE = (0, 100_000)  # fen
+STACK_ORDER = (0, 100)  # which funder pays first
+BUDGET_CAP = (1, 10**11)  # fen
+WEEK_CAP = (1, 21)  # subsidized meals a week
 FUNDER_KINDS = ("government", "enterprise", "charity")
 # The categories cities use (configurable: rows of meal_categories). Age bands follow the birth date.
 CATEGORIES = {

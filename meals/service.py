@@ -14,9 +14,14 @@ from linli import pii
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.signing import Signer
 from meals.models import (
+    BUDGET_CAP,
     CATEGORIES,
+    DAILY_CAPACITY,
     FUNDER_KINDS,
+    SLOT_PRICE,
     SLOTS,
+    STACK_ORDER,
+    WEEK_CAP,
     AgreementPoint,
     Diner,
     FundingAgreement,
@@ -61,7 +66,7 @@ def create_meal_point(
     errors: list[FieldError] = []
     _text(errors, "name", name, 1, 100, "名称")
     _text(errors, "address", address, 1, 200, "地址")
-    if not 1 <= daily_capacity <= 100_000:
+    if not DAILY_CAPACITY[0] <= daily_capacity <= DAILY_CAPACITY[1]:
         errors.append(FieldError("daily_capacity", "out_of_range", "每日容量应为1到100000 1 to 100000"))
     if not 1 <= len(slots) <= 3 or len({s.slot for s in slots}) != len(slots):
         errors.append(
@@ -76,7 +81,7 @@ def create_meal_point(
                     f"slots[{i}].starts", "invalid", "时间为HH:MM，开始早于结束 HH:MM, start before end"
                 )
             )
-        if not 0 <= s.price <= 100_000:
+        if not SLOT_PRICE[0] <= s.price <= SLOT_PRICE[1]:
             errors.append(
                 FieldError(f"slots[{i}].price", "out_of_range", "餐价为0到100000分 Price in fen, 0 to 100000")
             )
@@ -326,13 +331,13 @@ def create_agreement(session: Session, data: AgreementInput, now: datetime) -> F
     _text(errors, "name", data.name, 1, 100, "名称")
     if data.funder_kind not in FUNDER_KINDS:
         errors.append(FieldError("funder_kind", "invalid", "资助方类型：government/enterprise/charity"))
-    if not 0 <= data.stack_order <= 100:
+    if not STACK_ORDER[0] <= data.stack_order <= STACK_ORDER[1]:
         errors.append(FieldError("stack_order", "out_of_range", "叠加顺序为0到100 0 to 100"))
     if data.ends_on < data.starts_on or data.starts_on.year < 2000 or data.ends_on.year >= 2100:
         errors.append(FieldError("ends_on", "before_start", "期间不合理 The period must run forwards"))
-    if not 1 <= data.budget_cap <= 10**11:
+    if not BUDGET_CAP[0] <= data.budget_cap <= BUDGET_CAP[1]:
         errors.append(FieldError("budget_cap", "out_of_range", "预算为1到10^11分 Budget in fen, 1 to 10^11"))
-    if data.week_cap is not None and not 1 <= data.week_cap <= 21:
+    if data.week_cap is not None and not WEEK_CAP[0] <= data.week_cap <= WEEK_CAP[1]:
         errors.append(FieldError("week_cap", "out_of_range", "每周上限为1到21 1 to 21 meals a week"))
     if not 1 <= len(data.meal_point_ids) <= 1000:
         errors.append(FieldError("meal_point_ids", "required", "至少一个助餐点 At least one meal point"))

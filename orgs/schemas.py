@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
-from orgs.models import Organization
+from linli.bounds import RowId, by_service
+from orgs.models import JOIN_MODES, Organization
 
 
 class OrganizationRead(msgspec.Struct):
@@ -25,9 +27,9 @@ class OrganizationPage(msgspec.Struct):
 
 
 class OrganizationCreate(msgspec.Struct):
-    parent_id: int
+    parent_id: RowId
     name: str = ""
-    join_mode: str | None = None
+    join_mode: Annotated[str | None, by_service(choices=(*JOIN_MODES, None))] = None  # teams only
 
 
 class ApiKeyCreate(msgspec.Struct):

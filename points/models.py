@@ -221,6 +221,12 @@ class LedgerCheck(Base):
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+ITEM_PRICE = (1, 1_000_000)  # points
+ITEM_STOCK = (0, 1_000_000)
+PER_VOLUNTEER_LIMIT = (0, 1000)  # 0: no limit
+ORDER_QUANTITY = (1, 100)
+ROUND_BONUS = (0, 100_000)  # points for each commended volunteer
+ROUND_PERIODS = {"month": 1, "quarter": 3, "year": 12}  # a commendation round's period, in months
 LIMIT_PERIODS = ("day", "week", "month", "year", "ever")
 ORDER_STATUSES = ("reserved", "fulfilled", "cancelled", "expired")
 

@@ -22,10 +22,10 @@ from linli.pii import mask_name
 from linli.signing import Signer
 from orgs.models import Organization
 from points import awards
-from points.models import Award, Certificate, Commendation, CommendationRound
+from points.models import ROUND_BONUS, ROUND_PERIODS, Award, Certificate, Commendation, CommendationRound
 from volunteer.models import Activity, Attendance, Volunteer
 
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+PERIOD_MONTHS = ROUND_PERIODS
 DEFAULT_ROUND_RULES = {"top_n_per_org": 3, "min_minutes": None, "min_deliveries": None}
 SERVICE_KINDS = ("service", "adjustment")
 
@@ -57,7 +57,7 @@ def check_round(title: str, period: str, start: date, rules: dict, bonus_points:
         errors.append(
             FieldError("rules", "invalid", "规则：top_n_per_org、min_minutes、min_deliveries 为非负整数")
         )
-    if not 0 <= bonus_points <= 100_000:
+    if not ROUND_BONUS[0] <= bonus_points <= ROUND_BONUS[1]:
         errors.append(
             FieldError("bonus_points", "out_of_range", "奖励积分应为0到100000 Bonus must be 0 to 100000")
         )

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import msgspec
 
-from points.models import Award, PointsRule, ShopItem, ShopOrder
+from linli.bounds import RowId, by_service
+from points.models import (
+    ITEM_PRICE,
+    ITEM_STOCK,
+    LIMIT_PERIODS,
+    ORDER_QUANTITY,
+    PER_VOLUNTEER_LIMIT,
+    ROUND_BONUS,
+    ROUND_PERIODS,
+    Award,
+    PointsRule,
+    ShopItem,
+    ShopOrder,
+)
 
 
 class NextLevel(msgspec.Struct):
@@ -87,7 +101,7 @@ class RulePage(msgspec.Struct):
 
 
 class ManualHoursBody(msgspec.Struct):
-    hub_id: int
+    hub_id: RowId
     minutes: int
     day: date
     note: str
@@ -111,11 +125,11 @@ class AwardRead(msgspec.Struct):
 
 class ItemBody(msgspec.Struct):
     name: str
-    price: int
-    stock: int
+    price: Annotated[int, by_service(between=ITEM_PRICE)]
+    stock: Annotated[int, by_service(between=ITEM_STOCK)]
     description: str = ""
-    per_volunteer_limit: int = 0
-    limit_period: str = "ever"
+    per_volunteer_limit: Annotated[int, by_service(between=PER_VOLUNTEER_LIMIT)] = 0  # 0: no limit
+    limit_period: Annotated[str, by_service(choices=LIMIT_PERIODS)] = "ever"
     visible_from: datetime | None = None
     visible_until: datetime | None = None
 
@@ -143,8 +157,8 @@ class ItemPage(msgspec.Struct):
 
 
 class OrderBody(msgspec.Struct):
-    item_id: int
-    quantity: int = 1
+    item_id: RowId
+    quantity: Annotated[int, by_service(between=ORDER_QUANTITY)] = 1
     request_id: str | None = None  # the client's id for this order: a retry returns the same order
 
 
@@ -187,9 +201,9 @@ class OrderPage(msgspec.Struct):
 
 class RoundBody(msgspec.Struct):
     title: str
-    period: str  # month | quarter | year
+    period: Annotated[str, by_service(choices=tuple(ROUND_PERIODS))]
     period_start: date  # the first day of that month, quarter or year
-    bonus_points: int = 0
+    bonus_points: Annotated[int, by_service(between=ROUND_BONUS)] = 0
     rules: dict | None = None  # {top_n_per_org: 3, min_minutes: null, min_deliveries: null}
 
 
@@ -219,7 +233,7 @@ class RoundRead(msgspec.Struct):
 
 
 class ReviewBody(msgspec.Struct):
-    volunteer_id: int
+    volunteer_id: RowId
     include: bool
     reason: str = ""
 

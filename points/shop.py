@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from points import ledger
 from points.ledger import TransferInput
-from points.models import LIMIT_PERIODS, ShopItem, ShopOrder, Transfer
+from points.models import (
+    ITEM_PRICE,
+    ITEM_STOCK,
+    LIMIT_PERIODS,
+    ORDER_QUANTITY,
+    PER_VOLUNTEER_LIMIT,
+    ShopItem,
+    ShopOrder,
+    Transfer,
+)
 from volunteer.checkin import plausible
 
 ORDER_TTL = timedelta(days=7)  # an order not collected within a week expires and its points come back
@@ -42,13 +51,13 @@ def check_item(data: ItemInput) -> None:
         errors.append(FieldError("name", "length", "名称1到100字 Name of 1 to 100 characters"))
     if len(data.description or "") > 500:
         errors.append(FieldError("description", "length", "说明最多500字 At most 500 characters"))
-    if not 1 <= data.price <= 1_000_000:
+    if not ITEM_PRICE[0] <= data.price <= ITEM_PRICE[1]:
         errors.append(
             FieldError("price", "out_of_range", "积分价格应为1到1000000 Price must be 1 to 1000000")
         )
-    if not 0 <= data.stock <= 1_000_000:
+    if not ITEM_STOCK[0] <= data.stock <= ITEM_STOCK[1]:
         errors.append(FieldError("stock", "out_of_range", "库存应为0到1000000 Stock must be 0 to 1000000"))
-    if not 0 <= data.per_volunteer_limit <= 1000:
+    if not PER_VOLUNTEER_LIMIT[0] <= data.per_volunteer_limit <= PER_VOLUNTEER_LIMIT[1]:
         errors.append(
             FieldError("per_volunteer_limit", "out_of_range", "限购应为0到1000 Limit must be 0 to 1000")
         )
@@ -135,7 +144,7 @@ def place_order(
         earlier = session.scalar(select(ShopOrder).where(ShopOrder.request_id == request_id))
         if earlier is not None:
             return _same_request(earlier, volunteer_id, item_id, quantity), False
-    if not 1 <= quantity <= 100:
+    if not ORDER_QUANTITY[0] <= quantity <= ORDER_QUANTITY[1]:
         raise invalid([FieldError("quantity", "out_of_range", "数量应为1到100 Quantity must be 1 to 100")])
     item = get_item(session, item_id)
     if (item.visible_from and item.visible_from > now) or (item.visible_until and item.visible_until <= now):

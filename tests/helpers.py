@@ -172,3 +172,53 @@ def file_volunteer(rt: Runtime, phone: str, team_id: int, name: str = "王秀英
         if f.status == "pending":
             f.status = "approved"
         return v.id
+
+
+class Conformance:
+    """Answers checked against the app's own OpenAPI document with schemathesis' checks: no 5xx,
+    the status code declared, the content type declared, the body and headers as the schema says."""
+
+    def __init__(self, app):
+        import schemathesis
+        from schemathesis.checks import not_a_server_error
+        from schemathesis.specs.openapi.checks import (
+            content_type_conformance,
+            response_headers_conformance,
+            response_schema_conformance,
+            status_code_conformance,
+        )
+
+        self.checks = [
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+            response_headers_conformance,
+        ]
+        schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
+        self.operations = {}
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            self.operations[(operation.method.upper(), operation.path)] = operation
+
+    def problems(self, case, response, headers=None) -> list[str]:
+        """What is wrong with `response` to the schemathesis `case`; [] if nothing."""
+        from schemathesis.core.failures import FailureGroup
+
+        try:
+            case.validate_response(response, checks=self.checks, headers=headers)
+        except FailureGroup as group:
+            return [failure.title for failure in group.exceptions]
+        return []
+
+    def of_route(self, method: str, template: str, response) -> list[str]:
+        """The same for a Litestar route template ('/x/{id:int}'); [] for routes not in the document."""
+        import re
+
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+        operation = self.operations.get((method, path))
+        if operation is None:
+            return []
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+        sent = re.fullmatch(pattern, response.request.url.path)
+        return self.problems(operation.Case(path_parameters=sent.groupdict() if sent else {}), response)

@@ -6,6 +6,7 @@ not overlap there (409 activity_clash). Sign-ups fill the capacity, then a waitl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from orgs import service as orgs_service
 from volunteer import repository
-from volunteer.models import ACTIVITY_KINDS, Activity, Shift, Signup
+from volunteer.models import ACTIVITY_CAPACITY, ACTIVITY_KINDS, WEEKDAYS, Activity, Shift, Signup
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _check(session: Session, data: ActivityInput) -> None:
         errors.append(
             FieldError("ends_at", "before_start", "结束时间须晚于开始时间 The end must be after the start")
         )
-    if data.capacity < 1 or data.capacity > 10_000:
+    if not ACTIVITY_CAPACITY[0] <= data.capacity <= ACTIVITY_CAPACITY[1]:
         errors.append(FieldError("capacity", "out_of_range", "人数应为1到10000 Capacity must be 1 to 10000"))
     if errors:
         raise invalid(errors)
@@ -282,7 +283,7 @@ def create_shift(
 ) -> Shift:
     start, end = _hhmm(start_time, "start_time"), _hhmm(end_time, "end_time")
     errors = []
-    if not weekdays or any(c not in "1234567" for c in weekdays):
+    if not re.fullmatch(WEEKDAYS, weekdays):
         errors.append(
             FieldError("weekdays", "invalid", "星期用1-7表示，如 12345 Weekdays as digits 1-7, e.g. 12345")
         )

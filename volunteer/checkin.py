@@ -19,7 +19,7 @@ from linli.outbox import emit
 from linli.qr import Codes, InvalidCode, step_of
 from orgs import service as orgs_service
 from volunteer import activities, repository
-from volunteer.models import AttendanceCorrection, Volunteer
+from volunteer.models import CORRECTED_MINUTES, REASON_MAX, AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -497,9 +497,9 @@ def correct(
     errors = []
     if not reason:
         errors.append(FieldError("reason", "required", "请填写理由 A reason is required"))
-    elif len(reason) > 500:
+    elif len(reason) > REASON_MAX:
         errors.append(FieldError("reason", "length", "理由最多500字 At most 500 characters"))
-    if not annul and (minutes is None or not 0 <= minutes <= 24 * 60):
+    if not annul and (minutes is None or not CORRECTED_MINUTES[0] <= minutes <= CORRECTED_MINUTES[1]):
         errors.append(FieldError("minutes", "out_of_range", "分钟数应为0到1440 Minutes must be 0 to 1440"))
     if errors:
         raise invalid(errors)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from linli.db import Base, BigId, UTCDateTime
 
 FILING_STATUSES = ("pending", "approved", "rejected")
+ATTENDANCE_STATES = ("open", "closed", "auto_closed", "annulled")  # as the check constraint on attendances
 
 
 class Volunteer(Base):
@@ -83,6 +84,10 @@ class TeamInvitation(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+ACTIVITY_CAPACITY = (1, 10_000)  # places
+REASON_MAX = 500  # characters of a decision's or correction's reason
+CORRECTED_MINUTES = (0, 24 * 60)
+WEEKDAYS = "^[1-7]+$"  # a shift's ISO weekdays, e.g. 12345
 ACTIVITY_KINDS = ("meal_service", "home_delivery", "weekend_class", "elderly_visit", "environmental", "other")
 
 

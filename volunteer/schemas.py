@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
+from linli.bounds import RowId, by_service
 from linli.pii import mask_phone
+from meals.models import MODES
 from orgs.models import Organization
-from volunteer.models import Filing, FilingDecision, Volunteer
+from volunteer.models import (
+    ACTIVITY_CAPACITY,
+    ACTIVITY_KINDS,
+    CORRECTED_MINUTES,
+    WEEKDAYS,
+    Filing,
+    FilingDecision,
+    Volunteer,
+)
+
+Capacity = Annotated[int, by_service(between=ACTIVITY_CAPACITY)]
+ActivityKind = Annotated[str, by_service(choices=ACTIVITY_KINDS)]
 
 
 class VolunteerCreate(msgspec.Struct, forbid_unknown_fields=False):
@@ -88,7 +102,7 @@ class FilingDetail(msgspec.Struct):
 
 
 class RejectBody(msgspec.Struct):
-    reason: str = ""
+    reason: str = ""  # required; at most REASON_MAX (500) characters
 
 
 class ApproveBody(msgspec.Struct):
@@ -110,23 +124,21 @@ class InvitationRead(msgspec.Struct):
 
 
 class ActivityCreate(msgspec.Struct):
-    org_id: int
-    station_id: int
-    starts_at: datetime | None = None
+    org_id: RowId
+    station_id: RowId
+    starts_at: datetime | None = None  # required (the service names every missing field at once)
     ends_at: datetime | None = None
-    capacity: int = 0
+    capacity: Capacity = 0
     title: str = ""
-    kind: str = (
-        "other"  # meal_service | home_delivery | weekend_class | elderly_visit | environmental | other
-    )
+    kind: ActivityKind = "other"
     walk_ins: bool = True
-    team_ids: list[int] | None = None  # only these teams; default: any filed volunteer of the org's subtree
+    team_ids: list[RowId] | None = None  # only these teams; default: any filed volunteer of the org's subtree
 
 
 class ActivityMove(msgspec.Struct):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    station_id: int | None = None
+    station_id: RowId | None = None
 
 
 class ActivityRead(msgspec.Struct):
@@ -165,14 +177,14 @@ class ActivityPage(msgspec.Struct):
 
 
 class ShiftCreate(msgspec.Struct):
-    org_id: int
+    org_id: RowId
     title: str = ""
-    kind: str = "meal_service"
-    weekdays: str = "12345"  # ISO weekdays: 1 Monday … 7 Sunday
-    start_time: str = "10:30"  # local time (LINLI_TIMEZONE)
+    kind: ActivityKind = "meal_service"
+    weekdays: Annotated[str, by_service(pattern=WEEKDAYS)] = "12345"  # ISO weekdays: 1 Monday … 7 Sunday
+    start_time: str = "10:30"  # local time (LINLI_TIMEZONE), HH:MM
     end_time: str = "13:00"
-    capacity: int = 4
-    days_ahead: int = 14
+    capacity: Capacity = 4
+    days_ahead: Annotated[int, msgspec.Meta(ge=0, le=62)] = 14  # activities made now for this many days
 
 
 class ShiftRead(msgspec.Struct):
@@ -211,14 +223,14 @@ class SignupPage(msgspec.Struct):
 
 class ScanBody(msgspec.Struct):
     payload: str = ""
-    station_id: int | None = None  # the tablet's station (card scans)
+    station_id: RowId | None = None  # the tablet's station (card scans)
     scan_id: str | None = None  # client UUID: a retry with the same id returns the same answer
     scanned_at: datetime | None = None
-    mode: str | None = None  # diner cards: dine_in (default), pick_up, delivery
+    mode: Annotated[str | None, by_service(choices=(*MODES, None))] = None  # diner cards: dine_in (default)
 
 
 class ScanBatch(msgspec.Struct):
-    scans: list[ScanBody]
+    scans: Annotated[list[ScanBody], msgspec.Meta(max_length=1000)]  # one upload of an offline tablet
 
 
 class ScanResult(msgspec.Struct):
@@ -286,8 +298,8 @@ class AttendancePage(msgspec.Struct):
 
 
 class CorrectionBody(msgspec.Struct):
-    reason: str = ""
-    minutes: int | None = None
+    reason: str = ""  # required; at most REASON_MAX (500) characters
+    minutes: Annotated[int, by_service(between=CORRECTED_MINUTES)] | None = None  # corrections: required
 
 
 class CorrectionRead(msgspec.Struct):

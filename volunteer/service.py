@@ -22,7 +22,7 @@ from linli.signing import Signer
 from orgs import service as orgs_service
 from orgs.models import Organization
 from volunteer import repository
-from volunteer.models import Filing, FilingDecision, TeamInvitation, Volunteer
+from volunteer.models import REASON_MAX, Filing, FilingDecision, TeamInvitation, Volunteer
 
 ID_HASH_PURPOSE = "resident-id"
 
@@ -157,13 +157,13 @@ def decide(
     reason = (reason or "").strip()
     if decision == "rejected" and not reason:
         raise invalid([FieldError("reason", "required", "驳回时请填写理由 A rejection needs a reason")])
-    if len(reason) > 500:
+    if len(reason) > REASON_MAX:
         raise invalid([FieldError("reason", "length", "理由最多500字 Reason must be at most 500 characters")])
     if filing.status != "pending":
         raise conflict(
             "filing_already_decided",
             "该申请已处理 This filing has already been decided",
-            status=filing.status,
+            filing_status=filing.status,
         )
     _decide(session, filing, decision, by=staff_user_id, reason=reason or "同意 Approved", now=now)
     return filing

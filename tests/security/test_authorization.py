@@ -19,6 +19,7 @@ from points import ledger
 from points import shop as shop_service
 from tests.helpers import (
     PASSWORD,
+    Conformance,
     make_activity,
     make_county,
     make_station,
@@ -537,11 +538,39 @@ def test_every_route_is_in_the_matrix(rt):
     assert sorted(set(MATRIX) - set(routes(app))) == []
 
 
+def test_the_document_asks_for_a_token_exactly_where_the_routes_do(client):
+    """Public routes (anyone may pass, anonymous included) carry no security requirement in the
+    OpenAPI document; every other operation asks for the bearer token."""
+    import re
+
+    document = client.get("/schema/openapi.json").json()
+    assert "security" not in document  # no global requirement: each operation says its own
+    wrong, checked = [], 0
+    for (method, template), (allowed, _) in MATRIX.items():
+        operation = document["paths"].get(re.sub(r"\{(\w+):\w+\}", r"{\1}", template), {}).get(method.lower())
+        if operation is None:
+            continue  # pages, static files, metrics: not in the document
+        checked += 1
+        public = "anon" in allowed
+        if operation.get("security") != (None if public else [{"bearer": []}]):
+            wrong.append(f"{method} {template}: {operation.get('security')} but public={public}")
+        if not public and "401" not in operation["responses"]:
+            wrong.append(f"{method} {template}: 401 not declared")
+    assert checked == sum(len(ops) for ops in document["paths"].values())  # every operation
+    assert wrong == [], "\n".join(wrong)
+
+
 def test_every_role_gets_what_the_matrix_says_on_every_route(rt, client, world):
+    """... and every answer is one the OpenAPI document declares (status, content type, body)."""
     wrong = []
+    document = Conformance(client.app)
     for (method, template), (allowed, refusals) in MATRIX.items():
         for who in EVERYONE:
             r = ask(client, method, template, world.ids, token_for(rt, client, world, who))
+            wrong += [
+                f"{method} {template} {who}: {r.status_code} {p}"
+                for p in document.of_route(method, template, r)
+            ]
             if who in allowed:
                 ok = r.status_code not in (401, 403) and r.status_code < 500
             elif who in ("anon", "revoked", "expired"):
