@@ -433,7 +433,7 @@ def _budgets(
             .group_by(MealSubsidy.agreement_id)
         ).all()
     )
-    days = (min(end, today) - start).days + 1  # the days of the period so far
+    days = (min(end, today) - start).days + 1  # the days of the period so far (none: not begun)
     sheet = Sheet(
         "budgets",
         "预算 budgets",
@@ -452,7 +452,7 @@ def _budgets(
         used_now = int(spent.get(a.id, 0))
         left = a.budget_cap - a.budget_used
         runs_out = ""
-        if used_now > 0:
+        if used_now > 0 and days > 0:
             day = min(end, today) + timedelta(days=math.ceil(left * days / used_now))
             runs_out = day.isoformat() if day <= a.ends_on else ""
         sheet.rows.append(
