@@ -6,6 +6,8 @@ Session; the request or job that opened it commits once at the end.
 
 from __future__ import annotations
 
+import os
+import weakref
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
@@ -72,9 +74,38 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
     # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
-    return create_engine(
+    engine = create_engine(
         url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args={"connect_timeout": 5}
     )
+    _ENGINES.add(engine)
+    event.listen(engine, "connect", lambda dbapi_conn, _record: _CONNECTIONS.add(dbapi_conn))
+    return engine
+
+
+# A process forked from this one must not keep copies of its database sockets. RQ forks its
+# scheduler from `linli worker`; when the worker is killed in the middle of a job, the scheduler's
+# copy kept the connection open, so PostgreSQL never rolled the dead job's transaction back and its
+# row locks stopped every later job of that hub (tests/faults/test_worker_kill.py).
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+_CONNECTIONS: weakref.WeakSet = weakref.WeakSet()  # PostgreSQL connections (psycopg) of this process
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child: the parent's sockets become /dev/null here (the parent's own stay open,
+    and nothing is sent on them), and the child's engines will open connections of their own."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in list(_CONNECTIONS):
+            if not conn.closed:
+                os.dup2(null, conn.fileno())
+    finally:
+        os.close(null)
+    _CONNECTIONS.clear()
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -433,7 +433,7 @@ def _budgets(
             .group_by(MealSubsidy.agreement_id)
         ).all()
     )
-    days = (min(end, today) - start).days + 1  # the days of the period so far
+    days = (min(end, today) - start).days + 1  # the days of the period so far (none: not begun)
     sheet = Sheet(
         "budgets",
         "预算 budgets",
@@ -452,7 +452,7 @@ def _budgets(
         used_now = int(spent.get(a.id, 0))
         left = a.budget_cap - a.budget_used
         runs_out = ""
-        if used_now > 0:
+        if used_now > 0 and days > 0:  # days: none yet when the server's clock is before the period
             lasts = math.ceil(left * days / used_now)  # days; a large budget barely used: beyond any date
             if lasts <= (a.ends_on - min(end, today)).days:
                 runs_out = (min(end, today) + timedelta(days=lasts)).isoformat()

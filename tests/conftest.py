@@ -178,13 +178,16 @@ def clock(rt):
 
 
 class RedisProcess:
-    """A real redis-server of our own, so the test can stop it without touching anyone else's."""
+    """A real redis-server of our own, so the test can stop it without touching anyone else's.
+    `persist`: an append-only file, so what was queued before a stop is there after a start (as
+    with a production Redis); otherwise it starts empty."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, persist: bool = False):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.dir = tmp_path
+        self.persist = persist
         self.proc = None
 
     def start(self):
@@ -198,7 +201,7 @@ class RedisProcess:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persist else "no",
                 "--dir",
                 str(self.dir),
             ],

@@ -257,7 +257,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
 
-    state = repository.volunteer_state(session, volunteer.id, at - DUPLICATE_WINDOW)
+    state = repository.volunteer_state(session, volunteer.id, at - DUPLICATE_WINDOW, at)
     if (
         state.last_scan_id is not None
         and state.last_station_id == station_id

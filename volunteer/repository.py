@@ -319,6 +319,9 @@ _LATEST_SCAN_ID = (
         # not in_(): its expanding parameter would render the SQL again for every scan
         or_(Scan.outcome == "checked_in", Scan.outcome == "checked_out"),
         Scan.effective_at >= bindparam("since"),
+        # not a later one: an offline batch uploaded after another tablet's later scans of the
+        # same volunteer would otherwise compare a double tap with those and miss the scan it repeats
+        Scan.effective_at <= bindparam("at"),
     )
     .order_by(Scan.effective_at.desc())
     .limit(1)
@@ -444,10 +447,12 @@ def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
     return session.connection().execute(q).first() is not None
 
 
-def volunteer_state(session: Session, volunteer_id: int, since: datetime):
-    """After the lock: the open attendance (with its activity) and the last accepted scan since a
-    moment, in one round trip. Columns are None where there is none."""
-    return session.connection().execute(_STATE, {"volunteer_id": volunteer_id, "since": since}).one()
+def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: datetime):
+    """After the lock: the open attendance (with its activity) and the last accepted scan from
+    `since` to `at`, in one round trip. Columns are None where there is none."""
+    return (
+        session.connection().execute(_STATE, {"volunteer_id": volunteer_id, "since": since, "at": at}).one()
+    )
 
 
 def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):

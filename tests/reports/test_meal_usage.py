@@ -218,6 +218,16 @@ def test_a_large_budget_barely_used_has_no_run_out_day(month, client):
     assert budgets["县民政助餐补贴"]["budget_left"] > 10**14
 
 
+def test_a_period_the_servers_clock_has_not_reached_still_builds(month, client, clock):
+    """Meals in a period that has not begun by the server's clock (a clock set back, a worker's clock
+    behind the tablets'): the budget sheet divided by a negative number of days and the report failed."""
+    clock.at = datetime(2030, 5, 20, 2, 0, tzinfo=UTC)
+    _, got = month.report(staff_token(client, "admin_a"), internal=True)
+    assert sheet(got.json(), "summary")["totals"]["meals"] == month.expected()["meals"]
+    budgets = sheet(got.json(), "budgets")["rows"]
+    assert budgets and all(r["runs_out_on"] == "" for r in budgets)  # no rate of the period yet
+
+
 def test_weeks_start_on_monday_and_days_in_shanghai(month, client):
     admin = staff_token(client, "admin_a")
     _, got = month.report(admin, internal=True, granularity="week")

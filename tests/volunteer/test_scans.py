@@ -539,6 +539,38 @@ def test_an_offline_scan_from_before_the_check_in_does_not_close_it(world, clock
         assert s.scalar(select(Attendance.state)) == "open"
 
 
+def test_a_double_tap_uploaded_after_later_scans_is_still_a_duplicate(world, clock):
+    """The other station's tablet uploads first (the volunteer's later session there); then this
+    station's batch with a double tap: it repeats the check-in, it does not check out."""
+
+    def scans(station, *minutes):
+        return [
+            {
+                "payload": world.card(),
+                "station_id": station,
+                "scan_id": str(uuid.uuid4()),
+                "scanned_at": (START + timedelta(minutes=m)).isoformat(),
+            }
+            for m in minutes
+        ]
+
+    clock.at = START + timedelta(hours=3)
+    later = world.client.post(
+        "/api/v1/scans/batch",
+        json={"scans": scans(world.other_station, 60, 120)},
+        headers=world.tablet("elsewhere"),
+    ).json()["results"]
+    assert [r["outcome"] for r in later] == ["checked_in", "checked_out"]
+    here = world.client.post(
+        "/api/v1/scans/batch", json={"scans": scans(world.station, 2, 2.5, 30)}, headers=world.tablet()
+    ).json()["results"]
+    assert [(r["outcome"], r["minutes"]) for r in here] == [
+        ("checked_in", None),
+        ("duplicate", None),
+        ("checked_out", 28),
+    ]
+
+
 def test_batch_rejects_bad_ids_and_times_before_writing_anything(world, clock):
     clock.at = START + timedelta(minutes=10)
     good = {
