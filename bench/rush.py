@@ -387,19 +387,16 @@ async def drive(base: str, rt: Runtime, plan: Plan, minutes: float, interval: fl
     tally = Tally()
     rng = random.Random(2026)
     local = datetime.now(UTC).astimezone(rt.settings.tz).date()
-    until = time.monotonic() + minutes * 60
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    # idle connections dropped before the server's keep-alive (5 s) ends them under a request
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=3)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         # a server at lunch has been up all morning: its pools and caches are warm
         warm = Client(http, Tally())
-        for _ in range(3):
-            await asyncio.gather(
-                *(
-                    warm.call("warm", "GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet)
-                    for p in plan.points
-                ),
-                *(warm.call("warm", "GET", "/api/v1/me/points", p.courier) for p in plan.points),
-            )
+        calls = [("GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet) for p in plan.points]
+        calls += [("GET", "/api/v1/me/points", p.courier) for p in plan.points]
+        for start in range(0, len(calls) * 2, 32):
+            batch = (calls * 2)[start : start + 32]
+            await asyncio.gather(*(warm.call("warm", method, path, token) for method, path, token in batch))
         if warm.tally.errors:
             raise RuntimeError(f"warming up: {warm.tally.errors[:3]}")
         until = time.monotonic() + minutes * 60
