@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -565,7 +566,9 @@ def run(
         common.Server([common.LINLI, "worker"], env, ready=False),
         common.Server([common.LINLI, "serve", "--workers", str(workers)], env) as server,
     ):
-        tally = asyncio.run(drive(server.url, rt, plan, minutes, interval))
+        # a thread of its own: the caller (a test run) may already have an event loop running here
+        with ThreadPoolExecutor(1) as pool:
+            tally = pool.submit(asyncio.run, drive(server.url, rt, plan, minutes, interval)).result()
         waited = settle(rt)
         memory = server.peak_mb()
     checks = verify(rt, plan, tally, env)
