@@ -60,7 +60,6 @@ class Point:
 class Plan:
     points: list[Point]
     partner: str  # a partner enterprise's staff token
-    partner_points: list[int]
     started: datetime
 
 
@@ -91,7 +90,7 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
     fifth to deliver; a partner's login."""
     from accounts import service as accounts_service
     from meals import delivery
-    from meals.models import AgreementPoint, Diner, FundingAgreement, MealPoint, MealSlot
+    from meals.models import Diner, FundingAgreement, MealPoint, MealSlot
     from orgs.models import Organization, Station
     from volunteer import activities
     from volunteer.models import Filing, Signup, Volunteer
@@ -237,13 +236,10 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
             partner_id=agreement.partner_id,
             now=now,
         )
-        partner_points = list(
-            s.scalars(select(AgreementPoint.meal_point_id).where(AgreementPoint.agreement_id == agreement.id))
-        )
         partner = accounts_service.issue_token(
             s, now=now, ttl_seconds=86400, staff_user_id=partner_user.id
         ).token
-    return Plan(out, partner, partner_points, now)
+    return Plan(out, partner, now)
 
 
 # --- the rush -----------------------------------------------------------------------------------
@@ -437,7 +433,7 @@ def settle(rt: Runtime, timeout: float = 300) -> float:
 
 def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, bool, str]]:
     """What the database holds against what the clients were told."""
-    from meals.models import Meal
+    from meals.models import Booking, Meal
     from points.models import Award
     from reports.models import Report
     from volunteer.models import Attendance, Scan
@@ -475,6 +471,7 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
             )
         )
         stored_scans = set(s.scalars(select(Scan.scan_id).where(Scan.received_at >= plan.started)))
+        booked = set(s.scalars(select(Booking.id).where(Booking.id.in_(list(tally.bookings) or [0]))))
         reports = {
             r.id: r for r in s.scalars(select(Report).where(Report.id.in_(list(tally.reports) or [0])))
         }
@@ -505,6 +502,13 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
             "every closed attendance awarded exactly once",
             all(awarded[a.id] == 1 for a in closed) and sum(awarded.values()) == len(closed),
             f"{len(closed)} closed, {sum(awarded.values())} awards",
+        )
+    )
+    checks.append(
+        (
+            "every acknowledged booking is in the database",
+            booked == tally.bookings,
+            f"{len(tally.bookings)} acknowledged",
         )
     )
     checks.append(

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -221,15 +222,22 @@ class RedisProcess:
         self.proc.wait(timeout=10)
 
 
-@pytest.fixture
-def own_redis(tmp_path, rt):
-    server = RedisProcess(tmp_path)
+@contextmanager
+def redis_of_our_own(tmp_path, rt: Runtime, *, persist: bool = False, clock=None):
+    """A runtime like `rt` whose Redis is a redis-server of the test's own (to stop and start);
+    `persist`: with an append-only file, as in production, so queued jobs outlive a restart."""
+    server = RedisProcess(tmp_path, persist=persist)
     server.start()
-    redis = redis_from_url(f"redis://127.0.0.1:{server.port}/0")
-    own = Runtime(rt.settings, redis=redis)
+    own = Runtime(rt.settings, clock=clock, redis=redis_from_url(f"redis://127.0.0.1:{server.port}/0"))
     context.set_runtime(own)
     yield server, own
     context.set_runtime(rt)
     if server.proc.poll() is None:
         server.stop()
     own.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path, rt):
+    with redis_of_our_own(tmp_path, rt) as pair:
+        yield pair

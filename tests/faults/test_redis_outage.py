@@ -29,18 +29,16 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from linli.outbox import OutboxMessage
-from linli.queue import QUEUES, queue, redis_from_url
-from linli.runtime import Runtime
+from linli.queue import QUEUES, queue
 from meals.models import FundingAgreement, Meal
 from orgs import service as orgs_service
 from points.models import Award
 from reports.models import Report
-from tests.conftest import LiveServer, RedisProcess, drain
+from tests.conftest import LiveServer, drain, redis_of_our_own
 from tests.helpers import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
 from tests.meals.test_counter import LUNCH
 from tests.meals.test_delivery import Deliveries
 from volunteer.models import Attendance
-from workers import context
 from workers.relay import relay_once
 
 LINLI = str(Path(sys.executable).parent / "linli")
@@ -52,17 +50,8 @@ WALKER, RUNNER = "13807310011", "13807310012"  # the delivery volunteers of test
 
 @pytest.fixture
 def own(rt, clock, tmp_path):
-    """A runtime whose Redis is a redis-server of the test's own."""
-    server = RedisProcess(tmp_path, persist=True)
-    server.start()
-    runtime = Runtime(rt.settings, redis=redis_from_url(f"redis://127.0.0.1:{server.port}/0"))
-    runtime.clock = clock
-    context.set_runtime(runtime)
-    yield server, runtime
-    context.set_runtime(rt)
-    if server.proc.poll() is None:
-        server.stop()
-    runtime.close()
+    with redis_of_our_own(tmp_path, rt, persist=True, clock=clock) as pair:
+        yield pair
 
 
 def linli(rt, tmp_path, *args: str) -> subprocess.CompletedProcess:
