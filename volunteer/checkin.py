@@ -42,6 +42,8 @@ MESSAGES = {
     "checked_in_elsewhere": "已在其他站点签到，请先签退 Checked in elsewhere; check out there first",
     "not_allowed_here": "不能在此处使用 Not allowed here",
     "late_upload": "离线扫码上传超过24小时，待人工核查 Uploaded over 24 hours late; held for review",
+    "held_for_review": "此前的离线扫码晚于已结束的考勤送达，待人工核查 "
+    "An earlier offline scan arrived after this session was closed; held for review",
     "meal_served": "已供餐 Meal served",
     "scan_id_taken": "该扫码编号已被其他设备使用 This scan id was used by another device",
     "diner_paused": "该长者助餐已暂停 Meals are paused for this diner",
@@ -139,8 +141,14 @@ def scan(
     # Phones scan online: judge them at the server's time. Offline tablets: at the device's time,
     # never in the future beyond the allowed skew.
     at = min(scanned_at, received_at + skew) if offline else received_at
-    # A replayed scan id is judged again and then found taken when stored: its judgement is
-    # rolled back and the stored answer returned (below). No look-up first: replays are rare.
+    # A replayed online scan id is judged again and then found taken when stored: its judgement
+    # is rolled back and the stored answer returned (below). No look-up first: replays are rare.
+    # Offline batches are sent again whenever a tablet is unsure: look first, as judging one may
+    # judge a volunteer's later scans again (`_rewind`).
+    if offline and item.scan_id is not None:
+        stored = repository.scan_result(session, scan_id)
+        if stored is not None and _principal_of(stored[0]) == _principal_of(device.label):
+            return stored[1]
     rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
     context: dict = {}
     try:
@@ -151,25 +159,8 @@ def scan(
     except _Reject as rej:
         result = {"outcome": "rejected", "reason": rej.reason}
         context = rej.context
-    result = {
-        "scan_id": scan_id,
-        "outcome": result["outcome"],
-        "reason": result.get("reason"),
-        "message": MESSAGES.get(result.get("reason") or result["outcome"], ""),
-        "station_id": rec["station_id"],
-        "volunteer": result.get("volunteer") or context.get("volunteer"),
-        "activity": result.get("activity") or context.get("activity"),
-        "attendance_id": result.get("attendance_id"),
-        "minutes": result.get("minutes"),
-        "scanned_at": scanned_at.isoformat(),
-        "received_at": received_at.isoformat(),
-        **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
-        **{
-            k: result.get(k) or context.get(k)
-            for k in ("diner", "meal", "price")
-            if k in result or k in context
-        },
-    }
+        rec["flagged"] = rec["flagged"] or rej.reason == "held_for_review"
+    result = _answer(scan_id, result, context, rec["station_id"], scanned_at, received_at)
     if not rec["station_known"] and item.station_id is not None:
         # refused before the station was looked up: store it if it exists (a foreign key)
         station = repository.station_path(session, item.station_id)
@@ -208,7 +199,32 @@ def scan(
                 "message": MESSAGES["scan_id_taken"],
             }
         return stored_result
+    if rec.get("replay"):
+        _replay(session, rec["replay"], settings, now=received_at)
     return result
+
+
+def _answer(scan_id, result, context, station_id, scanned_at, received_at) -> dict:
+    """A scan's answer, as the device is told and as it is stored."""
+    return {
+        "scan_id": scan_id,
+        "outcome": result["outcome"],
+        "reason": result.get("reason"),
+        "message": MESSAGES.get(result.get("reason") or result["outcome"], ""),
+        "station_id": station_id,
+        "volunteer": result.get("volunteer") or context.get("volunteer"),
+        "activity": result.get("activity") or context.get("activity"),
+        "attendance_id": result.get("attendance_id"),
+        "minutes": result.get("minutes"),
+        "scanned_at": scanned_at.isoformat(),
+        "received_at": received_at.isoformat(),
+        **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
+        **{
+            k: result.get(k) or context.get(k)
+            for k in ("diner", "meal", "price")
+            if k in result or k in context
+        },
+    }
 
 
 def _principal_of(device_label: str) -> str:
@@ -257,7 +273,66 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
 
-    state = repository.volunteer_state(session, volunteer.id, at - DUPLICATE_WINDOW, at)
+    held = _rewind(session, volunteer.id, at, rec) if offline else _NONE
+    return _decide(session, volunteer.id, who, station_id, at, rec["received_at"], settings, held)
+
+
+# Rejections that depend on the volunteer's state or the time, not on the code or the device: a scan
+# refused for one of these is judged again when an earlier offline scan changes what came before it.
+_STATEFUL = ("checked_in_elsewhere", "outside_window", "not_filed", "not_signed_up", "capacity_full")
+_NONE: frozenset[int] = frozenset()
+
+
+def _rewind(session: Session, volunteer_id: int, at: datetime, rec: dict) -> frozenset[int]:
+    """An offline scan arriving after the volunteer's later offline scans (another tablet uploaded
+    first): undo what those did, so that this one is judged on what came before it, and have them
+    judged again after it (`_replay`), as if every scan had arrived in time order.
+
+    Only while nothing they did has gone further: an answer a phone or an online tablet showed at
+    the time stands (someone acted on it; an offline tablet only said "saved"), and a closed
+    attendance has gone to the points ledger. Then this scan is judged on the state as it is, and a
+    check-in into the activity of a later, closed attendance is held for review instead of making a
+    second one. Returns those activities' ids."""
+    later = repository.later_scans(session, volunteer_id, at, _STATEFUL)
+    if not later:
+        return _NONE
+    if all(_undoable(row) for row in later):
+        repository.rewind(
+            session, [r.id for r in later], [r.attendance_id for r in later if r.outcome == "checked_in"]
+        )
+        rec["replay"] = later
+        return _NONE
+    return frozenset(r.activity_id for r in later if r.checked_in_at is not None and r.checked_in_at > at)
+
+
+def _undoable(row) -> bool:
+    """A stored scan whose answer can still change: judged offline (an online scan is judged at the
+    moment it arrives), and neither a check-out nor a check-in whose attendance has closed since."""
+    offline = row.effective_at != row.received_at
+    return offline and row.outcome != "checked_out" and row.attendance_state in (None, "open")
+
+
+def _replay(session: Session, later, settings, *, now: datetime) -> None:
+    """Judge again, in time order, the scans `_rewind` undid, and store their new answers."""
+    volunteer = repository.get(session, later[0].volunteer_id)
+    who = {"id": volunteer.id, "name": volunteer.name}
+    for row in later:
+        context = {}
+        try:
+            result = _decide(
+                session, volunteer.id, who, row.station_id, row.effective_at, row.received_at, settings, _NONE
+            )
+        except _Reject as rej:
+            result, context = {"outcome": "rejected", "reason": rej.reason}, rej.context
+        answer = _answer(row.scan_id, result, context, row.station_id, row.scanned_at, row.received_at)
+        repository.update_scan(session, row.id, answer)
+
+
+def _decide(session, volunteer_id, who, station_id, at, received_at, settings, held) -> dict:
+    """What a volunteer's accepted code does at a station at a moment, given what came before:
+    a duplicate, a check-out, a check-in, or why not. `held`: activities whose later attendance
+    has closed before this (offline) scan arrived."""
+    state = repository.volunteer_state(session, volunteer_id, at - DUPLICATE_WINDOW, at)
     if (
         state.last_scan_id is not None
         and state.last_station_id == station_id
@@ -288,7 +363,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             state.ends_at,
             at,
             state="closed",
-            now=rec["received_at"],
+            now=received_at,
         )
         assert minutes is not None  # the volunteer's lock keeps it open until here
         return {
@@ -300,38 +375,45 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
         }
 
     candidates = repository.window_rows(
-        session, station_id, at, settings.early_checkin_minutes * 60, volunteer.id
+        session, station_id, at, settings.early_checkin_minutes * 60, volunteer_id
     )
     if not candidates:
         raise _Reject("outside_window", volunteer=who)
     # named-team activities need the volunteer's teams; the rest only whether they filed in the subtree
     filed = (
-        repository.approved_team_paths(session, volunteer.id) if any(a.team_ids for a in candidates) else None
+        repository.approved_team_paths(session, volunteer_id) if any(a.team_ids for a in candidates) else None
     )
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
     ranked = sorted(candidates, key=lambda a: a.status is None)
     reasons = []
     for activity in ranked:
         if activity.team_ids:
-            reason = activities.eligibility_problem(session, volunteer.id, activity, activity.path, filed)
+            reason = activities.eligibility_problem(session, volunteer_id, activity, activity.path, filed)
         else:
             reason = None if activity.filed_here else "not_filed"
         if reason is None and activity.status != "confirmed":
             if not activity.walk_ins:
                 reason = "not_signed_up"
-            elif not repository.walk_in_has_place(session, activity.id, volunteer.id, activity.capacity):
+            elif not repository.walk_in_has_place(session, activity.id, volunteer_id, activity.capacity):
                 reason = "capacity_full"
+        if reason is None and activity.id in held:
+            repository.flag_later_attendances(session, volunteer_id, activity.id, at, "earlier_offline_scan")
+            raise _Reject(
+                "held_for_review",
+                volunteer=who,
+                activity=_act(activity.id, activity.title, activity.starts_at, activity.ends_at),
+            )
         if reason is None:
             # the volunteer's row lock makes this the only open attendance (also a unique index)
             attendance_id = repository.insert_attendance(
                 session,
                 activity_id=activity.id,
-                volunteer_id=volunteer.id,
+                volunteer_id=volunteer_id,
                 station_id=station_id,
                 state="open",
                 checked_in_at=max(at, activity.starts_at),
                 flagged=False,
-                created_at=rec["received_at"],
+                created_at=received_at,
             )
             return {
                 "outcome": "checked_in",

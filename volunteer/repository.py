@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from orgs.models import Organization, Station
@@ -211,9 +211,82 @@ def insert_scan(session: Session, **values) -> bool:
 _INSERT_SCAN: dict = {}
 
 
-def scan_result(session: Session, scan_id: str) -> tuple[str, dict]:
-    """The device that sent a stored scan, and the answer it was given."""
-    return tuple(session.execute(select(Scan.device, Scan.result).where(Scan.scan_id == scan_id)).one())
+def scan_result(session: Session, scan_id: str) -> tuple[str, dict] | None:
+    """The device that sent a stored scan, and the answer it was given; None if there is none."""
+    row = session.execute(select(Scan.device, Scan.result).where(Scan.scan_id == scan_id)).first()
+    return None if row is None else tuple(row)
+
+
+def later_scans(session: Session, volunteer_id: int, at: datetime, stateful_reasons: tuple[str, ...]):
+    """A volunteer's scans judged as of a moment after `at` whose answer came from their state
+    (accepted, or refused for one of `stateful_reasons`), in time order, with the state now of the
+    attendance each names."""
+    q = (
+        select(
+            Scan.id,
+            Scan.scan_id,
+            Scan.volunteer_id,
+            Scan.station_id,
+            Scan.scanned_at,
+            Scan.received_at,
+            Scan.effective_at,
+            Scan.outcome,
+            Scan.attendance_id,
+            Attendance.state.label("attendance_state"),
+            Attendance.activity_id,
+            Attendance.checked_in_at,
+        )
+        .outerjoin(Attendance, Attendance.id == Scan.attendance_id)
+        .where(
+            Scan.volunteer_id == volunteer_id,
+            Scan.effective_at > at,
+            Scan.code_kind.in_(("station_code", "volunteer_card")),
+            or_(Scan.outcome != "rejected", Scan.reason.in_(stateful_reasons)),
+        )
+        .order_by(Scan.effective_at, Scan.id)
+    )
+    return list(session.execute(q))
+
+
+def rewind(session: Session, scan_row_ids: list[int], attendance_ids: list[int]) -> None:
+    """Undo scans to judge them again: until then they count as refused and name no attendance,
+    and the attendances they opened (still open: nothing has gone to the ledger) are gone."""
+    session.execute(
+        update(Scan).where(Scan.id.in_(scan_row_ids)).values(outcome="rejected", attendance_id=None)
+    )
+    if attendance_ids:
+        session.execute(update(Scan).where(Scan.attendance_id.in_(attendance_ids)).values(attendance_id=None))
+        session.execute(
+            delete(Attendance).where(Attendance.id.in_(attendance_ids), Attendance.state == "open")
+        )
+
+
+def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
+    """A scan judged again: its new answer."""
+    session.execute(
+        update(Scan)
+        .where(Scan.id == scan_row_id)
+        .values(
+            outcome=answer["outcome"],
+            reason=answer["reason"],
+            attendance_id=answer["attendance_id"],
+            result=answer,
+        )
+    )
+
+
+def flag_later_attendances(session: Session, volunteer_id: int, activity_id: int, after: datetime, why: str):
+    """A volunteer's closed attendances at an activity from after a moment: for a coordinator to check."""
+    session.execute(
+        update(Attendance)
+        .where(
+            Attendance.volunteer_id == volunteer_id,
+            Attendance.activity_id == activity_id,
+            Attendance.checked_in_at > after,
+            Attendance.state != "open",
+        )
+        .values(flagged=True, flag_reason=why)
+    )
 
 
 def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:

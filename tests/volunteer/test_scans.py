@@ -571,6 +571,70 @@ def test_a_double_tap_uploaded_after_later_scans_is_still_a_duplicate(world, clo
     ]
 
 
+def _offline(world, *minutes):
+    return [
+        {
+            "payload": world.card(),
+            "station_id": world.station,
+            "scan_id": str(uuid.uuid4()),
+            "scanned_at": (START + timedelta(minutes=m)).isoformat(),
+        }
+        for m in minutes
+    ]
+
+
+def _upload(world, scans, device):
+    headers = {**world.tablet(), "x-device-id": device}
+    r = world.client.post("/api/v1/scans/batch", json={"scans": scans}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def test_a_session_split_across_two_offline_tablets_ends_as_if_uploaded_in_time_order(world, clock):
+    """Checked in on one offline tablet at 10:32, out on the other at 12:30; the second uploads
+    first. When the check-in arrives, the check-out is judged again after it."""
+    check_in, check_out = _offline(world, 2), _offline(world, 120)
+    clock.at = START + timedelta(hours=3)
+    first = _upload(world, check_out, "tablet-2")
+    assert first[0]["outcome"] == "checked_in"  # all it knows yet
+    assert _upload(world, check_in, "tablet-1")[0]["outcome"] == "checked_in"
+    again = _upload(world, check_out, "tablet-2")  # sent again: the answer it has now
+    assert (again[0]["outcome"], again[0]["minutes"]) == ("checked_out", 118)
+    with world.rt.tx() as s:
+        [a] = s.scalars(select(Attendance)).all()
+        assert (a.state, a.minutes, a.checked_in_at) == ("closed", 118, START + timedelta(minutes=2))
+        assert s.scalar(select(func.count()).select_from(Scan).where(Scan.attendance_id == a.id)) == 2
+        events = s.scalars(select(OutboxMessage.args).where(OutboxMessage.queue == "points")).all()
+        assert events == [[a.id]]  # closed once, for the ledger
+
+
+def test_an_earlier_offline_scan_after_the_session_closed_is_held_for_review(world, clock):
+    """The other tablet's session (12:30 to 12:50) closed and went to the ledger before this
+    tablet's 10:32 scan arrived: that scan makes no second attendance; both are flagged."""
+    clock.at = START + timedelta(hours=3)
+    later = _upload(world, _offline(world, 120, 140), "tablet-2")
+    assert [(r["outcome"], r["minutes"]) for r in later] == [("checked_in", None), ("checked_out", 20)]
+    [held] = _upload(world, _offline(world, 2), "tablet-1")
+    assert (held["outcome"], held["reason"]) == ("rejected", "held_for_review")
+    assert held["message"].startswith("此前的离线扫码")
+    with world.rt.tx() as s:
+        [a] = s.scalars(select(Attendance)).all()
+        assert (a.minutes, a.flagged, a.flag_reason) == (20, True, "earlier_offline_scan")
+        assert s.scalar(select(Scan.flagged).where(Scan.scan_id == held["scan_id"])) is True
+
+
+def test_an_online_answer_stands_when_an_earlier_offline_scan_arrives(world, clock):
+    """A phone's check-in at 10:40 was shown at once; the tablet's offline 10:32 scan of the same
+    volunteer, uploaded at 10:50, does not turn it into a check-out."""
+    clock.at = START + timedelta(minutes=10)
+    online = world.scan(world.card(), world.tablet())
+    clock.at = START + timedelta(minutes=20)
+    [late] = _upload(world, _offline(world, 2), "tablet-2")
+    assert late["outcome"] == "duplicate" and late["attendance_id"] == online["attendance_id"]
+    with world.rt.tx() as s:
+        assert s.scalar(select(Scan.outcome).where(Scan.scan_id == online["scan_id"])) == "checked_in"
+
+
 def test_batch_rejects_bad_ids_and_times_before_writing_anything(world, clock):
     clock.at = START + timedelta(minutes=10)
     good = {
