@@ -557,19 +557,19 @@ class ScanController(Controller):
                 )
         received_at = rt.clock.now()
         results: dict[int, dict] = {}
-        for i in sorted(range(len(items)), key=lambda i: items[i].scanned_at):
-            with (
-                rt.tx() as session
-            ):  # one transaction per scan: a replay resumes where a cut-off upload stopped
-                results[i] = checkin.scan(
-                    session,
-                    rt.codes,
-                    device,
-                    items[i],
-                    received_at=received_at,
-                    offline=True,
-                    settings=rt.settings,
-                )
+        # a transaction per scan, or per volunteer's scans: a replay resumes where a cut-off upload stopped
+        for group in checkin.batch_groups(rt.codes, items):
+            with rt.tx() as session:
+                for i in group:
+                    results[i] = checkin.scan(
+                        session,
+                        rt.codes,
+                        device,
+                        items[i],
+                        received_at=received_at,
+                        offline=True,
+                        settings=rt.settings,
+                    )
         return ScanBatchResult(results=[ScanResult(**results[i]) for i in range(len(items))])
 
 

@@ -149,6 +149,9 @@ def scan(
         stored = repository.scan_result(session, scan_id)
         if stored is not None and _principal_of(stored[0]) == _principal_of(device.label):
             return stored[1]
+    # a batch judges a volunteer's scans in one transaction: each in a savepoint of its own
+    savepoint = session.begin_nested() if offline else None
+    closed_before = set(_closed_here(session)) if offline else None
     rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
     context: dict = {}
     try:
@@ -160,7 +163,9 @@ def scan(
         result = {"outcome": "rejected", "reason": rej.reason}
         context = rej.context
         rec["flagged"] = rec["flagged"] or rej.reason == "held_for_review"
-    result = _answer(scan_id, result, context, rec["station_id"], scanned_at, received_at)
+    result = _answer(
+        scan_id, result, context, station_id=rec["station_id"], scanned_at=scanned_at, received_at=received_at
+    )
     if not rec["station_known"] and item.station_id is not None:
         # refused before the station was looked up: store it if it exists (a foreign key)
         station = repository.station_path(session, item.station_id)
@@ -173,6 +178,7 @@ def scan(
         scanned_at=scanned_at,
         received_at=received_at,
         effective_at=at,
+        offline=offline,
         station_id=rec["station_id"],
         code_kind=rec.get("code_kind"),
         volunteer_id=rec.get("volunteer_id"),
@@ -185,7 +191,13 @@ def scan(
     if not stored:
         # The same scan id was judged at the same moment by another request, which committed
         # first: undo this judgement and answer as that one did.
-        session.rollback()
+        if savepoint is None:
+            session.rollback()
+        else:
+            savepoint.rollback()
+            closed = _closed_here(session)
+            closed.clear()
+            closed.update(closed_before)
         stored_device, stored_result = repository.scan_result(session, scan_id)
         if _principal_of(stored_device) != _principal_of(device.label):
             # someone else's scan id: their answer (a diner's notes, a name) is not this device's to see
@@ -200,11 +212,13 @@ def scan(
             }
         return stored_result
     if rec.get("replay"):
-        _replay(session, rec["replay"], settings, now=received_at)
+        _replay(session, rec["replay"], settings)
+    if savepoint is not None:
+        savepoint.commit()
     return result
 
 
-def _answer(scan_id, result, context, station_id, scanned_at, received_at) -> dict:
+def _answer(scan_id: str, result: dict, context: dict, *, station_id, scanned_at, received_at) -> dict:
     """A scan's answer, as the device is told and as it is stored."""
     return {
         "scan_id": scan_id,
@@ -225,6 +239,21 @@ def _answer(scan_id, result, context, station_id, scanned_at, received_at) -> di
             if k in result or k in context
         },
     }
+
+
+def batch_groups(codes: Codes, items: list[ScanInput]) -> list[list[int]]:
+    """The order an offline batch is judged in: by scan time, a volunteer card's scans together
+    (one transaction, so that scans of that volunteer uploaded earlier by another tablet are judged
+    again among them, and nothing half-done is committed); every other scan alone."""
+    groups: dict[object, list[int]] = {}
+    for i in sorted(range(len(items)), key=lambda i: items[i].scanned_at):
+        try:
+            code = codes.parse(items[i].payload)
+        except InvalidCode:
+            code = None
+        key = ("volunteer", code.subject_id) if code is not None and code.kind == "volunteer_card" else i
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
 def _principal_of(device_label: str) -> str:
@@ -277,9 +306,6 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     return _decide(session, volunteer.id, who, station_id, at, rec["received_at"], settings, held)
 
 
-# Rejections that depend on the volunteer's state or the time, not on the code or the device: a scan
-# refused for one of these is judged again when an earlier offline scan changes what came before it.
-_STATEFUL = ("checked_in_elsewhere", "outside_window", "not_filed", "not_signed_up", "capacity_full")
 _NONE: frozenset[int] = frozenset()
 
 
@@ -290,29 +316,54 @@ def _rewind(session: Session, volunteer_id: int, at: datetime, rec: dict) -> fro
 
     Only while nothing they did has gone further: an answer a phone or an online tablet showed at
     the time stands (someone acted on it; an offline tablet only said "saved"), and a closed
-    attendance has gone to the points ledger. Then this scan is judged on the state as it is, and a
-    check-in into the activity of a later, closed attendance is held for review instead of making a
-    second one. Returns those activities' ids."""
-    later = repository.later_scans(session, volunteer_id, at, _STATEFUL)
+    attendance has gone to the points ledger. Then this scan is judged on the state as it is; and
+    where a closed attendance ends after it, a check-in into that activity would count the same
+    time twice, so it is held for review instead. Returns those activities' ids."""
+    # an online refusal changed nothing: it keeps its answer and is not judged again
+    later = [
+        r for r in repository.later_scans(session, volunteer_id, at) if r.offline or r.outcome != "rejected"
+    ]
     if not later:
         return _NONE
-    if all(_undoable(row) for row in later):
+    closed_here = _closed_here(session)
+    if all(_undoable(row, closed_here) for row in later):
+        repository.reopen(
+            session,
+            [r.attendance_id for r in later if r.outcome == "checked_out"],
+            [_closed_job_id(r.attendance_id) for r in later if r.outcome == "checked_out"],
+        )
+        closed_here.difference_update(r.attendance_id for r in later)
         repository.rewind(
             session, [r.id for r in later], [r.attendance_id for r in later if r.outcome == "checked_in"]
         )
         rec["replay"] = later
         return _NONE
-    return frozenset(r.activity_id for r in later if r.checked_in_at is not None and r.checked_in_at > at)
+    return frozenset(
+        r.activity_id
+        for r in later
+        if r.attendance_state in ("closed", "auto_closed") and r.checked_out_at > at
+    )
 
 
-def _undoable(row) -> bool:
-    """A stored scan whose answer can still change: judged offline (an online scan is judged at the
-    moment it arrives), and neither a check-out nor a check-in whose attendance has closed since."""
-    offline = row.effective_at != row.received_at
-    return offline and row.outcome != "checked_out" and row.attendance_state in (None, "open")
+def _undoable(row, closed_here: set[int]) -> bool:
+    """A stored scan whose answer can still change: judged offline, and neither a check-out nor a
+    check-in whose attendance has closed since, unless that was in this same transaction (a batch's
+    earlier scan of the volunteer, judged again after it): nothing of it has gone to the ledger."""
+    if row.attendance_id in closed_here:
+        return True
+    return row.offline and row.outcome != "checked_out" and row.attendance_state in (None, "open")
 
 
-def _replay(session: Session, later, settings, *, now: datetime) -> None:
+def _closed_here(session: Session) -> set[int]:
+    """Attendances closed in the session's transaction, not yet committed."""
+    return session.info.setdefault("closed_attendances", set())
+
+
+def _closed_job_id(attendance_id: int) -> str:
+    return f"attendance-closed-{attendance_id}"
+
+
+def _replay(session: Session, later, settings) -> None:
     """Judge again, in time order, the scans `_rewind` undid, and store their new answers."""
     volunteer = repository.get(session, later[0].volunteer_id)
     who = {"id": volunteer.id, "name": volunteer.name}
@@ -324,7 +375,14 @@ def _replay(session: Session, later, settings, *, now: datetime) -> None:
             )
         except _Reject as rej:
             result, context = {"outcome": "rejected", "reason": rej.reason}, rej.context
-        answer = _answer(row.scan_id, result, context, row.station_id, row.scanned_at, row.received_at)
+        answer = _answer(
+            row.scan_id,
+            result,
+            context,
+            station_id=row.station_id,
+            scanned_at=row.scanned_at,
+            received_at=row.received_at,
+        )
         repository.update_scan(session, row.id, answer)
 
 
@@ -523,12 +581,13 @@ def close(
     emit(
         session,
         func="workers.jobs.attendance_closed",
-        job_id=f"attendance-closed-{attendance_id}",
+        job_id=_closed_job_id(attendance_id),
         args=[attendance_id],
         now=now,
         queue="points",
-        known_new=True,  # an attendance closes once
+        known_new=True,  # an attendance closes once (`_rewind` may undo it before commit)
     )
+    _closed_here(session).add(attendance_id)
     return minutes
 
 

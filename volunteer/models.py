@@ -232,3 +232,6 @@ class Scan(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the time the scan was judged as of
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. uploaded more than 24 hours late
+    # from an offline tablet's batch: its answer was given at upload, and may be judged again when an
+    # earlier scan of the same volunteer arrives (an online scan's answer was seen, and stands)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -217,9 +217,14 @@ def scan_result(session: Session, scan_id: str) -> tuple[str, dict] | None:
     return None if row is None else tuple(row)
 
 
-def later_scans(session: Session, volunteer_id: int, at: datetime, stateful_reasons: tuple[str, ...]):
+# Refusals that depend on the volunteer's state or the time, not on the code or the device: a scan
+# refused for one of these is judged again when an earlier offline scan changes what came before it.
+STATEFUL_REFUSALS = ("checked_in_elsewhere", "outside_window", "not_filed", "not_signed_up", "capacity_full")
+
+
+def later_scans(session: Session, volunteer_id: int, at: datetime):
     """A volunteer's scans judged as of a moment after `at` whose answer came from their state
-    (accepted, or refused for one of `stateful_reasons`), in time order, with the state now of the
+    (accepted, or refused for one of STATEFUL_REFUSALS), in time order, with the state now of the
     attendance each names."""
     q = (
         select(
@@ -230,18 +235,19 @@ def later_scans(session: Session, volunteer_id: int, at: datetime, stateful_reas
             Scan.scanned_at,
             Scan.received_at,
             Scan.effective_at,
+            Scan.offline,
             Scan.outcome,
             Scan.attendance_id,
             Attendance.state.label("attendance_state"),
             Attendance.activity_id,
-            Attendance.checked_in_at,
+            Attendance.checked_out_at,
         )
         .outerjoin(Attendance, Attendance.id == Scan.attendance_id)
         .where(
             Scan.volunteer_id == volunteer_id,
             Scan.effective_at > at,
             Scan.code_kind.in_(("station_code", "volunteer_card")),
-            or_(Scan.outcome != "rejected", Scan.reason.in_(stateful_reasons)),
+            or_(Scan.outcome != "rejected", Scan.reason.in_(STATEFUL_REFUSALS)),
         )
         .order_by(Scan.effective_at, Scan.id)
     )
@@ -249,16 +255,33 @@ def later_scans(session: Session, volunteer_id: int, at: datetime, stateful_reas
 
 
 def rewind(session: Session, scan_row_ids: list[int], attendance_ids: list[int]) -> None:
-    """Undo scans to judge them again: until then they count as refused and name no attendance,
-    and the attendances they opened (still open: nothing has gone to the ledger) are gone."""
+    """Undo scans to judge them again (`checkin._replay`, in the same transaction): until then they
+    count as refused and name no attendance, and the attendances they opened (still open: nothing
+    has gone to the ledger) are gone. Every scan naming those attendances is among them: a scan
+    names an attendance only from its check-in on."""
     session.execute(
         update(Scan).where(Scan.id.in_(scan_row_ids)).values(outcome="rejected", attendance_id=None)
     )
     if attendance_ids:
-        session.execute(update(Scan).where(Scan.attendance_id.in_(attendance_ids)).values(attendance_id=None))
+        # rare (a volunteer's session split across tablets that uploaded in reverse): the foreign
+        # key's check reads scans without an index on attendance_id, which every scan would pay for
         session.execute(
             delete(Attendance).where(Attendance.id.in_(attendance_ids), Attendance.state == "open")
         )
+
+
+def reopen(session: Session, attendance_ids: list[int], job_ids: list[str]) -> None:
+    """Check-outs made earlier in this same transaction, undone with the ledger's event they wrote
+    (nothing of them is committed yet)."""
+    from linli.outbox import OutboxMessage
+
+    if attendance_ids:
+        session.execute(
+            update(Attendance)
+            .where(Attendance.id.in_(attendance_ids))
+            .values(state="open", checked_out_at=None, minutes=None)
+        )
+        session.execute(delete(OutboxMessage).where(OutboxMessage.job_id.in_(job_ids)))
 
 
 def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
@@ -276,14 +299,14 @@ def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
 
 
 def flag_later_attendances(session: Session, volunteer_id: int, activity_id: int, after: datetime, why: str):
-    """A volunteer's closed attendances at an activity from after a moment: for a coordinator to check."""
+    """A volunteer's closed attendances at an activity that end after a moment: for a coordinator."""
     session.execute(
         update(Attendance)
         .where(
             Attendance.volunteer_id == volunteer_id,
             Attendance.activity_id == activity_id,
-            Attendance.checked_in_at > after,
-            Attendance.state != "open",
+            Attendance.checked_out_at > after,
+            Attendance.state.in_(("closed", "auto_closed")),
         )
         .values(flagged=True, flag_reason=why)
     )
@@ -396,7 +419,7 @@ _LATEST_SCAN_ID = (
         # same volunteer would otherwise compare a double tap with those and miss the scan it repeats
         Scan.effective_at <= bindparam("at"),
     )
-    .order_by(Scan.effective_at.desc())
+    .order_by(Scan.effective_at.desc(), Scan.id.desc())  # ties: the last stored
     .limit(1)
     .scalar_subquery()
 )

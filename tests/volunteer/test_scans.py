@@ -571,11 +571,11 @@ def test_a_double_tap_uploaded_after_later_scans_is_still_a_duplicate(world, clo
     ]
 
 
-def _offline(world, *minutes):
+def _offline(world, *minutes, station=None):
     return [
         {
             "payload": world.card(),
-            "station_id": world.station,
+            "station_id": station or world.station,
             "scan_id": str(uuid.uuid4()),
             "scanned_at": (START + timedelta(minutes=m)).isoformat(),
         }
@@ -621,6 +621,42 @@ def test_an_earlier_offline_scan_after_the_session_closed_is_held_for_review(wor
         [a] = s.scalars(select(Attendance)).all()
         assert (a.minutes, a.flagged, a.flag_reason) == (20, True, "earlier_offline_scan")
         assert s.scalar(select(Scan.flagged).where(Scan.scan_id == held["scan_id"])) is True
+
+
+def test_a_tap_out_on_both_tablets_after_the_session_closed_is_held_not_a_second_session(world, clock):
+    """Tablet 2 has the whole session (10:40 to 12:10:30, closed); tablet 1's tap out at 12:10
+    arrives after: within that session, so it is held for review, not a new check-in."""
+    clock.at = START + timedelta(hours=3)
+    whole = _upload(world, _offline(world, 10, 100.5), "tablet-2")
+    assert [(r["outcome"], r["minutes"]) for r in whole] == [("checked_in", None), ("checked_out", 90)]
+    [tap] = _upload(world, _offline(world, 100), "tablet-1")
+    assert (tap["outcome"], tap["reason"]) == ("rejected", "held_for_review")
+    with world.rt.tx() as s:
+        [a] = s.scalars(select(Attendance)).all()
+        assert (a.minutes, a.flagged) == (90, True)
+
+
+def test_an_online_refusal_does_not_stop_offline_scans_being_put_in_order(world, clock):
+    """Tablet 2's offline check-in at 11:30 arrives first; an online tablet at the other station is
+    then refused (checked in elsewhere); tablet 1's 10:32 and 11:00 arrive last. In time order
+    they are a session of 28 minutes and 11:30 a new check-in; the online refusal stands."""
+    clock.at = START + timedelta(minutes=62)
+    late = _offline(world, 60)
+    assert _upload(world, late, "tablet-2")[0]["outcome"] == "checked_in"
+    clock.at = START + timedelta(minutes=65)
+    online = world.scan(world.card(), world.tablet("elsewhere"), station_id=world.other_station)
+    assert online["reason"] == "checked_in_elsewhere"
+    clock.at = START + timedelta(minutes=70)
+    early = _upload(world, _offline(world, 2, 30), "tablet-1")
+    assert [(r["outcome"], r["minutes"]) for r in early] == [("checked_in", None), ("checked_out", 28)]
+    [again] = _upload(world, late, "tablet-2")  # judged again after the session before it
+    assert again["outcome"] == "checked_in" and again["attendance_id"] != early[0]["attendance_id"]
+    with world.rt.tx() as s:
+        states = sorted((a.state, a.minutes) for a in s.scalars(select(Attendance)))
+        assert states == [("closed", 28), ("open", None)]
+        assert (
+            s.scalar(select(Scan.reason).where(Scan.scan_id == online["scan_id"])) == "checked_in_elsewhere"
+        )
 
 
 def test_an_online_answer_stands_when_an_earlier_offline_scan_arrives(world, clock):
