@@ -10,7 +10,7 @@ import os
 import weakref
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, literal_column
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -110,3 +110,14 @@ os.register_at_fork(after_in_child=_forget_parent_connections)
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def const(value: str | int):
+    """A constant of a hot statement written into its SQL, not sent as a parameter. PostgreSQL
+    then plans the prepared statement once (a generic plan it can trust, partial indexes included)
+    instead of planning it again on every execution: a third of its time per scan. Only for
+    constants of the code, never for a value from a request."""
+    if isinstance(value, int):
+        return literal_column(str(int(value)))
+    assert value.isidentifier(), value
+    return literal_column(f"'{value}'")

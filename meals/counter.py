@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from linli.db import const
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.outbox import emit
 from meals import bookings
@@ -54,7 +55,7 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
         Meal.service_day == bindparam("day"),
         Meal.slot == bindparam("slot"),
         Meal.subsidized.is_(True),
-        Meal.status == "served",
+        Meal.status == const("served"),
     )
     .scalar_subquery(),
     select(func.count())  # the point's meals today, for its daily capacity
@@ -62,7 +63,7 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
     .where(
         Meal.meal_point_id == bindparam("point"),
         Meal.service_day == bindparam("day"),
-        Meal.status == "served",
+        Meal.status == const("served"),
     )
     .scalar_subquery(),
     select(DayClose.id)  # whether the day is closed
@@ -74,7 +75,7 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
         Booking.meal_point_id == bindparam("point"),
         Booking.service_day == bindparam("day"),
         Booking.slot == bindparam("slot"),
-        Booking.status == "booked",
+        Booking.status == const("booked"),
     )
     .exists(),
 )
@@ -88,7 +89,7 @@ _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's sub
         .where(
             MealSubsidy.agreement_id == FundingAgreement.id,
             Meal.diner_id == bindparam("diner"),
-            Meal.status == "served",
+            Meal.status == const("served"),
             ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
             Meal.service_day >= _MONDAY,
             Meal.service_day <= _SUNDAY,

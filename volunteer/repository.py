@@ -388,6 +388,8 @@ def approved_members(session: Session, team_id: int) -> list[Volunteer]:
 
 from sqlalchemy import bindparam, insert  # noqa: E402
 
+from linli.db import const as _const  # noqa: E402
+
 _STATION_PATH = (
     select(Station.id.label("station_id"), Organization.path)
     .join(Organization, Organization.id == Station.org_id)
@@ -413,14 +415,14 @@ _LATEST_SCAN_ID = (
     .where(
         Scan.volunteer_id == bindparam("volunteer_id"),
         # not in_(): its expanding parameter would render the SQL again for every scan
-        or_(Scan.outcome == "checked_in", Scan.outcome == "checked_out"),
+        or_(Scan.outcome == _const("checked_in"), Scan.outcome == _const("checked_out")),
         Scan.effective_at >= bindparam("since"),
         # not a later one: an offline batch uploaded after another tablet's later scans of the
         # same volunteer would otherwise compare a double tap with those and miss the scan it repeats
         Scan.effective_at <= bindparam("at"),
     )
     .order_by(Scan.effective_at.desc(), Scan.id.desc())  # ties: the last stored
-    .limit(1)
+    .limit(_const(1))
     .scalar_subquery()
 )
 _LastScan = aliased(Scan)
@@ -439,7 +441,7 @@ _STATE = (
         _LastScan.result.label("last_result"),
     )
     .select_from(Volunteer)
-    .outerjoin(Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == "open"))
+    .outerjoin(Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == _const("open")))
     .outerjoin(Activity, Activity.id == Attendance.activity_id)
     .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
     .where(Volunteer.id == bindparam("volunteer_id"))
@@ -450,7 +452,7 @@ _FILED_HERE = (
     .join(_Team, _Team.id == Filing.team_id)
     .where(
         Filing.volunteer_id == bindparam("volunteer_id"),
-        Filing.status == "approved",
+        Filing.status == _const("approved"),
         _Team.path.startswith(Organization.path),
     )
     .exists()
@@ -475,7 +477,7 @@ _WINDOW = (
         and_(
             Signup.activity_id == Activity.id,
             Signup.volunteer_id == bindparam("volunteer_id"),
-            Signup.status != "cancelled",
+            Signup.status != _const("cancelled"),
         ),
     )
     .where(
@@ -488,20 +490,20 @@ _WINDOW = (
 _FILED = (
     select(Organization.id, Organization.path)
     .join(Filing, Filing.team_id == Organization.id)
-    .where(Filing.volunteer_id == bindparam("volunteer_id"), Filing.status == "approved")
+    .where(Filing.volunteer_id == bindparam("volunteer_id"), Filing.status == _const("approved"))
 )
 _TAKEN = select(
     select(func.count())
     .select_from(Signup)
-    .where(Signup.activity_id == bindparam("activity_id"), Signup.status == "confirmed")
+    .where(Signup.activity_id == bindparam("activity_id"), Signup.status == _const("confirmed"))
     .scalar_subquery(),
     select(func.count(Attendance.volunteer_id.distinct()))
     .where(
         Attendance.activity_id == bindparam("activity_id"),
-        Attendance.state != "annulled",
+        Attendance.state != _const("annulled"),
         Attendance.volunteer_id.not_in(
             select(Signup.volunteer_id).where(
-                Signup.activity_id == bindparam("activity_id"), Signup.status == "confirmed"
+                Signup.activity_id == bindparam("activity_id"), Signup.status == _const("confirmed")
             )
         ),
     )
@@ -512,14 +514,14 @@ _ATTENDED = (
     .where(
         Attendance.activity_id == bindparam("activity_id"),
         Attendance.volunteer_id == bindparam("volunteer_id"),
-        Attendance.state != "annulled",
+        Attendance.state != _const("annulled"),
     )
-    .limit(1)
+    .limit(_const(1))
 )
 _LOCK_ACTIVITY = select(Activity.id).where(Activity.id == bindparam("activity_id")).with_for_update()
 _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(
-    Attendance.id == bindparam("attendance_id"), Attendance.state == "open"
+    Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open")
 )
 
 
