@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check bench screenshots browser clean
+.PHONY: run test lint check audit bench screenshots browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip setuptools
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -30,6 +30,10 @@ screenshots: $(STAMP) browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# known vulnerabilities of the installed dependencies (PyPI's JSON API; see .ci/audit.py)
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py
 
 # models and migrations must agree (alembic check)
 check: $(STAMP)
