@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from redis import Redis
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from linli.clock import Clock, SystemClock
@@ -67,6 +68,18 @@ class Runtime:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A connection whose statements commit one by one, for work that needs no transaction
+        round it (PostgreSQL: no BEGIN and COMMIT round trips). On SQLite, one transaction
+        committed at the end: there a transaction costs no round trip."""
+        if self.settings.is_sqlite:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
 
     def close(self) -> None:
         self.engine.dispose()

@@ -262,6 +262,24 @@ def _principal_of(device_label: str) -> str:
 
 
 def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> dict:
+    code, station_id, volunteer_id = _subjects(codes, device, item, at, offline, skew, rec)
+    if code.kind == "diner_card":
+        return _serve_diner(session, device, code, item, rec, at, offline, settings)
+    # one round trip: the volunteer's row, locked (their scans are judged one at a time), and the station
+    volunteer = repository.lock_volunteer_with_station(session, volunteer_id, station_id)
+    station = volunteer if volunteer is not None else repository.station_path(session, station_id)
+    who = _admit(device, code, station, volunteer, rec)
+
+    held = _rewind(session, volunteer.id, at, rec) if offline else _NONE
+    return _decide(session, volunteer.id, who, station_id, at, rec["received_at"], settings, held)
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _subjects(codes, device, item, at, offline, skew, rec):
+    """The code read and checked as of `at`: (code, station id, volunteer id); a diner's card
+    returns the code alone (its subjects are looked up where it is served)."""
     try:
         code = codes.parse(item.payload)
     except InvalidCode:
@@ -275,20 +293,19 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
             steps |= {step_of(at - skew) - 1, step_of(at + skew)}
         if code.number not in steps:
             raise _Reject("expired_code" if code.number < max(steps) else "invalid_code")
-        station_id = code.subject_id
-        volunteer_id = device.volunteer_id
-    elif code.kind == "volunteer_card":
+        return code, code.subject_id, device.volunteer_id
+    if code.kind == "volunteer_card":
         if device.kind != "staff" or item.station_id is None:
             raise _Reject("not_allowed_here")
-        station_id = item.station_id
-        volunteer_id = code.subject_id
-    elif code.kind == "diner_card":
-        return _serve_diner(session, device, code, item, rec, at, offline, settings)
-    else:
-        raise _Reject("not_allowed_here")
-    # one round trip: the volunteer's row, locked (their scans are judged one at a time), and the station
-    volunteer = repository.lock_volunteer_with_station(session, volunteer_id, station_id)
-    station = volunteer if volunteer is not None else repository.station_path(session, station_id)
+        return code, item.station_id, code.subject_id
+    if code.kind == "diner_card":
+        return code, None, None
+    raise _Reject("not_allowed_here")
+
+
+def _admit(device, code, station, volunteer, rec) -> dict:
+    """The station exists and the device may scan there; the volunteer exists and the card is
+    current. Returns who the volunteer is, for the answer."""
     rec["station_known"] = True
     if station is None or station.station_id is None:
         raise _Reject("invalid_code" if code.kind == "station_code" else "not_allowed_here")
@@ -301,12 +318,7 @@ def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> di
     who = {"id": volunteer.id, "name": volunteer.name}
     if code.kind == "volunteer_card" and code.number != volunteer.card_version:
         raise _Reject("revoked_card", volunteer=who)
-
-    held = _rewind(session, volunteer.id, at, rec) if offline else _NONE
-    return _decide(session, volunteer.id, who, station_id, at, rec["received_at"], settings, held)
-
-
-_NONE: frozenset[int] = frozenset()
+    return who
 
 
 def _rewind(session: Session, volunteer_id: int, at: datetime, rec: dict) -> frozenset[int]:
@@ -386,22 +398,83 @@ def _replay(session: Session, later, settings) -> None:
         repository.update_scan(session, row.id, answer)
 
 
+def _repeat(last, station_id: int, at: datetime) -> dict | None:
+    """A second scan within a minute of the last accepted one, at the same station: a duplicate,
+    the earlier answer again, changing nothing."""
+    if (
+        last.last_scan_id is not None
+        and last.last_station_id == station_id
+        and abs(at - last.last_at) <= DUPLICATE_WINDOW
+    ):
+        return {
+            **last.last_result,
+            "outcome": "duplicate",
+            "reason": None,
+            "earlier_scan_id": last.last_scan_id,
+        }
+    return None
+
+
+def repeat_without_lock(
+    conn, codes: Codes, device: Device, item: ScanInput, *, received_at: datetime
+) -> dict | None:
+    """An online scan that plainly repeats the last one (a double tap, the commonest scan at a busy
+    counter), answered and stored in two statements outside any transaction, without the
+    volunteer's lock. None for any other scan, refused ones included: `scan` judges those in full.
+
+    The lock is not needed: a duplicate changes nothing, and what makes a scan one is an accepted
+    scan within the minute before it, at the same station, which is either committed (and read
+    here) or still being judged (not read here: the full judgement waits for its lock)."""
+    scan_id = item.scan_id or str(uuid.uuid4())
+    rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
+    try:
+        code, station_id, volunteer_id = _subjects(codes, device, item, received_at, False, None, rec)
+        if code.kind == "diner_card":
+            return None
+        row = repository.volunteer_and_last_scan(
+            conn, volunteer_id, station_id, received_at - DUPLICATE_WINDOW, received_at
+        )
+        if row is None:
+            return None
+        _admit(device, code, row, row, rec)
+    except _Reject:
+        return None
+    repeated = _repeat(row, station_id, received_at)
+    if repeated is None:
+        return None
+    scanned_at = item.scanned_at or received_at
+    answer = _answer(
+        scan_id, repeated, {}, station_id=station_id, scanned_at=scanned_at, received_at=received_at
+    )
+    stored = repository.insert_scan(
+        conn,
+        scan_id=scan_id,
+        device=device.label[:100],
+        payload=item.payload[:300],
+        scanned_at=scanned_at,
+        received_at=received_at,
+        effective_at=received_at,
+        offline=False,
+        station_id=station_id,
+        code_kind=code.kind,
+        volunteer_id=volunteer_id,
+        attendance_id=answer["attendance_id"],
+        outcome="duplicate",
+        reason=None,
+        result=answer,
+        flagged=False,
+    )
+    return answer if stored else None  # a scan id already stored: `scan` answers as it did
+
+
 def _decide(session, volunteer_id, who, station_id, at, received_at, settings, held) -> dict:
     """What a volunteer's accepted code does at a station at a moment, given what came before:
     a duplicate, a check-out, a check-in, or why not. `held`: activities whose later attendance
     has closed before this (offline) scan arrived."""
     state = repository.volunteer_state(session, volunteer_id, at - DUPLICATE_WINDOW, at)
-    if (
-        state.last_scan_id is not None
-        and state.last_station_id == station_id
-        and abs(at - state.last_at) <= DUPLICATE_WINDOW
-    ):
-        return {
-            **state.last_result,
-            "outcome": "duplicate",
-            "reason": None,
-            "earlier_scan_id": state.last_scan_id,
-        }
+    repeated = _repeat(state, station_id, at)
+    if repeated is not None:
+        return repeated
 
     if state.attendance_id is not None:  # checked in: this scan checks out, here
         if state.attendance_station_id != station_id:

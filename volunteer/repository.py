@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from orgs.models import Organization, Station
@@ -195,17 +195,18 @@ def attendance(session: Session, attendance_id: int, *, for_update: bool = False
     return session.scalar(q.with_for_update() if for_update else q)
 
 
-def insert_scan(session: Session, **values) -> bool:
+def insert_scan(session: Session | Connection, **values) -> bool:
     """Store a judged scan; False if its client scan id is already stored (a concurrent replay)."""
-    stmt = _INSERT_SCAN.get(session.get_bind().dialect.name)
+    conn = session.connection() if isinstance(session, Session) else session
+    stmt = _INSERT_SCAN.get(conn.dialect.name)
     if stmt is None:
-        if session.get_bind().dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
-        _INSERT_SCAN[session.get_bind().dialect.name] = stmt
-    return session.connection().execute(stmt, values).scalar() is not None
+        _INSERT_SCAN[conn.dialect.name] = stmt
+    return conn.execute(stmt, values).scalar() is not None
 
 
 _INSERT_SCAN: dict = {}
@@ -395,21 +396,20 @@ _STATION_PATH = (
     .join(Organization, Organization.id == Station.org_id)
     .where(Station.id == bindparam("station_id"))
 )
-_LOCK_WITH_STATION = (
-    select(
-        Volunteer.id,
-        Volunteer.name,
-        Volunteer.card_version,
-        select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
-        select(Organization.path)
-        .join(Station, Station.org_id == Organization.id)
-        .where(Station.id == bindparam("station_id"))
-        .scalar_subquery()
-        .label("path"),
-    )
-    .where(Volunteer.id == bindparam("volunteer_id"))
-    .with_for_update(of=Volunteer)
-)
+_VOLUNTEER_AND_STATION = select(
+    Volunteer.id,
+    Volunteer.name,
+    Volunteer.card_version,
+    select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
+    select(Organization.path)
+    .join(Station, Station.org_id == Organization.id)
+    .where(Station.id == bindparam("station_id"))
+    .scalar_subquery()
+    .label("path"),
+).where(Volunteer.id == bindparam("volunteer_id"))
+# FOR NO KEY UPDATE: scans of one volunteer still queue for it, but a duplicate stored meanwhile
+# (its foreign key takes FOR KEY SHARE on the volunteer) does not wait
+_LOCK_WITH_STATION = _VOLUNTEER_AND_STATION.with_for_update(of=Volunteer, key_share=True)
 _LATEST_SCAN_ID = (
     select(Scan.id)
     .where(
@@ -446,6 +446,12 @@ _STATE = (
     .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
     .where(Volunteer.id == bindparam("volunteer_id"))
 )
+_WITH_LAST_SCAN = _VOLUNTEER_AND_STATION.add_columns(
+    _LastScan.scan_id.label("last_scan_id"),
+    _LastScan.station_id.label("last_station_id"),
+    _LastScan.effective_at.label("last_at"),
+    _LastScan.result.label("last_result"),
+).outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
 _Team = aliased(Organization)
 _FILED_HERE = (
     select(Filing.id)
@@ -533,6 +539,15 @@ def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id:
         .execute(_LOCK_WITH_STATION, {"volunteer_id": volunteer_id, "station_id": station_id})
         .first()
     )
+
+
+def volunteer_and_last_scan(
+    conn: Connection, volunteer_id: int, station_id: int, since: datetime, at: datetime
+):
+    """Without a lock: the volunteer, the named station (as `lock_volunteer_with_station`) and the
+    last accepted scan from `since` to `at` (as `volunteer_state`); None if there is no such volunteer."""
+    params = {"volunteer_id": volunteer_id, "station_id": station_id, "since": since, "at": at}
+    return conn.execute(_WITH_LAST_SCAN, params).first()
 
 
 def station_path(session: Session, station_id: int):

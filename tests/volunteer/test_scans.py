@@ -245,6 +245,36 @@ def test_fifty_concurrent_identical_scans_make_one_attendance(world, live_server
     assert count(world.rt, Attendance) == 1
 
 
+def test_a_double_tap_is_answered_while_the_volunteer_is_locked(world, clock, settings):
+    """A duplicate needs no lock (`checkin.repeat_without_lock`): while another transaction holds
+    the volunteer's row, the double tap is still answered at once; the next real scan waits."""
+    if settings.is_sqlite:
+        pytest.skip("SQLite has one writer for the whole database: nothing to hold apart")
+    clock.at = START + timedelta(minutes=5)
+    tablet = world.tablet()
+    first = world.scan(world.card(), tablet)
+    clock.at += timedelta(seconds=20)
+    holder = world.rt.engine.connect()  # a scan of the volunteer being judged: their lock, as it takes it
+    holder.exec_driver_sql(f"SELECT id FROM volunteers WHERE id = {world.volunteer_id} FOR NO KEY UPDATE")
+    pool = ThreadPoolExecutor(1)
+    tap = pool.submit(world.scan, world.card(), tablet)
+    try:
+        again = tap.result(timeout=10)  # would wait for the lock if it needed it
+    finally:
+        holder.rollback()
+        holder.close()
+        pool.shutdown()
+    assert again["outcome"] == "duplicate" and again["earlier_scan_id"] == first["scan_id"]
+    assert again["attendance_id"] == first["attendance_id"]
+    with world.rt.tx() as s:
+        stored = s.scalar(select(Scan).where(Scan.scan_id == again["scan_id"]))
+        assert (stored.outcome, stored.attendance_id, stored.offline) == (
+            "duplicate",
+            first["attendance_id"],
+            False,
+        )
+
+
 def test_concurrent_check_in_at_two_stations_one_wins(world, live_server):
     from volunteer import activities
 
