@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
@@ -446,24 +447,27 @@ def repeat_without_lock(
     answer = _answer(
         scan_id, repeated, {}, station_id=station_id, scanned_at=scanned_at, received_at=received_at
     )
-    stored = repository.insert_scan(
-        conn,
-        scan_id=scan_id,
-        device=device.label[:100],
-        payload=item.payload[:300],
-        scanned_at=scanned_at,
-        received_at=received_at,
-        effective_at=received_at,
-        offline=False,
-        station_id=station_id,
-        code_kind=code.kind,
-        volunteer_id=volunteer_id,
-        attendance_id=answer["attendance_id"],
-        outcome="duplicate",
-        reason=None,
-        result=answer,
-        flagged=False,
-    )
+    try:
+        stored = repository.insert_scan(
+            conn,
+            scan_id=scan_id,
+            device=device.label[:100],
+            payload=item.payload[:300],
+            scanned_at=scanned_at,
+            received_at=received_at,
+            effective_at=received_at,
+            offline=False,
+            station_id=station_id,
+            code_kind=code.kind,
+            volunteer_id=volunteer_id,
+            attendance_id=answer["attendance_id"],
+            outcome="duplicate",
+            reason=None,
+            result=answer,
+            flagged=False,
+        )
+    except IntegrityError:  # the attendance it repeats was undone meanwhile (`_rewind`): judge in full
+        return None
     return answer if stored else None  # a scan id already stored: `scan` answers as it did
 
 
