@@ -7,6 +7,7 @@ Session; the request or job that opened it commits once at the end.
 from __future__ import annotations
 
 import os
+import re
 import weakref
 from datetime import UTC, datetime
 
@@ -119,5 +120,6 @@ def const(value: str | int):
     constants of the code, never for a value from a request."""
     if isinstance(value, int):
         return literal_column(str(int(value)))
-    assert value.isidentifier(), value
+    if not re.fullmatch(r"[a-z_]+", value):
+        raise ValueError(f"not a constant of the code: {value!r}")
     return literal_column(f"'{value}'")

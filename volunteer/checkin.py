@@ -425,7 +425,10 @@ def repeat_without_lock(
 
     The lock is not needed: a duplicate changes nothing, and what makes a scan one is an accepted
     scan within the minute before it, at the same station, which is either committed (and read
-    here) or still being judged (not read here: the full judgement waits for its lock)."""
+    here) or still being judged (not read here: the full judgement waits for its lock). It is
+    judged on what was committed when it was read: a card reissued in the milliseconds between
+    the read and the insert is refused from the next scan on. A repeat of an offline scan goes
+    the full way: an offline batch may be undoing that scan's attendance under the lock."""
     scan_id = item.scan_id or str(uuid.uuid4())
     rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
     try:
@@ -441,7 +444,7 @@ def repeat_without_lock(
     except _Reject:
         return None
     repeated = _repeat(row, station_id, received_at)
-    if repeated is None:
+    if repeated is None or row.last_offline:
         return None
     scanned_at = item.scanned_at or received_at
     answer = _answer(

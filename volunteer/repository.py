@@ -447,6 +447,7 @@ _STATE = (
     .where(Volunteer.id == bindparam("volunteer_id"))
 )
 _WITH_LAST_SCAN = _VOLUNTEER_AND_STATION.add_columns(
+    _LastScan.offline.label("last_offline"),
     _LastScan.scan_id.label("last_scan_id"),
     _LastScan.station_id.label("last_station_id"),
     _LastScan.effective_at.label("last_at"),

@@ -247,7 +247,7 @@ def test_fifty_concurrent_identical_scans_make_one_attendance(world, live_server
 
 def test_a_double_tap_is_answered_while_the_volunteer_is_locked(world, clock, settings):
     """A duplicate needs no lock (`checkin.repeat_without_lock`): while another transaction holds
-    the volunteer's row, the double tap is still answered at once; the next real scan waits."""
+    the volunteer's row (as a scan being judged does), the double tap is still answered at once."""
     if settings.is_sqlite:
         pytest.skip("SQLite has one writer for the whole database: nothing to hold apart")
     clock.at = START + timedelta(minutes=5)
