@@ -171,24 +171,7 @@ def scan(
         # refused before the station was looked up: store it if it exists (a foreign key)
         station = repository.station_path(session, item.station_id)
         result["station_id"] = rec["station_id"] = station.station_id if station else None
-    stored = repository.insert_scan(
-        session,
-        scan_id=scan_id,
-        device=device.label[:100],
-        payload=(item.payload or "")[:300],
-        scanned_at=scanned_at,
-        received_at=received_at,
-        effective_at=at,
-        offline=offline,
-        station_id=rec["station_id"],
-        code_kind=rec.get("code_kind"),
-        volunteer_id=rec.get("volunteer_id"),
-        attendance_id=result["attendance_id"],
-        outcome=result["outcome"],
-        reason=result["reason"],
-        result=result,
-        flagged=rec["flagged"],
-    )
+    stored = _store(session, device, item, result, rec, scanned_at=scanned_at, at=at, offline=offline)
     if not stored:
         # The same scan id was judged at the same moment by another request, which committed
         # first: undo this judgement and answer as that one did.
@@ -217,6 +200,38 @@ def scan(
     if savepoint is not None:
         savepoint.commit()
     return result
+
+
+def _store(
+    conn,
+    device: Device,
+    item: ScanInput,
+    answer: dict,
+    rec: dict,
+    *,
+    scanned_at: datetime,
+    at: datetime,
+    offline: bool,
+) -> bool:
+    """Store a scan with its answer; False if its scan id is already stored."""
+    return repository.insert_scan(
+        conn,
+        scan_id=answer["scan_id"],
+        device=device.label[:100],
+        payload=(item.payload or "")[:300],
+        scanned_at=scanned_at,
+        received_at=rec["received_at"],
+        effective_at=at,
+        offline=offline,
+        station_id=rec["station_id"],
+        code_kind=rec.get("code_kind"),
+        volunteer_id=rec.get("volunteer_id"),
+        attendance_id=answer["attendance_id"],
+        outcome=answer["outcome"],
+        reason=answer["reason"],
+        result=answer,
+        flagged=rec["flagged"],
+    )
 
 
 def _answer(scan_id: str, result: dict, context: dict, *, station_id, scanned_at, received_at) -> dict:
@@ -451,24 +466,7 @@ def repeat_without_lock(
         scan_id, repeated, {}, station_id=station_id, scanned_at=scanned_at, received_at=received_at
     )
     try:
-        stored = repository.insert_scan(
-            conn,
-            scan_id=scan_id,
-            device=device.label[:100],
-            payload=item.payload[:300],
-            scanned_at=scanned_at,
-            received_at=received_at,
-            effective_at=received_at,
-            offline=False,
-            station_id=station_id,
-            code_kind=code.kind,
-            volunteer_id=volunteer_id,
-            attendance_id=answer["attendance_id"],
-            outcome="duplicate",
-            reason=None,
-            result=answer,
-            flagged=False,
-        )
+        stored = _store(conn, device, item, answer, rec, scanned_at=scanned_at, at=received_at, offline=False)
     except IntegrityError:  # the attendance it repeats was undone meanwhile (`_rewind`): judge in full
         return None
     return answer if stored else None  # a scan id already stored: `scan` answers as it did
