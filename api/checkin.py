@@ -505,21 +505,7 @@ class ScanController(Controller):
         item = checkin.check_input(
             checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at, data.mode)
         )
-        received_at = rt.clock.now()
-        with rt.statements() as conn:
-            result = checkin.repeat_without_lock(conn, rt.codes, device, item, received_at=received_at)
-        if result is None:
-            with rt.tx() as session:
-                result = checkin.scan(
-                    session,
-                    rt.codes,
-                    device,
-                    item,
-                    received_at=received_at,
-                    offline=False,
-                    settings=rt.settings,
-                )
-        return ScanResult(**result)
+        return ScanResult(**checkin.scan_online(rt, device, item, received_at=rt.clock.now()))
 
     @post(
         "/batch",

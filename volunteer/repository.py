@@ -426,33 +426,37 @@ _LATEST_SCAN_ID = (
     .scalar_subquery()
 )
 _LastScan = aliased(Scan)
-_STATE = (
-    select(
-        Attendance.id.label("attendance_id"),
-        Attendance.station_id.label("attendance_station_id"),
-        Attendance.checked_in_at,
-        Activity.id.label("activity_id"),
-        Activity.title,
-        Activity.starts_at,
-        Activity.ends_at,
-        _LastScan.scan_id.label("last_scan_id"),
-        _LastScan.station_id.label("last_station_id"),
-        _LastScan.effective_at.label("last_at"),
-        _LastScan.result.label("last_result"),
-    )
-    .select_from(Volunteer)
-    .outerjoin(Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == _const("open")))
-    .outerjoin(Activity, Activity.id == Attendance.activity_id)
-    .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
-    .where(Volunteer.id == bindparam("volunteer_id"))
-)
-_WITH_LAST_SCAN = _VOLUNTEER_AND_STATION.add_columns(
-    _LastScan.offline.label("last_offline"),
+# a volunteer's state for the scan door: the open attendance (with its activity) and the last
+# accepted scan in a window (None where there is none)
+_STATE_COLUMNS = (
+    Attendance.id.label("attendance_id"),
+    Attendance.station_id.label("attendance_station_id"),
+    Attendance.checked_in_at,
+    Activity.id.label("activity_id"),
+    Activity.title,
+    Activity.starts_at,
+    Activity.ends_at,
     _LastScan.scan_id.label("last_scan_id"),
     _LastScan.station_id.label("last_station_id"),
     _LastScan.effective_at.label("last_at"),
     _LastScan.result.label("last_result"),
-).outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
+    _LastScan.offline.label("last_offline"),
+)
+
+
+def _with_state(q):
+    return (
+        q.select_from(Volunteer)
+        .outerjoin(
+            Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == _const("open"))
+        )
+        .outerjoin(Activity, Activity.id == Attendance.activity_id)
+        .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
+    )
+
+
+_STATE = _with_state(select(*_STATE_COLUMNS)).where(Volunteer.id == bindparam("volunteer_id"))
+_VOLUNTEER_STATION_STATE = _with_state(_VOLUNTEER_AND_STATION.add_columns(*_STATE_COLUMNS))
 _Team = aliased(Organization)
 _FILED_HERE = (
     select(Filing.id)
@@ -530,6 +534,17 @@ _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(
     Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open")
 )
+# The same two writes taking the volunteer's lock themselves (a scan judged on a read without it):
+# the lock first (PostgreSQL; SQLite has one writer), then the row, checked against what is there
+# now (an attendance closed meanwhile is not updated; a second open one breaks the unique index).
+_VOLUNTEER_LOCKED = (
+    select(Volunteer.id)
+    .where(Volunteer.id == bindparam("lock_volunteer_id"))  # not a column's name: SQLAlchemy keeps those
+    .with_for_update(key_share=True)
+    .scalar_subquery()
+)
+_INSERT_ATTENDANCE_LOCKING = _INSERT_ATTENDANCE.values(volunteer_id=_VOLUNTEER_LOCKED)
+_CLOSE_ATTENDANCE_LOCKING = _CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
 
 
 def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
@@ -542,13 +557,14 @@ def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id:
     )
 
 
-def volunteer_and_last_scan(
+def volunteer_station_state(
     conn: Connection, volunteer_id: int, station_id: int, since: datetime, at: datetime
 ):
-    """Without a lock: the volunteer, the named station (as `lock_volunteer_with_station`) and the
-    last accepted scan from `since` to `at` (as `volunteer_state`); None if there is no such volunteer."""
+    """Without a lock, in one round trip: the volunteer and the named station (as
+    `lock_volunteer_with_station`) with the volunteer's state (as `volunteer_state`); None if there
+    is no such volunteer."""
     params = {"volunteer_id": volunteer_id, "station_id": station_id, "since": since, "at": at}
-    return conn.execute(_WITH_LAST_SCAN, params).first()
+    return conn.execute(_VOLUNTEER_STATION_STATE, params).first()
 
 
 def station_path(session: Session, station_id: int):
@@ -602,13 +618,22 @@ def walk_in_has_place(session: Session, activity_id: int, volunteer_id: int, cap
     return confirmed + walk_ins < capacity
 
 
-def insert_attendance(session: Session, **values) -> int:
-    return session.connection().execute(_INSERT_ATTENDANCE, values).scalar_one()
+def insert_attendance(session: Session, *, locking: bool = False, **values) -> int:
+    """`locking`: take the volunteer's lock first (IntegrityError if they have an open attendance)."""
+    if locking:
+        values["lock_volunteer_id"] = values.pop("volunteer_id")
+    stmt = _INSERT_ATTENDANCE_LOCKING if locking else _INSERT_ATTENDANCE
+    return session.connection().execute(stmt, values).scalar_one()
 
 
-def close_attendance(session: Session, attendance_id: int, **values) -> bool:
-    """Close an open attendance; False if it was no longer open."""
-    return (
-        session.connection().execute(_CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}).rowcount
-        == 1
-    )
+def close_attendance(
+    session: Session, attendance_id: int, *, lock_volunteer: int | None = None, **values
+) -> bool:
+    """Close an open attendance; False if it was no longer open. `lock_volunteer`: its volunteer,
+    whose lock is taken first."""
+    if lock_volunteer is None:
+        stmt, params = _CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}
+    else:
+        stmt = _CLOSE_ATTENDANCE_LOCKING
+        params = {"attendance_id": attendance_id, "lock_volunteer_id": lock_volunteer, **values}
+    return session.connection().execute(stmt, params).rowcount == 1

@@ -2,6 +2,7 @@
 taps, offline batches, forgotten check-outs, corrections (扫码签到签退)."""
 
 import io
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -246,7 +247,7 @@ def test_fifty_concurrent_identical_scans_make_one_attendance(world, live_server
 
 
 def test_a_double_tap_is_answered_while_the_volunteer_is_locked(world, clock, settings):
-    """A duplicate needs no lock (`checkin.repeat_without_lock`): while another transaction holds
+    """A duplicate needs no lock (`checkin.scan_online`): while another transaction holds
     the volunteer's row (as a scan being judged does), the double tap is still answered at once."""
     if settings.is_sqlite:
         pytest.skip("SQLite has one writer for the whole database: nothing to hold apart")
@@ -272,6 +273,87 @@ def test_a_double_tap_is_answered_while_the_volunteer_is_locked(world, clock, se
             "duplicate",
             first["attendance_id"],
             False,
+        )
+
+
+def _hold_volunteer_and_scan(world, tablet):
+    """The volunteer's row held by another transaction (as a scan being judged, an offline batch or
+    the forgotten check-out job holds it) while a card scan runs in a thread, until that scan waits
+    for the lock. Returns the holding connection, the thread pool and the scan's future."""
+    holder = world.rt.engine.connect()
+    holder.exec_driver_sql(f"SELECT id FROM volunteers WHERE id = {world.volunteer_id} FOR NO KEY UPDATE")
+    pool = ThreadPoolExecutor(1)
+    tap = pool.submit(world.scan, world.card(), tablet)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    for _ in range(200):
+        with world.rt.engine.connect() as c:
+            if c.exec_driver_sql(waiting).scalar():
+                return holder, pool, tap
+        assert not tap.done(), tap.result()
+        time.sleep(0.05)
+    raise AssertionError("the scan never waited for the volunteer's lock")
+
+
+def test_a_check_out_whose_attendance_closed_meanwhile_is_judged_again_under_the_lock(world, clock, settings):
+    """A check-out is decided on a read without the volunteer's lock (`checkin.scan_online`) and its
+    write takes the lock. The attendance was closed meanwhile by the transaction holding the lock:
+    it is not closed a second time, no second event goes to the ledger, and the scan is judged
+    again under the lock on what is there now (no open attendance: a check-in)."""
+    if settings.is_sqlite:
+        pytest.skip("SQLite has one writer for the whole database: nothing changes between read and write")
+    clock.at = START + timedelta(minutes=5)
+    tablet = world.tablet()
+    first = world.scan(world.card(), tablet)
+    assert first["outcome"] == "checked_in"
+    clock.at += timedelta(minutes=30)
+    holder, pool, tap = _hold_volunteer_and_scan(world, tablet)
+    try:
+        holder.exec_driver_sql(
+            "UPDATE attendances SET state = 'auto_closed', minutes = 7, checked_out_at = checked_in_at, "
+            f"flagged = true WHERE id = {first['attendance_id']}"
+        )
+        holder.commit()
+        answer = tap.result(timeout=10)
+    finally:
+        holder.close()
+        pool.shutdown()
+    assert answer["outcome"] == "checked_in" and answer["attendance_id"] != first["attendance_id"]
+    with world.rt.tx() as s:
+        closed = s.get(Attendance, first["attendance_id"])
+        assert (closed.state, closed.minutes) == ("auto_closed", 7)
+    job = f"attendance-closed-{first['attendance_id']}"
+    assert count(world.rt, OutboxMessage, OutboxMessage.job_id == job) == 0
+    assert count(world.rt, Attendance, Attendance.state == "open") == 1
+
+
+def test_a_check_in_yields_to_an_attendance_opened_while_it_waited(world, clock, settings):
+    """A check-in decided without the volunteer's lock (`checkin.scan_online`) waits for it in its
+    write; meanwhile the volunteer was checked in at another station. The unique index on a
+    volunteer's open attendance refuses the second one, and the scan, judged again under the
+    lock, is `checked_in_elsewhere`."""
+    if settings.is_sqlite:
+        pytest.skip("SQLite has one writer for the whole database: nothing changes between read and write")
+    clock.at = START + timedelta(minutes=5)
+    holder, pool, tap = _hold_volunteer_and_scan(world, world.tablet())
+    try:
+        holder.exec_driver_sql(
+            "INSERT INTO attendances (activity_id, volunteer_id, station_id, state, checked_in_at, flagged, "
+            f"created_at) VALUES ({world.other_activity}, {world.volunteer_id}, {world.other_station}, 'open', "
+            "now(), false, now())"
+        )
+        holder.commit()
+        answer = tap.result(timeout=10)
+    finally:
+        holder.close()
+        pool.shutdown()
+    assert (answer["outcome"], answer["reason"]) == ("rejected", "checked_in_elsewhere")
+    assert count(world.rt, Attendance) == 1
+    with world.rt.tx() as s:
+        stored = s.scalar(select(Scan).where(Scan.scan_id == answer["scan_id"]))
+        assert (stored.outcome, stored.reason, stored.attendance_id) == (
+            "rejected",
+            "checked_in_elsewhere",
+            None,
         )
 
 
