@@ -200,8 +200,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 name: stack.enter_context(common.Server([*cmd, "--workers", str(args.workers)], setup.env))
                 for name, cmd in servers.items()
             }
-            for server in running.values():  # warm up
-                common.run_wrk(server.url, 1 if args.quick else 3, args.connections[-1], env=wrk_env)
+            # warm up: every worker's connections prepare their statements (psycopg, after 5 uses) and
+            # PostgreSQL plans them; a fresh linli took over 5 s to reach its pace
+            for server in running.values():
+                common.run_wrk(server.url, 1 if args.quick else 10, args.connections[0], env=wrk_env)
             for connections in args.connections:
                 for server in running.values():
                     server.reset_peak()
