@@ -460,14 +460,17 @@ def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -
     scan_id = item.scan_id or str(uuid.uuid4())
     scanned_at = item.scanned_at or received_at
     rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
-    state = None
+    try:
+        code, station_id, volunteer_id = _subjects(rt.codes, device, item, received_at, False, None, rec)
+    except _Reject:
+        code = None
+    if code is None or code.kind == "diner_card":  # no read first (on SQLite it takes the write lock)
+        return _scan_in_full(rt, device, item, received_at)
     with rt.statements() as conn:
+        state = repository.volunteer_station_state(
+            conn, volunteer_id, station_id, received_at - DUPLICATE_WINDOW, received_at
+        )
         try:
-            code, station_id, volunteer_id = _subjects(rt.codes, device, item, received_at, False, None, rec)
-            if code.kind != "diner_card":
-                state = repository.volunteer_station_state(
-                    conn, volunteer_id, station_id, received_at - DUPLICATE_WINDOW, received_at
-                )
             if state is not None:
                 who = _admit(device, code, state, state, rec)
         except _Reject:
@@ -515,6 +518,10 @@ def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -
             return answer
         except (_Reject, _Stale, IntegrityError):
             pass
+    return _scan_in_full(rt, device, item, received_at)
+
+
+def _scan_in_full(rt, device: Device, item: ScanInput, received_at: datetime) -> dict:
     with rt.tx() as session:
         return scan(
             session, rt.codes, device, item, received_at=received_at, offline=False, settings=rt.settings
