@@ -1,8 +1,14 @@
--- wrk script for bench/scans.py: card scans at one station, random volunteers, fresh scan ids.
+-- wrk script for bench/scans.py and bench/meals.py: card scans at one station, fresh scan ids.
+-- Cards drawn at random (meals: diners), or, with BENCH_FIRST set (scans: volunteers), walked in
+-- order from that line of the file, each thread every BENCH_THREADS-th card, so no card comes
+-- round again within a run; BENCH_REPEAT of the scans are the last card again (a double tap).
 local payloads = {}
 local station = os.getenv("BENCH_STATION")
 local token = os.getenv("BENCH_TOKEN")
 for line in io.lines(os.getenv("BENCH_PAYLOADS")) do payloads[#payloads + 1] = line end
+local first = tonumber(os.getenv("BENCH_FIRST") or "")
+local stride = tonumber(os.getenv("BENCH_THREADS") or "1")
+local repeats = tonumber(os.getenv("BENCH_REPEAT") or "0")
 
 local threads = {}
 function setup(thread)
@@ -13,6 +19,15 @@ end
 function init(args)
   math.randomseed(os.time() * 1000 + id)
   outcomes = {}
+  if first then nextcard = first + id - 1 end
+end
+
+local function card()
+  if not first then return payloads[math.random(#payloads)] end
+  if last and math.random() < repeats then return last end
+  last = payloads[(nextcard - 1) % #payloads + 1]
+  nextcard = nextcard + stride
+  return last
 end
 
 local function uuid()
@@ -21,7 +36,7 @@ local function uuid()
 end
 
 function request()
-  local body = '{"payload":"' .. payloads[math.random(#payloads)] .. '","station_id":' .. station ..
+  local body = '{"payload":"' .. card() .. '","station_id":' .. station ..
       ',"scan_id":"' .. uuid() .. '"}'
   return wrk.format("POST", "/api/v1/scans",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)

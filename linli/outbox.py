@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text, insert, select
+from sqlalchemy import JSON, Integer, String, Text, bindparam, insert, literal_column, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -91,3 +91,25 @@ def already_ran(session: Session, job_id: str) -> bool:
 
 def mark_ran(session: Session, job_id: str, now: datetime) -> None:
     session.add(JobRun(job_id=job_id, finished_at=now))
+
+
+def emitted_with(source):
+    """`emit` for a change written in one statement (PostgreSQL): a CTE inserting one row per row
+    of `source` (none if the change did not happen); `emit`'s arguments are its parameters
+    event_func, event_job_id, event_args, event_queue and event_now."""
+    columns = OutboxMessage.__table__.c
+    return (
+        insert(OutboxMessage)
+        .from_select(
+            ["func", "job_id", "args", "queue", "created_at", "attempts"],
+            select(
+                *(
+                    bindparam(f"event_{n}", type_=columns[n].type)
+                    for n in ("func", "job_id", "args", "queue")
+                ),
+                bindparam("event_now", type_=columns.created_at.type),
+                literal_column("0"),
+            ).select_from(source),
+        )
+        .cte("event")
+    )

@@ -72,14 +72,10 @@ class Runtime:
     @contextmanager
     def statements(self) -> Iterator[Connection]:
         """A connection whose statements commit one by one, for work that needs no transaction
-        round it (PostgreSQL: no BEGIN and COMMIT round trips). On SQLite, one transaction
-        committed at the end: there a transaction costs no round trip."""
-        if self.settings.is_sqlite:
-            with self.engine.begin() as conn:
-                yield conn
-        else:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                yield conn
+        round it: no BEGIN and COMMIT round trips (PostgreSQL; on SQLite a transaction costs no
+        round trip)."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     def close(self) -> None:
         self.engine.dispose()

@@ -171,7 +171,9 @@ def scan(
         # refused before the station was looked up: store it if it exists (a foreign key)
         station = repository.station_path(session, item.station_id)
         result["station_id"] = rec["station_id"] = station.station_id if station else None
-    stored = _store(session, device, item, result, rec, scanned_at=scanned_at, at=at, offline=offline)
+    stored = repository.insert_scan(
+        session, **_scan_row(device, item, result, rec, scanned_at=scanned_at, at=at, offline=offline)
+    )
     if not stored:
         # The same scan id was judged at the same moment by another request, which committed
         # first: undo this judgement and answer as that one did.
@@ -202,8 +204,7 @@ def scan(
     return result
 
 
-def _store(
-    conn,
+def _scan_row(
     device: Device,
     item: ScanInput,
     answer: dict,
@@ -212,26 +213,25 @@ def _store(
     scanned_at: datetime,
     at: datetime,
     offline: bool,
-) -> bool:
-    """Store a scan with its answer; False if its scan id is already stored."""
-    return repository.insert_scan(
-        conn,
-        scan_id=answer["scan_id"],
-        device=device.label[:100],
-        payload=(item.payload or "")[:300],
-        scanned_at=scanned_at,
-        received_at=rec["received_at"],
-        effective_at=at,
-        offline=offline,
-        station_id=rec["station_id"],
-        code_kind=rec.get("code_kind"),
-        volunteer_id=rec.get("volunteer_id"),
-        attendance_id=answer["attendance_id"],
-        outcome=answer["outcome"],
-        reason=answer["reason"],
-        result=answer,
-        flagged=rec["flagged"],
-    )
+) -> dict:
+    """A scan as it is stored, with its answer."""
+    return {
+        "scan_id": answer["scan_id"],
+        "device": device.label[:100],
+        "payload": (item.payload or "")[:300],
+        "scanned_at": scanned_at,
+        "received_at": rec["received_at"],
+        "effective_at": at,
+        "offline": offline,
+        "station_id": rec["station_id"],
+        "code_kind": rec.get("code_kind"),
+        "volunteer_id": rec.get("volunteer_id"),
+        "attendance_id": answer["attendance_id"],
+        "outcome": answer["outcome"],
+        "reason": answer["reason"],
+        "result": answer,
+        "flagged": rec["flagged"],
+    }
 
 
 def _answer(scan_id: str, result: dict, context: dict, *, station_id, scanned_at, received_at) -> dict:
@@ -391,6 +391,17 @@ def _closed_job_id(attendance_id: int) -> str:
     return f"attendance-closed-{attendance_id}"
 
 
+def _closed_event(attendance_id: int, now: datetime) -> dict:
+    """The event for the points ledger when an attendance closes (`emit`'s arguments)."""
+    return {
+        "func": "workers.jobs.attendance_closed",
+        "job_id": _closed_job_id(attendance_id),
+        "args": [attendance_id],
+        "queue": "points",
+        "now": now,
+    }
+
+
 def _replay(session: Session, later, settings) -> None:
     """Judge again, in time order, the scans `_rewind` undid, and store their new answers."""
     volunteer = repository.get(session, later[0].volunteer_id)
@@ -431,94 +442,110 @@ def _repeat(last, station_id: int, at: datetime) -> dict | None:
     return None
 
 
-class _Stale(Exception):
-    """What a scan was judged on, read without the volunteer's lock, has changed since."""
-
-
 def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -> dict:
-    """An online scan (a phone, or a tablet that is online), judged on one read without the
-    volunteer's lock (the volunteer, the station, the open attendance, the last accepted scan)
-    where that read settles it: a double tap, a check-in or a check-out, the commonest scans at a
-    busy counter. Anything else (every refusal, a diner's card, a walk-in, a repeat of an offline
-    scan) and any change since the read: judged in full under the lock (`scan`).
-
-    - A double tap is stored with its earlier answer at once, outside any transaction. A duplicate
-      changes nothing, and what makes a scan one is an accepted scan within the minute before it,
-      which is either committed (and read) or still being judged (not read: then this scan is a
-      check-in or check-out below, and finds it there). A card reissued in the milliseconds
-      between the read and the insert is refused from the next scan on.
-    - A check-in or check-out is written in one transaction whose first write takes the
-      volunteer's lock itself, so an offline batch judging the same volunteer is never interleaved,
-      and holds only if the read still does: the attendance it closes is still open; no other was
-      opened meanwhile (the unique index on a volunteer's open attendance). Otherwise it is rolled
-      back and the scan judged in full. Two round trips fewer than taking the lock first, and the
-      same answers, save one case kept as a known limit (docs/reliability.md): an offline batch
-      committing, in the same milliseconds, a check-in and check-out of this volunteer from the
-      last minute.
-    - A repeat of an offline scan goes the full way: an offline batch may be undoing that scan's
-      attendance under the lock."""
-    scan_id = item.scan_id or str(uuid.uuid4())
-    scanned_at = item.scanned_at or received_at
+    """An online scan (a phone, or a tablet that is online). A volunteer's double tap, check-in or
+    check-out, the commonest scans at a busy counter, is settled on a read without the volunteer's
+    lock (`_settle`), on PostgreSQL. Anything else (every refusal, a diner's card, a walk-in, a
+    repeat of an offline scan), any change since the read, and every scan on SQLite (one writer,
+    no round trips: nothing to gain) is judged in full under the lock (`scan`)."""
     rec: dict = {"station_id": None, "station_known": False, "received_at": received_at, "flagged": False}
     try:
         code, station_id, volunteer_id = _subjects(rt.codes, device, item, received_at, False, None, rec)
     except _Reject:
-        code = None
-    if code is None or code.kind == "diner_card":  # no read first (on SQLite it takes the write lock)
-        return _scan_in_full(rt, device, item, received_at)
-    with rt.statements() as conn:
-        state = repository.volunteer_station_state(
-            conn, volunteer_id, station_id, received_at - DUPLICATE_WINDOW, received_at
-        )
-        try:
-            if state is not None:
-                who = _admit(device, code, state, state, rec)
-        except _Reject:
-            state = None
-        if state is not None and not state.last_offline:
-            repeated = _repeat(state, station_id, received_at)
-            if repeated is not None:
-                answer = _answer(
-                    scan_id,
-                    repeated,
-                    {},
-                    station_id=station_id,
-                    scanned_at=scanned_at,
-                    received_at=received_at,
+        code = None  # refused: judged in full, under the lock
+    if code is not None and code.kind != "diner_card" and not rt.settings.is_sqlite:
+        with rt.statements() as conn:
+            try:
+                answer = _settle(
+                    conn, device, item, code, station_id, volunteer_id, rec, received_at, rt.settings
                 )
-                try:
-                    if _store(
-                        conn, device, item, answer, rec, scanned_at=scanned_at, at=received_at, offline=False
-                    ):
-                        return answer
-                except IntegrityError:  # the attendance it repeats was undone meanwhile (`_rewind`)
-                    pass
-                state = None  # or a scan id already stored: `scan` answers as it did
-    if state is not None and not state.last_offline:
-        try:
-            with rt.tx() as session:
-                result = _decide(
-                    session,
-                    volunteer_id,
-                    who,
-                    station_id,
-                    received_at,
-                    received_at,
-                    rt.settings,
-                    _NONE,
-                    state,
-                )
-                answer = _answer(
-                    scan_id, result, {}, station_id=station_id, scanned_at=scanned_at, received_at=received_at
-                )
-                if not _store(
-                    session, device, item, answer, rec, scanned_at=scanned_at, at=received_at, offline=False
-                ):
-                    raise _Stale  # a scan id already stored: `scan` answers as it did
+            except (_Reject, IntegrityError):
+                answer = None
+        if answer is not None:
             return answer
-        except (_Reject, _Stale, IntegrityError):
-            pass
     return _scan_in_full(rt, device, item, received_at)
+
+
+def _settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings) -> dict | None:
+    """A volunteer's online scan judged on one read without their lock (the volunteer, the station,
+    the open attendance, the last accepted scan) and stored, each write in one statement of its
+    own, where that read settles it. None, or _Reject or IntegrityError, with nothing written,
+    where it does not: the caller judges the scan in full.
+
+    - A double tap is stored with its earlier answer. A duplicate changes nothing, and what makes
+      a scan one is an accepted scan within the minute before it, which is either committed (and
+      read) or still being judged (not read: then this scan is a check-in or check-out below, and
+      finds it there). A card reissued in the milliseconds between the read and the insert is
+      refused from the next scan on. IntegrityError: the attendance it repeats was undone
+      meanwhile (`_rewind`), or the scan id is taken.
+    - A check-out or check-in is written with its scan in one statement that takes the
+      volunteer's lock first, so an offline batch judging the same volunteer is never
+      interleaved, and holds only if the read still does: the attendance it closes is still
+      open; no other was opened meanwhile (`repository.check_out_and_store`, `check_in_and_store`).
+      The same answers as the full judgement, save one case kept as a known limit
+      (docs/reliability.md): an offline batch committing, in the same milliseconds, a check-in and
+      check-out of this volunteer from the last minute.
+    - A check-in only to the activity the full judgement tries first (`_decide`), and only where
+      it needs no more reads: a confirmed sign-up, filed with a team of its organization.
+    - A repeat of an offline scan goes the full way: an offline batch may be undoing that scan's
+      attendance under the lock."""
+    state = repository.volunteer_station_state(conn, volunteer_id, station_id, at - DUPLICATE_WINDOW, at)
+    if state is None or state.last_offline:
+        return None
+    who = _admit(device, code, state, state, rec)
+    scan_id = item.scan_id or str(uuid.uuid4())
+    scanned_at = item.scanned_at or at
+
+    def answer(result: dict) -> dict:
+        return _answer(scan_id, result, {}, station_id=station_id, scanned_at=scanned_at, received_at=at)
+
+    def row(answer: dict) -> dict:
+        return _scan_row(device, item, answer, rec, scanned_at=scanned_at, at=at, offline=False)
+
+    repeated = _repeat(state, station_id, at)
+    if repeated is not None:
+        done = answer(repeated)
+        return done if repository.insert_scan(conn, **row(done)) else None
+    if state.attendance_id is not None:  # checked in: this scan checks out, here
+        if state.attendance_station_id != station_id or at < state.checked_in_at:
+            return None
+        checked_out_at, minutes = _checked_out(state.checked_in_at, state.ends_at, at)
+        done = answer(
+            {
+                "outcome": "checked_out",
+                "volunteer": who,
+                "activity": _act(state.activity_id, state.title, state.starts_at, state.ends_at),
+                "attendance_id": state.attendance_id,
+                "minutes": minutes,
+            }
+        )
+        written = repository.check_out_and_store(
+            conn,
+            state.attendance_id,
+            volunteer_id,
+            out_at=checked_out_at,
+            minutes=minutes,
+            event=_closed_event(state.attendance_id, at),
+            scan=row(done),
+        )
+        return done if written else None
+    candidates = repository.window_rows(
+        conn, station_id, at, settings.early_checkin_minutes * 60, volunteer_id
+    )
+    first = min(candidates, key=lambda a: a.status is None, default=None)  # as `_decide` ranks them
+    if first is None or first.team_ids or not first.filed_here or first.status != "confirmed":
+        return None
+    done = answer(
+        {
+            "outcome": "checked_in",
+            "volunteer": who,
+            "activity": _act(first.id, first.title, first.starts_at, first.ends_at),
+        }
+    )
+    done["attendance_id"] = repository.check_in_and_store(
+        conn, first.id, volunteer_id, station_id, at=max(at, first.starts_at), scan=row(done)
+    )
+    return done
 
 
 def _scan_in_full(rt, device: Device, item: ScanInput, received_at: datetime) -> dict:
@@ -528,18 +555,11 @@ def _scan_in_full(rt, device: Device, item: ScanInput, received_at: datetime) ->
         )
 
 
-def _decide(session, volunteer_id, who, station_id, at, received_at, settings, held, unlocked=None) -> dict:
-    """What a volunteer's accepted code does at a station at a moment, given what came before:
-    a duplicate, a check-out, a check-in, or why not. `held`: activities whose later attendance
-    has closed before this (offline) scan arrived. `unlocked`: the volunteer's state as read
-    without their lock (`scan_online`): the writes take the lock and raise _Stale or IntegrityError
-    where that state no longer holds; a walk-in raises _Stale (its place is counted under the
-    activity's lock, taken before the volunteer's in the full judgement). Without it, the state is
-    read here, under the lock the caller holds."""
-    locking = unlocked is not None
-    state = (
-        unlocked if locking else repository.volunteer_state(session, volunteer_id, at - DUPLICATE_WINDOW, at)
-    )
+def _decide(session, volunteer_id, who, station_id, at, received_at, settings, held) -> dict:
+    """What a volunteer's accepted code does at a station at a moment, given what came before,
+    under the volunteer's lock (the caller holds it): a duplicate, a check-out, a check-in, or why
+    not. `held`: activities whose later attendance has closed before this (offline) scan arrived."""
+    state = repository.volunteer_state(session, volunteer_id, at - DUPLICATE_WINDOW, at)
     repeated = _repeat(state, station_id, at)
     if repeated is not None:
         return repeated
@@ -563,10 +583,8 @@ def _decide(session, volunteer_id, who, station_id, at, received_at, settings, h
             at,
             state="closed",
             now=received_at,
-            lock_volunteer=volunteer_id if locking else None,
         )
-        if minutes is None:  # closed since it was read (under the lock it stays open until here)
-            raise _Stale
+        assert minutes is not None  # the volunteer's lock keeps it open until here
         return {
             "outcome": "checked_out",
             "volunteer": who,
@@ -593,8 +611,6 @@ def _decide(session, volunteer_id, who, station_id, at, received_at, settings, h
         else:
             reason = None if activity.filed_here else "not_filed"
         if reason is None and activity.status != "confirmed":
-            if locking:
-                raise _Stale
             if not activity.walk_ins:
                 reason = "not_signed_up"
             elif not repository.walk_in_has_place(session, activity.id, volunteer_id, activity.capacity):
@@ -610,7 +626,6 @@ def _decide(session, volunteer_id, who, station_id, at, received_at, settings, h
             # the volunteer's row lock makes this the only open attendance (also a unique index)
             attendance_id = repository.insert_attendance(
                 session,
-                locking=locking,
                 activity_id=activity.id,
                 volunteer_id=volunteer_id,
                 station_id=station_id,
@@ -713,29 +728,27 @@ def close(
     state: str,
     now: datetime,
     flag: str | None = None,
-    lock_volunteer: int | None = None,
 ) -> int | None:
     """Close an open attendance: minutes from check-in to check-out, counted within the activity's
     window; the event for the points ledger is written in the same transaction. Returns the
-    minutes, or None if it was no longer open. `lock_volunteer`: take its volunteer's lock first."""
-    out = min(max(at, checked_in_at), ends_at)
-    minutes = max(0, int((out - checked_in_at).total_seconds() // 60))
-    values = {"checked_out_at": max(at, checked_in_at), "minutes": minutes, "state": state}
+    minutes, or None if it was no longer open."""
+    checked_out_at, minutes = _checked_out(checked_in_at, ends_at, at)
+    values = {"checked_out_at": checked_out_at, "minutes": minutes, "state": state}
     if flag:
         values |= {"flagged": True, "flag_reason": flag}
-    if not repository.close_attendance(session, attendance_id, lock_volunteer=lock_volunteer, **values):
+    if not repository.close_attendance(session, attendance_id, **values):
         return None  # closed meanwhile (the forgotten check-out job): nothing more to do
-    emit(
-        session,
-        func="workers.jobs.attendance_closed",
-        job_id=_closed_job_id(attendance_id),
-        args=[attendance_id],
-        now=now,
-        queue="points",
-        known_new=True,  # an attendance closes once (`_rewind` may undo it before commit)
-    )
+    # an attendance closes once (`_rewind` may undo it before commit)
+    emit(session, **_closed_event(attendance_id, now), known_new=True)
     _closed_here(session).add(attendance_id)
     return minutes
+
+
+def _checked_out(checked_in_at: datetime, ends_at: datetime, at: datetime) -> tuple[datetime, int]:
+    """An attendance checked out at `at`: its check-out time and its minutes, counted within the
+    activity's window."""
+    out = min(max(at, checked_in_at), ends_at)
+    return max(at, checked_in_at), max(0, int((out - checked_in_at).total_seconds() // 60))
 
 
 def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> int:

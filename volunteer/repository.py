@@ -387,8 +387,10 @@ def approved_members(session: Session, team_id: int) -> list[Volunteer]:
 # A scan runs about eight statements; building them anew each time cost more than running them.
 # These return plain rows (attribute access like the models) and write with Core statements.
 
-from sqlalchemy import bindparam, insert  # noqa: E402
+from sqlalchemy import bindparam, cast, insert  # noqa: E402
+from sqlalchemy.dialects.postgresql import JSONB  # noqa: E402
 
+from linli import outbox  # noqa: E402
 from linli.db import const as _const  # noqa: E402
 
 _STATION_PATH = (
@@ -534,17 +536,96 @@ _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(
     Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open")
 )
-# The same two writes taking the volunteer's lock themselves (a scan judged on a read without it):
-# the lock first (PostgreSQL; SQLite has one writer), then the row, checked against what is there
-# now (an attendance closed meanwhile is not updated; a second open one breaks the unique index).
+# A check-in or check-out judged on a read without the volunteer's lock (`checkin.scan_online`),
+# written in one statement (PostgreSQL: data-modifying CTEs; one round trip, its own transaction).
+# The write takes the volunteer's lock first, then holds only if the read still does: the
+# attendance it closes is still open (else nothing is written); no other was opened meanwhile
+# (else the unique index on open attendances fails the whole statement). The scan is stored
+# with it, once per row written; a scan id already stored fails the whole statement too.
 _VOLUNTEER_LOCKED = (
     select(Volunteer.id)
     .where(Volunteer.id == bindparam("lock_volunteer_id"))  # not a column's name: SQLAlchemy keeps those
     .with_for_update(key_share=True)
     .scalar_subquery()
 )
-_INSERT_ATTENDANCE_LOCKING = _INSERT_ATTENDANCE.values(volunteer_id=_VOLUNTEER_LOCKED)
-_CLOSE_ATTENDANCE_LOCKING = _CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
+_SCAN_COLUMNS = (
+    "scan_id",
+    "device",
+    "payload",
+    "scanned_at",
+    "received_at",
+    "effective_at",
+    "offline",
+    "station_id",
+    "code_kind",
+    "volunteer_id",
+    "outcome",
+    "reason",
+    "flagged",
+)
+
+
+def _stored_with(attendance, result):
+    """The scan (parameters scan_<column>), inserted once per row of `attendance`, with its id."""
+    columns = Scan.__table__.c
+    return (
+        insert(Scan)
+        .from_select(
+            [*_SCAN_COLUMNS, "attendance_id", "result"],
+            select(
+                *(bindparam(f"scan_{n}", type_=columns[n].type) for n in _SCAN_COLUMNS),
+                attendance.c.id,
+                result,
+            ).select_from(attendance),
+        )
+        .returning(Scan.attendance_id)
+    )
+
+
+_CLOSED = (
+    update(Attendance)
+    .where(
+        Attendance.id == bindparam("attendance_id"),
+        Attendance.state == _const("open"),
+        Attendance.volunteer_id == _VOLUNTEER_LOCKED,
+    )
+    .values(
+        checked_out_at=bindparam("out_at", type_=Attendance.checked_out_at.type),
+        minutes=bindparam("out_minutes", type_=Attendance.minutes.type),
+        state=_const("closed"),
+    )
+    .returning(Attendance.id)
+    .cte("closed")
+)
+_CHECK_OUT = (
+    _stored_with(_CLOSED, bindparam("scan_result", type_=Scan.result.type))
+    .add_cte(_CLOSED)
+    .add_cte(outbox.emitted_with(_CLOSED))
+)
+_OPENED = (
+    insert(Attendance)
+    .values(
+        activity_id=bindparam("in_activity_id"),
+        volunteer_id=_VOLUNTEER_LOCKED,
+        station_id=bindparam("in_station_id"),
+        state=_const("open"),
+        checked_in_at=bindparam("in_at"),
+        flagged=false(),
+        created_at=bindparam("in_created_at"),
+    )
+    .returning(Attendance.id)
+    .cte("opened")
+)
+# the answer stored names the attendance, whose id is known only here
+_CHECK_IN = _stored_with(
+    _OPENED,
+    cast(
+        cast(bindparam("scan_result", type_=Scan.result.type), JSONB).op("||")(
+            func.jsonb_build_object(_const("attendance_id"), _OPENED.c.id)
+        ),
+        Scan.result.type,
+    ),
+).add_cte(_OPENED)
 
 
 def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
@@ -585,7 +666,9 @@ def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: da
     )
 
 
-def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
+def window_rows(
+    session: Session | Connection, station_id: int, at: datetime, early_seconds: int, volunteer_id: int
+):
     """Activities at a station whose window (with the early allowance) holds a moment, with their
     organization's path and the volunteer's live sign-up status."""
     from datetime import timedelta
@@ -596,7 +679,8 @@ def window_rows(session: Session, station_id: int, at: datetime, early_seconds: 
         "latest_start": at + timedelta(seconds=early_seconds),
         "volunteer_id": volunteer_id,
     }
-    return list(session.connection().execute(_WINDOW, params))
+    conn = session.connection() if isinstance(session, Session) else session
+    return list(conn.execute(_WINDOW, params))
 
 
 def approved_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
@@ -618,22 +702,59 @@ def walk_in_has_place(session: Session, activity_id: int, volunteer_id: int, cap
     return confirmed + walk_ins < capacity
 
 
-def insert_attendance(session: Session, *, locking: bool = False, **values) -> int:
-    """`locking`: take the volunteer's lock first (IntegrityError if they have an open attendance)."""
-    if locking:
-        values["lock_volunteer_id"] = values.pop("volunteer_id")
-    stmt = _INSERT_ATTENDANCE_LOCKING if locking else _INSERT_ATTENDANCE
-    return session.connection().execute(stmt, values).scalar_one()
+def insert_attendance(session: Session, **values) -> int:
+    return session.connection().execute(_INSERT_ATTENDANCE, values).scalar_one()
 
 
-def close_attendance(
-    session: Session, attendance_id: int, *, lock_volunteer: int | None = None, **values
+def close_attendance(session: Session, attendance_id: int, **values) -> bool:
+    """Close an open attendance; False if it was no longer open."""
+    params = {"attendance_id": attendance_id, **values}
+    return session.connection().execute(_CLOSE_ATTENDANCE, params).rowcount == 1
+
+
+def _scan_params(scan: dict) -> dict:
+    """`insert_scan`'s values as `_stored_with`'s parameters (the attendance comes from the write)."""
+    return {f"scan_{k}": v for k, v in scan.items() if k != "attendance_id"}
+
+
+def check_out_and_store(
+    conn: Connection,
+    attendance_id: int,
+    volunteer_id: int,
+    *,
+    out_at: datetime,
+    minutes: int,
+    event: dict,
+    scan: dict,
 ) -> bool:
-    """Close an open attendance; False if it was no longer open. `lock_volunteer`: its volunteer,
-    whose lock is taken first."""
-    if lock_volunteer is None:
-        stmt, params = _CLOSE_ATTENDANCE, {"attendance_id": attendance_id, **values}
-    else:
-        stmt = _CLOSE_ATTENDANCE_LOCKING
-        params = {"attendance_id": attendance_id, "lock_volunteer_id": lock_volunteer, **values}
-    return session.connection().execute(stmt, params).rowcount == 1
+    """In one statement (PostgreSQL), under the volunteer's lock: close the attendance, write its
+    event for the ledger (`event`: `outbox.emit`'s arguments) and store the scan (`scan`: `insert_scan`'s
+    values). False, and nothing written, if the attendance is no longer open. IntegrityError if
+    the scan id is taken."""
+    params = {
+        "attendance_id": attendance_id,
+        "lock_volunteer_id": volunteer_id,
+        "out_at": out_at,
+        "out_minutes": minutes,
+        **{f"event_{k}": v for k, v in event.items()},
+        **_scan_params(scan),
+    }
+    return conn.execute(_CHECK_OUT, params).first() is not None
+
+
+def check_in_and_store(
+    conn: Connection, activity_id: int, volunteer_id: int, station_id: int, *, at: datetime, scan: dict
+) -> int:
+    """In one statement (PostgreSQL), under the volunteer's lock: open an attendance checked in
+    at `at` and store the scan (`insert_scan`'s values; its answer gains the attendance's id).
+    Returns the attendance's id. IntegrityError, and nothing written, if the volunteer has an open
+    attendance now or the scan id is taken."""
+    params = {
+        "lock_volunteer_id": volunteer_id,
+        "in_activity_id": activity_id,
+        "in_station_id": station_id,
+        "in_at": at,
+        "in_created_at": scan["received_at"],
+        **_scan_params(scan),
+    }
+    return conn.execute(_CHECK_IN, params).scalar_one()

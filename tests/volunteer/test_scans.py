@@ -279,19 +279,65 @@ def test_a_double_tap_is_answered_while_the_volunteer_is_locked(world, clock, se
 def _hold_volunteer_and_scan(world, tablet):
     """The volunteer's row held by another transaction (as a scan being judged, an offline batch or
     the forgotten check-out job holds it) while a card scan runs in a thread, until that scan waits
-    for the lock. Returns the holding connection, the thread pool and the scan's future."""
+    for the lock. Returns the holding connection, the thread pool, the scan's future and the
+    statement that waits."""
     holder = world.rt.engine.connect()
     holder.exec_driver_sql(f"SELECT id FROM volunteers WHERE id = {world.volunteer_id} FOR NO KEY UPDATE")
     pool = ThreadPoolExecutor(1)
     tap = pool.submit(world.scan, world.card(), tablet)
-    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    waiting = (
+        "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
     for _ in range(200):
         with world.rt.engine.connect() as c:
-            if c.exec_driver_sql(waiting).scalar():
-                return holder, pool, tap
+            statement = c.exec_driver_sql(waiting).scalar()
+        if statement is not None:
+            return holder, pool, tap, statement
         assert not tap.done(), tap.result()
         time.sleep(0.05)
     raise AssertionError("the scan never waited for the volunteer's lock")
+
+
+def _sign_up(world):
+    from volunteer import activities
+
+    with world.rt.tx() as s:
+        signup = activities.sign_up(
+            s, activity_id=world.activity, volunteer_id=world.volunteer_id, now=START - timedelta(days=1)
+        )
+        assert signup.status == "confirmed"
+
+
+def test_a_signed_up_volunteer_checks_in_and_out_with_every_answer_stored(world, clock):
+    """The counter's commonest scans (a signed-up volunteer's check-in, double tap and check-out;
+    on PostgreSQL each written in one statement, `checkin._settle`): the stored answers name the
+    attendance, so a double tap repeats it, and the check-out sends one event to the ledger."""
+    _sign_up(world)
+    clock.at = START + timedelta(minutes=5)
+    tablet = world.tablet()
+    first = world.scan(world.card(), tablet)
+    assert first["outcome"] == "checked_in" and first["attendance_id"] is not None
+    assert first["activity"]["id"] == world.activity
+    clock.at += timedelta(seconds=30)
+    again = world.scan(world.card(), tablet)
+    assert (again["outcome"], again["attendance_id"]) == ("duplicate", first["attendance_id"])
+    clock.at += timedelta(minutes=40)
+    out = world.scan(world.card(), tablet)
+    assert (out["outcome"], out["attendance_id"], out["minutes"]) == (
+        "checked_out",
+        first["attendance_id"],
+        40,
+    )
+    with world.rt.tx() as s:
+        stored = {r.scan_id: r for r in s.scalars(select(Scan))}
+        attendance = s.get(Attendance, first["attendance_id"])
+    for answer in (first, again, out):  # what is stored is what was answered (the API adds empty fields)
+        result = stored[answer["scan_id"]].result
+        assert result == {k: answer[k] for k in result} and result["attendance_id"] == first["attendance_id"]
+    assert [stored[a["scan_id"]].attendance_id for a in (first, again, out)] == [first["attendance_id"]] * 3
+    assert (attendance.state, attendance.minutes, attendance.checked_out_at) == ("closed", 40, clock.at)
+    job = f"attendance-closed-{first['attendance_id']}"
+    assert count(world.rt, OutboxMessage, OutboxMessage.job_id == job) == 1
 
 
 def test_a_check_out_whose_attendance_closed_meanwhile_is_judged_again_under_the_lock(world, clock, settings):
@@ -306,7 +352,8 @@ def test_a_check_out_whose_attendance_closed_meanwhile_is_judged_again_under_the
     first = world.scan(world.card(), tablet)
     assert first["outcome"] == "checked_in"
     clock.at += timedelta(minutes=30)
-    holder, pool, tap = _hold_volunteer_and_scan(world, tablet)
+    holder, pool, tap, waiting = _hold_volunteer_and_scan(world, tablet)
+    assert waiting.startswith("WITH closed AS")  # the check-out's write, decided on the read without the lock
     try:
         holder.exec_driver_sql(
             "UPDATE attendances SET state = 'auto_closed', minutes = 7, checked_out_at = checked_in_at, "
@@ -334,7 +381,9 @@ def test_a_check_in_yields_to_an_attendance_opened_while_it_waited(world, clock,
     if settings.is_sqlite:
         pytest.skip("SQLite has one writer for the whole database: nothing changes between read and write")
     clock.at = START + timedelta(minutes=5)
-    holder, pool, tap = _hold_volunteer_and_scan(world, world.tablet())
+    _sign_up(world)  # a walk-in is judged in full: its place is counted under the activity's lock
+    holder, pool, tap, waiting = _hold_volunteer_and_scan(world, world.tablet())
+    assert waiting.startswith("WITH opened AS")  # the check-in's write, decided on the read without the lock
     try:
         holder.exec_driver_sql(
             "INSERT INTO attendances (activity_id, volunteer_id, station_id, state, checked_in_at, flagged, "
