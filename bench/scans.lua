@@ -1,7 +1,8 @@
 -- wrk script for bench/scans.py and bench/meals.py: card scans at one station, fresh scan ids.
 -- Cards drawn at random (meals: diners), or, with BENCH_FIRST set (scans: volunteers), walked in
 -- order from that line of the file, each thread every BENCH_THREADS-th card, so no card comes
--- round again within a run; BENCH_REPEAT of the scans are the last card again (a double tap).
+-- round again within a run; after BENCH_REPEAT of the answers, the same card again (a double tap,
+-- once the counter has shown the first answer).
 local payloads = {}
 local station = os.getenv("BENCH_STATION")
 local token = os.getenv("BENCH_TOKEN")
@@ -20,14 +21,16 @@ function init(args)
   math.randomseed(os.time() * 1000 + id)
   outcomes = {}
   if first then nextcard = first + id - 1 end
+  sent = {}   -- scan id -> card, for the scans in flight
+  again = {}  -- cards to tap again
 end
 
 local function card()
   if not first then return payloads[math.random(#payloads)] end
-  if last and math.random() < repeats then return last end
-  last = payloads[(nextcard - 1) % #payloads + 1]
+  if #again > 0 then return table.remove(again) end
+  local payload = payloads[(nextcard - 1) % #payloads + 1]
   nextcard = nextcard + stride
-  return last
+  return payload
 end
 
 local function uuid()
@@ -36,13 +39,22 @@ local function uuid()
 end
 
 function request()
-  local body = '{"payload":"' .. card() .. '","station_id":' .. station ..
-      ',"scan_id":"' .. uuid() .. '"}'
+  local payload, scan_id = card(), uuid()
+  if first then sent[scan_id] = payload end
+  local body = '{"payload":"' .. payload .. '","station_id":' .. station .. ',"scan_id":"' .. scan_id .. '"}'
   return wrk.format("POST", "/api/v1/scans",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 
 function response(status, headers, body)
+  if first then
+    local scan_id = string.match(body, '"scan_id":"([%x-]+)"')
+    local payload = scan_id and sent[scan_id]
+    if payload then
+      sent[scan_id] = nil
+      if math.random() < repeats then again[#again + 1] = payload end
+    end
+  end
   local outcome = string.match(body, '"outcome":"([%a_]+)"') or ("http_" .. status)
   local reason = string.match(body, '"reason":"([%a_]+)"')
   if reason then outcome = outcome .. ":" .. reason end

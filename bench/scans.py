@@ -3,8 +3,8 @@
 `linli serve --workers 2` on PostgreSQL (a copy of the county) and Redis, driven by wrk (C, so the
 load generator takes little of the two cores) with card scans at one meal-point counter: a
 realistic mix of check-ins and check-outs (half the volunteers were checked in half an hour ago;
-each card is scanned once in a run, in turn) and duplicates (one scan in ten is the last card
-again: a double tap). Beside it, in the same run, the baseline (`bench/baseline_app.py`: one row
+each card is scanned once in a run, in turn) and duplicates (after one answer in ten, the same
+card again: a double tap). Beside it, in the same run, the baseline (`bench/baseline_app.py`: one row
 inserted per request, same stack). Writes its section of docs/performance.md; returns its summary
 rows.
 
@@ -273,7 +273,7 @@ with 2 threads, {args.duration} s per line for each server, taken in {rounds} tu
 {args.duration // rounds} s (baseline, linli, baseline, ...) so that both see the machine's drift;
 p50 is the median of the turns', p99 the worst turn's. {args.volunteers} filed volunteers of
 the bench's own at one counter, half of them checked in half an hour before; each card scanned
-once in the run, in turn, and one scan in ten the last card again (a double tap). Peak MB: the
+once in the run, in turn, and after one answer in ten the same card again (a double tap). Peak MB: the
 server's processes.
 
 | server | connections | requests | req/s | p50 ms | p99 ms | ratio to baseline | peak MB | non-2xx | outcomes |

@@ -11,7 +11,21 @@ import re
 import weakref
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, literal_column
+import psycopg
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    literal_column,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -81,6 +95,38 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     _ENGINES.add(engine)
     event.listen(engine, "connect", lambda dbapi_conn, _record: _CONNECTIONS.add(dbapi_conn))
     return engine
+
+
+class Direct:
+    """A PostgreSQL connection whose statements commit one by one, each sent straight to psycopg
+    (`Runtime.statements`): for the scan door's hottest statements, where SQLAlchemy's work per
+    execution (cache key, parameter and result processing) cost more than psycopg's own. Each
+    statement is built with SQLAlchemy and compiled once. Parameters as psycopg takes them (aware
+    datetimes; dicts and lists are sent as JSON); rows come back as named tuples (timestamps aware,
+    in the session's time zone: not UTCDateTime's UTC); a broken constraint raises SQLAlchemy's
+    IntegrityError, as everywhere else."""
+
+    _compiled: dict[tuple, tuple[object, str]] = {}  # by statement and parameter names: (it, its SQL)
+
+    def __init__(self, conn: Connection) -> None:
+        self.dialect = conn.dialect
+        self._driver = conn.connection.driver_connection
+
+    def execute(self, statement, params: dict):
+        """Run a statement (an insert: of the columns named in `params`); returns psycopg's
+        cursor (fetchone, fetchall)."""
+        key = (id(statement), *params)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            sql = statement.compile(dialect=self.dialect, column_keys=list(params)).string
+            compiled = self._compiled[key] = (statement, sql)  # the statement kept: its id stays its own
+        values = {k: Json(v) if isinstance(v, dict | list) else v for k, v in params.items()}
+        cursor = self._driver.cursor(row_factory=namedtuple_row)
+        try:
+            cursor.execute(compiled[1], values, prepare=True)
+        except psycopg.IntegrityError as exc:
+            raise IntegrityError(compiled[1], params, exc) from exc
+        return cursor
 
 
 # A process forked from this one must not keep copies of its database sockets. RQ forks its

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from redis import Redis
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from linli.clock import Clock, SystemClock
-from linli.db import make_engine, make_session_factory
+from linli.db import Direct, make_engine, make_session_factory
 from linli.errors import LinliError
 from linli.qr import Codes
 from linli.settings import Settings
@@ -70,12 +69,12 @@ class Runtime:
             session.close()
 
     @contextmanager
-    def statements(self) -> Iterator[Connection]:
-        """A connection whose statements commit one by one, for work that needs no transaction
-        round it: no BEGIN and COMMIT round trips (PostgreSQL; on SQLite a transaction costs no
-        round trip)."""
+    def statements(self) -> Iterator[Direct]:
+        """PostgreSQL: a connection whose statements commit one by one, sent straight to psycopg
+        (`db.Direct`), for hot work that needs no transaction round it (no BEGIN and COMMIT round
+        trips)."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
+            yield Direct(conn)
 
     def close(self) -> None:
         self.engine.dispose()

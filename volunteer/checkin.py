@@ -489,7 +489,9 @@ def _settle(conn, device, item, code, station_id, volunteer_id, rec, at, setting
       it needs no more reads: a confirmed sign-up, filed with a team of its organization.
     - A repeat of an offline scan goes the full way: an offline batch may be undoing that scan's
       attendance under the lock."""
-    state = repository.volunteer_station_state(conn, volunteer_id, station_id, at - DUPLICATE_WINDOW, at)
+    state = repository.volunteer_station_state(
+        conn, volunteer_id, station_id, at - DUPLICATE_WINDOW, at, settings.early_checkin_minutes * 60
+    )
     if state is None or state.last_offline:
         return None
     who = _admit(device, code, state, state, rec)
@@ -529,21 +531,23 @@ def _settle(conn, device, item, code, station_id, volunteer_id, rec, at, setting
             scan=row(done),
         )
         return done if written else None
-    candidates = repository.window_rows(
-        conn, station_id, at, settings.early_checkin_minutes * 60, volunteer_id
-    )
-    first = min(candidates, key=lambda a: a.status is None, default=None)  # as `_decide` ranks them
-    if first is None or first.team_ids or not first.filed_here or first.status != "confirmed":
+    # not checked in: the activity a check-in tries first (`_decide`), read with the rest
+    if (
+        state.first_id is None
+        or state.first_team_ids
+        or not state.first_filed_here
+        or state.first_status != "confirmed"
+    ):
         return None
     done = answer(
         {
             "outcome": "checked_in",
             "volunteer": who,
-            "activity": _act(first.id, first.title, first.starts_at, first.ends_at),
+            "activity": _act(state.first_id, state.first_title, state.first_starts_at, state.first_ends_at),
         }
     )
     done["attendance_id"] = repository.check_in_and_store(
-        conn, first.id, volunteer_id, station_id, at=max(at, first.starts_at), scan=row(done)
+        conn, state.first_id, volunteer_id, station_id, at=max(at, state.first_starts_at), scan=row(done)
     )
     return done
 
@@ -709,12 +713,13 @@ def _serve_diner(session, device, code, item, rec, at, offline, settings) -> dic
 
 
 def _act(activity_id: int, title: str, starts_at: datetime, ends_at: datetime) -> dict:
-    """The activity as a scan's answer names it."""
+    """The activity as a scan's answer names it, its times in UTC (read by `_settle`: in the
+    database session's time zone)."""
     return {
         "id": activity_id,
         "title": title,
-        "starts_at": starts_at.isoformat(),
-        "ends_at": ends_at.isoformat(),
+        "starts_at": starts_at.astimezone(UTC).isoformat(),
+        "ends_at": ends_at.astimezone(UTC).isoformat(),
     }
 
 

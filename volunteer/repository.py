@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from linli.db import Direct
 from orgs.models import Organization, Station
 from volunteer.models import Filing, FilingDecision, TeamInvitation, Volunteer
 
@@ -84,9 +85,9 @@ def open_invitation(session: Session, team_id: int, phone: str) -> TeamInvitatio
 
 # --- activities, sign-ups, attendance ----------------------------------------------------------
 
-from datetime import datetime  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
 
-from sqlalchemy import false, func  # noqa: E402
+from sqlalchemy import false, func, true  # noqa: E402
 
 from volunteer.models import Activity, Attendance, Scan, Shift, Signup  # noqa: E402
 
@@ -195,18 +196,24 @@ def attendance(session: Session, attendance_id: int, *, for_update: bool = False
     return session.scalar(q.with_for_update() if for_update else q)
 
 
-def insert_scan(session: Session | Connection, **values) -> bool:
+def insert_scan(session: Session | Direct, **values) -> bool:
     """Store a judged scan; False if its client scan id is already stored (a concurrent replay)."""
-    conn = session.connection() if isinstance(session, Session) else session
-    stmt = _INSERT_SCAN.get(conn.dialect.name)
+    if isinstance(session, Direct):
+        return session.execute(_insert_scan("postgresql"), values).fetchone() is not None
+    conn = session.connection()
+    return conn.execute(_insert_scan(conn.dialect.name), values).scalar() is not None
+
+
+def _insert_scan(dialect: str):
+    stmt = _INSERT_SCAN.get(dialect)
     if stmt is None:
-        if conn.dialect.name == "postgresql":
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
-        _INSERT_SCAN[conn.dialect.name] = stmt
-    return conn.execute(stmt, values).scalar() is not None
+        _INSERT_SCAN[dialect] = stmt
+    return stmt
 
 
 _INSERT_SCAN: dict = {}
@@ -458,7 +465,6 @@ def _with_state(q):
 
 
 _STATE = _with_state(select(*_STATE_COLUMNS)).where(Volunteer.id == bindparam("volunteer_id"))
-_VOLUNTEER_STATION_STATE = _with_state(_VOLUNTEER_AND_STATION.add_columns(*_STATE_COLUMNS))
 _Team = aliased(Organization)
 _FILED_HERE = (
     select(Filing.id)
@@ -498,8 +504,25 @@ _WINDOW = (
         Activity.starts_at <= bindparam("latest_start"),
         Activity.ends_at >= bindparam("at"),
     )
-    .order_by(Activity.starts_at)
+    .order_by(Activity.starts_at, Activity.id)
 )
+# the one a check-in tries first (`checkin._decide`): signed up for first, then starting first
+_FIRST_IN_WINDOW = (
+    _WINDOW.where(Attendance.id.is_(None))  # only for a volunteer not checked in (the outer query's)
+    .order_by(None)
+    .order_by(Signup.status.is_(None), Activity.starts_at, Activity.id)
+    .limit(_const(1))
+    .lateral("first_in_window")
+)
+_VOLUNTEER_STATION_STATE = _with_state(
+    _VOLUNTEER_AND_STATION.add_columns(
+        *_STATE_COLUMNS,
+        *(
+            _FIRST_IN_WINDOW.c[n].label(f"first_{n}")
+            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status")
+        ),
+    )
+).outerjoin(_FIRST_IN_WINDOW, true())
 _FILED = (
     select(Organization.id, Organization.path)
     .join(Filing, Filing.team_id == Organization.id)
@@ -639,13 +662,20 @@ def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id:
 
 
 def volunteer_station_state(
-    conn: Connection, volunteer_id: int, station_id: int, since: datetime, at: datetime
+    conn: Direct, volunteer_id: int, station_id: int, since: datetime, at: datetime, early_seconds: int
 ):
     """Without a lock, in one round trip: the volunteer and the named station (as
-    `lock_volunteer_with_station`) with the volunteer's state (as `volunteer_state`); None if there
-    is no such volunteer."""
-    params = {"volunteer_id": volunteer_id, "station_id": station_id, "since": since, "at": at}
-    return conn.execute(_VOLUNTEER_STATION_STATE, params).first()
+    `lock_volunteer_with_station`) with the volunteer's state (as `volunteer_state`) and, if they
+    are not checked in, the activity a check-in tries first among `window_rows` (columns first_*);
+    None if there is no such volunteer."""
+    params = {
+        "volunteer_id": volunteer_id,
+        "station_id": station_id,
+        "since": since,
+        "at": at,
+        "latest_start": at + timedelta(seconds=early_seconds),
+    }
+    return conn.execute(_VOLUNTEER_STATION_STATE, params).fetchone()
 
 
 def station_path(session: Session, station_id: int):
@@ -666,21 +696,16 @@ def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: da
     )
 
 
-def window_rows(
-    session: Session | Connection, station_id: int, at: datetime, early_seconds: int, volunteer_id: int
-):
+def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
     """Activities at a station whose window (with the early allowance) holds a moment, with their
     organization's path and the volunteer's live sign-up status."""
-    from datetime import timedelta
-
     params = {
         "station_id": station_id,
         "at": at,
         "latest_start": at + timedelta(seconds=early_seconds),
         "volunteer_id": volunteer_id,
     }
-    conn = session.connection() if isinstance(session, Session) else session
-    return list(conn.execute(_WINDOW, params))
+    return list(session.connection().execute(_WINDOW, params))
 
 
 def approved_team_paths(session: Session, volunteer_id: int) -> list[tuple[int, str]]:
@@ -718,7 +743,7 @@ def _scan_params(scan: dict) -> dict:
 
 
 def check_out_and_store(
-    conn: Connection,
+    conn: Direct,
     attendance_id: int,
     volunteer_id: int,
     *,
@@ -739,11 +764,11 @@ def check_out_and_store(
         **{f"event_{k}": v for k, v in event.items()},
         **_scan_params(scan),
     }
-    return conn.execute(_CHECK_OUT, params).first() is not None
+    return conn.execute(_CHECK_OUT, params).fetchone() is not None
 
 
 def check_in_and_store(
-    conn: Connection, activity_id: int, volunteer_id: int, station_id: int, *, at: datetime, scan: dict
+    conn: Direct, activity_id: int, volunteer_id: int, station_id: int, *, at: datetime, scan: dict
 ) -> int:
     """In one statement (PostgreSQL), under the volunteer's lock: open an attendance checked in
     at `at` and store the scan (`insert_scan`'s values; its answer gains the attendance's id).
@@ -757,4 +782,4 @@ def check_in_and_store(
         "in_created_at": scan["received_at"],
         **_scan_params(scan),
     }
-    return conn.execute(_CHECK_IN, params).scalar_one()
+    return conn.execute(_CHECK_IN, params).fetchone()[0]

@@ -318,6 +318,9 @@ def test_a_signed_up_volunteer_checks_in_and_out_with_every_answer_stored(world,
     first = world.scan(world.card(), tablet)
     assert first["outcome"] == "checked_in" and first["attendance_id"] is not None
     assert first["activity"]["id"] == world.activity
+    assert (
+        first["activity"]["starts_at"] == START.isoformat()
+    )  # in UTC, whatever the database session's time zone
     clock.at += timedelta(seconds=30)
     again = world.scan(world.card(), tablet)
     assert (again["outcome"], again["attendance_id"]) == ("duplicate", first["attendance_id"])
