@@ -285,16 +285,15 @@ Target: at least 300 scans/s with p99 under 100 ms, and at least half the baseli
 {nl.join(verdicts)}
 
 Where a scan's time goes. The baseline makes three round trips to PostgreSQL (BEGIN, INSERT,
-COMMIT). Every scan starts with one read outside any transaction and without the volunteer's
-lock: the volunteer, the station, the open attendance and the last accepted scan
-(`volunteer/checkin.scan_online`). A duplicate then makes one more: the insert of the scan. A
-check-in or check-out is written in one transaction whose first write takes the volunteer's lock
-itself: BEGIN, the activity's window and the new attendance (a check-in) or the closed
-attendance and its event for the ledger (a check-out), the scan, COMMIT; six round trips in all.
-Beside the database, every scan is counted in Redis against its device's rate limit and logged.
-The hot statements are built once and write their constants into the SQL, so PostgreSQL plans
-each prepared statement once (with the constants sent as parameters it planned them on every
-execution: a third of its time per scan).
+COMMIT). A scan makes two, each its own transaction (`volunteer/checkin._settle`): one read
+without the volunteer's lock (the volunteer, the station, the open attendance, the last accepted
+scan and, for one not checked in, the activity a check-in goes to), then one write: the scan
+alone (a double tap), or the attendance opened or closed, its event for the ledger and the scan,
+in one statement that takes the volunteer's lock itself. Both go straight to psycopg as prepared
+statements (`linli.db.Direct`): SQLAlchemy's own work per statement cost more than psycopg's.
+Beside the database, every scan is counted in Redis against its device's rate limit, logged and
+timed for /metrics. The hot statements write their constants into the SQL, so PostgreSQL plans
+each prepared statement once.
 """
     common.write_section(Path(args.out), "Scans", section)
     print(section)

@@ -468,8 +468,8 @@ def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -
 
 def _settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings) -> dict | None:
     """A volunteer's online scan judged on one read without their lock (the volunteer, the station,
-    the open attendance, the last accepted scan) and stored, each write in one statement of its
-    own, where that read settles it. None, or _Reject or IntegrityError, with nothing written,
+    the open attendance, the last accepted scan, the activity a check-in would go to) and stored
+    in one statement, where that read settles it. None, or _Reject or IntegrityError, with nothing written,
     where it does not: the caller judges the scan in full.
 
     - A double tap is stored with its earlier answer. A duplicate changes nothing, and what makes

@@ -559,7 +559,7 @@ _INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
 _CLOSE_ATTENDANCE = update(Attendance).where(
     Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open")
 )
-# A check-in or check-out judged on a read without the volunteer's lock (`checkin.scan_online`),
+# A check-in or check-out judged on a read without the volunteer's lock (`checkin._settle`),
 # written in one statement (PostgreSQL: data-modifying CTEs; one round trip, its own transaction).
 # The write takes the volunteer's lock first, then holds only if the read still does: the
 # attendance it closes is still open (else nothing is written); no other was opened meanwhile
