@@ -542,6 +542,16 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
 # --- running it ---------------------------------------------------------------------------------
 
 
+def wait_for_midnight(now: datetime, tz, minutes: float) -> float:
+    """Seconds to wait so that a rush of `minutes` does not span midnight where the county is: it
+    plans today's queues, runs and shifts before it starts (3 minutes allowed for the preparing and
+    the settling)."""
+    local = now.astimezone(tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tz)
+    left = (midnight - local).total_seconds()
+    return left + 1 if left < minutes * 60 + 180 else 0.0
+
+
 def run(
     database_url: str,
     redis_url: str,
@@ -565,6 +575,7 @@ def run(
 
             demo.load_county(s, rt, volunteers=3000, days=county_days)
     rt.redis.flushdb()  # the rush's own Redis database: failed jobs of earlier runs would count
+    time.sleep(wait_for_midnight(rt.clock.now(), rt.settings.tz, minutes))
     plan = prepare(rt, minutes, points, interval)
     with (
         common.Server([common.LINLI, "worker"], env, ready=False),

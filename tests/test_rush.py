@@ -36,3 +36,16 @@ def test_a_short_lunch_rush_loses_and_doubles_nothing(rt, settings):
     assert set(tally.ms) >= {"counter scan", "volunteer scan", "door scan", "card booking", "report request"}
     assert tally.outcomes["meal_served"] > 0 and tally.outcomes["checked_out"] == 8 * 4
     assert tally.outcomes["delivered"] == 8 * 3
+
+
+def test_a_rush_that_would_span_midnight_waits_for_it():
+    """The rush plans the day's queues before it starts: one that would run across midnight in
+    Asia/Shanghai starts just after it instead (a test at 16:00 UTC once served no meals)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    rush, tz = _rush(), ZoneInfo("Asia/Shanghai")
+    assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 58, 30, tzinfo=UTC), tz, 0.4) == 91
+    assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 50, tzinfo=UTC), tz, 10) == 601
+    assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 40, tzinfo=UTC), tz, 0.4) == 0
+    assert rush.wait_for_midnight(datetime(2030, 6, 3, 16, 0, 5, tzinfo=UTC), tz, 10) == 0
