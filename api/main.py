@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from litestar import Litestar
 
 from api.app import create_app
@@ -12,4 +14,14 @@ from linli.settings import load_settings
 
 def app_factory() -> Litestar:
     setup_logging()
-    return create_app(Runtime(load_settings()))
+    app = create_app(Runtime(load_settings()))
+    app.on_startup.append(_freeze_heap)
+    return app
+
+
+def _freeze_heap() -> None:
+    """The started server's objects (modules, routes, models, the OpenAPI document) kept out of
+    the cyclic garbage collector's way: its full collections, traversing them all, paused a busy
+    worker for 100-200 ms, every request in flight with it (the scans bench's p99)."""
+    gc.collect()
+    gc.freeze()

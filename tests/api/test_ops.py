@@ -135,3 +135,24 @@ def test_values_beyond_the_database_are_422_not_500(client, rt):
         },
     )
     assert r.status_code in (404, 422), r.text
+
+
+def test_a_server_process_keeps_its_startup_objects_out_of_the_collector(rt, monkeypatch):
+    """`api.main.app_factory` (what `linli serve` runs in each worker) freezes the heap once the app
+    has started: the collector's full collections then skip the app's own objects (they paused a
+    busy worker for 100-200 ms)."""
+    import gc
+
+    from api import main
+
+    monkeypatch.setattr(main, "load_settings", lambda: rt.settings)
+    monkeypatch.setattr(main, "setup_logging", lambda: None)  # pytest's log capture stays
+    app = main.app_factory()
+    gc.unfreeze()
+    try:
+        with TestClient(app=app) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_freeze_count() > 10_000  # the modules, routes and models of the app
+    finally:
+        gc.unfreeze()
+        app.state["runtime"].close()
