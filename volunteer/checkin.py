@@ -469,8 +469,8 @@ def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -
 def _settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings) -> dict | None:
     """A volunteer's online scan judged on one read without their lock (the volunteer, the station,
     the open attendance, the last accepted scan, the activity a check-in would go to) and stored
-    in one statement, where that read settles it. None, or _Reject or IntegrityError, with nothing written,
-    where it does not: the caller judges the scan in full.
+    in one statement, where that read settles it. None, or _Reject or IntegrityError, with nothing
+    written, where it does not: the caller judges the scan in full.
 
     - A double tap is stored with its earlier answer. A duplicate changes nothing, and what makes
       a scan one is an accepted scan within the minute before it, which is either committed (and
@@ -607,9 +607,8 @@ def _decide(session, volunteer_id, who, station_id, at, received_at, settings, h
         repository.approved_team_paths(session, volunteer_id) if any(a.team_ids for a in candidates) else None
     )
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
-    ranked = sorted(candidates, key=lambda a: a.status is None)
     reasons = []
-    for activity in ranked:
+    for activity in candidates:
         if activity.team_ids:
             reason = activities.eligibility_problem(session, volunteer_id, activity, activity.path, filed)
         else:
@@ -649,7 +648,7 @@ def _decide(session, volunteer_id, who, station_id, at, received_at, settings, h
     raise _Reject(
         min(reasons, key=order.index),
         volunteer=who,
-        activity=_act(ranked[0].id, ranked[0].title, ranked[0].starts_at, ranked[0].ends_at),
+        activity=_act(candidates[0].id, candidates[0].title, candidates[0].starts_at, candidates[0].ends_at),
     )
 
 

@@ -504,16 +504,11 @@ _WINDOW = (
         Activity.starts_at <= bindparam("latest_start"),
         Activity.ends_at >= bindparam("at"),
     )
-    .order_by(Activity.starts_at, Activity.id)
-)
-# the one a check-in tries first (`checkin._decide`): signed up for first, then starting first
-_FIRST_IN_WINDOW = (
-    _WINDOW.where(Attendance.id.is_(None))  # only for a volunteer not checked in (the outer query's)
-    .order_by(None)
+    # in the order a check-in tries them (`checkin._decide`): signed up for first, then starting first
     .order_by(Signup.status.is_(None), Activity.starts_at, Activity.id)
-    .limit(_const(1))
-    .lateral("first_in_window")
 )
+# the one a check-in tries first, for a volunteer not checked in (the outer query's attendance)
+_FIRST_IN_WINDOW = _WINDOW.where(Attendance.id.is_(None)).limit(_const(1)).lateral("first_in_window")
 _VOLUNTEER_STATION_STATE = _with_state(
     _VOLUNTEER_AND_STATION.add_columns(
         *_STATE_COLUMNS,
@@ -606,12 +601,7 @@ def _stored_with(attendance, result):
 
 
 _CLOSED = (
-    update(Attendance)
-    .where(
-        Attendance.id == bindparam("attendance_id"),
-        Attendance.state == _const("open"),
-        Attendance.volunteer_id == _VOLUNTEER_LOCKED,
-    )
+    _CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
     .values(
         checked_out_at=bindparam("out_at", type_=Attendance.checked_out_at.type),
         minutes=bindparam("out_minutes", type_=Attendance.minutes.type),
@@ -625,20 +615,15 @@ _CHECK_OUT = (
     .add_cte(_CLOSED)
     .add_cte(outbox.emitted_with(_CLOSED))
 )
-_OPENED = (
-    insert(Attendance)
-    .values(
-        activity_id=bindparam("in_activity_id"),
-        volunteer_id=_VOLUNTEER_LOCKED,
-        station_id=bindparam("in_station_id"),
-        state=_const("open"),
-        checked_in_at=bindparam("in_at"),
-        flagged=false(),
-        created_at=bindparam("in_created_at"),
-    )
-    .returning(Attendance.id)
-    .cte("opened")
-)
+_OPENED = _INSERT_ATTENDANCE.values(
+    activity_id=bindparam("in_activity_id"),
+    volunteer_id=_VOLUNTEER_LOCKED,
+    station_id=bindparam("in_station_id"),
+    state=_const("open"),
+    checked_in_at=bindparam("in_at"),
+    flagged=false(),
+    created_at=bindparam("in_created_at"),
+).cte("opened")
 # the answer stored names the attendance, whose id is known only here
 _CHECK_IN = _stored_with(
     _OPENED,
@@ -698,7 +683,8 @@ def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: da
 
 def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):
     """Activities at a station whose window (with the early allowance) holds a moment, with their
-    organization's path and the volunteer's live sign-up status."""
+    organization's path and the volunteer's live sign-up status: the signed-up ones first, then by
+    start."""
     params = {
         "station_id": station_id,
         "at": at,
