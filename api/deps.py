@@ -152,7 +152,7 @@ def next_cursor(items: list, limit: int, last_id) -> str | None:
 
 def check_times(**values) -> None:
     """Query-string times: with an offset, between 2000 and 2100 (422 otherwise)."""
-    from volunteer.checkin import plausible
+    from linli.bounds import plausible
 
     errors = []
     for name, value in values.items():

@@ -10,10 +10,12 @@ from api.app import create_app
 from linli.logs import setup_logging
 from linli.runtime import Runtime
 from linli.settings import load_settings
+from migrations.models import import_models
 
 
 def app_factory() -> Litestar:
     setup_logging()
+    import_models()
     app = create_app(Runtime(load_settings()))
     app.on_startup.append(_freeze_heap)
     return app

@@ -102,7 +102,7 @@ def _county_is_current(url: str, tz: str) -> bool:
     """At the migrations' head, and the county's year of meals ends yesterday."""
     from zoneinfo import ZoneInfo
 
-    from linli import migrate
+    from migrations import driver as migrate
 
     name = url.rpartition("/")[2]
     admin = _admin(url)

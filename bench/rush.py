@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 from bench import common  # noqa: E402
-from linli.runtime import Runtime, import_models  # noqa: E402
+from linli.runtime import Runtime  # noqa: E402
 from linli.settings import Settings, parse_secret_keys  # noqa: E402
+from migrations.models import import_models  # noqa: E402
 
 P99_TARGET_MS = 200
 SECRET = "rush:rush-secret-key-0123456789abcdef"
@@ -571,7 +572,7 @@ def run(
     )
     with rt.tx() as s:
         if s.execute(text("SELECT count(*) FROM meal_points")).scalar() == 0:
-            from linli import demo
+            from cli import demo
 
             demo.load_county(s, rt, volunteers=3000, days=county_days)
     rt.redis.flushdb()  # the rush's own Redis database: failed jobs of earlier runs would count

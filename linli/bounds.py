@@ -10,6 +10,7 @@ Two kinds, one source each:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -32,3 +33,13 @@ def by_service(
     if pattern is not None:
         schema["pattern"] = pattern
     return msgspec.Meta(extra_json_schema={"extra": schema})
+
+
+# The times the engine accepts from clients (a scan's time, a shop's window, a query's range).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def plausible(at: datetime) -> bool:
+    """Aware, and between 2000 and 2100."""
+    return at.tzinfo is not None and EARLIEST <= at <= LATEST

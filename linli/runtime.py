@@ -1,4 +1,5 @@
-"""The composition root (运行时): one per process. Builds the engine, session factory, signer,
+"""The runtime (运行时): one per process, built by its composition root (which first registers the
+models: `migrations.models.import_models`). Builds the engine, session factory, signer,
 clock and Redis connection from Settings; tests build it with their own settings."""
 
 from __future__ import annotations
@@ -18,21 +19,8 @@ from linli.settings import Settings
 from linli.signing import Signer
 
 
-def import_models() -> None:
-    """Put every table on Base.metadata (for migrations and for the app)."""
-    import accounts.models  # noqa: F401
-    import linli.files
-    import linli.outbox  # noqa: F401
-    import meals.models  # noqa: F401
-    import orgs.models  # noqa: F401
-    import points.models  # noqa: F401
-    import reports.models  # noqa: F401
-    import volunteer.models  # noqa: F401
-
-
 class Runtime:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, redis: Redis | None = None) -> None:
-        import_models()
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.engine = make_engine(settings.sqlalchemy_url)

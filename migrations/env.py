@@ -2,7 +2,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from linli.db import Base
-from linli.runtime import import_models
+from migrations.models import import_models
 
 import_models()
 target_metadata = Base.metadata

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from linli.bounds import plausible
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from points import ledger
 from points.ledger import TransferInput
@@ -28,7 +29,6 @@ from points.models import (
     ShopOrder,
     Transfer,
 )
-from volunteer.checkin import plausible
 
 ORDER_TTL = timedelta(days=7)  # an order not collected within a week expires and its points come back
 

@@ -23,10 +23,11 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from linli import migrate
 from linli.queue import QUEUES, queue, redis_from_url
-from linli.runtime import Runtime, import_models
+from linli.runtime import Runtime
 from linli.settings import Settings, parse_secret_keys
+from migrations import driver as migrate
+from migrations.models import import_models
 from tests.helpers import truncate
 from workers import context
 from workers.relay import relay_once

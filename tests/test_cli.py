@@ -5,7 +5,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from linli.cli import main
+from cli.main import main
 from tests.helpers import make_county, register
 
 

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from linli import migrate
 from linli.db import Base
+from migrations import driver as migrate
 
 
 @pytest.fixture

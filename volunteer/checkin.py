@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from linli.bounds import plausible
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.outbox import emit
 from linli.qr import Codes, InvalidCode, step_of
@@ -23,8 +24,6 @@ from volunteer import activities, repository
 from volunteer.models import CORRECTED_MINUTES, REASON_MAX, AttendanceCorrection, Volunteer
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
-_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 LATE_UPLOAD = timedelta(hours=24)
 
 MESSAGES = {
@@ -112,11 +111,6 @@ def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
     if errors:
         raise invalid(errors)
     return ScanInput(item.payload, item.station_id, scan_id, item.scanned_at, item.mode)
-
-
-def plausible(at: datetime) -> bool:
-    """Times the engine accepts from clients: aware, between 2000 and 2100."""
-    return at.tzinfo is not None and _EARLIEST <= at <= _LATEST
 
 
 class _Reject(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from linli.runtime import Runtime
 from linli.settings import load_settings
+from migrations.models import import_models
 
 _runtime: Runtime | None = None
 
@@ -16,5 +17,6 @@ def set_runtime(runtime: Runtime | None) -> None:
 def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
+        import_models()
         _runtime = Runtime(load_settings())
     return _runtime

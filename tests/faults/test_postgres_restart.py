@@ -21,8 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select
 
-from linli import migrate
 from linli.runtime import Runtime
+from migrations import driver as migrate
 from tests.conftest import LiveServer
 
 PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from accounts.sender import DEMO_INBOX_KEY
-from linli.cli import main
+from cli.main import main
 from linli.queue import queue
 from points import ledger
 from points.models import Award, LedgerCheck, Transfer

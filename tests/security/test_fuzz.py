@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts import service as accounts_service
 from api.app import create_app
-from linli import demo
+from cli import demo
 from volunteer import service as volunteer_service
 
 POSITIVE = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "25"))  # per operation; each is sent by every caller

@@ -1,4 +1,4 @@
-"""Alembic, driven from code (迁移): `linli db upgrade`, `linli db check`, and the start-up check."""
+"""Alembic, driven from code (`migrations.driver`) (迁移): `linli db upgrade`, `linli db check`, and the start-up check."""
 
 from __future__ import annotations
 

@@ -16,13 +16,15 @@ from linli.settings import SettingsError, load_settings
 
 
 def _runtime(check_schema: bool = True):
-    from linli import migrate
     from linli.runtime import Runtime
+    from migrations import driver as migrate
+    from migrations.models import import_models
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    import_models()
     rt = Runtime(settings)
     if check_schema:
         try:
@@ -49,7 +51,7 @@ def db() -> None:
 @click.option("--revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Run Alembic migrations up to head."""
-    from linli import migrate
+    from migrations import driver as migrate
 
     settings = load_settings()
     if settings.is_sqlite:
@@ -61,7 +63,7 @@ def db_upgrade(revision: str) -> None:
 @db.command("check")
 def db_check() -> None:
     """Fail if the models and the migrations disagree (run on an upgraded database)."""
-    from linli import migrate
+    from migrations import driver as migrate
 
     settings = load_settings()
     migrate.upgrade(settings.sqlalchemy_url)
@@ -92,9 +94,9 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         os.environ["LINLI_REDIS_URL"] = redis_url_of(rt.redis)  # children and server processes share it
         os.environ["LINLI_SECRET_KEY"] = ",".join(f"{k}:{v.decode()}" for k, v in rt.settings.secret_keys)
         for args in (["worker"], ["cron"]):
-            children.append(subprocess.Popen([sys.executable, "-m", "linli.cli", *args]))
+            children.append(subprocess.Popen([sys.executable, "-m", "cli.main", *args]))
     if demo:
-        from linli import demo as demo_data
+        from cli import demo as demo_data
 
         with rt.tx() as session:
             logins = demo_data.load_if_empty(session, rt, scale="small")
@@ -186,7 +188,7 @@ def cron() -> None:
 @click.option("--scale", type=click.Choice(["small", "county"]), default="small")
 def demo(scale: str) -> None:
     """Load demo data: a small county, or benchmark scale (18 hubs, 1,184 organizations)."""
-    from linli import demo as demo_data
+    from cli import demo as demo_data
 
     rt = _runtime()
     with rt.tx() as session:
