@@ -10,15 +10,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
 from api.accounts import AuthController, MeController
+from api.activities import ActivityController, AttendanceController, StationController
 from api.bookings import BookingController, CardBookingController
-from api.checkin import (
-    ActivityController,
-    AttendanceController,
-    CardController,
-    QrController,
-    ScanController,
-    StationController,
-)
+from api.cards import CardController
 from api.deliveries import DeliveryController
 from api.deps import authenticate
 from api.health import healthz, readyz
@@ -37,6 +31,7 @@ from api.recognition import (
     verify_page,
 )
 from api.reports import ReportController
+from api.scans import QrController, ScanController
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
 

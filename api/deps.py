@@ -9,7 +9,7 @@ from typing import Annotated
 import anyio
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 from litestar.params import PathParameter, QueryParameter
 
@@ -59,6 +59,10 @@ def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Princip
     makes Litestar resolve the two one after the other, instead of starting a task group for them
     on every request.)"""
     return request.state.principal
+
+
+# a controller's `dependencies`: its handlers take the caller as `principal`
+AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 def _bearer(header: str) -> str:

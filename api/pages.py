@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from accounts.sender import DEMO_INBOX_KEY
 from api import i18n
 from linli.runtime import Runtime
-from volunteer.checkin import MESSAGES
+from scans.answers import MESSAGES
 
 HERE = Path(__file__).parent
 TEMPLATES = TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)

@@ -437,7 +437,8 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
     from meals.models import Booking, Meal
     from points.models import Award
     from reports.models import Report
-    from volunteer.models import Attendance, Scan
+    from scans.models import Scan
+    from volunteer.models import Attendance
 
     checks = []
     ids = [p.id for p in plan.points]

@@ -285,7 +285,7 @@ Target: at least 300 scans/s with p99 under 100 ms, and at least half the baseli
 {nl.join(verdicts)}
 
 Where a scan's time goes. The baseline makes three round trips to PostgreSQL (BEGIN, INSERT,
-COMMIT). A scan makes two, each its own transaction (`volunteer/checkin._settle`): one read
+COMMIT). A scan makes two, each its own transaction (`scans/fast.settle`): one read
 without the volunteer's lock (the volunteer, the station, the open attendance, the last accepted
 scan and, for one not checked in, the activity a check-in goes to), then one write: the scan
 alone (a double tap), or the attendance opened or closed, its event for the ledger and the scan,

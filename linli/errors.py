@@ -65,3 +65,14 @@ def too_many(detail: str, retry_after: int) -> LinliError:
         title="请求过于频繁 Too many requests",
         extra={"retry_after": retry_after},
     )
+
+
+class Refused(Exception):
+    """A scan refused (扫码被拒): `reason` is one of the contract's scan reasons; `context` is what
+    the answer may still name (the volunteer, the activity, the diner, the meal, the price). Not an
+    error of the request: the scan door stores it and answers 200 `rejected`."""
+
+    def __init__(self, reason: str, **context) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.context = context

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 def import_models() -> None:
     import accounts.models  # noqa: F401
-    import linli.files
     import linli.outbox  # noqa: F401
     import meals.models  # noqa: F401
     import orgs.models  # noqa: F401
     import points.models  # noqa: F401
     import reports.models  # noqa: F401
+    import scans.models  # noqa: F401
     import volunteer.models  # noqa: F401

@@ -48,6 +48,7 @@ def _resolve_schemas_before_freezegun() -> None:
         "volunteer.schemas",
         "points.schemas",
         "api.meals",
+        "scans.schemas",
         "api.problems",
     ):
         for obj in vars(importlib.import_module(name)).values():

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -211,27 +222,20 @@ class AttendanceCorrection(Base):
     corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class Scan(Base):
-    """Every scan, accepted or not, with its reason, device, device time and server time."""
+class GeneratedFile(Base):
+    """Files made by background jobs (生成的文件): card sheets. Kept in the database so every server
+    process can hand them out; small (a sheet of cards is tens of kilobytes)."""
 
-    __tablename__ = "scans"
-    __table_args__ = (Index("ix_scans_volunteer_effective", "volunteer_id", "effective_at"),)
+    __tablename__ = "generated_files"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    scan_id: Mapped[str] = mapped_column(String(64), unique=True)  # the client's UUID
-    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
-    device: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[str] = mapped_column(String(300))
-    code_kind: Mapped[str | None] = mapped_column(String(20))
-    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
-    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"))
-    outcome: Mapped[str] = mapped_column(String(20))
-    reason: Mapped[str | None] = mapped_column(String(40))
-    result: Mapped[dict] = mapped_column(JSON)  # the answer given, returned again for a duplicate
-    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the device's time (or received_at)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the time the scan was judged as of
-    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. uploaded more than 24 hours late
-    # from an offline tablet's batch: its answer was given at upload, and may be judged again when an
-    # earlier scan of the same volunteer arrives (an online scan's answer was seen, and stands)
-    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. card_sheet
+    status: Mapped[str] = mapped_column(String(20))  # pending | ready | failed
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    subject: Mapped[str] = mapped_column(String(100))  # what it is about, e.g. "team:17"
+    filename: Mapped[str | None] = mapped_column(String(200))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,7 +9,6 @@ import msgspec
 
 from linli.bounds import RowId, by_service
 from linli.pii import mask_phone
-from meals.models import MODES
 from orgs.models import Organization
 from volunteer.models import (
     ACTIVITY_CAPACITY,
@@ -221,40 +220,6 @@ class SignupPage(msgspec.Struct):
     next: str | None
 
 
-class ScanBody(msgspec.Struct):
-    payload: str = ""
-    station_id: RowId | None = None  # the tablet's station (card scans)
-    scan_id: str | None = None  # client UUID: a retry with the same id returns the same answer
-    scanned_at: datetime | None = None
-    mode: Annotated[str | None, by_service(choices=(*MODES, None))] = None  # diner cards: dine_in (default)
-
-
-class ScanBatch(msgspec.Struct):
-    scans: Annotated[list[ScanBody], msgspec.Meta(max_length=1000)]  # one upload of an offline tablet
-
-
-class ScanResult(msgspec.Struct):
-    scan_id: str
-    outcome: str  # checked_in | checked_out | meal_served | delivered | duplicate | rejected
-    reason: str | None
-    message: str
-    station_id: int | None
-    volunteer: dict | None
-    activity: dict | None
-    attendance_id: int | None
-    minutes: int | None
-    scanned_at: str
-    received_at: str
-    earlier_scan_id: str | None = None
-    diner: dict | None = None  # diner cards: name, dietary notes and allergies for the counter
-    meal: dict | None = None  # price, subsidy, paid, split per funder (fen); the first one if already served
-    price: int | None = None  # a refused meal's full price, should the coordinator serve it unsubsidized
-
-
-class ScanBatchResult(msgspec.Struct):
-    results: list[ScanResult]
-
-
 class StationCode(msgspec.Struct):
     payload: str
     expires_at: datetime  # show the next code before this
@@ -350,3 +315,13 @@ class FileStatus(msgspec.Struct):
             created_at=f.created_at,
             finished_at=f.finished_at,
         )
+
+
+class SignupCancelled(msgspec.Struct):
+    cancelled: bool
+    promoted_volunteer_id: int | None  # the first on the waitlist, who now has the place
+
+
+class CardReissued(msgspec.Struct):
+    card_version: int
+    payload: str  # the new card's code; the old one scans as revoked_card

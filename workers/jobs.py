@@ -63,66 +63,26 @@ def prune() -> dict:
 
 
 def make_card_sheet(file_id: int) -> None:
-    """A printable A4 sheet (HTML with print CSS, QR codes as inline SVG) of a team's volunteer cards."""
-    from linli import files
+    """A printable A4 sheet of a team's volunteer cards (`volunteer.cards`)."""
+    from volunteer import cards
 
     rt = runtime()
     try:
-        _make_card_sheet(rt, file_id)
+        with rt.tx() as session:
+            cards.make_sheet(session, rt.codes, file_id, rt.clock.now())
     except Exception as exc:  # the requester sees `failed` with the reason, not `pending` forever
         with rt.tx() as session:
-            f = files.get(session, file_id)
-            if f is not None and f.status != "ready":
-                f.status, f.error, f.finished_at = (
-                    "failed",
-                    f"{type(exc).__name__}: {exc}"[:500],
-                    rt.clock.now(),
-                )
+            cards.sheet_failed(session, file_id, f"{type(exc).__name__}: {exc}", rt.clock.now())
         raise
-
-
-def _make_card_sheet(rt, file_id: int) -> None:
-    from html import escape
-
-    from linli import files, qr
-    from orgs import service as orgs_service
-    from volunteer import service as volunteer_service
-
-    with rt.tx() as session:
-        f = files.get(session, file_id)
-        if f is None or f.status == "ready":
-            return
-        team = orgs_service.get_team(session, int(f.subject.split(":")[1]))
-        cards = []
-        for v in volunteer_service.approved_members(session, team.id):
-            svg = qr.svg(rt.codes.volunteer_card(v.id, v.card_version)).decode()
-            svg = svg[svg.index("<svg") :]
-            cards.append(
-                f'<div class="card"><div class="qr">{svg}</div><div class="who">'
-                f"<b>{escape(v.name)}</b><br>{escape(team.name)}<br>志愿者卡 No.{v.id}</div></div>"
-            )
-        f.content = (
-            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>{escape(team.name)} 志愿者卡</title><style>"
-            "@page{size:A4;margin:10mm}body{margin:0;font-family:sans-serif}"
-            ".sheet{display:grid;grid-template-columns:1fr 1fr;gap:6mm}"
-            ".card{border:1px dashed #999;height:60mm;display:flex;align-items:center;padding:4mm;"
-            "break-inside:avoid}.qr svg{width:45mm;height:45mm}.who{margin-left:4mm;font-size:14pt}"
-            f'</style></head><body><div class="sheet">{"".join(cards)}</div></body></html>'
-        ).encode()
-        f.filename = f"cards-team-{team.id}.html"
-        f.media_type = "text/html; charset=utf-8"
-        f.status = "ready"
-        f.finished_at = rt.clock.now()
 
 
 def close_forgotten_checkouts() -> int:
     """Every few minutes: close attendances left open after their activity (flagged for review)."""
-    from volunteer import checkin
+    from volunteer import attendance
 
     rt = runtime()
     with rt.tx() as session:
-        return checkin.close_forgotten(
+        return attendance.close_forgotten(
             session, now=rt.clock.now(), grace_minutes=rt.settings.checkout_grace_minutes
         )
 

@@ -209,7 +209,7 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_and_loses_no_ackn
     assert set(acknowledged) == set(diners)
     with own.tx() as s:
         meals = dict(s.execute(select(Meal.diner_id, func.count()).group_by(Meal.diner_id)).all())
-        from volunteer.models import Scan
+        from scans.models import Scan
 
         stored = set(s.scalars(select(Scan.scan_id).where(Scan.outcome == "meal_served")))
     assert meals == dict.fromkeys(diners, 1)  # every acknowledged meal exactly once, nothing else

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from meals import service
 from meals.models import FundingAgreement, Meal, MealSubsidy
+from scans.models import Scan
 from tests.helpers import make_county, make_station, staff_token, staff_user, valid_id, volunteer_token
-from volunteer.models import Scan
 
 LUNCH = datetime(2030, 6, 4, 3, 30, tzinfo=UTC)  # Tuesday 11:30 in Asia/Shanghai
 TIERED = [

@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from accounts.sender import DEMO_INBOX_KEY
 from meals.models import Meal
+from scans.models import Scan
 from tests.conftest import drain
 from tests.helpers import PASSWORD, make_activity, volunteer_token
 from tests.meals.test_counter import LUNCH, Canteen
 from tests.pages.conftest import LAPTOP, PHONE, TABLET, shot
-from volunteer.models import Scan
 
 WAIT = 15_000  # ms: generous, the machine is shared
 

@@ -139,10 +139,10 @@ def test_corrections_post_the_difference_pointing_at_what_they_correct(hub, clie
 
 def _correct(s, attendance_id, minutes):
     from accounts.models import StaffUser
-    from volunteer import checkin
+    from volunteer import attendance
 
     user = s.scalar(select(StaffUser.id).where(StaffUser.username == "counter"))
-    return checkin.correct(
+    return attendance.correct(
         s,
         attendance_id=attendance_id,
         minutes=minutes,

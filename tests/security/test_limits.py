@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from api.app import create_app
 from linli.logs import JsonFormatter
 from linli.runtime import Runtime
+from scans.models import Scan
 from tests.helpers import PASSWORD, make_county, make_station, staff_token, staff_user, valid_id
-from volunteer.models import Scan
 
 
 @pytest.fixture

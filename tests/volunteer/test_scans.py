@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from linli.outbox import OutboxMessage
+from scans.models import Scan
 from tests.helpers import (
     file_volunteer,
     make_activity,
@@ -25,7 +26,7 @@ from tests.helpers import (
     staff_user,
     volunteer_token,
 )
-from volunteer.models import Attendance, AttendanceCorrection, Scan
+from volunteer.models import Attendance, AttendanceCorrection
 
 START = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 in Asia/Shanghai; the activity runs to 13:00
 PHONE = "13900000001"

@@ -1,17 +1,18 @@
-"""Activities, shifts, sign-ups, QR codes, the scan door and attendance (活动与扫码签到)."""
+"""Activities, shifts and sign-ups, stations' rotating codes and rosters, and attendance with its
+corrections (活动、站点与考勤)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-import msgspec
-from litestar import Controller, MediaType, Request, Response, get, patch, post
-from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, JSONBody, QueryParameter, RawBody
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from accounts.principal import Principal
 from api.deps import (
+    AUTH,
     Cursor,
     Id,
     IdFilter,
@@ -20,19 +21,17 @@ from api.deps import (
     local_today,
     next_cursor,
     page,
-    provide_principal,
     refuse_partners,
     require_staff,
     require_volunteer,
 )
 from api.problems import problems
-from linli import qr, ratelimit
-from linli.errors import FieldError, forbidden, invalid
-from linli.outbox import emit
+from api.scans import device_of
+from linli import qr
+from linli.errors import forbidden
 from linli.runtime import Runtime
 from orgs import service as orgs_service
-from volunteer import activities, checkin
-from volunteer import service as volunteer_service
+from volunteer import activities, attendance
 from volunteer.models import ATTENDANCE_STATES
 from volunteer.schemas import (
     ActivityCreate,
@@ -43,40 +42,14 @@ from volunteer.schemas import (
     AttendanceRead,
     CorrectionBody,
     CorrectionRead,
-    FileStatus,
     RosterEntry,
-    ScanBatch,
-    ScanBatchResult,
-    ScanBody,
-    ScanResult,
     ShiftCreate,
     ShiftRead,
+    SignupCancelled,
     SignupPage,
     SignupRead,
     StationCode,
 )
-
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-
-
-def device_of(principal: Principal, request: Request) -> checkin.Device:
-    label = request.headers.get("x-device-id", "")[:60]
-    if principal.kind == "volunteer":
-        return checkin.Device(
-            "volunteer",
-            f"phone:{principal.volunteer_id} {label}".strip(),
-            volunteer_id=principal.volunteer_id,
-        )
-    require_staff(principal, "admin", "coordinator")
-    bound = principal.bound_station_ids
-    paths = tuple(principal.staff_paths)
-    return checkin.Device(
-        "staff",
-        f"staff:{principal.staff_user_id} {label}".strip(),
-        staff_user_id=principal.staff_user_id,
-        station_ids=bound,
-        org_paths=paths,
-    )
 
 
 def _require_station_staff(session, principal: Principal, request: Request, station_id: int):
@@ -87,6 +60,7 @@ def _require_station_staff(session, principal: Principal, request: Request, stat
     ):
         raise forbidden("您无权使用该站点 You do not work at this station", "outside_your_scope")
     return station
+
 
 
 class ActivityController(Controller):
@@ -251,6 +225,7 @@ class ActivityController(Controller):
         return SignupPage(items=items, next=None)
 
 
+
 class StationController(Controller):
     path = "/api/v1/stations"
     tags = ["站点 stations"]
@@ -364,7 +339,7 @@ class StationController(Controller):
     ) -> AttendancePage:
         with rt.tx() as session:
             _require_station_staff(session, principal, request, station_id)
-            rows = checkin.attendances(
+            rows = attendance.attendances(
                 session,
                 station_ids=[station_id],
                 org_paths=["/"],
@@ -411,156 +386,11 @@ class StationController(Controller):
                         signups=[SignupRead.of(s, v) for s, v in activities.signups(session, activity.id)],
                         attendances=[
                             AttendanceRead.of(a, activity, v)
-                            for a, v in checkin.attendances_of_activity(session, activity.id)
+                            for a, v in attendance.attendances_of_activity(session, activity.id)
                         ],
                     )
                 )
             return entries
-
-
-MAX_FRAME_BYTES = 2 * 1024 * 1024
-
-
-class SignupCancelled(msgspec.Struct):
-    cancelled: bool
-    promoted_volunteer_id: int | None  # the first on the waitlist, who now has the place
-
-
-class CardReissued(msgspec.Struct):
-    card_version: int
-    payload: str  # the new card's code; the old one scans as revoked_card
-
-
-class DecodedFrame(msgspec.Struct):
-    payload: str | None  # the QR code's text, or null if the picture holds none
-
-
-def _count_scan(rt: Runtime, principal: Principal) -> None:
-    """Scans per device (its token): a tablet stuck in a loop, or a script, is slowed, not a counter."""
-    ratelimit.check(
-        rt.redis,
-        f"scan:{principal.token_id or principal.volunteer_id}",
-        (rt.settings.scans_per_minute, 60),  # a counter scans a card every few seconds; a batch counts once
-        rt.clock.now(),
-        "扫码过于频繁，请稍后再试 Too many scans from this device; try again shortly",
-    )
-
-
-class QrController(Controller):
-    """For a tablet or phone whose browser cannot read QR codes itself (no BarcodeDetector)."""
-
-    path = "/api/v1/qr"
-    tags = ["扫码 scans"]
-    dependencies = AUTH
-
-    @post(
-        "/decode",
-        operation_id="decodeFrame",
-        status_code=200,
-        sync_to_thread=True,
-        summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
-        request_max_body_size=MAX_FRAME_BYTES,
-        responses=problems(_413="payload_too_large"),
-    )
-    def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
-        import io
-
-        import zxingcpp
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            image = Image.open(io.BytesIO(body))
-            image.load()
-        except (UnidentifiedImageError, OSError, ValueError):
-            raise invalid(
-                [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
-            ) from None
-        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-        return DecodedFrame(payload=found[0].text if found else None)
-
-
-class ScanController(Controller):
-    path = "/api/v1/scans"
-    tags = ["扫码 scans"]
-    dependencies = AUTH
-
-    @post(
-        "",
-        operation_id="scan",
-        status_code=200,
-        sync_to_thread=True,
-        summary="One scan: a volunteer's phone scanning a station code, or a tablet scanning a card",
-        description="The answer is always 200 with an `outcome`; a refused scan is `rejected` with a `reason`.",
-        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
-    )
-    def scan(
-        self,
-        data: JSONBody[ScanBody],
-        request: Request,
-        principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
-    ) -> ScanResult:
-        device = device_of(principal, request)
-        _count_scan(rt, principal)
-        item = checkin.check_input(
-            checkin.ScanInput(data.payload, data.station_id, data.scan_id, data.scanned_at, data.mode)
-        )
-        return ScanResult(**checkin.scan_online(rt, device, item, received_at=rt.clock.now()))
-
-    @post(
-        "/batch",
-        operation_id="scanBatch",
-        status_code=200,
-        sync_to_thread=True,
-        summary="Scans captured offline by a tablet: judged as of their scan time, in time order",
-        description="One result per scan, in the order sent. Sending the same batch again changes nothing "
-        "and returns the same results. Scans more than 24 hours late are stored and flagged, not applied.",
-        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
-    )
-    def batch(
-        self,
-        data: JSONBody[ScanBatch],
-        request: Request,
-        principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
-    ) -> ScanBatchResult:
-        device = device_of(principal, request)
-        if device.kind != "staff":
-            raise forbidden(
-                "离线批量上传仅限工作人员设备 Offline batches come from staff tablets", "staff_only"
-            )
-        _count_scan(rt, principal)
-        items = [
-            checkin.ScanInput(s.payload, s.station_id, s.scan_id, s.scanned_at, s.mode) for s in data.scans
-        ]
-        for i, item in enumerate(items):
-            items[i] = item = checkin.check_input(item, i)
-            if item.scan_id is None or item.scanned_at is None:
-                raise invalid(
-                    [
-                        FieldError(
-                            f"scans[{i}]",
-                            "required",
-                            "离线扫码须带 scan_id 和 scanned_at Offline scans need scan_id and scanned_at",
-                        )
-                    ]
-                )
-        received_at = rt.clock.now()
-        results: dict[int, dict] = {}
-        # a transaction per scan, or per volunteer's scans: a replay resumes where a cut-off upload stopped
-        for group in checkin.batch_groups(rt.codes, items):
-            with rt.tx() as session:
-                for i in group:
-                    results[i] = checkin.scan(
-                        session,
-                        rt.codes,
-                        device,
-                        items[i],
-                        received_at=received_at,
-                        offline=True,
-                        settings=rt.settings,
-                    )
-        return ScanBatchResult(results=[ScanResult(**results[i]) for i in range(len(items))])
 
 
 class AttendanceController(Controller):
@@ -588,7 +418,7 @@ class AttendanceController(Controller):
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
         with rt.tx() as session:
-            rows = checkin.attendances(
+            rows = attendance.attendances(
                 session,
                 station_ids=[station_id] if station_id else None,
                 org_paths=principal.staff_paths,
@@ -648,7 +478,7 @@ class AttendanceController(Controller):
     ):
         staff_id = require_staff(principal, "admin", "coordinator")
         with rt.tx() as session:
-            c = checkin.correct(
+            c = attendance.correct(
                 session,
                 attendance_id=attendance_id,
                 minutes=data.minutes,
@@ -660,136 +490,3 @@ class AttendanceController(Controller):
                 now=rt.clock.now(),
             )
             return CorrectionRead.of(c)
-
-
-class CardController(Controller):
-    path = "/api/v1"
-    tags = ["志愿者卡 cards"]
-    dependencies = AUTH
-
-    @get(
-        "/me/card.png",
-        operation_id="myCardPng",
-        sync_to_thread=True,
-        media_type="image/png",
-        responses=problems(_403="volunteers_only"),
-    )
-    def card_png(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
-        return Response(qr.png(self._card(principal, rt)), media_type="image/png")
-
-    @get(
-        "/me/card.svg",
-        operation_id="myCardSvg",
-        sync_to_thread=True,
-        media_type="image/svg+xml",
-        responses=problems(_403="volunteers_only"),
-    )
-    def card_svg(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
-        return Response(qr.svg(self._card(principal, rt)), media_type="image/svg+xml")
-
-    @post(
-        "/me/card/reissue",
-        operation_id="reissueMyCard",
-        status_code=200,
-        sync_to_thread=True,
-        summary="Lost card: a new card; the old one then scans as revoked_card",
-        responses=problems(_403="volunteers_only"),
-    )
-    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CardReissued:
-        volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            volunteer = checkin.reissue_card(session, volunteer_id)
-            return CardReissued(
-                card_version=volunteer.card_version,
-                payload=rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
-            )
-
-    def _card(self, principal: Principal, rt: Runtime) -> str:
-        volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            volunteer = volunteer_service.get(session, volunteer_id)
-            return rt.codes.volunteer_card(volunteer.id, volunteer.card_version)
-
-    @post(
-        "/teams/{team_id:int}/card-sheets",
-        operation_id="requestCardSheet",
-        status_code=202,
-        sync_to_thread=True,
-        summary="A printable A4 sheet of the team's volunteer cards, made in the background",
-        responses=problems(_403="staff_only, outside_your_scope", _404="team_not_found"),
-    )
-    def request_sheet(
-        self, team_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> FileStatus:
-        staff_id = require_staff(principal, "admin", "coordinator")
-        from linli.files import GeneratedFile
-
-        with rt.tx() as session:
-            team = orgs_service.get_team(session, team_id)
-            orgs_service.require_staff_of(principal.staff_paths, team)
-            now = rt.clock.now()
-            f = GeneratedFile(
-                kind="card_sheet",
-                status="pending",
-                requested_by=staff_id,
-                subject=f"team:{team.id}",
-                created_at=now,
-            )
-            session.add(f)
-            session.flush()
-            emit(
-                session,
-                func="workers.jobs.make_card_sheet",
-                job_id=f"card-sheet-{f.id}",
-                args=[f.id],
-                now=now,
-            )
-            return FileStatus.of(f)
-
-    @get(
-        "/files/{file_id:int}",
-        operation_id="getFile",
-        sync_to_thread=True,
-        summary="A generated file's status",
-        responses=problems(_404="file_not_found"),
-    )
-    def file_status(
-        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> FileStatus:
-        with rt.tx() as session:
-            f = _own_file(session, principal, file_id)
-            return FileStatus.of(f)
-
-    @get(
-        "/files/{file_id:int}/content",
-        operation_id="getFileContent",
-        sync_to_thread=True,
-        media_type=MediaType.HTML,
-        responses=problems(_404="file_not_found", _409="file_not_ready"),
-    )
-    def file_content(
-        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
-    ) -> Response:
-        from linli.errors import conflict
-
-        with rt.tx() as session:
-            f = _own_file(session, principal, file_id)
-            if f.status != "ready":
-                raise conflict(
-                    "file_not_ready", "文件尚未生成 The file is not ready yet", file_status=f.status
-                )
-            return Response(
-                f.content,
-                media_type=f.media_type,
-                headers={"Content-Disposition": f'inline; filename="{f.filename}"'},
-            )
-
-
-def _own_file(session, principal: Principal, file_id: int):
-    from linli import files
-    from linli.errors import not_found
-
-    f = files.get(session, file_id)
-    if f is None or principal.kind != "staff" or f.requested_by != principal.staff_user_id:
-        raise not_found("文件 File", "file_not_found")
-    return f

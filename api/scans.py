@@ -1,0 +1,151 @@
+"""The scan door over HTTP (扫码): one scan, an offline tablet's batch, and reading a QR code
+from a camera frame for browsers that cannot."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, RawBody
+
+from accounts.principal import Principal
+from api.deps import AUTH, require_staff
+from api.problems import problems
+from linli import ratelimit
+from linli.errors import FieldError, forbidden, invalid
+from linli.runtime import Runtime
+from scans import door
+from scans.schemas import DecodedFrame, Device, ScanBatch, ScanBatchResult, ScanBody, ScanResult
+
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+
+def device_of(principal: Principal, request: Request) -> Device:
+    label = request.headers.get("x-device-id", "")[:60]
+    if principal.kind == "volunteer":
+        return Device(
+            "volunteer",
+            f"phone:{principal.volunteer_id} {label}".strip(),
+            volunteer_id=principal.volunteer_id,
+        )
+    require_staff(principal, "admin", "coordinator")
+    bound = principal.bound_station_ids
+    paths = tuple(principal.staff_paths)
+    return Device(
+        "staff",
+        f"staff:{principal.staff_user_id} {label}".strip(),
+        staff_user_id=principal.staff_user_id,
+        station_ids=bound,
+        org_paths=paths,
+    )
+
+
+
+def _count_scan(rt: Runtime, principal: Principal) -> None:
+    """Scans per device (its token): a tablet stuck in a loop, or a script, is slowed, not a counter."""
+    ratelimit.check(
+        rt.redis,
+        f"scan:{principal.token_id or principal.volunteer_id}",
+        (rt.settings.scans_per_minute, 60),  # a counter scans a card every few seconds; a batch counts once
+        rt.clock.now(),
+        "扫码过于频繁，请稍后再试 Too many scans from this device; try again shortly",
+    )
+
+
+
+class QrController(Controller):
+    """For a tablet or phone whose browser cannot read QR codes itself (no BarcodeDetector)."""
+
+    path = "/api/v1/qr"
+    tags = ["扫码 scans"]
+    dependencies = AUTH
+
+    @post(
+        "/decode",
+        operation_id="decodeFrame",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
+        request_max_body_size=MAX_FRAME_BYTES,
+        responses=problems(_413="payload_too_large"),
+    )
+    def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
+        import io
+
+        import zxingcpp
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            image = Image.open(io.BytesIO(body))
+            image.load()
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise invalid(
+                [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
+            ) from None
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        return DecodedFrame(payload=found[0].text if found else None)
+
+
+
+class ScanController(Controller):
+    path = "/api/v1/scans"
+    tags = ["扫码 scans"]
+    dependencies = AUTH
+
+    @post(
+        "",
+        operation_id="scan",
+        status_code=200,
+        sync_to_thread=True,
+        summary="One scan: a volunteer's phone scanning a station code, or a tablet scanning a card",
+        description="The answer is always 200 with an `outcome`; a refused scan is `rejected` with a `reason`.",
+        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
+    )
+    def scan(
+        self,
+        data: JSONBody[ScanBody],
+        request: Request,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> ScanResult:
+        device = device_of(principal, request)
+        _count_scan(rt, principal)
+        item = door.check_input(data.input())
+        return ScanResult.of(door.scan_online(rt, device, item, received_at=rt.clock.now()))
+
+    @post(
+        "/batch",
+        operation_id="scanBatch",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Scans captured offline by a tablet: judged as of their scan time, in time order",
+        description="One result per scan, in the order sent. Sending the same batch again changes nothing "
+        "and returns the same results. Scans more than 24 hours late are stored and flagged, not applied.",
+        responses=problems(_403="staff_only, role_required", _429="rate_limited"),
+    )
+    def batch(
+        self,
+        data: JSONBody[ScanBatch],
+        request: Request,
+        principal: NamedDependency[Principal],
+        rt: NamedDependency[Runtime],
+    ) -> ScanBatchResult:
+        device = device_of(principal, request)
+        if device.kind != "staff":
+            raise forbidden(
+                "离线批量上传仅限工作人员设备 Offline batches come from staff tablets", "staff_only"
+            )
+        _count_scan(rt, principal)
+        items = [door.check_input(s.input(), i) for i, s in enumerate(data.scans)]
+        for i, item in enumerate(items):
+            if item.scan_id is None or item.scanned_at is None:
+                raise invalid(
+                    [
+                        FieldError(
+                            f"scans[{i}]",
+                            "required",
+                            "离线扫码须带 scan_id 和 scanned_at Offline scans need scan_id and scanned_at",
+                        )
+                    ]
+                )
+        answers = door.scan_batch(rt, device, items, received_at=rt.clock.now())
+        return ScanBatchResult(results=[ScanResult.of(a) for a in answers])

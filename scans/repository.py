@@ -1,0 +1,365 @@
+"""The scan door's statements (扫码的查询): scans stored and read again, a volunteer's state for
+a scan (the open attendance, the last accepted scan), and the lock-free path's one-statement
+check-ins and check-outs. Built once at import: building them anew each time cost more than
+running them. They return plain rows (attribute access like the models) and write with Core.
+
+The lock-free statements compose volunteer's attendance statements (`volunteer.repository`:
+WINDOW, INSERT_ATTENDANCE, CLOSE_ATTENDANCE) and the outbox into one round trip: the one place
+a package reads another's repository (docs/architecture.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, cast, false, func, insert, or_, select, true, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, aliased
+
+from linli import outbox
+from linli.db import Direct
+from linli.db import const as _const
+from orgs.models import Organization, Station
+from scans.models import Scan
+from volunteer.models import Activity, Attendance, Volunteer
+from volunteer.repository import CLOSE_ATTENDANCE, INSERT_ATTENDANCE, WINDOW
+
+
+def insert_scan(session: Session | Direct, **values) -> bool:
+    """Store a judged scan; False if its client scan id is already stored (a concurrent replay)."""
+    if isinstance(session, Direct):
+        return session.execute(_insert_scan("postgresql"), values).fetchone() is not None
+    conn = session.connection()
+    return conn.execute(_insert_scan(conn.dialect.name), values).scalar() is not None
+
+
+def _insert_scan(dialect: str):
+    stmt = _INSERT_SCAN.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
+        _INSERT_SCAN[dialect] = stmt
+    return stmt
+
+
+_INSERT_SCAN: dict = {}
+
+
+def scan_result(session: Session, scan_id: str) -> tuple[str, dict] | None:
+    """The device that sent a stored scan, and the answer it was given; None if there is none."""
+    row = session.execute(select(Scan.device, Scan.result).where(Scan.scan_id == scan_id)).first()
+    return None if row is None else tuple(row)
+
+
+# Refusals that depend on the volunteer's state or the time, not on the code or the device: a scan
+# refused for one of these is judged again when an earlier offline scan changes what came before it.
+STATEFUL_REFUSALS = ("checked_in_elsewhere", "outside_window", "not_filed", "not_signed_up", "capacity_full")
+
+
+def later_scans(session: Session, volunteer_id: int, at: datetime):
+    """A volunteer's scans judged as of a moment after `at` whose answer came from their state
+    (accepted, or refused for one of STATEFUL_REFUSALS), in time order, with the state now of the
+    attendance each names."""
+    q = (
+        select(
+            Scan.id,
+            Scan.scan_id,
+            Scan.volunteer_id,
+            Scan.station_id,
+            Scan.scanned_at,
+            Scan.received_at,
+            Scan.effective_at,
+            Scan.offline,
+            Scan.outcome,
+            Scan.attendance_id,
+            Attendance.state.label("attendance_state"),
+            Attendance.activity_id,
+            Attendance.checked_out_at,
+        )
+        .outerjoin(Attendance, Attendance.id == Scan.attendance_id)
+        .where(
+            Scan.volunteer_id == volunteer_id,
+            Scan.effective_at > at,
+            Scan.code_kind.in_(("station_code", "volunteer_card")),
+            or_(Scan.outcome != "rejected", Scan.reason.in_(STATEFUL_REFUSALS)),
+        )
+        .order_by(Scan.effective_at, Scan.id)
+    )
+    return list(session.execute(q))
+
+
+
+
+def rewind(session: Session, scan_row_ids: list[int]) -> None:
+    """Undo scans to judge them again (`offline.replay`, in the same transaction): until then they
+    count as refused and name no attendance (the attendances they opened are then deleted:
+    `volunteer.attendance.drop_open`). Every scan naming those attendances is among them: a scan
+    names an attendance only from its check-in on."""
+    session.execute(
+        update(Scan).where(Scan.id.in_(scan_row_ids)).values(outcome="rejected", attendance_id=None)
+    )
+
+
+def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
+    """A scan judged again: its new answer."""
+    session.execute(
+        update(Scan)
+        .where(Scan.id == scan_row_id)
+        .values(
+            outcome=answer["outcome"],
+            reason=answer["reason"],
+            attendance_id=answer["attendance_id"],
+            result=answer,
+        )
+    )
+
+
+
+
+_STATION_PATH = (
+    select(Station.id.label("station_id"), Organization.path)
+    .join(Organization, Organization.id == Station.org_id)
+    .where(Station.id == bindparam("station_id"))
+)
+_VOLUNTEER_AND_STATION = select(
+    Volunteer.id,
+    Volunteer.name,
+    Volunteer.card_version,
+    select(Station.id).where(Station.id == bindparam("station_id")).scalar_subquery().label("station_id"),
+    select(Organization.path)
+    .join(Station, Station.org_id == Organization.id)
+    .where(Station.id == bindparam("station_id"))
+    .scalar_subquery()
+    .label("path"),
+).where(Volunteer.id == bindparam("volunteer_id"))
+# FOR NO KEY UPDATE: scans of one volunteer still queue for it, but a duplicate stored meanwhile
+# (its foreign key takes FOR KEY SHARE on the volunteer) does not wait
+_LOCK_WITH_STATION = _VOLUNTEER_AND_STATION.with_for_update(of=Volunteer, key_share=True)
+_LATEST_SCAN_ID = (
+    select(Scan.id)
+    .where(
+        Scan.volunteer_id == bindparam("volunteer_id"),
+        # not in_(): its expanding parameter would render the SQL again for every scan
+        or_(Scan.outcome == _const("checked_in"), Scan.outcome == _const("checked_out")),
+        Scan.effective_at >= bindparam("since"),
+        # not a later one: an offline batch uploaded after another tablet's later scans of the
+        # same volunteer would otherwise compare a double tap with those and miss the scan it repeats
+        Scan.effective_at <= bindparam("at"),
+    )
+    .order_by(Scan.effective_at.desc(), Scan.id.desc())  # ties: the last stored
+    .limit(_const(1))
+    .scalar_subquery()
+)
+_LastScan = aliased(Scan)
+# a volunteer's state for the scan door: the open attendance (with its activity) and the last
+# accepted scan in a window (None where there is none)
+_STATE_COLUMNS = (
+    Attendance.id.label("attendance_id"),
+    Attendance.station_id.label("attendance_station_id"),
+    Attendance.checked_in_at,
+    Activity.id.label("activity_id"),
+    Activity.title,
+    Activity.starts_at,
+    Activity.ends_at,
+    _LastScan.scan_id.label("last_scan_id"),
+    _LastScan.station_id.label("last_station_id"),
+    _LastScan.effective_at.label("last_at"),
+    _LastScan.result.label("last_result"),
+    _LastScan.offline.label("last_offline"),
+)
+
+
+def _with_state(q):
+    return (
+        q.select_from(Volunteer)
+        .outerjoin(
+            Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == _const("open"))
+        )
+        .outerjoin(Activity, Activity.id == Attendance.activity_id)
+        .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
+    )
+
+
+_STATE = _with_state(select(*_STATE_COLUMNS)).where(Volunteer.id == bindparam("volunteer_id"))
+# the one a check-in tries first, for a volunteer not checked in (the outer query's attendance)
+_FIRST_IN_WINDOW = WINDOW.where(Attendance.id.is_(None)).limit(_const(1)).lateral("first_in_window")
+_VOLUNTEER_STATION_STATE = _with_state(
+    _VOLUNTEER_AND_STATION.add_columns(
+        *_STATE_COLUMNS,
+        *(
+            _FIRST_IN_WINDOW.c[n].label(f"first_{n}")
+            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status")
+        ),
+    )
+).outerjoin(_FIRST_IN_WINDOW, true())
+# A check-in or check-out judged on a read without the volunteer's lock (`fast.settle`),
+# written in one statement (PostgreSQL: data-modifying CTEs; one round trip, its own transaction).
+# The write takes the volunteer's lock first, then holds only if the read still does: the
+# attendance it closes is still open (else nothing is written); no other was opened meanwhile
+# (else the unique index on open attendances fails the whole statement). The scan is stored
+# with it, once per row written; a scan id already stored fails the whole statement too.
+_VOLUNTEER_LOCKED = (
+    select(Volunteer.id)
+    .where(Volunteer.id == bindparam("lock_volunteer_id"))  # not a column's name: SQLAlchemy keeps those
+    .with_for_update(key_share=True)
+    .scalar_subquery()
+)
+_SCAN_COLUMNS = (
+    "scan_id",
+    "device",
+    "payload",
+    "scanned_at",
+    "received_at",
+    "effective_at",
+    "offline",
+    "station_id",
+    "code_kind",
+    "volunteer_id",
+    "outcome",
+    "reason",
+    "flagged",
+)
+
+
+def _stored_with(attendance, result):
+    """The scan (parameters scan_<column>), inserted once per row of `attendance`, with its id."""
+    columns = Scan.__table__.c
+    return (
+        insert(Scan)
+        .from_select(
+            [*_SCAN_COLUMNS, "attendance_id", "result"],
+            select(
+                *(bindparam(f"scan_{n}", type_=columns[n].type) for n in _SCAN_COLUMNS),
+                attendance.c.id,
+                result,
+            ).select_from(attendance),
+        )
+        .returning(Scan.attendance_id)
+    )
+
+
+_CLOSED = (
+    CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
+    .values(
+        checked_out_at=bindparam("out_at", type_=Attendance.checked_out_at.type),
+        minutes=bindparam("out_minutes", type_=Attendance.minutes.type),
+        state=_const("closed"),
+    )
+    .returning(Attendance.id)
+    .cte("closed")
+)
+_CHECK_OUT = (
+    _stored_with(_CLOSED, bindparam("scan_result", type_=Scan.result.type))
+    .add_cte(_CLOSED)
+    .add_cte(outbox.emitted_with(_CLOSED))
+)
+_OPENED = INSERT_ATTENDANCE.values(
+    activity_id=bindparam("in_activity_id"),
+    volunteer_id=_VOLUNTEER_LOCKED,
+    station_id=bindparam("in_station_id"),
+    state=_const("open"),
+    checked_in_at=bindparam("in_at"),
+    flagged=false(),
+    created_at=bindparam("in_created_at"),
+).cte("opened")
+# the answer stored names the attendance, whose id is known only here
+_CHECK_IN = _stored_with(
+    _OPENED,
+    cast(
+        cast(bindparam("scan_result", type_=Scan.result.type), JSONB).op("||")(
+            func.jsonb_build_object(_const("attendance_id"), _OPENED.c.id)
+        ),
+        Scan.result.type,
+    ),
+).add_cte(_OPENED)
+
+
+def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
+    """The volunteer's row, locked, with the named station's id (None if there is none) and its
+    organization's path: one round trip; None if there is no such volunteer."""
+    return (
+        session.connection()
+        .execute(_LOCK_WITH_STATION, {"volunteer_id": volunteer_id, "station_id": station_id})
+        .first()
+    )
+
+
+def volunteer_station_state(
+    conn: Direct, volunteer_id: int, station_id: int, since: datetime, at: datetime, early_seconds: int
+):
+    """Without a lock, in one round trip: the volunteer and the named station (as
+    `lock_volunteer_with_station`) with the volunteer's state (as `volunteer_state`) and, if they
+    are not checked in, the activity a check-in tries first among `window_rows` (columns first_*);
+    None if there is no such volunteer."""
+    params = {
+        "volunteer_id": volunteer_id,
+        "station_id": station_id,
+        "since": since,
+        "at": at,
+        "latest_start": at + timedelta(seconds=early_seconds),
+    }
+    return conn.execute(_VOLUNTEER_STATION_STATE, params).fetchone()
+
+
+def station_path(session: Session, station_id: int):
+    return session.connection().execute(_STATION_PATH, {"station_id": station_id}).first()
+
+
+
+def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: datetime):
+    """After the lock: the open attendance (with its activity) and the last accepted scan from
+    `since` to `at`, in one round trip. Columns are None where there is none."""
+    return (
+        session.connection().execute(_STATE, {"volunteer_id": volunteer_id, "since": since, "at": at}).one()
+    )
+
+
+
+def _scan_params(scan: dict) -> dict:
+    """`insert_scan`'s values as `_stored_with`'s parameters (the attendance comes from the write)."""
+    return {f"scan_{k}": v for k, v in scan.items() if k != "attendance_id"}
+
+
+def check_out_and_store(
+    conn: Direct,
+    attendance_id: int,
+    volunteer_id: int,
+    *,
+    out_at: datetime,
+    minutes: int,
+    event: dict,
+    scan: dict,
+) -> bool:
+    """In one statement (PostgreSQL), under the volunteer's lock: close the attendance, write its
+    event for the ledger (`event`: `outbox.emit`'s arguments) and store the scan (`scan`: `insert_scan`'s
+    values). False, and nothing written, if the attendance is no longer open. IntegrityError if
+    the scan id is taken."""
+    params = {
+        "attendance_id": attendance_id,
+        "lock_volunteer_id": volunteer_id,
+        "out_at": out_at,
+        "out_minutes": minutes,
+        **{f"event_{k}": v for k, v in event.items()},
+        **_scan_params(scan),
+    }
+    return conn.execute(_CHECK_OUT, params).fetchone() is not None
+
+
+def check_in_and_store(
+    conn: Direct, activity_id: int, volunteer_id: int, station_id: int, *, at: datetime, scan: dict
+) -> int:
+    """In one statement (PostgreSQL), under the volunteer's lock: open an attendance checked in
+    at `at` and store the scan (`insert_scan`'s values; its answer gains the attendance's id).
+    Returns the attendance's id. IntegrityError, and nothing written, if the volunteer has an open
+    attendance now or the scan id is taken."""
+    params = {
+        "lock_volunteer_id": volunteer_id,
+        "in_activity_id": activity_id,
+        "in_station_id": station_id,
+        "in_at": at,
+        "in_created_at": scan["received_at"],
+        **_scan_params(scan),
+    }
+    return conn.execute(_CHECK_IN, params).fetchone()[0]
