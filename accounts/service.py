@@ -17,7 +17,7 @@ from linli.errors import FieldError, LinliError, invalid, not_found, too_many, u
 from linli.outbox import emit
 from linli.pii import normalize_phone, phone_problem
 from linli.signing import Signer, sha256_hex
-from orgs import repository as orgs_repository
+from orgs import service as orgs_service
 from volunteer import service as volunteer_service
 
 _hasher = PasswordHasher()
@@ -66,10 +66,10 @@ def create_staff_user(
     if role not in ROLES:
         errors.append(FieldError("role", "invalid_choice", "角色应为 admin、coordinator 或 partner"))
     elif role == "partner" and (
-        partner_id is None or orgs_repository.get_partner(session, partner_id) is None
+        partner_id is None or orgs_service.find_partner(session, partner_id) is None
     ):
         errors.append(FieldError("partner_id", "not_found", "合作企业不存在 Partner enterprise not found"))
-    elif role != "partner" and (org_id is None or orgs_repository.get(session, org_id) is None):
+    elif role != "partner" and (org_id is None or orgs_service.find(session, org_id) is None):
         errors.append(FieldError("org_id", "not_found", "组织不存在 Organization not found"))
     if errors:
         raise invalid(errors)
@@ -184,7 +184,7 @@ def create_api_key(session: Session, *, partner_id: int, name: str, created_by: 
     name = (name or "").strip()
     if not 1 <= len(name) <= 60:
         raise invalid([FieldError("name", "length", "名称应为1到60个字 Name must be 1 to 60 characters")])
-    if orgs_repository.get_partner(session, partner_id) is None:
+    if orgs_service.find_partner(session, partner_id) is None:
         raise not_found("合作企业 Partner enterprise", "partner_not_found")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(

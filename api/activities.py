@@ -62,7 +62,6 @@ def _require_station_staff(session, principal: Principal, request: Request, stat
     return station
 
 
-
 class ActivityController(Controller):
     path = "/api/v1/activities"
     tags = ["活动 activities"]
@@ -223,7 +222,6 @@ class ActivityController(Controller):
             orgs_service.require_staff_of(principal.staff_paths, orgs_service.get(session, activity.org_id))
             items = [SignupRead.of(s, v) for s, v in activities.signups(session, activity_id)]
         return SignupPage(items=items, next=None)
-
 
 
 class StationController(Controller):

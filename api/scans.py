@@ -39,7 +39,6 @@ def device_of(principal: Principal, request: Request) -> Device:
     )
 
 
-
 def _count_scan(rt: Runtime, principal: Principal) -> None:
     """Scans per device (its token): a tablet stuck in a loop, or a script, is slowed, not a counter."""
     ratelimit.check(
@@ -49,7 +48,6 @@ def _count_scan(rt: Runtime, principal: Principal) -> None:
         rt.clock.now(),
         "扫码过于频繁，请稍后再试 Too many scans from this device; try again shortly",
     )
-
 
 
 class QrController(Controller):
@@ -83,7 +81,6 @@ class QrController(Controller):
             ) from None
         found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
         return DecodedFrame(payload=found[0].text if found else None)
-
 
 
 class ScanController(Controller):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from linli import scope
 from orgs.models import Organization, Partner, Station
 
 
@@ -25,7 +26,7 @@ def list_in_subtrees(
 ) -> list[Organization]:
     if not paths:
         return []
-    q = select(Organization).where(or_(*(Organization.path.startswith(p) for p in paths)))
+    q = select(Organization).where(scope.within(Organization.path, paths))
     if kind:
         q = q.where(Organization.kind == kind)
     return list(session.scalars(q.where(Organization.id > after_id).order_by(Organization.id).limit(limit)))

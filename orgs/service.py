@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from linli.errors import FieldError, forbidden, invalid, not_found
+from linli import scope
+from linli.errors import FieldError, invalid, not_found
 from orgs import repository
 from orgs.models import CHILD_KIND, JOIN_MODES, Organization, Partner, Station
 
@@ -70,6 +71,14 @@ def get(session: Session, org_id: int) -> Organization:
     return org
 
 
+def find(session: Session, org_id: int) -> Organization | None:
+    return repository.get(session, org_id)
+
+
+def find_partner(session: Session, partner_id: int) -> Partner | None:
+    return repository.get_partner(session, partner_id)
+
+
 def get_station(session: Session, station_id: int) -> Station:
     station = repository.get_station(session, station_id)
     if station is None:
@@ -99,12 +108,8 @@ def is_root_path(session: Session, path: str) -> bool:
 
 
 def require_staff_of(staff_paths: list[str], org: Organization) -> None:
-    if not any(org.path.startswith(p) for p in staff_paths):
-        raise forbidden(f"您无权管理“{org.name}” You do not work for this organization", "outside_your_scope")
+    scope.require(staff_paths, org.path, f"您无权管理“{org.name}” You do not work for this organization")
 
 
 def require_admin_of(admin_paths: list[str], org: Organization) -> None:
-    if not any(org.path.startswith(p) for p in admin_paths):
-        raise forbidden(
-            f"您无权管理“{org.name}” You do not administer this organization", "outside_your_scope"
-        )
+    scope.require(admin_paths, org.path, f"您无权管理“{org.name}” You do not administer this organization")

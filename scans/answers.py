@@ -37,7 +37,6 @@ MESSAGES = {
 OUTCOMES = ("checked_in", "checked_out", "meal_served", "delivered", "duplicate", "rejected")
 
 
-
 def scan_row(
     device,
     item,

@@ -96,7 +96,13 @@ def scan_batch(rt, device: Device, items: list[ScanInput], *, received_at: datet
         with rt.tx() as session:
             for i in group:
                 results[i] = store(
-                    session, rt.codes, device, items[i], received_at=received_at, offline=True, settings=rt.settings
+                    session,
+                    rt.codes,
+                    device,
+                    items[i],
+                    received_at=received_at,
+                    offline=True,
+                    settings=rt.settings,
                 )
     return [results[i] for i in range(len(items))]
 

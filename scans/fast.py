@@ -46,7 +46,9 @@ def settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings
     scanned_at = item.scanned_at or at
 
     def answer(result: dict) -> dict:
-        return answers.answer(scan_id, result, {}, station_id=station_id, scanned_at=scanned_at, received_at=at)
+        return answers.answer(
+            scan_id, result, {}, station_id=station_id, scanned_at=scanned_at, received_at=at
+        )
 
     def row(answer: dict) -> dict:
         return answers.scan_row(device, item, answer, rec, scanned_at=scanned_at, at=at, offline=False)
@@ -63,7 +65,9 @@ def settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings
             {
                 "outcome": "checked_out",
                 "volunteer": who,
-                "activity": attendance.activity_ref(state.activity_id, state.title, state.starts_at, state.ends_at),
+                "activity": attendance.activity_ref(
+                    state.activity_id, state.title, state.starts_at, state.ends_at
+                ),
                 "attendance_id": state.attendance_id,
                 "minutes": minutes,
             }
@@ -90,7 +94,9 @@ def settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings
         {
             "outcome": "checked_in",
             "volunteer": who,
-            "activity": attendance.activity_ref(state.first_id, state.first_title, state.first_starts_at, state.first_ends_at),
+            "activity": attendance.activity_ref(
+                state.first_id, state.first_title, state.first_starts_at, state.first_ends_at
+            ),
         }
     )
     done["attendance_id"] = repository.check_in_and_store(

@@ -90,8 +90,6 @@ def later_scans(session: Session, volunteer_id: int, at: datetime):
     return list(session.execute(q))
 
 
-
-
 def rewind(session: Session, scan_row_ids: list[int]) -> None:
     """Undo scans to judge them again (`offline.replay`, in the same transaction): until then they
     count as refused and name no attendance (the attendances they opened are then deleted:
@@ -114,8 +112,6 @@ def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
             result=answer,
         )
     )
-
-
 
 
 _STATION_PATH = (
@@ -307,14 +303,12 @@ def station_path(session: Session, station_id: int):
     return session.connection().execute(_STATION_PATH, {"station_id": station_id}).first()
 
 
-
 def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: datetime):
     """After the lock: the open attendance (with its activity) and the last accepted scan from
     `since` to `at`, in one round trip. Columns are None where there is none."""
     return (
         session.connection().execute(_STATE, {"volunteer_id": volunteer_id, "since": since, "at": at}).one()
     )
-
 
 
 def _scan_params(scan: dict) -> dict:

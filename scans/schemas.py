@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from linli import scope
 from linli.bounds import RowId, by_service
 from meals.models import MODES
 from scans.answers import MESSAGES, OUTCOMES
@@ -30,9 +31,7 @@ class Device:
     org_paths: tuple[str, ...] = ()  # subtrees a staff member works in
 
     def may_use(self, station_org_path: str, station_id: int) -> bool:
-        if self.station_ids and station_id in self.station_ids:
-            return True
-        return any(station_org_path.startswith(p) for p in self.org_paths)
+        return scope.may_use_station(self.org_paths, self.station_ids, station_id, station_org_path)
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,21 @@ def activity_ref(activity_id: int, title: str, starts_at: datetime, ends_at: dat
     }
 
 
-def check_out(session: Session, state, who: dict, station_id: int, at: datetime, received_at: datetime) -> dict:
+def check_out(
+    session: Session, state, who: dict, station_id: int, at: datetime, received_at: datetime
+) -> dict:
     """A checked-in volunteer's scan, under their lock: a check-out here (or a duplicate, for an
     offline scan from before the check-in). `state`: the open attendance and its activity."""
     if state.attendance_station_id != station_id:
         raise Refused("checked_in_elsewhere", volunteer=who)
     activity = activity_ref(state.activity_id, state.title, state.starts_at, state.ends_at)
     if at < state.checked_in_at:  # an offline scan from before the check-in: already in
-        return {"outcome": "duplicate", "volunteer": who, "activity": activity, "attendance_id": state.attendance_id}
+        return {
+            "outcome": "duplicate",
+            "volunteer": who,
+            "activity": activity,
+            "attendance_id": state.attendance_id,
+        }
     minutes = close(
         session, state.attendance_id, state.checked_in_at, state.ends_at, at, state="closed", now=received_at
     )
@@ -103,7 +110,12 @@ def check_in(
                 flagged=False,
                 created_at=received_at,
             )
-            return {"outcome": "checked_in", "volunteer": who, "activity": act, "attendance_id": attendance_id}
+            return {
+                "outcome": "checked_in",
+                "volunteer": who,
+                "activity": act,
+                "attendance_id": attendance_id,
+            }
         reasons.append(reason)
     first = candidates[0]
     raise Refused(
@@ -198,6 +210,8 @@ def close_forgotten(session: Session, *, now: datetime, grace_minutes: int) -> i
         )
         closed += minutes is not None
     return closed
+
+
 def correct(
     session: Session,
     *,

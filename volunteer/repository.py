@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, or_, select, update
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from linli import scope
+from linli.db import const as _const
 from orgs.models import Organization
-from volunteer.models import Filing, FilingDecision, GeneratedFile, TeamInvitation, Volunteer
+from volunteer.models import (
+    Activity,
+    Attendance,
+    Filing,
+    FilingDecision,
+    GeneratedFile,
+    Shift,
+    Signup,
+    TeamInvitation,
+    Volunteer,
+)
 
 
 def get(session: Session, volunteer_id: int) -> Volunteer | None:
@@ -55,7 +69,7 @@ def filings_in_subtrees(
         select(Filing, Organization, Volunteer)
         .join(Organization, Organization.id == Filing.team_id)
         .join(Volunteer, Volunteer.id == Filing.volunteer_id)
-        .where(or_(*(Organization.path.startswith(p) for p in paths)), Filing.id > after_id)
+        .where(scope.within(Organization.path, paths), Filing.id > after_id)
     )
     if status:
         q = q.where(Filing.status == status)
@@ -83,12 +97,6 @@ def open_invitation(session: Session, team_id: int, phone: str) -> TeamInvitatio
 
 
 # --- activities, sign-ups, attendance ----------------------------------------------------------
-
-from datetime import datetime, timedelta  # noqa: E402
-
-from sqlalchemy import false, func  # noqa: E402
-
-from volunteer.models import Activity, Attendance, Shift, Signup  # noqa: E402
 
 
 def activity(session: Session, activity_id: int, *, for_update: bool = False) -> Activity | None:
@@ -122,7 +130,7 @@ def activities(
         q = q.where(Activity.station_id == station_id)
     if org_paths is not None:
         q = q.join(Organization, Organization.id == Activity.org_id).where(
-            or_(*(Organization.path.startswith(p) for p in org_paths))
+            scope.within(Organization.path, org_paths)
         )
     if starts_from is not None:
         q = q.where(Activity.starts_at >= starts_from)
@@ -253,10 +261,11 @@ def attendances_at(
     )
     if station_ids is not None:
         q = q.where(Attendance.station_id.in_(station_ids))
-    scope = [Organization.path.startswith(p) for p in org_paths]
+    # the staff member's subtrees, or the stations a coordinator is bound to
+    reach = [scope.within(Organization.path, org_paths)] if org_paths else []
     if bound_station_ids:
-        scope.append(Attendance.station_id.in_(bound_station_ids))
-    q = q.where(or_(*scope)) if scope else q.where(false())
+        reach.append(Attendance.station_id.in_(bound_station_ids))
+    q = q.where(or_(*reach)) if reach else q.where(false())
     if state:
         q = q.where(Attendance.state == state)
     if flagged is not None:
@@ -293,7 +302,6 @@ def approved_members(session: Session, team_id: int) -> list[Volunteer]:
     return list(session.scalars(q))
 
 
-
 def delete_open_attendances(session: Session, attendance_ids: list[int]) -> None:
     """Open attendances undone by an earlier offline scan arriving late (no scan names them any
     more: `scans.repository.rewind` cleared them first)."""
@@ -311,9 +319,6 @@ def delete_open_attendances(session: Session, attendance_ids: list[int]) -> None
 # The scan door's lock-free statements (`scans.repository`) compose WINDOW, INSERT_ATTENDANCE and
 # CLOSE_ATTENDANCE into its one-statement check-ins and check-outs.
 
-from sqlalchemy import bindparam, insert  # noqa: E402
-
-from linli.db import const as _const  # noqa: E402
 
 _Team = aliased(Organization)
 _FILED_HERE = (
@@ -399,7 +404,6 @@ def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
     """The volunteer's scan lock if free now (PostgreSQL skips a locked row; SQLite has one writer)."""
     q = select(Volunteer.id).where(Volunteer.id == volunteer_id).with_for_update(skip_locked=True)
     return session.connection().execute(q).first() is not None
-
 
 
 def window_rows(session: Session, station_id: int, at: datetime, early_seconds: int, volunteer_id: int):

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from linli import scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.pii import (
     id_number_problem,
@@ -218,7 +219,7 @@ def filing_visible_to(session: Session, *, filing_id: int, volunteer_id: int | N
     if filing is None:
         raise not_found("备案申请 Filing", "filing_not_found")
     team = orgs_service.get(session, filing.team_id)
-    if filing.volunteer_id != volunteer_id and not any(team.path.startswith(p) for p in staff_paths):
+    if filing.volunteer_id != volunteer_id and not scope.covers(staff_paths, team.path):
         raise forbidden("您无权查看该申请 You may not see this filing", "outside_your_scope")
     return filing, team, get(session, filing.volunteer_id)
 

@@ -1,0 +1,41 @@
+"""Who may touch what (权限范围): the one rule, used everywhere.
+
+Staff work over subtrees of the organization tree: an organization's `path` is like `/1/4/17/`,
+so a subtree is a prefix, and a grant over `/1/4/` covers `/1/4/17/`. A coordinator may also be
+bound to stations, and then acts at those stations whatever their organization. Callers resolve
+what they guard (a meal point, a volunteer's filing, a station) to its organization's path and
+ask here; `within` says the same rule in SQL, for listings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, or_
+
+from linli.errors import forbidden
+
+OUTSIDE = "outside_your_scope"
+
+
+def covers(paths: Iterable[str], path: str) -> bool:
+    """Whether a grant over any of `paths` reaches the organization at `path`."""
+    return any(path.startswith(p) for p in paths)
+
+
+def require(paths: Iterable[str], path: str, detail: str) -> None:
+    """403 `outside_your_scope` with `detail` (Chinese first) unless `paths` cover `path`."""
+    if not covers(paths, path):
+        raise forbidden(detail, OUTSIDE)
+
+
+def may_use_station(
+    paths: Iterable[str], station_ids: Iterable[int] | None, station_id: int, path: str
+) -> bool:
+    """Whether staff may act at a station: bound to it, or over its organization's subtree."""
+    return (bool(station_ids) and station_id in station_ids) or covers(paths, path)
+
+
+def within(column: ColumnElement[str], paths: Iterable[str]) -> ColumnElement[bool]:
+    """`covers` in SQL: the organizations (by their path column) that `paths` reach."""
+    return or_(*(column.startswith(p) for p in paths))
