@@ -769,3 +769,9 @@ def check_in_and_store(
         **_scan_params(scan),
     }
     return conn.execute(_CHECK_IN, params).fetchone()[0]
+
+
+def names_of(session: Session, volunteer_ids: set[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Volunteer.id, Volunteer.name).where(Volunteer.id.in_(volunteer_ids))).all()
+    )
