@@ -47,7 +47,7 @@ def _resolve_schemas_before_freezegun() -> None:
         "orgs.schemas",
         "volunteer.schemas",
         "points.schemas",
-        "api.meals",
+        "meals.schemas",
         "api.problems",
     ):
         for obj in vars(importlib.import_module(name)).values():
