@@ -5,9 +5,7 @@ the kitchen's list per day."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, JSONBody
@@ -16,34 +14,9 @@ from accounts.principal import Principal
 from api.deps import Id, check_times, local_today, provide_principal
 from api.meals import staff_at
 from api.problems import problems
-from linli.bounds import RowId, by_service
-from linli.errors import not_found
 from linli.runtime import Runtime
 from meals import bookings, service
-from meals.models import MODES, SLOTS, Booking
-
-
-class BookingBody(msgspec.Struct):
-    diner_id: RowId
-    day: date
-    slot: Annotated[str, by_service(choices=SLOTS)]
-    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
-
-
-class BookingRead(msgspec.Struct):
-    id: int
-    diner_id: int
-    meal_point_id: int
-    day: date
-    slot: str
-    mode: str
-    status: str  # booked | cancelled | served | no_show
-
-
-class KitchenRead(msgspec.Struct):
-    day: str
-    slots: dict  # {slot: {mode: count}}
-    needs: list  # [{slot, name, dietary_notes, allergies}]
+from meals.schemas import BookingBody, BookingPage, BookingRead, CardBody, CardBookingBody, KitchenRead
 
 
 def _booking_read(b) -> BookingRead:
@@ -56,21 +29,6 @@ def _booking_read(b) -> BookingRead:
         mode=b.mode,
         status=b.status,
     )
-
-
-class CardBookingBody(msgspec.Struct):
-    card: str  # the diner card's QR payload (its URL or code)
-    day: date
-    slot: Annotated[str, by_service(choices=SLOTS)]
-    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
-
-
-class CardBody(msgspec.Struct):
-    card: str
-
-
-class BookingPage(msgspec.Struct):
-    items: list[BookingRead]
 
 
 class BookingController(Controller):
@@ -129,9 +87,7 @@ class BookingController(Controller):
         self, booking_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
     ) -> BookingRead:
         with rt.tx() as session:
-            booking = session.get(Booking, booking_id)
-            if booking is None:
-                raise not_found("预订 Booking", "booking_not_found")
+            booking = bookings.get(session, booking_id)
             staff_at(session, principal, service.get_point(session, booking.meal_point_id))
             return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
 
@@ -211,7 +167,5 @@ class CardBookingController(Controller):
     def cancel(self, booking_id: Id, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingRead:
         with rt.tx() as session:
             diner = bookings.diner_by_card(session, rt.codes, data.card)
-            booking = session.get(Booking, booking_id)
-            if booking is None or booking.diner_id != diner.id:
-                raise not_found("预订 Booking", "booking_not_found")
+            bookings.get(session, booking_id, diner_id=diner.id)
             return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))

@@ -4,61 +4,27 @@ by volunteers; each door is confirmed by scanning the diner's card through `POST
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, JSONBody
-from sqlalchemy import select
 
 from accounts.principal import Principal
 from api.deps import Id, check_times, local_today, provide_principal, require_volunteer
 from api.meals import staff_at
 from api.problems import problems
-from linli.bounds import by_service
 from linli.runtime import Runtime
 from meals import delivery, service
-from meals.models import SLOTS, DeliveryRun
+from meals.models import DeliveryRun
+from meals.schemas import PlanBody, RunPage, RunRead
+from volunteer import service as volunteer_service
 
 
-class PlanBody(msgspec.Struct):
-    day: date
-    slot: Annotated[str, by_service(choices=SLOTS)]
-
-
-class RunVolunteer(msgspec.Struct):
-    id: int
-    name: str | None
-
-
-class RunStop(msgspec.Struct):
-    diner_id: int
-    name: str
-    address: str | None
-    dietary_notes: str
-    allergies: str
-    meal_id: int | None  # the meal, once delivered
-
-
-class RunRead(msgspec.Struct, omit_defaults=True):
-    id: int
-    meal_point_id: int
-    day: date
-    slot: str
-    community: str
-    volunteer: RunVolunteer | None  # who claimed it
-    stops_total: int
-    delivered: int
-    stops: list[RunStop] | None = None  # for the volunteer and staff: each diner, in order
-
-
-class RunPage(msgspec.Struct):
-    items: list[RunRead]
-
-
-def _runs(views: list[dict]) -> list[RunRead]:
-    return msgspec.convert(views, list[RunRead])
+def _runs(session, runs: list[DeliveryRun], *, with_stops: bool) -> list[RunRead]:
+    """The runs as answered, with the names of the volunteers who took them."""
+    names = volunteer_service.names_of(session, {r.volunteer_id for r in runs if r.volunteer_id})
+    return msgspec.convert(delivery.runs_view(session, runs, names, with_stops=with_stops), list[RunRead])
 
 
 class DeliveryController(Controller):
@@ -85,7 +51,7 @@ class DeliveryController(Controller):
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
             runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
-            return RunPage(_runs(delivery.runs_view(session, runs, with_stops=True)))
+            return RunPage(_runs(session, runs, with_stops=True))
 
     @get(
         "/meal-points/{point_id:int}/delivery-runs",
@@ -105,12 +71,7 @@ class DeliveryController(Controller):
         with rt.tx() as session:
             point = service.get_point(session, point_id)
             staff_at(session, principal, point)
-            runs = session.scalars(
-                select(DeliveryRun)
-                .where(DeliveryRun.meal_point_id == point.id, DeliveryRun.service_day == day)
-                .order_by(DeliveryRun.slot, DeliveryRun.community)
-            )
-            return RunPage(_runs(delivery.runs_view(session, list(runs), with_stops=True)))
+            return RunPage(_runs(session, delivery.runs_at(session, point.id, day), with_stops=True))
 
     @get(
         "/delivery-runs",
@@ -128,16 +89,16 @@ class DeliveryController(Controller):
         volunteer_id = require_volunteer(principal)
         check_times(day=day)
         with rt.tx() as session:
-            runs = delivery.open_runs_for(session, volunteer_id, day or local_today(rt))
+            runs = delivery.open_runs_for(
+                session,
+                volunteer_id,
+                volunteer_service.team_paths(session, volunteer_id),
+                day or local_today(rt),
+            )
             mine = [r for r in runs if r.volunteer_id == volunteer_id]
             others = [r for r in runs if r.volunteer_id != volunteer_id]
             # addresses only for the runs the volunteer took
-            return RunPage(
-                _runs(
-                    delivery.runs_view(session, mine, with_stops=True)
-                    + delivery.runs_view(session, others, with_stops=False)
-                )
-            )
+            return RunPage(_runs(session, mine, with_stops=True) + _runs(session, others, with_stops=False))
 
     @post(
         "/delivery-runs/{run_id:int}/claim",
@@ -154,8 +115,15 @@ class DeliveryController(Controller):
     ) -> RunRead:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
-            run = delivery.claim(session, run_id, volunteer_id, rt.clock.now(), rt.settings.tz)
-            return _runs(delivery.runs_view(session, [run], with_stops=True))[0]
+            run = delivery.claim(
+                session,
+                run_id,
+                volunteer_id,
+                volunteer_service.team_paths(session, volunteer_id),
+                rt.clock.now(),
+                rt.settings.tz,
+            )
+            return _runs(session, [run], with_stops=True)[0]
 
     @post(
         "/delivery-runs/{run_id:int}/release",
@@ -171,4 +139,4 @@ class DeliveryController(Controller):
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
             run = delivery.release(session, run_id, volunteer_id)
-            return _runs(delivery.runs_view(session, [run], with_stops=False))[0]
+            return _runs(session, [run], with_stops=False)[0]

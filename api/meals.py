@@ -3,7 +3,6 @@ hand and voided. Counter scans go through `POST /api/v1/scans` like every QR cod
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -15,192 +14,31 @@ from accounts.principal import Principal
 from api.deps import MAX_ID, Id, local_today, provide_principal, require_staff
 from api.problems import problems
 from linli import qr
-from linli.bounds import RowId, by_service
 from linli.errors import FieldError, forbidden, invalid, not_found
-from linli.pii import mask_phone
 from linli.runtime import Runtime
-from meals import counter, service
-from meals.models import (
-    BUDGET_CAP,
-    DAILY_CAPACITY,
-    FUNDER_KINDS,
-    MODES,
-    SLOT_PRICE,
-    SLOTS,
-    STACK_ORDER,
-    WEEK_CAP,
-    Diner,
-    Meal,
-    MealPoint,
+from meals import counter, counter_day, service
+from meals.models import Meal, MealPoint
+from meals.schemas import (
+    AdjustmentRead,
+    AgreementBody,
+    AgreementListed,
+    AgreementRead,
+    CounterToday,
+    DinerBody,
+    DinerPage,
+    DinerRead,
+    MealPointBody,
+    MealPointRead,
+    MealRead,
+    PauseBody,
+    SlotBody,
+    SlotToday,
+    UnsubsidizedBody,
+    VoidBody,
 )
 from orgs import service as orgs_service
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-
-
-class SlotBody(msgspec.Struct):
-    slot: Annotated[str, by_service(choices=SLOTS)]
-    starts: str  # "11:00", local time
-    ends: str
-    price: Annotated[int, by_service(between=SLOT_PRICE)]  # fen
-
-
-class MealPointBody(msgspec.Struct):
-    org_id: RowId
-    name: str
-    address: str
-    daily_capacity: Annotated[int, by_service(between=DAILY_CAPACITY)]
-    slots: list[SlotBody]  # one to three, one of each slot
-
-
-class MealPointRead(msgspec.Struct):
-    id: int
-    org_id: int
-    name: str
-    address: str
-    station_id: int  # the counter: tablets scan here
-    daily_capacity: int
-    slots: list[SlotBody]
-
-
-class DinerBody(msgspec.Struct):
-    name: str
-    birth_date: date
-    community: str
-    id_number: str
-    home_point_id: RowId
-    consent: bool = False
-    phone: str | None = None
-    guardian_name: str | None = None
-    dietary_notes: str = ""
-    allergies: str = ""
-    categories: list[str] = []
-    delivery: bool = False
-    address: str | None = None  # where meals are brought: required for delivery
-
-
-class DinerRead(msgspec.Struct):
-    id: int
-    name: str
-    phone: str | None  # masked
-    birth_date: date
-    community: str
-    id_number_last4: str
-    consent_by: str
-    dietary_notes: str
-    allergies: str
-    categories: list[str]
-    home_point_id: int
-    delivery: bool
-    address: str | None
-    paused_from: date | None
-    paused_until: date | None
-
-    @classmethod
-    def of(cls, d: Diner) -> DinerRead:
-        return cls(
-            id=d.id,
-            name=d.name,
-            phone=mask_phone(d.phone) if d.phone else None,
-            birth_date=d.birth_date,
-            community=d.community,
-            id_number_last4=d.id_last4,
-            consent_by=d.consent_by,
-            dietary_notes=d.dietary_notes,
-            allergies=d.allergies,
-            categories=d.categories,
-            home_point_id=d.home_point_id,
-            delivery=d.delivery,
-            address=d.address,
-            paused_from=d.paused_from,
-            paused_until=d.paused_until,
-        )
-
-
-class DinerPage(msgspec.Struct):
-    items: list[DinerRead]
-    next: str | None
-
-
-class PauseBody(msgspec.Struct):
-    paused_from: date | None = None
-    paused_until: date | None = None
-
-
-class AgreementBody(msgspec.Struct):
-    name: str
-    funder_kind: Annotated[str, by_service(choices=FUNDER_KINDS)]
-    stack_order: Annotated[int, by_service(between=STACK_ORDER)]
-    starts_on: date
-    ends_on: date
-    budget_cap: Annotated[int, by_service(between=BUDGET_CAP)]  # fen
-    schedule: list
-    meal_point_ids: list[RowId]  # one to a thousand
-    partner_id: RowId | None = None
-    week_cap: Annotated[int, by_service(between=WEEK_CAP)] | None = None
-    home_point_only: bool = False
-
-
-class AgreementRead(msgspec.Struct):
-    id: int
-    name: str
-    funder_kind: str
-    stack_order: int
-    starts_on: date
-    ends_on: date
-    budget_cap: int
-    budget_used: int
-    schedule: list
-    week_cap: int | None
-    home_point_only: bool
-
-
-class AgreementListed(AgreementRead):
-    meal_point_ids: list[int] = []  # every meal point it pays at
-
-
-class UnsubsidizedBody(msgspec.Struct):
-    diner_id: RowId
-    meal_point_id: RowId
-    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
-
-
-class VoidBody(msgspec.Struct):
-    reason: str
-
-
-class AdjustmentRead(msgspec.Struct):
-    """A closed day's meal reversed: the deltas (fen, negative) booked on the day it was made."""
-
-    id: int
-    meal_id: int
-    made_on: date
-    price_delta: int
-    paid_delta: int
-    subsidy_delta: int
-    by_funder: dict[str, int]  # {agreement id: fen}
-    reason: str
-    made_by: int  # staff user
-    made_at: datetime
-
-
-class MealRead(msgspec.Struct):
-    id: int
-    diner_id: int
-    meal_point_id: int
-    slot: str
-    service_day: date
-    mode: str
-    price: int
-    subsidy: int
-    paid: int
-    subsidized: bool
-    status: str
-    void_reason: str | None
-
-    @classmethod
-    def of(cls, m: Meal) -> MealRead:
-        return cls(**{f: getattr(m, f) for f in cls.__struct_fields__})
 
 
 def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
@@ -216,9 +54,7 @@ def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> in
 
 def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
     """A meal of a point the staff member works at (404 or 403 otherwise), and their id."""
-    meal = session.get(Meal, meal_id)
-    if meal is None:
-        raise not_found("餐次记录 Meal", "meal_not_found")
+    meal = service.get_meal(session, meal_id)
     return meal, staff_at(session, principal, service.get_point(session, meal.meal_point_id))
 
 
@@ -232,22 +68,6 @@ def _point_read(session, point: MealPoint) -> MealPointRead:
         daily_capacity=point.daily_capacity,
         slots=[SlotBody(s.slot, s.starts, s.ends, s.price) for s in service.slots_of(session, point.id)],
     )
-
-
-class SlotToday(msgspec.Struct):
-    slot: str
-    starts: str
-    ends: str
-    price: int  # fen
-    served: int
-    booked: int  # bookings for the day (served or still waiting)
-
-
-class CounterToday(msgspec.Struct):
-    day: date
-    meal_point_id: int
-    name: str
-    slots: list[SlotToday]
 
 
 class MealController(Controller):
@@ -525,7 +345,7 @@ class MealController(Controller):
         with rt.tx() as session:
             _, staff_id = _meal_here(session, principal, meal_id)
             return MealRead.of(
-                counter.void(
+                counter_day.void(
                     session,
                     meal_id,
                     reason=data.reason,
@@ -556,7 +376,7 @@ class MealController(Controller):
     ) -> AdjustmentRead:
         with rt.tx() as session:
             _, staff_id = _meal_here(session, principal, meal_id)
-            adjustment = counter.reverse(
+            adjustment = counter_day.reverse(
                 session,
                 meal_id,
                 reason=data.reason,
@@ -564,7 +384,7 @@ class MealController(Controller):
                 now=rt.clock.now(),
                 tz=rt.settings.tz,
             )
-            return msgspec.convert(counter.adjustment_view(adjustment), AdjustmentRead)
+            return msgspec.convert(counter_day.adjustment_view(adjustment), AdjustmentRead)
 
     @get(
         "/stations/{station_id:int}/meals-today",
@@ -600,4 +420,4 @@ class MealController(Controller):
     def meal(self, meal_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
         with rt.tx() as session:
             meal, _ = _meal_here(session, principal, meal_id)
-            return counter.meal_record(session, meal)
+            return counter_day.meal_record(session, meal)

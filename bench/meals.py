@@ -190,7 +190,7 @@ Target: 300 scans per second with p99 under 100 ms.
 At 32 connections the clients keep 32 scans in flight: by Little's law the mean latency is then
 32 / throughput (107 ms at 300/s), so a p99 under 100 ms there would need twice the throughput; the
 8-connection line is the target's test. The counter's statements are built once with bound
-parameters (`meals/counter.py`): building them per scan had cost a third of a server process's time.
+parameters (`meals/repository_counter.py`): building them per scan had cost a third of a server process's time.
 Afterwards: {meals:,} meals at the counter, and the subsidies recorded per meal (the county's and
 these) add up to the budgets used ({paid:,} fen), to the fen.
 """

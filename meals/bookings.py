@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.qr import InvalidCode
-from meals.models import MODES, SLOTS, Booking, Diner, MealSlot
+from meals import repository
+from meals.models import MODES, SLOTS, Booking, Diner
 
 CUTOFF = time(16, 0)  # the day before, local time
 HORIZON = timedelta(days=14)
@@ -59,21 +59,11 @@ def book(
         errors.append(FieldError("mode", "no_address", "送餐须先登记地址 Delivery needs the diner's address"))
     if errors:
         raise invalid(errors)
-    if (
-        session.scalar(select(MealSlot.id).where(MealSlot.meal_point_id == point_id, MealSlot.slot == slot))
-        is None
-    ):
+    if not repository.serves_slot(session, point_id, slot):
         raise invalid(
             [FieldError("slot", "not_served", "该助餐点不提供此餐次 This meal point does not serve it")]
         )
-    if session.scalar(
-        select(Booking.id).where(
-            Booking.diner_id == diner.id,
-            Booking.service_day == day,
-            Booking.slot == slot,
-            Booking.status == "booked",
-        )
-    ):
+    if repository.booked_already(session, diner.id, day, slot):
         raise conflict("already_booked", "已预订该餐 Already booked")
     booking = Booking(
         diner_id=diner.id,
@@ -96,7 +86,7 @@ def diner_by_card(session: Session, codes, payload: str) -> Diner:
         code = codes.parse(payload)
     except InvalidCode:
         code = None
-    diner = session.get(Diner, code.subject_id) if code and code.kind == "diner_card" else None
+    diner = repository.diner(session, code.subject_id) if code and code.kind == "diner_card" else None
     if diner is None:
         raise invalid([FieldError("card", "invalid_code", "无法识别的助餐卡 Not a diner card")])
     if code.number != diner.card_version:
@@ -105,19 +95,19 @@ def diner_by_card(session: Session, codes, payload: str) -> Diner:
 
 
 def upcoming(session: Session, diner_id: int, today: date) -> list[Booking]:
-    return list(
-        session.scalars(
-            select(Booking)
-            .where(Booking.diner_id == diner_id, Booking.service_day >= today)
-            .order_by(Booking.service_day, Booking.slot, Booking.id)
-        )
-    )
+    return repository.upcoming_bookings(session, diner_id, today)
+
+
+def get(session: Session, booking_id: int, *, diner_id: int | None = None) -> Booking:
+    """A booking (404 if there is none, or, with `diner_id`, if it is not that diner's)."""
+    booking = repository.booking(session, booking_id)
+    if booking is None or (diner_id is not None and booking.diner_id != diner_id):
+        raise not_found("预订 Booking", "booking_not_found")
+    return booking
 
 
 def cancel(session: Session, booking_id: int, now: datetime, tz) -> Booking:
-    booking = session.get(Booking, booking_id)
-    if booking is None:
-        raise not_found("预订 Booking", "booking_not_found")
+    booking = get(session, booking_id)
     if booking.status != "booked":
         raise conflict(
             f"booking_{booking.status}", "该预订已不能取消 This booking can no longer be cancelled"
@@ -130,16 +120,7 @@ def cancel(session: Session, booking_id: int, now: datetime, tz) -> Booking:
 
 def kitchen(session: Session, point_id: int, day: date) -> dict:
     """What the kitchen needs for a day: counts per slot and mode, and each booked diner's needs."""
-    rows = session.execute(
-        select(Booking.slot, Booking.mode, Diner.name, Diner.dietary_notes, Diner.allergies)
-        .join(Diner, Diner.id == Booking.diner_id)
-        .where(
-            Booking.meal_point_id == point_id,
-            Booking.service_day == day,
-            Booking.status.in_(("booked", "served")),
-        )
-        .order_by(Booking.slot, Diner.name)
-    ).all()
+    rows = repository.kitchen_rows(session, point_id, day)
     counts = Counter((slot, mode) for slot, mode, *_ in rows)
     return {
         "day": day.isoformat(),
@@ -153,43 +134,3 @@ def kitchen(session: Session, point_id: int, day: date) -> dict:
             if notes or allergies
         ],
     }
-
-
-def mark_served(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
-    session.execute(
-        update(Booking)
-        .where(
-            Booking.diner_id == diner_id,
-            Booking.meal_point_id == point_id,
-            Booking.service_day == day,
-            Booking.slot == slot,
-            Booking.status == "booked",
-        )
-        .values(status="served")
-        .execution_options(synchronize_session=False)
-    )
-
-
-def mark_unserved(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
-    """A voided meal: its booking is open again (a no-show if nothing else is served)."""
-    session.execute(
-        update(Booking)
-        .where(
-            Booking.diner_id == diner_id,
-            Booking.meal_point_id == point_id,
-            Booking.service_day == day,
-            Booking.slot == slot,
-            Booking.status == "served",
-        )
-        .values(status="booked")
-        .execution_options(synchronize_session=False)
-    )
-
-
-def mark_no_shows(session: Session, point_id: int, day: date) -> int:
-    return session.execute(
-        update(Booking)
-        .where(Booking.meal_point_id == point_id, Booking.service_day == day, Booking.status == "booked")
-        .values(status="no_show")
-        .execution_options(synchronize_session=False)
-    ).rowcount

@@ -8,46 +8,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.outbox import emit
-from meals import counter
-from meals.models import SLOTS, Booking, DeliveryRun, Diner, Meal, MealPoint, MealSlot
-from orgs.models import Organization
-from volunteer import repository
-from volunteer.models import Volunteer
-
-
-def _paused(day: date):
-    return (
-        (Diner.paused_from.is_not(None))
-        & (Diner.paused_from <= day)
-        & (Diner.paused_until.is_(None) | (Diner.paused_until > day))
-    )
+from meals import counter, repository, repository_delivery
+from meals.models import SLOTS, DeliveryRun, Diner, MealPoint
+from orgs import service as orgs_service
 
 
 def delivery_diners(session: Session, point_id: int, day: date, slot: str) -> list[Diner]:
     """Who gets a meal brought home for this slot: diners of this point flagged for delivery (a
     standing order), and diners who booked a delivery here; not those paused that day."""
-    booked = select(Booking.diner_id).where(
-        Booking.meal_point_id == point_id,
-        Booking.service_day == day,
-        Booking.slot == slot,
-        Booking.mode == "delivery",
-        Booking.status.in_(("booked", "served")),
-    )
-    return list(
-        session.scalars(
-            select(Diner)
-            .where(
-                or_((Diner.home_point_id == point_id) & Diner.delivery.is_(True), Diner.id.in_(booked)),
-                ~_paused(day),
-            )
-            .order_by(Diner.community, Diner.name, Diner.id)
-        )
-    )
+    return repository_delivery.delivery_diners(session, point_id, day, slot)
 
 
 def _check_day_slot(session: Session, point_id: int, day: date, slot: str) -> None:
@@ -58,10 +31,7 @@ def _check_day_slot(session: Session, point_id: int, day: date, slot: str) -> No
         errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
     if errors:
         raise invalid(errors)
-    if (
-        session.scalar(select(MealSlot.id).where(MealSlot.meal_point_id == point_id, MealSlot.slot == slot))
-        is None
-    ):
+    if not repository.serves_slot(session, point_id, slot):
         raise invalid(
             [FieldError("slot", "not_served", "该助餐点不提供此餐次 This meal point does not serve it")]
         )
@@ -71,16 +41,7 @@ def plan(session: Session, point_id: int, day: date, slot: str, now: datetime) -
     """One run per community on the slot's delivery list (idempotent: planning again adds runs for
     communities new to the list and keeps the ones there, claimed or not)."""
     _check_day_slot(session, point_id, day, slot)
-    have = {
-        r.community: r
-        for r in session.scalars(
-            select(DeliveryRun).where(
-                DeliveryRun.meal_point_id == point_id,
-                DeliveryRun.service_day == day,
-                DeliveryRun.slot == slot,
-            )
-        )
-    }
+    have = {r.community: r for r in repository_delivery.runs_of_slot(session, point_id, day, slot)}
     for community in sorted({d.community for d in delivery_diners(session, point_id, day, slot)}):
         if community not in have:
             have[community] = DeliveryRun(
@@ -91,18 +52,19 @@ def plan(session: Session, point_id: int, day: date, slot: str, now: datetime) -
     return sorted(have.values(), key=lambda r: r.community)
 
 
-def runs_view(session: Session, runs: list[DeliveryRun], *, with_stops: bool) -> list[dict]:
-    """The runs with their volunteer and, when asked, each stop: the diner, what the kitchen must
-    know, the address, and the meal if it was delivered."""
+def runs_at(session: Session, point_id: int, day: date) -> list[DeliveryRun]:
+    """A day's runs at a meal point, by slot and community."""
+    return repository_delivery.runs_at(session, point_id, day)
+
+
+def runs_view(
+    session: Session, runs: list[DeliveryRun], names: dict[int, str], *, with_stops: bool
+) -> list[dict]:
+    """The runs with their volunteer (`names`: the volunteers' names by id, given by the caller)
+    and, when asked, each stop: the diner, what the kitchen must know, the address, and the meal if
+    it was delivered."""
     if not runs:
         return []
-    names = dict(
-        session.execute(
-            select(Volunteer.id, Volunteer.name).where(
-                Volunteer.id.in_({r.volunteer_id for r in runs if r.volunteer_id})
-            )
-        ).all()
-    )
     out = []
     lists: dict[tuple, tuple[list[Diner], dict[int, int]]] = {}  # per slot: its diners, their meals
     for run in runs:
@@ -111,15 +73,8 @@ def runs_view(session: Session, runs: list[DeliveryRun], *, with_stops: bool) ->
             everyone = delivery_diners(session, *key)
             lists[key] = (
                 everyone,
-                dict(
-                    session.execute(
-                        select(Meal.diner_id, Meal.id).where(
-                            Meal.diner_id.in_([d.id for d in everyone]),
-                            Meal.service_day == run.service_day,
-                            Meal.slot == run.slot,
-                            Meal.status == "served",
-                        )
-                    ).all()
+                repository_delivery.served_meals(
+                    session, [d.id for d in everyone], run.service_day, run.slot
                 ),
             )
         everyone, served = lists[key]
@@ -152,51 +107,34 @@ def runs_view(session: Session, runs: list[DeliveryRun], *, with_stops: bool) ->
     return out
 
 
-def _filed_under(session: Session, volunteer_id: int, point: MealPoint) -> bool:
-    org_path = session.scalar(select(Organization.path).where(Organization.id == point.org_id))
-    return any(path.startswith(org_path) for _, path in repository.approved_team_paths(session, volunteer_id))
+def _filed_under(session: Session, team_paths: list[str], point: MealPoint) -> bool:
+    org_path = orgs_service.get(session, point.org_id).path
+    return any(path.startswith(org_path) for path in team_paths)
 
 
-def open_runs_for(session: Session, volunteer_id: int, day: date) -> list[DeliveryRun]:
-    """Runs of a day a volunteer may claim (at points of organizations they filed under) or has."""
-    paths = [p for _, p in repository.approved_team_paths(session, volunteer_id)]
-    if not paths:
+def open_runs_for(session: Session, volunteer_id: int, team_paths: list[str], day: date) -> list[DeliveryRun]:
+    """Runs of a day a volunteer may claim (at points of organizations they filed under) or has.
+    `team_paths`: the paths of the teams the volunteer is filed with (approved)."""
+    if not team_paths:
         return []
-    return list(
-        session.scalars(
-            select(DeliveryRun)
-            .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
-            .join(Organization, Organization.id == MealPoint.org_id)
-            .where(
-                DeliveryRun.service_day == day,
-                or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
-                # the point's organization holds one of the volunteer's teams (in SQL: a county has
-                # a run per community at every point, and only a few are this volunteer's)
-                or_(*(literal(p).startswith(Organization.path) for p in paths)),
-            )
-            .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
-        )
-    )
+    return repository_delivery.open_runs(session, volunteer_id, team_paths, day)
 
 
-def claim(session: Session, run_id: int, volunteer_id: int, now: datetime, tz) -> DeliveryRun:
-    """Take a run: one volunteer each, the first claim wins (a conditional update)."""
-    run = session.get(DeliveryRun, run_id)
+def claim(
+    session: Session, run_id: int, volunteer_id: int, team_paths: list[str], now: datetime, tz
+) -> DeliveryRun:
+    """Take a run: one volunteer each, the first claim wins (a conditional update). `team_paths`:
+    the paths of the teams the volunteer is filed with (approved)."""
+    run = repository_delivery.run(session, run_id)
     if run is None:
         raise not_found("送餐路线 Delivery run", "run_not_found")
     if run.service_day < now.astimezone(tz).date():
         raise conflict("run_past", "该送餐路线已过期 This run's day is past")
-    if not _filed_under(session, volunteer_id, session.get(MealPoint, run.meal_point_id)):
+    if not _filed_under(session, team_paths, repository.point(session, run.meal_point_id)):
         raise forbidden(
             "尚未加入该组织的服务队（未备案） Not filed with a team of this organization", "not_filed"
         )
-    taken = session.execute(
-        update(DeliveryRun)
-        .where(DeliveryRun.id == run_id, DeliveryRun.volunteer_id.is_(None))
-        .values(volunteer_id=volunteer_id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(run)
+    taken = repository_delivery.take_run(session, run, volunteer_id, now)
     if not taken and run.volunteer_id != volunteer_id:
         raise conflict("run_taken", "该路线已有志愿者认领 Another volunteer has taken this run")
     return run
@@ -204,7 +142,7 @@ def claim(session: Session, run_id: int, volunteer_id: int, now: datetime, tz) -
 
 def release(session: Session, run_id: int, volunteer_id: int) -> DeliveryRun:
     """Give a claimed run back (e.g. the volunteer fell ill); deliveries already made stay."""
-    run = session.get(DeliveryRun, run_id, with_for_update=True)
+    run = repository_delivery.run(session, run_id, lock=True)
     if run is None or run.volunteer_id != volunteer_id:
         raise not_found("送餐路线 Delivery run", "run_not_found")
     run.volunteer_id, run.claimed_at = None, None
@@ -223,19 +161,7 @@ def _on_run(session: Session, diner: Diner, run: DeliveryRun) -> bool:
     """Whether the diner is on the run's list (paused or not: a paused diner is told so)."""
     if diner.delivery and diner.home_point_id == run.meal_point_id:
         return True
-    return (
-        session.scalar(
-            select(Booking.id).where(
-                Booking.diner_id == diner.id,
-                Booking.meal_point_id == run.meal_point_id,
-                Booking.service_day == run.service_day,
-                Booking.slot == run.slot,
-                Booking.mode == "delivery",
-                Booking.status.in_(("booked", "served")),
-            )
-        )
-        is not None
-    )
+    return repository_delivery.booked_delivery(session, diner.id, run)
 
 
 def deliver(
@@ -252,23 +178,13 @@ def deliver(
 ) -> tuple[dict, int | None]:
     """A diner's card scanned at the door by the volunteer on the run: the meal, answered
     `delivered` (or the counter's refusals), and the station to store the scan at."""
-    diner = session.get(Diner, diner_id)
+    diner = repository.diner(session, diner_id)
     if diner is None:
         return {"outcome": "rejected", "reason": "unknown_person"}, None
     if card_version != diner.card_version:  # a lost card says nothing about its diner
         return {"outcome": "rejected", "reason": "revoked_card"}, None
     local = at.astimezone(tz)
-    mine = session.execute(
-        select(DeliveryRun, MealPoint, MealSlot)
-        .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
-        .join(MealSlot, (MealSlot.meal_point_id == MealPoint.id) & (MealSlot.slot == DeliveryRun.slot))
-        .where(
-            DeliveryRun.volunteer_id == volunteer_id,
-            DeliveryRun.service_day == local.date(),
-            DeliveryRun.community == diner.community,
-        )
-        .order_by(MealSlot.starts)
-    ).all()
+    mine = repository_delivery.runs_on_day(session, volunteer_id, local.date(), diner.community)
     on_list = [(run, point, slot) for run, point, slot in mine if _on_run(session, diner, run)]
     if not on_list:  # not this volunteer's to know who the card belongs to
         return {"outcome": "rejected", "reason": "not_on_run"}, None

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from linli import pii
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.signing import Signer
+from meals import repository
 from meals.models import (
     BUDGET_CAP,
     CATEGORIES,
@@ -25,13 +25,12 @@ from meals.models import (
     AgreementPoint,
     Diner,
     FundingAgreement,
-    MealCategory,
+    Meal,
     MealPoint,
     MealSlot,
 )
 from meals.subsidy import check_schedule
 from orgs import service as orgs_service
-from orgs.models import Organization, Partner
 
 ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
 
@@ -113,7 +112,7 @@ def create_meal_point(
 
 
 def get_point(session: Session, point_id: int) -> MealPoint:
-    point = session.get(MealPoint, point_id)
+    point = repository.point(session, point_id)
     if point is None:
         raise not_found("助餐点 Meal point", "meal_point_not_found")
     return point
@@ -126,47 +125,23 @@ def points_under(
     these stations (a coordinator bound to it), by name."""
     if not paths and not station_ids:
         return []
-    return list(
-        session.scalars(
-            select(MealPoint)
-            .join(Organization, Organization.id == MealPoint.org_id)
-            .where(
-                or_(
-                    *(Organization.path.startswith(p) for p in paths),
-                    MealPoint.station_id.in_(station_ids),
-                )
-            )
-            .order_by(MealPoint.name, MealPoint.id)
-        )
-    )
+    return repository.points_under(session, paths, station_ids)
 
 
 def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
     """The agreements paying at any of these meal points, each with every point it pays at."""
-    rows = session.execute(
-        select(FundingAgreement, AgreementPoint.meal_point_id)
-        .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
-        .where(
-            FundingAgreement.id.in_(
-                select(AgreementPoint.agreement_id).where(AgreementPoint.meal_point_id.in_(point_ids))
-            )
-        )
-        .order_by(FundingAgreement.ends_on.desc(), FundingAgreement.id)
-    ).all()
     out: dict[int, tuple[FundingAgreement, list[int]]] = {}
-    for a, point_id in rows:
+    for a, point_id in repository.agreements_at(session, point_ids):
         out.setdefault(a.id, (a, []))[1].append(point_id)
     return list(out.values())
 
 
 def slots_of(session: Session, point_id: int) -> list[MealSlot]:
-    return list(
-        session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point_id).order_by(MealSlot.starts))
-    )
+    return repository.slots_of(session, point_id)
 
 
 def categories(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(MealCategory.code, MealCategory.name)).all()) or dict(CATEGORIES)
+    return repository.category_names(session) or dict(CATEGORIES)
 
 
 @dataclass(frozen=True)
@@ -230,7 +205,7 @@ def register_diner(
         raise invalid(errors)
     get_point(session, data.home_point_id)
     hashes = signer.keyed_hashes(ID_PURPOSE, id_number)
-    if session.scalar(select(Diner.id).where(Diner.id_hash.in_(hashes))) is not None:
+    if repository.id_hash_taken(session, hashes):
         raise conflict("id_number_taken", "该身份证号已登记 This ID number is already registered")
     diner = Diner(
         name=name,
@@ -259,10 +234,17 @@ def register_diner(
 
 
 def get_diner(session: Session, diner_id: int) -> Diner:
-    diner = session.get(Diner, diner_id)
+    diner = repository.diner(session, diner_id)
     if diner is None:
         raise not_found("助餐对象 Diner", "diner_not_found")
     return diner
+
+
+def get_meal(session: Session, meal_id: int) -> Meal:
+    meal = repository.meal(session, meal_id)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    return meal
 
 
 def age_band(birth_date: date, day: date) -> str | None:
@@ -301,14 +283,7 @@ def find_diners(
     session: Session, point_ids: list[int] | None, q: str | None, phone_last4: str | None, limit: int = 20
 ) -> list[Diner]:
     """For a forgotten card: by (part of) the name, or the last four digits of the phone."""
-    query = select(Diner)
-    if point_ids is not None:
-        query = query.where(Diner.home_point_id.in_(point_ids))
-    if q:
-        query = query.where(Diner.name.contains(q.strip(), autoescape=True))
-    if phone_last4:
-        query = query.where(or_(Diner.phone_last4 == phone_last4, Diner.id_last4 == phone_last4))
-    return list(session.scalars(query.order_by(Diner.name, Diner.id).limit(limit)))
+    return repository.find_diners(session, point_ids, q, phone_last4, limit)
 
 
 @dataclass(frozen=True)
@@ -343,7 +318,7 @@ def create_agreement(session: Session, data: AgreementInput, now: datetime) -> F
         errors.append(FieldError("meal_point_ids", "required", "至少一个助餐点 At least one meal point"))
     if errors:
         raise invalid(errors)
-    if data.partner_id is not None and session.get(Partner, data.partner_id) is None:
+    if data.partner_id is not None and not repository.partner_exists(session, data.partner_id):
         raise not_found("合作企业 Partner", "partner_not_found")
     points = [get_point(session, i) for i in sorted(set(data.meal_point_ids))]
     prices = [(s.slot, s.price) for p in points for s in slots_of(session, p.id)]

@@ -47,7 +47,7 @@ def _resolve_schemas_before_freezegun() -> None:
         "orgs.schemas",
         "volunteer.schemas",
         "points.schemas",
-        "api.meals",
+        "meals.schemas",
         "scans.schemas",
         "api.problems",
     ):

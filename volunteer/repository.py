@@ -450,3 +450,9 @@ def close_attendance(session: Session, attendance_id: int, **values) -> bool:
 
 def generated_file(session: Session, file_id: int) -> GeneratedFile | None:
     return session.get(GeneratedFile, file_id)
+
+
+def names_of(session: Session, volunteer_ids: set[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Volunteer.id, Volunteer.name).where(Volunteer.id.in_(volunteer_ids))).all()
+    )

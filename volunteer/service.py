@@ -230,3 +230,13 @@ def decisions(session: Session, filing_id: int) -> list[FilingDecision]:
 
 def approved_members(session: Session, team_id: int) -> list[Volunteer]:
     return repository.approved_members(session, team_id)
+
+
+def team_paths(session: Session, volunteer_id: int) -> list[str]:
+    """The organization paths of the teams a volunteer is filed with (approved)."""
+    return [path for _, path in repository.approved_team_paths(session, volunteer_id)]
+
+
+def names_of(session: Session, volunteer_ids: set[int]) -> dict[int, str]:
+    """Volunteers' names by id (none asked, none read)."""
+    return repository.names_of(session, volunteer_ids) if volunteer_ids else {}

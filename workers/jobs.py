@@ -236,7 +236,7 @@ def close_meal_days() -> int:
     """Every evening, after the last slot: close the day at every meal point (and any earlier day
     left open, e.g. while the scheduler was down). Returns how many days were closed."""
 
-    from meals import counter
+    from meals import counter_day
     from meals.models import DayClose, Meal, MealAdjustment, MealPoint
 
     rt = runtime()
@@ -270,7 +270,7 @@ def close_meal_days() -> int:
         open_days = set(open_days) | set(adjusted_days)
         points = set(session.scalars(select(MealPoint.id)))
         for point_id, day in sorted(set(open_days) | {(p, today) for p in points}):
-            closed += counter.close_day(session, point_id, day, now) is not None
+            closed += counter_day.close_day(session, point_id, day, now) is not None
     return closed
 
 

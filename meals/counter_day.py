@@ -1,0 +1,176 @@
+"""After the meal (餐后): a meal voided the same day, reversed once its day is past or closed, a
+meal's record with every change made to it, and closing a meal point's day.
+
+Closing a day, voids and reversals take the meal point's row (late uploads and door scans share it,
+see `counter.serve`), so none of them lands on a day between its close reading the numbers and
+writing them. Counter scans during a slot skip it: a day closes after its last slot.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from linli.errors import FieldError, conflict, invalid, not_found
+from linli.outbox import emit
+from meals import repository, repository_counter
+from meals.counter import meal_view
+from meals.models import DayClose, Meal, MealAdjustment, MealSubsidy
+
+
+def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz) -> Meal:
+    """Void a meal the same day, with a reason: its subsidies go back to the funders' budgets."""
+    meal, reason = _meal_to_change(session, meal_id, reason, "作废理由")
+    if meal.service_day != now.astimezone(tz).date() or repository_counter.day_closed(
+        session, meal.meal_point_id, meal.service_day
+    ):
+        raise conflict(
+            "meal_day_past",
+            "只能作废当天且未日结的餐次 Only meals of today, before the day is closed, can be voided",
+        )
+    _give_back(session, meal.id)
+    meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason, now, staff_user_id
+    repository_counter.void_subsidies(session, meal.id)
+    repository.mark_booking_unserved(session, meal.diner_id, meal.meal_point_id, meal.service_day, meal.slot)
+    _undo_delivery(session, meal, now)
+    session.flush()
+    return meal
+
+
+def _meal_to_change(session: Session, meal_id: int, reason: str, what: str) -> tuple[Meal, str]:
+    """The meal a void or a reversal changes, locked with its meal point (see above),
+    and the reason given; 422, 404 or 409 (already voided) otherwise."""
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 200:
+        raise invalid([FieldError("reason", "required", f"请填写{what}（1到200字） A reason is required")])
+    meal = repository_counter.lock_meal(session, meal_id)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    if meal.status == "voided":
+        raise conflict("meal_voided", "该餐已作废 Already voided")
+    repository_counter.lock_point(session, meal.meal_point_id)
+    return meal, reason
+
+
+def _give_back(session: Session, meal_id: int) -> list[MealSubsidy]:
+    """Return a meal's subsidies to the funders' budgets (in agreement id order); its parts."""
+    parts = repository_counter.subsidies_of(session, meal_id)
+    for part in parts:
+        repository_counter.give_back_budget(session, part.agreement_id, part.amount)
+    return parts
+
+
+def _undo_delivery(session: Session, meal: Meal, now: datetime) -> None:
+    if meal.delivered_by is not None:  # the volunteer's delivery award is taken back
+        emit(
+            session,
+            func="workers.jobs.meal_delivery_undone",
+            job_id=f"meal-delivery-undone-{meal.id}",
+            args=[meal.id],
+            now=now,
+            queue="points",
+        )
+
+
+def reverse(
+    session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime, tz
+) -> MealAdjustment:
+    """Reverse a meal that can no longer be voided (its day is past or closed): the meal stays as
+    recorded, the reversal counts on the first day still open at the point, and the subsidies go
+    back to the funders' budgets. A meal is reversed at most once."""
+    meal, reason = _meal_to_change(session, meal_id, reason, "调整理由")
+    today = now.astimezone(tz).date()
+    today_closed = repository_counter.day_closed(session, meal.meal_point_id, today)
+    if meal.service_day == today and not today_closed:
+        raise conflict("meal_day_open", "当天未日结的餐次请直接作废 Today's meals are voided, not adjusted")
+    if repository_counter.reversed_already(session, meal.id):
+        raise conflict("meal_adjusted", "该餐已调整过 This meal was already reversed")
+    parts = _give_back(session, meal.id)
+    adjustment = MealAdjustment(
+        meal_id=meal.id,
+        meal_point_id=meal.meal_point_id,
+        made_on=today + timedelta(days=1) if today_closed else today,
+        price_delta=-meal.price,
+        paid_delta=-meal.paid,
+        subsidy_delta=-meal.subsidy,
+        by_funder={str(p.agreement_id): -p.amount for p in parts},
+        reason=reason,
+        made_by=staff_user_id,
+        made_at=now,
+    )
+    session.add(adjustment)
+    _undo_delivery(session, meal, now)
+    session.flush()
+    return adjustment
+
+
+def meal_record(session: Session, meal: Meal) -> dict:
+    """A meal for the record: as served, who served it, and every change made to it since."""
+    adjustment = repository_counter.adjustment_of(session, meal.id)
+    return {
+        **meal_view(meal, repository_counter.parts(session, meal.id)),
+        "diner_id": meal.diner_id,
+        "meal_point_id": meal.meal_point_id,
+        "served_by": meal.served_by,
+        "status": meal.status,
+        "void": {
+            "reason": meal.void_reason,
+            "voided_at": meal.voided_at.isoformat(),
+            "voided_by": meal.voided_by,
+        }
+        if meal.status == "voided"
+        else None,
+        "reversal": adjustment_view(adjustment) if adjustment else None,
+    }
+
+
+def adjustment_view(a: MealAdjustment) -> dict:
+    return {
+        "id": a.id,
+        "meal_id": a.meal_id,
+        "made_on": a.made_on.isoformat(),
+        "price_delta": a.price_delta,
+        "paid_delta": a.paid_delta,
+        "subsidy_delta": a.subsidy_delta,
+        "by_funder": a.by_funder,
+        "reason": a.reason,
+        "made_by": a.made_by,
+        "made_at": a.made_at.isoformat(),
+    }
+
+
+def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayClose | None:
+    """Close a meal point's day (idempotent: a closed day stays as it was closed)."""
+    repository_counter.lock_point(session, point_id)
+    if repository_counter.day_close(session, point_id, day) is not None:
+        return None
+    (meals, subsidized, diners, price, paid, subsidy), by_funder, voided = repository_counter.day_totals(
+        session, point_id, day
+    )
+    no_shows = repository.mark_no_shows(session, point_id, day)
+    adjusted = repository_counter.adjustments_made(session, point_id, day)
+    adjusted_by_funder: dict[str, int] = {}
+    for a in adjusted:
+        for funder, amount in a.by_funder.items():
+            adjusted_by_funder[funder] = adjusted_by_funder.get(funder, 0) + amount
+    row = DayClose(
+        meal_point_id=point_id,
+        service_day=day,
+        meals=meals,
+        subsidized=int(subsidized),
+        diners=diners,
+        price_total=int(price),
+        paid_total=int(paid),
+        subsidy_total=int(subsidy),
+        by_funder=by_funder,
+        voided=voided,
+        adjustments=len(adjusted),
+        adjusted_subsidy=sum(a.subsidy_delta for a in adjusted),
+        adjusted_by_funder=adjusted_by_funder,
+        no_shows=no_shows,
+        closed_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

@@ -1,0 +1,193 @@
+"""The meal service's queries (助餐): meal points, diners, funding agreements, bookings and meals
+by id. The counter's statements are in `repository_counter`, home delivery's in
+`repository_delivery`; the rules are in the service modules (`service`, `bookings`, `counter`,
+`counter_day`, `delivery`)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from meals.models import (
+    AgreementPoint,
+    Booking,
+    Diner,
+    FundingAgreement,
+    Meal,
+    MealCategory,
+    MealPoint,
+    MealSlot,
+)
+from orgs.models import Organization, Partner
+
+# Meal points
+
+
+def point(session: Session, point_id: int) -> MealPoint | None:
+    return session.get(MealPoint, point_id)
+
+
+def points_under(session: Session, paths: list[str], station_ids: frozenset[int]) -> list[MealPoint]:
+    return list(
+        session.scalars(
+            select(MealPoint)
+            .join(Organization, Organization.id == MealPoint.org_id)
+            .where(
+                or_(
+                    *(Organization.path.startswith(p) for p in paths),
+                    MealPoint.station_id.in_(station_ids),
+                )
+            )
+            .order_by(MealPoint.name, MealPoint.id)
+        )
+    )
+
+
+def slots_of(session: Session, point_id: int) -> list[MealSlot]:
+    return list(
+        session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point_id).order_by(MealSlot.starts))
+    )
+
+
+def serves_slot(session: Session, point_id: int, slot: str) -> bool:
+    return (
+        session.scalar(select(MealSlot.id).where(MealSlot.meal_point_id == point_id, MealSlot.slot == slot))
+        is not None
+    )
+
+
+def category_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(MealCategory.code, MealCategory.name)).all())
+
+
+# Funding agreements
+
+
+def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, int]]:
+    """The agreements paying at any of these points, a row per point each pays at."""
+    return session.execute(
+        select(FundingAgreement, AgreementPoint.meal_point_id)
+        .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+        .where(
+            FundingAgreement.id.in_(
+                select(AgreementPoint.agreement_id).where(AgreementPoint.meal_point_id.in_(point_ids))
+            )
+        )
+        .order_by(FundingAgreement.ends_on.desc(), FundingAgreement.id)
+    ).all()
+
+
+def partner_exists(session: Session, partner_id: int) -> bool:
+    return session.get(Partner, partner_id) is not None
+
+
+# Diners
+
+
+def diner(session: Session, diner_id: int) -> Diner | None:
+    return session.get(Diner, diner_id)
+
+
+def id_hash_taken(session: Session, hashes: list[str]) -> bool:
+    return session.scalar(select(Diner.id).where(Diner.id_hash.in_(hashes))) is not None
+
+
+def find_diners(
+    session: Session, point_ids: list[int] | None, q: str | None, phone_last4: str | None, limit: int
+) -> list[Diner]:
+    query = select(Diner)
+    if point_ids is not None:
+        query = query.where(Diner.home_point_id.in_(point_ids))
+    if q:
+        query = query.where(Diner.name.contains(q.strip(), autoescape=True))
+    if phone_last4:
+        query = query.where(or_(Diner.phone_last4 == phone_last4, Diner.id_last4 == phone_last4))
+    return list(session.scalars(query.order_by(Diner.name, Diner.id).limit(limit)))
+
+
+# Meals
+
+
+def meal(session: Session, meal_id: int) -> Meal | None:
+    return session.get(Meal, meal_id)
+
+
+# Bookings
+
+
+def booking(session: Session, booking_id: int) -> Booking | None:
+    return session.get(Booking, booking_id)
+
+
+def booked_already(session: Session, diner_id: int, day: date, slot: str) -> bool:
+    return bool(
+        session.scalar(
+            select(Booking.id).where(
+                Booking.diner_id == diner_id,
+                Booking.service_day == day,
+                Booking.slot == slot,
+                Booking.status == "booked",
+            )
+        )
+    )
+
+
+def upcoming_bookings(session: Session, diner_id: int, today: date) -> list[Booking]:
+    return list(
+        session.scalars(
+            select(Booking)
+            .where(Booking.diner_id == diner_id, Booking.service_day >= today)
+            .order_by(Booking.service_day, Booking.slot, Booking.id)
+        )
+    )
+
+
+def kitchen_rows(session: Session, point_id: int, day: date) -> list:
+    """A day's bookings (booked or served): slot, mode, the diner's name, notes and allergies."""
+    return session.execute(
+        select(Booking.slot, Booking.mode, Diner.name, Diner.dietary_notes, Diner.allergies)
+        .join(Diner, Diner.id == Booking.diner_id)
+        .where(
+            Booking.meal_point_id == point_id,
+            Booking.service_day == day,
+            Booking.status.in_(("booked", "served")),
+        )
+        .order_by(Booking.slot, Diner.name)
+    ).all()
+
+
+def mark_booking_served(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
+    _move_booking(session, diner_id, point_id, day, slot, "booked", "served")
+
+
+def mark_booking_unserved(session: Session, diner_id: int, point_id: int, day: date, slot: str) -> None:
+    """A voided meal: its booking is open again (a no-show if nothing else is served)."""
+    _move_booking(session, diner_id, point_id, day, slot, "served", "booked")
+
+
+def _move_booking(
+    session: Session, diner_id: int, point_id: int, day: date, slot: str, status: str, to: str
+) -> None:
+    session.execute(
+        update(Booking)
+        .where(
+            Booking.diner_id == diner_id,
+            Booking.meal_point_id == point_id,
+            Booking.service_day == day,
+            Booking.slot == slot,
+            Booking.status == status,
+        )
+        .values(status=to)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_no_shows(session: Session, point_id: int, day: date) -> int:
+    return session.execute(
+        update(Booking)
+        .where(Booking.meal_point_id == point_id, Booking.service_day == day, Booking.status == "booked")
+        .values(status="no_show")
+        .execution_options(synchronize_session=False)
+    ).rowcount

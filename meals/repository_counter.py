@@ -1,0 +1,300 @@
+"""The counter's queries (取餐台): the meal point at a station, what decides a scan, the meal and
+its subsidies written and taken from the funders' budgets, voids, reversals and a day's close.
+The rules are in `counter` and `counter_day`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from linli.db import const
+from meals.models import (
+    AgreementPoint,
+    Booking,
+    DayClose,
+    Diner,
+    FundingAgreement,
+    Meal,
+    MealAdjustment,
+    MealPoint,
+    MealSlot,
+    MealSubsidy,
+)
+from orgs.models import Organization, Station
+
+# The counter's statements, built once with bound parameters: building them for every scan cost a
+# third of a server process's time at lunch rush.
+_POINT = (
+    select(MealPoint, Organization.path, MealSlot)
+    .join(Station, Station.id == MealPoint.station_id)
+    .join(Organization, Organization.id == Station.org_id)
+    .join(MealSlot, MealSlot.meal_point_id == MealPoint.id)
+    .where(MealPoint.station_id == bindparam("station"))
+)
+_POINT_AND_DINER = (
+    _POINT.add_columns(Diner).join(Diner, Diner.id == bindparam("diner")).with_for_update(of=Diner)
+)
+_FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the funders
+    select(Meal.id)  # this diner's subsidized meal in this slot today, if any
+    .where(
+        Meal.diner_id == bindparam("diner"),
+        Meal.service_day == bindparam("day"),
+        Meal.slot == bindparam("slot"),
+        Meal.subsidized.is_(True),
+        Meal.status == const("served"),
+    )
+    .scalar_subquery(),
+    select(func.count())  # the point's meals today, for its daily capacity
+    .select_from(Meal)
+    .where(
+        Meal.meal_point_id == bindparam("point"),
+        Meal.service_day == bindparam("day"),
+        Meal.status == const("served"),
+    )
+    .scalar_subquery(),
+    select(DayClose.id)  # whether the day is closed
+    .where(DayClose.meal_point_id == bindparam("point"), DayClose.service_day == bindparam("day"))
+    .exists(),
+    select(Booking.id)  # whether a booking waits to be served (most diners do not book)
+    .where(
+        Booking.diner_id == bindparam("diner"),
+        Booking.meal_point_id == bindparam("point"),
+        Booking.service_day == bindparam("day"),
+        Booking.slot == bindparam("slot"),
+        Booking.status == const("booked"),
+    )
+    .exists(),
+)
+_MONDAY, _SUNDAY = bindparam("monday", type_=Date), bindparam("sunday", type_=Date)
+_FUNDINGS = (  # the agreements paying at a point on a day, and this diner's subsidized meals under each this week
+    select(
+        FundingAgreement,
+        select(func.count())
+        .select_from(MealSubsidy)
+        .join(Meal, Meal.id == MealSubsidy.meal_id)
+        .where(
+            MealSubsidy.agreement_id == FundingAgreement.id,
+            Meal.diner_id == bindparam("diner"),
+            Meal.status == const("served"),
+            ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
+            Meal.service_day >= _MONDAY,
+            Meal.service_day <= _SUNDAY,
+        )
+        .scalar_subquery(),
+    )
+    .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+    .where(
+        AgreementPoint.meal_point_id == bindparam("point"),
+        FundingAgreement.starts_on <= bindparam("day"),
+        FundingAgreement.ends_on >= bindparam("day"),
+    )
+    .order_by(FundingAgreement.id)
+    .execution_options(populate_existing=True)
+)
+_INSERT_SUBSIDY = MealSubsidy.__table__.insert()
+_TAKE = (  # a funder's part from its budget, only if the budget holds it
+    update(FundingAgreement)
+    .where(
+        FundingAgreement.id == bindparam("agreement"),
+        FundingAgreement.budget_used + bindparam("amount", type_=BigInteger) <= FundingAgreement.budget_cap,
+    )
+    .values(budget_used=FundingAgreement.budget_used + bindparam("amount", type_=BigInteger))
+    .execution_options(synchronize_session=False)
+)
+
+
+def point_rows(session: Session, station_id: int, diner_id: int | None = None) -> list:
+    """Per slot of the meal point whose counter this station is: the point, its organization's
+    path, the slot and, with `diner_id`, the diner's row, locked (none if there is no such diner)."""
+    if diner_id is not None:
+        return session.execute(_POINT_AND_DINER, {"station": station_id, "diner": diner_id}).all()
+    return session.execute(_POINT, {"station": station_id}).all()
+
+
+def lock_diner(session: Session, diner_id: int) -> Diner | None:
+    return session.scalar(select(Diner).where(Diner.id == diner_id).with_for_update())
+
+
+def lock_point(session: Session, point_id: int, read: bool = False) -> None:
+    """Lock the meal point's row (`read`: shared): see `counter_day` for who takes it and why."""
+    session.execute(select(MealPoint.id).where(MealPoint.id == point_id).with_for_update(read=read))
+
+
+def first_look(session: Session, diner_id: int, day: date, slot: str, point_id: int) -> tuple:
+    """This diner's subsidized meal in this slot today (its id or None), the point's meals today,
+    whether the day is closed and whether a booking waits to be served."""
+    return session.execute(
+        _FIRST_LOOK, {"diner": diner_id, "day": day, "slot": slot, "point": point_id}
+    ).one()
+
+
+def fundings(session: Session, point_id: int, diner_id: int, day: date, monday: date, sunday: date) -> list:
+    """The agreements paying at a point on a day, each with this diner's subsidized meals under it
+    from `monday` to `sunday`."""
+    return session.execute(
+        _FUNDINGS,
+        {
+            "point": point_id,
+            "diner": diner_id,
+            "day": day,
+            "monday": monday,
+            "sunday": sunday,
+        },
+    ).all()
+
+
+def point_slots(session: Session, point_id: int) -> list[MealSlot]:
+    return list(session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point_id)))
+
+
+def served_by_slot(session: Session, point_id: int, day: date) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(Meal.slot, func.count())
+            .where(Meal.meal_point_id == point_id, Meal.service_day == day, Meal.status == "served")
+            .group_by(Meal.slot)
+        ).all()
+    )
+
+
+def booked_by_slot(session: Session, point_id: int, day: date) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(Booking.slot, func.count())
+            .where(
+                Booking.meal_point_id == point_id,
+                Booking.service_day == day,
+                Booking.status.in_(("booked", "served")),
+            )
+            .group_by(Booking.slot)
+        ).all()
+    )
+
+
+# A meal's subsidies and the funders' budgets
+
+
+def insert_subsidies(session: Session, rows: list[dict]) -> None:
+    session.connection().execute(
+        _INSERT_SUBSIDY, rows
+    )  # Core, not the ORM's bulk insert: half the cost in Python
+
+
+def take_budget(session: Session, agreement_id: int, amount: int) -> bool:
+    """Take a funder's part from its budget, only if the budget holds it."""
+    return bool(session.execute(_TAKE, {"agreement": agreement_id, "amount": amount}).rowcount)
+
+
+def give_back_budget(session: Session, agreement_id: int, amount: int, *, synchronize: bool = True) -> None:
+    """Return an amount to a funder's budget (`synchronize`: update the agreement if loaded)."""
+    statement = (
+        update(FundingAgreement)
+        .where(FundingAgreement.id == agreement_id)
+        .values(budget_used=FundingAgreement.budget_used - amount)
+    )
+    if not synchronize:
+        statement = statement.execution_options(synchronize_session=False)
+    session.execute(statement)
+
+
+def delete_subsidies(session: Session, meal_id: int) -> None:
+    session.execute(delete(MealSubsidy).where(MealSubsidy.meal_id == meal_id))
+
+
+def void_subsidies(session: Session, meal_id: int) -> None:
+    session.execute(
+        update(MealSubsidy)
+        .where(MealSubsidy.meal_id == meal_id)
+        .values(voided=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def parts(session: Session, meal_id: int) -> list[tuple[int, str, int]]:
+    """A meal's subsidy split: agreement id, funder's name, amount, in stacking order."""
+    return [
+        (a, name, n)
+        for a, name, n in session.execute(
+            select(MealSubsidy.agreement_id, FundingAgreement.name, MealSubsidy.amount)
+            .join(FundingAgreement, FundingAgreement.id == MealSubsidy.agreement_id)
+            .where(MealSubsidy.meal_id == meal_id)
+            .order_by(FundingAgreement.stack_order, FundingAgreement.id)
+        )
+    ]
+
+
+def subsidies_of(session: Session, meal_id: int) -> list[MealSubsidy]:
+    return list(
+        session.scalars(
+            select(MealSubsidy).where(MealSubsidy.meal_id == meal_id).order_by(MealSubsidy.agreement_id)
+        )
+    )
+
+
+# Voids, reversals and a day's close
+
+
+def lock_meal(session: Session, meal_id: int) -> Meal | None:
+    return session.get(Meal, meal_id, with_for_update=True, populate_existing=True)
+
+
+def reversed_already(session: Session, meal_id: int) -> bool:
+    return session.scalar(select(MealAdjustment.id).where(MealAdjustment.meal_id == meal_id)) is not None
+
+
+def adjustment_of(session: Session, meal_id: int) -> MealAdjustment | None:
+    return session.scalar(select(MealAdjustment).where(MealAdjustment.meal_id == meal_id))
+
+
+def day_close(session: Session, point_id: int, day: date) -> DayClose | None:
+    return session.scalar(
+        select(DayClose).where(DayClose.meal_point_id == point_id, DayClose.service_day == day)
+    )
+
+
+def day_closed(session: Session, point_id: int, day: date) -> bool:
+    return (
+        session.scalar(
+            select(DayClose.id).where(DayClose.meal_point_id == point_id, DayClose.service_day == day)
+        )
+        is not None
+    )
+
+
+def day_totals(session: Session, point_id: int, day: date) -> tuple[tuple, dict[str, int], int]:
+    """A point's day: (meals, subsidized, diners, price, paid, subsidy) of the meals served, the
+    subsidy per agreement, and the meals voided."""
+    served = (Meal.meal_point_id == point_id) & (Meal.service_day == day)
+    totals = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Meal.subsidized, 1), else_=0)), 0),
+            func.count(func.distinct(Meal.diner_id)),
+            func.coalesce(func.sum(Meal.price), 0),
+            func.coalesce(func.sum(Meal.paid), 0),
+            func.coalesce(func.sum(Meal.subsidy), 0),
+        ).where(served, Meal.status == "served")
+    ).one()
+    by_funder = {
+        str(a): int(n)
+        for a, n in session.execute(
+            select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
+            .join(Meal, Meal.id == MealSubsidy.meal_id)
+            .where(served, Meal.status == "served")
+            .group_by(MealSubsidy.agreement_id)
+        )
+    }
+    voided = session.scalar(select(func.count()).select_from(Meal).where(served, Meal.status == "voided"))
+    return tuple(totals), by_funder, voided
+
+
+def adjustments_made(session: Session, point_id: int, day: date) -> list[MealAdjustment]:
+    return list(
+        session.scalars(
+            select(MealAdjustment).where(
+                MealAdjustment.meal_point_id == point_id, MealAdjustment.made_on == day
+            )
+        )
+    )

@@ -1,0 +1,280 @@
+"""The meal service's API types (助餐): what goes in and out of the meals, bookings and delivery
+controllers (`api/meals.py`, `api/bookings.py`, `api/deliveries.py`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import msgspec
+
+from linli.bounds import RowId, by_service
+from linli.pii import mask_phone
+from meals.models import (
+    BUDGET_CAP,
+    DAILY_CAPACITY,
+    FUNDER_KINDS,
+    MODES,
+    SLOT_PRICE,
+    SLOTS,
+    STACK_ORDER,
+    WEEK_CAP,
+    Diner,
+    Meal,
+)
+
+
+class SlotBody(msgspec.Struct):
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    starts: str  # "11:00", local time
+    ends: str
+    price: Annotated[int, by_service(between=SLOT_PRICE)]  # fen
+
+
+class MealPointBody(msgspec.Struct):
+    org_id: RowId
+    name: str
+    address: str
+    daily_capacity: Annotated[int, by_service(between=DAILY_CAPACITY)]
+    slots: list[SlotBody]  # one to three, one of each slot
+
+
+class MealPointRead(msgspec.Struct):
+    id: int
+    org_id: int
+    name: str
+    address: str
+    station_id: int  # the counter: tablets scan here
+    daily_capacity: int
+    slots: list[SlotBody]
+
+
+class DinerBody(msgspec.Struct):
+    name: str
+    birth_date: date
+    community: str
+    id_number: str
+    home_point_id: RowId
+    consent: bool = False
+    phone: str | None = None
+    guardian_name: str | None = None
+    dietary_notes: str = ""
+    allergies: str = ""
+    categories: list[str] = []
+    delivery: bool = False
+    address: str | None = None  # where meals are brought: required for delivery
+
+
+class DinerRead(msgspec.Struct):
+    id: int
+    name: str
+    phone: str | None  # masked
+    birth_date: date
+    community: str
+    id_number_last4: str
+    consent_by: str
+    dietary_notes: str
+    allergies: str
+    categories: list[str]
+    home_point_id: int
+    delivery: bool
+    address: str | None
+    paused_from: date | None
+    paused_until: date | None
+
+    @classmethod
+    def of(cls, d: Diner) -> DinerRead:
+        return cls(
+            id=d.id,
+            name=d.name,
+            phone=mask_phone(d.phone) if d.phone else None,
+            birth_date=d.birth_date,
+            community=d.community,
+            id_number_last4=d.id_last4,
+            consent_by=d.consent_by,
+            dietary_notes=d.dietary_notes,
+            allergies=d.allergies,
+            categories=d.categories,
+            home_point_id=d.home_point_id,
+            delivery=d.delivery,
+            address=d.address,
+            paused_from=d.paused_from,
+            paused_until=d.paused_until,
+        )
+
+
+class DinerPage(msgspec.Struct):
+    items: list[DinerRead]
+    next: str | None
+
+
+class PauseBody(msgspec.Struct):
+    paused_from: date | None = None
+    paused_until: date | None = None
+
+
+class AgreementBody(msgspec.Struct):
+    name: str
+    funder_kind: Annotated[str, by_service(choices=FUNDER_KINDS)]
+    stack_order: Annotated[int, by_service(between=STACK_ORDER)]
+    starts_on: date
+    ends_on: date
+    budget_cap: Annotated[int, by_service(between=BUDGET_CAP)]  # fen
+    schedule: list
+    meal_point_ids: list[RowId]  # one to a thousand
+    partner_id: RowId | None = None
+    week_cap: Annotated[int, by_service(between=WEEK_CAP)] | None = None
+    home_point_only: bool = False
+
+
+class AgreementRead(msgspec.Struct):
+    id: int
+    name: str
+    funder_kind: str
+    stack_order: int
+    starts_on: date
+    ends_on: date
+    budget_cap: int
+    budget_used: int
+    schedule: list
+    week_cap: int | None
+    home_point_only: bool
+
+
+class AgreementListed(AgreementRead):
+    meal_point_ids: list[int] = []  # every meal point it pays at
+
+
+class UnsubsidizedBody(msgspec.Struct):
+    diner_id: RowId
+    meal_point_id: RowId
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
+
+
+class VoidBody(msgspec.Struct):
+    reason: str
+
+
+class AdjustmentRead(msgspec.Struct):
+    """A closed day's meal reversed: the deltas (fen, negative) booked on the day it was made."""
+
+    id: int
+    meal_id: int
+    made_on: date
+    price_delta: int
+    paid_delta: int
+    subsidy_delta: int
+    by_funder: dict[str, int]  # {agreement id: fen}
+    reason: str
+    made_by: int  # staff user
+    made_at: datetime
+
+
+class MealRead(msgspec.Struct):
+    id: int
+    diner_id: int
+    meal_point_id: int
+    slot: str
+    service_day: date
+    mode: str
+    price: int
+    subsidy: int
+    paid: int
+    subsidized: bool
+    status: str
+    void_reason: str | None
+
+    @classmethod
+    def of(cls, m: Meal) -> MealRead:
+        return cls(**{f: getattr(m, f) for f in cls.__struct_fields__})
+
+
+class SlotToday(msgspec.Struct):
+    slot: str
+    starts: str
+    ends: str
+    price: int  # fen
+    served: int
+    booked: int  # bookings for the day (served or still waiting)
+
+
+class CounterToday(msgspec.Struct):
+    day: date
+    meal_point_id: int
+    name: str
+    slots: list[SlotToday]
+
+
+# Bookings (订餐)
+class BookingBody(msgspec.Struct):
+    diner_id: RowId
+    day: date
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
+
+
+class BookingRead(msgspec.Struct):
+    id: int
+    diner_id: int
+    meal_point_id: int
+    day: date
+    slot: str
+    mode: str
+    status: str  # booked | cancelled | served | no_show
+
+
+class KitchenRead(msgspec.Struct):
+    day: str
+    slots: dict  # {slot: {mode: count}}
+    needs: list  # [{slot, name, dietary_notes, allergies}]
+
+
+class CardBookingBody(msgspec.Struct):
+    card: str  # the diner card's QR payload (its URL or code)
+    day: date
+    slot: Annotated[str, by_service(choices=SLOTS)]
+    mode: Annotated[str, by_service(choices=MODES)] = "dine_in"
+
+
+class CardBody(msgspec.Struct):
+    card: str
+
+
+class BookingPage(msgspec.Struct):
+    items: list[BookingRead]
+
+
+# Home delivery (送餐上门)
+class PlanBody(msgspec.Struct):
+    day: date
+    slot: Annotated[str, by_service(choices=SLOTS)]
+
+
+class RunVolunteer(msgspec.Struct):
+    id: int
+    name: str | None
+
+
+class RunStop(msgspec.Struct):
+    diner_id: int
+    name: str
+    address: str | None
+    dietary_notes: str
+    allergies: str
+    meal_id: int | None  # the meal, once delivered
+
+
+class RunRead(msgspec.Struct, omit_defaults=True):
+    id: int
+    meal_point_id: int
+    day: date
+    slot: str
+    community: str
+    volunteer: RunVolunteer | None  # who claimed it
+    stops_total: int
+    delivered: int
+    stops: list[RunStop] | None = None  # for the volunteer and staff: each diner, in order
+
+
+class RunPage(msgspec.Struct):
+    items: list[RunRead]
