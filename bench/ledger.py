@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
 
     from accounts import service as accounts_service
-    from points import ledger
+    from points import verification
 
     with rt.tx() as s:
         token = accounts_service.issue_token(
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     finally:
         script.unlink()
     with rt.tx() as s:
-        problems = ledger.verify(s)
+        problems = verification.verify(s)
     rt.close()
     assert not problems, problems[:5]
 

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from linli.errors import LinliError
-from points import awards, ledger
+from points import awards, ledger, verification
 from points.models import Award, Lot, StarLevel, Transfer
 from tests.conftest import drain
 from tests.helpers import file_volunteer, make_activity, make_county, make_station, staff_token, staff_user
@@ -77,7 +77,7 @@ class Hub:
         with self.rt.tx() as s:
             minutes = ledger.account_by_key(s, f"service_minutes:volunteer:{self.volunteer}")
             points = ledger.account_by_key(s, f"points:volunteer:{self.volunteer}")
-            assert ledger.verify(s) == []
+            assert verification.verify(s) == []
             return (minutes.balance if minutes else 0, points.balance if points else 0)
 
     def rule(self, when, **values):
