@@ -29,7 +29,7 @@ from linli.qr import InvalidCode
 from linli.runtime import Runtime
 from orgs import service as orgs_service
 from orgs.models import Organization
-from points import awards, shop
+from points import awards, rules, shop, standing
 from points.schemas import (
     AwardRead,
     ExpiringPoints,
@@ -90,7 +90,7 @@ class MyPointsController(Controller):
     def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
-            s = awards.standing(session, volunteer_id)
+            s = standing.standing(session, volunteer_id)
         return PointsSummary(
             **{
                 **s,
@@ -116,7 +116,7 @@ class MyPointsController(Controller):
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
         with rt.tx() as session:
-            rows = awards.transfers_of(session, volunteer_id, before, limit)
+            rows = standing.transfers_of(session, volunteer_id, before, limit)
         items = [
             TransferRead(
                 id=t.id,
@@ -321,7 +321,7 @@ class HubPointsController(Controller):
     ) -> RulePage:
         with rt.tx() as session:
             _require_hub_staff(session, principal, _hub(session, hub_id))
-            return RulePage(items=[RuleRead.of(r) for r in awards.rules_of(session, hub_id)], next=None)
+            return RulePage(items=[RuleRead.of(r) for r in rules.rules_of(session, hub_id)], next=None)
 
     @post(
         "/hubs/{hub_id:int}/points-rules",
@@ -343,7 +343,7 @@ class HubPointsController(Controller):
             hub = _hub(session, hub_id)
             orgs_service.require_admin_of(principal.admin_paths, hub)
             return RuleRead.of(
-                awards.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
+                rules.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
             )
 
     @post(

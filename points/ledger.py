@@ -424,7 +424,7 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
     lock_accounts(session, [a for a, _ in due])
     due = repository.due_lots(conn, now)
     target = system_account(session, "points", "expired", now)
-    available = repository.available(conn, [a for a, _ in due])
+    available = repository.available(session, [a for a, _ in due])
     inputs = [
         TransferInput(
             id=f"expiry:{account_id}:{day}",

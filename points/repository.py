@@ -58,12 +58,12 @@ def account_by_key(session: Session, key: str) -> Account | None:
     return session.scalar(select(Account).where(Account.key == key))
 
 
-def available(conn: Connection, ids) -> dict[int, int]:
+def available(session: Session, ids) -> dict[int, int]:
     """Points each account may still spend: balance less what pending transfers reserve."""
     return dict(
-        conn.execute(
-            select(_A.c.id, _A.c.credits_posted - _A.c.debits_posted - _A.c.debits_pending).where(
-                _A.c.id.in_(ids)
+        session.execute(
+            select(Account.id, Account.credits_posted - Account.debits_posted - Account.debits_pending).where(
+                Account.id.in_(ids)
             )
         ).all()
     )

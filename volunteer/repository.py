@@ -769,3 +769,38 @@ def check_in_and_store(
         **_scan_params(scan),
     }
     return conn.execute(_CHECK_IN, params).fetchone()[0]
+
+
+# --- read by points (积分读取) ------------------------------------------------------------------
+
+from volunteer.models import AttendanceCorrection  # noqa: E402
+
+
+def lock_volunteers_of_attendances(session: Session, attendance_ids) -> None:
+    session.execute(
+        select(Volunteer.id)
+        .where(Volunteer.id.in_(select(Attendance.volunteer_id).where(Attendance.id.in_(attendance_ids))))
+        .order_by(Volunteer.id)
+        .with_for_update()
+    )
+
+
+def attendances_with_kind_and_path(session: Session, attendance_ids) -> list:
+    return session.execute(
+        select(Attendance, Activity.kind, Organization.path)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(Organization, Organization.id == Activity.org_id)
+        .where(Attendance.id.in_(attendance_ids))
+    ).all()
+
+
+def attendance_of_correction(session: Session, correction_id: int) -> int | None:
+    return session.scalar(
+        select(AttendanceCorrection.attendance_id).where(AttendanceCorrection.id == correction_id)
+    )
+
+
+def names_of(session: Session, volunteer_ids) -> dict[int, str]:
+    return dict(
+        session.execute(select(Volunteer.id, Volunteer.name).where(Volunteer.id.in_(volunteer_ids))).all()
+    )
