@@ -49,6 +49,7 @@ from points.schemas import (
     TransferPage,
     TransferRead,
 )
+from volunteer import service as volunteer_service
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
@@ -267,10 +268,7 @@ class ShopController(Controller):
         with rt.tx() as session:
             order = shop.get_order(session, order_id)
             staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
-            from volunteer.models import Volunteer
-
-            volunteer = session.get(Volunteer, card.subject_id)
-            if volunteer is None or volunteer.card_version != card.number:
+            if not volunteer_service.card_is_current(session, card.subject_id, card.number):
                 raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
             order = shop.fulfil(
                 session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
@@ -377,13 +375,10 @@ class HubPointsController(Controller):
             errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
         if errors:
             raise invalid(errors)
-        from volunteer.models import Volunteer
-
         with rt.tx() as session:
             hub = _hub(session, data.hub_id)
             orgs_service.require_admin_of(principal.admin_paths, hub)
-            if session.get(Volunteer, volunteer_id) is None:
-                raise not_found("志愿者 Volunteer", "volunteer_not_found")
+            volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
             key = f"manual:{hub.id}:{data.request_id}"
             award = awards.award_by_key(session, key) or awards.add_manual_hours(
                 session,
