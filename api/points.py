@@ -29,7 +29,7 @@ from linli.qr import InvalidCode
 from linli.runtime import Runtime
 from orgs import service as orgs_service
 from orgs.models import Organization
-from points import awards, shop
+from points import awards, rules, shop, standing
 from points.schemas import (
     AwardRead,
     ExpiringPoints,
@@ -49,6 +49,7 @@ from points.schemas import (
     TransferPage,
     TransferRead,
 )
+from volunteer import service as volunteer_service
 
 AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
@@ -90,7 +91,7 @@ class MyPointsController(Controller):
     def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
         volunteer_id = require_volunteer(principal)
         with rt.tx() as session:
-            s = awards.standing(session, volunteer_id)
+            s = standing.standing(session, volunteer_id)
         return PointsSummary(
             **{
                 **s,
@@ -116,7 +117,7 @@ class MyPointsController(Controller):
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
         with rt.tx() as session:
-            rows = awards.transfers_of(session, volunteer_id, before, limit)
+            rows = standing.transfers_of(session, volunteer_id, before, limit)
         items = [
             TransferRead(
                 id=t.id,
@@ -267,10 +268,7 @@ class ShopController(Controller):
         with rt.tx() as session:
             order = shop.get_order(session, order_id)
             staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
-            from volunteer.models import Volunteer
-
-            volunteer = session.get(Volunteer, card.subject_id)
-            if volunteer is None or volunteer.card_version != card.number:
+            if not volunteer_service.card_is_current(session, card.subject_id, card.number):
                 raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
             order = shop.fulfil(
                 session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
@@ -321,7 +319,7 @@ class HubPointsController(Controller):
     ) -> RulePage:
         with rt.tx() as session:
             _require_hub_staff(session, principal, _hub(session, hub_id))
-            return RulePage(items=[RuleRead.of(r) for r in awards.rules_of(session, hub_id)], next=None)
+            return RulePage(items=[RuleRead.of(r) for r in rules.rules_of(session, hub_id)], next=None)
 
     @post(
         "/hubs/{hub_id:int}/points-rules",
@@ -343,7 +341,7 @@ class HubPointsController(Controller):
             hub = _hub(session, hub_id)
             orgs_service.require_admin_of(principal.admin_paths, hub)
             return RuleRead.of(
-                awards.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
+                rules.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
             )
 
     @post(
@@ -377,13 +375,10 @@ class HubPointsController(Controller):
             errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
         if errors:
             raise invalid(errors)
-        from volunteer.models import Volunteer
-
         with rt.tx() as session:
             hub = _hub(session, data.hub_id)
             orgs_service.require_admin_of(principal.admin_paths, hub)
-            if session.get(Volunteer, volunteer_id) is None:
-                raise not_found("志愿者 Volunteer", "volunteer_not_found")
+            volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
             key = f"manual:{hub.id}:{data.request_id}"
             award = awards.award_by_key(session, key) or awards.add_manual_hours(
                 session,

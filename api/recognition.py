@@ -66,7 +66,7 @@ def _round_read(rt: Runtime, session, round_) -> RoundRead:
             CommendationRead(
                 id=c.id,
                 volunteer_id=c.volunteer_id,
-                volunteer_name=v.name,
+                volunteer_name=name,
                 org_id=c.org_id,
                 minutes=c.minutes,
                 deliveries=c.deliveries,
@@ -76,7 +76,7 @@ def _round_read(rt: Runtime, session, round_) -> RoundRead:
                 if c.certificate_id
                 else None,
             )
-            for c, v in recognition.commendations_of(session, round_.id)
+            for c, name in recognition.commendations_of(session, round_.id)
         ],
     )
 
@@ -107,7 +107,7 @@ class CommendationController(Controller):
             orgs_service.require_admin_of(principal.admin_paths, hub)
             round_ = recognition.propose_round(
                 session,
-                hub=hub,
+                hub_id=hub.id,
                 title=data.title,
                 period=data.period,
                 period_start=data.period_start,

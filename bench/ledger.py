@@ -173,15 +173,15 @@ def bulk_transfers(rt: Runtime, total: int) -> None:
 
 
 def service_reads(rt: Runtime, volunteer_ids: list[int], reads: int) -> dict:
-    """`points.awards.standing` in this process, one transaction each, for random volunteers."""
-    from points import awards
+    """`points.standing.standing` in this process, one transaction each, for random volunteers."""
+    from points import standing
 
     times = []
     started = time.perf_counter()
     for i in range(reads):
         t = time.perf_counter()
         with rt.tx() as s:
-            awards.standing(s, volunteer_ids[i * 7919 % len(volunteer_ids)])
+            standing.standing(s, volunteer_ids[i * 7919 % len(volunteer_ids)])
         times.append((time.perf_counter() - t) * 1000)
     return {
         "rps": reads / (time.perf_counter() - started),
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
 
     from accounts import service as accounts_service
-    from points import ledger
+    from points import verification
 
     with rt.tx() as s:
         token = accounts_service.issue_token(
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     finally:
         script.unlink()
     with rt.tx() as s:
-        problems = ledger.verify(s)
+        problems = verification.verify(s)
     rt.close()
     assert not problems, problems[:5]
 

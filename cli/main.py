@@ -287,11 +287,11 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from transfers; exit non-zero on any mismatch."""
-    from points import ledger
+    from points import verification
 
     rt = _runtime()
     with rt.tx() as session:
-        check = ledger.run_check(session, rt.clock.now(), rt.clock)
+        check = verification.run_check(session, rt.clock.now(), rt.clock)
         problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
     for problem in problems:
         click.echo(problem, err=True)

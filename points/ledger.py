@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from points.models import Account, LedgerCheck, Lot, Transfer
+from points import repository
+from points.models import Account
+from points.repository import BALANCES
 
 CREATED = "created"
 EXISTS = "exists"
@@ -57,14 +57,6 @@ RESULTS = (
     "reversal_already_exists",
 )
 
-_T = Transfer.__table__
-_A = Account.__table__
-_L = Lot.__table__
-_BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
-_UPDATE_ACCOUNT = (
-    update(_A).where(_A.c.id == bindparam("b_id")).values({k: bindparam(f"b_{k}") for k in _BALANCES})
-)
-_UPDATE_LOT = update(_L).where(_L.c.id == bindparam("b_id")).values(remaining=bindparam("b_remaining"))
 _NEVER = datetime.max.replace(year=9999)
 
 
@@ -86,9 +78,7 @@ class TransferInput:
 def lock_accounts(session: Session, ids: list[int]) -> None:
     """Lock accounts in id order, as every batch does: callers that must hold an account across
     several steps take it first this way, so no two transactions ever wait on each other in a cycle."""
-    session.connection().execute(
-        select(_A.c.id).where(_A.c.id.in_(sorted(ids))).order_by(_A.c.id).with_for_update()
-    )
+    repository.lock_accounts(session.connection(), ids)
 
 
 def create_transfers(session: Session, inputs: list[TransferInput], now: datetime) -> list[str]:
@@ -96,25 +86,13 @@ def create_transfers(session: Session, inputs: list[TransferInput], now: datetim
         return []
     conn = session.connection()
     named = {t.pending_id for t in inputs if t.pending_id} | {t.corrects_id for t in inputs if t.corrects_id}
-    referenced = _transfers(conn, named)
+    referenced = repository.transfers(conn, named)
     account_ids = {i for t in inputs for i in (t.debit_account_id, t.credit_account_id) if i is not None}
     account_ids |= {i for r in referenced.values() for i in (r["debit_account_id"], r["credit_account_id"])}
-    accounts = {
-        row["id"]: dict(row)
-        for row in conn.execute(
-            select(_A).where(_A.c.id.in_(sorted(account_ids))).order_by(_A.c.id).with_for_update()
-        ).mappings()
-    }
-    existing = _transfers(conn, {t.id for t in inputs})
-    resolved = {
-        pid: kind
-        for pid, kind in conn.execute(
-            select(_T.c.pending_id, _T.c.kind).where(_T.c.pending_id.in_(named))
-        ).all()
-    }
-    reversed_ids = set(
-        conn.scalars(select(_T.c.corrects_id).where(_T.c.corrects_id.in_(named), _T.c.reason == "reversal"))
-    )
+    accounts = repository.accounts_for_update(conn, account_ids)
+    existing = repository.transfers(conn, {t.id for t in inputs})
+    resolved = repository.resolutions(conn, named)
+    reversed_ids = repository.reversed_ids(conn, named)
     batch = _Batch(conn, accounts, now)
     results = []
     for t in inputs:
@@ -144,12 +122,6 @@ def expire_input(pending: dict) -> TransferInput:
     )
 
 
-def _transfers(conn, ids: set[str]) -> dict[str, dict]:
-    if not ids:
-        return {}
-    return {row["id"]: dict(row) for row in conn.execute(select(_T).where(_T.c.id.in_(ids))).mappings()}
-
-
 class _Batch:
     def __init__(self, conn, accounts: dict[int, dict], now: datetime) -> None:
         self.conn = conn
@@ -163,11 +135,7 @@ class _Batch:
     def open_lots(self, account_id: int) -> list[dict]:
         if not self.lots:  # first use: every locked account's open lots, in one statement
             self.lots = {i: [] for i, a in self.accounts.items() if a["has_lots"]}
-            for row in self.conn.execute(
-                select(_L)
-                .where(_L.c.account_id.in_(list(self.lots)), _L.c.remaining > 0)
-                .order_by(_L.c.account_id, _L.c.expires_at.is_(None), _L.c.expires_at, _L.c.id)
-            ).mappings():
+            for row in repository.open_lots(self.conn, list(self.lots)):
                 self.lots[row["account_id"]].append(dict(row))
         return self.lots[account_id]
 
@@ -202,18 +170,18 @@ class _Batch:
 
     def write(self) -> None:
         if self.new:
-            self.conn.execute(insert(_T), list(self.new.values()))
+            repository.insert_transfers(self.conn, list(self.new.values()))
         if self.changed:
-            self.conn.execute(
-                _UPDATE_ACCOUNT,
+            repository.update_balances(
+                self.conn,
                 [
-                    {"b_id": i, **{f"b_{k}": self.accounts[i][k] for k in _BALANCES}}
+                    {"b_id": i, **{f"b_{k}": self.accounts[i][k] for k in BALANCES}}
                     for i in sorted(self.changed)
                 ],
             )
         if self.new_lots:
-            self.conn.execute(
-                insert(_L),
+            repository.insert_lots(
+                self.conn,
                 [{k: v for k, v in lot.items() if k not in ("id", "changed")} for lot in self.new_lots],
             )
         updated = [
@@ -223,7 +191,7 @@ class _Batch:
             if lot.get("changed") and lot["id"] is not None
         ]
         if updated:
-            self.conn.execute(_UPDATE_LOT, updated)
+            repository.update_lots(self.conn, updated)
 
 
 def _judge(t: TransferInput, batch: _Batch, referenced, resolved, reversed_ids, now) -> str:
@@ -370,10 +338,9 @@ def ensure_accounts(session: Session, wanted: dict[str, dict], now: datetime) ->
     """Ids of the accounts with these keys, made on first use (concurrent first uses make one).
     `wanted` maps each key to its ledger, kind and owner (volunteer_id or hub_id)."""
     conn = session.connection()
-    found = dict(conn.execute(select(_A.c.key, _A.c.id).where(_A.c.key.in_(wanted))).all())
+    found = repository.account_ids(conn, wanted)
     missing = [k for k in wanted if k not in found]
     if missing:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         rows = []
         for key in missing:
             w = wanted[key]
@@ -386,12 +353,12 @@ def ensure_accounts(session: Session, wanted: dict[str, dict], now: datetime) ->
                     "hub_id": w.get("hub_id"),
                     "no_overdraft": w["kind"] in ("volunteer", "volunteer_manual"),
                     "has_lots": w["kind"] == "volunteer" and w["ledger"] == "points",
-                    **dict.fromkeys(_BALANCES, 0),
+                    **dict.fromkeys(BALANCES, 0),
                     "created_at": now,
                 }
             )
-        conn.execute(dialect.insert(_A).on_conflict_do_nothing(index_elements=["key"]), rows)
-        found |= dict(conn.execute(select(_A.c.key, _A.c.id).where(_A.c.key.in_(missing))).all())
+        repository.insert_accounts(conn, rows)
+        found |= repository.account_ids(conn, missing)
     return found
 
 
@@ -428,7 +395,7 @@ def hub_account(session: Session, ledger: str, kind: str, hub_id: int, now: date
 
 
 def account_by_key(session: Session, key: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.key == key))
+    return repository.account_by_key(session, key)
 
 
 def system_account(session: Session, ledger: str, kind: str, now: datetime) -> int:
@@ -440,22 +407,7 @@ def system_account(session: Session, ledger: str, kind: str, now: datetime) -> i
 
 def sweep_pending(session: Session, now: datetime, limit: int = 1000) -> int:
     """Release pending transfers past their expiry (an `expire` transfer each); returns how many."""
-    other = _T.alias("other")
-    due = (
-        session.connection()
-        .execute(
-            select(_T)
-            .where(
-                _T.c.kind == "pending",
-                _T.c.expires_at <= now,
-                ~select(other.c.id).where(other.c.pending_id == _T.c.id).exists(),
-            )
-            .order_by(_T.c.expires_at)
-            .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
+    due = repository.due_pending(session.connection(), now, limit)
     results = create_transfers(session, [expire_input(dict(p)) for p in due], now)
     return results.count(CREATED)
 
@@ -465,26 +417,14 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
     per account per `day` (local date). Points reserved by a pending order stay until it resolves.
     Returns the points expired."""
     conn = session.connection()
-    due_query = (
-        select(_L.c.account_id, func.sum(_L.c.remaining))
-        .where(_L.c.remaining > 0, _L.c.expires_at <= now)
-        .group_by(_L.c.account_id)
-        .order_by(_L.c.account_id)
-    )
-    due = conn.execute(due_query).all()
+    due = repository.due_lots(conn, now)
     if not due:
         return 0
     # lock, then read again: an order fulfilled meanwhile may have spent the due lots
     lock_accounts(session, [a for a, _ in due])
-    due = conn.execute(due_query).all()
+    due = repository.due_lots(conn, now)
     target = system_account(session, "points", "expired", now)
-    available = dict(
-        conn.execute(
-            select(_A.c.id, _A.c.credits_posted - _A.c.debits_posted - _A.c.debits_pending).where(
-                _A.c.id.in_([a for a, _ in due])
-            )
-        ).all()
-    )
+    available = repository.available(session, [a for a, _ in due])
     inputs = [
         TransferInput(
             id=f"expiry:{account_id}:{day}",
@@ -505,104 +445,7 @@ def lots_to_notify(session: Session, now: datetime, ahead) -> list[tuple[int, in
     """(volunteer_id, account_id, expires_at, points) for lots expiring within `ahead` whose holder
     was not told yet; marks those lots told."""
     conn = session.connection()
-    rows = conn.execute(
-        select(_A.c.volunteer_id, _L.c.account_id, _L.c.expires_at, func.sum(_L.c.remaining))
-        .join(_A, _A.c.id == _L.c.account_id)
-        .where(
-            _L.c.remaining > 0,
-            _L.c.notified_at.is_(None),
-            _L.c.expires_at > now,
-            _L.c.expires_at <= now + ahead,
-        )
-        .group_by(_A.c.volunteer_id, _L.c.account_id, _L.c.expires_at)
-        .order_by(_L.c.account_id, _L.c.expires_at)
-    ).all()
+    rows = repository.lots_to_tell(conn, now, ahead)
     if rows:
-        conn.execute(
-            update(_L)
-            .where(
-                _L.c.remaining > 0,
-                _L.c.notified_at.is_(None),
-                _L.c.expires_at > now,
-                _L.c.expires_at <= now + ahead,
-            )
-            .values(notified_at=now)
-        )
+        repository.mark_lots_told(conn, now, ahead)
     return [(v, a, at, int(n)) for v, a, at, n in rows]
-
-
-# Verification ---------------------------------------------------------------------------------
-
-
-def run_check(session: Session, now: datetime, clock) -> LedgerCheck:
-    """Verify the whole ledger and record the result (the nightly job and `linli ledger verify`)."""
-    problems = verify(session)
-    check = LedgerCheck(
-        ok=not problems,
-        problems=problems[:1000],
-        accounts=session.scalar(select(func.count()).select_from(_A)),
-        transfers=session.scalar(select(func.count()).select_from(_T)),
-        started_at=now,
-        finished_at=clock.now(),
-    )
-    session.add(check)
-    session.flush()
-    return check
-
-
-def verify(session: Session) -> list[str]:
-    """Recompute every balance from its transfers, check each ledger sums to zero and that lots match
-    balances. Returns the problems found (empty: all is well)."""
-    conn = session.connection()
-    problems: list[str] = []
-    recomputed: dict[int, dict[str, int]] = {}
-
-    def add(rows, field):
-        for account_id, total in rows:
-            recomputed.setdefault(account_id, dict.fromkeys(_BALANCES, 0))[field] = int(total)
-
-    posted = _T.c.kind.in_(("single", "post"))
-    other = _T.alias("other")
-    open_pending = (_T.c.kind == "pending") & ~select(other.c.id).where(
-        other.c.pending_id == _T.c.id
-    ).exists()
-    for side, prefix in ((_T.c.debit_account_id, "debits"), (_T.c.credit_account_id, "credits")):
-        add(
-            conn.execute(select(side, func.sum(_T.c.amount)).where(posted).group_by(side)), f"{prefix}_posted"
-        )
-        add(
-            conn.execute(select(side, func.sum(_T.c.amount)).where(open_pending).group_by(side)),
-            f"{prefix}_pending",
-        )
-    lots = dict(
-        conn.execute(select(_L.c.account_id, func.sum(_L.c.remaining)).group_by(_L.c.account_id)).all()
-    )
-    totals: dict[str, list[int]] = {}
-    for acc in conn.execute(select(_A)).mappings():
-        want = recomputed.pop(acc["id"], dict.fromkeys(_BALANCES, 0))
-        for k in _BALANCES:
-            if acc[k] != want[k]:
-                problems.append(f"account {acc['key']}: {k} is {acc[k]}, transfers say {want[k]}")
-        t = totals.setdefault(acc["ledger"], [0, 0])
-        t[0] += acc["credits_posted"] - acc["debits_posted"]
-        t[1] += acc["credits_pending"] - acc["debits_pending"]
-        if (
-            acc["has_lots"]
-            and int(lots.pop(acc["id"], 0) or 0) != acc["credits_posted"] - acc["debits_posted"]
-        ):
-            problems.append(f"account {acc['key']}: lots do not add up to its balance")
-    problems += [f"account {i}: transfers name a missing account" for i in recomputed]
-    problems += [f"account {i}: lots on an account without lots" for i in lots]
-    for ledger, (posted_sum, pending_sum) in totals.items():
-        if posted_sum or pending_sum:
-            problems.append(
-                f"ledger {ledger}: posted sums to {posted_sum}, pending to {pending_sum}, not zero"
-            )
-    over = conn.scalar(
-        select(func.count())
-        .select_from(_T.join(other, other.c.id == _T.c.pending_id))  # other: the pending transfer
-        .where(_T.c.amount > other.c.amount)
-    )
-    if over:
-        problems.append(f"{over} posts exceed their pending transfer")
-    return problems

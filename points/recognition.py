@@ -13,17 +13,16 @@ import io
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from linli import qr
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.pii import mask_name
 from linli.signing import Signer
-from orgs.models import Organization
-from points import awards
-from points.models import ROUND_BONUS, ROUND_PERIODS, Award, Certificate, Commendation, CommendationRound
-from volunteer.models import Activity, Attendance, Volunteer
+from points import awards, rules
+from points import repository_recognition as repo
+from points.models import ROUND_BONUS, ROUND_PERIODS, Certificate, Commendation, CommendationRound
+from volunteer import service as volunteer_service
 
 PERIOD_MONTHS = ROUND_PERIODS
 DEFAULT_ROUND_RULES = {"top_n_per_org": 3, "min_minutes": None, "min_deliveries": None}
@@ -69,7 +68,7 @@ def check_round(title: str, period: str, start: date, rules: dict, bonus_points:
 def propose_round(
     session: Session,
     *,
-    hub: Organization,
+    hub_id: int,
     title: str,
     period: str,
     period_start: date,
@@ -81,7 +80,7 @@ def propose_round(
     rules = check_round(title, period, period_start, rules, bonus_points)
     end = period_end(period, period_start)
     round_ = CommendationRound(
-        hub_id=hub.id,
+        hub_id=hub_id,
         title=title.strip(),
         period=period,
         period_start=period_start,
@@ -94,14 +93,8 @@ def propose_round(
     )
     session.add(round_)
     session.flush()
-    served = _service_by_org(session, hub.id, period_start, end)
-    deliveries = dict(
-        session.execute(
-            select(Award.volunteer_id, func.count())
-            .where(Award.hub_id == hub.id, Award.kind == "delivery", Award.day.between(period_start, end))
-            .group_by(Award.volunteer_id)
-        ).all()
-    )
+    served = _service_by_org(session, hub_id, period_start, end)
+    deliveries = repo.deliveries_by_volunteer(session, hub_id, period_start, end)
     reasons: dict[int, list[str]] = defaultdict(list)
     home: dict[int, tuple[int, int]] = {}  # volunteer -> (org, minutes there)
     totals: dict[int, int] = defaultdict(int)
@@ -145,14 +138,7 @@ def propose_round(
 
 def _service_by_org(session: Session, hub_id: int, start: date, end: date) -> dict[tuple[int, int], int]:
     """Verified minutes in the period, by (volunteer, organization under the hub)."""
-    rows = session.execute(
-        select(Award.volunteer_id, Organization.path, func.sum(Award.minutes))
-        .join(Attendance, Attendance.id == Award.attendance_id)
-        .join(Activity, Activity.id == Attendance.activity_id)
-        .join(Organization, Organization.id == Activity.org_id)
-        .where(Award.hub_id == hub_id, Award.kind.in_(SERVICE_KINDS), Award.day.between(start, end))
-        .group_by(Award.volunteer_id, Organization.path)
-    ).all()
+    rows = repo.minutes_by_org_path(session, hub_id, SERVICE_KINDS, start, end)
     out: dict[tuple[int, int], int] = defaultdict(int)
     for volunteer_id, path, minutes in rows:
         ids = [int(p) for p in path.strip("/").split("/")]
@@ -162,34 +148,27 @@ def _service_by_org(session: Session, hub_id: int, start: date, end: date) -> di
 
 def rounds_of(session: Session, hub_id: int) -> list[CommendationRound]:
     """A hub's rounds, newest first."""
-    return list(
-        session.scalars(
-            select(CommendationRound)
-            .where(CommendationRound.hub_id == hub_id)
-            .order_by(CommendationRound.period_start.desc(), CommendationRound.id.desc())
-        )
-    )
+    return repo.rounds_of(session, hub_id)
 
 
 def get_round(session: Session, round_id: int) -> CommendationRound:
-    round_ = session.get(CommendationRound, round_id)
+    round_ = repo.round_(session, round_id)
     if round_ is None:
         raise not_found("表彰 Commendation round", "round_not_found")
     return round_
 
 
-def commendations_of(session: Session, round_id: int) -> list[tuple[Commendation, Volunteer]]:
-    rows = session.execute(
-        select(Commendation, Volunteer)
-        .join(Volunteer, Volunteer.id == Commendation.volunteer_id)
-        .where(Commendation.round_id == round_id)
-        .order_by(Commendation.minutes.desc(), Commendation.id)
-    )
-    return [(c, v) for c, v in rows]
+def commendations_of(session: Session, round_id: int) -> list[tuple[Commendation, str]]:
+    """A round's commendations, most minutes first, each with the volunteer's name."""
+    commendations = repo.commendations_in(session, round_id)
+    if not commendations:
+        return []
+    names = volunteer_service.names_of(session, {c.volunteer_id for c in commendations})
+    return [(c, names[c.volunteer_id]) for c in commendations]
 
 
 def _open_round(session: Session, round_id: int) -> CommendationRound:
-    round_ = session.get(CommendationRound, round_id, with_for_update=True, populate_existing=True)
+    round_ = repo.round_(session, round_id, for_update=True)
     if round_ is None:
         raise not_found("表彰 Commendation round", "round_not_found")
     if round_.status != "proposed":
@@ -202,16 +181,11 @@ def set_included(
 ) -> Commendation:
     """Staff review: take someone off the list, or add someone (with a reason)."""
     round_ = _open_round(session, round_id)
-    c = session.scalar(
-        select(Commendation).where(
-            Commendation.round_id == round_.id, Commendation.volunteer_id == volunteer_id
-        )
-    )
+    c = repo.commendation(session, round_.id, volunteer_id)
     if c is None:
         if not include:
             raise not_found("提名 Commendation", "commendation_not_found")
-        if session.get(Volunteer, volunteer_id) is None:
-            raise not_found("志愿者 Volunteer", "volunteer_not_found")
+        volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
         if not 1 <= len((reason or "").strip()) <= 200:
             raise invalid([FieldError("reason", "length", "请写明理由（1到200字） A reason is required")])
         served = _service_by_org(session, round_.hub_id, round_.period_start, round_.period_end)
@@ -236,9 +210,9 @@ def confirm_round(
 ) -> CommendationRound:
     """Confirm: each commendation kept posts its bonus points and gets a certificate."""
     round_ = _open_round(session, round_id)
-    rule = awards.current_rule(session, round_.hub_id, now)
+    rule = rules.current_rule(session, round_.hub_id, now)
     bonuses = []
-    for c, volunteer in commendations_of(session, round_.id):
+    for c, name in commendations_of(session, round_.id):
         if c.status != "proposed":
             continue
         c.status = "confirmed"
@@ -259,7 +233,7 @@ def confirm_round(
         cert = Certificate(
             kind="commendation",
             volunteer_id=c.volunteer_id,
-            holder_name=volunteer.name,
+            holder_name=name,
             hub_id=round_.hub_id,
             title=round_.title,
             period_start=round_.period_start,
@@ -289,12 +263,8 @@ def issue_service_record(
         )
     if errors:
         raise invalid(errors)
-    volunteer = session.get(Volunteer, volunteer_id)
-    minutes = session.scalar(
-        select(func.coalesce(func.sum(Award.minutes), 0)).where(
-            Award.volunteer_id == volunteer_id, Award.kind.in_(SERVICE_KINDS), Award.day.between(start, end)
-        )
-    )
+    volunteer = volunteer_service.get(session, volunteer_id)
+    minutes = repo.minutes_of(session, volunteer_id, SERVICE_KINDS, start, end)
     cert = Certificate(
         kind="service_record",
         volunteer_id=volunteer_id,
@@ -312,23 +282,11 @@ def issue_service_record(
 
 
 def commendations_for(session: Session, volunteer_id: int) -> list[tuple[Commendation, CommendationRound]]:
-    rows = session.execute(
-        select(Commendation, CommendationRound)
-        .join(CommendationRound, CommendationRound.id == Commendation.round_id)
-        .where(Commendation.volunteer_id == volunteer_id, Commendation.status == "confirmed")
-        .order_by(CommendationRound.period_end.desc(), Commendation.id.desc())
-    )
-    return [(c, r) for c, r in rows]
+    return repo.confirmed_commendations_of(session, volunteer_id)
 
 
 def certificates_of(session: Session, volunteer_id: int) -> list[Certificate]:
-    return list(
-        session.scalars(
-            select(Certificate)
-            .where(Certificate.volunteer_id == volunteer_id)
-            .order_by(Certificate.id.desc())
-        )
-    )
+    return repo.certificates_of(session, volunteer_id)
 
 
 # Codes and documents ---------------------------------------------------------------------------
@@ -352,7 +310,7 @@ def find_by_code(session: Session, signer: Signer, code: str) -> Certificate | N
         return None
     if not any(signer.verify(_PURPOSE, number.encode(), mac_raw, kid, length=8) for kid in signer.key_ids):
         return None
-    return session.get(Certificate, int(number))
+    return repo.certificate(session, int(number))
 
 
 def public_view(cert: Certificate) -> dict:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from linli.bounds import plausible
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from points import ledger
+from points import repository_shop as repo
 from points.ledger import TransferInput
 from points.models import (
     ITEM_PRICE,
@@ -27,7 +27,6 @@ from points.models import (
     PER_VOLUNTEER_LIMIT,
     ShopItem,
     ShopOrder,
-    Transfer,
 )
 
 ORDER_TTL = timedelta(days=7)  # an order not collected within a week expires and its points come back
@@ -101,18 +100,11 @@ def create_item(session: Session, hub_id: int, data: ItemInput, now: datetime) -
 def visible_items(
     session: Session, now: datetime, hub_id: int | None, after_id: int, limit: int
 ) -> list[ShopItem]:
-    q = select(ShopItem).where(
-        ShopItem.id > after_id,
-        (ShopItem.visible_from.is_(None)) | (ShopItem.visible_from <= now),
-        (ShopItem.visible_until.is_(None)) | (ShopItem.visible_until > now),
-    )
-    if hub_id is not None:
-        q = q.where(ShopItem.hub_id == hub_id)
-    return list(session.scalars(q.order_by(ShopItem.id).limit(limit)))
+    return repo.visible_items(session, now, hub_id, after_id, limit)
 
 
 def get_item(session: Session, item_id: int) -> ShopItem:
-    item = session.get(ShopItem, item_id)
+    item = repo.item(session, item_id)
     if item is None:
         raise not_found("商品 Item", "item_not_found")
     return item
@@ -141,7 +133,7 @@ def place_order(
 ) -> tuple[ShopOrder, bool]:
     """Reserve points and stock. Returns (order, created); a retried request_id returns the first order."""
     if request_id is not None:
-        earlier = session.scalar(select(ShopOrder).where(ShopOrder.request_id == request_id))
+        earlier = repo.order_by_request(session, request_id)
         if earlier is not None:
             return _same_request(earlier, volunteer_id, item_id, quantity), False
     if not ORDER_QUANTITY[0] <= quantity <= ORDER_QUANTITY[1]:
@@ -153,19 +145,12 @@ def place_order(
     shop = ledger.hub_account(session, "points", "hub_shop", item.hub_id, now)
     ledger.lock_accounts(session, [mine, shop])  # one volunteer's orders are judged one at a time
     if request_id is not None:  # the same request, sent again while the first was being judged
-        earlier = session.scalar(select(ShopOrder).where(ShopOrder.request_id == request_id))
+        earlier = repo.order_by_request(session, request_id)
         if earlier is not None:
             return _same_request(earlier, volunteer_id, item_id, quantity), False
     if item.per_volunteer_limit:
         since = period_start(item.limit_period, now, tz)
-        taken = session.scalar(
-            select(func.coalesce(func.sum(ShopOrder.quantity), 0)).where(
-                ShopOrder.volunteer_id == volunteer_id,
-                ShopOrder.item_id == item.id,
-                ShopOrder.status.in_(("reserved", "fulfilled")),
-                *([ShopOrder.created_at >= since] if since else []),
-            )
-        )
+        taken = repo.quantity_taken(session, volunteer_id, item.id, since)
         if taken + quantity > item.per_volunteer_limit:
             raise conflict(
                 "limit_reached",
@@ -173,12 +158,7 @@ def place_order(
                 f"({item.limit_period})",
                 already=taken,
             )
-    took = session.execute(
-        update(ShopItem)
-        .where(ShopItem.id == item.id, ShopItem.stock >= quantity)
-        .values(stock=ShopItem.stock - quantity)
-    ).rowcount
-    if not took:
+    if not repo.take_stock(session, item.id, quantity):
         raise conflict("out_of_stock", "库存不足 Out of stock")
     order = ShopOrder(
         request_id=request_id,
@@ -220,7 +200,7 @@ def place_order(
 
 
 def get_order(session: Session, order_id: int) -> ShopOrder:
-    order = session.get(ShopOrder, order_id)
+    order = repo.order(session, order_id)
     if order is None:
         raise not_found("订单 Order", "order_not_found")
     return order
@@ -242,12 +222,7 @@ def release_reservations(session: Session, volunteer_id: int, needed: int, now: 
     session.refresh(account)
     free = account.available
     cancelled = 0
-    orders = session.scalars(
-        select(ShopOrder)
-        .where(ShopOrder.volunteer_id == volunteer_id, ShopOrder.status == "reserved")
-        .order_by(ShopOrder.id.desc())
-    )
-    for order in orders:
+    for order in repo.reserved_orders(session, volunteer_id):
         if free >= needed:
             break
         cancel(session, order.id, volunteer_id=None, staff_user_id=None, now=now)
@@ -351,23 +326,14 @@ def _still_reserved(order: ShopOrder) -> None:
 def _release(
     session: Session, order: ShopOrder, status: str, now: datetime, staff_user_id: int | None
 ) -> None:
-    session.execute(
-        update(ShopItem).where(ShopItem.id == order.item_id).values(stock=ShopItem.stock + order.quantity)
-    )
+    repo.return_stock(session, order.item_id, order.quantity)
     order.status, order.resolved_at, order.resolved_by = status, now, staff_user_id
     session.flush()
 
 
 def expire_orders(session: Session, now: datetime, limit: int = 500) -> int:
     """Orders not collected in time: their points and stock come back. Returns how many."""
-    ids = list(
-        session.scalars(
-            select(ShopOrder.id)
-            .where(ShopOrder.status == "reserved", ShopOrder.expires_at <= now)
-            .order_by(ShopOrder.expires_at)
-            .limit(limit)
-        )
-    )
+    ids = repo.due_order_ids(session, now, limit)
     orders = [get_order(session, i) for i in ids]
     ledger.lock_accounts(  # every account at once, in id order: no cycle with a volunteer's order
         session,
@@ -385,13 +351,8 @@ def expire_orders(session: Session, now: datetime, limit: int = 500) -> int:
         order = _order_for_update(session, order_id)
         if order.status != "reserved":
             continue
-        pending = (
-            session.connection()
-            .execute(select(Transfer.__table__).where(Transfer.id == order.transfer_id))
-            .mappings()
-            .one()
-        )
-        [result] = ledger.create_transfers(session, [ledger.expire_input(dict(pending))], now)
+        pending = repo.pending_transfer(session, order.transfer_id)
+        [result] = ledger.create_transfers(session, [ledger.expire_input(pending)], now)
         if result in (ledger.CREATED, ledger.EXISTS):
             _release(session, order, "expired", now, None)
             done += 1
@@ -401,11 +362,4 @@ def expire_orders(session: Session, now: datetime, limit: int = 500) -> int:
 def orders_of(
     session: Session, volunteer_id: int, after_id: int, limit: int
 ) -> list[tuple[ShopOrder, ShopItem]]:
-    q = (
-        select(ShopOrder, ShopItem)
-        .join(ShopItem, ShopItem.id == ShopOrder.item_id)
-        .where(ShopOrder.volunteer_id == volunteer_id)
-    )
-    if after_id:
-        q = q.where(ShopOrder.id < after_id)
-    return [(o, i) for o, i in session.execute(q.order_by(ShopOrder.id.desc()).limit(limit))]
+    return repo.orders_of(session, volunteer_id, after_id, limit)

@@ -13,6 +13,7 @@ from orgs.models import Organization
 from volunteer.models import (
     Activity,
     Attendance,
+    AttendanceCorrection,
     Filing,
     FilingDecision,
     GeneratedFile,
@@ -452,7 +453,33 @@ def generated_file(session: Session, file_id: int) -> GeneratedFile | None:
     return session.get(GeneratedFile, file_id)
 
 
-def names_of(session: Session, volunteer_ids: set[int]) -> dict[int, str]:
+# --- read by points (积分读取) ------------------------------------------------------------------
+
+def lock_volunteers_of_attendances(session: Session, attendance_ids) -> None:
+    session.execute(
+        select(Volunteer.id)
+        .where(Volunteer.id.in_(select(Attendance.volunteer_id).where(Attendance.id.in_(attendance_ids))))
+        .order_by(Volunteer.id)
+        .with_for_update()
+    )
+
+
+def attendances_with_kind_and_path(session: Session, attendance_ids) -> list:
+    return session.execute(
+        select(Attendance, Activity.kind, Organization.path)
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .join(Organization, Organization.id == Activity.org_id)
+        .where(Attendance.id.in_(attendance_ids))
+    ).all()
+
+
+def attendance_of_correction(session: Session, correction_id: int) -> int | None:
+    return session.scalar(
+        select(AttendanceCorrection.attendance_id).where(AttendanceCorrection.id == correction_id)
+    )
+
+
+def names_of(session: Session, volunteer_ids) -> dict[int, str]:
     return dict(
         session.execute(select(Volunteer.id, Volunteer.name).where(Volunteer.id.in_(volunteer_ids))).all()
     )

@@ -240,3 +240,29 @@ def team_paths(session: Session, volunteer_id: int) -> list[str]:
 def names_of(session: Session, volunteer_ids: set[int]) -> dict[int, str]:
     """Volunteers' names by id (none asked, none read)."""
     return repository.names_of(session, volunteer_ids) if volunteer_ids else {}
+
+
+# Read by points (积分读取) ------------------------------------------------------------------------
+
+
+def lock_volunteers_of_attendances(session: Session, attendance_ids) -> None:
+    """Lock the volunteers of these attendances, in id order (settling their awards takes them
+    before any ledger account, so each volunteer's attendances are settled one transaction at a time)."""
+    repository.lock_volunteers_of_attendances(session, attendance_ids)
+
+
+def attendances_with_kind_and_path(session: Session, attendance_ids) -> list:
+    """(attendance, its activity's kind, the path of the activity's organization) for each of these
+    attendances that exists."""
+    return repository.attendances_with_kind_and_path(session, attendance_ids)
+
+
+def attendance_of_correction(session: Session, correction_id: int) -> int | None:
+    """The id of the attendance a correction corrects (None: no such correction)."""
+    return repository.attendance_of_correction(session, correction_id)
+
+
+def card_is_current(session: Session, volunteer_id: int, card_version: int) -> bool:
+    """Whether the volunteer exists and this is their card now (not one replaced since)."""
+    volunteer = repository.get(session, volunteer_id)
+    return volunteer is not None and volunteer.card_version == card_version

@@ -162,11 +162,11 @@ def meal_delivery_undone(meal_id: int) -> None:
 
 def ledger_verify() -> dict:
     """Nightly: recompute every balance from its transfers and record the result."""
-    from points import ledger
+    from points import verification
 
     rt = runtime()
     with rt.tx() as session:
-        check = ledger.run_check(session, rt.clock.now(), rt.clock)
+        check = verification.run_check(session, rt.clock.now(), rt.clock)
         result = {"ok": check.ok, "problems": len(check.problems), "transfers": check.transfers}
     (log.info if result["ok"] else log.error)("ledger verified", extra=result)
     return result

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from linli.db import Base
 from meals import service as meals
-from points import ledger
+from points import verification
 from tests.conftest import LiveServer, drain
 from tests.helpers import (
     file_volunteer,
@@ -372,7 +372,7 @@ def test_offline_batches_replayed_and_cut_off_end_as_the_clean_upload(rt, clock)
         assert clean["T3"][4]["minutes"] == 85  # 11:06 to 12:31:30
         assert clean["T2"][8]["outcome"] == "checked_in" and clean["T3"][5]["minutes"] == 94
         with rt.tx() as s:
-            assert ledger.verify(s) == []
+            assert verification.verify(s) == []
         # six attendances (V3's closed by the job, flagged, earning nothing until corrected), each
         # settled once; minutes and points posted for the other five
         assert len(baseline["attendances"]) == len(baseline["point_awards"]) == 6

@@ -38,7 +38,7 @@ from sqlalchemy import func, select, text
 
 from linli.outbox import OutboxMessage
 from linli.queue import QUEUES, queue
-from points import ledger
+from points import ledger, verification
 from points.models import Award, Lot, Transfer
 from reports import service as reports
 from reports.models import Report
@@ -310,7 +310,7 @@ def test_a_worker_killed_mid_award_and_mid_report_retries_to_the_same_outcome(
     # 10 points an hour, 135 minutes 22 points
     assert _awards(rt) == {v: (130, 20) for v in volunteers[:3]} | {v: (135, 22) for v in volunteers[3:]}
     with rt.tx() as s:
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
         assert s.scalar(select(func.count()).select_from(Transfer)) == 12  # minutes and points, once each
         assert s.scalar(select(func.count()).select_from(Lot)) == 6
         for v, points in zip(volunteers, [20] * 3 + [22] * 3, strict=True):

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from linli.errors import LinliError
-from points import awards, ledger
+from points import awards, ledger, rules, standing, verification
 from points.models import Award, Lot, StarLevel, Transfer
 from tests.conftest import drain
 from tests.helpers import file_volunteer, make_activity, make_county, make_station, staff_token, staff_user
@@ -77,12 +77,12 @@ class Hub:
         with self.rt.tx() as s:
             minutes = ledger.account_by_key(s, f"service_minutes:volunteer:{self.volunteer}")
             points = ledger.account_by_key(s, f"points:volunteer:{self.volunteer}")
-            assert ledger.verify(s) == []
+            assert verification.verify(s) == []
             return (minutes.balance if minutes else 0, points.balance if points else 0)
 
     def rule(self, when, **values):
         with self.rt.tx() as s:
-            return awards.create_rule(s, self.county.hub_a, values, created_by=None, now=when).id
+            return rules.create_rule(s, self.county.hub_a, values, created_by=None, now=when).id
 
 
 @pytest.fixture
@@ -198,12 +198,12 @@ def test_rule_versions_apply_from_their_time_and_never_rewrite_history(hub):
 
 
 def test_rounding_minimum_campaigns_and_the_daily_cap():
-    rule = awards.rule_of(None)
+    rule = rules.rule_of(None)
     day = date(2030, 6, 3)
     assert rule.points("meal_service", 29, day) == 0  # under the 30-minute minimum
     assert rule.points("meal_service", 44, day) == 5  # 30 minutes counted
     assert rule.points("meal_service", 45, day) == 7
-    double = awards.Rule(
+    double = rules.Rule(
         **{
             **rule.__dict__,
             "campaigns": [{"starts_on": "2030-06-01", "ends_on": "2030-06-03", "percent": 200}],
@@ -249,11 +249,11 @@ def test_star_levels_are_recorded_when_reached_and_kept(hub):
     hub.settle(a)
     with hub.rt.tx() as s:
         assert sorted(s.scalars(select(StarLevel.level))) == [1, 2]
-        assert awards.star_level(s, hub.volunteer) == 2
+        assert standing.star_level(s, hub.volunteer) == 2
         annul = _correct(s, a, None)
     hub.settle(a, f"correction:{annul}")
     with hub.rt.tx() as s:
-        assert awards.star_level(s, hub.volunteer) == 2  # a level once reached stays
+        assert standing.star_level(s, hub.volunteer) == 2  # a level once reached stays
 
 
 def test_a_rule_is_checked_field_by_field(hub):

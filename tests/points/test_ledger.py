@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from points import ledger
+from points import ledger, verification
 from points.ledger import TransferInput
 from points.models import Account, Lot
 
@@ -158,7 +158,7 @@ def test_result_codes(rt):
     with rt.tx() as s:
         v = s.get(Account, ids["v0"])
         assert (v.credits_posted, v.debits_posted, v.debits_pending, v.available) == (50, 25, 0, 25)
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_an_expired_reservation_cannot_be_posted_and_is_released(rt):
@@ -183,7 +183,7 @@ def test_an_expired_reservation_cannot_be_posted_and_is_released(rt):
     with rt.tx() as s:
         assert s.get(Account, ids["v0"]).available == 40
         assert ledger.sweep_pending(s, later) == 0  # already released
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_spending_takes_the_lots_expiring_first_even_within_one_batch(rt):
@@ -206,7 +206,7 @@ def test_spending_takes_the_lots_expiring_first_even_within_one_batch(rt):
         assert ledger.expire_lots(s, NOW + timedelta(days=365), "y1") == 0
         assert ledger.expire_lots(s, NOW + timedelta(days=701), "y2") == 25
         assert s.get(Account, ids["v0"], populate_existing=True).balance == 0
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_reserved_points_outlive_their_lot_until_the_order_resolves(rt):
@@ -224,7 +224,7 @@ def test_reserved_points_outlive_their_lot_until_the_order_resolves(rt):
     with rt.tx() as s:
         assert ledger.expire_lots(s, NOW + timedelta(days=12), "d12") == 6
         assert s.get(Account, ids["v0"], populate_existing=True).balance == 0
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_verify_finds_a_tampered_balance(rt):
@@ -233,7 +233,7 @@ def test_verify_finds_a_tampered_balance(rt):
     with rt.tx() as s:
         s.execute(text("UPDATE ledger_accounts SET credits_posted = 11 WHERE id = :id"), {"id": ids["v0"]})
     with rt.tx() as s:
-        problems = ledger.verify(s)
+        problems = verification.verify(s)
     assert any("credits_posted is 11, transfers say 10" in p for p in problems)
     assert any("ledger points" in p for p in problems)
     assert any("lots do not add up" in p for p in problems)
@@ -275,7 +275,7 @@ def test_twenty_workers_redeeming_from_one_account(rt):
     assert results.count("created") == 6 and results.count("exceeds_credits") == 14
     with rt.tx() as s:
         assert s.get(Account, ids["v0"]).available == 10
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_the_same_transfer_from_twenty_workers_posts_once(rt):

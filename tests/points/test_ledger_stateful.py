@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
-from points import ledger
+from points import ledger, verification
 from points.ledger import TransferInput
 from points.models import Account, Lot, Transfer
 from tests.helpers import truncate
@@ -334,7 +334,7 @@ def test_ledger_against_a_model(rt):
                 }
                 assert lots == {(x[3], x[2]) for v in VOLUNTEERS for x in self.model.lots[v]}
                 assert s.scalar(select(func.count()).select_from(Transfer)) == len(self.model.transfers)
-                assert ledger.verify(s) == []
+                assert verification.verify(s) == []
 
     run_state_machine_as_test(
         LedgerMachine,

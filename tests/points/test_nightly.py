@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from accounts.sender import DEMO_INBOX_KEY
 from cli.main import main
 from linli.queue import queue
-from points import ledger
+from points import verification
 from points.models import Award, LedgerCheck, Transfer
 from tests.conftest import drain
 from tests.points.test_awards import Hub
@@ -116,4 +116,4 @@ def test_a_worker_killed_after_commit_posts_once_when_the_job_runs_again(client,
     assert hub.balances() == (120, 20)
     with rt.tx() as s:
         assert len(s.scalars(select(Award)).all()) == 1
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []

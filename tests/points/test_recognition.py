@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from orgs import service as orgs_service
-from points import awards, ledger
+from points import awards, ledger, verification
 from points.models import Certificate
 from tests.helpers import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
 from tests.points.test_awards import START, TZ, Hub
@@ -126,7 +126,7 @@ def test_a_round_is_proposed_reviewed_and_confirmed(rounds, client):
     with rounds.rt.tx() as s:
         v2 = ledger.account_by_key(s, f"points:volunteer:{rounds.people['v2']}")
         assert v2.balance == 15 + 50  # 100 minutes of service, and the bonus
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
     mine = client.get("/api/v1/me/certificates", headers=volunteer_token(rounds.rt, "13900000102")).json()[
         "items"
     ]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from points import ledger, shop
+from points import ledger, shop, verification
 from points.models import ShopItem
 from tests.helpers import file_volunteer, make_county, make_station, staff_token, staff_user, volunteer_token
 
@@ -109,7 +109,7 @@ def test_order_then_fulfil_at_the_counter_by_card(world):
     assert [(t["kind"], t["amount"]) for t in history] == [("post", -100), ("pending", -100), ("single", 120)]
     with world.rt.tx() as s:
         assert s.get(ShopItem, item).stock == 8
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_refusals_write_nothing(world):
@@ -163,7 +163,7 @@ def test_cancel_and_expiry_give_points_and_stock_back(world, clock):
     with world.rt.tx() as s:
         assert s.get(ShopItem, item).stock == 2
         assert shop.expire_orders(s, clock.now()) == 0
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_the_nightly_job_expires_uncollected_orders(world, clock):
@@ -200,7 +200,7 @@ def test_the_last_item_goes_to_exactly_one_volunteer(rt, clock, live_server):
     assert {r.json()["code"] for r in results if r.status_code == 409} == {"out_of_stock"}
     with rt.tx() as s:
         assert s.get(ShopItem, item).stock == 0
-        assert ledger.verify(s) == []
+        assert verification.verify(s) == []
 
 
 def test_item_times_need_their_offset_and_a_request_id_names_one_order(world):
