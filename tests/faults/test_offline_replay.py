@@ -29,17 +29,17 @@ from sqlalchemy import select
 from linli.db import Base
 from meals import service as meals
 from points import ledger
-from tests.conftest import LiveServer, drain
-from tests.helpers import (
+from tests.fixtures.builders import (
     file_volunteer,
     make_activity,
     make_county,
     make_station,
     staff_token,
     staff_user,
-    truncate,
     valid_id,
 )
+from tests.fixtures.database import truncate
+from tests.fixtures.runtime import LiveServer, drain
 from workers import jobs
 
 TZ_OFFSET = timedelta(hours=8)  # Asia/Shanghai

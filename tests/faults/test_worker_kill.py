@@ -42,8 +42,8 @@ from points import ledger
 from points.models import Award, Lot, Transfer
 from reports import service as reports
 from reports.models import Report
-from tests.helpers import file_volunteer, make_activity, staff_token
-from tests.meals.test_counter import LUNCH, Canteen
+from tests.fixtures.builders import file_volunteer, make_activity, staff_token
+from tests.fixtures.canteen import LUNCH, Canteen
 from volunteer.models import Attendance
 from workers.relay import relay_once
 

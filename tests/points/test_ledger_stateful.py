@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from points import ledger
 from points.ledger import TransferInput
 from points.models import Account, Lot, Transfer
-from tests.helpers import truncate
+from tests.fixtures.database import truncate
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 VOLUNTEERS = ("v1", "v2")
