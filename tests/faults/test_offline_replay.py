@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -41,6 +42,8 @@ from tests.fixtures.builders import (
 from tests.fixtures.database import truncate
 from tests.fixtures.runtime import LiveServer, drain
 from workers import jobs
+
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
 
 TZ_OFFSET = timedelta(hours=8)  # Asia/Shanghai
 DAY = date(2030, 6, 4)  # a Tuesday

@@ -40,6 +40,8 @@ from tests.fixtures.runtime import LiveServer, drain, redis_of_our_own
 from volunteer.models import Attendance
 from workers.relay import relay_once
 
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
+
 LINLI = str(Path(sys.executable).parent / "linli")
 START = LUNCH - timedelta(hours=1)  # 10:30 local: the lunch shift at the counter, to 13:00
 SHIFT = {"13807310031": "赵一", "13807310032": "钱二", "13807310033": "孙三", "13807310034": "李四"}

@@ -47,6 +47,8 @@ from tests.fixtures.canteen import LUNCH, Canteen
 from volunteer.models import Attendance
 from workers.relay import relay_once
 
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
+
 LINLI = str(Path(sys.executable).parent / "linli")
 START = LUNCH - timedelta(hours=1)  # 10:30 local: the lunch shift at the canteen's counter
 PHONES = [f"1380731{n:04d}" for n in range(21, 27)]

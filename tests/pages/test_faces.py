@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import openpyxl
+import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
@@ -22,6 +23,8 @@ from tests.fixtures.canteen import LUNCH, Canteen
 from tests.fixtures.pages import LAPTOP, PHONE, TABLET, shot
 from tests.fixtures.runtime import drain
 from volunteer.models import Scan
+
+pytestmark = pytest.mark.slow  # a real browser: left out of `make test-quick`
 
 WAIT = 15_000  # ms: generous, the machine is shared
 
