@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check audit bench screenshots browser clean
+.PHONY: run test test-quick lint check audit bench screenshots browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/linli serve --demo
 
+# the suite on TEST_WORKERS pytest-xdist workers, each with its own database and Redis (tests/conftest.py)
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
+# the quick loop while changing code: everything but the tests marked slow (under 2 minutes)
+test-quick: $(STAMP)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 # the page tests drive Debian's Chromium (Playwright downloads no browser); a CJK font so pages
 # and screenshots show Chinese

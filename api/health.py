@@ -64,7 +64,7 @@ def readyz(rt: NamedDependency[Runtime]) -> Response[Readiness]:
         body["redis"] = f"unavailable: {type(exc).__name__}"
     ready = body["database"] == "ok" and body["redis"] == "ok"
     if ready:
-        from workers.relay import queue_figures
+        from linli.queue import queue_figures
 
         try:
             body.update(queue_figures(rt))

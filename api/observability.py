@@ -70,7 +70,7 @@ class QueueCollector:
         self.runtime = runtime
 
     def collect(self):
-        from workers.relay import queue_figures
+        from linli.queue import queue_figures
 
         try:
             figures = queue_figures(self.runtime)

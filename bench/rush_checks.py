@@ -27,8 +27,7 @@ def settle(rt: Runtime, timeout: float = 300) -> float:
     seconds waited. A failed job is an error of the rush."""
     from rq.registry import StartedJobRegistry
 
-    from linli.queue import QUEUES, queue
-    from workers.relay import queue_figures
+    from linli.queue import QUEUES, queue, queue_figures
 
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
@@ -133,7 +132,7 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
             f"{len(tally.reports)} requested, {len(built)} built",
         )
     )
-    from workers.relay import queue_figures
+    from linli.queue import queue_figures
 
     failed = sum(q["failed"] for q in queue_figures(rt)["queues"].values())
     checks.append(("no job failed", failed == 0, f"{failed} failed jobs"))

@@ -57,3 +57,17 @@ def redis_url_of(redis: Redis) -> str:
 
 def queue(name: str, redis: Redis) -> Queue:
     return Queue(name, connection=redis, serializer=JSONSerializer)
+
+
+def queue_figures(rt) -> dict:
+    """What waits: outbox rows not yet relayed, and each queue's waiting and failed jobs (health,
+    metrics, the rush's settling)."""
+    from linli import outbox
+
+    with rt.tx() as session:
+        pending = outbox.pending_count(session)
+    queues = {}
+    for name in QUEUES:
+        q = queue(name, rt.redis)
+        queues[name] = {"waiting": q.count, "failed": q.failed_job_registry.count}
+    return {"queues": queues, "outbox_pending": pending}

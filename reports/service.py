@@ -29,7 +29,7 @@ from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, n
 from linli.outbox import emit
 from meals.models import AgreementPoint, FundingAgreement, MealPoint
 from orgs.models import Organization, Partner
-from reports import queries
+from reports import queries, queries_people
 from reports.models import FORMATS, GRANULARITIES, KINDS, PartnerWebhook, Report
 from reports.render import MEDIA_TYPES, render
 
@@ -275,9 +275,9 @@ def build(session: Session, report: Report, *, now: datetime, tz: ZoneInfo) -> N
     if report.kind == "meal_usage":
         sheets = queries.meal_usage(session, scope, start, end, report.granularity, today)
     elif report.kind == "volunteer_contribution":
-        sheets = queries.volunteer_contribution(session, scope, start, end, tz)
+        sheets = queries_people.volunteer_contribution(session, scope, start, end, tz)
     else:
-        sheets = queries.programme_summary(session, scope, start, end, tz)
+        sheets = queries_people.programme_summary(session, scope, start, end, tz)
     partner = session.get(Partner, report.partner_id) if report.partner_id else None
     org = session.get(Organization, report.org_id) if report.org_id else None
     header = {

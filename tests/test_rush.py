@@ -9,6 +9,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a lunch rush under load: left out of `make test-quick`
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -71,13 +71,3 @@ def start_relay_thread(rt: Runtime) -> tuple[threading.Thread, threading.Event]:
     thread = threading.Thread(target=run_relay, args=(rt, stop), name="linli-relay", daemon=True)
     thread.start()
     return thread, stop
-
-
-def queue_figures(rt: Runtime) -> dict:
-    with rt.tx() as session:
-        pending = outbox.pending_count(session)
-    queues = {}
-    for name in QUEUES:
-        q = queue(name, rt.redis)
-        queues[name] = {"waiting": q.count, "failed": q.failed_job_registry.count}
-    return {"queues": queues, "outbox_pending": pending}

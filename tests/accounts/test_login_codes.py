@@ -8,8 +8,8 @@ from sqlalchemy import select
 from accounts.models import LoginCode
 from accounts.sender import DEMO_INBOX_KEY
 from linli.outbox import OutboxMessage
-from tests.conftest import drain
-from tests.helpers import register
+from tests.fixtures.builders import register
+from tests.fixtures.runtime import drain
 
 PHONE = "13807310001"
 T0 = "2026-11-26 03:30:00"  # 11:30 in Asia/Shanghai

@@ -6,7 +6,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from accounts.models import ApiKey, AuthToken, StaffUser
-from tests.helpers import PASSWORD, make_county, staff_token, staff_user
+from tests.fixtures.builders import PASSWORD, make_county, staff_token, staff_user
 
 
 def test_staff_login_with_argon2_password(client, rt):

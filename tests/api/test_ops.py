@@ -8,7 +8,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from linli.logs import JsonFormatter
 from linli.runtime import Runtime
-from tests.helpers import register
+from tests.fixtures.builders import register
 
 
 def test_healthz_and_readyz(client):
@@ -111,7 +111,7 @@ def test_logs_are_json_with_phones_masked(client, caplog):
 
 
 def test_values_beyond_the_database_are_422_not_500(client, rt):
-    from tests.helpers import make_county, staff_token, staff_user
+    from tests.fixtures.builders import make_county, staff_token, staff_user
 
     county = make_county(rt)
     staff_user(rt, "admin_a", "admin", org_id=county.hub_a)

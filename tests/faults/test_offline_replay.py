@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -29,18 +30,20 @@ from sqlalchemy import select
 from linli.db import Base
 from meals import service as meals
 from points import verification
-from tests.conftest import LiveServer, drain
-from tests.helpers import (
+from tests.fixtures.builders import (
     file_volunteer,
     make_activity,
     make_county,
     make_station,
     staff_token,
     staff_user,
-    truncate,
     valid_id,
 )
+from tests.fixtures.database import truncate
+from tests.fixtures.runtime import LiveServer, drain
 from workers import jobs
+
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
 
 TZ_OFFSET = timedelta(hours=8)  # Asia/Shanghai
 DAY = date(2030, 6, 4)  # a Tuesday

@@ -23,7 +23,9 @@ from sqlalchemy import func, insert, select
 
 from linli.runtime import Runtime
 from migrations import driver as migrate
-from tests.conftest import LiveServer
+from tests.fixtures.runtime import LiveServer
+
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
 
 PG_BIN = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip())
 

@@ -34,12 +34,13 @@ from meals.models import FundingAgreement, Meal
 from orgs import service as orgs_service
 from points.models import Award
 from reports.models import Report
-from tests.conftest import LiveServer, drain, redis_of_our_own
-from tests.helpers import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
-from tests.meals.test_counter import LUNCH
-from tests.meals.test_delivery import Deliveries
+from tests.fixtures.builders import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
+from tests.fixtures.canteen import LUNCH, Deliveries
+from tests.fixtures.runtime import LiveServer, drain, redis_of_our_own
 from volunteer.models import Attendance
 from workers.relay import relay_once
+
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
 
 LINLI = str(Path(sys.executable).parent / "linli")
 START = LUNCH - timedelta(hours=1)  # 10:30 local: the lunch shift at the counter, to 13:00

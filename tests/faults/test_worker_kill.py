@@ -42,10 +42,12 @@ from points import ledger, verification
 from points.models import Award, Lot, Transfer
 from reports import service as reports
 from reports.models import Report
-from tests.helpers import file_volunteer, make_activity, staff_token
-from tests.meals.test_counter import LUNCH, Canteen
+from tests.fixtures.builders import file_volunteer, make_activity, staff_token
+from tests.fixtures.canteen import LUNCH, Canteen
 from volunteer.models import Attendance
 from workers.relay import relay_once
+
+pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
 
 LINLI = str(Path(sys.executable).parent / "linli")
 START = LUNCH - timedelta(hours=1)  # 10:30 local: the lunch shift at the canteen's counter

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from meals.models import DayClose, FundingAgreement, Meal, MealAdjustment
-from tests.helpers import staff_token
-from tests.meals.test_counter import LUNCH, Canteen
+from tests.fixtures.builders import staff_token
+from tests.fixtures.canteen import LUNCH, Canteen
 from workers.jobs import close_meal_days
 
 TUESDAY_EVENING = datetime(2030, 6, 4, 13, 30, tzinfo=UTC)  # 21:30 local: the day closes

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from meals import service
 from meals.models import Booking, DayClose
-from tests.helpers import staff_token
-from tests.meals.test_counter import LUNCH, Canteen
+from tests.fixtures.builders import staff_token
+from tests.fixtures.canteen import LUNCH, Canteen
 
 EVE = datetime(2030, 6, 3, 7, 0, tzinfo=UTC)  # 15:00 local on Monday: booking for Tuesday still open
 

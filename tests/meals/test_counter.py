@@ -17,123 +17,8 @@ from sqlalchemy import func, select
 from meals import service
 from meals.models import FundingAgreement, Meal, MealSubsidy
 from scans.models import Scan
-from tests.helpers import make_county, make_station, staff_token, staff_user, valid_id, volunteer_token
-
-LUNCH = datetime(2030, 6, 4, 3, 30, tzinfo=UTC)  # Tuesday 11:30 in Asia/Shanghai
-TIERED = [
-    {"categories": ["tekun"], "slots": ["lunch", "dinner"], "amount": 1100},
-    {"categories": ["dibao"], "slots": ["lunch", "dinner"], "amount": 900},
-    {"categories": ["age_80_89", "age_90_plus"], "slots": ["lunch", "dinner"], "amount": 700},
-]
-
-
-class Canteen:
-    def __init__(self, rt, client=None, budget=10_000_000, week_cap=None):
-        self.rt, self.client = rt, client
-        self.county = make_county(rt)
-        with rt.tx() as s:
-            self.point = service.create_meal_point(
-                s,
-                org_id=self.county.org_a,
-                name="泉心食堂",
-                address="泉塘街道泉心路1号",
-                daily_capacity=300,
-                slots=[
-                    service.SlotInput("breakfast", "07:00", "09:00", 800),
-                    service.SlotInput("lunch", "11:00", "13:30", 1200),
-                    service.SlotInput("dinner", "17:00", "20:00", 1200),
-                ],
-                now=LUNCH,
-            )
-            self.station = self.point.station_id
-            self.government = service.create_agreement(
-                s,
-                service.AgreementInput(
-                    name="县民政助餐补贴",
-                    funder_kind="government",
-                    stack_order=1,
-                    starts_on=LUNCH.date() - timedelta(days=30),
-                    ends_on=LUNCH.date() + timedelta(days=60),
-                    budget_cap=budget,
-                    schedule=TIERED,
-                    meal_point_ids=[self.point.id],
-                    week_cap=week_cap,
-                ),
-                LUNCH,
-            ).id
-            self.enterprise = service.create_agreement(
-                s,
-                service.AgreementInput(
-                    name="泉心社会企业",
-                    funder_kind="enterprise",
-                    stack_order=2,
-                    starts_on=LUNCH.date() - timedelta(days=30),
-                    ends_on=LUNCH.date() + timedelta(days=60),
-                    budget_cap=10_000_000,
-                    schedule=[
-                        {
-                            "categories": ["*"],
-                            "slots": ["lunch", "dinner"],
-                            "amount": 200,
-                            "min_self_pay": 100,
-                        }
-                    ],
-                    meal_point_ids=[self.point.id],
-                ),
-                LUNCH,
-            ).id
-            self.grandma = self.diner(
-                s, "王桂英", "1950", categories=("tekun",), notes="低盐", allergies="花生"
-            )
-            self.grandpa = self.diner(s, "李国华", "1962", categories=())
-        staff_user(rt, "counter", "coordinator", org_id=self.county.org_a, station_id=self.station)
-        staff_user(rt, "counter2", "coordinator", org_id=self.county.org_a, station_id=self.station)
-        staff_user(rt, "admin_a", "admin", org_id=self.county.hub_a)
-
-    def diner(self, s, name, year, categories, notes="", allergies="", serial=None):
-        return service.register_diner(
-            s,
-            self.rt.signer,
-            service.DinerInput(
-                name=name,
-                birth_date=datetime(int(year), 3, 1).date(),
-                community="泉塘社区",
-                id_number=valid_id(
-                    f"430121{year}0301{serial:03d}"
-                    if serial is not None
-                    else f"430121{year}0301{len(name)}{int(year) % 100:02d}"[:17]
-                ),
-                home_point_id=self.point.id,
-                consent=True,
-                dietary_notes=notes,
-                allergies=allergies,
-                categories=categories,
-            ),
-            created_by=None,
-            now=LUNCH,
-            today=LUNCH.date(),
-        ).id
-
-    def card(self, diner_id, version=1):
-        return self.rt.codes.diner_card(diner_id, version)
-
-    def scan(self, payload, tablet="counter", station=None, **extra):
-        r = self.client.post(
-            "/api/v1/scans",
-            json={
-                "payload": payload,
-                "station_id": station or self.station,
-                "scan_id": str(uuid.uuid4()),
-                **extra,
-            },
-            headers=staff_token(self.client, tablet),
-        )
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def count(self, model, *where):
-        with self.rt.tx() as s:
-            return s.scalar(select(func.count()).select_from(model).where(*where))
+from tests.fixtures.builders import make_station, staff_token, staff_user, valid_id, volunteer_token
+from tests.fixtures.canteen import LUNCH, Canteen
 
 
 @pytest.fixture
@@ -571,7 +456,7 @@ def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
 
     from api.app import create_app
     from linli.outbox import OutboxMessage
-    from tests.meals.test_delivery import Deliveries
+    from tests.fixtures.canteen import Deliveries
 
     server, rt = own_redis
     rt.clock = clock

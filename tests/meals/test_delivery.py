@@ -12,52 +12,9 @@ from sqlalchemy import select
 from meals import service
 from meals.models import Meal
 from points.models import Award
-from tests.conftest import drain
-from tests.helpers import file_volunteer, staff_token, staff_user, valid_id, volunteer_token
-from tests.meals.test_counter import LUNCH, Canteen
-
-
-class Deliveries(Canteen):
-    def __init__(self, rt, client):
-        super().__init__(rt, client)
-        with rt.tx() as s:
-            self.home = [
-                self.home_diner(s, "赵桂兰", "泉塘社区", "泉塘社区3栋2单元101", 11, ("tekun",)),
-                self.home_diner(s, "钱永福", "泉塘社区", "泉塘社区5栋1单元302", 12, ()),
-                self.home_diner(s, "孙淑珍", "星沙社区", "星沙社区8栋601", 13, ()),
-            ]
-        self.walker = file_volunteer(rt, "13807310011", self.county.approval_team, name="周送餐")
-        self.runner = file_volunteer(rt, "13807310012", self.county.approval_team, name="吴跑腿")
-        self.outsider = file_volunteer(rt, "13807310013", self.county.team_b, name="郑外人")
-
-    def home_diner(self, s, name, community, address, serial, categories):
-        return service.register_diner(
-            s,
-            self.rt.signer,
-            service.DinerInput(
-                name=name,
-                birth_date=datetime(1944, 3, 1).date(),
-                community=community,
-                id_number=valid_id(f"43012119440301{serial:03d}"),
-                home_point_id=self.point.id,
-                consent=True,
-                categories=categories,
-                delivery=True,
-                address=address,
-            ),
-            created_by=None,
-            now=LUNCH,
-            today=LUNCH.date(),
-        ).id
-
-    def door(self, phone, diner_id):
-        r = self.client.post(
-            "/api/v1/scans",
-            json={"payload": self.card(diner_id), "scan_id": str(uuid.uuid4())},
-            headers=volunteer_token(self.rt, phone),
-        )
-        assert r.status_code == 200, r.text
-        return r.json()
+from tests.fixtures.builders import staff_token, staff_user, valid_id, volunteer_token
+from tests.fixtures.canteen import LUNCH, Deliveries
+from tests.fixtures.runtime import drain
 
 
 def test_runs_are_planned_claimed_and_each_door_is_a_delivered_meal(client, rt, clock):

@@ -6,7 +6,7 @@ import pytest
 
 from linli.errors import LinliError
 from meals.subsidy import Funding, check_schedule, split
-from tests.helpers import staff_token, staff_user
+from tests.fixtures.builders import staff_token, staff_user
 
 # A 12-yuan meal with 11, 9 or 7 yuan of subsidy by tier (特困, 低保, 80 and over).
 TIERED = [
@@ -91,7 +91,7 @@ def test_schedules_that_could_not_work_are_refused_field_by_field():
 
 
 def test_meal_points_and_agreements_are_listed_within_the_staff_members_part_of_the_tree(client, rt, clock):
-    from tests.meals.test_counter import LUNCH, Canteen
+    from tests.fixtures.canteen import LUNCH, Canteen
 
     clock.at = LUNCH
     canteen = Canteen(rt, client)

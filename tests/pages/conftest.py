@@ -6,16 +6,11 @@ the README shows into docs/screenshots."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-TABLET = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1280, "height": 900}
-SHOTS = Path(os.environ.get("LINLI_SCREENSHOTS", "var/screenshots"))
+from tests.fixtures.pages import TABLET
 
 
 def chromium() -> str:
@@ -57,8 +52,3 @@ def open_page(browser, live_server):
     for c in contexts:
         c.close()
     assert errors == [], errors
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))

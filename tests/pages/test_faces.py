@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import openpyxl
+import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import expect
@@ -18,10 +19,12 @@ from sqlalchemy import func, select
 from accounts.sender import DEMO_INBOX_KEY
 from meals.models import Meal
 from scans.models import Scan
-from tests.conftest import drain
-from tests.helpers import PASSWORD, make_activity, volunteer_token
-from tests.meals.test_counter import LUNCH, Canteen
-from tests.pages.conftest import LAPTOP, PHONE, TABLET, shot
+from tests.fixtures.builders import PASSWORD, make_activity, volunteer_token
+from tests.fixtures.canteen import LUNCH, Canteen
+from tests.fixtures.pages import LAPTOP, PHONE, TABLET, shot
+from tests.fixtures.runtime import drain
+
+pytestmark = pytest.mark.slow  # a real browser: left out of `make test-quick`
 
 WAIT = 15_000  # ms: generous, the machine is shared
 
@@ -215,7 +218,7 @@ def test_a_lunch_at_the_counter_then_the_same_card_again_then_offline_scans_that
 def test_a_partner_requests_an_xlsx_watches_it_finish_and_downloads_it(
     rt, client, clock, open_page, tmp_path
 ):
-    from tests.reports.test_meal_usage import Month
+    from tests.fixtures.month import Month
 
     month = Month(rt, client, clock)  # June 2030 at a meal point the partner co-funds; now 2 July
     portal = open_page(LAPTOP, "/partner")
@@ -364,7 +367,7 @@ def test_a_hub_worker_sees_meal_points_and_budgets_pauses_a_diner_sets_rules_and
 def test_make_run_serves_the_pages_a_volunteer_and_a_coordinator_use(browser, tmp_path):
     """The pages through `linli serve --demo` itself: the demo volunteer logs in with a code read on
     /demo/codes and sees the card; the demo coordinator's tablet shows its meal point."""
-    from tests.test_processes import serve_demo
+    from tests.fixtures.processes import serve_demo
 
     with serve_demo(tmp_path) as (base, _):
         context = browser.new_context(viewport=PHONE, base_url=base, locale="zh-CN")

@@ -10,7 +10,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 
 from api import i18n
-from tests.pages.conftest import PHONE, TABLET, shot
+from tests.fixtures.pages import PHONE, TABLET, shot
+
+pytestmark = pytest.mark.slow  # a real browser: left out of `make test-quick`
 
 PAGES = ["/", "/counter", "/me", "/partner", "/admin"]
 

@@ -2,87 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
 from linli.errors import LinliError
-from points import awards, ledger, rules, standing, verification
+from points import awards, ledger, rules, standing
 from points.models import Award, Lot, StarLevel, Transfer
-from tests.conftest import drain
-from tests.helpers import file_volunteer, make_activity, make_county, make_station, staff_token, staff_user
+from tests.fixtures.hub import START, TZ, Hub
+from tests.fixtures.runtime import drain
 from volunteer.models import Attendance
-
-TZ = ZoneInfo("Asia/Shanghai")
-START = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 in Asia/Shanghai
-PHONE = "13900000001"
-
-
-class Hub:
-    def __init__(self, client, rt):
-        self.client, self.rt = client, rt
-        self.county = make_county(rt)
-        self.station = make_station(rt, self.county.org_a)
-        self.activity = make_activity(rt, self.county.org_a, self.station, START, hours=6, capacity=5)
-        staff_user(rt, "counter", "coordinator", org_id=self.county.org_a, station_id=self.station)
-        self.volunteer = file_volunteer(rt, PHONE, self.county.open_team)
-
-    def scan(self):
-        r = self.client.post(
-            "/api/v1/scans",
-            json={
-                "payload": self.rt.codes.volunteer_card(self.volunteer, 1),
-                "station_id": self.station,
-                "scan_id": str(uuid.uuid4()),
-            },
-            headers=staff_token(self.client, "counter"),
-        )
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def attendance(self, minutes, start=START, flagged=False, activity=None):
-        """A closed attendance, as the scan door leaves it."""
-        with self.rt.tx() as s:
-            a = Attendance(
-                activity_id=activity or self.activity,
-                volunteer_id=self.volunteer,
-                station_id=self.station,
-                state="auto_closed" if flagged else "closed",
-                checked_in_at=start,
-                checked_out_at=start + timedelta(minutes=minutes),
-                minutes=minutes,
-                flagged=flagged,
-                flag_reason="forgot_checkout" if flagged else None,
-                created_at=start,
-            )
-            s.add(a)
-            s.flush()
-            return a.id
-
-    def settle(self, attendance_id, cause=None, now=None):
-        with self.rt.tx() as s:
-            return awards.settle_attendance(
-                s,
-                attendance_id,
-                cause or f"attendance:{attendance_id}",
-                now=now or START + timedelta(hours=7),
-                tz=TZ,
-            )
-
-    def balances(self):
-        with self.rt.tx() as s:
-            minutes = ledger.account_by_key(s, f"service_minutes:volunteer:{self.volunteer}")
-            points = ledger.account_by_key(s, f"points:volunteer:{self.volunteer}")
-            assert verification.verify(s) == []
-            return (minutes.balance if minutes else 0, points.balance if points else 0)
-
-    def rule(self, when, **values):
-        with self.rt.tx() as s:
-            return rules.create_rule(s, self.county.hub_a, values, created_by=None, now=when).id
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -16,7 +17,9 @@ from sqlalchemy import func, select
 from points import ledger, verification
 from points.ledger import TransferInput
 from points.models import Account, Lot, Transfer
-from tests.helpers import truncate
+from tests.fixtures.database import truncate
+
+pytestmark = pytest.mark.slow  # hypothesis' stateful runs: left out of `make test-quick`
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 VOLUNTEERS = ("v1", "v2")

@@ -19,8 +19,8 @@ from cli.main import main
 from linli.queue import queue
 from points import verification
 from points.models import Award, LedgerCheck, Transfer
-from tests.conftest import drain
-from tests.points.test_awards import Hub
+from tests.fixtures.hub import Hub
+from tests.fixtures.runtime import drain
 from workers import jobs
 
 START = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from orgs import service as orgs_service
 from points import awards, ledger, verification
 from points.models import Certificate
-from tests.helpers import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
-from tests.points.test_awards import START, TZ, Hub
+from tests.fixtures.builders import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
+from tests.fixtures.hub import START, TZ, Hub
 
 
 class Round(Hub):

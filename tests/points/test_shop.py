@@ -12,7 +12,14 @@ from sqlalchemy import select
 
 from points import ledger, shop, verification
 from points.models import ShopItem
-from tests.helpers import file_volunteer, make_county, make_station, staff_token, staff_user, volunteer_token
+from tests.fixtures.builders import (
+    file_volunteer,
+    make_county,
+    make_station,
+    staff_token,
+    staff_user,
+    volunteer_token,
+)
 
 NOW = datetime(2030, 6, 3, 2, 30, tzinfo=UTC)
 

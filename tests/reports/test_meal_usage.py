@@ -9,142 +9,17 @@ import io
 import json
 import logging
 import math
-from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
-from sqlalchemy import select
 
 from linli.errors import LinliError
-from meals import service
-from meals.models import FundingAgreement, Meal, MealSubsidy
-from orgs import service as orgs_service
+from meals.models import FundingAgreement
 from reports.render import YUAN
-from tests.conftest import drain
-from tests.helpers import staff_token, staff_user
-from tests.meals.test_counter import Canteen
-
-MONDAY = datetime(2030, 6, 3, 3, 30, tzinfo=UTC)  # 11:30 local, Monday 3 June
-JUNE = {"period_start": "2030-06-01", "period_end": "2030-06-30"}
-
-
-class Month(Canteen):
-    """A meal point through June 2030: 14 diners, lunches on three days across a week boundary, a
-    dinner at 19:55 on 30 June, a lunch on 1 July, a void, a reversal and a booking not kept."""
-
-    def __init__(self, rt, client, clock):
-        clock.at = MONDAY
-        super().__init__(rt, client)
-        with rt.tx() as s:
-            self.partner = orgs_service.create_partner(s, name="泉心社会企业", now=MONDAY).id
-            self.other_partner = orgs_service.create_partner(s, name="星沙慈善基金", now=MONDAY).id
-            s.get(FundingAgreement, self.enterprise).partner_id = self.partner
-            # a second partner co-funds the same point: 5 jiao a lunch, after the others
-            self.charity = service.create_agreement(
-                s,
-                service.AgreementInput(
-                    name="星沙慈善基金",
-                    funder_kind="charity",
-                    stack_order=3,
-                    starts_on=date(2030, 5, 1),
-                    ends_on=date(2030, 12, 31),
-                    budget_cap=5_000,  # small: its run-out date falls inside the agreement
-                    schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 50}],
-                    meal_point_ids=[self.point.id],
-                    partner_id=self.other_partner,
-                ),
-                MONDAY,
-            ).id
-            self.diners = [self.grandma, self.grandpa]
-            for n in range(6):
-                self.diners.append(
-                    self.diner(s, f"特困长者{'甲乙丙丁戊己'[n]}", "1950", ("tekun",), serial=100 + n)
-                )
-            for n in range(3):
-                self.diners.append(
-                    self.diner(s, f"低保长者{'甲乙丙'[n]}", "1962", ("dibao",), serial=110 + n)
-                )
-            for n in range(3):
-                self.diners.append(self.diner(s, f"普通长者{'甲乙丙'[n]}", "1965", (), serial=120 + n))
-        staff_user(rt, "partner1", "partner", partner_id=self.partner)
-        staff_user(rt, "partner2", "partner", partner_id=self.other_partner)
-        counter = staff_token(client, "counter")
-        # Monday 3 June, Sunday 9 June, Monday 10 June (a new week): everyone at lunch
-        for day in (0, 6, 7):
-            clock.at = MONDAY + timedelta(days=day)
-            for d in self.diners:
-                assert self.scan(self.card(d))["outcome"] == "meal_served"
-            clock.at += timedelta(minutes=10)
-        # a full-price meal recorded by mistake and voided the same day
-        extra = client.post(
-            "/api/v1/meals", json={"diner_id": self.grandpa, "meal_point_id": self.point.id}, headers=counter
-        ).json()
-        assert (
-            client.post(
-                f"/api/v1/meals/{extra['id']}/void", json={"reason": "重复"}, headers=counter
-            ).status_code
-            == 200
-        )
-        # Monday 3 June's meal of grandma reversed on 10 June
-        with rt.tx() as s:
-            first = s.scalar(select(Meal.id).where(Meal.diner_id == self.grandma).order_by(Meal.id))
-        assert (
-            client.post(
-                f"/api/v1/meals/{first}/reversal", json={"reason": "刷错卡"}, headers=counter
-            ).status_code
-            == 201
-        )
-        # a booking for 11 June not kept: a no-show when the day closes
-        r = client.post(
-            f"/api/v1/meal-points/{self.point.id}/bookings",
-            json={"diner_id": self.diners[-1], "day": "2030-06-11", "slot": "lunch"},
-            headers=counter,
-        )
-        assert r.status_code == 201, r.text
-        clock.at = datetime(2030, 6, 11, 13, 30, tzinfo=UTC)
-        from workers.jobs import close_meal_days
-
-        close_meal_days()
-        # 19:55 on 30 June (11:55 UTC) belongs to June; lunch on 1 July does not
-        clock.at = datetime(2030, 6, 30, 11, 55, tzinfo=UTC)
-        for d in self.diners[:3]:
-            assert self.scan(self.card(d))["outcome"] == "meal_served"
-        clock.at = datetime(2030, 7, 1, 3, 30, tzinfo=UTC)
-        assert self.scan(self.card(self.grandma))["outcome"] == "meal_served"
-        clock.at = datetime(2030, 7, 2, 2, 0, tzinfo=UTC)
-
-    def expected(self):
-        """June, computed from the rows one by one (the independent sum)."""
-        with self.rt.tx() as s:
-            meals = [
-                m
-                for m in s.scalars(select(Meal).where(Meal.status == "served"))
-                if date(2030, 6, 1) <= m.service_day <= date(2030, 6, 30)
-            ]
-            parts = defaultdict(int)
-            for p in s.scalars(select(MealSubsidy).where(MealSubsidy.meal_id.in_([m.id for m in meals]))):
-                parts[p.agreement_id] += p.amount
-        return {
-            "meals": len(meals),
-            "diners": len({m.diner_id for m in meals}),
-            "price": sum(m.price for m in meals),
-            "paid": sum(m.paid for m in meals),
-            "subsidy": sum(m.subsidy for m in meals),
-            "funders": dict(parts),
-        }
-
-    def report(self, who, **ask):
-        r = self.client.post(
-            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **JUNE, **ask}, headers=who
-        )
-        assert r.status_code in (200, 202), r.text
-        drain(self.rt)
-        status = self.client.get(f"/api/v1/reports/{r.json()['id']}", headers=who).json()
-        assert status["status"] == "done", status
-        got = self.client.get(status["file"], headers=who)
-        assert got.status_code == 200
-        return r, got
+from tests.fixtures.builders import staff_token, staff_user
+from tests.fixtures.month import JUNE, Month
+from tests.fixtures.runtime import drain
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from orgs import service as orgs_service
 from points.models import Award
 from reports.models import Report
-from tests.conftest import drain
-from tests.helpers import make_county, register, staff_token, staff_user, valid_id, volunteer_token
+from tests.fixtures.builders import make_county, register, staff_token, staff_user, valid_id, volunteer_token
+from tests.fixtures.runtime import drain
 
 PROJECTS, ACTIVITIES_EACH, VOLUNTEERS_EACH, DINERS_EACH, MEAL_DAYS = 8, 5, 8, 25, 13
 
@@ -370,7 +370,7 @@ def test_attendances_count_in_the_month_of_their_local_day_and_files_open(client
 
     import openpyxl
 
-    from tests.helpers import file_volunteer, make_activity, make_station
+    from tests.fixtures.builders import file_volunteer, make_activity, make_station
     from volunteer.models import Attendance
 
     clock.at = datetime(2030, 6, 1, 1, 0, tzinfo=UTC)

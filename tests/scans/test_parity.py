@@ -14,7 +14,7 @@ from linli.outbox import OutboxMessage
 from scans import door
 from scans.models import Scan
 from scans.schemas import Device, ScanInput
-from tests.helpers import file_volunteer, make_activity, make_county, make_station
+from tests.fixtures.builders import file_volunteer, make_activity, make_county, make_station
 from volunteer import activities
 from volunteer.models import Attendance
 

@@ -17,7 +17,7 @@ from meals import service as meal_service
 from orgs import service as orgs_service
 from points import ledger
 from points import shop as shop_service
-from tests.helpers import (
+from tests.fixtures.builders import (
     PASSWORD,
     Conformance,
     make_activity,

@@ -13,6 +13,7 @@ import collections
 import os
 import time
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -29,6 +30,8 @@ from accounts import service as accounts_service
 from api.app import create_app
 from cli import demo
 from volunteer import service as volunteer_service
+
+pytestmark = pytest.mark.slow  # thousands of generated requests: left out of `make test-quick`
 
 POSITIVE = int(os.environ.get("LINLI_FUZZ_EXAMPLES", "25"))  # per operation; each is sent by every caller
 NEGATIVE = max(POSITIVE // 3, 1)

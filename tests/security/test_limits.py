@@ -19,7 +19,7 @@ from api.app import create_app
 from linli.logs import JsonFormatter
 from linli.runtime import Runtime
 from scans.models import Scan
-from tests.helpers import PASSWORD, make_county, make_station, staff_token, staff_user, valid_id
+from tests.fixtures.builders import PASSWORD, make_county, make_station, staff_token, staff_user, valid_id
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_pages_carry_security_headers_and_every_answer_says_nosniff(client):
 
 def test_no_secret_token_phone_or_id_number_reaches_a_log_line(client, rt):
     """A full run through the API with every logger at DEBUG, formatted as the server writes them."""
-    from tests.conftest import drain
+    from tests.fixtures.runtime import drain
 
     out = io.StringIO()
     handler = logging.StreamHandler(out)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import (
+from tests.fixtures.builders import (
     file_volunteer,
     make_activity,
     make_county,
@@ -139,7 +139,7 @@ def test_no_two_overlapping_sign_ups(client, rt, world):
 def test_sign_up_needs_filing_and_named_teams(client, rt, world):
     county, station, _, _ = world
     only_approval = make_activity(rt, county.org_a, station, NOON, team_ids=[county.approval_team])
-    from tests.helpers import register
+    from tests.fixtures.builders import register
 
     register(client, phone="13900000002")
     r = client.post(f"/api/v1/activities/{only_approval}/signups", headers=volunteer_token(rt, "13900000002"))
@@ -173,7 +173,7 @@ def test_recurring_shift_generates_weekday_activities_once(client, rt, world):
         assert len(generated) == 5
         first = datetime.fromisoformat(generated[0]["starts_at"].replace("Z", "+00:00"))
         assert first == datetime(2030, 6, 3, 2, 30, tzinfo=UTC)  # 10:30 in Asia/Shanghai
-        from tests.conftest import drain
+        from tests.fixtures.runtime import drain
 
         drain(rt)  # nothing queued; the daily job below is what cron runs
         from workers.jobs import generate_shift_activities

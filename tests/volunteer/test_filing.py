@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from tests.helpers import make_county, register, staff_token, staff_user, volunteer_token
+from tests.fixtures.builders import make_county, register, staff_token, staff_user, volunteer_token
 from volunteer.models import Filing, FilingDecision
 
 

@@ -90,7 +90,7 @@ def test_station_codes_rotate_every_30_seconds(codes):
 
 
 def test_a_camera_frame_is_decoded_on_the_server_for_browsers_without_a_reader(client, rt):
-    from tests.helpers import make_county, staff_token, staff_user
+    from tests.fixtures.builders import make_county, staff_token, staff_user
 
     county = make_county(rt)
     staff_user(rt, "hub", "admin", org_id=county.hub_a)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import register, valid_id
+from tests.fixtures.builders import register, valid_id
 from volunteer.models import Volunteer
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from linli.outbox import OutboxMessage
 from scans.models import Scan
-from tests.helpers import (
+from tests.fixtures.builders import (
     file_volunteer,
     make_activity,
     make_county,
@@ -505,7 +505,7 @@ def test_batch_needs_staff_and_scan_times(world):
 
 
 def test_forgotten_check_out_is_closed_capped_and_flagged(world):
-    from tests.conftest import drain
+    from tests.fixtures.runtime import drain
 
     with freeze_time(START + timedelta(minutes=10)) as frozen:
         world.scan(world.card(), world.tablet())
@@ -591,7 +591,7 @@ def test_scans_succeed_with_redis_down(world, rt):
 
 
 def test_card_sheet_for_a_team_is_made_by_a_worker_job(world):
-    from tests.conftest import drain
+    from tests.fixtures.runtime import drain
 
     admin = world.tablet("admin_a")
     r = world.client.post(f"/api/v1/teams/{world.county.open_team}/card-sheets", headers=admin)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from accounts.models import LoginCode
 from linli.queue import queue
-from tests.conftest import drain
+from tests.fixtures.runtime import drain
 from workers.cron import SCHEDULE, build_scheduler
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from accounts.sender import DEMO_INBOX_KEY
 from linli.outbox import JobRun, OutboxMessage
-from tests.conftest import drain
-from tests.helpers import make_county, register, volunteer_token
+from tests.fixtures.builders import make_county, register, volunteer_token
+from tests.fixtures.runtime import drain
 from workers.relay import relay_once
 
 
