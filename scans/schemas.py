@@ -85,7 +85,7 @@ class FunderShare(msgspec.Struct):
     amount: int  # fen
 
 
-class MealRef(msgspec.Struct):
+class MealRef(msgspec.Struct, omit_defaults=True):
     """A meal recorded: its price, the subsidy split per funder and what the diner paid (fen)."""
 
     id: int
@@ -98,6 +98,7 @@ class MealRef(msgspec.Struct):
     subsidized: bool
     served_at: str  # ISO 8601
     split: list[FunderShare]
+    budget_exhausted: list[str] | None = None  # funders whose budget ran out (they paid nothing); absent if none
 
 
 class ScanResult(msgspec.Struct):
