@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
@@ -26,8 +26,7 @@ from api.deps import (
     require_volunteer,
 )
 from api.problems import problems
-from api.scans import device_of
-from linli import qr
+from linli import qr, scope
 from linli.errors import forbidden
 from linli.runtime import Runtime
 from orgs import service as orgs_service
@@ -52,11 +51,16 @@ from volunteer.schemas import (
 )
 
 
-def _require_station_staff(session, principal: Principal, request: Request, station_id: int):
+def _require_station_staff(session, principal: Principal, station_id: int):
+    """Staff who may act at the station: bound to it, or over its organization's subtree."""
     station = orgs_service.get_station(session, station_id)
-    device = device_of(principal, request)
-    if device.kind != "staff" or not device.may_use(
-        orgs_service.get(session, station.org_id).path, station.id
+    if principal.kind != "volunteer":
+        require_staff(principal, "admin", "coordinator")
+    if principal.kind == "volunteer" or not scope.may_use_station(
+        principal.staff_paths,
+        principal.bound_station_ids,
+        station.id,
+        orgs_service.get(session, station.org_id).path,
     ):
         raise forbidden("您无权使用该站点 You do not work at this station", "outside_your_scope")
     return station
@@ -239,12 +243,11 @@ class StationController(Controller):
     def code(
         self,
         station_id: Id,
-        request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> StationCode:
         with rt.tx() as session:
-            _require_station_staff(session, principal, request, station_id)
+            _require_station_staff(session, principal, station_id)
         now = rt.clock.now()
         step_end = (qr.step_of(now) + 1) * qr.STATION_STEP_SECONDS
         return StationCode(
@@ -261,12 +264,11 @@ class StationController(Controller):
     def code_png(
         self,
         station_id: Id,
-        request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> Response:
         with rt.tx() as session:
-            _require_station_staff(session, principal, request, station_id)
+            _require_station_staff(session, principal, station_id)
         return Response(
             qr.png(rt.codes.station_code(station_id, rt.clock.now())),
             media_type="image/png",
@@ -331,12 +333,11 @@ class StationController(Controller):
     def present(
         self,
         station_id: Id,
-        request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> AttendancePage:
         with rt.tx() as session:
-            _require_station_staff(session, principal, request, station_id)
+            _require_station_staff(session, principal, station_id)
             rows = attendance.attendances(
                 session,
                 station_ids=[station_id],
@@ -358,7 +359,6 @@ class StationController(Controller):
     def roster(
         self,
         station_id: Id,
-        request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
         day: FromQuery[date | None] = None,
@@ -367,7 +367,7 @@ class StationController(Controller):
         day = day or local_today(rt)
         start = datetime.combine(day, time(0), rt.settings.tz)
         with rt.tx() as session:
-            _require_station_staff(session, principal, request, station_id)
+            _require_station_staff(session, principal, station_id)
             entries = []
             for activity in activities.listing(
                 session,

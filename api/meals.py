@@ -7,13 +7,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from accounts.principal import Principal
-from api.deps import MAX_ID, Id, local_today, provide_principal, require_staff
+from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
 from api.problems import problems
-from linli import qr
+from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
 from meals import counter, counter_day, service
@@ -38,16 +38,12 @@ from meals.schemas import (
 )
 from orgs import service as orgs_service
 
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
-
 
 def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
     """Staff of the point's organization subtree, or a coordinator bound to its counter."""
     staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
     org = orgs_service.get(session, point.org_id)
-    if point.station_id in principal.bound_station_ids or any(
-        org.path.startswith(p) for p in principal.staff_paths
-    ):
+    if scope.may_use_station(principal.staff_paths, principal.bound_station_ids, point.station_id, org.path):
         return staff_id
     raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from accounts.principal import Principal
 from api.deps import (
+    AUTH,
     MAX_ID,
     Cursor,
     Id,
@@ -18,7 +19,6 @@ from api.deps import (
     Limit,
     next_cursor,
     page,
-    provide_principal,
     refuse_partners,
     require_staff,
     require_volunteer,
@@ -50,8 +50,6 @@ from points.schemas import (
     TransferRead,
 )
 from volunteer import service as volunteer_service
-
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 def _hub(session, hub_id: int) -> Organization:

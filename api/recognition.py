@@ -4,12 +4,12 @@ certificates as PDF, and the public page that verifies one."""
 from __future__ import annotations
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
 
 from accounts.principal import Principal
-from api.deps import Id, local_today, provide_principal, require_staff, require_volunteer
+from api.deps import AUTH, Id, local_today, require_staff, require_volunteer
 from api.pages import render
 from api.points import _hub
 from api.problems import problems
@@ -29,8 +29,6 @@ from points.schemas import (
     RoundRead,
     ServiceRecordBody,
 )
-
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 def _verify_url(rt: Runtime, code: str) -> str:

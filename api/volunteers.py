@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from accounts.principal import Principal
 from api.deps import (
+    AUTH,
     Cursor,
     Id,
     IdFilter,
@@ -17,7 +18,6 @@ from api.deps import (
     local_today,
     next_cursor,
     page,
-    provide_principal,
     require_staff,
     require_volunteer,
 )
@@ -40,8 +40,6 @@ from volunteer.schemas import (
     VolunteerCreate,
     VolunteerRead,
 )
-
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 class VolunteerController(Controller):

@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from linli import scope
 from meals.models import (
     AgreementPoint,
     Booking,
@@ -35,10 +36,7 @@ def points_under(session: Session, paths: list[str], station_ids: frozenset[int]
             select(MealPoint)
             .join(Organization, Organization.id == MealPoint.org_id)
             .where(
-                or_(
-                    *(Organization.path.startswith(p) for p in paths),
-                    MealPoint.station_id.in_(station_ids),
-                )
+                or_(scope.within(Organization.path, paths), MealPoint.station_id.in_(station_ids))
             )
             .order_by(MealPoint.name, MealPoint.id)
         )

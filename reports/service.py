@@ -25,6 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
+from linli import scope
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from linli.outbox import emit
 from meals.models import AgreementPoint, FundingAgreement, MealPoint
@@ -117,11 +118,11 @@ def scope_for(session: Session, principal: Principal, ask: ReportAsk) -> tuple[d
         org = session.get(Organization, ask.org_id)
         if org is None:
             raise not_found("组织 Organization", "org_not_found")
-        if not any(org.path.startswith(p) for p in paths):
+        if not scope.covers(paths, org.path):
             raise refuse(principal, f"organization {ask.org_id}")
     else:
         org = session.scalar(select(Organization).where(Organization.path == min(paths, key=len)))
-    if ask.internal and not any(org.path.startswith(p) for p in principal.admin_paths):
+    if ask.internal and not scope.covers(principal.admin_paths, org.path):
         raise refuse(principal, "an internal report", "admin_required")
     if ask.meal_point_ids:
         inside = set(
@@ -219,7 +220,7 @@ def visible(session: Session, principal: Principal, report: Report) -> bool:
     path = session.scalar(select(Organization.path).where(Organization.id == report.org_id))
     # an internal (unsuppressed) report is for admins only, like asking for one
     paths = principal.admin_paths if report.internal else principal.staff_paths
-    return any(path.startswith(p) for p in paths)
+    return scope.covers(paths, path)
 
 
 def get_visible(session: Session, principal: Principal, report_id: int) -> Report:
@@ -238,10 +239,8 @@ def list_visible(session: Session, principal: Principal, after_id: int, limit: i
         q = q.where(Report.partner_id == partner_id)
     elif principal.kind == "staff" and principal.staff_paths:
         q = q.join(Organization, Organization.id == Report.org_id).where(
-            or_(*(Organization.path.startswith(p) for p in principal.staff_paths)),
-            or_(
-                Report.internal.is_(False), *(Organization.path.startswith(p) for p in principal.admin_paths)
-            ),
+            scope.within(Organization.path, principal.staff_paths),
+            or_(Report.internal.is_(False), scope.within(Organization.path, principal.admin_paths)),
         )
     else:
         raise refuse(principal, "the report list", "staff_only")
