@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, false, or_
 
 from linli.errors import forbidden
 
@@ -37,5 +37,6 @@ def may_use_station(
 
 
 def within(column: ColumnElement[str], paths: Iterable[str]) -> ColumnElement[bool]:
-    """`covers` in SQL: the organizations (by their path column) that `paths` reach."""
-    return or_(*(column.startswith(p) for p in paths))
+    """`covers` in SQL: the organizations (by their path column) that `paths` reach (none when
+    `paths` is empty)."""
+    return or_(false(), *(column.startswith(p) for p in paths))
