@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import ApiKey, AuthToken, LoginCode, RoleGrant, StaffUser
@@ -81,3 +81,11 @@ def latest_code(session: Session, phone: str) -> LoginCode | None:
         .limit(1)
         .with_for_update()
     )
+
+
+def delete_codes_before(session: Session, before: datetime) -> int:
+    return session.execute(delete(LoginCode).where(LoginCode.created_at < before)).rowcount
+
+
+def delete_tokens_expired_before(session: Session, before: datetime) -> int:
+    return session.execute(delete(AuthToken).where(AuthToken.expires_at < before)).rowcount

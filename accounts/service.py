@@ -65,9 +65,7 @@ def create_staff_user(
         )
     if role not in ROLES:
         errors.append(FieldError("role", "invalid_choice", "角色应为 admin、coordinator 或 partner"))
-    elif role == "partner" and (
-        partner_id is None or orgs_service.find_partner(session, partner_id) is None
-    ):
+    elif role == "partner" and (partner_id is None or orgs_service.find_partner(session, partner_id) is None):
         errors.append(FieldError("partner_id", "not_found", "合作企业不存在 Partner enterprise not found"))
     elif role != "partner" and (org_id is None or orgs_service.find(session, org_id) is None):
         errors.append(FieldError("org_id", "not_found", "组织不存在 Organization not found"))
@@ -252,7 +250,7 @@ def request_code(
     if volunteer_service.find_by_phone(session, phone) is not None:
         emit(
             session,
-            func="workers.jobs.send_login_code",
+            event="login_code.issued",
             job_id=f"login-code-{row.id}",
             args=[phone, code],
             now=now,
@@ -288,3 +286,11 @@ def login_with_code(
         )
     row.used_at = now
     return issue_token(session, now=now, ttl_seconds=ttl, volunteer_id=volunteer.id)
+
+
+def prune(session: Session, now: datetime) -> dict[str, int]:
+    """Housekeeping: login codes older than a day, tokens dead for 30 days."""
+    return {
+        "login_codes": repository.delete_codes_before(session, now - timedelta(days=1)),
+        "auth_tokens": repository.delete_tokens_expired_before(session, now - timedelta(days=30)),
+    }

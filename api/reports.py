@@ -19,7 +19,7 @@ from api.openapi import answered_as
 from api.problems import problems
 from linli.bounds import RowId, by_service
 from linli.runtime import Runtime
-from reports import service
+from reports import service, webhooks
 from reports.models import FORMATS, GRANULARITIES, KINDS, Report
 from reports.render import MEDIA_TYPES
 
@@ -203,7 +203,7 @@ class ReportController(Controller):
         if service.partner_of(principal) != partner_id:
             raise service.refuse(principal, f"the webhook of partner {partner_id}")
         with rt.tx() as session:
-            hook, secret = service.set_webhook(
+            hook, secret = webhooks.register(
                 session, rt.signer, partner_id, data.url, rt.clock.now(), allow_private=rt.settings.demo
             )
             return WebhookRead(

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 scope=(stored, stored.get("partner_id"), None),
             )
             report.request_key = secrets.token_hex(8)  # never the same report: build each time
-            service.build(s, report, now=rt.clock.now(), tz=rt.settings.tz)
+            service.build(s, report.id, now=rt.clock.now(), tz=rt.settings.tz)
             return report.size
 
     scopes = {

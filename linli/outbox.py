@@ -1,16 +1,17 @@
 """The transactional outbox (发件箱): work that must follow a database change.
 
-A service calls `emit(...)` inside its transaction; the row commits (or rolls back) with the
-change. The relay (`workers.relay`) moves committed rows to RQ, so a Redis outage delays work but
-never loses it. Job ids are deterministic: the same cause always gives the same job id, and
+A service calls `emit(event=...)` inside its transaction; the row commits (or rolls back) with
+the change. An event is a name in the past tense ("attendance.closed"); which job follows it is
+the workers' business (`workers.registry`), so no domain names a function of the workers. The relay
+(`workers.relay`) moves committed rows to RQ, so a Redis outage delays work but never loses it. Job ids are deterministic: the same cause always gives the same job id, and
 `job_runs` lets a job's effects happen once even if RQ delivers it twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Integer, String, Text, bindparam, insert, literal_column, select
+from sqlalchemy import JSON, Integer, String, Text, bindparam, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
@@ -21,7 +22,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     job_id: Mapped[str] = mapped_column(String(200), unique=True)
-    func: Mapped[str] = mapped_column(String(200))  # dotted path of a function in workers.jobs
+    event: Mapped[str] = mapped_column(String(200))  # what happened: a name in workers.registry
     args: Mapped[list] = mapped_column(JSON)
     queue: Mapped[str] = mapped_column(String(40), default="default")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -45,7 +46,7 @@ _INSERT = insert(OutboxMessage)
 def emit(
     session: Session,
     *,
-    func: str,
+    event: str,
     job_id: str,
     args: list,
     now: datetime,
@@ -61,7 +62,7 @@ def emit(
         return
     session.connection().execute(
         _INSERT,
-        {"job_id": job_id, "func": func, "args": args, "queue": queue, "created_at": now, "attempts": 0},
+        {"job_id": job_id, "event": event, "args": args, "queue": queue, "created_at": now, "attempts": 0},
     )
 
 
@@ -78,8 +79,6 @@ def pending(session: Session, limit: int, queues: tuple[str, ...]) -> list[Outbo
 
 
 def pending_count(session: Session) -> int:
-    from sqlalchemy import func
-
     return session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.enqueued_at.is_(None))
     )
@@ -93,21 +92,34 @@ def mark_ran(session: Session, job_id: str, now: datetime) -> None:
     session.add(JobRun(job_id=job_id, finished_at=now))
 
 
+def prune(session: Session, now: datetime) -> dict[str, int]:
+    """Housekeeping: rows on RQ for a week, job marks older than 30 days (RQ gives up on a job
+    long before)."""
+    return {
+        "outbox": session.execute(
+            delete(OutboxMessage).where(OutboxMessage.enqueued_at < now - timedelta(days=7))
+        ).rowcount,
+        "job_runs": session.execute(
+            delete(JobRun).where(JobRun.finished_at < now - timedelta(days=30))
+        ).rowcount,
+    }
+
+
 def emitted_with(source):
     """`emit` for a change written in one statement (PostgreSQL): a CTE inserting one row per row
     of `source` (none if the change did not happen); `emit`'s arguments are its parameters
-    event_func, event_job_id, event_args, event_queue and event_now."""
+    outbox_event, outbox_job_id, outbox_args, outbox_queue and outbox_now."""
     columns = OutboxMessage.__table__.c
     return (
         insert(OutboxMessage)
         .from_select(
-            ["func", "job_id", "args", "queue", "created_at", "attempts"],
+            ["event", "job_id", "args", "queue", "created_at", "attempts"],
             select(
                 *(
-                    bindparam(f"event_{n}", type_=columns[n].type)
-                    for n in ("func", "job_id", "args", "queue")
+                    bindparam(f"outbox_{n}", type_=columns[n].type)
+                    for n in ("event", "job_id", "args", "queue")
                 ),
-                bindparam("event_now", type_=columns.created_at.type),
+                bindparam("outbox_now", type_=columns.created_at.type),
                 literal_column("0"),
             ).select_from(source),
         )

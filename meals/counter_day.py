@@ -65,7 +65,7 @@ def _undo_delivery(session: Session, meal: Meal, now: datetime) -> None:
     if meal.delivered_by is not None:  # the volunteer's delivery award is taken back
         emit(
             session,
-            func="workers.jobs.meal_delivery_undone",
+            event="meal.delivery_undone",
             job_id=f"meal-delivery-undone-{meal.id}",
             args=[meal.id],
             now=now,
@@ -174,3 +174,11 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
     session.add(row)
     session.flush()
     return row
+
+
+def close_open_days(session: Session, now: datetime, tz) -> int:
+    """The evening run, after the last slot: close today at every meal point, and any earlier day
+    left open (e.g. while the scheduler was down). Returns how many days were closed."""
+    today = now.astimezone(tz).date()
+    days = sorted(repository_counter.unclosed_days(session, today))
+    return sum(close_day(session, point_id, day, now) is not None for point_id, day in days)

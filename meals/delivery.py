@@ -217,7 +217,7 @@ def deliver(
         meal_id = result["meal"]["id"]
         emit(
             session,
-            func="workers.jobs.meal_delivered",
+            event="meal.delivered",
             job_id=f"meal-delivered-{meal_id}",
             args=[meal_id, volunteer_id],
             now=at,
@@ -225,3 +225,12 @@ def deliver(
             known_new=True,
         )
     return result, point.station_id
+
+
+def delivered_meal(session: Session, meal_id: int) -> tuple[str, datetime]:
+    """For the delivery award (event `meal.delivered`): the organization path of the meal's point
+    and when it reached the door."""
+    place = repository_delivery.meal_place(session, meal_id)
+    if place is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    return place

@@ -298,3 +298,26 @@ def adjustments_made(session: Session, point_id: int, day: date) -> list[MealAdj
             )
         )
     )
+
+
+def unclosed_days(session: Session, through: date) -> set[tuple[int, date]]:
+    """(meal point, day) up to `through` with meals or adjustments and no close yet, and `through`
+    itself at every meal point."""
+    with_meals = select(Meal.meal_point_id, Meal.service_day).where(
+        Meal.service_day <= through,
+        ~select(DayClose.id)
+        .where(DayClose.meal_point_id == Meal.meal_point_id, DayClose.service_day == Meal.service_day)
+        .exists(),
+    )
+    adjusted = select(MealAdjustment.meal_point_id, MealAdjustment.made_on).where(  # a reversal
+        MealAdjustment.made_on <= through,  # dated a day with no meals must be closed too
+        ~select(DayClose.id)
+        .where(
+            DayClose.meal_point_id == MealAdjustment.meal_point_id,
+            DayClose.service_day == MealAdjustment.made_on,
+        )
+        .exists(),
+    )
+    days = {tuple(r) for r in session.execute(with_meals.distinct())}
+    days |= {tuple(r) for r in session.execute(adjusted.distinct())}
+    return days | {(p, through) for p in session.scalars(select(MealPoint.id))}

@@ -146,3 +146,14 @@ def runs_on_day(session: Session, volunteer_id: int, day: date, community: str) 
         )
         .order_by(MealSlot.starts)
     ).all()
+
+
+def meal_place(session: Session, meal_id: int) -> tuple[str, datetime] | None:
+    """The organization path of a meal's point and when the meal was served."""
+    row = session.execute(
+        select(Organization.path, Meal.served_at)
+        .join(MealPoint, MealPoint.org_id == Organization.id)
+        .join(Meal, Meal.meal_point_id == MealPoint.id)
+        .where(Meal.id == meal_id)
+    ).first()
+    return tuple(row) if row else None

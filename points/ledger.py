@@ -439,13 +439,3 @@ def expire_lots(session: Session, now: datetime, day: str) -> int:
     ]
     results = create_transfers(session, inputs, now)
     return sum(t.amount for t, r in zip(inputs, results, strict=True) if r == CREATED)
-
-
-def lots_to_notify(session: Session, now: datetime, ahead) -> list[tuple[int, int, datetime, int]]:
-    """(volunteer_id, account_id, expires_at, points) for lots expiring within `ahead` whose holder
-    was not told yet; marks those lots told."""
-    conn = session.connection()
-    rows = repository.lots_to_tell(conn, now, ahead)
-    if rows:
-        repository.mark_lots_told(conn, now, ahead)
-    return [(v, a, at, int(n)) for v, a, at, n in rows]

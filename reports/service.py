@@ -3,22 +3,18 @@
 A request is checked and scoped when it is made: a partner (a partner user or API key) gets the
 meal points and agreements its enterprise funds, aggregated and suppressed; hub staff get their
 subtree, and admins may ask for an internal (unsuppressed) report. Anything else is 403, logged.
-The report is built by a worker job (`workers.jobs.build_report`, retried with back-off by RQ,
-then marked failed with its reason). The same request for a period that has ended returns the
+The report is built by a worker job (event `report.requested`, retried with back-off by RQ,
+then marked failed with its reason); a partner with a webhook is told (`reports.webhooks`). The same request for a period that has ended returns the
 existing report. Files are kept `KEEP` days with their SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import ipaddress
 import json
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -46,7 +42,6 @@ TITLES = {
     "volunteer_contribution": "志愿服务贡献 volunteer contribution",
     "programme_summary": "项目汇总 programme summary",
 }
-WEBHOOK_PURPOSE = "partner-webhook"
 
 
 @dataclass(frozen=True)
@@ -201,7 +196,7 @@ def request(
     session.flush()
     emit(
         session,
-        func="workers.jobs.build_report",
+        event="report.requested",
         job_id=f"report-{report.id}",
         args=[report.id],
         now=now,
@@ -266,8 +261,9 @@ def file_of(report: Report, now: datetime) -> Report:
 # building
 
 
-def build(session: Session, report: Report, *, now: datetime, tz: ZoneInfo) -> None:
+def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> Report:
     """Compute and render the report into its row (the job's transaction)."""
+    report = session.get(Report, report_id)
     scope = queries.resolve_scope(session, report.scope)
     today = now.astimezone(tz).date()
     start, end = report.period_start, report.period_end
@@ -302,13 +298,14 @@ def build(session: Session, report: Report, *, now: datetime, tz: ZoneInfo) -> N
     if report.partner_id and session.get(PartnerWebhook, report.partner_id) is not None:
         emit(
             session,
-            func="workers.jobs.notify_partner",
+            event="report.ready",
             job_id=f"report-ready-{report.id}",
             args=[report.id],
             now=now,
             queue="reports",
             known_new=True,
         )
+    return report
 
 
 def start(session: Session, report_id: int) -> Report | None:
@@ -339,80 +336,6 @@ def expire_files(session: Session, now: datetime) -> int:
         .values(content=None)
         .execution_options(synchronize_session=False)
     ).rowcount
-
-
-# ---------------------------------------------------------------------------------------------
-# partners' webhooks
-
-
-def webhook_secret(signer, partner_id: int, version: int) -> str:
-    return signer.mac(WEBHOOK_PURPOSE, f"{partner_id}:{version}".encode()).hex()
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def webhook_problem(url: str, *, allow_private: bool) -> str | None:
-    """Why the engine will not POST to this URL: not https, or a host inside the network (the
-    engine must not be a way into it). Checked when registered and again before each delivery.
-    A demo set-up (`LINLI_DEMO=1`) may use http and local addresses."""
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "invalid_url"
-    if not host or parts.scheme not in (("https", "http") if allow_private else ("https",)):
-        return "invalid_url"
-    if allow_private:
-        return None
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError):
-        return "unresolvable_host"
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            return "private_address"
-    return None
-
-
-def set_webhook(
-    session: Session, signer, partner_id: int, url: str, now: datetime, *, allow_private: bool
-) -> tuple[PartnerWebhook, str]:
-    """Register (or replace) a partner's webhook; the secret is returned this once (a new one
-    each time: the old stops being used)."""
-    url = (url or "").strip()
-    problem = "invalid_url" if not 10 <= len(url) <= 500 or " " in url else None
-    problem = problem or webhook_problem(url, allow_private=allow_private)
-    if problem:
-        raise invalid(
-            [FieldError("url", problem, "应为可从互联网访问的 https:// 网址 A public https:// URL")]
-        )
-    hook = session.get(PartnerWebhook, partner_id)
-    if hook is None:
-        hook = PartnerWebhook(partner_id=partner_id, url=url, secret_version=1, created_at=now)
-        session.add(hook)
-    else:
-        hook.url, hook.secret_version, hook.created_at = url, hook.secret_version + 1, now
-    session.flush()
-    return hook, webhook_secret(signer, partner_id, hook.secret_version)
-
-
-def notice(report: Report, base_url: str) -> bytes:
-    return json.dumps(
-        {
-            "event": "report.ready",
-            "report_id": report.id,
-            "kind": report.kind,
-            "period_start": report.period_start.isoformat(),
-            "period_end": report.period_end.isoformat(),
-            "format": report.format,
-            "sha256": report.sha256,
-            "url": f"{base_url.rstrip('/')}/api/v1/reports/{report.id}/file",
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    ).encode()
 
 
 # ---------------------------------------------------------------------------------------------

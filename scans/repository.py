@@ -335,7 +335,7 @@ def check_out_and_store(
         "lock_volunteer_id": volunteer_id,
         "out_at": out_at,
         "out_minutes": minutes,
-        **{f"event_{k}": v for k, v in event.items()},
+        **{f"outbox_{k}": v for k, v in event.items()},
         **_scan_params(scan),
     }
     return conn.execute(_CHECK_OUT, params).fetchone() is not None

@@ -42,6 +42,32 @@ def test_up_from_empty_down_and_up_again(empty_db_url):
     engine.dispose()
 
 
+def test_outbox_rows_waiting_at_the_upgrade_keep_their_work(empty_db_url):
+    """0007: rows written before name a worker function; after it, the event that function follows
+    (and back on a downgrade), so work waiting in the outbox at the upgrade is not lost."""
+    engine = create_engine(empty_db_url)
+    migrate.upgrade(empty_db_url, "0006")
+    insert = text(
+        "INSERT INTO outbox (job_id, func, args, queue, created_at, attempts) "
+        "VALUES (:job_id, :func, '[1]', 'points', '2026-12-01 02:00:00', 0)"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, {"job_id": "attendance-closed-1", "func": "workers.jobs.attendance_closed"})
+        conn.execute(insert, {"job_id": "report-ready-2", "func": "workers.jobs.notify_partner"})
+    migrate.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT job_id, event FROM outbox ORDER BY job_id")).all()
+    assert [tuple(r) for r in rows] == [
+        ("attendance-closed-1", "attendance.closed"),
+        ("report-ready-2", "report.ready"),
+    ]
+    migrate.downgrade(empty_db_url, "0006")
+    with engine.connect() as conn:
+        funcs = conn.execute(text("SELECT func FROM outbox ORDER BY job_id")).scalars().all()
+    assert funcs == ["workers.jobs.attendance_closed", "workers.jobs.notify_partner"]
+    engine.dispose()
+
+
 def test_embedded_mode_upgrades_by_itself(tmp_path):
     url = f"sqlite:///{tmp_path}/auto.db"
     engine = create_engine(url)

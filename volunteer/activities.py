@@ -340,5 +340,11 @@ def generate_shift_activities(
     return made
 
 
-def all_shifts(session: Session) -> list[Shift]:
-    return repository.all_shifts(session)
+def generate_for_all_shifts(session: Session, *, tz: ZoneInfo, days: int, now: datetime) -> int:
+    """The daily run: activities for every recurring shift for the next `days` local days (safe
+    to run again). Returns how many were made."""
+    today = now.astimezone(tz).date()
+    return sum(
+        len(generate_shift_activities(session, shift, tz=tz, first_day=today, days=days, now=now))
+        for shift in repository.all_shifts(session)
+    )

@@ -161,7 +161,7 @@ def checked_out(checked_in_at: datetime, ends_at: datetime, at: datetime) -> tup
 def closed_event(attendance_id: int, now: datetime) -> dict:
     """The event for the points ledger when an attendance closes (`emit`'s arguments)."""
     return {
-        "func": "workers.jobs.attendance_closed",
+        "event": "attendance.closed",
         "job_id": _closed_job_id(attendance_id),
         "args": [attendance_id],
         "queue": "points",
@@ -263,7 +263,7 @@ def correct(
     session.flush()
     emit(
         session,
-        func="workers.jobs.attendance_corrected",
+        event="attendance.corrected",
         job_id=f"attendance-corrected-{correction.id}",
         args=[correction.id],
         now=now,

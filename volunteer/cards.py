@@ -43,7 +43,7 @@ def request_sheet(
     )
     session.add(f)
     session.flush()
-    emit(session, func="workers.jobs.make_card_sheet", job_id=f"card-sheet-{f.id}", args=[f.id], now=now)
+    emit(session, event="card_sheet.requested", job_id=f"card-sheet-{f.id}", args=[f.id], now=now)
     return f
 
 

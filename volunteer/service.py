@@ -101,6 +101,12 @@ def get(session: Session, volunteer_id: int) -> Volunteer:
     return volunteer
 
 
+def phone_of(session: Session, volunteer_id: int) -> str | None:
+    """Where a notice to the volunteer goes (None if the volunteer is gone)."""
+    volunteer = repository.get(session, volunteer_id)
+    return volunteer.phone if volunteer else None
+
+
 # --- filing (备案) -------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The outbox relay (转发): moves committed outbox rows to RQ.
+"""The outbox relay (转发): moves committed outbox rows to RQ, each as the job its event names
+(`workers.registry`).
 
 Runs beside every worker (`linli worker`) and, in embedded mode, inside `linli serve`. If Redis is
 down the rows stay and are retried; an RQ job id equal to the outbox job id makes a second
@@ -17,6 +18,7 @@ from rq.exceptions import DuplicateJobError
 from linli import outbox
 from linli.queue import QUEUES, queue
 from linli.runtime import Runtime
+from workers.registry import JOBS
 
 log = logging.getLogger("linli.relay")
 
@@ -30,9 +32,15 @@ def relay_once(rt: Runtime, limit: int = 200) -> int:
         rows = outbox.pending(session, limit, QUEUES)
         moved = 0
         for row in rows:
+            job = JOBS.get(row.event)
+            if job is None:  # a release that emits an event this worker does not know yet
+                row.attempts += 1
+                row.last_error = f"unknown event {row.event!r}"
+                log.error("outbox row %s: unknown event %r; it waits", row.id, row.event)
+                continue
             try:
                 queue(row.queue, rt.redis).enqueue_call(
-                    func=row.func,
+                    func=job,
                     args=row.args,
                     job_id=row.job_id,
                     description=row.job_id,  # not the arguments: they may hold personal data

@@ -341,8 +341,7 @@ def test_a_worker_killed_mid_award_and_mid_report_retries_to_the_same_outcome(
     # the file is what the same report builds undisturbed (in a transaction rolled back)
     twin = rt.session_factory()
     try:
-        again = twin.get(Report, report_id)
-        reports.build(twin, again, now=finished_at, tz=rt.settings.tz)
+        again = reports.build(twin, report_id, now=finished_at, tz=rt.settings.tz)
         assert json.loads(again.content) == built
     finally:
         twin.rollback()

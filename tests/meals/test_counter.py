@@ -480,4 +480,4 @@ def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
         assert world.scan(world.card(world.grandma))["outcome"] == "meal_served"
         assert world.door("13807310011", world.home[0])["outcome"] == "delivered"
     assert world.count(Meal) == 2
-    assert world.count(OutboxMessage, OutboxMessage.func == "workers.jobs.meal_delivered") == 1
+    assert world.count(OutboxMessage, OutboxMessage.event == "meal.delivered") == 1

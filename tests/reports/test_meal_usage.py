@@ -308,7 +308,7 @@ def test_internal_reports_are_for_admins_only(month, client, rt):
 
 
 def test_webhooks_must_be_public_https_outside_the_demo(month, rt):
-    from reports import service as reports
+    from reports import webhooks
 
     with rt.tx() as s:
         for url, code in (
@@ -318,9 +318,9 @@ def test_webhooks_must_be_public_https_outside_the_demo(month, rt):
             ("https://[::1]/hook", "private_address"),
         ):
             with pytest.raises(LinliError) as refused:
-                reports.set_webhook(s, rt.signer, month.partner, url, rt.clock.now(), allow_private=False)
+                webhooks.register(s, rt.signer, month.partner, url, rt.clock.now(), allow_private=False)
             assert refused.value.errors[0].code == code, url
-        hook, secret = reports.set_webhook(
+        hook, secret = webhooks.register(
             s, rt.signer, month.partner, "http://127.0.0.1:9/hook", rt.clock.now(), allow_private=True
         )
         assert len(secret) == 64 and hook.secret_version == 1

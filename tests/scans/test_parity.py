@@ -138,7 +138,7 @@ def _lane(rt, volunteer_id, answers):
                 for a in attendances
             ],
             "events": [
-                (e.func, e.queue, [ids[e.args[0]]], ids[int(e.job_id.rsplit("-", 1)[1])]) for e in events
+                (e.event, e.queue, [ids[e.args[0]]], ids[int(e.job_id.rsplit("-", 1)[1])]) for e in events
             ],
         }
 

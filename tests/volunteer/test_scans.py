@@ -91,7 +91,7 @@ def test_card_scan_checks_in_then_out_with_minutes(world):
         a = s.scalar(select(Attendance))
         assert a.state == "closed" and a.minutes == 140 and a.checked_in_at == START
         event = s.scalar(select(OutboxMessage).where(OutboxMessage.queue == "points"))
-        assert event.func == "workers.jobs.attendance_closed" and event.args == [a.id]
+        assert event.event == "attendance.closed" and event.args == [a.id]
     assert count(world.rt, Scan) == 3  # every scan is stored, the duplicate too
 
 
@@ -552,7 +552,7 @@ def test_corrections_are_new_records_and_events(world):
         )
         assert r.status_code == 409
     assert count(world.rt, AttendanceCorrection) == 2
-    assert count(world.rt, OutboxMessage, OutboxMessage.func == "workers.jobs.attendance_corrected") == 2
+    assert count(world.rt, OutboxMessage, OutboxMessage.event == "attendance.corrected") == 2
 
 
 def test_staff_views_present_and_roster(world):

@@ -8,6 +8,7 @@ from accounts.sender import DEMO_INBOX_KEY
 from linli.outbox import JobRun, OutboxMessage
 from tests.fixtures.builders import make_county, register, volunteer_token
 from tests.fixtures.runtime import drain
+from workers.registry import JOBS
 from workers.relay import relay_once
 
 
@@ -52,7 +53,7 @@ def test_a_job_delivered_twice_runs_once(rt, client):
     from linli.queue import queue
 
     # even a forced second copy of the job does nothing the second time
-    queue("default", rt.redis).enqueue_call(func=row.func, args=row.args, job_id=row.job_id)
+    queue("default", rt.redis).enqueue_call(func=JOBS[row.event], args=row.args, job_id=row.job_id)
     drain(rt)
     assert rt.redis.llen(DEMO_INBOX_KEY) == 1
 
@@ -68,3 +69,44 @@ def test_rolled_back_change_leaves_no_work(rt, client):
         raise RuntimeError("the request failed after the code was made")
     with rt.tx() as s:
         assert s.scalar(select(OutboxMessage)) is None
+
+
+def test_every_event_a_domain_emits_has_its_job():
+    """Domains name events, not functions; each name they emit is in the registry (a typo or a
+    forgotten line would leave its rows waiting in the outbox)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    emitted = set()
+    packages = [
+        p for p in root.iterdir() if (p / "__init__.py").exists() and p.name not in {"tests", "migrations"}
+    ]
+    for path in (path for package in packages for path in package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "event" and isinstance(node.value, ast.Constant):
+                emitted.add(node.value.value)
+            if isinstance(node, ast.Dict):  # `closed_event`: emit's arguments as a dict
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if (
+                        isinstance(key, ast.Constant)
+                        and key.value == "event"
+                        and isinstance(value, ast.Constant)
+                    ):
+                        emitted.add(value.value)
+    assert "attendance.closed" in emitted and "report.ready" in emitted
+    assert emitted == set(JOBS)
+
+
+def test_an_unknown_event_waits_with_its_reason_and_holds_up_nothing(rt, client):
+    from linli import outbox
+
+    now = rt.clock.now()
+    with rt.tx() as s:
+        outbox.emit(s, event="no.such_event", job_id="unknown-1", args=[], now=now)
+    register(client, phone="13807310002")
+    client.post("/api/v1/auth/codes", json={"phone": "13807310002"})
+    assert drain(rt) == 1  # the login code went; the unknown row did not stop it
+    with rt.tx() as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.job_id == "unknown-1"))
+        assert row.enqueued_at is None and row.attempts >= 1 and "unknown event" in row.last_error

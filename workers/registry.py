@@ -1,0 +1,25 @@
+"""What follows what happened (事件登记): the one table from an outbox event to its job.
+
+Domains emit events by name (`linli.outbox.emit(event="attendance.closed", ...)`), in the past
+tense, and never name a function of the workers; the relay looks the job up here when it moves a
+committed event to RQ. A new event needs one line here; a test checks that every event a domain
+emits is in this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workers import jobs
+
+JOBS: dict[str, Callable] = {
+    "login_code.issued": jobs.send_login_code,
+    "card_sheet.requested": jobs.make_card_sheet,
+    "attendance.closed": jobs.attendance_closed,
+    "attendance.corrected": jobs.attendance_corrected,
+    "meal.delivered": jobs.meal_delivered,
+    "meal.delivery_undone": jobs.meal_delivery_undone,
+    "points.expiring": jobs.notify_points_expiring,
+    "report.requested": jobs.build_report,
+    "report.ready": jobs.notify_partner,
+}
