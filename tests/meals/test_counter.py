@@ -451,6 +451,7 @@ def test_money_must_be_whole_fen_and_nothing_is_written(canteen, client):
     assert canteen.count(MealPoint) == 1
 
 
+@pytest.mark.slow  # a Redis of its own, stopped
 def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
     from litestar.testing import TestClient
 

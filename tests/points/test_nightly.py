@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
@@ -84,6 +85,7 @@ def test_verify_job_and_command(client, rt, clock, monkeypatch):
         ]
 
 
+@pytest.mark.slow  # a worker process killed
 def test_a_worker_killed_after_commit_posts_once_when_the_job_runs_again(client, rt, clock, tmp_path):
     """The job commits, then its worker dies before RQ hears of it: the job is run again (as RQ
     retries an abandoned job) and posts nothing more."""

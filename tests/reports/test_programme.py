@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pytest
 from sqlalchemy import func, select
 
 from orgs import service as orgs_service
@@ -182,6 +183,7 @@ class Round:
         return self.client.get(status["file"], headers=who).json()
 
 
+@pytest.mark.slow  # a month of a micro-grant round at full size: thousands of scans
 def test_the_micro_grant_round_is_counted_exactly(client, rt, clock):
     world = Round(client, rt, clock)
     # three volunteers spend 15 points each in the hub's shop on 20 June, one order cancelled

@@ -560,6 +560,7 @@ def test_the_document_asks_for_a_token_exactly_where_the_routes_do(client):
     assert wrong == [], "\n".join(wrong)
 
 
+@pytest.mark.slow  # every route for every role
 def test_every_role_gets_what_the_matrix_says_on_every_route(rt, client, world):
     """... and every answer is one the OpenAPI document declares (status, content type, body)."""
     wrong = []

@@ -12,14 +12,15 @@ import uuid
 
 import pytest
 from litestar.testing import TestClient
-from redis import Redis
 from sqlalchemy import func, select
 
 from api.app import create_app
 from linli.logs import JsonFormatter
+from linli.queue import redis_from_url
 from linli.runtime import Runtime
 from scans.models import Scan
 from tests.fixtures.builders import PASSWORD, make_county, make_station, staff_token, staff_user, valid_id
+from tests.fixtures.runtime import NO_REDIS
 
 
 @pytest.fixture
@@ -107,9 +108,10 @@ def test_scans_are_limited_per_device_and_a_batch_counts_once(limits, client):
         assert s.scalar(select(func.count()).select_from(Scan)) == 6 + 20  # the refused one wrote nothing
 
 
+@pytest.mark.slow  # a dozen logins against a Redis that refuses
 def test_limits_let_requests_through_when_redis_is_down(rt):
     """A counter keeps serving while Redis is away; the limits come back with it."""
-    dead = Runtime(rt.settings, redis=Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5))
+    dead = Runtime(rt.settings, redis=redis_from_url(NO_REDIS))
     county = make_county(rt)
     staff_user(rt, "county", "admin", org_id=county.base)
     with TestClient(app=create_app(dead)) as c:

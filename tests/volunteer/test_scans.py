@@ -571,12 +571,13 @@ def test_staff_views_present_and_roster(world):
 
 def test_scans_succeed_with_redis_down(world, rt):
     from litestar.testing import TestClient
-    from redis import Redis
 
     from api.app import create_app
+    from linli.queue import redis_from_url
     from linli.runtime import Runtime
+    from tests.fixtures.runtime import NO_REDIS
 
-    broken = Runtime(rt.settings, redis=Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    broken = Runtime(rt.settings, redis=redis_from_url(NO_REDIS))
     with freeze_time(START + timedelta(minutes=10)) as frozen, TestClient(app=create_app(broken)) as c:
         headers = {**staff_token(c, "counter")}
         for expected in ("checked_in", "checked_out"):

@@ -12,6 +12,7 @@ from workers.registry import JOBS
 from workers.relay import relay_once
 
 
+@pytest.mark.slow  # a Redis of its own, stopped: requests wait on it
 def test_outbox_survives_a_stopped_redis(own_redis):
     from litestar.testing import TestClient
 
