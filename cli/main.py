@@ -148,12 +148,10 @@ def _print_welcome(host: str, port: int, logins: list[tuple[str, str, str]], emb
 @click.option("--burst", is_flag=True, help="work until the queues are empty, then exit")
 def worker(queue_names: tuple[str, ...], burst: bool) -> None:
     """RQ worker plus the outbox relay."""
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
     from linli.queue import queue
     from workers import context
     from workers.relay import relay_once, start_relay_thread
+    from workers.worker import Worker
 
     setup_logging()
     rt = _runtime()
@@ -163,7 +161,7 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
         relay_once(rt)
     else:
         _thread, stop = start_relay_thread(rt)
-    worker = SimpleWorker(queues, connection=rt.redis, serializer=JSONSerializer)
+    worker = Worker(queues, connection=rt.redis)
     try:
         worker.work(burst=burst, with_scheduler=not burst)
     finally:
