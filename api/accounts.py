@@ -5,11 +5,12 @@ from __future__ import annotations
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
+from sqlalchemy.orm import Session
 
 from accounts import service
 from accounts.principal import Principal
 from accounts.schemas import CodeRequest, CodeRequested, GrantRead, MeRead, TokenRead, TokenRequest
-from api.deps import client_ip, forget_principal, provide_principal
+from api.deps import AUTH, client_ip, forget_principal, provide_principal
 from api.problems import problems
 from linli import ratelimit
 from linli.errors import FieldError, LinliError, forbidden, invalid
@@ -31,18 +32,21 @@ class AuthController(Controller):
         responses=problems(_429="rate_limited"),
     )
     def request_code(
-        self, data: JSONBody[CodeRequest], request: Request, rt: NamedDependency[Runtime]
+        self,
+        data: JSONBody[CodeRequest],
+        request: Request,
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> CodeRequested:
         ttl = rt.settings.login_code_ttl_seconds
-        with rt.tx() as session:
-            service.request_code(
-                session,
-                rt.signer,
-                phone=data.phone,
-                client_ip=client_ip(request),
-                now=rt.clock.now(),
-                ttl=ttl,
-            )
+        service.request_code(
+            session,
+            rt.signer,
+            phone=data.phone,
+            client_ip=client_ip(request),
+            now=rt.clock.now(),
+            ttl=ttl,
+        )
         return CodeRequested(sent=True, expires_in=ttl, resend_after=service.CODE_RESEND_SECONDS)
 
     @post(
@@ -110,31 +114,30 @@ class AuthController(Controller):
 class MeController(Controller):
     path = "/api/v1/me"
     tags = ["我 me"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = AUTH
 
     @get(
         "",
         operation_id="whoAmI",
         sync_to_thread=True,
     )
-    def me(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MeRead:
-        with rt.tx() as session:
-            if principal.kind == "volunteer":
-                volunteer = volunteer_service.get(session, principal.volunteer_id)
-                return MeRead(kind="volunteer", volunteer=VolunteerRead.of(volunteer))
-            if principal.kind == "api_key":
-                return MeRead(kind="api_key", partner_id=principal.partner_id)
-            user = service.staff_user(session, principal.staff_user_id)
-            return MeRead(
-                kind="staff",
-                staff_user_id=user.id,
-                username=user.username,
-                display_name=user.display_name,
-                grants=[
-                    GrantRead(role=g.role, org_id=g.org_id, partner_id=g.partner_id, station_id=g.station_id)
-                    for g in principal.grants
-                ],
-            )
+    def me(self, principal: NamedDependency[Principal], session: NamedDependency[Session]) -> MeRead:
+        if principal.kind == "volunteer":
+            volunteer = volunteer_service.get(session, principal.volunteer_id)
+            return MeRead(kind="volunteer", volunteer=VolunteerRead.of(volunteer))
+        if principal.kind == "api_key":
+            return MeRead(kind="api_key", partner_id=principal.partner_id)
+        user = service.staff_user(session, principal.staff_user_id)
+        return MeRead(
+            kind="staff",
+            staff_user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            grants=[
+                GrantRead(role=g.role, org_id=g.org_id, partner_id=g.partner_id, station_id=g.station_id)
+                for g in principal.grants
+            ],
+        )
 
 
 def _log_in(data: TokenRequest, rt: Runtime, now, ttl: int):

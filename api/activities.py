@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import (
@@ -80,7 +81,7 @@ class ActivityController(Controller):
     def list_activities(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         station_id: IdFilter = None,
         starts_from: FromQuery[datetime | None] = None,
         starts_before: FromQuery[datetime | None] = None,
@@ -90,17 +91,16 @@ class ActivityController(Controller):
         refuse_partners(principal)
         after, limit = page(cursor, limit)
         check_times(starts_from=starts_from, starts_before=starts_before)
-        with rt.tx() as session:
-            rows = activities.listing(
-                session,
-                station_id=station_id,
-                org_paths=None,
-                starts_from=starts_from,
-                starts_before=starts_before,
-                after_id=after,
-                limit=limit,
-            )
-            items = [ActivityRead.of(a) for a in rows]
+        rows = activities.listing(
+            session,
+            station_id=station_id,
+            org_paths=None,
+            starts_from=starts_from,
+            starts_before=starts_before,
+            after_id=after,
+            limit=limit,
+        )
+        items = [ActivityRead.of(a) for a in rows]
         return ActivityPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -119,28 +119,28 @@ class ActivityController(Controller):
         self,
         data: JSONBody[ActivityCreate],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> ActivityRead:
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            activity = activities.create(
-                session,
-                activities.ActivityInput(
-                    data.org_id,
-                    data.station_id,
-                    data.title,
-                    data.kind,
-                    data.starts_at,
-                    data.ends_at,
-                    data.capacity,
-                    data.walk_ins,
-                    data.team_ids,
-                ),
-                admin_paths=principal.admin_paths,
-                created_by=staff_id,
-                now=rt.clock.now(),
-            )
-            return ActivityRead.of(activity)
+        activity = activities.create(
+            session,
+            activities.ActivityInput(
+                data.org_id,
+                data.station_id,
+                data.title,
+                data.kind,
+                data.starts_at,
+                data.ends_at,
+                data.capacity,
+                data.walk_ins,
+                data.team_ids,
+            ),
+            admin_paths=principal.admin_paths,
+            created_by=staff_id,
+            now=rt.clock.now(),
+        )
+        return ActivityRead.of(activity)
 
     @patch(
         "/{activity_id:int}",
@@ -158,19 +158,18 @@ class ActivityController(Controller):
         activity_id: Id,
         data: JSONBody[ActivityMove],
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
     ) -> ActivityRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            activity = activities.move(
-                session,
-                activity_id,
-                starts_at=data.starts_at,
-                ends_at=data.ends_at,
-                station_id=data.station_id,
-                admin_paths=principal.admin_paths,
-            )
-            return ActivityRead.of(activity)
+        activity = activities.move(
+            session,
+            activity_id,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            station_id=data.station_id,
+            admin_paths=principal.admin_paths,
+        )
+        return ActivityRead.of(activity)
 
     @post(
         "/{activity_id:int}/signups",
@@ -185,14 +184,17 @@ class ActivityController(Controller):
         ),
     )
     def sign_up(
-        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        activity_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> SignupRead:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            s = activities.sign_up(
-                session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now()
-            )
-            return SignupRead.of(s)
+        s = activities.sign_up(
+            session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now()
+        )
+        return SignupRead.of(s)
 
     @post(
         "/{activity_id:int}/signups/cancel",
@@ -202,11 +204,10 @@ class ActivityController(Controller):
         responses=problems(_403="volunteers_only", _404="activity_not_found, signup_not_found"),
     )
     def cancel(
-        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, activity_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> SignupCancelled:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            promoted = activities.cancel_sign_up(session, activity_id=activity_id, volunteer_id=volunteer_id)
+        promoted = activities.cancel_sign_up(session, activity_id=activity_id, volunteer_id=volunteer_id)
         return SignupCancelled(
             cancelled=True, promoted_volunteer_id=promoted.volunteer_id if promoted else None
         )
@@ -218,13 +219,12 @@ class ActivityController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="activity_not_found"),
     )
     def list_signups(
-        self, activity_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, activity_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> SignupPage:
         require_staff(principal, "admin", "coordinator")
-        with rt.tx() as session:
-            activity = activities.get(session, activity_id)
-            orgs_service.require_staff_of(principal.staff_paths, orgs_service.get(session, activity.org_id))
-            items = [SignupRead.of(s, v) for s, v in activities.signups(session, activity_id)]
+        activity = activities.get(session, activity_id)
+        orgs_service.require_staff_of(principal.staff_paths, orgs_service.get(session, activity.org_id))
+        items = [SignupRead.of(s, v) for s, v in activities.signups(session, activity_id)]
         return SignupPage(items=items, next=None)
 
 
@@ -244,10 +244,10 @@ class StationController(Controller):
         self,
         station_id: Id,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> StationCode:
-        with rt.tx() as session:
-            _require_station_staff(session, principal, station_id)
+        _require_station_staff(session, principal, station_id)
         now = rt.clock.now()
         step_end = (qr.step_of(now) + 1) * qr.STATION_STEP_SECONDS
         return StationCode(
@@ -265,10 +265,10 @@ class StationController(Controller):
         self,
         station_id: Id,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> Response:
-        with rt.tx() as session:
-            _require_station_staff(session, principal, station_id)
+        _require_station_staff(session, principal, station_id)
         return Response(
             qr.png(rt.codes.station_code(station_id, rt.clock.now())),
             media_type="image/png",
@@ -291,37 +291,37 @@ class StationController(Controller):
         station_id: Id,
         data: JSONBody[ShiftCreate],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> ShiftRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            now = rt.clock.now()
-            shift = activities.create_shift(
-                session,
-                org_id=data.org_id,
-                station_id=station_id,
-                title=data.title,
-                kind=data.kind,
-                weekdays=data.weekdays,
-                start_time=data.start_time,
-                end_time=data.end_time,
-                capacity=data.capacity,
-                admin_paths=principal.admin_paths,
-                now=now,
-            )
-            made = activities.generate_shift_activities(
-                session, shift, tz=rt.settings.tz, first_day=local_today(rt), days=data.days_ahead, now=now
-            )
-            return ShiftRead(
-                id=shift.id,
-                station_id=shift.station_id,
-                title=shift.title,
-                weekdays=shift.weekdays,
-                start_time=shift.start_time,
-                end_time=shift.end_time,
-                capacity=shift.capacity,
-                generated=[ActivityRead.of(a) for a in made],
-            )
+        now = rt.clock.now()
+        shift = activities.create_shift(
+            session,
+            org_id=data.org_id,
+            station_id=station_id,
+            title=data.title,
+            kind=data.kind,
+            weekdays=data.weekdays,
+            start_time=data.start_time,
+            end_time=data.end_time,
+            capacity=data.capacity,
+            admin_paths=principal.admin_paths,
+            now=now,
+        )
+        made = activities.generate_shift_activities(
+            session, shift, tz=rt.settings.tz, first_day=local_today(rt), days=data.days_ahead, now=now
+        )
+        return ShiftRead(
+            id=shift.id,
+            station_id=shift.station_id,
+            title=shift.title,
+            weekdays=shift.weekdays,
+            start_time=shift.start_time,
+            end_time=shift.end_time,
+            capacity=shift.capacity,
+            generated=[ActivityRead.of(a) for a in made],
+        )
 
     @get(
         "/{station_id:int}/present",
@@ -334,20 +334,19 @@ class StationController(Controller):
         self,
         station_id: Id,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
     ) -> AttendancePage:
-        with rt.tx() as session:
-            _require_station_staff(session, principal, station_id)
-            rows = attendance.attendances(
-                session,
-                station_ids=[station_id],
-                org_paths=["/"],
-                state="open",
-                flagged=None,
-                after_id=0,
-                limit=500,
-            )
-            return AttendancePage(items=[AttendanceRead.of(*r) for r in rows], next=None)
+        _require_station_staff(session, principal, station_id)
+        rows = attendance.attendances(
+            session,
+            station_ids=[station_id],
+            org_paths=["/"],
+            state="open",
+            flagged=None,
+            after_id=0,
+            limit=500,
+        )
+        return AttendancePage(items=[AttendanceRead.of(*r) for r in rows], next=None)
 
     @get(
         "/{station_id:int}/roster",
@@ -360,35 +359,35 @@ class StationController(Controller):
         self,
         station_id: Id,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         day: FromQuery[date | None] = None,
     ) -> list[RosterEntry]:
         check_times(day=day)
         day = day or local_today(rt)
         start = datetime.combine(day, time(0), rt.settings.tz)
-        with rt.tx() as session:
-            _require_station_staff(session, principal, station_id)
-            entries = []
-            for activity in activities.listing(
-                session,
-                station_id=station_id,
-                org_paths=None,
-                starts_from=start,
-                starts_before=start + timedelta(days=1),
-                after_id=0,
-                limit=200,
-            ):
-                entries.append(
-                    RosterEntry(
-                        activity=ActivityRead.of(activity),
-                        signups=[SignupRead.of(s, v) for s, v in activities.signups(session, activity.id)],
-                        attendances=[
-                            AttendanceRead.of(a, activity, v)
-                            for a, v in attendance.attendances_of_activity(session, activity.id)
-                        ],
-                    )
+        _require_station_staff(session, principal, station_id)
+        entries = []
+        for activity in activities.listing(
+            session,
+            station_id=station_id,
+            org_paths=None,
+            starts_from=start,
+            starts_before=start + timedelta(days=1),
+            after_id=0,
+            limit=200,
+        ):
+            entries.append(
+                RosterEntry(
+                    activity=ActivityRead.of(activity),
+                    signups=[SignupRead.of(s, v) for s, v in activities.signups(session, activity.id)],
+                    attendances=[
+                        AttendanceRead.of(a, activity, v)
+                        for a, v in attendance.attendances_of_activity(session, activity.id)
+                    ],
                 )
-            return entries
+            )
+        return entries
 
 
 class AttendanceController(Controller):
@@ -406,7 +405,7 @@ class AttendanceController(Controller):
     def list_attendances(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         attendance_state: Annotated[Literal[ATTENDANCE_STATES] | None, QueryParameter(name="state")] = None,
         flagged: FromQuery[bool | None] = None,
         station_id: IdFilter = None,
@@ -415,18 +414,17 @@ class AttendanceController(Controller):
     ) -> AttendancePage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            rows = attendance.attendances(
-                session,
-                station_ids=[station_id] if station_id else None,
-                org_paths=principal.staff_paths,
-                bound_station_ids=principal.bound_station_ids,
-                state=attendance_state,
-                flagged=flagged,
-                after_id=after,
-                limit=limit,
-            )
-            items = [AttendanceRead.of(*r) for r in rows]
+        rows = attendance.attendances(
+            session,
+            station_ids=[station_id] if station_id else None,
+            org_paths=principal.staff_paths,
+            bound_station_ids=principal.bound_station_ids,
+            state=attendance_state,
+            flagged=flagged,
+            after_id=after,
+            limit=limit,
+        )
+        items = [AttendanceRead.of(*r) for r in rows]
         return AttendancePage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -446,9 +444,10 @@ class AttendanceController(Controller):
         attendance_id: Id,
         data: JSONBody[CorrectionBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> CorrectionRead:
-        return self._correct(attendance_id, data, False, principal, rt)
+        return self._correct(attendance_id, data, False, principal, session, rt)
 
     @post(
         "/{attendance_id:int}/annul",
@@ -467,24 +466,30 @@ class AttendanceController(Controller):
         attendance_id: Id,
         data: JSONBody[CorrectionBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> CorrectionRead:
-        return self._correct(attendance_id, data, True, principal, rt)
+        return self._correct(attendance_id, data, True, principal, session, rt)
 
     def _correct(
-        self, attendance_id: int, data: CorrectionBody, annul: bool, principal: Principal, rt: Runtime
+        self,
+        attendance_id: int,
+        data: CorrectionBody,
+        annul: bool,
+        principal: Principal,
+        session: Session,
+        rt: Runtime,
     ):
         staff_id = require_staff(principal, "admin", "coordinator")
-        with rt.tx() as session:
-            c = attendance.correct(
-                session,
-                attendance_id=attendance_id,
-                minutes=data.minutes,
-                annul=annul,
-                reason=data.reason,
-                staff_user_id=staff_id,
-                staff_paths=principal.staff_paths,
-                bound_station_ids=principal.bound_station_ids,
-                now=rt.clock.now(),
-            )
-            return CorrectionRead.of(c)
+        c = attendance.correct(
+            session,
+            attendance_id=attendance_id,
+            minutes=data.minutes,
+            annul=annul,
+            reason=data.reason,
+            staff_user_id=staff_id,
+            staff_paths=principal.staff_paths,
+            bound_station_ids=principal.bound_station_ids,
+            now=rt.clock.now(),
+        )
+        return CorrectionRead.of(c)

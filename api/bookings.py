@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import date
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
-from api.deps import Id, check_times, local_today, provide_principal
+from api.deps import AUTH, Id, check_times, local_today
 from api.meals import staff_at
 from api.problems import problems
 from linli.runtime import Runtime
@@ -34,7 +35,7 @@ def _booking_read(b) -> BookingRead:
 class BookingController(Controller):
     path = "/api/v1"
     tags = ["订餐 bookings"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = AUTH
 
     @post(
         "/meal-points/{point_id:int}/bookings",
@@ -53,26 +54,26 @@ class BookingController(Controller):
         point_id: Id,
         data: JSONBody[BookingBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> BookingRead:
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_id = staff_at(session, principal, point)
-            diner = service.get_diner(session, data.diner_id)
-            if diner.home_point_id != point.id:  # the diner must be someone this staff member serves
-                staff_at(session, principal, service.get_point(session, diner.home_point_id))
-            booking = bookings.book(
-                session,
-                diner=diner,
-                point_id=point.id,
-                day=data.day,
-                slot=data.slot,
-                mode=data.mode,
-                staff_user_id=staff_id,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            return _booking_read(booking)
+        point = service.get_point(session, point_id)
+        staff_id = staff_at(session, principal, point)
+        diner = service.get_diner(session, data.diner_id)
+        if diner.home_point_id != point.id:  # the diner must be someone this staff member serves
+            staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        booking = bookings.book(
+            session,
+            diner=diner,
+            point_id=point.id,
+            day=data.day,
+            slot=data.slot,
+            mode=data.mode,
+            staff_user_id=staff_id,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+        return _booking_read(booking)
 
     @post(
         "/bookings/{booking_id:int}/cancel",
@@ -84,12 +85,15 @@ class BookingController(Controller):
         ),
     )
     def cancel_booking(
-        self, booking_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        booking_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> BookingRead:
-        with rt.tx() as session:
-            booking = bookings.get(session, booking_id)
-            staff_at(session, principal, service.get_point(session, booking.meal_point_id))
-            return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
+        booking = bookings.get(session, booking_id)
+        staff_at(session, principal, service.get_point(session, booking.meal_point_id))
+        return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
 
     @get(
         "/meal-points/{point_id:int}/kitchen",
@@ -103,13 +107,12 @@ class BookingController(Controller):
         point_id: Id,
         day: FromQuery[date],
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
     ) -> KitchenRead:
         check_times(day=day)
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_at(session, principal, point)
-            return KitchenRead(**bookings.kitchen(session, point.id, day))
+        point = service.get_point(session, point_id)
+        staff_at(session, principal, point)
+        return KitchenRead(**bookings.kitchen(session, point.id, day))
 
 
 class CardBookingController(Controller):
@@ -126,21 +129,22 @@ class CardBookingController(Controller):
         summary="A diner or family member books a meal at the diner's meal point with the diner's card",
         responses=problems(_409="already_booked"),
     )
-    def book(self, data: JSONBody[CardBookingBody], rt: NamedDependency[Runtime]) -> BookingRead:
-        with rt.tx() as session:
-            diner = bookings.diner_by_card(session, rt.codes, data.card)
-            booking = bookings.book(
-                session,
-                diner=diner,
-                point_id=diner.home_point_id,
-                day=data.day,
-                slot=data.slot,
-                mode=data.mode,
-                staff_user_id=None,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            return _booking_read(booking)
+    def book(
+        self, data: JSONBody[CardBookingBody], session: NamedDependency[Session], rt: NamedDependency[Runtime]
+    ) -> BookingRead:
+        diner = bookings.diner_by_card(session, rt.codes, data.card)
+        booking = bookings.book(
+            session,
+            diner=diner,
+            point_id=diner.home_point_id,
+            day=data.day,
+            slot=data.slot,
+            mode=data.mode,
+            staff_user_id=None,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+        return _booking_read(booking)
 
     @post(
         "/list",
@@ -149,12 +153,11 @@ class CardBookingController(Controller):
         sync_to_thread=True,
         summary="The diner's bookings from today on (POST: the card stays out of URLs and logs)",
     )
-    def mine(self, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingPage:
-        with rt.tx() as session:
-            diner = bookings.diner_by_card(session, rt.codes, data.card)
-            return BookingPage(
-                [_booking_read(b) for b in bookings.upcoming(session, diner.id, local_today(rt))]
-            )
+    def mine(
+        self, data: JSONBody[CardBody], session: NamedDependency[Session], rt: NamedDependency[Runtime]
+    ) -> BookingPage:
+        diner = bookings.diner_by_card(session, rt.codes, data.card)
+        return BookingPage([_booking_read(b) for b in bookings.upcoming(session, diner.id, local_today(rt))])
 
     @post(
         "/{booking_id:int}/cancel",
@@ -164,8 +167,13 @@ class CardBookingController(Controller):
         summary="Cancel one of the diner's bookings, before 16:00 the day before",
         responses=problems(_404="booking_not_found", _409="past_cutoff"),
     )
-    def cancel(self, booking_id: Id, data: JSONBody[CardBody], rt: NamedDependency[Runtime]) -> BookingRead:
-        with rt.tx() as session:
-            diner = bookings.diner_by_card(session, rt.codes, data.card)
-            bookings.get(session, booking_id, diner_id=diner.id)
-            return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))
+    def cancel(
+        self,
+        booking_id: Id,
+        data: JSONBody[CardBody],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> BookingRead:
+        diner = bookings.diner_by_card(session, rt.codes, data.card)
+        bookings.get(session, booking_id, diner_id=diner.id)
+        return _booking_read(bookings.cancel(session, booking_id, rt.clock.now(), rt.settings.tz))

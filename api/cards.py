@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar import Controller, MediaType, Response, get, post
 from litestar.di import NamedDependency
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import AUTH, Id, require_staff, require_volunteer
@@ -28,8 +29,13 @@ class CardController(Controller):
         media_type="image/png",
         responses=problems(_403="volunteers_only"),
     )
-    def card_png(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
-        return Response(qr.png(self._card(principal, rt)), media_type="image/png")
+    def card_png(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> Response:
+        return Response(qr.png(self._card(principal, session, rt)), media_type="image/png")
 
     @get(
         "/me/card.svg",
@@ -38,8 +44,13 @@ class CardController(Controller):
         media_type="image/svg+xml",
         responses=problems(_403="volunteers_only"),
     )
-    def card_svg(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> Response:
-        return Response(qr.svg(self._card(principal, rt)), media_type="image/svg+xml")
+    def card_svg(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> Response:
+        return Response(qr.svg(self._card(principal, session, rt)), media_type="image/svg+xml")
 
     @post(
         "/me/card/reissue",
@@ -49,20 +60,23 @@ class CardController(Controller):
         summary="Lost card: a new card; the old one then scans as revoked_card",
         responses=problems(_403="volunteers_only"),
     )
-    def reissue(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CardReissued:
+    def reissue(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> CardReissued:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            volunteer = cards.reissue(session, volunteer_id)
-            return CardReissued(
-                card_version=volunteer.card_version,
-                payload=rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
-            )
+        volunteer = cards.reissue(session, volunteer_id)
+        return CardReissued(
+            card_version=volunteer.card_version,
+            payload=rt.codes.volunteer_card(volunteer.id, volunteer.card_version),
+        )
 
-    def _card(self, principal: Principal, rt: Runtime) -> str:
+    def _card(self, principal: Principal, session: Session, rt: Runtime) -> str:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            volunteer = volunteer_service.get(session, volunteer_id)
-            return rt.codes.volunteer_card(volunteer.id, volunteer.card_version)
+        volunteer = volunteer_service.get(session, volunteer_id)
+        return rt.codes.volunteer_card(volunteer.id, volunteer.card_version)
 
     @post(
         "/teams/{team_id:int}/card-sheets",
@@ -73,18 +87,21 @@ class CardController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="team_not_found"),
     )
     def request_sheet(
-        self, team_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        team_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> FileStatus:
         staff_id = require_staff(principal, "admin", "coordinator")
-        with rt.tx() as session:
-            f = cards.request_sheet(
-                session,
-                team_id=team_id,
-                staff_user_id=staff_id,
-                staff_paths=principal.staff_paths,
-                now=rt.clock.now(),
-            )
-            return FileStatus.of(f)
+        f = cards.request_sheet(
+            session,
+            team_id=team_id,
+            staff_user_id=staff_id,
+            staff_paths=principal.staff_paths,
+            now=rt.clock.now(),
+        )
+        return FileStatus.of(f)
 
     @get(
         "/files/{file_id:int}",
@@ -94,11 +111,10 @@ class CardController(Controller):
         responses=problems(_404="file_not_found"),
     )
     def file_status(
-        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, file_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> FileStatus:
-        with rt.tx() as session:
-            f = cards.own_file(session, principal.staff_user_id, file_id)
-            return FileStatus.of(f)
+        f = cards.own_file(session, principal.staff_user_id, file_id)
+        return FileStatus.of(f)
 
     @get(
         "/files/{file_id:int}/content",
@@ -108,12 +124,11 @@ class CardController(Controller):
         responses=problems(_404="file_not_found", _409="file_not_ready"),
     )
     def file_content(
-        self, file_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, file_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> Response:
-        with rt.tx() as session:
-            f = cards.ready_file(session, principal.staff_user_id, file_id)
-            return Response(
-                f.content,
-                media_type=f.media_type,
-                headers={"Content-Disposition": f'inline; filename="{f.filename}"'},
-            )
+        f = cards.ready_file(session, principal.staff_user_id, file_id)
+        return Response(
+            f.content,
+            media_type=f.media_type,
+            headers={"Content-Disposition": f'inline; filename="{f.filename}"'},
+        )

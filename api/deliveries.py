@@ -7,11 +7,12 @@ from datetime import date
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
-from api.deps import Id, check_times, local_today, provide_principal, require_volunteer
+from api.deps import AUTH, Id, check_times, local_today, require_volunteer
 from api.meals import staff_at
 from api.problems import problems
 from linli.runtime import Runtime
@@ -30,7 +31,7 @@ def _runs(session, runs: list[DeliveryRun], *, with_stops: bool) -> list[RunRead
 class DeliveryController(Controller):
     path = "/api/v1"
     tags = ["送餐 delivery"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = AUTH
 
     @post(
         "/meal-points/{point_id:int}/delivery-runs",
@@ -45,13 +46,13 @@ class DeliveryController(Controller):
         point_id: Id,
         data: JSONBody[PlanBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> RunPage:
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_at(session, principal, point)
-            runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
-            return RunPage(_runs(session, runs, with_stops=True))
+        point = service.get_point(session, point_id)
+        staff_at(session, principal, point)
+        runs = delivery.plan(session, point.id, data.day, data.slot, rt.clock.now())
+        return RunPage(_runs(session, runs, with_stops=True))
 
     @get(
         "/meal-points/{point_id:int}/delivery-runs",
@@ -65,13 +66,12 @@ class DeliveryController(Controller):
         point_id: Id,
         day: FromQuery[date],
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
     ) -> RunPage:
         check_times(day=day)
-        with rt.tx() as session:
-            point = service.get_point(session, point_id)
-            staff_at(session, principal, point)
-            return RunPage(_runs(session, delivery.runs_at(session, point.id, day), with_stops=True))
+        point = service.get_point(session, point_id)
+        staff_at(session, principal, point)
+        return RunPage(_runs(session, delivery.runs_at(session, point.id, day), with_stops=True))
 
     @get(
         "/delivery-runs",
@@ -83,22 +83,22 @@ class DeliveryController(Controller):
     def open_runs(
         self,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         day: FromQuery[date | None] = None,
     ) -> RunPage:
         volunteer_id = require_volunteer(principal)
         check_times(day=day)
-        with rt.tx() as session:
-            runs = delivery.open_runs_for(
-                session,
-                volunteer_id,
-                volunteer_service.team_paths(session, volunteer_id),
-                day or local_today(rt),
-            )
-            mine = [r for r in runs if r.volunteer_id == volunteer_id]
-            others = [r for r in runs if r.volunteer_id != volunteer_id]
-            # addresses only for the runs the volunteer took
-            return RunPage(_runs(session, mine, with_stops=True) + _runs(session, others, with_stops=False))
+        runs = delivery.open_runs_for(
+            session,
+            volunteer_id,
+            volunteer_service.team_paths(session, volunteer_id),
+            day or local_today(rt),
+        )
+        mine = [r for r in runs if r.volunteer_id == volunteer_id]
+        others = [r for r in runs if r.volunteer_id != volunteer_id]
+        # addresses only for the runs the volunteer took
+        return RunPage(_runs(session, mine, with_stops=True) + _runs(session, others, with_stops=False))
 
     @post(
         "/delivery-runs/{run_id:int}/claim",
@@ -111,19 +111,22 @@ class DeliveryController(Controller):
         ),
     )
     def claim(
-        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        run_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> RunRead:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            run = delivery.claim(
-                session,
-                run_id,
-                volunteer_id,
-                volunteer_service.team_paths(session, volunteer_id),
-                rt.clock.now(),
-                rt.settings.tz,
-            )
-            return _runs(session, [run], with_stops=True)[0]
+        run = delivery.claim(
+            session,
+            run_id,
+            volunteer_id,
+            volunteer_service.team_paths(session, volunteer_id),
+            rt.clock.now(),
+            rt.settings.tz,
+        )
+        return _runs(session, [run], with_stops=True)[0]
 
     @post(
         "/delivery-runs/{run_id:int}/release",
@@ -134,9 +137,8 @@ class DeliveryController(Controller):
         responses=problems(_403="volunteers_only", _404="run_not_found"),
     )
     def release(
-        self, run_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, run_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> RunRead:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            run = delivery.release(session, run_id, volunteer_id)
-            return _runs(session, [run], with_stops=False)[0]
+        run = delivery.release(session, run_id, volunteer_id)
+        return _runs(session, [run], with_stops=False)[0]

@@ -1,23 +1,28 @@
-"""What handlers receive: the runtime, the principal behind the bearer token, paging (依赖)."""
+"""What handlers receive: the runtime, the request's session, the principal behind the bearer
+token, paging (依赖)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Annotated
 
 import anyio
+from anyio.lowlevel import RunVar
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 from litestar.params import PathParameter, QueryParameter
+from sqlalchemy.orm import Session
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
 from linli.bounds import MAX_ID
 from linli.errors import FieldError, forbidden, invalid, unauthorized
-from linli.runtime import Runtime
+from linli.runtime import Runtime, end_unit
 from reports.service import partner_of
 
 # Principals are kept a few seconds per process: a tablet scanning every second costs one lookup,
@@ -61,8 +66,59 @@ def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Princip
     return request.state.principal
 
 
-# a controller's `dependencies`: its handlers take the caller as `principal`
-AUTH = {"principal": Provide(provide_principal, sync_to_thread=False)}
+# Sessions end (commit, roll back, close) in worker threads, never on the event loop, counted
+# apart from the handlers' threads: a session holding a connection never waits for a thread behind
+# handlers that wait for a connection. One limiter per event loop; about the pool's size.
+_ENDING: RunVar[anyio.CapacityLimiter] = RunVar("linli_session_ends")
+SESSION_ENDS = 32
+
+
+def _ending() -> anyio.CapacityLimiter:
+    try:
+        return _ENDING.get()
+    except LookupError:
+        _ENDING.set(limiter := anyio.CapacityLimiter(SESSION_ENDS))
+        return limiter
+
+
+@asynccontextmanager
+async def _unit(rt: Runtime) -> AsyncIterator[Session]:
+    session = rt.session_factory()  # no connection yet: the first statement takes one
+    try:
+        yield session
+    except BaseException as exc:
+        await anyio.to_thread.run_sync(end_unit, session, exc, limiter=_ending())
+        raise
+    await anyio.to_thread.run_sync(end_unit, session, None, limiter=_ending())
+
+
+async def provide_session(rt: NamedDependency[Runtime]) -> AsyncIterator[Session]:
+    """The request's unit of work, as `rt.tx()` is (`linli.runtime.end_unit`): a handler that
+    takes `session` queries with it and never commits. Litestar ends it after the handler and
+    after the answer is built from what it returned, before the answer is sent: committed when the
+    handler returned, rolled back when it raised (a `LinliError(commit=True)` keeps its writes). A
+    commit that fails is answered as the error it is (409 `concurrent_change`, 503), nothing sent
+    before. Handlers that must do something after their commit (forget a cached principal, talk
+    to Redis) open `rt.tx()` themselves."""
+    async with _unit(rt) as session:
+        yield session
+
+
+async def provide_session_after_principal(
+    principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+) -> AsyncIterator[Session]:
+    """`provide_session` where the caller is known: resolved after it, so Litestar resolves the
+    two one after the other (see `provide_principal`)."""
+    async with _unit(rt) as session:
+        yield session
+
+
+# a controller's `dependencies`: its handlers take the caller as `principal` (and the session
+# after it)
+AUTH = {
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "session": Provide(provide_session_after_principal),
+}
 
 
 def _bearer(header: str) -> str:

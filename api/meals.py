@@ -9,6 +9,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
@@ -83,21 +84,21 @@ class MealController(Controller):
         self,
         data: JSONBody[MealPointBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> MealPointRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, data.org_id))
-            point = service.create_meal_point(
-                session,
-                org_id=data.org_id,
-                name=data.name,
-                address=data.address,
-                daily_capacity=data.daily_capacity,
-                slots=[service.SlotInput(s.slot, s.starts, s.ends, s.price) for s in data.slots],
-                now=rt.clock.now(),
-            )
-            return _point_read(session, point)
+        orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, data.org_id))
+        point = service.create_meal_point(
+            session,
+            org_id=data.org_id,
+            name=data.name,
+            address=data.address,
+            daily_capacity=data.daily_capacity,
+            slots=[service.SlotInput(s.slot, s.starts, s.ends, s.price) for s in data.slots],
+            now=rt.clock.now(),
+        )
+        return _point_read(session, point)
 
     @get(
         "/meal-points",
@@ -107,12 +108,11 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_points(
-        self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> list[MealPointRead]:
         require_staff(principal, "admin", "coordinator")
-        with rt.tx() as session:
-            points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
-            return [_point_read(session, p) for p in points]
+        points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
+        return [_point_read(session, p) for p in points]
 
     @get(
         "/funding-agreements",
@@ -122,17 +122,16 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
-        self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> list[AgreementListed]:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            points = [p.id for p in service.points_under(session, principal.admin_paths)]
-            return [
-                AgreementListed(
-                    **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
-                )
-                for a, ids in service.agreements_at(session, points)
-            ]
+        points = [p.id for p in service.points_under(session, principal.admin_paths)]
+        return [
+            AgreementListed(
+                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
+            )
+            for a, ids in service.agreements_at(session, points)
+        ]
 
     @post(
         "/diners",
@@ -145,33 +144,36 @@ class MealController(Controller):
         ),
     )
     def register(
-        self, data: JSONBody[DinerBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        data: JSONBody[DinerBody],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> DinerRead:
-        with rt.tx() as session:
-            staff_id = staff_at(session, principal, service.get_point(session, data.home_point_id))
-            diner = service.register_diner(
-                session,
-                rt.signer,
-                service.DinerInput(
-                    name=data.name,
-                    birth_date=data.birth_date,
-                    community=data.community,
-                    id_number=data.id_number,
-                    home_point_id=data.home_point_id,
-                    consent=data.consent,
-                    phone=data.phone,
-                    guardian_name=data.guardian_name,
-                    dietary_notes=data.dietary_notes,
-                    allergies=data.allergies,
-                    categories=tuple(data.categories),
-                    delivery=data.delivery,
-                    address=data.address,
-                ),
-                created_by=staff_id,
-                now=rt.clock.now(),
-                today=local_today(rt),
-            )
-            return DinerRead.of(diner)
+        staff_id = staff_at(session, principal, service.get_point(session, data.home_point_id))
+        diner = service.register_diner(
+            session,
+            rt.signer,
+            service.DinerInput(
+                name=data.name,
+                birth_date=data.birth_date,
+                community=data.community,
+                id_number=data.id_number,
+                home_point_id=data.home_point_id,
+                consent=data.consent,
+                phone=data.phone,
+                guardian_name=data.guardian_name,
+                dietary_notes=data.dietary_notes,
+                allergies=data.allergies,
+                categories=tuple(data.categories),
+                delivery=data.delivery,
+                address=data.address,
+            ),
+            created_by=staff_id,
+            now=rt.clock.now(),
+            today=local_today(rt),
+        )
+        return DinerRead.of(diner)
 
     @get(
         "/diners",
@@ -183,7 +185,7 @@ class MealController(Controller):
     def find(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         meal_point_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID)],
         q: FromQuery[str | None] = None,
         last4: FromQuery[str | None] = None,
@@ -196,10 +198,9 @@ class MealController(Controller):
             raise invalid(
                 [FieldError("q", "required", "请输入姓名或手机/身份证后四位 A name or four last digits")]
             )
-        with rt.tx() as session:
-            point = service.get_point(session, meal_point_id)
-            staff_at(session, principal, point)
-            items = [DinerRead.of(d) for d in service.find_diners(session, [point.id], q, last4)]
+        point = service.get_point(session, meal_point_id)
+        staff_at(session, principal, point)
+        items = [DinerRead.of(d) for d in service.find_diners(session, [point.id], q, last4)]
         return DinerPage(items=items, next=None)
 
     @get(
@@ -211,12 +212,15 @@ class MealController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
     )
     def card(
-        self, diner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        diner_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
-        with rt.tx() as session:
-            diner = service.get_diner(session, diner_id)
-            staff_at(session, principal, service.get_point(session, diner.home_point_id))
-            payload = rt.codes.diner_card(diner.id, diner.card_version)
+        diner = service.get_diner(session, diner_id)
+        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        payload = rt.codes.diner_card(diner.id, diner.card_version)
         return Response(qr.png(payload), media_type="image/png")
 
     @post(
@@ -232,15 +236,14 @@ class MealController(Controller):
         diner_id: Id,
         data: JSONBody[PauseBody],
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
     ) -> DinerRead:
-        with rt.tx() as session:
-            staff_at(
-                session,
-                principal,
-                service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-            )
-            return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
+        staff_at(
+            session,
+            principal,
+            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
+        )
+        return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
 
     @post(
         "/diners/{diner_id:int}/reissue-card",
@@ -251,15 +254,14 @@ class MealController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
     )
     def reissue(
-        self, diner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, diner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> DinerRead:
-        with rt.tx() as session:
-            staff_at(
-                session,
-                principal,
-                service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-            )
-            return DinerRead.of(service.reissue_card(session, diner_id))
+        staff_at(
+            session,
+            principal,
+            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
+        )
+        return DinerRead.of(service.reissue_card(session, diner_id))
 
     @post(
         "/funding-agreements",
@@ -273,19 +275,19 @@ class MealController(Controller):
         self,
         data: JSONBody[AgreementBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AgreementRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            for point_id in set(data.meal_point_ids):
-                point = service.get_point(session, point_id)
-                orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
-            a = service.create_agreement(
-                session,
-                service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
-                rt.clock.now(),
-            )
-            return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
+        for point_id in set(data.meal_point_ids):
+            point = service.get_point(session, point_id)
+            orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
+        a = service.create_agreement(
+            session,
+            service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
+            rt.clock.now(),
+        )
+        return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
 
     @post(
         "/meals",
@@ -303,23 +305,23 @@ class MealController(Controller):
         self,
         data: JSONBody[UnsubsidizedBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> MealRead:
         if data.mode not in ("dine_in", "pick_up", "delivery"):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
-        with rt.tx() as session:
-            point = service.get_point(session, data.meal_point_id)
-            staff_id = staff_at(session, principal, point)
-            meal = counter.record_unsubsidized(
-                session,
-                diner_id=data.diner_id,
-                point=point,
-                at=rt.clock.now(),
-                tz=rt.settings.tz,
-                mode=data.mode,
-                device_label=f"staff:{staff_id}",
-            )
-            return MealRead.of(meal)
+        point = service.get_point(session, data.meal_point_id)
+        staff_id = staff_at(session, principal, point)
+        meal = counter.record_unsubsidized(
+            session,
+            diner_id=data.diner_id,
+            point=point,
+            at=rt.clock.now(),
+            tz=rt.settings.tz,
+            mode=data.mode,
+            device_label=f"staff:{staff_id}",
+        )
+        return MealRead.of(meal)
 
     @post(
         "/meals/{meal_id:int}/void",
@@ -336,20 +338,20 @@ class MealController(Controller):
         meal_id: Id,
         data: JSONBody[VoidBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> MealRead:
-        with rt.tx() as session:
-            _, staff_id = _meal_here(session, principal, meal_id)
-            return MealRead.of(
-                counter_day.void(
-                    session,
-                    meal_id,
-                    reason=data.reason,
-                    staff_user_id=staff_id,
-                    now=rt.clock.now(),
-                    tz=rt.settings.tz,
-                )
+        _, staff_id = _meal_here(session, principal, meal_id)
+        return MealRead.of(
+            counter_day.void(
+                session,
+                meal_id,
+                reason=data.reason,
+                staff_user_id=staff_id,
+                now=rt.clock.now(),
+                tz=rt.settings.tz,
             )
+        )
 
     @post(
         "/meals/{meal_id:int}/reversal",
@@ -368,19 +370,19 @@ class MealController(Controller):
         meal_id: Id,
         data: JSONBody[VoidBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AdjustmentRead:
-        with rt.tx() as session:
-            _, staff_id = _meal_here(session, principal, meal_id)
-            adjustment = counter_day.reverse(
-                session,
-                meal_id,
-                reason=data.reason,
-                staff_user_id=staff_id,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            return msgspec.convert(counter_day.adjustment_view(adjustment), AdjustmentRead)
+        _, staff_id = _meal_here(session, principal, meal_id)
+        adjustment = counter_day.reverse(
+            session,
+            meal_id,
+            reason=data.reason,
+            staff_user_id=staff_id,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+        return msgspec.convert(counter_day.adjustment_view(adjustment), AdjustmentRead)
 
     @get(
         "/stations/{station_id:int}/meals-today",
@@ -390,21 +392,24 @@ class MealController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def counter_today(
-        self, station_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        station_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> CounterToday:
-        with rt.tx() as session:
-            found = counter.point_at_station(session, station_id)
-            if found is None:
-                raise not_found("助餐点 Meal point", "meal_point_not_found")
-            point, _, slots, _ = found
-            staff_at(session, principal, point)
-            day = local_today(rt)
-            return CounterToday(
-                day=day,
-                meal_point_id=point.id,
-                name=point.name,
-                slots=[SlotToday(**s) for s in counter.today_at(session, point, slots, day)],
-            )
+        found = counter.point_at_station(session, station_id)
+        if found is None:
+            raise not_found("助餐点 Meal point", "meal_point_not_found")
+        point, _, slots, _ = found
+        staff_at(session, principal, point)
+        day = local_today(rt)
+        return CounterToday(
+            day=day,
+            meal_point_id=point.id,
+            name=point.name,
+            slots=[SlotToday(**s) for s in counter.today_at(session, point, slots, day)],
+        )
 
     @get(
         "/meals/{meal_id:int}",
@@ -413,7 +418,8 @@ class MealController(Controller):
         summary="A meal as recorded, with its subsidy split, its void and its reversal (who, when, why)",
         responses=problems(_403="staff_only, outside_your_scope", _404="meal_not_found"),
     )
-    def meal(self, meal_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> dict:
-        with rt.tx() as session:
-            meal, _ = _meal_here(session, principal, meal_id)
-            return counter_day.meal_record(session, meal)
+    def meal(
+        self, meal_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
+    ) -> dict:
+        meal, _ = _meal_here(session, principal, meal_id)
+        return counter_day.meal_record(session, meal)

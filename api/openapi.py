@@ -56,6 +56,7 @@ def _describe(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
     reads_body = bool(signature & {"data", "body"})
     has_parameters = bool(route.path_parameters) or bool(signature - dependencies - _NOT_PARAMETERS)
     writes = bool(handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"})
+    uses_database = bool(signature & {"rt", "session"})
     errors: dict[int, str] = {}
     if reads_body:
         errors[400] = "bad_request (the body is not JSON)"
@@ -64,11 +65,11 @@ def _describe(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
         errors[401] = AUTH_ERRORS
     if any(p.type is int for p in route.path_parameters.values()):
         errors[404] = "not_found (no such route: a path id that is not a whole number)"
-    if writes and "rt" in signature:
+    if writes and uses_database:
         errors[409] = "concurrent_change (another request changed the same thing at that moment)"
     if reads_body or has_parameters:
         errors[422] = "validation_failed (`errors` names each field)"
-    if caller or "rt" in signature:
+    if caller or uses_database:
         errors[503] = "service_unavailable (the database is down; `retry_after`)"
     own = dict(handler.responses or {})
     for status, codes in errors.items():

@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Literal
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
+from sqlalchemy.orm import Session
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
-from api.deps import Cursor, Id, Limit, forget_api_keys, next_cursor, page, provide_principal, require_staff
+from api.deps import (
+    AUTH,
+    Cursor,
+    Id,
+    Limit,
+    forget_api_keys,
+    next_cursor,
+    page,
+    require_staff,
+)
 from api.problems import problems
 from linli.errors import forbidden
 from linli.runtime import Runtime
@@ -30,7 +40,7 @@ from reports.service import partner_of
 class OrganizationController(Controller):
     path = "/api/v1"
     tags = ["组织 organizations"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = AUTH
 
     @get(
         "/organizations",
@@ -42,18 +52,17 @@ class OrganizationController(Controller):
     def list_orgs(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         kind: FromQuery[Literal[ORG_KINDS] | None] = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> OrganizationPage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            orgs = service.list_for_staff(
-                session, staff_paths=principal.staff_paths, kind=kind, after_id=after, limit=limit
-            )
-            items = [OrganizationRead.of(o) for o in orgs]
+        orgs = service.list_for_staff(
+            session, staff_paths=principal.staff_paths, kind=kind, after_id=after, limit=limit
+        )
+        items = [OrganizationRead.of(o) for o in orgs]
         return OrganizationPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -70,19 +79,19 @@ class OrganizationController(Controller):
         self,
         data: JSONBody[OrganizationCreate],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> OrganizationRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            service.require_admin_of(principal.admin_paths, service.get(session, data.parent_id))
-            org = service.create_child(
-                session,
-                parent_id=data.parent_id,
-                name=data.name,
-                join_mode=data.join_mode,
-                now=rt.clock.now(),
-            )
-            return OrganizationRead.of(org)
+        service.require_admin_of(principal.admin_paths, service.get(session, data.parent_id))
+        org = service.create_child(
+            session,
+            parent_id=data.parent_id,
+            name=data.name,
+            join_mode=data.join_mode,
+            now=rt.clock.now(),
+        )
+        return OrganizationRead.of(org)
 
     @post(
         "/partners/{partner_id:int}/api-keys",
@@ -97,16 +106,16 @@ class OrganizationController(Controller):
         partner_id: Id,
         data: JSONBody[ApiKeyCreate],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> ApiKeyCreated:
-        with rt.tx() as session:
-            staff_id = _key_keeper(session, principal, partner_id)
-            row, key = accounts_service.create_api_key(
-                session, partner_id=partner_id, name=data.name, created_by=staff_id, now=rt.clock.now()
-            )
-            return ApiKeyCreated(
-                id=row.id, partner_id=row.partner_id, name=row.name, key=key, created_at=row.created_at
-            )
+        staff_id = _key_keeper(session, principal, partner_id)
+        row, key = accounts_service.create_api_key(
+            session, partner_id=partner_id, name=data.name, created_by=staff_id, now=rt.clock.now()
+        )
+        return ApiKeyCreated(
+            id=row.id, partner_id=row.partner_id, name=row.name, key=key, created_at=row.created_at
+        )
 
     @get(
         "/partners/{partner_id:int}/api-keys",
@@ -116,11 +125,10 @@ class OrganizationController(Controller):
         responses=problems(_403="staff_only, county_admins_only"),
     )
     def list_api_keys(
-        self, partner_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, partner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> list[ApiKeyRead]:
-        with rt.tx() as session:
-            _key_keeper(session, principal, partner_id)
-            return [ApiKeyRead.of(k) for k in accounts_service.api_keys(session, partner_id)]
+        _key_keeper(session, principal, partner_id)
+        return [ApiKeyRead.of(k) for k in accounts_service.api_keys(session, partner_id)]
 
     @post(
         "/partners/{partner_id:int}/api-keys/{key_id:int}/revoke",

@@ -8,6 +8,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import (
@@ -86,10 +87,11 @@ class MyPointsController(Controller):
         summary="My points, service time, star level and progress to the next",
         responses=problems(_403="volunteers_only"),
     )
-    def my_points(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> PointsSummary:
+    def my_points(
+        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
+    ) -> PointsSummary:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            s = standing.standing(session, volunteer_id)
+        s = standing.standing(session, volunteer_id)
         return PointsSummary(
             **{
                 **s,
@@ -108,14 +110,13 @@ class MyPointsController(Controller):
     def my_transfers(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> TransferPage:
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
-        with rt.tx() as session:
-            rows = standing.transfers_of(session, volunteer_id, before, limit)
+        rows = standing.transfers_of(session, volunteer_id, before, limit)
         items = [
             TransferRead(
                 id=t.id,
@@ -139,14 +140,13 @@ class MyPointsController(Controller):
     def my_orders(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> OrderPage:
         volunteer_id = require_volunteer(principal)
         before, limit = page(cursor, limit)
-        with rt.tx() as session:
-            items = [OrderRead.of(o, i) for o, i in shop.orders_of(session, volunteer_id, before, limit)]
+        items = [OrderRead.of(o, i) for o, i in shop.orders_of(session, volunteer_id, before, limit)]
         return OrderPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
 
@@ -165,6 +165,7 @@ class ShopController(Controller):
     def items(
         self,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         hub_id: IdFilter = None,
         cursor: Cursor = None,
@@ -172,10 +173,7 @@ class ShopController(Controller):
     ) -> ItemPage:
         refuse_partners(principal)
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            items = [
-                ItemRead.of(i) for i in shop.visible_items(session, rt.clock.now(), hub_id, after, limit)
-            ]
+        items = [ItemRead.of(i) for i in shop.visible_items(session, rt.clock.now(), hub_id, after, limit)]
         return ItemPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -190,20 +188,20 @@ class ShopController(Controller):
         self,
         data: JSONBody[ItemBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         hub_id: Annotated[int, QueryParameter(ge=1, le=MAX_ID, description="the hub whose shop")],
     ) -> ItemRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            hub = _hub(session, hub_id)
-            orgs_service.require_admin_of(principal.admin_paths, hub)
-            item = shop.create_item(
-                session,
-                hub.id,
-                shop.ItemInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
-                rt.clock.now(),
-            )
-            return ItemRead.of(item)
+        hub = _hub(session, hub_id)
+        orgs_service.require_admin_of(principal.admin_paths, hub)
+        item = shop.create_item(
+            session,
+            hub.id,
+            shop.ItemInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
+            rt.clock.now(),
+        )
+        return ItemRead.of(item)
 
     @post(
         "/orders",
@@ -218,22 +216,25 @@ class ShopController(Controller):
         ),
     )
     def place_order(
-        self, data: JSONBody[OrderBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        data: JSONBody[OrderBody],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> OrderRead:
         volunteer_id = require_volunteer(principal)
         if data.request_id is not None and not 1 <= len(data.request_id) <= 64:
             raise invalid([FieldError("request_id", "length", "请求编号1到64字符 1 to 64 characters")])
-        with rt.tx() as session:
-            order, _ = shop.place_order(
-                session,
-                volunteer_id=volunteer_id,
-                item_id=data.item_id,
-                quantity=data.quantity,
-                request_id=data.request_id,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            return OrderRead.of(order, shop.get_item(session, order.item_id))
+        order, _ = shop.place_order(
+            session,
+            volunteer_id=volunteer_id,
+            item_id=data.item_id,
+            quantity=data.quantity,
+            request_id=data.request_id,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+        return OrderRead.of(order, shop.get_item(session, order.item_id))
 
     @post(
         "/orders/{order_id:int}/fulfil",
@@ -253,6 +254,7 @@ class ShopController(Controller):
         order_id: Id,
         data: JSONBody[FulfilBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> OrderRead:
         try:
@@ -263,15 +265,14 @@ class ShopController(Controller):
             raise invalid(
                 [FieldError("payload", "invalid_card", "不是有效的志愿者卡 Not a valid volunteer card")]
             )
-        with rt.tx() as session:
-            order = shop.get_order(session, order_id)
-            staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
-            if not volunteer_service.card_is_current(session, card.subject_id, card.number):
-                raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
-            order = shop.fulfil(
-                session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
-            )
-            return OrderRead.of(order, shop.get_item(session, order.item_id))
+        order = shop.get_order(session, order_id)
+        staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
+        if not volunteer_service.card_is_current(session, card.subject_id, card.number):
+            raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
+        order = shop.fulfil(
+            session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
+        )
+        return OrderRead.of(order, shop.get_item(session, order.item_id))
 
     @post(
         "/orders/{order_id:int}/cancel",
@@ -284,20 +285,23 @@ class ShopController(Controller):
         ),
     )
     def cancel(
-        self, order_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        order_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> OrderRead:
-        with rt.tx() as session:
-            volunteer_id = staff_id = None
-            if principal.kind == "volunteer":
-                volunteer_id = principal.volunteer_id
-            else:
-                staff_id = _require_hub_staff(
-                    session, principal, _hub(session, shop.get_order(session, order_id).hub_id)
-                )
-            order = shop.cancel(
-                session, order_id, volunteer_id=volunteer_id, staff_user_id=staff_id, now=rt.clock.now()
+        volunteer_id = staff_id = None
+        if principal.kind == "volunteer":
+            volunteer_id = principal.volunteer_id
+        else:
+            staff_id = _require_hub_staff(
+                session, principal, _hub(session, shop.get_order(session, order_id).hub_id)
             )
-            return OrderRead.of(order, shop.get_item(session, order.item_id))
+        order = shop.cancel(
+            session, order_id, volunteer_id=volunteer_id, staff_user_id=staff_id, now=rt.clock.now()
+        )
+        return OrderRead.of(order, shop.get_item(session, order.item_id))
 
 
 class HubPointsController(Controller):
@@ -313,11 +317,10 @@ class HubPointsController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def rules(
-        self, hub_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, hub_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> RulePage:
-        with rt.tx() as session:
-            _require_hub_staff(session, principal, _hub(session, hub_id))
-            return RulePage(items=[RuleRead.of(r) for r in rules.rules_of(session, hub_id)], next=None)
+        _require_hub_staff(session, principal, _hub(session, hub_id))
+        return RulePage(items=[RuleRead.of(r) for r in rules.rules_of(session, hub_id)], next=None)
 
     @post(
         "/hubs/{hub_id:int}/points-rules",
@@ -332,15 +335,15 @@ class HubPointsController(Controller):
         hub_id: Id,
         data: JSONBody[RuleBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> RuleRead:
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            hub = _hub(session, hub_id)
-            orgs_service.require_admin_of(principal.admin_paths, hub)
-            return RuleRead.of(
-                rules.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
-            )
+        hub = _hub(session, hub_id)
+        orgs_service.require_admin_of(principal.admin_paths, hub)
+        return RuleRead.of(
+            rules.create_rule(session, hub.id, data.given(), created_by=staff_id, now=rt.clock.now())
+        )
 
     @post(
         "/volunteers/{volunteer_id:int}/manual-hours",
@@ -355,6 +358,7 @@ class HubPointsController(Controller):
         volunteer_id: Id,
         data: JSONBody[ManualHoursBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AwardRead:
         require_staff(principal, "admin")
@@ -373,22 +377,21 @@ class HubPointsController(Controller):
             errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
         if errors:
             raise invalid(errors)
-        with rt.tx() as session:
-            hub = _hub(session, data.hub_id)
-            orgs_service.require_admin_of(principal.admin_paths, hub)
-            volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
-            key = f"manual:{hub.id}:{data.request_id}"
-            award = awards.award_by_key(session, key) or awards.add_manual_hours(
-                session,
-                volunteer_id=volunteer_id,
-                hub_id=hub.id,
-                minutes=data.minutes,
-                day=data.day,
-                note=data.note.strip(),
-                key=key,
-                now=rt.clock.now(),
-                tz=rt.settings.tz,
-            )
-            if award.volunteer_id != volunteer_id:
-                raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")
-            return AwardRead.of(award)
+        hub = _hub(session, data.hub_id)
+        orgs_service.require_admin_of(principal.admin_paths, hub)
+        volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
+        key = f"manual:{hub.id}:{data.request_id}"
+        award = awards.award_by_key(session, key) or awards.add_manual_hours(
+            session,
+            volunteer_id=volunteer_id,
+            hub_id=hub.id,
+            minutes=data.minutes,
+            day=data.day,
+            note=data.note.strip(),
+            key=key,
+            now=rt.clock.now(),
+            tz=rt.settings.tz,
+        )
+        if award.volunteer_id != volunteer_id:
+            raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")
+        return AwardRead.of(award)

@@ -203,6 +203,17 @@ def on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def on_cleanup_error(request: Request, exc: ExceptionGroup) -> Response:
+    """Litestar groups what a dependency's clean-up raised after the handler had raised: the
+    session's commit of a failed request's kept writes (`LinliError(commit=True)`, `api.deps`).
+    Answered as that error would be on its own, as when the handler committed itself."""
+    if len(exc.exceptions) != 1 or not isinstance(exc.exceptions[0], Exception):
+        return on_unexpected(request, exc)
+    inner = exc.exceptions[0]
+    handler = next(EXCEPTION_HANDLERS[c] for c in type(inner).__mro__ if c in EXCEPTION_HANDLERS)
+    return handler(request, inner)
+
+
 EXCEPTION_HANDLERS = {
     LinliError: on_linli_error,
     ValidationException: on_validation_error,
@@ -212,6 +223,7 @@ EXCEPTION_HANDLERS = {
     IntegrityError: on_integrity_error,
     OverflowError: on_data_error,  # SQLite's driver refuses integers beyond 64 bits itself
     PoolTimeout: on_database_down,
+    ExceptionGroup: on_cleanup_error,
     Exception: on_unexpected,
 }
 

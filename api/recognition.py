@@ -7,6 +7,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Template
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import AUTH, Id, local_today, require_staff, require_volunteer
@@ -97,24 +98,24 @@ class CommendationController(Controller):
         hub_id: Id,
         data: JSONBody[RoundBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> RoundRead:
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            hub = _hub(session, hub_id)
-            orgs_service.require_admin_of(principal.admin_paths, hub)
-            round_ = recognition.propose_round(
-                session,
-                hub_id=hub.id,
-                title=data.title,
-                period=data.period,
-                period_start=data.period_start,
-                rules=data.rules or {},
-                bonus_points=data.bonus_points,
-                created_by=staff_id,
-                now=rt.clock.now(),
-            )
-            return _round_read(rt, session, round_)
+        hub = _hub(session, hub_id)
+        orgs_service.require_admin_of(principal.admin_paths, hub)
+        round_ = recognition.propose_round(
+            session,
+            hub_id=hub.id,
+            title=data.title,
+            period=data.period,
+            period_start=data.period_start,
+            rules=data.rules or {},
+            bonus_points=data.bonus_points,
+            created_by=staff_id,
+            now=rt.clock.now(),
+        )
+        return _round_read(rt, session, round_)
 
     @get(
         "/hubs/{hub_id:int}/commendation-rounds",
@@ -124,13 +125,16 @@ class CommendationController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found"),
     )
     def list_rounds(
-        self, hub_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        hub_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> list[RoundRead]:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            hub = _hub(session, hub_id)
-            orgs_service.require_admin_of(principal.admin_paths, hub)
-            return [_round_read(rt, session, r) for r in recognition.rounds_of(session, hub.id)]
+        hub = _hub(session, hub_id)
+        orgs_service.require_admin_of(principal.admin_paths, hub)
+        return [_round_read(rt, session, r) for r in recognition.rounds_of(session, hub.id)]
 
     @get(
         "/commendation-rounds/{round_id:int}",
@@ -139,13 +143,16 @@ class CommendationController(Controller):
         responses=problems(_403="staff_only, outside_your_scope", _404="round_not_found"),
     )
     def get_round(
-        self, round_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        round_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> RoundRead:
-        with rt.tx() as session:
-            require_staff(principal, "admin")  # names and hours of people under review: admins only
-            round_ = recognition.get_round(session, round_id)
-            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
-            return _round_read(rt, session, round_)
+        require_staff(principal, "admin")  # names and hours of people under review: admins only
+        round_ = recognition.get_round(session, round_id)
+        orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
+        return _round_read(rt, session, round_)
 
     @post(
         "/commendation-rounds/{round_id:int}/review",
@@ -164,14 +171,14 @@ class CommendationController(Controller):
         round_id: Id,
         data: JSONBody[ReviewBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> RoundRead:
         require_staff(principal, "admin")
-        with rt.tx() as session:
-            round_ = recognition.get_round(session, round_id)
-            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
-            recognition.set_included(session, round_.id, data.volunteer_id, data.include, data.reason)
-            return _round_read(rt, session, round_)
+        round_ = recognition.get_round(session, round_id)
+        orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
+        recognition.set_included(session, round_.id, data.volunteer_id, data.include, data.reason)
+        return _round_read(rt, session, round_)
 
     @post(
         "/commendation-rounds/{round_id:int}/confirm",
@@ -184,16 +191,19 @@ class CommendationController(Controller):
         ),
     )
     def confirm(
-        self, round_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        round_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> RoundRead:
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            round_ = recognition.get_round(session, round_id)
-            orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
-            recognition.confirm_round(
-                session, round_.id, staff_user_id=staff_id, now=rt.clock.now(), tz=rt.settings.tz
-            )
-            return _round_read(rt, session, round_)
+        round_ = recognition.get_round(session, round_id)
+        orgs_service.require_admin_of(principal.admin_paths, _hub(session, round_.hub_id))
+        recognition.confirm_round(
+            session, round_.id, staff_user_id=staff_id, now=rt.clock.now(), tz=rt.settings.tz
+        )
+        return _round_read(rt, session, round_)
 
 
 class MyCommendationsController(Controller):
@@ -208,23 +218,27 @@ class MyCommendationsController(Controller):
         summary="My confirmed commendations, newest first",
         responses=problems(_403="volunteers_only"),
     )
-    def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> MyCommendationPage:
+    def mine(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> MyCommendationPage:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            items = [
-                MyCommendation(
-                    round_title=r.title,
-                    period_start=r.period_start,
-                    period_end=r.period_end,
-                    reason=c.reason,
-                    minutes=c.minutes,
-                    bonus_points=r.bonus_points,
-                    certificate=recognition.certificate_code(rt.signer, c.certificate_id)
-                    if c.certificate_id
-                    else None,
-                )
-                for c, r in recognition.commendations_for(session, volunteer_id)
-            ]
+        items = [
+            MyCommendation(
+                round_title=r.title,
+                period_start=r.period_start,
+                period_end=r.period_end,
+                reason=c.reason,
+                minutes=c.minutes,
+                bonus_points=r.bonus_points,
+                certificate=recognition.certificate_code(rt.signer, c.certificate_id)
+                if c.certificate_id
+                else None,
+            )
+            for c, r in recognition.commendations_for(session, volunteer_id)
+        ]
         return MyCommendationPage(items=items, next=None)
 
 
@@ -240,13 +254,17 @@ class MyCertificatesController(Controller):
         summary="My certificates: commendations and service records",
         responses=problems(_403="volunteers_only"),
     )
-    def mine(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> CertificatePage:
+    def mine(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> CertificatePage:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            return CertificatePage(
-                items=[_cert_read(rt, c) for c in recognition.certificates_of(session, volunteer_id)],
-                next=None,
-            )
+        return CertificatePage(
+            items=[_cert_read(rt, c) for c in recognition.certificates_of(session, volunteer_id)],
+            next=None,
+        )
 
     @post(
         "",
@@ -260,14 +278,14 @@ class MyCertificatesController(Controller):
         self,
         data: JSONBody[ServiceRecordBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> CertificateRead:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            cert = recognition.issue_service_record(
-                session, volunteer_id, data.period_start, data.period_end, rt.clock.now(), local_today(rt)
-            )
-            return _cert_read(rt, cert)
+        cert = recognition.issue_service_record(
+            session, volunteer_id, data.period_start, data.period_end, rt.clock.now(), local_today(rt)
+        )
+        return _cert_read(rt, cert)
 
     @get(
         "/{code:str}/pdf",
@@ -277,15 +295,18 @@ class MyCertificatesController(Controller):
         responses=problems(_403="volunteers_only", _404="certificate_not_found"),
     )
     def pdf(
-        self, code: FromPath[str], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        code: FromPath[str],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            cert = recognition.find_by_code(session, rt.signer, code)
-            if cert is None or cert.volunteer_id != volunteer_id:
-                raise not_found("证书 Certificate", "certificate_not_found")
-            hub_name = orgs_service.get(session, cert.hub_id).name if cert.hub_id else None
-            content = recognition.pdf(cert, _verify_url(rt, code), hub_name, rt.settings.tz)
+        cert = recognition.find_by_code(session, rt.signer, code)
+        if cert is None or cert.volunteer_id != volunteer_id:
+            raise not_found("证书 Certificate", "certificate_not_found")
+        hub_name = orgs_service.get(session, cert.hub_id).name if cert.hub_id else None
+        content = recognition.pdf(cert, _verify_url(rt, code), hub_name, rt.settings.tz)
         return Response(
             content,
             media_type="application/pdf",
@@ -294,11 +315,15 @@ class MyCertificatesController(Controller):
 
 
 @get("/verify/{certificate_id:str}", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
-def verify_page(request: Request, certificate_id: FromPath[str], rt: NamedDependency[Runtime]) -> Template:
+def verify_page(
+    request: Request,
+    certificate_id: FromPath[str],
+    session: NamedDependency[Session],
+    rt: NamedDependency[Runtime],
+) -> Template:
     """Public: anyone holding a certificate (an employer, a school) can check it is real."""
-    with rt.tx() as session:
-        cert = recognition.find_by_code(session, rt.signer, certificate_id)
-        view = recognition.public_view(cert) if cert else None
+    cert = recognition.find_by_code(session, rt.signer, certificate_id)
+    view = recognition.public_view(cert) if cert else None
     if view is not None:
         view = {**view, "issued": view["issued"].astimezone(rt.settings.tz).date().isoformat()}
     page = render(request, "verify.html", cert=view)

@@ -9,12 +9,13 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Response, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
-from api.deps import Cursor, Id, Limit, next_cursor, page, provide_principal
+from api.deps import AUTH, Cursor, Id, Limit, next_cursor, page
 from api.openapi import answered_as
 from api.problems import problems
 from linli.bounds import RowId, by_service
@@ -93,7 +94,7 @@ class WebhookRead(msgspec.Struct):
 class ReportController(Controller):
     path = "/api/v1"
     tags = ["报表 reports"]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = AUTH
 
     @post(
         "/reports",
@@ -113,7 +114,11 @@ class ReportController(Controller):
         },
     )
     def request(
-        self, data: JSONBody[ReportBody], principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        data: JSONBody[ReportBody],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> Response[ReportRead]:
         ask = service.ReportAsk(
             kind=data.kind,
@@ -125,9 +130,8 @@ class ReportController(Controller):
             meal_point_ids=tuple(data.meal_point_ids),
             internal=data.internal,
         )
-        with rt.tx() as session:
-            report, existed = service.request(session, principal, ask, now=rt.clock.now(), tz=rt.settings.tz)
-            return Response(ReportRead.of(report), status_code=200 if existed else 202)
+        report, existed = service.request(session, principal, ask, now=rt.clock.now(), tz=rt.settings.tz)
+        return Response(ReportRead.of(report), status_code=200 if existed else 202)
 
     @get(
         "/reports",
@@ -139,13 +143,12 @@ class ReportController(Controller):
     def listing(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReportPage:
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            items = [ReportRead.of(r) for r in service.list_visible(session, principal, after, limit)]
+        items = [ReportRead.of(r) for r in service.list_visible(session, principal, after, limit)]
         return ReportPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
@@ -156,10 +159,9 @@ class ReportController(Controller):
         responses=problems(_403="outside_your_scope", _404="report_not_found"),
     )
     def one(
-        self, report_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, report_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> ReportRead:
-        with rt.tx() as session:
-            return ReportRead.of(service.get_visible(session, principal, report_id))
+        return ReportRead.of(service.get_visible(session, principal, report_id))
 
     @get(
         "/reports/{report_id:int}/file",
@@ -173,18 +175,21 @@ class ReportController(Controller):
         ),
     )
     def file(
-        self, report_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        report_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> Response:
-        with rt.tx() as session:
-            report = service.file_of(service.get_visible(session, principal, report_id), rt.clock.now())
-            return Response(
-                report.content,
-                media_type=report.media_type,
-                headers={
-                    "Content-Disposition": f"attachment; filename=\"{report.filename}\"; filename*=UTF-8''{quote(report.filename)}",
-                    "X-Checksum-SHA256": report.sha256,
-                },
-            )
+        report = service.file_of(service.get_visible(session, principal, report_id), rt.clock.now())
+        return Response(
+            report.content,
+            media_type=report.media_type,
+            headers={
+                "Content-Disposition": f"attachment; filename=\"{report.filename}\"; filename*=UTF-8''{quote(report.filename)}",
+                "X-Checksum-SHA256": report.sha256,
+            },
+        )
 
     @put(
         "/partners/{partner_id:int}/webhook",
@@ -198,14 +203,14 @@ class ReportController(Controller):
         partner_id: Id,
         data: JSONBody[WebhookBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> WebhookRead:
         if service.partner_of(principal) != partner_id:
             raise service.refuse(principal, f"the webhook of partner {partner_id}")
-        with rt.tx() as session:
-            hook, secret = webhooks.register(
-                session, rt.signer, partner_id, data.url, rt.clock.now(), allow_private=rt.settings.demo
-            )
-            return WebhookRead(
-                partner_id=partner_id, url=hook.url, secret=secret, secret_version=hook.secret_version
-            )
+        hook, secret = webhooks.register(
+            session, rt.signer, partner_id, data.url, rt.clock.now(), allow_private=rt.settings.demo
+        )
+        return WebhookRead(
+            partner_id=partner_id, url=hook.url, secret=secret, secret_version=hook.secret_version
+        )

@@ -7,6 +7,7 @@ from typing import Literal
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
+from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import (
@@ -54,13 +55,14 @@ class VolunteerController(Controller):
         summary="Register as a volunteer (name, phone, optional resident ID, consent)",
         responses=problems(_409="phone_taken, id_number_taken"),
     )
-    def register(self, data: JSONBody[VolunteerCreate], rt: NamedDependency[Runtime]) -> VolunteerRead:
+    def register(
+        self, data: JSONBody[VolunteerCreate], session: NamedDependency[Session], rt: NamedDependency[Runtime]
+    ) -> VolunteerRead:
         reg = service.Registration(
             name=data.name, phone=data.phone, id_number=data.id_number, consent=data.consent
         )
-        with rt.tx() as session:
-            volunteer = service.register(session, rt.signer, reg, now=rt.clock.now(), today=local_today(rt))
-            return VolunteerRead.of(volunteer)
+        volunteer = service.register(session, rt.signer, reg, now=rt.clock.now(), today=local_today(rt))
+        return VolunteerRead.of(volunteer)
 
     @get(
         "/me/filings",
@@ -69,10 +71,11 @@ class VolunteerController(Controller):
         dependencies=AUTH,
         responses=problems(_403="volunteers_only"),
     )
-    def my_filings(self, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]) -> FilingPage:
+    def my_filings(
+        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
+    ) -> FilingPage:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            items = [FilingRead.of(f, team) for f, team in service.my_filings(session, volunteer_id)]
+        items = [FilingRead.of(f, team) for f, team in service.my_filings(session, volunteer_id)]
         return FilingPage(items=items, next=None)
 
 
@@ -89,15 +92,14 @@ class TeamController(Controller):
     )
     def list_teams(
         self,
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         under: IdFilter = None,
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> OrganizationPage:
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            teams = orgs_service.list_teams(session, under=under, after_id=after, limit=limit)
-            items = [OrganizationRead.of(t) for t in teams]
+        teams = orgs_service.list_teams(session, under=under, after_id=after, limit=limit)
+        items = [OrganizationRead.of(t) for t in teams]
         return OrganizationPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
@@ -112,12 +114,15 @@ class TeamController(Controller):
         ),
     )
     def apply(
-        self, team_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self,
+        team_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> FilingRead:
         volunteer_id = require_volunteer(principal)
-        with rt.tx() as session:
-            filing = service.apply(session, volunteer_id=volunteer_id, team_id=team_id, now=rt.clock.now())
-            return FilingRead.of(filing, orgs_service.get(session, team_id))
+        filing = service.apply(session, volunteer_id=volunteer_id, team_id=team_id, now=rt.clock.now())
+        return FilingRead.of(filing, orgs_service.get(session, team_id))
 
     @post(
         "/{team_id:int}/invitations",
@@ -133,21 +138,21 @@ class TeamController(Controller):
         team_id: Id,
         data: JSONBody[InvitationCreate],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> InvitationRead:
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            inv = service.invite(
-                session,
-                team_id=team_id,
-                phone=data.phone,
-                staff_user_id=staff_id,
-                admin_paths=principal.admin_paths,
-                now=rt.clock.now(),
-            )
-            return InvitationRead(
-                id=inv.id, team_id=inv.team_id, phone=mask_phone(inv.phone), created_at=inv.created_at
-            )
+        inv = service.invite(
+            session,
+            team_id=team_id,
+            phone=data.phone,
+            staff_user_id=staff_id,
+            admin_paths=principal.admin_paths,
+            now=rt.clock.now(),
+        )
+        return InvitationRead(
+            id=inv.id, team_id=inv.team_id, phone=mask_phone(inv.phone), created_at=inv.created_at
+        )
 
 
 class FilingController(Controller):
@@ -165,7 +170,7 @@ class FilingController(Controller):
     def list_filings(
         self,
         principal: NamedDependency[Principal],
-        rt: NamedDependency[Runtime],
+        session: NamedDependency[Session],
         status: FromQuery[Literal[FILING_STATUSES] | None] = None,
         team_id: IdFilter = None,
         cursor: Cursor = None,
@@ -173,16 +178,15 @@ class FilingController(Controller):
     ) -> FilingPage:
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
-        with rt.tx() as session:
-            rows = service.filings_for_staff(
-                session,
-                staff_paths=principal.staff_paths,
-                status=status,
-                team_id=team_id,
-                after_id=after,
-                limit=limit,
-            )
-            items = [FilingRead.of(f, team, v) for f, team, v in rows]
+        rows = service.filings_for_staff(
+            session,
+            staff_paths=principal.staff_paths,
+            status=status,
+            team_id=team_id,
+            after_id=after,
+            limit=limit,
+        )
+        items = [FilingRead.of(f, team, v) for f, team, v in rows]
         return FilingPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
@@ -193,19 +197,18 @@ class FilingController(Controller):
         responses=problems(_403="outside_your_scope", _404="filing_not_found"),
     )
     def get_filing(
-        self, filing_id: Id, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+        self, filing_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> FilingDetail:
-        with rt.tx() as session:
-            filing, team, volunteer = service.filing_visible_to(
-                session,
-                filing_id=filing_id,
-                volunteer_id=principal.volunteer_id,
-                staff_paths=principal.staff_paths,
-            )
-            return FilingDetail(
-                filing=FilingRead.of(filing, team, volunteer if principal.kind == "staff" else None),
-                decisions=[DecisionRead.of(d) for d in service.decisions(session, filing.id)],
-            )
+        filing, team, volunteer = service.filing_visible_to(
+            session,
+            filing_id=filing_id,
+            volunteer_id=principal.volunteer_id,
+            staff_paths=principal.staff_paths,
+        )
+        return FilingDetail(
+            filing=FilingRead.of(filing, team, volunteer if principal.kind == "staff" else None),
+            decisions=[DecisionRead.of(d) for d in service.decisions(session, filing.id)],
+        )
 
     @post(
         "/{filing_id:int}/approve",
@@ -222,10 +225,11 @@ class FilingController(Controller):
         self,
         filing_id: Id,
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         data: JSONBody[ApproveBody | None] = None,
     ) -> FilingRead:
-        return self._decide(filing_id, "approved", data.reason if data else None, principal, rt)
+        return self._decide(filing_id, "approved", data.reason if data else None, principal, session, rt)
 
     @post(
         "/{filing_id:int}/reject",
@@ -244,9 +248,10 @@ class FilingController(Controller):
         filing_id: Id,
         data: JSONBody[RejectBody],
         principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> FilingRead:
-        return self._decide(filing_id, "rejected", data.reason, principal, rt)
+        return self._decide(filing_id, "rejected", data.reason, principal, session, rt)
 
     def _decide(
         self,
@@ -254,17 +259,17 @@ class FilingController(Controller):
         decision: str,
         reason: str | None,
         principal: Principal,
+        session: Session,
         rt: Runtime,
     ):
         staff_id = require_staff(principal, "admin")
-        with rt.tx() as session:
-            filing = service.decide(
-                session,
-                filing_id=filing_id,
-                decision=decision,
-                staff_user_id=staff_id,
-                admin_paths=principal.admin_paths,
-                reason=reason,
-                now=rt.clock.now(),
-            )
-            return FilingRead.of(filing, orgs_service.get(session, filing.team_id))
+        filing = service.decide(
+            session,
+            filing_id=filing_id,
+            decision=decision,
+            staff_user_id=staff_id,
+            admin_paths=principal.admin_paths,
+            reason=reason,
+            now=rt.clock.now(),
+        )
+        return FilingRead.of(filing, orgs_service.get(session, filing.team_id))

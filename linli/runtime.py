@@ -43,18 +43,10 @@ class Runtime:
         session = self.session_factory()
         try:
             yield session
-            session.commit()
-        except LinliError as exc:
-            if exc.commit:
-                session.commit()
-            else:
-                session.rollback()
+        except BaseException as exc:
+            end_unit(session, exc)
             raise
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        end_unit(session, None)
 
     @contextmanager
     def statements(self) -> Iterator[Direct]:
@@ -66,3 +58,21 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def end_unit(session: Session, error: BaseException | None) -> None:
+    """End one unit of work by how it went, then close its session: without an error, commit; with
+    a `LinliError` that asks to keep its writes (`commit=True`), commit; with any other error, roll
+    back. A commit that fails is rolled back and its error raised (the caller raises `error` itself
+    otherwise). `Runtime.tx` and the API's per-request session (`api.deps`) both end here."""
+    try:
+        if error is None or (isinstance(error, LinliError) and error.commit):
+            try:
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        else:
+            session.rollback()
+    finally:
+        session.close()
