@@ -25,6 +25,7 @@ from api.deps import (
     require_volunteer,
 )
 from api.problems import problems
+from linli import scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.qr import InvalidCode
 from linli.runtime import Runtime
@@ -63,15 +64,9 @@ def _hub(session, hub_id: int) -> Organization:
 def _require_hub_staff(session, principal: Principal, hub: Organization) -> int:
     """Admins over the hub, and coordinators working inside it (a counter's included)."""
     staff_id = require_staff(principal, "admin", "coordinator")
-    paths = [p for p in principal.staff_paths if p.startswith(hub.path) or hub.path.startswith(p)]
-    if not paths and principal.bound_station_ids:
-        paths = [
-            orgs_service.get(session, orgs_service.get_station(session, s).org_id).path
-            for s in principal.bound_station_ids
-        ]
-        paths = [p for p in paths if p.startswith(hub.path)]
-    if not paths:
-        raise forbidden(f"您无权管理“{hub.name}” You do not work for this hub", "outside_your_scope")
+    stations = orgs_service.station_paths(session, principal.bound_station_ids or ())
+    if not scope.works_in(principal.staff_paths, stations, hub.path):
+        raise forbidden(f"您无权管理“{hub.name}” You do not work for this hub", scope.OUTSIDE)
     return staff_id
 
 

@@ -36,6 +36,15 @@ def may_use_station(
     return (bool(station_ids) and station_id in station_ids) or covers(paths, path)
 
 
+def works_in(paths: Iterable[str], station_paths: Iterable[str], path: str) -> bool:
+    """Whether staff work for the organization at `path` as a whole (a hub, for its shop and
+    earning rules): a grant over it, over anything inside it or above it, or a station inside it
+    they are bound to (`station_paths`: the paths of their stations' organizations)."""
+    return any(path.startswith(p) or p.startswith(path) for p in paths) or any(
+        s.startswith(path) for s in station_paths
+    )
+
+
 def within(column: ColumnElement[str], paths: Iterable[str]) -> ColumnElement[bool]:
     """`covers` in SQL: the organizations (by their path column) that `paths` reach (none when
     `paths` is empty)."""

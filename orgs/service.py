@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -84,6 +85,11 @@ def get_station(session: Session, station_id: int) -> Station:
     if station is None:
         raise not_found("站点 Station", "station_not_found")
     return station
+
+
+def station_paths(session: Session, station_ids: Iterable[int]) -> list[str]:
+    """The organization paths of these stations (for `linli.scope`: staff bound to stations)."""
+    return [get(session, get_station(session, s).org_id).path for s in station_ids]
 
 
 def get_team(session: Session, team_id: int) -> Organization:
