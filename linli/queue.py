@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
+from redis.connection import Connection, UnixDomainSocketConnection
 from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from linli.circuit import Breaker, guarded
 from linli.settings import Settings
 
 # Queues the relay feeds and the workers listen on: "points" carries the ledger's work (awards
 # from attendance events), "reports" the partners' reports, "default" the rest.
 QUEUES = ("default", "points", "reports")
+DEADLINE = 0.5  # seconds to connect, and for an answer (RQ's worker waits longer on its own)
 
 
 def connect_redis(settings: Settings) -> Redis:
@@ -26,14 +29,17 @@ def connect_redis(settings: Settings) -> Redis:
 
 
 def redis_from_url(url: str) -> Redis:
-    """Short timeouts and few retries: when Redis is down, callers learn it in well under a second
-    (the outbox keeps the work) instead of waiting through redis-py's default backoff."""
+    """A client with deadlines and a circuit breaker (`linli.circuit`): a Redis that is down or hangs
+    costs a request at most about a second, and nothing at all once the breaker is open. RQ's
+    worker lengthens the read deadline of its own connections for its blocking waits."""
+    base = UnixDomainSocketConnection if url.startswith("unix:") else Connection
     return Redis.from_url(
         url,
-        socket_connect_timeout=2,
-        socket_timeout=5,
+        connection_class=guarded(Breaker(), base),
+        socket_connect_timeout=DEADLINE,
+        socket_timeout=DEADLINE,
         health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
     )
 
 
