@@ -50,9 +50,12 @@ class Lunch:
         self.canteen = Canteen(rt)
         with rt.tx() as s:
             self.diners = [
-                self.canteen.diner(s, f"长者{NUMBERS[n]}", "1950", categories=(), serial=500 + n) for n in range(DINERS)
+                self.canteen.diner(s, f"长者{NUMBERS[n]}", "1950", categories=(), serial=500 + n)
+                for n in range(DINERS)
             ]
-        self.shift = [file_volunteer(rt, phone, self.canteen.county.open_team, name="赵一") for phone in PHONES]
+        self.shift = [
+            file_volunteer(rt, phone, self.canteen.county.open_team, name="赵一") for phone in PHONES
+        ]
         make_activity(rt, self.canteen.county.org_a, self.canteen.station, START, hours=2.5, capacity=10)
         self.tablet = staff_token(http, "counter")
         self.admin = staff_token(http, "admin_a")
@@ -79,43 +82,34 @@ class Lunch:
                 other.result()
         return times
 
+    def counter(self, diners, out: bool):
+        """The counter's work alongside the listings: diners served, the shift checked in (or out)."""
+        self.clock.at = LUNCH
+        for diner in diners:
+            assert self.scan(self.canteen.card(diner))["outcome"] == "meal_served"
+        self.clock.at = START + timedelta(minutes=90) if out else START - timedelta(minutes=5)
+        for v in self.shift:
+            answer = self.scan(self.rt.codes.volunteer_card(v, 1))
+            assert answer.get("minutes") == 90 if out else answer["outcome"] == "checked_in"
 
-def _lunch_while(rt, http, clock, hang, release):
-    lunch = Lunch(rt, http, clock)
-    clock.at = START - timedelta(minutes=5)
-    for v in lunch.shift:
-        assert lunch.scan(rt.codes.volunteer_card(v, 1))["outcome"] == "checked_in"
-    healthy = lunch.listings(200)
 
-    def counter():
-        clock.at = LUNCH
-        for diner in lunch.diners:
-            assert lunch.scan(lunch.canteen.card(diner))["outcome"] == "meal_served"
-        clock.at = START + timedelta(minutes=90)
-        for v in lunch.shift:
-            assert lunch.scan(rt.codes.volunteer_card(v, 1))["minutes"] == 90
-
-    hang()
-    try:
-        hung = lunch.listings(200, alongside=counter)
-        assert http.get("/readyz").status_code == 503
-    finally:
-        release()
-    return lunch, healthy, hung
+HALF = DINERS // 2
 
 
 def test_a_redis_paused_mid_lunch_holds_up_no_request_and_its_work_drains_once(rt, clock, tmp_path):
     with redis_of_our_own(tmp_path, rt, persist=True, clock=clock) as (server, own):
         with LiveServer(own) as live, httpx.Client(base_url=live.url, timeout=30) as http:
-            lunch, healthy, hung = _lunch_while(
-                own,
-                http,
-                clock,
-                hang=lambda: os.kill(server.proc.pid, signal.SIGSTOP),
-                release=lambda: os.kill(server.proc.pid, signal.SIGCONT),
-            )
-        # the database-only route kept its pace while Redis hung (the same route, same run, healthy)
-        assert p99(hung) < max(0.1, 2 * p99(healthy)), (p99(healthy), p99(hung))
+            lunch = Lunch(own, http, clock)
+            healthy = lunch.listings(200, alongside=lambda: lunch.counter(lunch.diners[:HALF], out=False))
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            try:
+                hung = lunch.listings(200, alongside=lambda: lunch.counter(lunch.diners[HALF:], out=True))
+                assert http.get("/readyz").status_code == 503
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+        # the database-only route kept its pace while Redis hung: against the same route under the
+        # same load with Redis answering, in the same run (this machine is shared and noisy)
+        assert p99(hung) < max(0.1, 3 * p99(healthy)), (p99(healthy), p99(hung))
         until_redis_answers(own.redis)
         relay_once(own)
         drain(own)
@@ -157,11 +151,19 @@ def test_a_redis_that_never_answers_holds_up_no_request(rt, clock):
     silent = Silent()
     quiet = Runtime(rt.settings, clock=clock, redis=redis_from_url(f"redis://127.0.0.1:{silent.port}/0"))
     try:
-        with LiveServer(quiet) as live, httpx.Client(base_url=live.url, timeout=30) as http:
-            _, healthy, during = _lunch_while(
-                quiet, http, clock, hang=lambda: None, release=lambda: None
-            )  # silent from the start: the "healthy" listings ran with the breaker already open
-        assert p99(during) < max(0.1, 2 * p99(healthy)), (p99(healthy), p99(during))
+        # two servers on the same database: one with Redis answering, one with the silent one
+        with (
+            LiveServer(rt) as live,
+            LiveServer(quiet) as hanging,
+            httpx.Client(base_url=live.url, timeout=30) as http,
+        ):
+            lunch = Lunch(rt, http, clock)
+            healthy = lunch.listings(200, alongside=lambda: lunch.counter(lunch.diners[:HALF], out=False))
+            lunch.http = httpx.Client(base_url=hanging.url, timeout=30)
+            with lunch.http:
+                during = lunch.listings(200, alongside=lambda: lunch.counter(lunch.diners[HALF:], out=True))
+                assert lunch.http.get("/readyz").status_code == 503
+        assert p99(during) < max(0.1, 3 * p99(healthy)), (p99(healthy), p99(during))
         # the breaker stopped the asking: a few connections, not one per request
         assert len(silent.accepted) <= 8, len(silent.accepted)
         with quiet.tx() as s:
