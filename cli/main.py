@@ -93,7 +93,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
 
         os.environ["LINLI_REDIS_URL"] = redis_url_of(rt.redis)  # children and server processes share it
         os.environ["LINLI_SECRET_KEY"] = ",".join(f"{k}:{v.decode()}" for k, v in rt.settings.secret_keys)
-        for args in (["worker"], ["cron"]):
+        main_queues = [arg for name in QUEUES if name != "webhooks" for arg in ("--queues", name)]
+        for args in (["worker", *main_queues], ["worker", "--queues", "webhooks"], ["cron"]):
             children.append(subprocess.Popen([sys.executable, "-m", "cli.main", *args]))
     if demo:
         from cli import demo as demo_data

@@ -16,9 +16,11 @@ from rq.serializers import JSONSerializer
 from linli.circuit import Breaker, guarded
 from linli.settings import Settings
 
-# Queues the relay feeds and the workers listen on: "points" carries the ledger's work (awards
-# from attendance events), "reports" the partners' reports, "default" the rest.
-QUEUES = ("default", "points", "reports")
+# Queues the relay feeds and the workers listen on, in the order a worker takes them: "points"
+# carries the ledger's work (awards from attendance events), "reports" the partners' reports,
+# "webhooks" the deliveries to partners' servers (a slow one holds only its own worker, when run
+# apart: `linli worker --queues webhooks`), "default" the rest.
+QUEUES = ("default", "points", "reports", "webhooks")
 DEADLINE = 0.5  # seconds to connect, and for an answer (RQ's worker waits longer on its own)
 
 

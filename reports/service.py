@@ -302,7 +302,7 @@ def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> R
             job_id=f"report-ready-{report.id}",
             args=[report.id],
             now=now,
-            queue="reports",
+            queue="webhooks",
             known_new=True,
         )
     return report

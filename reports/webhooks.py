@@ -3,17 +3,23 @@
 A partner registers a URL and gets a secret (a new one each time). When a report of theirs is
 built, the event `report.ready` is emitted; its job POSTs `notice` with
 `X-Linli-Signature: sha256=<hex>` (HMAC-SHA256 over the body). The URL is checked when it is
-registered and again before each delivery: the engine must never be a way into its own network.
+registered and again before each delivery, and the delivery connects to the address checked: the
+engine must never be a way into its own network. A delivery has `DEADLINE` seconds in all, and
+deliveries have a queue of their own (`webhooks`), so no partner's server can hold up a login
+code or a points award.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import socket
-import urllib.request
+import ssl
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -24,7 +30,8 @@ from linli.errors import FieldError, invalid
 from reports.models import PartnerWebhook, Report
 
 PURPOSE = "partner-webhook"
-TIMEOUT = 10  # seconds
+DEADLINE = 10  # seconds for a whole delivery
+ANSWER_BYTES = 64 * 1024  # of a partner's answer, read and dropped
 
 
 def secret(signer, partner_id: int, version: int) -> str:
@@ -39,23 +46,44 @@ def problem(url: str, *, allow_private: bool) -> str | None:
     """Why the engine will not POST to this URL: not https, or a host inside the network (the
     engine must not be a way into it). Checked when registered and again before each delivery.
     A demo set-up (`LINLI_DEMO=1`) may use http and local addresses."""
+    return _checked(url, allow_private=allow_private)[1]
+
+
+def _checked(url: str, *, allow_private: bool) -> tuple[str | None, str | None]:
+    """(the address to connect to, None), or (None, why not). The name is resolved once, here:
+    a delivery connects to the address that was checked, so a name that resolves elsewhere a
+    moment later (DNS rebinding) cannot lead inside the network."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return "invalid_url"
+        return None, "invalid_url"
     if not host or parts.scheme not in (("https", "http") if allow_private else ("https",)):
-        return "invalid_url"
-    if allow_private:
-        return None
+        return None, "invalid_url"
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        addresses = [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
     except (OSError, UnicodeError):
-        return "unresolvable_host"
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            return "private_address"
-    return None
+        return None, "unresolvable_host"
+    if not allow_private and not all(_public(a) for a in addresses):
+        return None, "private_address"
+    return addresses[0], None
+
+
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def _public(address: str) -> bool:
+    """A global address, and so is any IPv4 address carried inside an IPv6 one (mapped
+    ::ffff:a.b.c.d, compatible ::a.b.c.d, 6to4 2002::/16, Teredo, NAT64 64:ff9b::/96)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if ip.version == 6:
+        low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        carried = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if int(ip) >> 32 == 0 or any(ip in net for net in NAT64):
+            carried.append(low)
+        if any(v4 is not None and not v4.is_global for v4 in carried):
+            return False
+    return ip.is_global
 
 
 def register(
@@ -115,28 +143,71 @@ def delivery(session: Session, signer, report_id: int, base_url: str) -> Deliver
     return Delivery(hook.partner_id, hook.url, body, sign(key, body))
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead inside the network
-        return None
+class DeadlinePassed(RuntimeError):
+    """The partner's server did not answer in time (a slow or trickling answer included)."""
 
 
-def send(d: Delivery, *, allow_private: bool) -> str | None:
-    """POST it. Returns why it was not sent (the URL now resolves inside the network), or None
-    once the partner answered 2xx; anything else raises, so the job is retried."""
-    wrong = problem(d.url, allow_private=allow_private)
-    if wrong:  # the name may resolve elsewhere now
+def _connection(url: str, address: str, timeout: float) -> http.client.HTTPConnection:
+    """A connection to `address` (the one checked) for `url`'s host: its name is still sent as
+    Host and, over https, checked against the certificate (SNI)."""
+    parts = urlsplit(url)
+    if parts.scheme == "http":
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        conn.connect = lambda: setattr(conn, "sock", socket.create_connection((address, conn.port), timeout))
+        return conn
+    context = ssl.create_default_context()
+    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
+
+    def connect():
+        raw = socket.create_connection((address, conn.port), timeout)
+        conn.sock = context.wrap_socket(raw, server_hostname=parts.hostname)
+
+    conn.connect = connect
+    return conn
+
+
+def send(d: Delivery, *, allow_private: bool, deadline: float = DEADLINE) -> str | None:
+    """POST it, to the address just checked, within `deadline` seconds in all (connecting,
+    sending and the whole answer: a partner that trickles its answer a byte at a time is cut
+    off). Returns why it was not sent (the URL now resolves inside the network), or None once
+    the partner answered 2xx; anything else raises, so the job is retried later. Redirects are
+    not followed (one could lead inside the network)."""
+    address, wrong = _checked(d.url, allow_private=allow_private)
+    if wrong:
         return wrong
-    request = urllib.request.Request(
-        d.url,
-        data=d.body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "X-Linli-Event": "report.ready",
-            "X-Linli-Signature": d.signature,
-        },
-    )
-    with urllib.request.build_opener(_NoRedirects).open(request, timeout=TIMEOUT) as answer:
-        if answer.status >= 300:
-            raise RuntimeError(f"webhook answered {answer.status}")
+    parts = urlsplit(d.url)
+    conn = _connection(d.url, address, timeout=deadline)
+    outcome: dict = {}
+
+    def exchange():
+        try:
+            conn.request(
+                "POST",
+                (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                body=d.body,
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "X-Linli-Event": "report.ready",
+                    "X-Linli-Signature": d.signature,
+                },
+            )
+            answer = conn.getresponse()
+            answer.read(ANSWER_BYTES)
+            outcome["status"] = answer.status
+        except Exception as exc:  # raised below, in the job's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=exchange, name="linli-webhook", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_RDWR)  # the exchange ends with an error at once
+        conn.close()
+        raise DeadlinePassed(f"webhook: no whole answer within {deadline:g} s")
+    conn.close()
+    if "error" in outcome:
+        raise outcome["error"]
+    if outcome["status"] >= 300:
+        raise RuntimeError(f"webhook answered {outcome['status']}")
     return None

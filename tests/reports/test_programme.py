@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import func, select
 
+from linli.outbox import OutboxMessage
 from orgs import service as orgs_service
 from points.models import Award
 from reports.models import Report
@@ -364,6 +365,9 @@ def test_monthly_reports_reach_partners_with_a_signed_notice(client, rt, clock):
         assert notice["event"] == "report.ready" and notice["report_id"] in {r["id"] for r in listed}
     with rt.tx() as s:
         assert s.scalar(select(func.count()).select_from(Report).where(Report.status == "done")) == 8
+        # the deliveries went on a queue of their own: a slow partner holds up no other work
+        queues = s.scalars(select(OutboxMessage.queue).where(OutboxMessage.event == "report.ready")).all()
+        assert queues == ["webhooks", "webhooks"]
 
 
 def test_attendances_count_in_the_month_of_their_local_day_and_files_open(client, rt, clock):
