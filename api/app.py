@@ -14,7 +14,7 @@ from api.activities import ActivityController, AttendanceController, StationCont
 from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
 from api.deliveries import DeliveryController
-from api.deps import authenticate, provide_session
+from api.deps import JsonRequest, authenticate, provide_session
 from api.health import healthz, readyz
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
@@ -82,6 +82,7 @@ def create_app(runtime: Runtime) -> Litestar:
             "session": Provide(provide_session),  # the request's unit of work (api/deps.py)
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JsonRequest,
         middleware=[request_id_middleware],
         request_max_body_size=MAX_BODY_BYTES,  # 413 payload_too_large beyond (a camera frame: 2 MB)
         guards=[authenticate],

@@ -14,6 +14,7 @@ from anyio.lowlevel import RunVar
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import SerializationException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.orm import Session
@@ -30,6 +31,18 @@ from reports.service import partner_of
 # PRINCIPAL_TTL seconds (so do changed grants); expiry is checked against the clock every time.
 PRINCIPAL_TTL = 5.0
 _principals: dict[str, tuple[Principal, float, Runtime]] = {}
+
+
+class JsonRequest(Request):
+    """A request whose JSON body nested too deeply for the decoder (thousands of `[`, sent to any
+    route, even without a token) is a 400 `bad_request` like any malformed body, not a
+    RecursionError and a 500."""
+
+    async def json(self):
+        try:
+            return await super().json()
+        except RecursionError:
+            raise SerializationException("JSON 嵌套过深 JSON nested too deeply") from None
 
 
 def takes_caller(handler: BaseRouteHandler) -> bool:

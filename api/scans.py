@@ -3,6 +3,8 @@ from a camera frame for browsers that cannot."""
 
 from __future__ import annotations
 
+import threading
+
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, RawBody
@@ -11,12 +13,18 @@ from accounts.principal import Principal
 from api.deps import AUTH, require_staff
 from api.problems import problems
 from linli import ratelimit
-from linli.errors import FieldError, forbidden, invalid
+from linli.errors import FieldError, forbidden, invalid, too_many
 from linli.runtime import Runtime
 from scans import door
 from scans.schemas import DecodedFrame, Device, ScanBatch, ScanBatchResult, ScanBody, ScanResult
 
 MAX_FRAME_BYTES = 2 * 1024 * 1024
+# A camera frame is a few megapixels; a small file can claim far more (a 258 KB PNG of 9000x9000
+# took 3.4 GB to decode). The size in its header is read before any pixel, and a few decodes run
+# at once per process; others wait a moment, then are told to try again.
+MAX_FRAME_PIXELS = 4096 * 3072
+DECODES = threading.BoundedSemaphore(2)
+DECODE_WAIT = 3.0  # seconds
 
 
 def device_of(principal: Principal, request: Request) -> Device:
@@ -62,9 +70,9 @@ class QrController(Controller):
         operation_id="decodeFrame",
         status_code=200,
         sync_to_thread=True,
-        summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB); the scan itself goes to /scans",
+        summary="Read the QR code in a camera frame (PNG or JPEG, up to 2 MB and 4096x3072 pixels); the scan itself goes to /scans",
         request_max_body_size=MAX_FRAME_BYTES,
-        responses=problems(_413="payload_too_large"),
+        responses=problems(_413="payload_too_large", _429="rate_limited"),
     )
     def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
         import io
@@ -73,13 +81,34 @@ class QrController(Controller):
         from PIL import Image, UnidentifiedImageError
 
         try:
-            image = Image.open(io.BytesIO(body))
-            image.load()
-        except (UnidentifiedImageError, OSError, ValueError):
+            image = Image.open(io.BytesIO(body), formats=["PNG", "JPEG"])  # the header only
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             raise invalid(
                 [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
             ) from None
-        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        width, height = image.size
+        if width * height > MAX_FRAME_PIXELS:
+            raise invalid(
+                [
+                    FieldError(
+                        "body",
+                        "image_too_large",
+                        f"图片像素过多（{width}x{height}），请用不超过 4096x3072 的画面"
+                        f" Too many pixels ({width}x{height}): at most 4096x3072",
+                    )
+                ]
+            )
+        if not DECODES.acquire(timeout=DECODE_WAIT):
+            raise too_many("识别繁忙，请稍后再试 The decoder is busy; try again shortly", 1)
+        try:
+            image.load()
+            found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            raise invalid(
+                [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
+            ) from None
+        finally:
+            DECODES.release()
         return DecodedFrame(payload=found[0].text if found else None)
 
 

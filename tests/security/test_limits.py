@@ -205,3 +205,13 @@ def test_no_secret_token_phone_or_id_number_reaches_a_log_line(client, rt):
     assert leaked == []
     # no full mobile number at all (digits inside a request id's hex are not one)
     assert not re.search(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])", text)
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ('{"a":', "}")])
+def test_json_nested_beyond_the_decoder_is_a_400_not_a_500(client, opening, closing):
+    """Thousands of `[` to routes that need no token: a problem document, as for any broken body."""
+    deep = opening * 50_000 + ("1" if opening != "[" else "") + closing * 50_000
+    for path in ("/api/v1/volunteers", "/api/v1/auth/tokens", "/api/v1/auth/codes"):
+        r = client.post(path, content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["code"] == "bad_request", (path, r.text[:200])
+        assert r.headers["content-type"].startswith("application/problem+json")

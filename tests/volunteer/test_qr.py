@@ -116,6 +116,31 @@ def test_a_camera_frame_is_decoded_on_the_server_for_browsers_without_a_reader(c
     assert client.post("/api/v1/qr/decode", content=blank.getvalue()).status_code == 401
 
 
+def test_a_small_file_of_a_huge_picture_is_refused_before_it_is_decoded(client, rt):
+    """A 9000x9000 PNG is a few hundred KB on the wire and hundreds of MB (GB in the decoder) in
+    memory: its size is read from its header and it is refused, and the server's memory does
+    not grow by what decoding it would take."""
+    import resource
+
+    from tests.fixtures.builders import make_county, staff_token, staff_user
+
+    county = make_county(rt)
+    staff_user(rt, "hub", "admin", org_id=county.hub_a)
+    headers = {**staff_token(client, "hub"), "content-type": "image/png"}
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000), 1).save(bomb, "PNG", optimize=True)
+    assert len(bomb.getvalue()) < 2 * 1024 * 1024  # within the body limit
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB, this process's peak
+    r = client.post("/api/v1/qr/decode", content=bomb.getvalue(), headers=headers)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "image_too_large", r.text
+    assert grown < 40 * 1024, f"the peak grew by {grown} KiB"  # decoding it takes over 80 MB
+    gif = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(gif, "GIF")  # only PNG and JPEG are read
+    r = client.post("/api/v1/qr/decode", content=gif.getvalue(), headers=headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "not_an_image"
+
+
 @given(
     kind=st.sampled_from(["volunteer_card", "diner_card", "station_code"]),
     subject=st.integers(min_value=1, max_value=2**32 - 1),
