@@ -18,6 +18,7 @@ from accounts.principal import Principal
 from api.deps import AUTH, Cursor, Id, Limit, next_cursor, page
 from api.openapi import answered_as
 from api.problems import problems
+from linli import ratelimit
 from linli.bounds import RowId, by_service
 from linli.runtime import Runtime
 from reports import service, webhooks
@@ -101,7 +102,7 @@ class ReportController(Controller):
         operation_id="requestReport",
         status_code=202,
         sync_to_thread=True,
-        summary="Ask for a report: 202 and an id while it is built; 200 with the existing one for an ended period",
+        summary="Ask for a report: 202 and an id while it is built; 200 with the existing one (an ended period's, or the same ask being built or just built)",
         responses={
             200: ResponseSpec(
                 data_container=ReportRead,
@@ -109,7 +110,9 @@ class ReportController(Controller):
                 generate_examples=False,
             ),
             **problems(
-                _403="outside_your_scope, not_for_partners, admin_required, staff_only", _404="org_not_found"
+                _403="outside_your_scope, not_for_partners, admin_required, staff_only",
+                _404="org_not_found",
+                _429="rate_limited",
             ),
         },
     )
@@ -129,6 +132,14 @@ class ReportController(Controller):
             org_id=data.org_id,
             meal_point_ids=tuple(data.meal_point_ids),
             internal=data.internal,
+        )
+        caller = principal.staff_user_id if principal.kind == "staff" else f"key{principal.token_id}"
+        ratelimit.check(
+            rt.redis,
+            f"reports:{caller}",
+            (service.REQUESTS_PER_HOUR, 3600),
+            rt.clock.now(),
+            "报表请求过多，请稍后再试 Too many report requests; try again later",
         )
         report, existed = service.request(session, principal, ask, now=rt.clock.now(), tz=rt.settings.tz)
         return Response(ReportRead.of(report), status_code=200 if existed else 202)

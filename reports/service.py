@@ -35,6 +35,8 @@ log = logging.getLogger("linli.reports")
 KEEP = timedelta(days=90)
 SETTLED = timedelta(days=2)  # offline scans arrive up to a day late: a period is final 2 days after
 STUCK = timedelta(hours=1)  # a report queued or running longer has lost its worker
+FRESH = timedelta(minutes=10)  # an open period's report built this recently is given again
+REQUESTS_PER_HOUR = 30  # report requests per caller (asks answered by an existing report count too)
 MAX_ATTEMPTS = 4  # the first run and RQ's three retries
 MAX_DAYS = 366
 TITLES = {
@@ -155,27 +157,33 @@ def request(
     monthly: bool = False,
 ) -> tuple[Report, bool]:
     """A report for the ask: (report, whether it existed). The monthly job gives the scope, and
-    finds the reports it asked for already (it may run twice on the first of the month)."""
+    finds the reports it asked for already (it may run twice on the first of the month). An ended,
+    settled period is built once; for a period still open, the same ask while one is being built,
+    or within `FRESH` of one built, gets that one (a hundred clicks build one file, not a hundred)."""
     _check(ask)
     stored, partner_id, org_id = scope if scope is not None else scope_for(session, principal, ask)
     key = request_key(ask, stored)
     ended = datetime.combine(ask.period_end + timedelta(days=1), time(0), tz)
     settled = ended + SETTLED
-    if now >= settled or monthly:  # an ended, settled period: built once (after it settled)
-        existing = session.scalar(
-            select(Report)
-            .where(
-                Report.request_key == key,
-                Report.created_at >= (ended if monthly else settled),
-                # done and not expired, or still being built (not stuck: a worker killed mid-build)
-                ((Report.status == "done") & (Report.expires_at > now))
-                | (Report.status.in_(("queued", "running")) & (Report.created_at > now - STUCK)),
-            )
-            .order_by(Report.id.desc())
-            .limit(1)
+    # an ended, settled period: built once (after it settled); an open one: fresh for a while
+    final = now >= settled or monthly
+    since = (ended if monthly else settled) if final else now - FRESH
+    # still being built (not stuck: a worker killed mid-build), and for a final period since then
+    building = Report.status.in_(("queued", "running")) & (Report.created_at > now - STUCK)
+    if final:
+        building &= Report.created_at >= since
+    existing = session.scalar(
+        select(Report)
+        .where(
+            Report.request_key == key,
+            ((Report.status == "done") & (Report.expires_at > now) & (Report.created_at >= since))
+            | building,
         )
-        if existing is not None:
-            return existing, True
+        .order_by(Report.id.desc())
+        .limit(1)
+    )
+    if existing is not None:
+        return existing, True
     report = Report(
         kind=ask.kind,
         period_start=ask.period_start,

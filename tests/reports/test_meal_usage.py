@@ -222,7 +222,8 @@ def test_an_ended_periods_report_is_built_once_and_an_open_one_again(month, clie
     july = {"period_start": "2030-07-01", "period_end": "2030-07-31"}  # still running on 2 July
     a = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **july}, headers=admin)
     b = client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **july}, headers=admin)
-    assert (a.status_code, b.status_code) == (202, 202) and a.json()["id"] != b.json()["id"]
+    # the same ask while the first is being built: that one (not a second build)
+    assert (a.status_code, b.status_code) == (202, 200) and a.json()["id"] == b.json()["id"]
     early = client.get(f"/api/v1/reports/{a.json()['id']}/file", headers=admin)
     assert early.status_code == 409 and early.json()["code"] == "report_not_ready"
     for bad, field in (
@@ -324,3 +325,47 @@ def test_webhooks_must_be_public_https_outside_the_demo(month, rt):
             s, rt.signer, month.partner, "http://127.0.0.1:9/hook", rt.clock.now(), allow_private=True
         )
         assert len(secret) == 64 and hook.secret_version == 1
+
+
+def test_asking_again_for_an_open_period_builds_nothing_more_for_a_while(month, client, clock, rt):
+    """A hundred clicks on 导出 build one file: the same ask while it is built, or within ten
+    minutes of it, gets that report; later asks see new figures (the period is still open)."""
+    from reports.models import Report
+
+    admin = staff_token(client, "admin_a")
+    july = {"kind": "meal_usage", "format": "json", "period_start": "2030-07-01", "period_end": "2030-07-31"}
+    asked = [client.post("/api/v1/reports", json=july, headers=admin) for _ in range(5)]
+    assert [r.status_code for r in asked] == [202, 200, 200, 200, 200]
+    assert {r.json()["id"] for r in asked} == {asked[0].json()["id"]}
+    drain(rt)
+    clock.at += timedelta(minutes=9)
+    again = client.post("/api/v1/reports", json=july, headers=admin)
+    assert again.status_code == 200 and again.json()["id"] == asked[0].json()["id"]
+    clock.at += timedelta(minutes=2)
+    later = client.post("/api/v1/reports", json=july, headers=admin)
+    assert later.status_code == 202 and later.json()["id"] != asked[0].json()["id"]
+    with rt.tx() as s:
+        assert s.query(Report).count() == 2
+
+
+def test_report_requests_are_limited_per_caller(month, client, rt):
+    from reports.models import Report
+    from reports.service import REQUESTS_PER_HOUR
+
+    admin = staff_token(client, "admin_a")
+    answers = [
+        client.post(
+            "/api/v1/reports",
+            json={
+                "kind": "meal_usage",
+                "format": "json",
+                "period_start": "2030-07-01",
+                "period_end": f"2030-07-{d:02d}",
+            },
+            headers=admin,
+        ).status_code
+        for d in range(1, REQUESTS_PER_HOUR + 2)
+    ]
+    assert answers == [202] * REQUESTS_PER_HOUR + [429]
+    with rt.tx() as s:
+        assert s.query(Report).count() == REQUESTS_PER_HOUR  # the refused one wrote nothing
