@@ -46,13 +46,14 @@ def problem(url: str, *, allow_private: bool) -> str | None:
     """Why the engine will not POST to this URL: not https, or a host inside the network (the
     engine must not be a way into it). Checked when registered and again before each delivery.
     A demo set-up (`LINLI_DEMO=1`) may use http and local addresses."""
-    return _checked(url, allow_private=allow_private)[1]
+    return _checked(url, allow_private=allow_private, resolve=not allow_private)[1]
 
 
-def _checked(url: str, *, allow_private: bool) -> tuple[str | None, str | None]:
+def _checked(url: str, *, allow_private: bool, resolve: bool = True) -> tuple[str | None, str | None]:
     """(the address to connect to, None), or (None, why not). The name is resolved once, here:
     a delivery connects to the address that was checked, so a name that resolves elsewhere a
-    moment later (DNS rebinding) cannot lead inside the network."""
+    moment later (DNS rebinding) cannot lead inside the network. (A demo set-up's URL is not
+    resolved when it is registered.)"""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
@@ -60,6 +61,8 @@ def _checked(url: str, *, allow_private: bool) -> tuple[str | None, str | None]:
         return None, "invalid_url"
     if not host or parts.scheme not in (("https", "http") if allow_private else ("https",)):
         return None, "invalid_url"
+    if not resolve:
+        return None, None
     try:
         addresses = [info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
     except (OSError, UnicodeError):
