@@ -1,4 +1,4 @@
-"""Structured logs (日志): one JSON object per line, phones masked in every message."""
+"""Structured logs (日志): one JSON object per line, phones and card codes masked in every message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from linli.pii import mask_phones_in
+from linli.pii import mask_in
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _encode = msgspec.json.Encoder(enc_hook=str).encode  # UTF-8 as is; what JSON cannot hold, as text
@@ -20,13 +20,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": mask_phones_in(record.getMessage()),
+            "msg": mask_in(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = mask_phones_in(value) if isinstance(value, str) else value
+                entry[key] = mask_in(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exc"] = mask_phones_in(self.formatException(record.exc_info))
+            entry["exc"] = mask_in(self.formatException(record.exc_info))
         return _encode(entry).decode()
 
 

@@ -101,3 +101,13 @@ _PHONE_IN_TEXT = re.compile(r"(?<!\d)((?:\+?86)?1[3-9]\d)\d{4}(\d{4})(?!\d)")
 def mask_phones_in(text: str) -> str:
     """Mask every mainland mobile number inside free text (used by the log filter)."""
     return _PHONE_IN_TEXT.sub(r"\1****\2", text)
+
+
+# a card's or station's code inside a URL or text: /Q/<KIND>.<KEY ID>.<BODY>.<MAC> (linli.qr)
+_CODE_IN_TEXT = re.compile(r"(/Q/[A-Z]\.[A-Z0-9]+\.)[A-Z0-9]+\.[A-Z0-9]+", re.IGNORECASE)
+
+
+def mask_in(text: str) -> str:
+    """What the logs write of free text: phones and card codes masked (a diner's card code lasts
+    years and opens the diner's meals to whoever holds it)."""
+    return mask_phones_in(_CODE_IN_TEXT.sub(r"\1****", text))

@@ -192,8 +192,12 @@ def test_no_secret_token_phone_or_id_number_reaches_a_log_line(client, rt):
         client.get("/api/v1/me", headers={"Authorization": "Bearer lt_forged-token"})
         client.post("/api/v1/volunteers", json={"name": "x", "phone": "13807319875", "id_number": "bad"})
         client.delete("/api/v1/auth/tokens/current", headers=me)
+        card = rt.codes.diner_card(7, 1)  # a diner's card, opened as the phone's camera would
+        card_path = "/Q/" + card.split("/Q/", 1)[1]
+        client.get(card_path)
         drain(rt)
         secrets_seen = [code, token, admin_token, key, PASSWORD, phone, id_number, "13807319875"]
+        secrets_seen += [card_path, card_path.split(".", 2)[2]]  # the code's body and MAC
         secrets_seen += [k.decode() if isinstance(k, bytes) else k for _, k in rt.settings.secret_keys]
     finally:
         root.removeHandler(handler)
@@ -201,6 +205,7 @@ def test_no_secret_token_phone_or_id_number_reaches_a_log_line(client, rt):
     text = out.getvalue()
     assert text.count("\n") > 20  # the run was logged (access lines, jobs)
     assert "138****9876" in text  # phones appear masked
+    assert "/Q/D.K1.****" in text  # card codes too
     leaked = [s for s in secrets_seen if s and s in text]
     assert leaked == []
     # no full mobile number at all (digits inside a request id's hex are not one)
