@@ -164,12 +164,25 @@ def revoke(session: Session, principal: Principal, now: datetime) -> None:
         repository.revoke_token(session, principal.token_id, now)
 
 
+_stand_in: dict = {}  # by hasher: a hash of no one's password, made with its parameters
+
+
+def _stand_in_hash() -> str:
+    if _hasher not in _stand_in:
+        _stand_in.clear()
+        _stand_in[_hasher] = _hasher.hash(secrets.token_urlsafe(16))
+    return _stand_in[_hasher]
+
+
 def login_with_password(
     session: Session, *, username: str, password: str, now: datetime, ttl: int
 ) -> IssuedToken:
     user = repository.staff_by_username(session, username)
+    known = user is not None and user.active
     try:
-        ok = user is not None and user.active and _hasher.verify(user.password_hash, password)
+        # an unknown or inactive name costs the same hash as a wrong password: the answer's time
+        # must not tell who has an account
+        ok = _hasher.verify(user.password_hash if known else _stand_in_hash(), password) and known
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
