@@ -23,3 +23,8 @@ JOBS: dict[str, Callable] = {
     "report.requested": jobs.build_report,
     "report.ready": jobs.notify_partner,
 }
+
+# Events whose arguments are a secret (a login code): kept only until they are delivered. The
+# relay blanks the outbox row's arguments once RQ has the job, RQ drops the job when it succeeds,
+# and keeps a failed one only as long as the code lives.
+SECRET = {"login_code.issued"}

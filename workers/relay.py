@@ -18,7 +18,7 @@ from rq.exceptions import DuplicateJobError
 from linli import outbox
 from linli.queue import QUEUES, queue
 from linli.runtime import Runtime
-from workers.registry import JOBS
+from workers.registry import JOBS, SECRET
 
 log = logging.getLogger("linli.relay")
 
@@ -44,8 +44,8 @@ def relay_once(rt: Runtime, limit: int = 200) -> int:
                     args=row.args,
                     job_id=row.job_id,
                     description=row.job_id,  # not the arguments: they may hold personal data
-                    result_ttl=3600,
-                    failure_ttl=30 * 86400,
+                    result_ttl=0 if row.event in SECRET else 3600,
+                    failure_ttl=600 if row.event in SECRET else 30 * 86400,
                     retry=RETRY,
                     unique=True,
                 )
@@ -59,6 +59,8 @@ def relay_once(rt: Runtime, limit: int = 200) -> int:
                 )
                 break
             row.enqueued_at = now
+            if row.event in SECRET:
+                row.args = []  # RQ has them now, for as long as the job needs them
             moved += 1
         return moved
 

@@ -32,7 +32,9 @@ def test_outbox_survives_a_stopped_redis(own_redis):
     assert relay_once(rt) == 0
     with rt.tx() as s:
         row = s.scalar(select(OutboxMessage))
-        assert row.enqueued_at is None and row.attempts == 1 and "RedisUnavailable" in row.last_error  # circuit open
+        assert (
+            row.enqueued_at is None and row.attempts == 1 and "RedisUnavailable" in row.last_error
+        )  # circuit open
 
     server.start()
     until_redis_answers(rt.redis)
@@ -47,17 +49,53 @@ def test_outbox_survives_a_stopped_redis(own_redis):
 def test_a_job_delivered_twice_runs_once(rt, client):
     register(client, phone="13807310001")
     client.post("/api/v1/auth/codes", json={"phone": "13807310001"})
+    with rt.tx() as s:
+        args = s.scalar(select(OutboxMessage.args))  # before the relay blanks them
     assert drain(rt) == 1
     with rt.tx() as s:
         row = s.scalar(select(OutboxMessage))
-        row.enqueued_at = None  # as if the relay died before it marked the row
-    relay_once(rt)  # RQ already holds this job id: a no-op
+        row.enqueued_at, row.args = None, args  # as if the relay died before it marked the row
+    relay_once(rt)  # delivered again (RQ dropped the finished job): it runs, and sends nothing
     from linli.queue import queue
 
     # even a forced second copy of the job does nothing the second time
-    queue("default", rt.redis).enqueue_call(func=JOBS[row.event], args=row.args, job_id=row.job_id)
-    drain(rt)
+    queue("default", rt.redis).enqueue_call(func=JOBS[row.event], args=args, job_id=row.job_id)
+    assert drain(rt) == 2
     assert rt.redis.llen(DEMO_INBOX_KEY) == 1
+
+
+def test_a_login_code_is_kept_only_until_it_is_sent(rt, client):
+    """The outbox row and the RQ job held the code in clear for days; now the row's arguments are
+    blanked once RQ has the job, and RQ drops the job once it ran. (The demo inbox, which shows
+    codes when no SMS gateway is set, keeps them ten minutes by design.)"""
+    register(client, phone="13807310001")
+    client.post("/api/v1/auth/codes", json={"phone": "13807310001"})
+    with rt.tx() as s:
+        code = s.scalar(select(OutboxMessage.args))[1]
+    assert drain(rt) == 1
+    with rt.tx() as s:
+        assert s.scalar(select(OutboxMessage.args)) == []
+    holding = []
+    for key in rt.redis.scan_iter():
+        if key == DEMO_INBOX_KEY.encode():
+            continue
+        kind = rt.redis.type(key)
+        values = (
+            rt.redis.hvals(key)
+            if kind == b"hash"
+            else rt.redis.lrange(key, 0, -1)
+            if kind == b"list"
+            else rt.redis.zrange(key, 0, -1)
+            if kind == b"zset"
+            else rt.redis.smembers(key)
+            if kind == b"set"
+            else [rt.redis.get(key)]
+            if kind == b"string"
+            else []
+        )
+        if any(code.encode() in _readable(v) for v in values):
+            holding.append(key)
+    assert holding == []
 
 
 def test_rolled_back_change_leaves_no_work(rt, client):
@@ -112,3 +150,13 @@ def test_an_unknown_event_waits_with_its_reason_and_holds_up_nothing(rt, client)
     with rt.tx() as s:
         row = s.scalar(select(OutboxMessage).where(OutboxMessage.job_id == "unknown-1"))
         assert row.enqueued_at is None and row.attempts >= 1 and "unknown event" in row.last_error
+
+
+def _readable(value: bytes | None) -> bytes:
+    """A Redis value as text: RQ keeps a job's data zlib-compressed."""
+    import zlib
+
+    try:
+        return zlib.decompress(value or b"")
+    except zlib.error:
+        return value or b""
