@@ -14,7 +14,7 @@ from api.activities import ActivityController, AttendanceController, StationCont
 from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
 from api.deliveries import DeliveryController
-from api.deps import JsonRequest, authenticate, provide_session
+from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.health import healthz, readyz
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
@@ -39,6 +39,7 @@ from linli.runtime import Runtime
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [local_or_admin]  # operators only: a scraper on this machine, or an admin
 
 
 MAX_BODY_BYTES = 1024 * 1024  # an offline tablet's batch of a few hundred scans fits many times over

@@ -3,6 +3,7 @@ token, paging (依赖)."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,12 +65,31 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     else is wrong with it."""
     if not takes_caller(handler):
         return
+    connection.state.principal = await caller(connection)
+
+
+async def caller(connection: ASGIConnection) -> Principal:
+    """Who sent the request, by its bearer token (401 without a live one)."""
     rt = connection.app.state["runtime"]
     token = _bearer(connection.headers.get("authorization", ""))
     principal = _cached(token, rt)
     if principal is None:  # a database look-up: off the event loop
         principal = await anyio.to_thread.run_sync(_look_up, token, rt)
-    connection.state.principal = principal
+    return principal
+
+
+async def local_or_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A guard for what is for operators (/metrics): a peer on this machine (a scraper beside the
+    server), or an admin's token. The peer is the connection's own address; a forwarded one only
+    from LINLI_TRUSTED_PROXIES (`linli serve`)."""
+    host = connection.client.host if connection.client else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    if not (await caller(connection)).has_role("admin"):
+        raise forbidden("仅限管理员 Administrators only", "role_required")
 
 
 def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Principal:

@@ -111,6 +111,11 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
             workers=workers,
             log_config=None,
             access_log=False,
+            # X-Forwarded-For and X-Forwarded-Proto only from the proxies named in
+            # LINLI_TRUSTED_PROXIES (none by default: uvicorn's own default believes any loopback
+            # peer, and a local client could then claim any address past the per-address limits)
+            proxy_headers=bool(rt.settings.trusted_proxies),
+            forwarded_allow_ips=",".join(rt.settings.trusted_proxies) or "",
         )
     finally:
         for child in children:

@@ -39,6 +39,7 @@ class Settings:
     clock_skew_seconds: int = 120  # how far an offline device's clock may be off
     scans_per_minute: int = 600  # per device (token), counted in Redis; 0: no limit
     logins_per_minute: int = 60  # token requests per address, counted in Redis; 0: no limit
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
 
     @property
     def embedded(self) -> bool:
@@ -104,6 +105,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         demo=env.get("LINLI_DEMO", "") == "1",
         scans_per_minute=int(env.get("LINLI_SCANS_PER_MINUTE", "600")),
         logins_per_minute=int(env.get("LINLI_LOGINS_PER_MINUTE", "60")),
+        trusted_proxies=tuple(
+            p.strip() for p in env.get("LINLI_TRUSTED_PROXIES", "").split(",") if p.strip()
+        ),
     )
 
 

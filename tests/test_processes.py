@@ -78,3 +78,28 @@ def test_server_refuses_an_out_of_date_schema(settings, tmp_path):
     assert "linli db upgrade" in done.stderr
     upgraded = subprocess.run([LINLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
     assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+
+
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path):
+    """uvicorn believes X-Forwarded-For from any loopback peer by default, so a local client could
+    claim a new address for each try past the per-address login limit. `linli serve` believes it
+    only from LINLI_TRUSTED_PROXIES; /metrics is for a scraper on the machine or an admin."""
+
+    def tries(base: str) -> list[int]:
+        return [
+            httpx.post(
+                f"{base}/api/v1/auth/tokens",
+                json={"username": "nobody", "password": "not-the-password"},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            ).status_code
+            for n in range(1, 7)
+        ]
+
+    limited = {"LINLI_LOGINS_PER_MINUTE": "3"}
+    with serve_demo(tmp_path / "direct", limited) as (base, _):
+        assert 429 in tries(base)  # every try counted against the peer's own address
+        assert httpx.get(f"{base}/metrics").status_code == 200  # a scraper on this machine
+    with serve_demo(tmp_path / "proxied", limited | {"LINLI_TRUSTED_PROXIES": "127.0.0.1"}) as (base, _):
+        assert tries(base) == [401] * 6  # behind a trusted proxy: each its own client
+        outside = httpx.get(f"{base}/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert outside.status_code == 401  # a client outside, through the proxy: needs a token

@@ -45,12 +45,16 @@ def test_redis_down_makes_readyz_503(rt):
     broken.close()
 
 
-def test_request_id_and_metrics_grouped_by_route(client):
+def test_request_id_and_metrics_grouped_by_route(client, rt):
+    from tests.fixtures.builders import make_county, staff_token, staff_user
+
     r = client.get("/healthz", headers={"x-request-id": "abc123"})
     assert r.headers["x-request-id"] == "abc123"
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
     client.post("/api/v1/teams/12345/filings")  # 401, but counted under the route template
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401  # not from this machine: an admin's token
+    staff_user(rt, "county", "admin", org_id=make_county(rt).base)
+    text = client.get("/metrics", headers=staff_token(client, "county")).text
     assert "linli_requests_total" in text
     assert 'path="/api/v1/teams/{team_id}/filings"' in text
     assert "/api/v1/teams/12345" not in text

@@ -61,7 +61,7 @@ MATRIX = {
     ("GET", "/static/{file_path:path}"): may(PUBLIC),
     ("GET", "/healthz"): may(PUBLIC),
     ("GET", "/readyz"): may(PUBLIC),
-    ("GET", "/metrics"): may(PUBLIC),
+    ("GET", "/metrics"): may(ADMINS),  # and a scraper on the server's machine (tests/test_processes.py)
     ("POST", "/api/v1/auth/tokens"): may(PUBLIC),
     ("POST", "/api/v1/auth/codes"): may(PUBLIC),
     ("DELETE", "/api/v1/auth/tokens/current"): may(*STAFF, *VOLUNTEERS),
