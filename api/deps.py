@@ -81,10 +81,12 @@ async def caller(connection: ASGIConnection) -> Principal:
 async def local_or_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A guard for what is for operators (/metrics): a peer on this machine (a scraper beside the
     server), or an admin's token. The peer is the connection's own address; a forwarded one only
-    from LINLI_TRUSTED_PROXIES (`linli serve`)."""
+    from LINLI_TRUSTED_PROXIES (`linli serve`). A request that came through a proxy is never
+    local, even from a proxy on this machine that nobody named as trusted."""
     host = connection.client.host if connection.client else ""
+    proxied = "x-forwarded-for" in connection.headers or "forwarded" in connection.headers
     try:
-        if ipaddress.ip_address(host).is_loopback:
+        if ipaddress.ip_address(host).is_loopback and not proxied:
             return
     except ValueError:
         pass

@@ -99,6 +99,8 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path):
     with serve_demo(tmp_path / "direct", limited) as (base, _):
         assert 429 in tries(base)  # every try counted against the peer's own address
         assert httpx.get(f"{base}/metrics").status_code == 200  # a scraper on this machine
+        # a proxy on this machine that nobody named as trusted: its clients are not local
+        assert httpx.get(f"{base}/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 401
     with serve_demo(tmp_path / "proxied", limited | {"LINLI_TRUSTED_PROXIES": "127.0.0.1"}) as (base, _):
         assert tries(base) == [401] * 6  # behind a trusted proxy: each its own client
         outside = httpx.get(f"{base}/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
