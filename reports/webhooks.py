@@ -154,16 +154,14 @@ def _connection(url: str, address: str, timeout: float) -> http.client.HTTPConne
     """A connection to `address` (the one checked) for `url`'s host: its name is still sent as
     Host and, over https, checked against the certificate (SNI)."""
     parts = urlsplit(url)
-    if parts.scheme == "http":
-        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-        conn.connect = lambda: setattr(conn, "sock", socket.create_connection((address, conn.port), timeout))
-        return conn
-    context = ssl.create_default_context()
-    conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=timeout, context=context)
+    context = ssl.create_default_context() if parts.scheme == "https" else None
+    # the class gives the default port, and the Host header without it
+    cls = http.client.HTTPSConnection if context else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
 
     def connect():
         raw = socket.create_connection((address, conn.port), timeout)
-        conn.sock = context.wrap_socket(raw, server_hostname=parts.hostname)
+        conn.sock = context.wrap_socket(raw, server_hostname=parts.hostname) if context else raw
 
     conn.connect = connect
     return conn
@@ -204,8 +202,9 @@ def send(d: Delivery, *, allow_private: bool, deadline: float = DEADLINE) -> str
     worker.start()
     worker.join(deadline)
     if worker.is_alive():
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_RDWR)  # the exchange ends with an error at once
+        if conn.sock is not None:  # (none yet while still connecting: the timeout ends that)
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)  # the exchange ends with an error at once
         conn.close()
         raise DeadlinePassed(f"webhook: no whole answer within {deadline:g} s")
     conn.close()
