@@ -24,7 +24,7 @@ MAX_FRAME_BYTES = 2 * 1024 * 1024
 # at once per process; others wait a moment, then are told to try again.
 MAX_FRAME_PIXELS = 4096 * 3072
 DECODES = threading.BoundedSemaphore(2)
-DECODE_WAIT = 3.0  # seconds
+DECODE_WAIT = 0.5  # seconds: a waiting decode holds a server thread; the camera sends another frame
 
 
 def device_of(principal: Principal, request: Request) -> Device:
