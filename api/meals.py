@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from accounts.principal import Principal
 from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
 from api.problems import problems
+from integrity import service as integrity
 from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
@@ -208,8 +209,8 @@ class MealController(Controller):
         operation_id="dinerCardPng",
         sync_to_thread=True,
         media_type="image/png",
-        summary="The diner's card (QR, static, signed; reissuing revokes it)",
-        responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
+        summary="The diner's card (QR, static, signed; reissuing revokes it): admins only, audited",
+        responses=problems(_403="staff_only, role_required, outside_your_scope", _404="diner_not_found"),
     )
     def card(
         self,
@@ -219,7 +220,19 @@ class MealController(Controller):
         rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
         diner = service.get_diner(session, diner_id)
-        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        point = service.get_point(session, diner.home_point_id)
+        # printing a card is an admin's act, kept in the audit log: a card's image is a meal's
+        # proof at the counter, and a coordinator holding one could claim meals never served
+        staff_id = staff_at(session, principal, point, "admin")
+        integrity.audit(
+            session,
+            "diner_card.printed",
+            f"diner:{diner.id}",
+            orgs_service.get(session, point.org_id).path,
+            staff_id,
+            rt.clock.now(),
+            {"card_version": diner.card_version},
+        )
         payload = rt.codes.diner_card(diner.id, diner.card_version)
         return Response(qr.png(payload), media_type="image/png")
 
@@ -403,6 +416,7 @@ class MealController(Controller):
             raise not_found("助餐点 Meal point", "meal_point_not_found")
         point, _, slots, _ = found
         staff_at(session, principal, point)
+        integrity.heard(rt, principal.staff_user_id, rt.clock.now())  # the counter's tablet is online now
         day = local_today(rt)
         return CounterToday(
             day=day,

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, RawBody
 from accounts.principal import Principal
 from api.deps import AUTH, require_staff
 from api.problems import problems
+from integrity import service as integrity
 from linli import ratelimit
 from linli.errors import FieldError, forbidden, invalid, too_many
 from linli.runtime import Runtime
@@ -135,6 +136,7 @@ class ScanController(Controller):
     ) -> ScanResult:
         device = device_of(principal, request)
         _count_scan(rt, principal)
+        integrity.heard(rt, device.staff_user_id, rt.clock.now())  # this device is online now
         item = door.check_input(data.input())
         return ScanResult.of(door.scan_online(rt, device, item, received_at=rt.clock.now()))
 
@@ -173,5 +175,7 @@ class ScanController(Controller):
                         )
                     ]
                 )
-        answers = door.scan_batch(rt, device, items, received_at=rt.clock.now())
+        received_at = rt.clock.now()
+        answers = door.scan_batch(rt, device, items, received_at=received_at)
+        integrity.heard(rt, device.staff_user_id, received_at)
         return ScanBatchResult(results=[ScanResult.of(a) for a in answers])

@@ -243,6 +243,7 @@ def meal_usage(
         MealSubsidy.service_day >= start,
         MealSubsidy.service_day <= end,
         MealSubsidy.voided.is_(False),
+        MealSubsidy.held.is_(False),
     )
     subsidy_period = bucket(session, MealSubsidy.service_day, granularity).label("period")
     by_tier = [
@@ -425,6 +426,7 @@ def _budgets(
             .where(
                 MealSubsidy.agreement_id.in_(wider),
                 MealSubsidy.voided.is_(False),
+                MealSubsidy.held.is_(False),
                 MealSubsidy.service_day >= start,
                 MealSubsidy.service_day <= end,
             )

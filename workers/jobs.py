@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service as accounts
 from accounts.sender import configured_sender
+from integrity import detect
 from linli import outbox
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
@@ -75,6 +76,15 @@ def attendance_corrected(correction_id: int) -> None:
     rt = runtime()
     with rt.tx() as session:
         awards.settle_correction(session, correction_id, now=rt.clock.now(), tz=rt.settings.tz)
+
+
+def attendance_reviewed(attendance_id: int, review_id: int) -> None:
+    """A held attendance approved or rejected (integrity): settled again."""
+    rt = runtime()
+    with rt.tx() as session:
+        awards.settle_attendance(
+            session, attendance_id, f"attendance-review:{review_id}", now=rt.clock.now(), tz=rt.settings.tz
+        )
 
 
 def meal_delivered(meal_id: int, volunteer_id: int) -> None:
@@ -206,6 +216,14 @@ def close_meal_days() -> int:
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)
+
+
+def integrity_sweep() -> int:
+    """Daily at 21:45 local: the day's anomalies flagged for the hubs (integrity.detect)."""
+    rt = runtime()
+    now = rt.clock.now()
+    with rt.tx() as session:
+        return detect.sweep(session, now.astimezone(rt.settings.tz).date(), now=now, tz=rt.settings.tz)
 
 
 def monthly_reports() -> int:

@@ -17,6 +17,7 @@ JOBS: dict[str, Callable] = {
     "card_sheet.requested": jobs.make_card_sheet,
     "attendance.closed": jobs.attendance_closed,
     "attendance.corrected": jobs.attendance_corrected,
+    "attendance.reviewed": jobs.attendance_reviewed,
     "meal.delivered": jobs.meal_delivered,
     "meal.delivery_undone": jobs.meal_delivery_undone,
     "points.expiring": jobs.notify_points_expiring,
