@@ -54,7 +54,7 @@ class FlagPage(msgspec.Struct):
 
 
 class Decision(msgspec.Struct):
-    note: Annotated[str | None, msgspec.Meta(max_length=service.NOTE_MAX)] = None  # a rejection needs one
+    note: Annotated[str, msgspec.Meta(max_length=service.NOTE_MAX)] | None = None  # a rejection needs one
 
 
 class Audit(msgspec.Struct):
