@@ -216,13 +216,19 @@ class IntegrityController(Controller):
         operation_id="getIntegritySettings",
         sync_to_thread=True,
         summary="How long after its slot or activity an offline scan is still paid without review",
-        responses=problems(_403="staff_only, role_required", _404="organization_not_found"),
+        responses=problems(
+            _403="staff_only, role_required, outside_your_scope", _404="organization_not_found"
+        ),
     )
     def get_settings(
         self, org_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> IntegritySettingsBody:
         require_staff(principal, "admin", "coordinator")
-        return IntegritySettingsBody(offline_grace_minutes=service.settings_of(session, org_id))
+        return IntegritySettingsBody(
+            offline_grace_minutes=service.settings_of(
+                session, org_id, staff_paths=principal.staff_paths, station_ids=principal.bound_station_ids
+            )
+        )
 
     @put(
         "/hubs/{org_id:int}/integrity-settings",

@@ -416,7 +416,7 @@ class MealController(Controller):
             raise not_found("助餐点 Meal point", "meal_point_not_found")
         point, _, slots, _ = found
         staff_at(session, principal, point)
-        integrity.heard(rt, principal.staff_user_id, rt.clock.now())  # the counter's tablet is online now
+        integrity.heard(rt, principal.staff_user_id, rt.clock.now(), session)  # the counter is online now
         day = local_today(rt)
         return CounterToday(
             day=day,

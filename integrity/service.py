@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from integrity import repository
 from integrity.models import AuditEntry, IntegrityFlag, IntegritySettings
 from linli import scope
-from linli.errors import FieldError, conflict, invalid, not_found
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from meals import counter, counter_day
 from orgs import service as orgs_service
 from volunteer import activities
@@ -35,17 +35,20 @@ NOTE_MAX = 200
 _heard: dict[tuple[int, int], datetime] = {}  # (runtime, staff user) → the minute last written
 
 
-def heard(rt, staff_user_id: int | None, now: datetime) -> None:
+def heard(rt, staff_user_id: int | None, now: datetime, session: Session | None = None) -> None:
     """Mark the minute in which a staff member's device talked to the server online (written once
-    a minute per staff member and process)."""
+    a minute per staff member and process), in the request's `session` if it has one."""
     if staff_user_id is None:
         return
     minute = now.replace(second=0, microsecond=0)
     key = (id(rt), staff_user_id)
     if _heard.get(key) == minute:
         return
-    with rt.tx() as session:
+    if session is not None:
         repository.add_presence(session, staff_user_id, minute)
+    else:
+        with rt.tx() as own:
+            repository.add_presence(own, staff_user_id, minute)
     _heard[key] = minute
 
 
@@ -194,9 +197,12 @@ def audit_log(session: Session, paths: list[str], **filters) -> list[AuditEntry]
     return repository.audit(session, paths, **filters)
 
 
-def settings_of(session: Session, org_id: int) -> int:
-    """The offline grace (minutes) that holds at an organization."""
-    return int(grace(session, orgs_service.get(session, org_id).path).total_seconds() // 60)
+def settings_of(session: Session, org_id: int, *, staff_paths: list[str], station_ids) -> int:
+    """The offline grace (minutes) that holds at a hub, for those who work in it."""
+    org = orgs_service.get(session, org_id)
+    if not scope.works_in(staff_paths, orgs_service.station_paths(session, station_ids or ()), org.path):
+        raise forbidden(f"您不在“{org.name}”工作 You do not work for this hub", scope.OUTSIDE)
+    return int(grace(session, org.path).total_seconds() // 60)
 
 
 def set_grace(

@@ -13,6 +13,7 @@ import pytest
 
 from accounts import service as accounts_service
 from api.app import create_app
+from integrity import service as integrity_service
 from meals import service as meal_service
 from orgs import service as orgs_service
 from points import ledger
@@ -94,6 +95,13 @@ MATRIX = {
     ("POST", "/api/v1/scans/batch"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/scans"): may(ADMINS, "coord_a", "coord_b", *VOLUNTEERS),
     ("POST", "/api/v1/qr/decode"): may(ANY_LOGIN),
+    ("GET", "/api/v1/integrity/flags"): may(ADMINS),
+    ("POST", "/api/v1/holds/{hold_id:int}/approve"): may(HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/holds/{hold_id:int}/reject"): may(HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/integrity/flags/{flag_id:int}/dismiss"): may(HUB_A_ADMINS, hides=True),
+    ("GET", "/api/v1/integrity/audit"): may(ADMINS),
+    ("GET", "/api/v1/hubs/{org_id:int}/integrity-settings"): may(HUB_A_STAFF),
+    ("PUT", "/api/v1/hubs/{org_id:int}/integrity-settings"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/attendances/{attendance_id:int}/annul"): may(HUB_A_STAFF, hides=True),
     ("POST", "/api/v1/attendances/{attendance_id:int}/correct"): may(HUB_A_STAFF, hides=True),
     ("GET", "/api/v1/attendances"): may(ADMINS, "coord_a", "coord_b"),
@@ -105,7 +113,7 @@ MATRIX = {
     ("POST", "/api/v1/teams/{team_id:int}/card-sheets"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/funding-agreements"): may(ADMINS),
     ("POST", "/api/v1/funding-agreements"): may(HUB_A_ADMINS),
-    ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_STAFF, hides=True),
+    ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_ADMINS, hides=True),
     ("GET", "/api/v1/stations/{station_id:int}/meals-today"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meal-points"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/meal-points"): may(HUB_A_ADMINS),
@@ -168,6 +176,8 @@ def bodies(ids: dict) -> dict:
     return {
         ("POST", "/api/v1/auth/tokens"): {"username": "county", "password": PASSWORD},
         ("POST", "/api/v1/auth/codes"): {"phone": "13807310001"},
+        ("POST", "/api/v1/holds/{hold_id:int}/reject"): {"note": "未到场"},
+        ("PUT", "/api/v1/hubs/{org_id:int}/integrity-settings"): {"offline_grace_minutes": 180},
         ("POST", "/api/v1/volunteers"): {"name": "李四", "phone": "13807310003", "consent": True},
         ("POST", "/api/v1/teams/{team_id:int}/invitations"): {"phone": "13807310004"},
         ("POST", "/api/v1/filings/{filing_id:int}/reject"): {"reason": "矩阵"},
@@ -387,6 +397,15 @@ def world(rt, client, clock):
         json={"payload": rt.codes.diner_card(diner.id, 1), "station_id": points["a"].station_id},
     )
     assert meal["outcome"] == "meal_served", meal
+    with rt.tx() as s:  # a flag in A's hub, for the integrity routes
+        hold = integrity_service.flag(
+            s,
+            kind="paused_diner",
+            subject=f"meal:{meal['meal']['id']}",
+            path=orgs_service.get(s, county.org_a).path,
+            detail={},
+            now=now,
+        )
     booking = api(
         "coord_a",
         "POST",
@@ -460,6 +479,9 @@ def world(rt, client, clock):
         "run_id": run,
         "order_id": order.json()["id"],
         "hub_id": county.hub_a,
+        "org_id": county.hub_a,
+        "hold_id": hold,
+        "flag_id": hold,
         "volunteer_id": vol_id,
         "round_id": round_id,
         "certificate_id": "1-abc",
