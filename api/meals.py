@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
+from accounts import service as accounts_service
 from accounts.principal import Principal
 from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
 from api.problems import problems
@@ -39,6 +40,7 @@ from meals.schemas import (
     VoidBody,
 )
 from orgs import service as orgs_service
+from reports.service import partner_of
 
 
 def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
@@ -119,19 +121,31 @@ class MealController(Controller):
         "/funding-agreements",
         operation_id="listFundingAgreements",
         sync_to_thread=True,
-        summary="Funding agreements paying at meal points under the administrator, with budgets used",
+        summary="Funding agreements paying at meal points under the administrator, with budgets used;"
+        " for a partner (its users, its API keys), its own, with who linked it and when",
         responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
         self, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> list[AgreementListed]:
-        require_staff(principal, "admin")
-        points = [p.id for p in service.points_under(session, principal.admin_paths)]
+        partner_id = partner_of(principal)
+        if partner_id is not None and not principal.has_role("admin"):
+            listed = service.agreements_of_partner(session, partner_id)
+        else:
+            require_staff(principal, "admin")
+            listed = service.agreements_at(
+                session, [p.id for p in service.points_under(session, principal.admin_paths)]
+            )
         return [
             AgreementListed(
-                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
+                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__},
+                meal_point_ids=sorted(ids),
+                linked_by=accounts_service.staff_user(session, a.created_by).display_name
+                if a.partner_id is not None and a.created_by is not None
+                else None,
+                linked_at=a.created_at if a.partner_id is not None else None,
             )
-            for a, ids in service.agreements_at(session, points)
+            for a, ids in listed
         ]
 
     @post(
@@ -281,7 +295,8 @@ class MealController(Controller):
         operation_id="createFundingAgreement",
         status_code=201,
         sync_to_thread=True,
-        summary="A funder's agreement: period, budget, subsidy schedule, meal points",
+        summary="A funder's agreement: period, budget, subsidy schedule, meal points; naming a partner"
+        " needs a scope over every meal point the partner already funds (a county's admins)",
         responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
     )
     def agreement(
@@ -291,14 +306,17 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AgreementRead:
-        require_staff(principal, "admin")
+        staff_id = require_staff(principal, "admin")
         for point_id in set(data.meal_point_ids):
             point = service.get_point(session, point_id)
             orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
+        if data.partner_id is not None:
+            service.require_may_link(session, principal.admin_paths, data.partner_id)
         a = service.create_agreement(
             session,
             service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
             rt.clock.now(),
+            created_by=staff_id,
         )
         return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
 

@@ -142,6 +142,9 @@ class FundingAgreement(Base):
     schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
     week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
     home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # who made it and when: with a partner, who linked that partner to these meal points (its
+    # reports then cover them), shown to the partner (GET /api/v1/funding-agreements)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

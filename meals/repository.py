@@ -81,6 +81,29 @@ def partner_exists(session: Session, partner_id: int) -> bool:
     return session.get(Partner, partner_id) is not None
 
 
+def partner_point_paths(session: Session, partner_id: int) -> list[tuple[str, str]]:
+    """(name, organization path) of every meal point the partner's agreements pay at."""
+    return session.execute(
+        select(MealPoint.name, Organization.path)
+        .join(AgreementPoint, AgreementPoint.meal_point_id == MealPoint.id)
+        .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+        .join(Organization, Organization.id == MealPoint.org_id)
+        .where(FundingAgreement.partner_id == partner_id)
+        .distinct()
+        .order_by(Organization.path, MealPoint.name)
+    ).all()
+
+
+def agreements_of_partner(session: Session, partner_id: int) -> list[tuple[FundingAgreement, int]]:
+    """The partner's agreements, a row per point each pays at."""
+    return session.execute(
+        select(FundingAgreement, AgreementPoint.meal_point_id)
+        .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+        .where(FundingAgreement.partner_id == partner_id)
+        .order_by(FundingAgreement.ends_on.desc(), FundingAgreement.id)
+    ).all()
+
+
 # Diners
 
 

@@ -139,10 +139,13 @@ class AgreementRead(msgspec.Struct):
     schedule: list
     week_cap: int | None
     home_point_only: bool
+    partner_id: int | None = None  # the partner enterprise whose money it is
 
 
 class AgreementListed(AgreementRead):
     meal_point_ids: list[int] = []  # every meal point it pays at
+    linked_by: str | None = None  # with a partner: the administrator who linked it (display name)
+    linked_at: datetime | None = None  # and when
 
 
 class UnsubsidizedBody(msgspec.Struct):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from linli import pii
+from linli import pii, scope
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.signing import Signer
 from meals import repository
@@ -130,10 +130,33 @@ def points_under(
 
 def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
     """The agreements paying at any of these meal points, each with every point it pays at."""
+    return _with_points(repository.agreements_at(session, point_ids))
+
+
+def agreements_of_partner(session: Session, partner_id: int) -> list[tuple[FundingAgreement, list[int]]]:
+    """A partner's agreements, each with every point it pays at."""
+    return _with_points(repository.agreements_of_partner(session, partner_id))
+
+
+def _with_points(rows) -> list[tuple[FundingAgreement, list[int]]]:
     out: dict[int, tuple[FundingAgreement, list[int]]] = {}
-    for a, point_id in repository.agreements_at(session, point_ids):
+    for a, point_id in rows:
         out.setdefault(a.id, (a, []))[1].append(point_id)
     return list(out.values())
+
+
+def require_may_link(session: Session, admin_paths: list[str], partner_id: int) -> None:
+    """Who may link a partner to an agreement (its reports then cover the agreement's meal points):
+    an admin whose grants reach every meal point the partner's agreements already pay at, so a
+    county's admins, and a hub's for a partner that funds only in that hub. Otherwise any hub could
+    put its meal points into the reports of another hub's partner. 403 `outside_your_scope`."""
+    for name, path in repository.partner_point_paths(session, partner_id):
+        scope.require(
+            admin_paths,
+            path,
+            f"该合作企业资助的“{name}”不在您的管理范围内，请县级管理员关联"
+            " The partner funds meal points outside your scope; a county administrator may link it",
+        )
 
 
 def slots_of(session: Session, point_id: int) -> list[MealSlot]:
@@ -301,7 +324,9 @@ class AgreementInput:
     home_point_only: bool = False
 
 
-def create_agreement(session: Session, data: AgreementInput, now: datetime) -> FundingAgreement:
+def create_agreement(
+    session: Session, data: AgreementInput, now: datetime, created_by: int | None = None
+) -> FundingAgreement:
     errors: list[FieldError] = []
     _text(errors, "name", data.name, 1, 100, "名称")
     if data.funder_kind not in FUNDER_KINDS:
@@ -335,6 +360,7 @@ def create_agreement(session: Session, data: AgreementInput, now: datetime) -> F
         schedule=data.schedule,
         week_cap=data.week_cap,
         home_point_only=data.home_point_only,
+        created_by=created_by,
         created_at=now,
     )
     session.add(agreement)

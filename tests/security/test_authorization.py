@@ -111,7 +111,7 @@ MATRIX = {
     ("GET", "/api/v1/files/{file_id:int}"): may(HUB_A_ADMINS, hides=True),
     ("POST", "/api/v1/me/card/reissue"): may(*VOLUNTEERS),
     ("POST", "/api/v1/teams/{team_id:int}/card-sheets"): may(HUB_A_ADMINS),
-    ("GET", "/api/v1/funding-agreements"): may(ADMINS),
+    ("GET", "/api/v1/funding-agreements"): may(ADMINS, PARTNER_A, "partner_b"),  # partners: their own
     ("POST", "/api/v1/funding-agreements"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_ADMINS, hides=True),
     ("GET", "/api/v1/stations/{station_id:int}/meals-today"): may(HUB_A_STAFF),
