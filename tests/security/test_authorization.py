@@ -449,7 +449,7 @@ def world(rt, client, clock):
     w.ids = {
         # a login code proving the phone that registers: placed twice, so that after the first
         # registration spends one, every later one is answered `phone_taken`
-        "login_code": [place_code(rt, "13807310003", code="246810") for _ in range(2)][0],
+        "login_code": place_code(rt, "13807310003", code=place_code(rt, "13807310003", code="246810")),
         "code": "S.K1.AAAA",
         "file_path": "linli.css",
         "path": "openapi.yaml",
