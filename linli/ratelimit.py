@@ -18,7 +18,8 @@ from linli.errors import too_many
 log = logging.getLogger(__name__)
 
 # (requests, window in seconds)
-FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords or codes for one username or phone
+FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords for one username (a phone's codes wear out instead)
+FAILED_REGISTRATIONS_PER_ADDRESS = (10, 600)  # registrations refused for a wrong code, per address
 
 
 def _bucket(key: str, window: int, now: datetime) -> tuple[str, int]:

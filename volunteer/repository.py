@@ -32,8 +32,9 @@ def by_phone(session: Session, phone: str) -> Volunteer | None:
     return session.scalar(select(Volunteer).where(Volunteer.phone == phone))
 
 
-def id_hash_taken(session: Session, hashes: list[str]) -> bool:
-    return session.scalar(select(Volunteer.id).where(Volunteer.id_hash.in_(hashes)).limit(1)) is not None
+def id_holder(session: Session, hashes: list[str]) -> int | None:
+    """The volunteer whose resident ID has one of these keyed hashes, if any."""
+    return session.scalar(select(Volunteer.id).where(Volunteer.id_hash.in_(hashes)).limit(1))
 
 
 def live_filing(session: Session, volunteer_id: int, team_id: int) -> Filing | None:

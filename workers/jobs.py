@@ -23,6 +23,7 @@ from points.rules import hub_of
 from reports import service as reports
 from reports import webhooks
 from volunteer import activities, attendance, cards
+from volunteer import service as volunteer_service
 from workers.context import runtime
 
 log = logging.getLogger("linli.jobs")
@@ -48,6 +49,15 @@ def send_login_code(phone: str, code: str) -> None:
     with rt.tx() as session:
         if _first_run(session):
             configured_sender(rt.redis).send(phone, code)
+
+
+def notify_id_number_reused(holder_id: int, new_phone: str) -> None:
+    """Tell a resident ID number's holder that a new registration gave it (`volunteer.service.register`)."""
+    rt = runtime()
+    with rt.tx() as session:
+        notice = volunteer_service.id_reuse_notice(session, holder_id, new_phone)
+        if notice and _first_run(session):
+            configured_sender(rt.redis).notify(*notice)
 
 
 def make_card_sheet(file_id: int) -> None:

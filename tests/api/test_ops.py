@@ -25,7 +25,8 @@ def test_database_down_is_503_everywhere_not_a_traceback(rt):
     with TestClient(app=create_app(down)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["database"].startswith("unavailable")
-        r = c.post("/api/v1/volunteers", json={"name": "王秀英", "phone": "13807310001", "consent": True})
+        body = {"name": "王秀英", "phone": "13807310001", "consent": True, "code": "123456"}
+        r = c.post("/api/v1/volunteers", json=body)
         assert r.status_code == 503
         assert r.json()["code"] == "service_unavailable"
         assert r.headers["content-type"].startswith("application/problem+json")

@@ -24,6 +24,8 @@ from tests.fixtures.builders import (
     make_activity,
     make_county,
     make_station,
+    place_code,
+    register,
     staff_token,
     staff_user,
     valid_id,
@@ -178,7 +180,12 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/auth/codes"): {"phone": "13807310001"},
         ("POST", "/api/v1/holds/{hold_id:int}/reject"): {"note": "未到场"},
         ("PUT", "/api/v1/hubs/{org_id:int}/integrity-settings"): {"offline_grace_minutes": 180},
-        ("POST", "/api/v1/volunteers"): {"name": "李四", "phone": "13807310003", "consent": True},
+        ("POST", "/api/v1/volunteers"): {
+            "name": "李四",
+            "phone": "13807310003",
+            "consent": True,
+            "code": ids["login_code"],
+        },
         ("POST", "/api/v1/teams/{team_id:int}/invitations"): {"phone": "13807310004"},
         ("POST", "/api/v1/filings/{filing_id:int}/reject"): {"reason": "矩阵"},
         ("POST", "/api/v1/partners/{partner_id:int}/api-keys"): {"name": "矩阵"},
@@ -374,8 +381,7 @@ def world(rt, client, clock):
 
     # the volunteer V, filed with hub A's approval team and approved; W, filed nowhere
     for phone in ("13807310001", "13807310002"):
-        r = client.post("/api/v1/volunteers", json={"name": "王秀英", "phone": phone, "consent": True})
-        assert r.status_code == 201
+        register(client, phone=phone)
     vol = volunteer_token(rt, "13807310001")
     vol_id = client.get("/api/v1/me", headers=vol).json()["volunteer"]["id"]
     filing = client.post(f"/api/v1/teams/{county.approval_team}/filings", headers=vol).json()["id"]
@@ -460,6 +466,9 @@ def world(rt, client, clock):
     )["id"]
     key = api("partner_a", "POST", f"/api/v1/partners/{partner_a}/api-keys", json={"name": "月报"})
     w.ids = {
+        # a login code proving the phone that registers: placed twice, so that after the first
+        # registration spends one, every later one is answered `phone_taken`
+        "login_code": place_code(rt, "13807310003", code=place_code(rt, "13807310003", code="246810")),
         "code": "S.K1.AAAA",
         "file_path": "linli.css",
         "path": "openapi.yaml",
