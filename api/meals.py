@@ -12,7 +12,7 @@ from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
-from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
+from api.deps import AUTH, MAX_ID, Cursor, Id, Limit, local_today, next_cursor, page, require_staff
 from api.problems import problems
 from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
@@ -23,12 +23,14 @@ from meals.schemas import (
     AdjustmentRead,
     AgreementBody,
     AgreementListed,
+    AgreementPage,
     AgreementRead,
     CounterToday,
     DinerBody,
     DinerPage,
     DinerRead,
     MealPointBody,
+    MealPointPage,
     MealPointRead,
     MealRead,
     PauseBody,
@@ -108,11 +110,19 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_points(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[MealPointRead]:
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> MealPointPage:
         require_staff(principal, "admin", "coordinator")
-        points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
-        return [_point_read(session, p) for p in points]
+        after, limit = page(cursor, limit)
+        points = service.points_under(
+            session, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
+        )
+        items = [_point_read(session, p) for p in points]
+        return MealPointPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
         "/funding-agreements",
@@ -122,16 +132,22 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[AgreementListed]:
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AgreementPage:
         require_staff(principal, "admin")
+        before, limit = page(cursor, limit)
         points = [p.id for p in service.points_under(session, principal.admin_paths)]
-        return [
+        items = [
             AgreementListed(
                 **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
             )
-            for a, ids in service.agreements_at(session, points)
+            for a, ids in service.agreements_at(session, points, before_id=before, limit=limit)
         ]
+        return AgreementPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/diners",

@@ -49,6 +49,11 @@ class MealPointRead(msgspec.Struct):
     slots: list[SlotBody]
 
 
+class MealPointPage(msgspec.Struct):
+    items: list[MealPointRead]
+    next: str | None
+
+
 class DinerBody(msgspec.Struct):
     name: str
     birth_date: date
@@ -143,6 +148,11 @@ class AgreementRead(msgspec.Struct):
 
 class AgreementListed(AgreementRead):
     meal_point_ids: list[int] = []  # every meal point it pays at
+
+
+class AgreementPage(msgspec.Struct):
+    items: list[AgreementListed]
+    next: str | None
 
 
 class UnsubsidizedBody(msgspec.Struct):
@@ -242,6 +252,7 @@ class CardBody(msgspec.Struct):
 
 class BookingPage(msgspec.Struct):
     items: list[BookingRead]
+    next: str | None = None  # always null: a diner's bookings from today on come whole
 
 
 # Home delivery (送餐上门)
@@ -278,3 +289,4 @@ class RunRead(msgspec.Struct, omit_defaults=True):
 
 class RunPage(msgspec.Struct):
     items: list[RunRead]
+    next: str | None = None  # always null: a day's runs come whole

@@ -119,19 +119,28 @@ def get_point(session: Session, point_id: int) -> MealPoint:
 
 
 def points_under(
-    session: Session, paths: list[str], station_ids: frozenset[int] = frozenset()
+    session: Session,
+    paths: list[str],
+    station_ids: frozenset[int] = frozenset(),
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[MealPoint]:
     """The meal points of organizations under any of these paths, and those whose counter is one of
-    these stations (a coordinator bound to it), by name."""
+    these stations (a coordinator bound to it), by id: all of them, or a page (`limit` after
+    `after_id`)."""
     if not paths and not station_ids:
         return []
-    return repository.points_under(session, paths, station_ids)
+    return repository.points_under(session, paths, station_ids, after_id, limit)
 
 
-def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
-    """The agreements paying at any of these meal points, each with every point it pays at."""
+def agreements_at(
+    session: Session, point_ids: list[int], *, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, list[int]]]:
+    """A page of the agreements paying at any of these meal points, newest first, each with every
+    point it pays at."""
     out: dict[int, tuple[FundingAgreement, list[int]]] = {}
-    for a, point_id in repository.agreements_at(session, point_ids):
+    for a, point_id in repository.agreements_at(session, point_ids, before_id, limit):
         out.setdefault(a.id, (a, []))[1].append(point_id)
     return list(out.values())
 
