@@ -48,10 +48,11 @@ def live_api_key(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
 
 
-def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.partner_id == partner_id).order_by(ApiKey.id.desc()))
-    )
+def api_keys(session: Session, partner_id: int, before_id: int, limit: int) -> list[ApiKey]:
+    q = select(ApiKey).where(ApiKey.partner_id == partner_id)
+    if before_id:
+        q = q.where(ApiKey.id < before_id)
+    return list(session.scalars(q.order_by(ApiKey.id.desc()).limit(limit)))
 
 
 def api_key(session: Session, partner_id: int, key_id: int) -> ApiKey | None:

@@ -212,9 +212,9 @@ def create_api_key(session: Session, *, partner_id: int, name: str, created_by: 
     return row, key
 
 
-def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
-    """A partner's keys, newest first (their prefixes, never the keys)."""
-    return repository.api_keys(session, partner_id)
+def api_keys(session: Session, partner_id: int, *, before_id: int, limit: int) -> list[ApiKey]:
+    """A page of a partner's keys, newest first (their prefixes, never the keys)."""
+    return repository.api_keys(session, partner_id, before_id, limit)
 
 
 def revoke_api_key(session: Session, partner_id: int, key_id: int, now: datetime) -> ApiKey:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service as accounts_service
 from accounts.principal import Principal
-from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
+from api.deps import AUTH, MAX_ID, Cursor, Id, Limit, local_today, next_cursor, page, require_staff
 from api.problems import problems
 from integrity import service as integrity
 from linli import qr, scope
@@ -25,12 +25,14 @@ from meals.schemas import (
     AdjustmentRead,
     AgreementBody,
     AgreementListed,
+    AgreementPage,
     AgreementRead,
     CounterToday,
     DinerBody,
     DinerPage,
     DinerRead,
     MealPointBody,
+    MealPointPage,
     MealPointRead,
     MealRead,
     PauseBody,
@@ -111,11 +113,19 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_points(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[MealPointRead]:
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> MealPointPage:
         require_staff(principal, "admin", "coordinator")
-        points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
-        return [_point_read(session, p) for p in points]
+        after, limit = page(cursor, limit)
+        points = service.points_under(
+            session, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
+        )
+        items = [_point_read(session, p) for p in points]
+        return MealPointPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
         "/funding-agreements",
@@ -126,17 +136,21 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[AgreementListed]:
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AgreementPage:
+        before, limit = page(cursor, limit)
         partner_id = partner_of(principal)
         if partner_id is not None and not principal.has_role("admin"):
-            listed = service.agreements_of_partner(session, partner_id)
+            listed = service.agreements_of_partner(session, partner_id, before_id=before, limit=limit)
         else:
             require_staff(principal, "admin")
-            listed = service.agreements_at(
-                session, [p.id for p in service.points_under(session, principal.admin_paths)]
-            )
-        return [
+            points = [p.id for p in service.points_under(session, principal.admin_paths)]
+            listed = service.agreements_at(session, points, before_id=before, limit=limit)
+        items = [
             AgreementListed(
                 **{f: getattr(a, f) for f in AgreementRead.__struct_fields__},
                 meal_point_ids=sorted(ids),
@@ -147,6 +161,7 @@ class MealController(Controller):
             )
             for a, ids in listed
         ]
+        return AgreementPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/diners",

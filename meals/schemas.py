@@ -49,6 +49,11 @@ class MealPointRead(msgspec.Struct):
     slots: list[SlotBody]
 
 
+class MealPointPage(msgspec.Struct):
+    items: list[MealPointRead]
+    next: str | None
+
+
 class DinerBody(msgspec.Struct):
     name: str
     birth_date: date
@@ -148,6 +153,11 @@ class AgreementListed(AgreementRead):
     linked_at: datetime | None = None  # and when
 
 
+class AgreementPage(msgspec.Struct):
+    items: list[AgreementListed]
+    next: str | None
+
+
 class UnsubsidizedBody(msgspec.Struct):
     diner_id: RowId
     meal_point_id: RowId
@@ -245,6 +255,7 @@ class CardBody(msgspec.Struct):
 
 class BookingPage(msgspec.Struct):
     items: list[BookingRead]
+    next: str | None = None  # always null: a diner's bookings from today on come whole
 
 
 # Home delivery (送餐上门)
@@ -281,3 +292,4 @@ class RunRead(msgspec.Struct, omit_defaults=True):
 
 class RunPage(msgspec.Struct):
     items: list[RunRead]
+    next: str | None = None  # always null: a day's runs come whole

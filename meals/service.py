@@ -119,23 +119,34 @@ def get_point(session: Session, point_id: int) -> MealPoint:
 
 
 def points_under(
-    session: Session, paths: list[str], station_ids: frozenset[int] = frozenset()
+    session: Session,
+    paths: list[str],
+    station_ids: frozenset[int] = frozenset(),
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[MealPoint]:
     """The meal points of organizations under any of these paths, and those whose counter is one of
-    these stations (a coordinator bound to it), by name."""
+    these stations (a coordinator bound to it), by id: all of them, or a page (`limit` after
+    `after_id`)."""
     if not paths and not station_ids:
         return []
-    return repository.points_under(session, paths, station_ids)
+    return repository.points_under(session, paths, station_ids, after_id, limit)
 
 
-def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
-    """The agreements paying at any of these meal points, each with every point it pays at."""
-    return _with_points(repository.agreements_at(session, point_ids))
+def agreements_at(
+    session: Session, point_ids: list[int], *, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, list[int]]]:
+    """A page of the agreements paying at any of these meal points, newest first, each with every
+    point it pays at."""
+    return _with_points(repository.agreements_at(session, point_ids, before_id, limit))
 
 
-def agreements_of_partner(session: Session, partner_id: int) -> list[tuple[FundingAgreement, list[int]]]:
-    """A partner's agreements, each with every point it pays at."""
-    return _with_points(repository.agreements_of_partner(session, partner_id))
+def agreements_of_partner(
+    session: Session, partner_id: int, *, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, list[int]]]:
+    """A page of a partner's agreements, newest first, each with every point it pays at."""
+    return _with_points(repository.agreements_of_partner(session, partner_id, before_id, limit))
 
 
 def _with_points(rows) -> list[tuple[FundingAgreement, list[int]]]:

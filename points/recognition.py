@@ -146,9 +146,9 @@ def _service_by_org(session: Session, hub_id: int, start: date, end: date) -> di
     return out
 
 
-def rounds_of(session: Session, hub_id: int) -> list[CommendationRound]:
-    """A hub's rounds, newest first."""
-    return repo.rounds_of(session, hub_id)
+def rounds_of(session: Session, hub_id: int, *, before_id: int, limit: int) -> list[CommendationRound]:
+    """A page of a hub's rounds, the newest (last started) first."""
+    return repo.rounds_of(session, hub_id, before_id, limit)
 
 
 def get_round(session: Session, round_id: int) -> CommendationRound:

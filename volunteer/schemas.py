@@ -298,6 +298,11 @@ class RosterEntry(msgspec.Struct):
     attendances: list[AttendanceRead]
 
 
+class RosterPage(msgspec.Struct):
+    items: list[RosterEntry]
+    next: str | None
+
+
 class FileStatus(msgspec.Struct):
     id: int
     kind: str

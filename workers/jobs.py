@@ -155,7 +155,8 @@ def notify_partner(report_id: int) -> None:
     with rt.tx() as session:
         call = webhooks.delivery(session, rt.signer, report_id, rt.settings.base_url)
     if call is not None:
-        refused = webhooks.send(call, allow_private=rt.settings.demo)
+        at = int(rt.clock.now().timestamp())  # signed with the time it is sent (each retry anew)
+        refused = webhooks.send(call, at=at, allow_private=rt.settings.demo)
         if refused:
             log.warning("webhook of partner %s not sent: %s", call.partner_id, refused)
 

@@ -96,22 +96,23 @@ def test_meal_points_and_agreements_are_listed_within_the_staff_members_part_of_
     clock.at = LUNCH
     canteen = Canteen(rt, client)
     admin = staff_token(client, "admin_a")
-    points = client.get("/api/v1/meal-points", headers=admin).json()
+    points = client.get("/api/v1/meal-points", headers=admin).json()["items"]
     assert [(p["id"], p["station_id"], [s["slot"] for s in p["slots"]]) for p in points] == [
         (canteen.point.id, canteen.station, ["breakfast", "lunch", "dinner"])
     ]
-    agreements = client.get("/api/v1/funding-agreements", headers=admin).json()
+    agreements = client.get("/api/v1/funding-agreements", headers=admin).json()["items"]
     assert {(a["id"], tuple(a["meal_point_ids"]), a["budget_used"]) for a in agreements} == {
         (canteen.government, (canteen.point.id,), 0),
         (canteen.enterprise, (canteen.point.id,), 0),
     }
     assert [
-        p["id"] for p in client.get("/api/v1/meal-points", headers=staff_token(client, "counter")).json()
+        p["id"]
+        for p in client.get("/api/v1/meal-points", headers=staff_token(client, "counter")).json()["items"]
     ] == [canteen.point.id]
     # another hub's admin sees neither; a coordinator does not see the money
     staff_user(rt, "admin_b", "admin", org_id=canteen.county.hub_b)
     other = staff_token(client, "admin_b")
-    assert client.get("/api/v1/meal-points", headers=other).json() == []
-    assert client.get("/api/v1/funding-agreements", headers=other).json() == []
+    assert client.get("/api/v1/meal-points", headers=other).json() == {"items": [], "next": None}
+    assert client.get("/api/v1/funding-agreements", headers=other).json() == {"items": [], "next": None}
     r = client.get("/api/v1/funding-agreements", headers=staff_token(client, "counter"))
     assert r.status_code == 403 and r.json()["code"] == "role_required"

@@ -242,7 +242,9 @@ def test_a_hubs_rounds_are_listed_newest_first_for_its_admins_only(rounds, clien
             headers=admin,
         )
         assert r.status_code == 201
-    listed = client.get(f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=admin).json()
+    listed = client.get(f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=admin).json()[
+        "items"
+    ]
     assert [r["title"] for r in listed] == ["六月", "五月"]
     assert all(r["commendations"] is not None for r in listed)
     staff_user(rounds.rt, "admin_b", "admin", org_id=rounds.county.hub_b)

@@ -359,8 +359,10 @@ def test_monthly_reports_reach_partners_with_a_signed_notice(client, rt, clock):
     }
     assert len(Hook.received) == 2
     for headers, body in Hook.received:
-        expected = "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-Linli-Signature"] == expected
+        sent = int(headers["X-Linli-Signature"].split(",")[0].removeprefix("t="))
+        assert abs(sent - clock.now().timestamp()) < 60  # signed with the time it was sent
+        mac = hmac.new(hook["secret"].encode(), f"{sent}.".encode() + body, hashlib.sha256).hexdigest()
+        assert headers["X-Linli-Signature"] == f"t={sent},v1={mac}"
         notice = json.loads(body)
         assert notice["event"] == "report.ready" and notice["report_id"] in {r["id"] for r in listed}
     with rt.tx() as s:
