@@ -122,7 +122,7 @@ def test_the_partner_sees_who_linked_it_and_when(month, client, rt):
     for who in (staff_token(client, "partner1"), {"Authorization": f"Bearer {key}"}):
         r = client.get("/api/v1/funding-agreements", headers=who)
         assert r.status_code == 200, r.text
-        listed = {a["name"]: a for a in r.json()}
+        listed = {a["name"]: a for a in r.json()["items"]}
         # its own agreements only (not the government's or the other partner's at the same point)
         assert set(listed) == {"泉心社会企业", "星沙助餐"}
         linked = listed["星沙助餐"]
@@ -133,8 +133,8 @@ def test_the_partner_sees_who_linked_it_and_when(month, client, rt):
         )
         assert datetime.fromisoformat(linked["linked_at"]) == rt.clock.now()
         assert listed["泉心社会企业"]["linked_by"] is None  # made before links were recorded
-    other = client.get("/api/v1/funding-agreements", headers=staff_token(client, "partner2")).json()
+    other = client.get("/api/v1/funding-agreements", headers=staff_token(client, "partner2")).json()["items"]
     assert [a["name"] for a in other] == ["星沙慈善基金"]
     # hub admins see the link on their agreements too
-    hub_b = client.get("/api/v1/funding-agreements", headers=staff_token(client, "admin_b")).json()
+    hub_b = client.get("/api/v1/funding-agreements", headers=staff_token(client, "admin_b")).json()["items"]
     assert [(a["name"], a["linked_by"]) for a in hub_b] == [("星沙助餐", "county_admin")]
