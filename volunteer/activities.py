@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from linli import scope
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from orgs import service as orgs_service
 from volunteer import repository
@@ -64,7 +65,7 @@ def _check(session: Session, data: ActivityInput) -> None:
     org = orgs_service.get(session, data.org_id)
     for team_id in data.team_ids or []:
         team = orgs_service.get_team(session, team_id)
-        if not team.path.startswith(org.path):
+        if not scope.covers([org.path], team.path):
             raise invalid(
                 [
                     FieldError(
@@ -192,7 +193,7 @@ def eligibility_problem(
         org_path = orgs_service.get(session, activity.org_id).path
     if filed is None:
         filed = repository.approved_team_paths(session, volunteer_id)
-    in_subtree = [team_id for team_id, path in filed if path.startswith(org_path)]
+    in_subtree = [team_id for team_id, path in filed if scope.covers([org_path], path)]
     if activity.team_ids:
         if any(team_id in activity.team_ids for team_id, _ in filed):
             return None

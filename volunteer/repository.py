@@ -328,7 +328,7 @@ _FILED_HERE = (
     .where(
         Filing.volunteer_id == bindparam("volunteer_id"),
         Filing.status == _const("approved"),
-        _Team.path.startswith(Organization.path),
+        scope.within(_Team.path, [Organization.path]),
     )
     .exists()
 )
@@ -454,6 +454,7 @@ def generated_file(session: Session, file_id: int) -> GeneratedFile | None:
 
 
 # --- read by points (积分读取) ------------------------------------------------------------------
+
 
 def lock_volunteers_of_attendances(session: Session, attendance_ids) -> None:
     session.execute(
