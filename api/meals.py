@@ -49,6 +49,16 @@ def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> in
     raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
 
 
+def diner_served(session, principal: Principal, diner_id: int, point: MealPoint):
+    """A diner named in a request at `point` (the caller works there): 404 `diner_not_found`, and
+    403 `outside_your_scope` unless the caller serves them too (this is their home point, or the
+    caller works at their home point)."""
+    diner = service.get_diner(session, diner_id)
+    if diner.home_point_id != point.id:
+        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+    return diner
+
+
 def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
     """A meal of a point the staff member works at (404 or 403 otherwise), and their id."""
     meal = service.get_meal(session, meal_id)
@@ -268,8 +278,10 @@ class MealController(Controller):
         operation_id="createFundingAgreement",
         status_code=201,
         sync_to_thread=True,
-        summary="A funder's agreement: period, budget, subsidy schedule, meal points",
-        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
+        summary="A funder's agreement: period, budget, subsidy schedule, meal points; a partner enterprise is named by an administrator over all the meal points it funds, or the county's",
+        responses=problems(
+            _403="staff_only, outside_your_scope", _404="meal_point_not_found, partner_not_found"
+        ),
     )
     def agreement(
         self,
@@ -282,6 +294,8 @@ class MealController(Controller):
         for point_id in set(data.meal_point_ids):
             point = service.get_point(session, point_id)
             orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
+        if data.partner_id is not None:
+            service.require_partner_linkable(session, principal.admin_paths, data.partner_id)
         a = service.create_agreement(
             session,
             service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
@@ -312,6 +326,7 @@ class MealController(Controller):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
         point = service.get_point(session, data.meal_point_id)
         staff_id = staff_at(session, principal, point)
+        diner_served(session, principal, data.diner_id, point)
         meal = counter.record_unsubsidized(
             session,
             diner_id=data.diner_id,

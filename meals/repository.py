@@ -81,6 +81,20 @@ def partner_exists(session: Session, partner_id: int) -> bool:
     return session.get(Partner, partner_id) is not None
 
 
+def partner_point_paths(session: Session, partner_id: int) -> list[str]:
+    """The organization paths of the meal points the partner's agreements pay at."""
+    return list(
+        session.scalars(
+            select(Organization.path)
+            .join(MealPoint, MealPoint.org_id == Organization.id)
+            .join(AgreementPoint, AgreementPoint.meal_point_id == MealPoint.id)
+            .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+            .where(FundingAgreement.partner_id == partner_id)
+            .distinct()
+        )
+    )
+
+
 # Diners
 
 
