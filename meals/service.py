@@ -302,16 +302,13 @@ class AgreementInput:
 
 
 def require_partner_linkable(session: Session, admin_paths: list[str], partner_id: int) -> None:
-    """Who may name a partner enterprise on an agreement (its reports then include the agreement's
-    meal points): an administrator over every meal point the partner's agreements already pay at,
-    or a county administrator (the first agreement of a partner is the county's to make). 404
-    `partner_not_found`, 403 `outside_your_scope`."""
+    """Who may name a partner enterprise on an agreement (its reports then take in the agreement's
+    meal points): an administrator over every meal point the partner's agreements already pay at
+    (the county's cover all; a partner that funds nothing yet may be named by the hub that brings
+    it). 404 `partner_not_found`, 403 `outside_your_scope`."""
     if not repository.partner_exists(session, partner_id):
         raise not_found("合作企业 Partner", "partner_not_found")
-    paths = repository.partner_point_paths(session, partner_id)
-    if any(orgs_service.is_root_path(session, p) for p in admin_paths):
-        return
-    if not paths or not all(scope.covers(admin_paths, p) for p in paths):
+    if not all(scope.covers(admin_paths, p) for p in repository.partner_point_paths(session, partner_id)):
         raise forbidden(
             "该企业资助的助餐点不全在您的管理范围，请县级管理员关联"
             " The partner funds meal points outside what you administer; a county administrator links it",
