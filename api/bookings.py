@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import AUTH, Id, check_times, local_today
-from api.meals import diner_served, staff_at
+from api.meals import diner_of, staff_at
 from api.problems import problems
 from linli.runtime import Runtime
 from meals import bookings, service
@@ -59,7 +59,7 @@ class BookingController(Controller):
     ) -> BookingRead:
         point = service.get_point(session, point_id)
         staff_id = staff_at(session, principal, point)
-        diner = diner_served(session, principal, data.diner_id, point)
+        diner = diner_of(session, principal, data.diner_id)
         booking = bookings.book(
             session,
             diner=diner,

@@ -18,7 +18,7 @@ from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
 from meals import counter, counter_day, service
-from meals.models import Meal, MealPoint
+from meals.models import Diner, Meal, MealPoint
 from meals.schemas import (
     AdjustmentRead,
     AgreementBody,
@@ -40,22 +40,30 @@ from meals.schemas import (
 from orgs import service as orgs_service
 
 
-def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+def _works_at(session, principal: Principal, point: MealPoint) -> bool:
     """Staff of the point's organization subtree, or a coordinator bound to its counter."""
-    staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
     org = orgs_service.get(session, point.org_id)
-    if scope.may_use_station(principal.staff_paths, principal.bound_station_ids, point.station_id, org.path):
+    return scope.may_use_station(
+        principal.staff_paths, principal.bound_station_ids, point.station_id, org.path
+    )
+
+
+def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+    """The staff member's id if they work at the point (`_works_at`), else 403."""
+    staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
+    if _works_at(session, principal, point):
         return staff_id
-    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
+    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", scope.OUTSIDE)
 
 
-def diner_served(session, principal: Principal, diner_id: int, point: MealPoint):
-    """A diner named in a request at `point` (the caller works there): 404 `diner_not_found`, and
-    403 `outside_your_scope` unless the caller serves them too (this is their home point, or the
-    caller works at their home point)."""
+def diner_of(session, principal: Principal, diner_id: int) -> Diner:
+    """A diner a request names, in its path or its body: 404 `diner_not_found`, and 403
+    `outside_your_scope` unless the caller works at the diner's home point (the answer does not
+    say where someone else's diner eats)."""
+    require_staff(principal, "admin", "coordinator")
     diner = service.get_diner(session, diner_id)
-    if diner.home_point_id != point.id:
-        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+    if not _works_at(session, principal, service.get_point(session, diner.home_point_id)):
+        raise forbidden("该长者不在您服务的助餐点 You do not serve this diner", scope.OUTSIDE)
     return diner
 
 
@@ -228,8 +236,7 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
-        diner = service.get_diner(session, diner_id)
-        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        diner = diner_of(session, principal, diner_id)
         payload = rt.codes.diner_card(diner.id, diner.card_version)
         return Response(qr.png(payload), media_type="image/png")
 
@@ -248,11 +255,7 @@ class MealController(Controller):
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
 
     @post(
@@ -266,11 +269,7 @@ class MealController(Controller):
     def reissue(
         self, diner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.reissue_card(session, diner_id))
 
     @post(
@@ -326,7 +325,7 @@ class MealController(Controller):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
         point = service.get_point(session, data.meal_point_id)
         staff_id = staff_at(session, principal, point)
-        diner_served(session, principal, data.diner_id, point)
+        diner_of(session, principal, data.diner_id)
         meal = counter.record_unsubsidized(
             session,
             diner_id=data.diner_id,
