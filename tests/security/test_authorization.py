@@ -771,6 +771,7 @@ def world_b(rt, client, world):
     return world
 
 
+@pytest.mark.slow  # 50 requests, every table read before and after each
 def test_no_request_of_hub_b_may_name_a_row_of_hub_a(rt, client, world_b):
     """For every operation whose body names an id: hub B's admin and coordinator send the request
     B's admin may send about B's own rows, with one id (in the body or the path) naming hub A's row
