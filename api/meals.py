@@ -20,7 +20,7 @@ from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
 from meals import counter, counter_day, service
-from meals.models import Meal, MealPoint
+from meals.models import Diner, Meal, MealPoint
 from meals.schemas import (
     AdjustmentRead,
     AgreementBody,
@@ -45,13 +45,31 @@ from orgs import service as orgs_service
 from reports.service import partner_of
 
 
-def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+def _works_at(session, principal: Principal, point: MealPoint) -> bool:
     """Staff of the point's organization subtree, or a coordinator bound to its counter."""
-    staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
     org = orgs_service.get(session, point.org_id)
-    if scope.may_use_station(principal.staff_paths, principal.bound_station_ids, point.station_id, org.path):
+    return scope.may_use_station(
+        principal.staff_paths, principal.bound_station_ids, point.station_id, org.path
+    )
+
+
+def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
+    """The staff member's id if they work at the point (`_works_at`), else 403."""
+    staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
+    if _works_at(session, principal, point):
         return staff_id
-    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
+    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", scope.OUTSIDE)
+
+
+def diner_of(session, principal: Principal, diner_id: int) -> Diner:
+    """A diner a request names, in its path or its body: 404 `diner_not_found`, and 403
+    `outside_your_scope` unless the caller works at the diner's home point (the answer does not
+    say where someone else's diner eats)."""
+    require_staff(principal, "admin", "coordinator")
+    diner = service.get_diner(session, diner_id)
+    if not _works_at(session, principal, service.get_point(session, diner.home_point_id)):
+        raise forbidden("该长者不在您服务的助餐点 You do not serve this diner", scope.OUTSIDE)
+    return diner
 
 
 def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
@@ -248,16 +266,15 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
-        diner = service.get_diner(session, diner_id)
-        point = service.get_point(session, diner.home_point_id)
         # printing a card is an admin's act, kept in the audit log: a card's image is a meal's
         # proof at the counter, and a coordinator holding one could claim meals never served
-        staff_id = staff_at(session, principal, point, "admin")
+        staff_id = require_staff(principal, "admin")
+        diner = diner_of(session, principal, diner_id)
         integrity.audit(
             session,
             "diner_card.printed",
             f"diner:{diner.id}",
-            orgs_service.get(session, point.org_id).path,
+            orgs_service.get(session, service.get_point(session, diner.home_point_id).org_id).path,
             staff_id,
             rt.clock.now(),
             {"card_version": diner.card_version},
@@ -280,11 +297,7 @@ class MealController(Controller):
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
 
     @post(
@@ -298,11 +311,7 @@ class MealController(Controller):
     def reissue(
         self, diner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.reissue_card(session, diner_id))
 
     @post(
@@ -312,7 +321,9 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="A funder's agreement: period, budget, subsidy schedule, meal points; naming a partner"
         " needs a scope over every meal point the partner already funds (a county's admins)",
-        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
+        responses=problems(
+            _403="staff_only, outside_your_scope", _404="meal_point_not_found, partner_not_found"
+        ),
     )
     def agreement(
         self,
@@ -326,7 +337,7 @@ class MealController(Controller):
             point = service.get_point(session, point_id)
             orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
         if data.partner_id is not None:
-            service.require_may_link(session, principal.admin_paths, data.partner_id)
+            service.require_partner_linkable(session, principal.admin_paths, data.partner_id)
         a = service.create_agreement(
             session,
             service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
@@ -358,6 +369,7 @@ class MealController(Controller):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
         point = service.get_point(session, data.meal_point_id)
         staff_id = staff_at(session, principal, point)
+        diner_of(session, principal, data.diner_id)
         meal = counter.record_unsubsidized(
             session,
             diner_id=data.diner_id,

@@ -108,17 +108,18 @@ def partner_exists(session: Session, partner_id: int) -> bool:
     return session.get(Partner, partner_id) is not None
 
 
-def partner_point_paths(session: Session, partner_id: int) -> list[tuple[str, str]]:
-    """(name, organization path) of every meal point the partner's agreements pay at."""
-    return session.execute(
-        select(MealPoint.name, Organization.path)
-        .join(AgreementPoint, AgreementPoint.meal_point_id == MealPoint.id)
-        .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
-        .join(Organization, Organization.id == MealPoint.org_id)
-        .where(FundingAgreement.partner_id == partner_id)
-        .distinct()
-        .order_by(Organization.path, MealPoint.name)
-    ).all()
+def partner_point_paths(session: Session, partner_id: int) -> list[str]:
+    """The organization paths of the meal points the partner's agreements pay at."""
+    return list(
+        session.scalars(
+            select(Organization.path)
+            .join(MealPoint, MealPoint.org_id == Organization.id)
+            .join(AgreementPoint, AgreementPoint.meal_point_id == MealPoint.id)
+            .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+            .where(FundingAgreement.partner_id == partner_id)
+            .distinct()
+        )
+    )
 
 
 # Diners

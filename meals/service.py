@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from linli import pii, scope
-from linli.errors import FieldError, conflict, invalid, not_found
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.signing import Signer
 from meals import repository
 from meals.models import (
@@ -154,20 +154,6 @@ def _with_points(rows) -> list[tuple[FundingAgreement, list[int]]]:
     for a, point_id in rows:
         out.setdefault(a.id, (a, []))[1].append(point_id)
     return list(out.values())
-
-
-def require_may_link(session: Session, admin_paths: list[str], partner_id: int) -> None:
-    """Who may link a partner to an agreement (its reports then cover the agreement's meal points):
-    an admin whose grants reach every meal point the partner's agreements already pay at, so a
-    county's admins, and a hub's for a partner that funds only in that hub. Otherwise any hub could
-    put its meal points into the reports of another hub's partner. 403 `outside_your_scope`."""
-    for name, path in repository.partner_point_paths(session, partner_id):
-        scope.require(
-            admin_paths,
-            path,
-            f"该合作企业资助的“{name}”不在您的管理范围内，请县级管理员关联"
-            " The partner funds meal points outside your scope; a county administrator may link it",
-        )
 
 
 def slots_of(session: Session, point_id: int) -> list[MealSlot]:
@@ -333,6 +319,22 @@ class AgreementInput:
     partner_id: int | None = None
     week_cap: int | None = None
     home_point_only: bool = False
+
+
+def require_partner_linkable(session: Session, admin_paths: list[str], partner_id: int) -> None:
+    """Who may name a partner enterprise on an agreement (its reports then take in the agreement's
+    meal points): an administrator over every meal point the partner's agreements already pay at
+    (the county's cover all; a partner that funds nothing yet may be named by the hub that brings
+    it). Otherwise any hub could put its meal points into another hub's partner's reports. 404
+    `partner_not_found`, 403 `outside_your_scope`."""
+    if not repository.partner_exists(session, partner_id):
+        raise not_found("合作企业 Partner", "partner_not_found")
+    if not all(scope.covers(admin_paths, p) for p in repository.partner_point_paths(session, partner_id)):
+        raise forbidden(
+            "该企业资助的助餐点不全在您的管理范围，请县级管理员关联"
+            " The partner funds meal points outside what you administer; a county administrator links it",
+            scope.OUTSIDE,
+        )
 
 
 def create_agreement(

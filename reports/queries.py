@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from linli.scope import within
 from meals.models import (
     CATEGORIES,
     AgreementPoint,
@@ -96,7 +97,7 @@ def resolve_scope(session: Session, stored: dict) -> Scope:
             session.scalars(
                 select(MealPoint.id)
                 .join(Organization, Organization.id == MealPoint.org_id)
-                .where(Organization.path.startswith(org_path))
+                .where(within(Organization.path, [org_path]))
             )
         )
         agreements = tuple(

@@ -28,6 +28,18 @@ def get(session: Session, volunteer_id: int) -> Volunteer | None:
     return session.get(Volunteer, volunteer_id)
 
 
+def reached_from(session: Session, volunteer_id: int, paths: list[str]) -> bool:
+    """Whether the volunteer is filed (approved) with a team within `paths`, or has an attendance
+    at an activity of an organization within them."""
+    inside = scope.within(Organization.path, paths)
+    filed = select(Filing.id).join(Organization, Organization.id == Filing.team_id)
+    filed = filed.where(Filing.volunteer_id == volunteer_id, Filing.status == "approved", inside)
+    served = select(Attendance.id).join(Activity, Activity.id == Attendance.activity_id)
+    served = served.join(Organization, Organization.id == Activity.org_id)
+    served = served.where(Attendance.volunteer_id == volunteer_id, inside)
+    return bool(session.scalar(select(or_(filed.exists(), served.exists()))))
+
+
 def by_phone(session: Session, phone: str) -> Volunteer | None:
     return session.scalar(select(Volunteer).where(Volunteer.phone == phone))
 
@@ -335,7 +347,7 @@ _FILED_HERE = (
     .where(
         Filing.volunteer_id == bindparam("volunteer_id"),
         Filing.status == _const("approved"),
-        _Team.path.startswith(Organization.path),
+        scope.within(_Team.path, [Organization.path]),
     )
     .exists()
 )

@@ -143,6 +143,22 @@ def get(session: Session, volunteer_id: int) -> Volunteer:
     return volunteer
 
 
+def lock(session: Session, volunteer_id: int) -> None:
+    """Hold the volunteer's row until the transaction ends (one count of their day at a time)."""
+    repository.lock_volunteer(session, volunteer_id)
+
+
+def require_reached(session: Session, volunteer_id: int, paths: list[str]) -> Volunteer:
+    """A volunteer that staff over `paths` may name (add hours for, commend): one filed with a
+    team there (approved) or who served at an activity there. A volunteer belongs to no single
+    organization, so this is their `linli.scope` rule. 404 `volunteer_not_found` for no such
+    volunteer, 403 `outside_your_scope` for one of elsewhere (their name is not told)."""
+    volunteer = get(session, volunteer_id)
+    if not repository.reached_from(session, volunteer_id, paths):
+        raise forbidden("该志愿者不在您的管理范围 This volunteer is outside your scope", scope.OUTSIDE)
+    return volunteer
+
+
 def phone_of(session: Session, volunteer_id: int) -> str | None:
     """Where a notice to the volunteer goes (None if the volunteer is gone)."""
     volunteer = repository.get(session, volunteer_id)
