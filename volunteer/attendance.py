@@ -292,7 +292,9 @@ def attendances_of_activity(session: Session, activity_id: int):
 def hold(session: Session, attendance_id: int, reason: str) -> None:
     """An attendance from an offline scan held for a hub's review (integrity): flagged, it earns
     nothing until `release`."""
-    repository.flag_attendance(session, attendance_id, f"held:{reason}")
+    attendance = repository.attendance(session, attendance_id, for_update=True)
+    attendance.flagged, attendance.flag_reason = True, f"held:{reason}"
+    session.flush()
 
 
 def release(session: Session, attendance_id: int, review_id: int, *, now: datetime) -> None:

@@ -245,12 +245,6 @@ def flag_later_attendances(session: Session, volunteer_id: int, activity_id: int
     )
 
 
-def flag_attendance(session: Session, attendance_id: int, why: str) -> None:
-    session.execute(
-        update(Attendance).where(Attendance.id == attendance_id).values(flagged=True, flag_reason=why)
-    )
-
-
 def overdue_open_attendances(session: Session, ended_before: datetime) -> list[tuple[Attendance, Activity]]:
     q = (
         select(Attendance, Activity)
