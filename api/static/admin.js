@@ -17,7 +17,7 @@
     open("filings");
   }
 
-  const loaders = { filings, activities, points, agreements, diners, rules, rounds };
+  const loaders = { filings, activities, points, agreements, diners, rules, rounds, integrity };
   let mealPoints = null;
   let hubs = null;
   let rule = null;  // the hub's current rules: a new version changes only what the form holds
@@ -194,6 +194,31 @@
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
     rounds();
   }
+  // 核查: offline meals and attendances held for review, and the day's anomalies (docs/integrity.md)
+  async function integrity() {
+    const held = await L.api(FACE, "/api/v1/integrity/flags?status=held&limit=200");
+    const open = await L.api(FACE, "/api/v1/integrity/flags?status=open&limit=200");
+    const rows = [...held.items, ...open.items].map((f) => [
+      t.flag_kinds[f.kind] || f.kind, f.subject, L.dt(f.detected_at),
+      f.held
+        ? L.el("span", {},
+          L.el("button", { type: "button", onclick: () => decideFlag(f.id, "approve") }, t.approve), " ",
+          L.el("button", { type: "button", class: "secondary", onclick: () => decideFlag(f.id, "reject") }, t.reject))
+        : L.el("button", { type: "button", class: "secondary", onclick: () => decideFlag(f.id, "dismiss") }, t.dismiss),
+    ]);
+    L.$("#flags").replaceChildren(rows.length ? L.table([t.flag_kind, t.subject, t.detected, ""], rows) : L.el("p", { class: "muted" }, t.none));
+  }
+  async function decideFlag(id, what) {
+    const reason = what === "reject" ? window.prompt(t.reject_reason) : "";
+    if (reason === null) return;
+    const url = what === "dismiss" ? `/api/v1/integrity/flags/${id}/dismiss` : `/api/v1/holds/${id}/${what}`;
+    try {
+      await L.api(FACE, url, { method: "POST", body: { note: reason || null } });
+      L.say(note, t.decided);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    integrity();
+  }
+
   async function confirmRound(roundId) {
     try {
       await L.api(FACE, `/api/v1/commendation-rounds/${roundId}/confirm`, { method: "POST" });

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -404,3 +405,31 @@ def test_make_run_serves_the_pages_a_volunteer_and_a_coordinator_use(browser, tm
         expect(tablet.locator("#scan")).to_be_focused()
         tablet.context.close()
         context.close()
+
+
+def test_a_hub_worker_approves_a_meal_held_for_review(rt, clock, open_page):
+    """The 补贴核查 tab: an offline meal uploaded too late waits there, and is paid once approved."""
+    from scans import door
+    from scans.schemas import Device, ScanInput
+
+    clock.at = LUNCH
+    canteen = Canteen(rt)
+    tablet = Device("staff", "staff:0 tablet", staff_user_id=None, org_paths=("/",))
+    [answer] = door.scan_batch(
+        rt,
+        tablet,
+        [ScanInput(canteen.card(canteen.grandma), canteen.station, str(uuid.uuid4()), LUNCH)],
+        received_at=LUNCH + timedelta(hours=8),
+    )
+    assert (answer["outcome"], answer["held"]) == ("meal_served", True)
+    admin = open_page(LAPTOP, "/admin", fake_time=LUNCH)
+    log_in(admin, "admin_a")
+    admin.click("[data-tab=integrity]")
+    flags = admin.locator("#flags")
+    expect(flags).to_contain_text("离线补传过晚", timeout=WAIT)
+    shot(admin, "admin-integrity")
+    flags.get_by_role("button", name="通过", exact=True).click()
+    expect(admin.locator("#note")).to_contain_text("已处理", timeout=WAIT)
+    expect(flags).to_contain_text("暂无", timeout=WAIT)
+    with rt.tx() as s:
+        assert s.get(Meal, answer["meal"]["id"]).status == "served"
