@@ -29,9 +29,8 @@ from meals.models import (
     MealSubsidy,
 )
 from orgs.models import Organization
+from reports.suppression import SUPPRESS_BELOW, SUPPRESSED, Line, complete, small
 
-SUPPRESS_BELOW = 5
-SUPPRESSED = "<5"
 COUNTED = ("closed", "auto_closed")  # attendances that count (open ones are not finished)
 SLOT_NAMES = {"breakfast": "早餐 breakfast", "lunch": "午餐 lunch", "dinner": "晚餐 dinner"}
 MODE_NAMES = {"dine_in": "堂食 dine-in", "pick_up": "自取 pick-up", "delivery": "送餐 delivery"}
@@ -265,6 +264,27 @@ def meal_usage(
     per_funder: dict[tuple, int] = defaultdict(int)
     for p, b, a, _t, _n, _d, amount in by_tier:
         per_funder[(p, b, a)] += amount
+    # the people behind each funder's figures: a subsidy paid for 1 to 4 diners is hidden like them
+    funder_people = {
+        (p, _day(b), a): int(n)
+        for p, b, a, n in session.execute(
+            select(
+                MealSubsidy.meal_point_id,
+                subsidy_period,
+                MealSubsidy.agreement_id,
+                func.count(MealSubsidy.diner_id.distinct()),
+            )
+            .where(paid_by)
+            .group_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id)
+        )
+    }
+    funder_total_people = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
+            .where(paid_by)
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
     booking_period = bucket(session, Booking.service_day, granularity)
     bookings = {
         (p, _day(b)): (int(booked), int(came), int(no_show))
@@ -286,21 +306,26 @@ def meal_usage(
     }
     adjusted_period = bucket(session, MealAdjustment.made_on, granularity)
     reversals: dict[tuple, int] = defaultdict(int)  # reversals are few: read one by one
-    for p, b, delta, parts in session.execute(
+    reversed_for: dict[tuple, set] = defaultdict(set)  # whose meals they were
+    for p, b, delta, parts, diner in session.execute(
         select(
             MealAdjustment.meal_point_id,
             adjusted_period,
             MealAdjustment.subsidy_delta,
             MealAdjustment.by_funder,
-        ).where(
+            Meal.diner_id,
+        )
+        .join(Meal, Meal.id == MealAdjustment.meal_id)
+        .where(
             MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
             MealAdjustment.made_on >= start,
             MealAdjustment.made_on <= end,
         )
     ):
-        reversals[(p, _day(b))] += (
-            sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
-        )
+        amount = sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
+        reversals[(p, _day(b))] += amount
+        if amount:
+            reversed_for[(p, _day(b))].add(diner)
     base = {
         (p, _day(b)): [int(v) for v in rest]
         for p, b, *rest in session.execute(
@@ -334,23 +359,24 @@ def meal_usage(
     summary.totals = ["合计 total", ""] + [
         _sum(summary.rows, i) if i != 3 else total_diners for i in range(2, len(summary.columns))
     ]
-    booked_at = 2 + len(money_columns)
-    protect(summary, scope, 3, 2, counts=(booked_at, booked_at + 1, booked_at + 2))
 
     sheets = [summary]
+    groups = {k: i for i, k in enumerate(keys)}  # each point and period: its summary row
+    of_group: dict[str, list[int]] = {}  # breakdown sheet: the summary row of each of its rows
     for key, title, column, names in (
         ("by_slot", "按餐次 by slot", Meal.slot, SLOT_NAMES),
         ("by_mode", "按就餐方式 by mode", Meal.mode, MODE_NAMES),
     ):
-        rows = [
-            [points[p], _day(b), names.get(v, v)] + [int(x) for x in rest]
-            for p, b, v, *rest in session.execute(
+        found = list(
+            session.execute(
                 select(Meal.meal_point_id, period, column, *money)
                 .where(served)
                 .group_by(Meal.meal_point_id, period, column)
                 .order_by(Meal.meal_point_id, period, column)
             )
-        ]
+        )
+        rows = [[points[p], _day(b), names.get(v, v)] + [int(x) for x in rest] for p, b, v, *rest in found]
+        of_group[key] = [groups[(p, _day(b))] for p, b, *_ in found]
         sheet = Sheet(
             key,
             title,
@@ -365,12 +391,13 @@ def meal_usage(
         sheet.totals = ["合计 total", "", ""] + [
             _sum(rows, i) if i != 4 else total_diners for i in range(3, len(sheet.columns))
         ]
-        protect(sheet, scope, 4, 3, group=2)  # the summary shows each point and period's sum
         sheets.append(sheet)
 
     rows = [
         [points[p], b, agreements[a].name, tier_name(t), n, d, amount] for p, b, a, t, n, d, amount in by_tier
     ]
+    of_group["by_tier"] = [groups[(p, b)] for p, b, *_ in by_tier]
+    tier_funders = [a for _p, _b, a, *_ in by_tier]
     tier_diners = session.scalar(select(func.count(MealSubsidy.diner_id.distinct())).where(paid_by))
     tiers = Sheet(
         "by_tier",
@@ -387,13 +414,164 @@ def meal_usage(
         rows,
     )
     tiers.totals = ["合计 total", "", "", "", _sum(rows, 4), tier_diners, _sum(rows, 6)]
-    protect(tiers, scope, 5, 4, group=3)  # the summary shows each funder's sum per point and period
     sheets.append(tiers)
     in_scope = defaultdict(int)
     for _p, _b, a, _t, _n, _d, amount in by_tier:
         in_scope[a] += amount
-    sheets.append(_budgets(session, agreements, set(scope.meal_point_ids), in_scope, start, end, today))
+    budgets = _budgets(session, agreements, set(scope.meal_point_ids), in_scope, start, end, today)
+    sheets.append(budgets)
+    if scope.suppress:
+        _protect_meal_usage(
+            sheets,
+            of_group,
+            tier_funders,
+            funder_ids,
+            people={
+                **{("summary", i): row[3] for i, row in enumerate(summary.rows)},
+                **{
+                    ("funder", i, a): funder_people.get((*k, a), 0)
+                    for i, k in enumerate(keys)
+                    for a in funder_ids
+                },
+                **{("funder", a): funder_total_people.get(a, 0) for a in funder_ids},
+                "totals": total_diners,
+                "by_tier": tier_diners,
+            },
+            together=not scope.partner,
+            booked_at=2 + len(money_columns),
+            reversed_people=[len(reversed_for.get(k, ())) for k in keys],
+        )
+        _protect_budgets(session, budgets, agreements, set(scope.meal_point_ids), start, end, summary)
     return sheets
+
+
+def _protect_meal_usage(
+    sheets: list[Sheet],
+    of_group: dict[str, list[int]],
+    tier_funders: list[int],
+    funder_ids: list[int],
+    *,
+    people: dict,
+    together: bool,
+    booked_at: int,
+    reversed_people: list[int],
+) -> None:
+    """Small-cell suppression of a meal usage report (`reports.suppression`). The cells: each
+    summary row's meals ("summary", i) and each funder's part of it ("funder", i, a), each
+    breakdown row, the totals of the meals ("totals"), of each funder ("funder", a) and of by_tier.
+    The lines: the summary's rows against the totals (by_slot and by_mode show the same totals),
+    each point and period's by_slot and by_mode rows against its summary row, its by_tier rows of
+    a funder against that funder's part, each funder's parts against its total, the funders'
+    totals and all subsidized meals against by_tier's totals. In a hub's report every funder's
+    part is hidden with its row (`together`): the row's subsidy is all of them and its price less
+    what the diners paid. A hidden breakdown row hides its label too (by_tier would name the tier
+    of someone hidden) and is listed after the shown rows of its point and period."""
+    summary, *breakdowns = sheets[:4]
+    rows = range(len(summary.rows))
+    cells = dict(people)
+    lines = [Line(tuple(("summary", i) for i in rows), "totals")]
+    lines += [Line(tuple(("funder", i, a) for i in rows), ("funder", a)) for a in funder_ids]
+    lines.append(Line(tuple(("funder", a) for a in funder_ids), "by_tier"))
+    for sheet in breakdowns:
+        members: dict[tuple, list] = defaultdict(list)
+        for r, (row, i) in enumerate(zip(sheet.rows, of_group[sheet.key], strict=True)):
+            cells[(sheet.key, r)] = row[[c.key for c in sheet.columns].index("diners")]
+            members[("funder", i, tier_funders[r]) if sheet.key == "by_tier" else ("summary", i)].append(
+                (sheet.key, r)
+            )
+        lines += [Line(tuple(m), margin) for margin, m in members.items()]
+    lines.append(Line(tuple(("by_tier", r) for r in range(len(breakdowns[2].rows))), "by_tier"))
+    bound = []  # cells hidden together
+    if together:
+        bound = [[("summary", i), *(("funder", i, a) for a in funder_ids)] for i in rows]
+        bound.append(["totals", "by_tier", *(("funder", a) for a in funder_ids)])
+    hidden = complete(lines, cells, [[c for c in group if cells[c] > 0] for group in bound])
+
+    def hide(row: list, start: int, end: int, i, keys: list[str]) -> None:
+        """Hide row[start:end], but a subsidy of every funder paid for nobody: 0, like each funder's
+        (a hub's report; by_tier has no row for them). `i`: the row's summary row (None: totals)."""
+        paid = sum(cells[("funder", i, a) if i is not None else ("funder", a)] for a in funder_ids)
+        for c in range(start, end):
+            if paid or c >= len(keys) or keys[c] != "subsidy":
+                row[c] = SUPPRESSED
+
+    funders_from = booked_at + 4
+    bookings = range(booked_at, booked_at + 3)
+    keys = [c.key for c in summary.columns]
+    for i, row in [*enumerate(summary.rows), (None, summary.totals)]:
+        if hidden_meals := ("summary", i) in hidden if i is not None else "totals" in hidden:
+            hide(row, 2, booked_at, i, keys)  # meals, diners, price (paid, subsidy)
+        for j, a in enumerate(funder_ids):
+            if (("funder", i, a) if i is not None else ("funder", a)) in hidden:
+                row[funders_from + j] = SUPPRESSED
+        if i is not None and (hidden_meals or any(small(row[c]) for c in bookings)):
+            for c in bookings:  # booked = served + no-shows (+ not yet due): hidden together
+                row[c] = SUPPRESSED
+        if i is not None and small(reversed_people[i]):
+            row[booked_at + 3] = SUPPRESSED
+    for c in [*bookings, booked_at + 3]:  # a lone hidden row would be the total minus the others
+        if any(row[c] == SUPPRESSED for row in summary.rows):
+            summary.totals[c] = SUPPRESSED
+    for sheet in breakdowns:
+        keys = [c.key for c in sheet.columns] if sheet.key != "by_tier" else []  # its own subsidy
+        label = 3 if sheet.key == "by_tier" else 2
+        for r, row in enumerate(sheet.rows):
+            if (sheet.key, r) in hidden:
+                hide(row, label, len(row), of_group[sheet.key][r], keys)
+        order = sorted(
+            range(len(sheet.rows)), key=lambda r: (of_group[sheet.key][r], (sheet.key, r) in hidden)
+        )
+        sheet.rows = [sheet.rows[r] for r in order]
+        if ("by_tier" if sheet.key == "by_tier" else "totals") in hidden and sheet.rows:
+            hide(sheet.totals, label + 1, len(sheet.totals), None, keys)
+
+
+def _protect_budgets(
+    session: Session, sheet: Sheet, agreements: dict, points: set[int], start: date, end: date, summary: Sheet
+) -> None:
+    """The budget sheet's money describes people too: this period's subsidy (and its run-out day)
+    is hidden when it was paid for 1 to 4 diners, or when it is the summary's hidden total; what
+    was used and is left, when the agreement has ever paid for 1 to 4 diners. A hidden row hides
+    the column's total (the total minus the other rows would be it)."""
+    alive = MealSubsidy.voided.is_(False)
+    ever = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
+            .where(MealSubsidy.agreement_id.in_(list(agreements)), alive)
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
+    period = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
+            .where(
+                MealSubsidy.agreement_id.in_(list(agreements)),
+                alive,
+                MealSubsidy.service_day >= start,
+                MealSubsidy.service_day <= end,
+            )
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
+    covers: dict[int, set] = defaultdict(set)
+    for a, p in session.execute(
+        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
+            AgreementPoint.agreement_id.in_(list(agreements))
+        )
+    ):
+        covers[a].add(p)
+    keys = [c.key for c in summary.columns]
+    ordered = sorted(agreements.values(), key=lambda a: (a.stack_order, a.id))  # as the rows
+    for row, a in zip(sheet.rows, [a.id for a in ordered], strict=True):
+        # all its points in scope: this period's subsidy is the summary's total for the funder
+        copy = covers[a] <= points and summary.totals[keys.index(f"funder_{a}")] == SUPPRESSED
+        if small(period.get(a, 0)) or copy:
+            row[6] = row[7] = SUPPRESSED
+        if small(ever.get(a, 0)):
+            row[4] = row[5] = SUPPRESSED  # used + left = the budget
+    for c in (4, 5, 6):
+        if any(row[c] == SUPPRESSED for row in sheet.rows):
+            sheet.totals[c] = SUPPRESSED
 
 
 def tier_name(label: str) -> str:
