@@ -3,8 +3,9 @@ never a Python loop over meals or attendances. Every breakdown is a `Sheet`: col
 and English titles and a kind (text, int, fen), its rows, and a totals row computed exactly (the
 distinct counts of a total by their own query, not by adding rows).
 
-Privacy: a report for a partner (or any report not asked as internal) shows a breakdown row that
-describes 1 to 4 distinct people as "<5" in every figure (none is shown as 0); totals stay exact.
+Privacy: a report for a partner (or any report not asked as internal) shows figures describing 1
+to 4 distinct people as "<5", and as many more as it takes for no hidden figure to be the
+difference of shown ones (`reports.suppression`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from meals.models import (
     MealSubsidy,
 )
 from orgs.models import Organization
-from reports.suppression import SUPPRESS_BELOW, SUPPRESSED, Line, complete, small
+from reports.suppression import (
+    budget_people,
+    protect_budgets,
+    protect_meal_usage,
+)
 
 COUNTED = ("closed", "auto_closed")  # attendances that count (open ones are not finished)
 SLOT_NAMES = {"breakfast": "早餐 breakfast", "lunch": "午餐 lunch", "dinner": "晚餐 dinner"}
@@ -131,40 +136,6 @@ def bucket(session: Session, column, granularity: str):
 
 def _day(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
-
-
-def protect(sheet: Sheet, scope: Scope, people: int, measures_from: int, group: int = 0, counts=()) -> None:
-    """Small-cell suppression, in place (every report not asked as internal):
-    - a row whose distinct people (column `people`) are 1 to 4 shows "<5" in every figure;
-    - within a group (rows sharing their first `group` columns, whose sum another sheet or the
-      totals show), one suppressed row alone would be read back by subtraction: the smallest
-      other row of the group is suppressed too;
-    - cells of `counts` (other counts of people, e.g. no-shows) of 1 to 4 show "<5";
-    - totals describing 1 to 4 people are suppressed as well."""
-    if not scope.suppress:
-        return
-
-    def hide(row):
-        return row[:measures_from] + [SUPPRESSED] * (len(row) - measures_from)
-
-    small = {i for i, r in enumerate(sheet.rows) if 0 < r[people] < SUPPRESS_BELOW}
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, r in enumerate(sheet.rows):
-        groups[tuple(r[:group])].append(i)
-    for members in groups.values():
-        hidden = [i for i in members if i in small]
-        shown = [i for i in members if i not in small and sheet.rows[i][people] > 0]
-        if len(hidden) == 1 and shown:
-            small.add(min(shown, key=lambda i: sheet.rows[i][people]))
-    rows = [hide(r) if i in small else list(r) for i, r in enumerate(sheet.rows)]
-    totals = sheet.totals
-    if totals is not None and isinstance(totals[people], int) and 0 < totals[people] < SUPPRESS_BELOW:
-        totals = hide(totals)
-    for row in [*rows, *([totals] if totals is not None else [])]:
-        for c in counts:
-            if isinstance(row[c], int) and 0 < row[c] < SUPPRESS_BELOW:
-                row[c] = SUPPRESSED
-    sheet.rows, sheet.totals = rows, totals
 
 
 def _served(start: date, end: date):
@@ -418,10 +389,17 @@ def meal_usage(
     in_scope = defaultdict(int)
     for _p, _b, a, _t, _n, _d, amount in by_tier:
         in_scope[a] += amount
-    budgets = _budgets(session, agreements, set(scope.meal_point_ids), in_scope, start, end, today)
+    covers: dict[int, set] = defaultdict(set)  # each agreement's meal points
+    for a, p in session.execute(
+        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
+            AgreementPoint.agreement_id.in_(list(agreements))
+        )
+    ):
+        covers[a].add(p)
+    budgets = _budgets(session, agreements, covers, set(scope.meal_point_ids), in_scope, start, end, today)
     sheets.append(budgets)
     if scope.suppress:
-        _protect_meal_usage(
+        protect_meal_usage(
             sheets,
             of_group,
             tier_funders,
@@ -441,137 +419,8 @@ def meal_usage(
             booked_at=2 + len(money_columns),
             reversed_people=[len(reversed_for.get(k, ())) for k in keys],
         )
-        _protect_budgets(session, budgets, agreements, set(scope.meal_point_ids), start, end, summary)
+        protect_budgets(budgets, summary, *budget_people(session, agreements, covers, scope, start, end))
     return sheets
-
-
-def _protect_meal_usage(
-    sheets: list[Sheet],
-    of_group: dict[str, list[int]],
-    tier_funders: list[int],
-    funder_ids: list[int],
-    *,
-    people: dict,
-    together: bool,
-    booked_at: int,
-    reversed_people: list[int],
-) -> None:
-    """Small-cell suppression of a meal usage report (`reports.suppression`). The cells: each
-    summary row's meals ("summary", i) and each funder's part of it ("funder", i, a), each
-    breakdown row, the totals of the meals ("totals"), of each funder ("funder", a) and of by_tier.
-    The lines: the summary's rows against the totals (by_slot and by_mode show the same totals),
-    each point and period's by_slot and by_mode rows against its summary row, its by_tier rows of
-    a funder against that funder's part, each funder's parts against its total, the funders'
-    totals and all subsidized meals against by_tier's totals. In a hub's report every funder's
-    part is hidden with its row (`together`): the row's subsidy is all of them and its price less
-    what the diners paid. A hidden breakdown row hides its label too (by_tier would name the tier
-    of someone hidden) and is listed after the shown rows of its point and period."""
-    summary, *breakdowns = sheets[:4]
-    rows = range(len(summary.rows))
-    cells = dict(people)
-    lines = [Line(tuple(("summary", i) for i in rows), "totals")]
-    lines += [Line(tuple(("funder", i, a) for i in rows), ("funder", a)) for a in funder_ids]
-    lines.append(Line(tuple(("funder", a) for a in funder_ids), "by_tier"))
-    for sheet in breakdowns:
-        members: dict[tuple, list] = defaultdict(list)
-        for r, (row, i) in enumerate(zip(sheet.rows, of_group[sheet.key], strict=True)):
-            cells[(sheet.key, r)] = row[[c.key for c in sheet.columns].index("diners")]
-            members[("funder", i, tier_funders[r]) if sheet.key == "by_tier" else ("summary", i)].append(
-                (sheet.key, r)
-            )
-        lines += [Line(tuple(m), margin) for margin, m in members.items()]
-    lines.append(Line(tuple(("by_tier", r) for r in range(len(breakdowns[2].rows))), "by_tier"))
-    bound = []  # cells hidden together
-    if together:
-        bound = [[("summary", i), *(("funder", i, a) for a in funder_ids)] for i in rows]
-        bound.append(["totals", "by_tier", *(("funder", a) for a in funder_ids)])
-    hidden = complete(lines, cells, [[c for c in group if cells[c] > 0] for group in bound])
-
-    def hide(row: list, start: int, end: int, i, keys: list[str]) -> None:
-        """Hide row[start:end], but a subsidy of every funder paid for nobody: 0, like each funder's
-        (a hub's report; by_tier has no row for them). `i`: the row's summary row (None: totals)."""
-        paid = sum(cells[("funder", i, a) if i is not None else ("funder", a)] for a in funder_ids)
-        for c in range(start, end):
-            if paid or c >= len(keys) or keys[c] != "subsidy":
-                row[c] = SUPPRESSED
-
-    funders_from = booked_at + 4
-    bookings = range(booked_at, booked_at + 3)
-    keys = [c.key for c in summary.columns]
-    for i, row in [*enumerate(summary.rows), (None, summary.totals)]:
-        if hidden_meals := ("summary", i) in hidden if i is not None else "totals" in hidden:
-            hide(row, 2, booked_at, i, keys)  # meals, diners, price (paid, subsidy)
-        for j, a in enumerate(funder_ids):
-            if (("funder", i, a) if i is not None else ("funder", a)) in hidden:
-                row[funders_from + j] = SUPPRESSED
-        if i is not None and (hidden_meals or any(small(row[c]) for c in bookings)):
-            for c in bookings:  # booked = served + no-shows (+ not yet due): hidden together
-                row[c] = SUPPRESSED
-        if i is not None and small(reversed_people[i]):
-            row[booked_at + 3] = SUPPRESSED
-    for c in [*bookings, booked_at + 3]:  # a lone hidden row would be the total minus the others
-        if any(row[c] == SUPPRESSED for row in summary.rows):
-            summary.totals[c] = SUPPRESSED
-    for sheet in breakdowns:
-        keys = [c.key for c in sheet.columns] if sheet.key != "by_tier" else []  # its own subsidy
-        label = 3 if sheet.key == "by_tier" else 2
-        for r, row in enumerate(sheet.rows):
-            if (sheet.key, r) in hidden:
-                hide(row, label, len(row), of_group[sheet.key][r], keys)
-        order = sorted(
-            range(len(sheet.rows)), key=lambda r: (of_group[sheet.key][r], (sheet.key, r) in hidden)
-        )
-        sheet.rows = [sheet.rows[r] for r in order]
-        if ("by_tier" if sheet.key == "by_tier" else "totals") in hidden and sheet.rows:
-            hide(sheet.totals, label + 1, len(sheet.totals), None, keys)
-
-
-def _protect_budgets(
-    session: Session, sheet: Sheet, agreements: dict, points: set[int], start: date, end: date, summary: Sheet
-) -> None:
-    """The budget sheet's money describes people too: this period's subsidy (and its run-out day)
-    is hidden when it was paid for 1 to 4 diners, or when it is the summary's hidden total; what
-    was used and is left, when the agreement has ever paid for 1 to 4 diners. A hidden row hides
-    the column's total (the total minus the other rows would be it)."""
-    alive = MealSubsidy.voided.is_(False)
-    ever = dict(
-        session.execute(
-            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
-            .where(MealSubsidy.agreement_id.in_(list(agreements)), alive)
-            .group_by(MealSubsidy.agreement_id)
-        ).all()
-    )
-    period = dict(
-        session.execute(
-            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
-            .where(
-                MealSubsidy.agreement_id.in_(list(agreements)),
-                alive,
-                MealSubsidy.service_day >= start,
-                MealSubsidy.service_day <= end,
-            )
-            .group_by(MealSubsidy.agreement_id)
-        ).all()
-    )
-    covers: dict[int, set] = defaultdict(set)
-    for a, p in session.execute(
-        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
-            AgreementPoint.agreement_id.in_(list(agreements))
-        )
-    ):
-        covers[a].add(p)
-    keys = [c.key for c in summary.columns]
-    ordered = sorted(agreements.values(), key=lambda a: (a.stack_order, a.id))  # as the rows
-    for row, a in zip(sheet.rows, [a.id for a in ordered], strict=True):
-        # all its points in scope: this period's subsidy is the summary's total for the funder
-        copy = covers[a] <= points and summary.totals[keys.index(f"funder_{a}")] == SUPPRESSED
-        if small(period.get(a, 0)) or copy:
-            row[6] = row[7] = SUPPRESSED
-        if small(ever.get(a, 0)):
-            row[4] = row[5] = SUPPRESSED  # used + left = the budget
-    for c in (4, 5, 6):
-        if any(row[c] == SUPPRESSED for row in sheet.rows):
-            sheet.totals[c] = SUPPRESSED
 
 
 def tier_name(label: str) -> str:
@@ -583,18 +432,18 @@ def tier_name(label: str) -> str:
 
 
 def _budgets(
-    session: Session, agreements: dict, points: set[int], in_scope: dict, start: date, end: date, today: date
+    session: Session,
+    agreements: dict,
+    covers: dict[int, set],
+    points: set[int],
+    in_scope: dict,
+    start: date,
+    end: date,
+    today: date,
 ) -> Sheet:
     """Each in-scope agreement's budget: used and left now, the period's subsidy (at all its meal
     points), and the day the budget runs out if the period's daily rate goes on (empty: not before
     the agreement ends). An agreement paying only inside the report's scope is summed already."""
-    covers: dict[int, set] = defaultdict(set)
-    for a, p in session.execute(
-        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
-            AgreementPoint.agreement_id.in_(list(agreements))
-        )
-    ):
-        covers[a].add(p)
     wider = [a for a in agreements if not covers[a] <= points]
     spent = {a: in_scope.get(a, 0) for a in agreements if a not in wider}
     spent |= dict(

@@ -119,6 +119,23 @@ def test_one_diner_on_one_day_is_not_read_from_the_budget_or_the_tier(rt, client
     assert "特困" not in json.dumps(body, ensure_ascii=False)
 
 
+def test_money_paid_for_one_diner_is_hidden_where_the_meals_are_shown(rt, client, clock):
+    """Six breakfasts, one of them a 特困 diner's, the only one the partner pays for: the meals
+    describe six diners and show; the partner's 500 describes one and is hidden, in the summary,
+    its totals and the budget (where it was shown before)."""
+    clock.at = datetime(2030, 6, 3, 0, 0, tzinfo=UTC)
+    world = World(rt, client, ["tekun"] + ["none"] * 5)
+    for diner in world.people:
+        world.eat(diner, FIRST, "breakfast")
+    body, truth = world.report(FIRST, FIRST, "day")
+    assert disclosed(body, truth) == []
+    summary, funder = sheet(body, "summary"), f"funder_{world.enterprise}"
+    assert summary["rows"][0]["meals"] == summary["totals"]["meals"] == 6
+    assert summary["rows"][0][funder] == summary["totals"][funder] == "<5"
+    assert sheet(truth, "budgets")["rows"][0]["period_subsidy"] == 500
+    assert sheet(body, "budgets")["rows"][0]["period_subsidy"] == "<5"
+
+
 def test_a_complementary_row_is_not_given_back_by_its_breakdown(rt, client, clock):
     """The finding: one diner on Monday, six on Tuesday. The summary hid Monday and, so that the
     totals would not give it back, Tuesday; but Tuesday's by_slot and by_mode rows (six diners)
@@ -202,3 +219,36 @@ def test_no_hidden_cell_of_random_meal_days_can_be_solved(rt, client, clock):
             assert disclosed(body, truth) == [], who
 
     check()
+
+
+def test_a_partner_cannot_ask_for_periods_whose_difference_is_less_than_whole_months(rt, client, clock):
+    """Across reports the checker cannot help: June minus 2-30 June would be 1 June, unsuppressed,
+    and a running month asked on the 10th and again on the 11th would be the 10th's meals. A
+    partner's report that overlaps one it has is refused unless both periods had ended and each
+    one's days outside the other are whole months."""
+    clock.at = datetime(2030, 6, 3, 1, 0, tzinfo=UTC)
+    World(rt, client, ["none"])  # the partner and its point
+    clock.at = datetime(2030, 7, 5, 2, 0, tzinfo=UTC)
+    partner, admin = staff_token(client, "partner1"), staff_token(client, "admin_a")
+
+    def ask(who, start, end, kind="meal_usage", **extra):
+        body = {"kind": kind, "format": "json", "period_start": start, "period_end": end, **extra}
+        return client.post("/api/v1/reports", json=body, headers=who)
+
+    def refused(r):
+        return r.status_code == 422 and r.json()["code"] == "period_overlaps_earlier"
+
+    assert ask(partner, "2030-06-01", "2030-06-30").status_code == 202
+    assert refused(ask(partner, "2030-06-02", "2030-06-30"))
+    assert refused(ask(partner, "2030-05-20", "2030-06-30"))  # 20-31 May: not a whole month
+    assert ask(partner, "2030-05-01", "2030-06-30").status_code == 202  # one whole month more
+    assert ask(partner, "2030-06-01", "2030-06-30", granularity="day").status_code == 202  # the same
+    assert ask(partner, "2030-06-02", "2030-06-30", kind="volunteer_contribution").status_code == 202
+    assert ask(admin, "2030-06-02", "2030-06-30").status_code == 202  # the hub sees its own records
+    # a month still running: asked once, not again (the difference is the meals in between)
+    assert ask(partner, "2030-07-01", "2030-07-31").status_code == 202
+    drain(rt)
+    clock.at += timedelta(minutes=11)  # not given again: it would be built anew
+    assert refused(ask(partner, "2030-07-01", "2030-07-31"))
+    assert refused(ask(partner, "2030-07-01", "2030-07-04"))
+    assert ask(partner, "2030-08-01", "2030-08-31").status_code == 202  # no overlap
