@@ -48,10 +48,11 @@ def live_api_key(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
 
 
-def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.partner_id == partner_id).order_by(ApiKey.id.desc()))
-    )
+def api_keys(session: Session, partner_id: int, before_id: int, limit: int) -> list[ApiKey]:
+    q = select(ApiKey).where(ApiKey.partner_id == partner_id)
+    if before_id:
+        q = q.where(ApiKey.id < before_id)
+    return list(session.scalars(q.order_by(ApiKey.id.desc()).limit(limit)))
 
 
 def api_key(session: Session, partner_id: int, key_id: int) -> ApiKey | None:
@@ -66,20 +67,31 @@ def revoke_token(session: Session, token_id: int, now: datetime) -> None:
 
 
 def codes_since(session: Session, *, phone: str | None = None, client_ip: str | None = None, since: datetime):
-    """(count, newest created_at) of login codes requested since a time, by phone or by address."""
+    """(count, newest created_at) of login codes requested since a time: by address, every one;
+    by phone, those not used (a code someone logged in with was the owner's, not an attacker's)."""
     q = select(func.count(LoginCode.id), func.max(LoginCode.created_at)).where(LoginCode.created_at >= since)
-    q = q.where(LoginCode.phone == phone) if phone is not None else q.where(LoginCode.client_ip == client_ip)
+    if phone is not None:
+        q = q.where(LoginCode.phone == phone, LoginCode.used_at.is_(None))
+    else:
+        q = q.where(LoginCode.client_ip == client_ip)
     count, newest = session.execute(q).one()
     return count, newest
 
 
-def latest_code(session: Session, phone: str) -> LoginCode | None:
-    return session.scalar(
-        select(LoginCode)
-        .where(LoginCode.phone == phone)
-        .order_by(LoginCode.id.desc())
-        .limit(1)
-        .with_for_update()
+def live_codes(session: Session, phone: str, now: datetime, max_failed: int) -> list[LoginCode]:
+    """A phone's codes that may still be used (not used, not expired, not worn out by wrong tries), locked."""
+    return list(
+        session.scalars(
+            select(LoginCode)
+            .where(
+                LoginCode.phone == phone,
+                LoginCode.used_at.is_(None),
+                LoginCode.expires_at > now,
+                LoginCode.failed_attempts < max_failed,
+            )
+            .order_by(LoginCode.id)
+            .with_for_update()
+        )
     )
 
 

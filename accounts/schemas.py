@@ -14,7 +14,15 @@ class CodeRequest(msgspec.Struct):
 class CodeRequested(msgspec.Struct):
     sent: bool  # always true: the answer does not tell whether the phone is registered
     expires_in: int
-    resend_after: int
+    resend_after: int  # seconds before another code may be asked for this phone
+
+
+class Registered(VolunteerRead, kw_only=True):
+    """A new volunteer (as `VolunteerRead`), logged in: the phone was proven by its code."""
+
+    token: str
+    token_type: str
+    expires_at: datetime
 
 
 class TokenRequest(msgspec.Struct):

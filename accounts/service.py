@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,6 +19,7 @@ from linli.pii import normalize_phone, phone_problem
 from linli.signing import Signer, sha256_hex
 from orgs import service as orgs_service
 from volunteer import service as volunteer_service
+from volunteer.models import Volunteer
 
 _hasher = PasswordHasher()
 
@@ -27,7 +28,7 @@ API_KEY_PREFIX = "lk_"
 
 # Login codes: how long one lives, how often one may be asked for, how many wrong tries it survives.
 CODE_RESEND_SECONDS = 60
-CODES_PER_PHONE_PER_HOUR = 5
+CODE_RESEND_MAX_SECONDS = 600
 CODES_PER_ADDRESS_PER_HOUR = 20
 CODE_MAX_FAILED_ATTEMPTS = 5
 
@@ -211,9 +212,9 @@ def create_api_key(session: Session, *, partner_id: int, name: str, created_by: 
     return row, key
 
 
-def api_keys(session: Session, partner_id: int) -> list[ApiKey]:
-    """A partner's keys, newest first (their prefixes, never the keys)."""
-    return repository.api_keys(session, partner_id)
+def api_keys(session: Session, partner_id: int, *, before_id: int, limit: int) -> list[ApiKey]:
+    """A page of a partner's keys, newest first (their prefixes, never the keys)."""
+    return repository.api_keys(session, partner_id, before_id, limit)
 
 
 def revoke_api_key(session: Session, partner_id: int, key_id: int, now: datetime) -> ApiKey:
@@ -226,25 +227,39 @@ def revoke_api_key(session: Session, partner_id: int, key_id: int, now: datetime
 
 
 # --- login codes -------------------------------------------------------------------------------
+#
+# Limits slow an attacker down without locking the owner out. A code goes to the phone whoever
+# asks, so an attacker's requests put fresh codes in the owner's hands; every live code of a phone
+# logs in (a newer one does not void an older); a code dies after 5 wrong tries (each wrong try
+# counts against every live code of the phone), and a fresh one may be asked for after a cool-down
+# that grows with the unused codes of the last hour (60 s twice, then doubling up to 10 minutes),
+# never an hour's lock. Every failure answers the same `invalid_code`, whether the phone is
+# registered or not, and whether its codes were wrong, used, expired or worn out.
+
+
+def resend_wait(unused: int) -> int:
+    """Seconds to wait before another code, with `unused` codes of the phone asked in the last hour."""
+    if unused <= 0:
+        return 0
+    return min(CODE_RESEND_SECONDS * 2 ** max(0, unused - 2), CODE_RESEND_MAX_SECONDS)
 
 
 def request_code(
     session: Session, signer: Signer, *, phone: str, client_ip: str, now: datetime, ttl: int
-) -> None:
-    """Send a one-time code to a registered volunteer's phone.
+) -> int:
+    """Send a one-time code to a phone, registered or not (registration proves the phone with it);
+    returns the seconds before another may be asked.
 
-    The answer is the same whether or not the phone is registered, so the endpoint cannot be used
-    to find out who volunteers; the rate limits count every request.
+    The work and the answer are the same whether or not the phone is registered, so the endpoint
+    cannot be used to find out who volunteers; the limits count every request.
     """
     phone = normalize_phone(phone)
     problem = phone_problem(phone)
     if problem:
         raise invalid([FieldError("phone", *problem)])
-    count, newest = repository.codes_since(session, phone=phone, since=now - timedelta(hours=1))
-    if newest is not None and (wait := CODE_RESEND_SECONDS - int((now - newest).total_seconds())) > 0:
+    unused, newest = repository.codes_since(session, phone=phone, since=now - timedelta(hours=1))
+    if newest is not None and (wait := resend_wait(unused) - int((now - newest).total_seconds())) > 0:
         raise too_many(f"请{wait}秒后再获取验证码 Wait {wait} s before asking for another code", wait)
-    if count >= CODES_PER_PHONE_PER_HOUR:
-        raise too_many("该手机号本小时获取验证码次数已达上限 Too many codes for this phone this hour", 3600)
     count, _ = repository.codes_since(session, client_ip=client_ip, since=now - timedelta(hours=1))
     if count >= CODES_PER_ADDRESS_PER_HOUR:
         raise too_many("本设备获取验证码过于频繁 Too many codes from this address this hour", 3600)
@@ -260,45 +275,77 @@ def request_code(
     )
     session.add(row)
     session.flush()
-    if volunteer_service.find_by_phone(session, phone) is not None:
-        emit(
-            session,
-            event="login_code.issued",
-            job_id=f"login-code-{row.id}",
-            args=[phone, code],
-            now=now,
-        )
+    emit(session, event="login_code.issued", job_id=f"login-code-{row.id}", args=[phone, code], now=now)
+    return resend_wait(unused + 1)
+
+
+def _wrong_code() -> LinliError:
+    # commit: the wrong try counted against the live codes is kept although the request fails
+    return LinliError(
+        code="invalid_code",
+        detail="验证码不正确或已失效，请重新获取 The code is wrong or no longer valid; ask for a new one",
+        status=401,
+        title="未登录 Unauthorized",
+        commit=True,
+    )
+
+
+def _proven(session: Session, signer: Signer, phone: str, code: str, now: datetime) -> LoginCode:
+    """The live code of `phone` that `code` is (not yet marked used); 401 invalid_code otherwise,
+    one wrong try counted against every live code of the phone."""
+    live = repository.live_codes(session, phone, now, CODE_MAX_FAILED_ATTEMPTS)
+    hashes = signer.keyed_hashes("login-code", f"{phone}:{code.strip()}")
+    for row in live:
+        if row.code_hash in hashes:
+            return row
+    for row in live:
+        row.failed_attempts += 1
+    raise _wrong_code()
 
 
 def login_with_code(
     session: Session, signer: Signer, *, phone: str, code: str, now: datetime, ttl: int
 ) -> IssuedToken:
     phone = normalize_phone(phone)
-    code = code.strip()
-    row = repository.latest_code(session, phone)
+    row = _proven(session, signer, phone, code, now)
     volunteer = volunteer_service.find_by_phone(session, phone)
-    if row is None or volunteer is None:
-        raise unauthorized("验证码不正确 The code is wrong", "invalid_code")
-    if row.used_at is not None:
-        raise unauthorized(
-            "验证码已使用，请重新获取 The code was already used; ask for a new one", "code_used"
-        )
-    if row.expires_at <= now:
-        raise unauthorized("验证码已过期，请重新获取 The code has expired; ask for a new one", "code_expired")
-    if row.failed_attempts >= CODE_MAX_FAILED_ATTEMPTS:
-        raise unauthorized("错误次数过多，请重新获取 Too many wrong tries; ask for a new code", "code_locked")
-    if row.code_hash not in signer.keyed_hashes("login-code", f"{phone}:{code}"):
-        row.failed_attempts += 1
-        # the failed try must be kept even though the request fails
+    if volunteer is None:  # the caller proved the phone: it may know; the code stays for registering
         raise LinliError(
-            code="invalid_code",
-            detail="验证码不正确 The code is wrong",
-            status=401,
-            title="未登录 Unauthorized",
-            commit=True,
+            code="not_registered",
+            detail="该手机号尚未注册，请先注册 This phone is not registered; please register first",
+            status=404,
+            title="未找到 Not found",
         )
     row.used_at = now
     return issue_token(session, now=now, ttl_seconds=ttl, volunteer_id=volunteer.id)
+
+
+def register_volunteer(
+    session: Session,
+    signer: Signer,
+    reg: volunteer_service.Registration,
+    *,
+    code: str,
+    now: datetime,
+    today: date,
+    ttl: int,
+) -> tuple[Volunteer, IssuedToken]:
+    """Register a volunteer whose phone is proven by a login code, and log them in.
+
+    422 names every bad field (the code's absence too); then a wrong code answers `invalid_code`
+    as a login does, the same for every phone. Only a caller who proved the phone learns that it is
+    registered (409 `phone_taken`; the code is kept, so it logs in). A resident ID number already
+    registered is never told to the caller: see `volunteer.service.register`.
+    """
+    errors = volunteer_service.registration_problems(reg, today)
+    if not (code or "").strip():
+        errors.append(FieldError("code", "required", "请填写短信验证码 Enter the code sent to your phone"))
+    if errors:
+        raise invalid(errors)
+    row = _proven(session, signer, normalize_phone(reg.phone), code, now)
+    volunteer = volunteer_service.register(session, signer, reg, now=now, today=today)
+    row.used_at = now
+    return volunteer, issue_token(session, now=now, ttl_seconds=ttl, volunteer_id=volunteer.id)
 
 
 def prune(session: Session, now: datetime) -> dict[str, int]:

@@ -28,7 +28,7 @@ class AuthController(Controller):
         operation_id="requestLoginCode",
         status_code=202,
         sync_to_thread=True,
-        summary="Send a one-time login code to a volunteer's phone",
+        summary="Send a one-time code to a phone (to log in, or to prove it when registering)",
         responses=problems(_429="rate_limited"),
     )
     def request_code(
@@ -39,7 +39,7 @@ class AuthController(Controller):
         rt: NamedDependency[Runtime],
     ) -> CodeRequested:
         ttl = rt.settings.login_code_ttl_seconds
-        service.request_code(
+        resend_after = service.request_code(
             session,
             rt.signer,
             phone=data.phone,
@@ -47,7 +47,7 @@ class AuthController(Controller):
             now=rt.clock.now(),
             ttl=ttl,
         )
-        return CodeRequested(sent=True, expires_in=ttl, resend_after=service.CODE_RESEND_SECONDS)
+        return CodeRequested(sent=True, expires_in=ttl, resend_after=resend_after)
 
     @post(
         "/tokens",
@@ -56,7 +56,8 @@ class AuthController(Controller):
         sync_to_thread=True,
         summary="Get a bearer token with phone+code (volunteers) or username+password (staff)",
         responses=problems(
-            _401="invalid_code, code_expired, code_used, code_locked, invalid_credentials",
+            _401="invalid_code, invalid_credentials",
+            _404="not_registered (only to a caller who proved the phone with its code)",
             _429="rate_limited",
         ),
     )
@@ -65,10 +66,12 @@ class AuthController(Controller):
     ) -> TokenRead:
         ttl = rt.settings.token_ttl_seconds
         now = rt.clock.now()
-        # failed logins are limited per account and per address (shared by every server process);
-        # a tablet logging in again and again with the right password is never slowed
+        # failed logins are limited per address and per username (shared by every server process);
+        # a tablet logging in again and again with the right password is never slowed. A phone has
+        # no such limit: its codes wear out after wrong tries (accounts.service), and a limit per
+        # phone would let anyone lock its owner out
         limits = [(f"login-ip:{client_ip(request)}", (rt.settings.logins_per_minute, 60))]
-        who = (data.username or data.phone or "").strip()[:64]
+        who = (data.username or "").strip()[:64]
         if who:
             limits.append((f"login:{who}", ratelimit.FAILED_LOGINS_PER_ACCOUNT))
         for key, limit in limits:
@@ -82,7 +85,7 @@ class AuthController(Controller):
         try:
             issued = _log_in(data, rt, now, ttl)
         except LinliError as exc:
-            if exc.status == 401:
+            if exc.status in (401, 404):
                 for key, limit in limits:
                     ratelimit.count(rt.redis, key, limit, now)
             raise

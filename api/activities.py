@@ -43,6 +43,7 @@ from volunteer.schemas import (
     CorrectionBody,
     CorrectionRead,
     RosterEntry,
+    RosterPage,
     ShiftCreate,
     ShiftRead,
     SignupCancelled,
@@ -362,8 +363,11 @@ class StationController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         day: FromQuery[date | None] = None,
-    ) -> list[RosterEntry]:
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> RosterPage:
         check_times(day=day)
+        after, limit = page(cursor, limit)
         day = day or local_today(rt)
         start = datetime.combine(day, time(0), rt.settings.tz)
         _require_station_staff(session, principal, station_id)
@@ -374,8 +378,8 @@ class StationController(Controller):
             org_paths=None,
             starts_from=start,
             starts_before=start + timedelta(days=1),
-            after_id=0,
-            limit=200,
+            after_id=after,
+            limit=limit,
         ):
             entries.append(
                 RosterEntry(
@@ -387,7 +391,8 @@ class StationController(Controller):
                     ],
                 )
             )
-        return entries
+        last = entries[-1].activity.id if entries else None
+        return RosterPage(items=entries, next=next_cursor(entries, limit, last))
 
 
 class AttendanceController(Controller):

@@ -16,6 +16,7 @@ from api.cards import CardController
 from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.health import healthz, readyz
+from api.integrity import IntegrityController
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
 from api.openapi import describe
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ActivityController,
             StationController,
             ScanController,
+            IntegrityController,
             QrController,
             AttendanceController,
             CardController,

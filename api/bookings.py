@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from api.deps import AUTH, Id, check_times, local_today
-from api.meals import staff_at
+from api.meals import diner_of, staff_at
 from api.problems import problems
 from linli.runtime import Runtime
 from meals import bookings, service
@@ -59,9 +59,7 @@ class BookingController(Controller):
     ) -> BookingRead:
         point = service.get_point(session, point_id)
         staff_id = staff_at(session, principal, point)
-        diner = service.get_diner(session, data.diner_id)
-        if diner.home_point_id != point.id:  # the diner must be someone this staff member serves
-            staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        diner = diner_of(session, principal, data.diner_id)
         booking = bookings.book(
             session,
             diner=diner,

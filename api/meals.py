@@ -11,24 +11,28 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
+from accounts import service as accounts_service
 from accounts.principal import Principal
-from api.deps import AUTH, MAX_ID, Id, local_today, require_staff
+from api.deps import AUTH, MAX_ID, Cursor, Id, Limit, local_today, next_cursor, page, require_staff
 from api.problems import problems
+from integrity import service as integrity
 from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
 from meals import counter, counter_day, service
-from meals.models import Meal, MealPoint
+from meals.models import Diner, Meal, MealPoint
 from meals.schemas import (
     AdjustmentRead,
     AgreementBody,
     AgreementListed,
+    AgreementPage,
     AgreementRead,
     CounterToday,
     DinerBody,
     DinerPage,
     DinerRead,
     MealPointBody,
+    MealPointPage,
     MealPointRead,
     MealRead,
     PauseBody,
@@ -38,15 +42,34 @@ from meals.schemas import (
     VoidBody,
 )
 from orgs import service as orgs_service
+from reports.service import partner_of
+
+
+def _works_at(session, principal: Principal, point: MealPoint) -> bool:
+    """Staff of the point's organization subtree, or a coordinator bound to its counter."""
+    org = orgs_service.get(session, point.org_id)
+    return scope.may_use_station(
+        principal.staff_paths, principal.bound_station_ids, point.station_id, org.path
+    )
 
 
 def staff_at(session, principal: Principal, point: MealPoint, *roles: str) -> int:
-    """Staff of the point's organization subtree, or a coordinator bound to its counter."""
+    """The staff member's id if they work at the point (`_works_at`), else 403."""
     staff_id = require_staff(principal, *(roles or ("admin", "coordinator")))
-    org = orgs_service.get(session, point.org_id)
-    if scope.may_use_station(principal.staff_paths, principal.bound_station_ids, point.station_id, org.path):
+    if _works_at(session, principal, point):
         return staff_id
-    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", "outside_your_scope")
+    raise forbidden(f"您无权管理“{point.name}” You do not work at this meal point", scope.OUTSIDE)
+
+
+def diner_of(session, principal: Principal, diner_id: int) -> Diner:
+    """A diner a request names, in its path or its body: 404 `diner_not_found`, and 403
+    `outside_your_scope` unless the caller works at the diner's home point (the answer does not
+    say where someone else's diner eats)."""
+    require_staff(principal, "admin", "coordinator")
+    diner = service.get_diner(session, diner_id)
+    if not _works_at(session, principal, service.get_point(session, diner.home_point_id)):
+        raise forbidden("该长者不在您服务的助餐点 You do not serve this diner", scope.OUTSIDE)
+    return diner
 
 
 def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
@@ -108,30 +131,55 @@ class MealController(Controller):
         responses=problems(_403="staff_only, role_required"),
     )
     def list_points(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[MealPointRead]:
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> MealPointPage:
         require_staff(principal, "admin", "coordinator")
-        points = service.points_under(session, principal.staff_paths, principal.bound_station_ids)
-        return [_point_read(session, p) for p in points]
+        after, limit = page(cursor, limit)
+        points = service.points_under(
+            session, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
+        )
+        items = [_point_read(session, p) for p in points]
+        return MealPointPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
         "/funding-agreements",
         operation_id="listFundingAgreements",
         sync_to_thread=True,
-        summary="Funding agreements paying at meal points under the administrator, with budgets used",
+        summary="Funding agreements paying at meal points under the administrator, with budgets used;"
+        " for a partner (its users, its API keys), its own, with who linked it and when",
         responses=problems(_403="staff_only, role_required"),
     )
     def list_agreements(
-        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[AgreementListed]:
-        require_staff(principal, "admin")
-        points = [p.id for p in service.points_under(session, principal.admin_paths)]
-        return [
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AgreementPage:
+        before, limit = page(cursor, limit)
+        partner_id = partner_of(principal)
+        if partner_id is not None and not principal.has_role("admin"):
+            listed = service.agreements_of_partner(session, partner_id, before_id=before, limit=limit)
+        else:
+            require_staff(principal, "admin")
+            points = [p.id for p in service.points_under(session, principal.admin_paths)]
+            listed = service.agreements_at(session, points, before_id=before, limit=limit)
+        items = [
             AgreementListed(
-                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__}, meal_point_ids=sorted(ids)
+                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__},
+                meal_point_ids=sorted(ids),
+                linked_by=accounts_service.staff_user(session, a.created_by).display_name
+                if a.partner_id is not None and a.created_by is not None
+                else None,
+                linked_at=a.created_at if a.partner_id is not None else None,
             )
-            for a, ids in service.agreements_at(session, points)
+            for a, ids in listed
         ]
+        return AgreementPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/diners",
@@ -208,8 +256,8 @@ class MealController(Controller):
         operation_id="dinerCardPng",
         sync_to_thread=True,
         media_type="image/png",
-        summary="The diner's card (QR, static, signed; reissuing revokes it)",
-        responses=problems(_403="staff_only, outside_your_scope", _404="diner_not_found"),
+        summary="The diner's card (QR, static, signed; reissuing revokes it): admins only, audited",
+        responses=problems(_403="staff_only, role_required, outside_your_scope", _404="diner_not_found"),
     )
     def card(
         self,
@@ -218,8 +266,19 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> Response[bytes]:
-        diner = service.get_diner(session, diner_id)
-        staff_at(session, principal, service.get_point(session, diner.home_point_id))
+        # printing a card is an admin's act, kept in the audit log: a card's image is a meal's
+        # proof at the counter, and a coordinator holding one could claim meals never served
+        staff_id = require_staff(principal, "admin")
+        diner = diner_of(session, principal, diner_id)
+        integrity.audit(
+            session,
+            "diner_card.printed",
+            f"diner:{diner.id}",
+            orgs_service.get(session, service.get_point(session, diner.home_point_id).org_id).path,
+            staff_id,
+            rt.clock.now(),
+            {"card_version": diner.card_version},
+        )
         payload = rt.codes.diner_card(diner.id, diner.card_version)
         return Response(qr.png(payload), media_type="image/png")
 
@@ -238,11 +297,7 @@ class MealController(Controller):
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.pause(session, diner_id, data.paused_from, data.paused_until))
 
     @post(
@@ -256,11 +311,7 @@ class MealController(Controller):
     def reissue(
         self, diner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
     ) -> DinerRead:
-        staff_at(
-            session,
-            principal,
-            service.get_point(session, service.get_diner(session, diner_id).home_point_id),
-        )
+        diner_of(session, principal, diner_id)
         return DinerRead.of(service.reissue_card(session, diner_id))
 
     @post(
@@ -268,8 +319,11 @@ class MealController(Controller):
         operation_id="createFundingAgreement",
         status_code=201,
         sync_to_thread=True,
-        summary="A funder's agreement: period, budget, subsidy schedule, meal points",
-        responses=problems(_403="staff_only, outside_your_scope", _404="meal_point_not_found"),
+        summary="A funder's agreement: period, budget, subsidy schedule, meal points; naming a partner"
+        " needs a scope over every meal point the partner already funds (a county's admins)",
+        responses=problems(
+            _403="staff_only, outside_your_scope", _404="meal_point_not_found, partner_not_found"
+        ),
     )
     def agreement(
         self,
@@ -278,14 +332,17 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AgreementRead:
-        require_staff(principal, "admin")
+        staff_id = require_staff(principal, "admin")
         for point_id in set(data.meal_point_ids):
             point = service.get_point(session, point_id)
             orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
+        if data.partner_id is not None:
+            service.require_partner_linkable(session, principal.admin_paths, data.partner_id)
         a = service.create_agreement(
             session,
             service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
             rt.clock.now(),
+            created_by=staff_id,
         )
         return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
 
@@ -312,6 +369,7 @@ class MealController(Controller):
             raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
         point = service.get_point(session, data.meal_point_id)
         staff_id = staff_at(session, principal, point)
+        diner_of(session, principal, data.diner_id)
         meal = counter.record_unsubsidized(
             session,
             diner_id=data.diner_id,
@@ -403,6 +461,7 @@ class MealController(Controller):
             raise not_found("助餐点 Meal point", "meal_point_not_found")
         point, _, slots, _ = found
         staff_at(session, principal, point)
+        integrity.heard(rt, principal.staff_user_id, rt.clock.now(), session)  # the counter is online now
         day = local_today(rt)
         return CounterToday(
             day=day,

@@ -9,7 +9,8 @@ lazily). For every operation it states, from the handler itself rather than from
 - the errors any handler of its kind can answer, all `application/problem+json` (`api.problems.Problem`):
   401 `missing_token`/`invalid_token` when it takes the caller; 400 `bad_request` (not JSON),
   413 `payload_too_large` and 422 `validation_failed` when it reads a body; 422 when it takes path or
-  query parameters; 503 `service_unavailable` when it uses the database.
+  query parameters; 503 `service_unavailable` (or `database_timeout`: a statement past its deadline)
+  when it uses the database.
 
 Handlers add what only they can answer (403, 404, 409, 410, 429 and their codes) with
 `api.problems.problems(...)`; where both name a status, the handler's description wins. Bounds
@@ -70,7 +71,10 @@ def _describe(handler: HTTPRouteHandler, route: HTTPRoute) -> None:
     if reads_body or has_parameters:
         errors[422] = "validation_failed (`errors` names each field)"
     if caller or uses_database:
-        errors[503] = "service_unavailable (the database is down; `retry_after`)"
+        errors[503] = (
+            "service_unavailable (the database is down), database_timeout (a statement ran past its"
+            " deadline); `retry_after`"
+        )
     own = dict(handler.responses or {})
     for status, codes in errors.items():
         if status in own and (its := codes_of(own[status])) is not None:

@@ -29,6 +29,7 @@ from orgs.models import ORG_KINDS
 from orgs.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyPage,
     ApiKeyRead,
     OrganizationCreate,
     OrganizationPage,
@@ -125,10 +126,18 @@ class OrganizationController(Controller):
         responses=problems(_403="staff_only, county_admins_only"),
     )
     def list_api_keys(
-        self, partner_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
-    ) -> list[ApiKeyRead]:
+        self,
+        partner_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> ApiKeyPage:
         _key_keeper(session, principal, partner_id)
-        return [ApiKeyRead.of(k) for k in accounts_service.api_keys(session, partner_id)]
+        before, limit = page(cursor, limit)
+        keys = accounts_service.api_keys(session, partner_id, before_id=before, limit=limit)
+        items = [ApiKeyRead.of(k) for k in keys]
+        return ApiKeyPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/partners/{partner_id:int}/api-keys/{key_id:int}/revoke",

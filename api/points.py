@@ -18,6 +18,7 @@ from api.deps import (
     Id,
     IdFilter,
     Limit,
+    local_today,
     next_cursor,
     page,
     refuse_partners,
@@ -345,8 +346,12 @@ class HubPointsController(Controller):
         operation_id="addManualHours",
         status_code=201,
         sync_to_thread=True,
-        summary="Hours added by hand (e.g. from a paper sheet): kept apart from verified service, no points",
-        responses=problems(_403="staff_only, outside_your_scope", _404="hub_not_found, volunteer_not_found"),
+        summary="Hours added by hand (e.g. from a paper sheet) for a volunteer of the hub: kept apart from verified service, no points; a past or present day, at most 24 hours a day in all",
+        responses=problems(
+            _403="staff_only, outside_your_scope",
+            _404="hub_not_found, volunteer_not_found",
+            _422="validation_failed (future_day, over_day_limit)",
+        ),
     )
     def manual_hours(
         self,
@@ -374,7 +379,7 @@ class HubPointsController(Controller):
             raise invalid(errors)
         hub = _hub(session, data.hub_id)
         orgs_service.require_admin_of(principal.admin_paths, hub)
-        volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
+        volunteer_service.require_reached(session, volunteer_id, [hub.path])
         key = f"manual:{hub.id}:{data.request_id}"
         award = awards.award_by_key(session, key) or awards.add_manual_hours(
             session,
@@ -386,6 +391,7 @@ class HubPointsController(Controller):
             key=key,
             now=rt.clock.now(),
             tz=rt.settings.tz,
+            today=local_today(rt),
         )
         if award.volunteer_id != volunteer_id:
             raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")

@@ -1,7 +1,8 @@
 """Errors as RFC 9457 problem+json (问题详情), with a stable `code`, and their OpenAPI docs.
 
 No input from a user ever yields a 5xx: domain errors carry their own status; framework errors
-(bad JSON, wrong types, unknown routes) become 4xx with a code; a database that is down is 503.
+(bad JSON, wrong types, unknown routes) become 4xx with a code; a database that is down is 503
+`service_unavailable`, a statement past its deadline 503 `database_timeout`, both with Retry-After.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from linli.db import timed_out
 from linli.errors import LinliError
 
 log = logging.getLogger("linli.api")
@@ -140,6 +142,16 @@ def on_http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def on_database_down(request: Request, exc: Exception) -> Response:
+    if timed_out(exc):  # PostgreSQL cancelled a statement past its deadline (Settings.statement_timeout)
+        log.warning("database statement past its deadline on %s", request.url.path)
+        return _respond(
+            request,
+            503,
+            "database_timeout",
+            "数据库繁忙 Database busy",
+            "数据库处理超时，请稍后再试 The database took too long; please try again shortly",
+            extra={"retry_after": 5},
+        )
     log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
     return _respond(
         request,

@@ -10,7 +10,7 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
-from api.deps import AUTH, Id, local_today, require_staff, require_volunteer
+from api.deps import AUTH, Cursor, Id, Limit, local_today, next_cursor, page, require_staff, require_volunteer
 from api.pages import render
 from api.points import _hub
 from api.problems import problems
@@ -27,6 +27,7 @@ from points.schemas import (
     MyCommendationPage,
     ReviewBody,
     RoundBody,
+    RoundPage,
     RoundRead,
     ServiceRecordBody,
 )
@@ -130,11 +131,16 @@ class CommendationController(Controller):
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
-    ) -> list[RoundRead]:
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> RoundPage:
         require_staff(principal, "admin")
         hub = _hub(session, hub_id)
         orgs_service.require_admin_of(principal.admin_paths, hub)
-        return [_round_read(rt, session, r) for r in recognition.rounds_of(session, hub.id)]
+        before, limit = page(cursor, limit)
+        rounds = recognition.rounds_of(session, hub.id, before_id=before, limit=limit)
+        items = [_round_read(rt, session, r) for r in rounds]
+        return RoundPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(
         "/commendation-rounds/{round_id:int}",

@@ -4,6 +4,7 @@ from a camera frame for browsers that cannot."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
@@ -12,6 +13,7 @@ from litestar.params import JSONBody, RawBody
 from accounts.principal import Principal
 from api.deps import AUTH, require_staff
 from api.problems import problems
+from integrity import service as integrity
 from linli import ratelimit
 from linli.errors import FieldError, forbidden, invalid, too_many
 from linli.runtime import Runtime
@@ -21,10 +23,14 @@ from scans.schemas import DecodedFrame, Device, ScanBatch, ScanBatchResult, Scan
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 # A camera frame is a few megapixels; a small file can claim far more (a 258 KB PNG of 9000x9000
 # took 3.4 GB to decode). The size in its header is read before any pixel, and a few decodes run
-# at once per process; others wait a moment, then are told to try again.
+# at once per process; others wait a moment, then are told to try again. Each device (its token)
+# has one frame read at a time, so one tablet cannot take every turn, and
+# `ratelimit.FRAMES_PER_DEVICE` frames a minute across processes.
 MAX_FRAME_PIXELS = 4096 * 3072
 DECODES = threading.BoundedSemaphore(2)
 DECODE_WAIT = 0.5  # seconds: a waiting decode holds a server thread; the camera sends another frame
+_DECODING: set[str] = set()  # devices with a frame being read, or waiting for a turn, in this process
+_DECODING_LOCK = threading.Lock()
 
 
 def device_of(principal: Principal, request: Request) -> Device:
@@ -47,15 +53,35 @@ def device_of(principal: Principal, request: Request) -> Device:
     )
 
 
+def _device_key(principal: Principal) -> str:
+    """The device a request comes from, for its limits: its token."""
+    return str(principal.token_id or principal.volunteer_id)
+
+
 def _count_scan(rt: Runtime, principal: Principal) -> None:
     """Scans per device (its token): a tablet stuck in a loop, or a script, is slowed, not a counter."""
     ratelimit.check(
         rt.redis,
-        f"scan:{principal.token_id or principal.volunteer_id}",
+        f"scan:{_device_key(principal)}",
         (rt.settings.scans_per_minute, 60),  # a counter scans a card every few seconds; a batch counts once
         rt.clock.now(),
         "扫码过于频繁，请稍后再试 Too many scans from this device; try again shortly",
     )
+
+
+@contextmanager
+def _turn_of(device: str):
+    """One frame at a time per device: another from the same device while its last is read (or
+    waits for a turn) is refused at once, and leaves the turns to the other devices."""
+    with _DECODING_LOCK:
+        if device in _DECODING:
+            raise too_many("上一帧还在识别，请稍候 This device's last frame is still being read", 1)
+        _DECODING.add(device)
+    try:
+        yield
+    finally:
+        with _DECODING_LOCK:
+            _DECODING.discard(device)
 
 
 class QrController(Controller):
@@ -74,12 +100,22 @@ class QrController(Controller):
         request_max_body_size=MAX_FRAME_BYTES,
         responses=problems(_413="payload_too_large", _429="rate_limited"),
     )
-    def decode(self, body: RawBody, principal: NamedDependency[Principal]) -> DecodedFrame:
+    def decode(
+        self, body: RawBody, principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+    ) -> DecodedFrame:
         import io
 
         import zxingcpp
         from PIL import Image, UnidentifiedImageError
 
+        device = _device_key(principal)
+        ratelimit.check(
+            rt.redis,
+            f"frame:{device}",
+            ratelimit.FRAMES_PER_DEVICE,
+            rt.clock.now(),
+            "识别过于频繁，请稍后再试 Too many frames from this device; try again shortly",
+        )
         try:
             image = Image.open(io.BytesIO(body), formats=["PNG", "JPEG"])  # the header only
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
@@ -98,17 +134,18 @@ class QrController(Controller):
                     )
                 ]
             )
-        if not DECODES.acquire(timeout=DECODE_WAIT):
-            raise too_many("识别繁忙，请稍后再试 The decoder is busy; try again shortly", 1)
-        try:
-            image.load()
-            found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-        except (OSError, ValueError, Image.DecompressionBombError):
-            raise invalid(
-                [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
-            ) from None
-        finally:
-            DECODES.release()
+        with _turn_of(device):
+            if not DECODES.acquire(timeout=DECODE_WAIT):
+                raise too_many("识别繁忙，请稍后再试 The decoder is busy; try again shortly", 1)
+            try:
+                image.load()
+                found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+            except (OSError, ValueError, Image.DecompressionBombError):
+                raise invalid(
+                    [FieldError("body", "not_an_image", "不是图片 Not a PNG or JPEG picture")]
+                ) from None
+            finally:
+                DECODES.release()
         return DecodedFrame(payload=found[0].text if found else None)
 
 
@@ -135,6 +172,7 @@ class ScanController(Controller):
     ) -> ScanResult:
         device = device_of(principal, request)
         _count_scan(rt, principal)
+        integrity.heard(rt, device.staff_user_id, rt.clock.now())  # this device is online now
         item = door.check_input(data.input())
         return ScanResult.of(door.scan_online(rt, device, item, received_at=rt.clock.now()))
 
@@ -173,5 +211,7 @@ class ScanController(Controller):
                         )
                     ]
                 )
-        answers = door.scan_batch(rt, device, items, received_at=rt.clock.now())
+        received_at = rt.clock.now()
+        answers = door.scan_batch(rt, device, items, received_at=received_at)
+        integrity.heard(rt, device.staff_user_id, received_at)
         return ScanBatchResult(results=[ScanResult.of(a) for a in answers])

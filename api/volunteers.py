@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from sqlalchemy.orm import Session
 
+from accounts import service as accounts_service
 from accounts.principal import Principal
+from accounts.schemas import Registered
 from api.deps import (
     AUTH,
     Cursor,
     Id,
     IdFilter,
     Limit,
+    client_ip,
     local_today,
     next_cursor,
     page,
@@ -23,6 +27,8 @@ from api.deps import (
     require_volunteer,
 )
 from api.problems import problems
+from linli import ratelimit
+from linli.errors import LinliError
 from linli.pii import mask_phone
 from linli.runtime import Runtime
 from orgs import service as orgs_service
@@ -52,17 +58,50 @@ class VolunteerController(Controller):
         operation_id="registerVolunteer",
         status_code=201,
         sync_to_thread=True,
-        summary="Register as a volunteer (name, phone, optional resident ID, consent)",
-        responses=problems(_409="phone_taken, id_number_taken"),
+        summary="Register as a volunteer (name, phone, the code sent to it, optional resident ID, consent)",
+        responses=problems(_401="invalid_code", _409="phone_taken", _429="rate_limited"),
     )
     def register(
-        self, data: JSONBody[VolunteerCreate], session: NamedDependency[Session], rt: NamedDependency[Runtime]
-    ) -> VolunteerRead:
+        self,
+        data: JSONBody[VolunteerCreate],
+        request: Request,
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> Registered:
+        now = rt.clock.now()
+        # registrations with a wrong code are limited per address (shared by every server process):
+        # probing who is registered ends here; people who register, however many, are not slowed
+        key = f"register-ip:{client_ip(request)}"
+        ratelimit.refuse_if_spent(
+            rt.redis,
+            key,
+            ratelimit.FAILED_REGISTRATIONS_PER_ADDRESS,
+            now,
+            "注册失败次数过多，请稍后再试 Too many failed registrations; try again shortly",
+        )
         reg = service.Registration(
             name=data.name, phone=data.phone, id_number=data.id_number, consent=data.consent
         )
-        volunteer = service.register(session, rt.signer, reg, now=rt.clock.now(), today=local_today(rt))
-        return VolunteerRead.of(volunteer)
+        try:
+            volunteer, issued = accounts_service.register_volunteer(
+                session,
+                rt.signer,
+                reg,
+                code=data.code,
+                now=now,
+                today=local_today(rt),
+                ttl=rt.settings.token_ttl_seconds,
+            )
+        except LinliError as exc:
+            if exc.status == 401:  # a wrong code: guessing, or probing who is registered
+                ratelimit.count(rt.redis, key, ratelimit.FAILED_REGISTRATIONS_PER_ADDRESS, now)
+            raise
+        return Registered(
+            **msgspec.structs.asdict(VolunteerRead.of(volunteer)),
+            token=issued.token,
+            token_type="Bearer",
+            expires_at=issued.expires_at,
+        )
 
     @get(
         "/me/filings",

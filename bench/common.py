@@ -164,7 +164,8 @@ class Setup:
                 database_url=self.database_url,
                 redis_url=self.redis_url,
                 secret_keys=parse_secret_keys(self.secret),
-            )
+            ),
+            jobs=True,
         )
 
 

@@ -441,7 +441,8 @@ def run(
     subprocess.run([common.LINLI, "db", "upgrade"], env=env, check=True, capture_output=True)
     import_models()
     rt = Runtime(
-        Settings(database_url=database_url, redis_url=redis_url, secret_keys=parse_secret_keys(SECRET))
+        Settings(database_url=database_url, redis_url=redis_url, secret_keys=parse_secret_keys(SECRET)),
+        jobs=True,
     )
     with rt.tx() as s:
         if s.execute(text("SELECT count(*) FROM meal_points")).scalar() == 0:

@@ -25,7 +25,7 @@ def _runtime(check_schema: bool = True):
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     import_models()
-    rt = Runtime(settings)
+    rt = Runtime(settings, jobs=True)  # `linli serve`'s servers make their own (api.main)
     if check_schema:
         try:
             migrate.ensure_current(rt.engine, settings.sqlalchemy_url, auto_upgrade=settings.embedded)

@@ -25,7 +25,7 @@ from sqlalchemy import (
     event,
     literal_column,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -67,7 +67,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, statement_timeout: float = 0) -> Engine:
+    """`statement_timeout` (seconds; 0: none) is PostgreSQL's deadline for each statement of every
+    connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -89,12 +91,20 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
     # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
+    connect_args = {"connect_timeout": 5}
+    if statement_timeout:
+        connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args={"connect_timeout": 5}
+        url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args=connect_args
     )
     _ENGINES.add(engine)
     event.listen(engine, "connect", lambda dbapi_conn, _record: _CONNECTIONS.add(dbapi_conn))
     return engine
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a database error is PostgreSQL cancelling a statement past its deadline."""
+    return isinstance(getattr(exc, "orig", exc), psycopg.errors.QueryCanceled)
 
 
 class Direct:
@@ -104,7 +114,8 @@ class Direct:
     statement is built with SQLAlchemy and compiled once. Parameters as psycopg takes them (aware
     datetimes; dicts and lists are sent as JSON); rows come back as named tuples (timestamps aware,
     in the session's time zone: not UTCDateTime's UTC); a broken constraint raises SQLAlchemy's
-    IntegrityError, as everywhere else."""
+    IntegrityError, as everywhere else, and an operational one (a deadline passed, the server gone)
+    its OperationalError."""
 
     _compiled: dict[tuple, tuple[object, str]] = {}  # by statement and parameter names: (it, its SQL)
 
@@ -126,6 +137,8 @@ class Direct:
             cursor.execute(compiled[1], values, prepare=True)
         except psycopg.IntegrityError as exc:
             raise IntegrityError(compiled[1], params, exc) from exc
+        except psycopg.OperationalError as exc:  # a deadline passed, the server gone: as SQLAlchemy says it
+            raise OperationalError(compiled[1], params, exc) from exc
         return cursor
 
 

@@ -18,7 +18,10 @@ from linli.errors import too_many
 log = logging.getLogger(__name__)
 
 # (requests, window in seconds)
-FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords or codes for one username or phone
+FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords for one username (a phone's codes wear out instead)
+FAILED_REGISTRATIONS_PER_ADDRESS = (10, 600)  # registrations refused for a wrong code, per address
+# camera frames the server reads for one device (token): a tablet sends one every 0.8 s or more
+FRAMES_PER_DEVICE = (120, 60)
 
 
 def _bucket(key: str, window: int, now: datetime) -> tuple[str, int]:

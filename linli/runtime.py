@@ -20,10 +20,20 @@ from linli.signing import Signer
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, redis: Redis | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        redis: Redis | None = None,
+        jobs: bool = False,
+    ) -> None:
+        """`jobs`: for a worker or the command line, whose statements have the longer deadline
+        (`Settings.job_statement_timeout`); otherwise a request's (`statement_timeout`)."""
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.engine = make_engine(settings.sqlalchemy_url)
+        deadline = settings.job_statement_timeout if jobs else settings.statement_timeout
+        self.engine = make_engine(settings.sqlalchemy_url, statement_timeout=deadline)
         self.session_factory = make_session_factory(self.engine)
         self.signer = Signer(settings.secret_keys)
         self.codes = Codes(self.signer, settings.base_url)

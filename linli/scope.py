@@ -4,7 +4,11 @@ Staff work over subtrees of the organization tree: an organization's `path` is l
 so a subtree is a prefix, and a grant over `/1/4/` covers `/1/4/17/`. A coordinator may also be
 bound to stations, and then acts at those stations whatever their organization. Callers resolve
 what they guard (a meal point, a volunteer's filing, a station) to its organization's path and
-ask here; `within` says the same rule in SQL, for listings.
+ask here; `within` says the same rule in SQL, for listings and joins. Every id a request names,
+in its path or its body, is resolved to its row and checked here before anything is written (a
+volunteer, who belongs to no organization, reaches the teams they are filed with and the
+organizations they served at: `volunteer.service.require_reached`). Nothing else in the code
+compares paths by hand (`tests/test_architecture.py` looks for it).
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ def works_in(paths: Iterable[str], station_paths: Iterable[str], path: str) -> b
     )
 
 
-def within(column: ColumnElement[str], paths: Iterable[str]) -> ColumnElement[bool]:
+def within(column: ColumnElement[str], paths: Iterable[str | ColumnElement[str]]) -> ColumnElement[bool]:
     """`covers` in SQL: the organizations (by their path column) that `paths` reach (none when
-    `paths` is empty)."""
+    `paths` is empty). A path may be a column too, for joins: `within(Team.path, [Org.path])` is a
+    team inside that organization, `within(literal(p), [Org.path])` an organization above `p`."""
     return or_(false(), *(column.startswith(p) for p in paths))

@@ -40,6 +40,10 @@ class Settings:
     scans_per_minute: int = 600  # per device (token), counted in Redis; 0: no limit
     logins_per_minute: int = 60  # token requests per address, counted in Redis; 0: no limit
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    # PostgreSQL's deadline for one SQL statement (lock waits included), in seconds; 0: none.
+    # Requests: past it the statement is cancelled and the request answers 503 `database_timeout`.
+    statement_timeout: float = 5.0
+    job_statement_timeout: float = 300.0  # workers' jobs and the command line (report builds, demo data)
 
     @property
     def embedded(self) -> bool:
@@ -108,7 +112,19 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=tuple(
             p.strip() for p in env.get("LINLI_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),
+        statement_timeout=_seconds(env, "LINLI_STATEMENT_TIMEOUT", "5"),
+        job_statement_timeout=_seconds(env, "LINLI_JOB_STATEMENT_TIMEOUT", "300"),
     )
+
+
+def _seconds(env, name: str, default: str) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise SettingsError(f"{name}: seconds from 0 (none) to 86400, e.g. {default}")
+    return value
 
 
 def _embedded_secret(var_dir: Path) -> str:

@@ -9,7 +9,7 @@ the meal's transaction, so it never goes over its cap and its row is locked only
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from meals import repository, repository_counter
 from meals.models import Diner, Meal, MealPoint, MealSlot
 from meals.service import categories_on
 from meals.subsidy import Funding, matching_tier, split, tier_label
+from orgs import service as orgs_service
 
 DUPLICATE_WINDOW = timedelta(seconds=60)
 
@@ -58,6 +59,16 @@ def slot_at(slots: list[MealSlot], local: datetime) -> MealSlot | None:
     return next((s for s in slots if s.starts <= hhmm < s.ends), None)
 
 
+def slot_end(session: Session, meal_id: int, tz) -> tuple[datetime, str]:
+    """When a meal's slot ended (UTC), and its meal point's organization path."""
+    meal = repository.meal(session, meal_id)
+    point = repository.point(session, meal.meal_point_id)
+    slot = next(s for s in repository_counter.point_slots(session, point.id) if s.slot == meal.slot)
+    hour, minute = (int(x) for x in slot.ends.split(":"))
+    local = datetime.combine(meal.service_day, time(0), tz) + timedelta(hours=hour, minutes=minute)
+    return local.astimezone(UTC), orgs_service.get(session, point.org_id).path
+
+
 def diner_view(diner: Diner) -> dict:
     """What the counter shows: the name, and what the kitchen must know."""
     return {
@@ -79,6 +90,7 @@ def meal_view(meal: Meal, parts: list[tuple[int, str, int]]) -> dict:
         "paid": meal.paid,
         "subsidized": meal.subsidized,
         "served_at": meal.served_at.isoformat(),
+        "status": meal.status,
         "split": [{"agreement_id": a, "funder": name, "amount": amount} for a, name, amount in parts],
     }
 

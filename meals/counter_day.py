@@ -182,3 +182,43 @@ def close_open_days(session: Session, now: datetime, tz) -> int:
     today = now.astimezone(tz).date()
     days = sorted(repository_counter.unclosed_days(session, today))
     return sum(close_day(session, point_id, day, now) is not None for point_id, day in days)
+
+
+def hold(session: Session, meal_id: int) -> Meal:
+    """An offline meal held for a hub's review (integrity): its subsidy stays reserved from the
+    budgets, and is neither paid nor reported until `release` or `reject_held`."""
+    meal = repository_counter.lock_meal(session, meal_id)
+    meal.status = "held"
+    repository_counter.hold_subsidies(session, meal.id, held=True)
+    session.flush()
+    return meal
+
+
+def release(session: Session, meal_id: int) -> Meal:
+    """A held meal approved: served, its subsidy paid and reported by its service day."""
+    meal = _held(session, meal_id)
+    meal.status = "served"
+    repository_counter.hold_subsidies(session, meal.id, held=False)
+    session.flush()
+    return meal
+
+
+def reject_held(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now: datetime) -> Meal:
+    """A held meal rejected: voided, its reserved subsidy back in the funders' budgets."""
+    meal = _held(session, meal_id)
+    _give_back(session, meal.id)
+    meal.status, meal.void_reason, meal.voided_at, meal.voided_by = "voided", reason[:200], now, staff_user_id
+    repository_counter.void_subsidies(session, meal.id)
+    repository.mark_booking_unserved(session, meal.diner_id, meal.meal_point_id, meal.service_day, meal.slot)
+    session.flush()
+    return meal
+
+
+def _held(session: Session, meal_id: int) -> Meal:
+    meal = repository_counter.lock_meal(session, meal_id)
+    if meal is None:
+        raise not_found("餐次记录 Meal", "meal_not_found")
+    if meal.status != "held":
+        raise conflict("not_held", "该餐不在待审核状态 This meal is not held for review")
+    repository_counter.lock_point(session, meal.meal_point_id)
+    return meal

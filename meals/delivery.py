@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from linli import scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.outbox import emit
 from meals import counter, repository, repository_delivery
@@ -109,7 +110,7 @@ def runs_view(
 
 def _filed_under(session: Session, team_paths: list[str], point: MealPoint) -> bool:
     org_path = orgs_service.get(session, point.org_id).path
-    return any(path.startswith(org_path) for path in team_paths)
+    return any(scope.covers([org_path], path) for path in team_paths)
 
 
 def open_runs_for(session: Session, volunteer_id: int, team_paths: list[str], day: date) -> list[DeliveryRun]:

@@ -142,6 +142,9 @@ class FundingAgreement(Base):
     schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
     week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
     home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # who made it and when: with a partner, who linked that partner to these meal points (its
+    # reports then cover them), shown to the partner (GET /api/v1/funding-agreements)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -154,13 +157,14 @@ class AgreementPoint(Base):
 
 class Meal(Base):
     """One meal served: price, subsidy (split per funder in meal_subsidies) and what the diner paid.
-    At most one subsidized meal per diner, slot and day: a unique index says so."""
+    At most one subsidized meal per diner, slot and day: a unique index says so. `held`: an offline
+    meal waiting for a hub's review (integrity): its subsidy is reserved, not paid or reported."""
 
     __tablename__ = "meals"
     __table_args__ = (
         CheckConstraint("slot IN ('breakfast', 'lunch', 'dinner')", name="slot"),
         CheckConstraint("mode IN ('dine_in', 'pick_up', 'delivery')", name="mode"),
-        CheckConstraint("status IN ('served', 'voided')", name="status"),
+        CheckConstraint("status IN ('served', 'held', 'voided')", name="status"),
         CheckConstraint(
             "price >= 0 AND subsidy >= 0 AND subsidy <= price AND paid = price - subsidy", name="money"
         ),
@@ -170,8 +174,8 @@ class Meal(Base):
             "service_day",
             "slot",
             unique=True,
-            sqlite_where=text("subsidized AND status = 'served'"),
-            postgresql_where=text("subsidized AND status = 'served'"),
+            sqlite_where=text("subsidized AND status IN ('served', 'held')"),
+            postgresql_where=text("subsidized AND status IN ('served', 'held')"),
         ),
         Index("ix_meals_point_day", "meal_point_id", "service_day"),
         Index("ix_meals_diner_day", "diner_id", "service_day"),
@@ -216,6 +220,8 @@ class MealSubsidy(Base):
     diner_id: Mapped[int] = mapped_column(ForeignKey("diners.id"))
     service_day: Mapped[date] = mapped_column(Date)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the meal is held for review: reserved from the budget, not reported (integrity)
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class DayClose(Base):

@@ -30,15 +30,19 @@ def point(session: Session, point_id: int) -> MealPoint | None:
     return session.get(MealPoint, point_id)
 
 
-def points_under(session: Session, paths: list[str], station_ids: frozenset[int]) -> list[MealPoint]:
+def points_under(
+    session: Session, paths: list[str], station_ids: frozenset[int], after_id: int, limit: int | None
+) -> list[MealPoint]:
     return list(
         session.scalars(
             select(MealPoint)
             .join(Organization, Organization.id == MealPoint.org_id)
             .where(
-                or_(scope.within(Organization.path, paths), MealPoint.station_id.in_(station_ids))
+                or_(scope.within(Organization.path, paths), MealPoint.station_id.in_(station_ids)),
+                MealPoint.id > after_id,
             )
-            .order_by(MealPoint.name, MealPoint.id)
+            .order_by(MealPoint.id)
+            .limit(limit)
         )
     )
 
@@ -63,22 +67,59 @@ def category_names(session: Session) -> dict[str, str]:
 # Funding agreements
 
 
-def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, int]]:
-    """The agreements paying at any of these points, a row per point each pays at."""
+def agreements_at(
+    session: Session, point_ids: list[int], before_id: int, limit: int
+) -> list[tuple[FundingAgreement, int]]:
+    """A page of the agreements paying at any of these points, newest first (ids below
+    `before_id`, when given), a row per point each pays at."""
+    return _agreement_page(
+        session,
+        select(AgreementPoint.agreement_id).where(AgreementPoint.meal_point_id.in_(point_ids)),
+        before_id,
+        limit,
+    )
+
+
+def agreements_of_partner(
+    session: Session, partner_id: int, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, int]]:
+    """A page of the partner's agreements, newest first, a row per point each pays at."""
+    ids = (
+        select(AgreementPoint.agreement_id)
+        .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+        .where(FundingAgreement.partner_id == partner_id)
+    )
+    return _agreement_page(session, ids, before_id, limit)
+
+
+def _agreement_page(session: Session, ids, before_id: int, limit: int) -> list[tuple[FundingAgreement, int]]:
+    page = ids.distinct().order_by(AgreementPoint.agreement_id.desc()).limit(limit)
+    if before_id:
+        page = page.where(AgreementPoint.agreement_id < before_id)
     return session.execute(
         select(FundingAgreement, AgreementPoint.meal_point_id)
         .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
-        .where(
-            FundingAgreement.id.in_(
-                select(AgreementPoint.agreement_id).where(AgreementPoint.meal_point_id.in_(point_ids))
-            )
-        )
-        .order_by(FundingAgreement.ends_on.desc(), FundingAgreement.id)
+        .where(FundingAgreement.id.in_(page.scalar_subquery()))
+        .order_by(FundingAgreement.id.desc(), AgreementPoint.meal_point_id)
     ).all()
 
 
 def partner_exists(session: Session, partner_id: int) -> bool:
     return session.get(Partner, partner_id) is not None
+
+
+def partner_point_paths(session: Session, partner_id: int) -> list[str]:
+    """The organization paths of the meal points the partner's agreements pay at."""
+    return list(
+        session.scalars(
+            select(Organization.path)
+            .join(MealPoint, MealPoint.org_id == Organization.id)
+            .join(AgreementPoint, AgreementPoint.meal_point_id == MealPoint.id)
+            .join(FundingAgreement, FundingAgreement.id == AgreementPoint.agreement_id)
+            .where(FundingAgreement.partner_id == partner_id)
+            .distinct()
+        )
+    )
 
 
 # Diners

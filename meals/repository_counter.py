@@ -26,6 +26,9 @@ from orgs.models import Organization, Station
 
 # The counter's statements, built once with bound parameters: building them for every scan cost a
 # third of a server process's time at lunch rush.
+# the meals that take a diner's slot, a point's capacity and a week's cap: served, and held for
+# review (integrity) until a hub decides
+LIVE = (const("served"), const("held"))
 _POINT = (
     select(MealPoint, Organization.path, MealSlot)
     .join(Station, Station.id == MealPoint.station_id)
@@ -43,7 +46,7 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
         Meal.service_day == bindparam("day"),
         Meal.slot == bindparam("slot"),
         Meal.subsidized.is_(True),
-        Meal.status == const("served"),
+        Meal.status.in_(LIVE),
     )
     .scalar_subquery(),
     select(func.count())  # the point's meals today, for its daily capacity
@@ -51,7 +54,7 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
     .where(
         Meal.meal_point_id == bindparam("point"),
         Meal.service_day == bindparam("day"),
-        Meal.status == const("served"),
+        Meal.status.in_(LIVE),
     )
     .scalar_subquery(),
     select(DayClose.id)  # whether the day is closed
@@ -77,7 +80,7 @@ _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's sub
         .where(
             MealSubsidy.agreement_id == FundingAgreement.id,
             Meal.diner_id == bindparam("diner"),
-            Meal.status == const("served"),
+            Meal.status.in_(LIVE),
             ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
             Meal.service_day >= _MONDAY,
             Meal.service_day <= _SUNDAY,
@@ -207,7 +210,16 @@ def void_subsidies(session: Session, meal_id: int) -> None:
     session.execute(
         update(MealSubsidy)
         .where(MealSubsidy.meal_id == meal_id)
-        .values(voided=True)
+        .values(voided=True, held=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold_subsidies(session: Session, meal_id: int, *, held: bool) -> None:
+    session.execute(
+        update(MealSubsidy)
+        .where(MealSubsidy.meal_id == meal_id)
+        .values(held=held)
         .execution_options(synchronize_session=False)
     )
 

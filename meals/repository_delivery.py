@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from linli import scope
 from meals.models import Booking, DeliveryRun, Diner, Meal, MealPoint, MealSlot
 from orgs.models import Organization
 
@@ -114,7 +115,7 @@ def open_runs(session: Session, volunteer_id: int, team_paths: list[str], day: d
                 or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
                 # the point's organization holds one of the volunteer's teams (in SQL: a county has
                 # a run per community at every point, and only a few are this volunteer's)
-                or_(*(literal(p).startswith(Organization.path) for p in team_paths)),
+                or_(*(scope.within(literal(p), [Organization.path]) for p in team_paths)),
             )
             .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
         )

@@ -49,6 +49,11 @@ class MealPointRead(msgspec.Struct):
     slots: list[SlotBody]
 
 
+class MealPointPage(msgspec.Struct):
+    items: list[MealPointRead]
+    next: str | None
+
+
 class DinerBody(msgspec.Struct):
     name: str
     birth_date: date
@@ -139,10 +144,18 @@ class AgreementRead(msgspec.Struct):
     schedule: list
     week_cap: int | None
     home_point_only: bool
+    partner_id: int | None = None  # the partner enterprise whose money it is
 
 
 class AgreementListed(AgreementRead):
     meal_point_ids: list[int] = []  # every meal point it pays at
+    linked_by: str | None = None  # with a partner: the administrator who linked it (display name)
+    linked_at: datetime | None = None  # and when
+
+
+class AgreementPage(msgspec.Struct):
+    items: list[AgreementListed]
+    next: str | None
 
 
 class UnsubsidizedBody(msgspec.Struct):
@@ -242,6 +255,7 @@ class CardBody(msgspec.Struct):
 
 class BookingPage(msgspec.Struct):
     items: list[BookingRead]
+    next: str | None = None  # always null: a diner's bookings from today on come whole
 
 
 # Home delivery (送餐上门)
@@ -278,3 +292,4 @@ class RunRead(msgspec.Struct, omit_defaults=True):
 
 class RunPage(msgspec.Struct):
     items: list[RunRead]
+    next: str | None = None  # always null: a day's runs come whole

@@ -9,8 +9,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from linli import pii
-from linli.errors import FieldError, conflict, invalid, not_found
+from linli import pii, scope
+from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.signing import Signer
 from meals import repository
 from meals.models import (
@@ -119,19 +119,39 @@ def get_point(session: Session, point_id: int) -> MealPoint:
 
 
 def points_under(
-    session: Session, paths: list[str], station_ids: frozenset[int] = frozenset()
+    session: Session,
+    paths: list[str],
+    station_ids: frozenset[int] = frozenset(),
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[MealPoint]:
     """The meal points of organizations under any of these paths, and those whose counter is one of
-    these stations (a coordinator bound to it), by name."""
+    these stations (a coordinator bound to it), by id: all of them, or a page (`limit` after
+    `after_id`)."""
     if not paths and not station_ids:
         return []
-    return repository.points_under(session, paths, station_ids)
+    return repository.points_under(session, paths, station_ids, after_id, limit)
 
 
-def agreements_at(session: Session, point_ids: list[int]) -> list[tuple[FundingAgreement, list[int]]]:
-    """The agreements paying at any of these meal points, each with every point it pays at."""
+def agreements_at(
+    session: Session, point_ids: list[int], *, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, list[int]]]:
+    """A page of the agreements paying at any of these meal points, newest first, each with every
+    point it pays at."""
+    return _with_points(repository.agreements_at(session, point_ids, before_id, limit))
+
+
+def agreements_of_partner(
+    session: Session, partner_id: int, *, before_id: int, limit: int
+) -> list[tuple[FundingAgreement, list[int]]]:
+    """A page of a partner's agreements, newest first, each with every point it pays at."""
+    return _with_points(repository.agreements_of_partner(session, partner_id, before_id, limit))
+
+
+def _with_points(rows) -> list[tuple[FundingAgreement, list[int]]]:
     out: dict[int, tuple[FundingAgreement, list[int]]] = {}
-    for a, point_id in repository.agreements_at(session, point_ids):
+    for a, point_id in rows:
         out.setdefault(a.id, (a, []))[1].append(point_id)
     return list(out.values())
 
@@ -301,7 +321,25 @@ class AgreementInput:
     home_point_only: bool = False
 
 
-def create_agreement(session: Session, data: AgreementInput, now: datetime) -> FundingAgreement:
+def require_partner_linkable(session: Session, admin_paths: list[str], partner_id: int) -> None:
+    """Who may name a partner enterprise on an agreement (its reports then take in the agreement's
+    meal points): an administrator over every meal point the partner's agreements already pay at
+    (the county's cover all; a partner that funds nothing yet may be named by the hub that brings
+    it). Otherwise any hub could put its meal points into another hub's partner's reports. 404
+    `partner_not_found`, 403 `outside_your_scope`."""
+    if not repository.partner_exists(session, partner_id):
+        raise not_found("合作企业 Partner", "partner_not_found")
+    if not all(scope.covers(admin_paths, p) for p in repository.partner_point_paths(session, partner_id)):
+        raise forbidden(
+            "该企业资助的助餐点不全在您的管理范围，请县级管理员关联"
+            " The partner funds meal points outside what you administer; a county administrator links it",
+            scope.OUTSIDE,
+        )
+
+
+def create_agreement(
+    session: Session, data: AgreementInput, now: datetime, created_by: int | None = None
+) -> FundingAgreement:
     errors: list[FieldError] = []
     _text(errors, "name", data.name, 1, 100, "名称")
     if data.funder_kind not in FUNDER_KINDS:
@@ -335,6 +373,7 @@ def create_agreement(session: Session, data: AgreementInput, now: datetime) -> F
         schedule=data.schedule,
         week_cap=data.week_cap,
         home_point_only=data.home_point_only,
+        created_by=created_by,
         created_at=now,
     )
     session.add(agreement)

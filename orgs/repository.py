@@ -35,7 +35,7 @@ def list_in_subtrees(
 def list_teams(session: Session, *, under_path: str | None, after_id: int, limit: int) -> list[Organization]:
     q = select(Organization).where(Organization.kind == "team", Organization.id > after_id)
     if under_path:
-        q = q.where(Organization.path.startswith(under_path))
+        q = q.where(scope.within(Organization.path, [under_path]))
     return list(session.scalars(q.order_by(Organization.id).limit(limit)))
 
 

@@ -56,6 +56,11 @@ class ApiKeyRead(msgspec.Struct):
         )
 
 
+class ApiKeyPage(msgspec.Struct):
+    items: list[ApiKeyRead]
+    next: str | None
+
+
 class ApiKeyCreated(msgspec.Struct):
     id: int
     partner_id: int

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from linli.errors import FieldError, invalid
 from points import ledger, repository, shop
 from points import repository_awards as repo
 from points.ledger import TransferInput
@@ -23,6 +24,7 @@ from points.rules import Rule, current_rule, hub_of, rule_of
 from volunteer import service as volunteer_service
 
 EARNING_KINDS = ("service", "adjustment", "delivery")  # what the daily cap counts
+DAY_MINUTES = 24 * 60  # service a volunteer's day can hold, verified and added by hand
 
 
 def local_day(at: datetime, tz: ZoneInfo) -> date:
@@ -271,9 +273,29 @@ def add_manual_hours(
     key: str,
     now: datetime,
     tz,
+    today: date,
 ) -> Award:
     """Hours a hub adds by hand (e.g. from a paper sign-in sheet): kept apart from verified service,
-    marked as such, no points and no stars."""
+    marked as such, no points and no stars. Only for a day that has begun (`today`: the local day),
+    and a day holds at most `DAY_MINUTES` of a volunteer's service in all: verified and added by
+    hand, at every hub (a hub's rules cap points, and hand-added hours earn none, so the day's
+    length is the limit). The volunteer's row is locked while counting, so two requests at once
+    cannot both fill the day."""
+    if day > today:
+        raise invalid([FieldError("day", "future_day", "不能为将来的日期补录 The day has not come yet")])
+    volunteer_service.lock(session, volunteer_id)
+    left = DAY_MINUTES - repo.minutes_on_day(session, volunteer_id, day)
+    if minutes > left:
+        raise invalid(
+            [
+                FieldError(
+                    "minutes",
+                    "over_day_limit",
+                    f"当天已记录{DAY_MINUTES - left}分钟，最多还能补录{max(left, 0)}分钟"
+                    f" The day already holds {DAY_MINUTES - left} minutes; at most {max(left, 0)} more",
+                )
+            ]
+        )
     return post_award(
         session,
         key=key,

@@ -19,6 +19,7 @@ from linli import qr
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.pii import mask_name
 from linli.signing import Signer
+from orgs import service as orgs_service
 from points import awards, rules
 from points import repository_recognition as repo
 from points.models import ROUND_BONUS, ROUND_PERIODS, Certificate, Commendation, CommendationRound
@@ -146,9 +147,9 @@ def _service_by_org(session: Session, hub_id: int, start: date, end: date) -> di
     return out
 
 
-def rounds_of(session: Session, hub_id: int) -> list[CommendationRound]:
-    """A hub's rounds, newest first."""
-    return repo.rounds_of(session, hub_id)
+def rounds_of(session: Session, hub_id: int, *, before_id: int, limit: int) -> list[CommendationRound]:
+    """A page of a hub's rounds, the newest (last started) first."""
+    return repo.rounds_of(session, hub_id, before_id, limit)
 
 
 def get_round(session: Session, round_id: int) -> CommendationRound:
@@ -179,13 +180,16 @@ def _open_round(session: Session, round_id: int) -> CommendationRound:
 def set_included(
     session: Session, round_id: int, volunteer_id: int, include: bool, reason: str
 ) -> Commendation:
-    """Staff review: take someone off the list, or add someone (with a reason)."""
+    """Staff review: take someone off the list, or add someone of the hub (with a reason)."""
     round_ = _open_round(session, round_id)
     c = repo.commendation(session, round_.id, volunteer_id)
     if c is None:
         if not include:
             raise not_found("提名 Commendation", "commendation_not_found")
-        volunteer_service.get(session, volunteer_id)  # 404 volunteer_not_found
+        # someone of this hub (filed or served here): 404 for nobody, 403 for someone elsewhere
+        volunteer_service.require_reached(
+            session, volunteer_id, [orgs_service.get(session, round_.hub_id).path]
+        )
         if not 1 <= len((reason or "").strip()) <= 200:
             raise invalid([FieldError("reason", "length", "请写明理由（1到200字） A reason is required")])
         served = _service_by_org(session, round_.hub_id, round_.period_start, round_.period_end)

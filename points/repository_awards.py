@@ -84,6 +84,15 @@ def points_on_day(session: Session, volunteer_id: int, day: date, kinds) -> int:
     )
 
 
+def minutes_on_day(session: Session, volunteer_id: int, day: date) -> int:
+    """Service minutes awarded to the volunteer for this day, of every kind and hub."""
+    return session.scalar(
+        select(func.coalesce(func.sum(Award.minutes), 0)).where(
+            Award.volunteer_id == volunteer_id, Award.day == day
+        )
+    )
+
+
 def transfer_ids(session: Session, ids: list[str]) -> set[str]:
     """Which of these transfers exist."""
     return set(session.scalars(select(Transfer.id).where(Transfer.id.in_(ids))))

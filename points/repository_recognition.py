@@ -49,14 +49,11 @@ def minutes_of(session: Session, volunteer_id: int, kinds, start: date, end: dat
     )
 
 
-def rounds_of(session: Session, hub_id: int) -> list[CommendationRound]:
-    return list(
-        session.scalars(
-            select(CommendationRound)
-            .where(CommendationRound.hub_id == hub_id)
-            .order_by(CommendationRound.period_start.desc(), CommendationRound.id.desc())
-        )
-    )
+def rounds_of(session: Session, hub_id: int, before_id: int, limit: int) -> list[CommendationRound]:
+    q = select(CommendationRound).where(CommendationRound.hub_id == hub_id)
+    if before_id:
+        q = q.where(CommendationRound.id < before_id)
+    return list(session.scalars(q.order_by(CommendationRound.id.desc()).limit(limit)))
 
 
 def round_(session: Session, round_id: int, *, for_update: bool = False) -> CommendationRound | None:

@@ -232,6 +232,11 @@ class RoundRead(msgspec.Struct):
     commendations: list[CommendationRead]
 
 
+class RoundPage(msgspec.Struct):
+    items: list[RoundRead]
+    next: str | None
+
+
 class ReviewBody(msgspec.Struct):
     volunteer_id: RowId
     include: bool

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
+from linli.scope import within
 from meals.models import (
     CATEGORIES,
     AgreementPoint,
@@ -100,7 +101,7 @@ def resolve_scope(session: Session, stored: dict) -> Scope:
             session.scalars(
                 select(MealPoint.id)
                 .join(Organization, Organization.id == MealPoint.org_id)
-                .where(Organization.path.startswith(org_path))
+                .where(within(Organization.path, [org_path]))
             )
         )
         agreements = tuple(
@@ -213,6 +214,7 @@ def meal_usage(
         MealSubsidy.service_day >= start,
         MealSubsidy.service_day <= end,
         MealSubsidy.voided.is_(False),
+        MealSubsidy.held.is_(False),
     )
     subsidy_period = bucket(session, MealSubsidy.service_day, granularity).label("period")
     by_tier = [
@@ -452,6 +454,7 @@ def _budgets(
             .where(
                 MealSubsidy.agreement_id.in_(wider),
                 MealSubsidy.voided.is_(False),
+                MealSubsidy.held.is_(False),
                 MealSubsidy.service_day >= start,
                 MealSubsidy.service_day <= end,
             )

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from linli.scope import within
 from meals.models import (
     Meal,
     MealPoint,
@@ -45,7 +46,7 @@ def _attendance_scope(scope: Scope, since: datetime, until: datetime):
         counters = select(MealPoint.station_id).where(MealPoint.id.in_(scope.meal_point_ids))
         where.append(Activity.station_id.in_(counters))
     else:
-        where.append(Organization.path.startswith(scope.org_path))
+        where.append(within(Organization.path, [scope.org_path]))
     return and_(*where)
 
 
@@ -149,7 +150,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
     Project = Organization.__table__.alias("project")
     ActivityOrg = Organization.__table__.alias("activity_org")
     PointOrg = Organization.__table__.alias("point_org")
-    a_project = and_(Project.c.kind == "organization", Project.c.path.startswith(scope.org_path))
+    a_project = and_(Project.c.kind == "organization", within(Project.c.path, [scope.org_path]))
     projects = select(Project.c.id, Project.c.name, Project.c.path).where(a_project)
     counted = and_(
         Attendance.state.in_(COUNTED), Attendance.checked_in_at >= since, Attendance.checked_in_at < until
@@ -167,7 +168,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .select_from(Attendance)
             .join(Activity, Activity.id == Attendance.activity_id)
             .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
-            .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
+            .join(Project, within(ActivityOrg.c.path, [Project.c.path]))
             .where(counted, a_project)
             .group_by(Project.c.id)
         )
@@ -178,7 +179,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .select_from(Meal)
             .join(MealPoint, MealPoint.id == Meal.meal_point_id)
             .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
-            .join(Project, PointOrg.c.path.startswith(Project.c.path))
+            .join(Project, within(PointOrg.c.path, [Project.c.path]))
             .where(_served(start, end), a_project)
             .group_by(Project.c.id)
         ).all()
@@ -190,7 +191,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             .join(Attendance, Attendance.id == Award.attendance_id)
             .join(Activity, Activity.id == Attendance.activity_id)
             .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
-            .join(Project, ActivityOrg.c.path.startswith(Project.c.path))
+            .join(Project, within(ActivityOrg.c.path, [Project.c.path]))
             .where(Award.day >= start, Award.day <= end, a_project)
             .group_by(Project.c.id)
         ).all()
@@ -231,14 +232,14 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
         .select_from(Attendance)
         .join(Activity, Activity.id == Attendance.activity_id)
         .join(ActivityOrg, ActivityOrg.c.id == Activity.org_id)
-        .where(counted, ActivityOrg.c.path.startswith(scope.org_path))
+        .where(counted, within(ActivityOrg.c.path, [scope.org_path]))
     ).one()
     served_total = session.scalar(
         select(func.count())
         .select_from(Meal)
         .join(MealPoint, MealPoint.id == Meal.meal_point_id)
         .join(PointOrg, PointOrg.c.id == MealPoint.org_id)
-        .where(_served(start, end), PointOrg.c.path.startswith(scope.org_path))
+        .where(_served(start, end), within(PointOrg.c.path, [scope.org_path]))
     )
     sheet.totals = [
         "合计 total",
@@ -257,7 +258,7 @@ def programme_summary(session: Session, scope: Scope, start: date, end: date, tz
             ShopOrder.status == "fulfilled",
             ShopOrder.resolved_at >= since,
             ShopOrder.resolved_at < until,
-            Organization.path.startswith(scope.org_path),
+            within(Organization.path, [scope.org_path]),
         )
     )
     hubwide = Sheet(

@@ -1,17 +1,23 @@
 """A report's sheets as a file (报表文件): JSON (money in fen, as the API), CSV in UTF-8 with a
 byte-order mark so Excel in China opens it (one section per breakdown, money in yuan with two
 decimals, exact), XLSX with one sheet per breakdown, Chinese headers, money formatted in yuan and
-a totals row (written row by row in openpyxl's write-only mode)."""
+a totals row (written row by row in openpyxl's write-only mode).
+
+Every text a spreadsheet shows goes through `spreadsheet_text`, the one rule for CSV and XLSX
+alike: names come from hubs' admins, and a name like `=HYPERLINK(...)` must stay a name in a
+partner's Excel. JSON is data for programs and keeps every value exact."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from reports.queries import Sheet
@@ -23,6 +29,22 @@ MEDIA_TYPES = {
 }
 YUAN = '#,##0.00"元"'
 SHEET_TITLE = str.maketrans("[]:*?/\\", "（）：＊？／＼")  # characters a sheet title cannot hold
+# OWASP's CSV injection rule: a cell beginning with = + - @ TAB or CR is read as a formula by
+# Excel, WPS or LibreOffice; an apostrophe in front keeps it text. Their full-width forms too, as a
+# precaution (Chinese input methods type them; a spreadsheet may read them as the others). The
+# same after a separator (, ; TAB CR LF, then any double quotes): a reader splitting on another
+# separator than the file's (a semicolon locale, a partner's script) would start a cell there.
+FORMULA_START = "=+-@\t\r＝＋－＠"
+_FORMULA_AT = re.compile(r'(^|[,;\t\r\n]"*)(?=[' + re.escape(FORMULA_START) + "])")
+
+
+def spreadsheet_text(value):
+    """A text cell as every writer puts it (CSV and XLSX): an apostrophe before a character that
+    would start a formula, at the start or after a separator; control characters a workbook cannot
+    hold as U+FFFD. Anything not text (numbers, None) as it is."""
+    if not isinstance(value, str):
+        return value
+    return _FORMULA_AT.sub(r"\1'", ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
 
 
 def yuan_text(fen) -> str:
@@ -57,16 +79,31 @@ def _json(header: dict, sheets: list[Sheet]) -> bytes:
     return json.dumps(body, ensure_ascii=False, indent=1).encode()
 
 
+def _heading(column) -> str:
+    return column.title + ("（元）" if column.kind == "fen" else "")
+
+
 def _csv(header: dict, sheets: list[Sheet]) -> bytes:
+    """Every field in double quotes (a separator inside a name never starts a cell), text through
+    `spreadsheet_text`; money is ours, formatted by `yuan_text`."""
     out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow([header["title"], f"{header['period_start']} 至 {header['period_end']}"])
+    w = csv.writer(out, quoting=csv.QUOTE_ALL)
+
+    def row(values):
+        w.writerow([spreadsheet_text(v) for v in values])
+
+    row([header["title"], f"{header['period_start']} 至 {header['period_end']}"])
     for s in sheets:
         w.writerow([])
-        w.writerow([s.title])
-        w.writerow([c.title + ("（元）" if c.kind == "fen" else "") for c in s.columns])
-        for row in [*s.rows, *([s.totals] if s.totals else [])]:
-            w.writerow([yuan_text(v) if c.kind == "fen" else v for c, v in zip(s.columns, row, strict=True)])
+        row([s.title])
+        row([_heading(c) for c in s.columns])
+        for values in [*s.rows, *([s.totals] if s.totals else [])]:
+            w.writerow(
+                [
+                    yuan_text(v) if c.kind == "fen" and isinstance(v, int) else spreadsheet_text(v)
+                    for c, v in zip(s.columns, values, strict=True)
+                ]
+            )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -75,10 +112,10 @@ def _xlsx(header: dict, sheets: list[Sheet]) -> bytes:
     bold = Font(bold=True)
     for s in sheets:
         ws = wb.create_sheet(s.title.translate(SHEET_TITLE)[:31])
-        ws.append([f"{header['title']} {header['period_start']} 至 {header['period_end']}"])
+        ws.append([_text(ws, f"{header['title']} {header['period_start']} 至 {header['period_end']}")])
         heads = []
         for c in s.columns:
-            cell = WriteOnlyCell(ws, value=c.title + ("（元）" if c.kind == "fen" else ""))
+            cell = _text(ws, _heading(c))
             cell.font = bold
             heads.append(cell)
         ws.append(heads)
@@ -99,4 +136,15 @@ def _cell(ws, column, value) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value=Decimal(value) / 100)
         cell.number_format = YUAN
         return cell
+    if isinstance(value, str):
+        return _text(ws, value)
     return WriteOnlyCell(ws, value=value)
+
+
+def _text(ws, value: str) -> WriteOnlyCell:
+    """A string cell whatever the text looks like: openpyxl would make "=…" a formula and "#N/A"
+    an error value. An empty text is an empty cell."""
+    cell = WriteOnlyCell(ws, value=spreadsheet_text(value) or None)
+    if value:
+        cell.data_type = "s"
+    return cell

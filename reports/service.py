@@ -126,7 +126,7 @@ def scope_for(session: Session, principal: Principal, ask: ReportAsk) -> tuple[d
             session.scalars(
                 select(MealPoint.id)
                 .join(Organization, Organization.id == MealPoint.org_id)
-                .where(MealPoint.id.in_(ask.meal_point_ids), Organization.path.startswith(org.path))
+                .where(MealPoint.id.in_(ask.meal_point_ids), scope.within(Organization.path, [org.path]))
             )
         )
         if inside != set(ask.meal_point_ids):

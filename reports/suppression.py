@@ -230,7 +230,7 @@ def budget_people(
     """For the budget sheet's suppression: its agreements in row order, the diners each paid for
     in the period (at all its points) and ever, and those paying only inside the report's scope
     (their period subsidy is the summary's total for them)."""
-    alive = MealSubsidy.voided.is_(False)
+    alive = MealSubsidy.voided.is_(False) & MealSubsidy.held.is_(False)  # held: not reported yet
     ids = list(agreements)
 
     def diners(*where) -> dict:

@@ -2,7 +2,9 @@
 
 A partner registers a URL and gets a secret (a new one each time). When a report of theirs is
 built, the event `report.ready` is emitted; its job POSTs `notice` with
-`X-Linli-Signature: sha256=<hex>` (HMAC-SHA256 over the body). The URL is checked when it is
+`X-Linli-Signature: t=<unix seconds>,v1=<hex>`, the HMAC-SHA256 of `<t>.<body>` made when it is
+sent: the time is inside what is signed, so a receiver that refuses an old `t` (docs/reports.md:
+five minutes) cannot be fed a recorded delivery again later. The URL is checked when it is
 registered and again before each delivery, and the delivery connects to the address checked: the
 engine must never be a way into its own network. A delivery has `DEADLINE` seconds in all, and
 deliveries have a queue of their own (`webhooks`), so no partner's server can hold up a login
@@ -20,7 +22,7 @@ import json
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -38,8 +40,11 @@ def secret(signer, partner_id: int, version: int) -> str:
     return signer.mac(PURPOSE, f"{partner_id}:{version}".encode()).hex()
 
 
-def sign(key: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+def sign(key: str, body: bytes, at: int) -> str:
+    """The `X-Linli-Signature` of `body` sent at `at` (Unix seconds): `t=<at>,v1=<hex>`, the
+    HMAC-SHA256 of `<at>.<body>` with the partner's secret."""
+    mac = hmac.new(key.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
 
 
 def problem(url: str, *, allow_private: bool) -> str | None:
@@ -131,7 +136,7 @@ class Delivery:
     partner_id: int
     url: str
     body: bytes
-    signature: str
+    key: str = field(repr=False)  # the partner's secret: the signature is made when it is sent
 
 
 def delivery(session: Session, signer, report_id: int, base_url: str) -> Delivery | None:
@@ -142,8 +147,7 @@ def delivery(session: Session, signer, report_id: int, base_url: str) -> Deliver
     if hook is None:
         return None
     body = notice(report, base_url)
-    key = secret(signer, hook.partner_id, hook.secret_version)
-    return Delivery(hook.partner_id, hook.url, body, sign(key, body))
+    return Delivery(hook.partner_id, hook.url, body, secret(signer, hook.partner_id, hook.secret_version))
 
 
 class DeadlinePassed(RuntimeError):
@@ -167,12 +171,13 @@ def _connection(url: str, address: str, timeout: float) -> http.client.HTTPConne
     return conn
 
 
-def send(d: Delivery, *, allow_private: bool, deadline: float = DEADLINE) -> str | None:
-    """POST it, to the address just checked, within `deadline` seconds in all (connecting,
-    sending and the whole answer: a partner that trickles its answer a byte at a time is cut
-    off). Returns why it was not sent (the URL now resolves inside the network), or None once
-    the partner answered 2xx; anything else raises, so the job is retried later. Redirects are
-    not followed (one could lead inside the network)."""
+def send(d: Delivery, *, at: int, allow_private: bool, deadline: float = DEADLINE) -> str | None:
+    """POST it, signed as sent at `at` (Unix seconds; each try signs anew), to the address just
+    checked, within `deadline` seconds in all (connecting, sending and the whole answer: a
+    partner that trickles its answer a byte at a time is cut off). Returns why it was not sent
+    (the URL now resolves inside the network), or None once the partner answered 2xx; anything
+    else raises, so the job is retried later. Redirects are not followed (one could lead inside
+    the network)."""
     address, wrong = _checked(d.url, allow_private=allow_private)
     if wrong:
         return wrong
@@ -189,7 +194,7 @@ def send(d: Delivery, *, allow_private: bool, deadline: float = DEADLINE) -> str
                 headers={
                     "Content-Type": "application/json; charset=utf-8",
                     "X-Linli-Event": "report.ready",
-                    "X-Linli-Signature": d.signature,
+                    "X-Linli-Signature": sign(d.key, d.body, at),
                 },
             )
             answer = conn.getresponse()

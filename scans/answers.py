@@ -82,6 +82,7 @@ def answer(scan_id: str, result: dict, context: dict, *, station_id, scanned_at,
         "scanned_at": scanned_at.isoformat(),
         "received_at": received_at.isoformat(),
         **({"earlier_scan_id": result["earlier_scan_id"]} if "earlier_scan_id" in result else {}),
+        **{k: result[k] for k in ("held", "hold_reason", "hold_id") if k in result},
         **{
             k: result.get(k) or context.get(k)
             for k in ("diner", "meal", "price")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integrity import service as integrity
 from linli.bounds import plausible
 from linli.errors import FieldError, Refused, invalid
 from linli.qr import Codes
@@ -142,6 +143,10 @@ def store(
             rec["flagged"] = True
             raise Refused("late_upload")
         result = _judge(session, codes, device, item, rec, at, offline, skew, settings)
+        if offline:  # paid as usual, or held for the hub's review (docs/integrity.md)
+            result |= integrity.judge_offline(
+                session, device, result, claimed_at=scanned_at, received_at=received_at, tz=settings.tz
+            )
     except Refused as rej:
         result = {"outcome": "rejected", "reason": rej.reason}
         context = rej.context

@@ -98,7 +98,12 @@ class MealRef(msgspec.Struct, omit_defaults=True):
     subsidized: bool
     served_at: str  # ISO 8601
     split: list[FunderShare]
-    budget_exhausted: list[str] | None = None  # funders whose budget ran out (they paid nothing); absent if none
+    status: str | None = (
+        None  # served, or held: an offline meal waiting for the hub's review (no subsidy paid yet)
+    )
+    budget_exhausted: list[str] | None = (
+        None  # funders whose budget ran out (they paid nothing); absent if none
+    )
 
 
 class ScanResult(msgspec.Struct):
@@ -117,6 +122,9 @@ class ScanResult(msgspec.Struct):
     diner: DinerRef | None = None  # diner cards: name, dietary notes and allergies for the counter
     meal: MealRef | None = None  # the meal recorded; the first one if already served
     price: int | None = None  # a refused meal's full price, should the coordinator serve it unsubsidized
+    held: bool = False  # an offline scan held for the hub's review: no subsidy or points until approved
+    hold_reason: str | None = None  # late_upload, device_online (docs/integrity.md)
+    hold_id: int | None = None  # POST /api/v1/holds/{hold_id}/approve or /reject
 
     @classmethod
     def of(cls, answer: dict) -> ScanResult:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from linli import scope
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from orgs import service as orgs_service
 from volunteer import repository
@@ -61,19 +62,7 @@ def _check(session: Session, data: ActivityInput) -> None:
         errors.append(FieldError("capacity", "out_of_range", "人数应为1到10000 Capacity must be 1 to 10000"))
     if errors:
         raise invalid(errors)
-    org = orgs_service.get(session, data.org_id)
-    for team_id in data.team_ids or []:
-        team = orgs_service.get_team(session, team_id)
-        if not team.path.startswith(org.path):
-            raise invalid(
-                [
-                    FieldError(
-                        "team_ids",
-                        "outside_org",
-                        f"“{team.name}”不属于该组织 Team is not in this organization",
-                    )
-                ]
-            )
+    orgs_service.get(session, data.org_id)
     orgs_service.get_station(session, data.station_id)
 
 
@@ -113,7 +102,21 @@ def create(
     shift_id: int | None = None,
 ) -> Activity:
     _check(session, data)
-    orgs_service.require_admin_of(admin_paths, orgs_service.get(session, data.org_id))
+    org = orgs_service.get(session, data.org_id)
+    orgs_service.require_admin_of(admin_paths, org)
+    for team_id in data.team_ids or []:
+        team = orgs_service.get_team(session, team_id)
+        orgs_service.require_admin_of(admin_paths, team)  # a team of elsewhere: 403, as for the org
+        if not scope.covers([org.path], team.path):
+            raise invalid(
+                [
+                    FieldError(
+                        "team_ids",
+                        "outside_org",
+                        f"“{team.name}”不属于该组织 Team is not in this organization",
+                    )
+                ]
+            )
     _require_station(session, admin_paths, data.station_id)
     starts_at, ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     _clash(session, data.station_id, starts_at, ends_at, None)
@@ -192,7 +195,7 @@ def eligibility_problem(
         org_path = orgs_service.get(session, activity.org_id).path
     if filed is None:
         filed = repository.approved_team_paths(session, volunteer_id)
-    in_subtree = [team_id for team_id, path in filed if path.startswith(org_path)]
+    in_subtree = [team_id for team_id, path in filed if scope.covers([org_path], path)]
     if activity.team_ids:
         if any(team_id in activity.team_ids for team_id, _ in filed):
             return None

@@ -16,7 +16,7 @@ from linli.errors import FieldError, Refused, conflict, invalid, not_found
 from linli.outbox import emit
 from orgs import service as orgs_service
 from volunteer import activities, repository
-from volunteer.models import CORRECTED_MINUTES, REASON_MAX, AttendanceCorrection
+from volunteer.models import CORRECTED_MINUTES, REASON_MAX, Attendance, AttendanceCorrection
 
 # the order a check-in's refusals are told in, when several activities refuse it
 _REFUSAL_ORDER = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
@@ -238,8 +238,17 @@ def correct(
         errors.append(FieldError("reason", "required", "请填写理由 A reason is required"))
     elif len(reason) > REASON_MAX:
         errors.append(FieldError("reason", "length", "理由最多500字 At most 500 characters"))
+    length = int((activity.ends_at - activity.starts_at).total_seconds() // 60)
     if not annul and (minutes is None or not CORRECTED_MINUTES[0] <= minutes <= CORRECTED_MINUTES[1]):
         errors.append(FieldError("minutes", "out_of_range", "分钟数应为0到1440 Minutes must be 0 to 1440"))
+    elif not annul and minutes > length:  # a certificate would print more hours than the activity had
+        errors.append(
+            FieldError(
+                "minutes",
+                "exceeds_activity",
+                f"不能超过活动时长{length}分钟 At most the activity's {length} minutes",
+            )
+        )
     if errors:
         raise invalid(errors)
     if attendance.state == "open":
@@ -278,3 +287,47 @@ def attendances(session: Session, **filters):
 
 def attendances_of_activity(session: Session, activity_id: int):
     return repository.attendances_of_activity(session, activity_id)
+
+
+def hold(session: Session, attendance_id: int, reason: str) -> None:
+    """An attendance from an offline scan held for a hub's review (integrity): flagged, it earns
+    nothing until `release`."""
+    attendance = repository.attendance(session, attendance_id, for_update=True)
+    attendance.flagged, attendance.flag_reason = True, f"held:{reason}"
+    session.flush()
+
+
+def release(session: Session, attendance_id: int, review_id: int, *, now: datetime) -> None:
+    """A held attendance approved: it counts, and the points ledger settles it again."""
+    attendance = _held(session, attendance_id)
+    attendance.flagged, attendance.flag_reason = False, None
+    _reviewed(session, attendance, review_id, now)
+
+
+def reject_held(session: Session, attendance_id: int, review_id: int, *, now: datetime) -> None:
+    """A held attendance rejected: annulled, no minutes, no points."""
+    attendance = _held(session, attendance_id)
+    attendance.flagged, attendance.state, attendance.minutes = False, "annulled", 0
+    _reviewed(session, attendance, review_id, now)
+
+
+def _held(session: Session, attendance_id: int) -> Attendance:
+    attendance = repository.attendance(session, attendance_id, for_update=True)
+    if attendance is None:
+        raise not_found("考勤记录 Attendance", "attendance_not_found")
+    if not (attendance.flagged and (attendance.flag_reason or "").startswith("held:")):
+        raise conflict("not_held", "该记录不在待审核状态 This attendance is not held for review")
+    return attendance
+
+
+def _reviewed(session: Session, attendance: Attendance, review_id: int, now: datetime) -> None:
+    session.flush()
+    if attendance.state != "open":  # an open one is settled when it closes
+        emit(
+            session,
+            event="attendance.reviewed",
+            job_id=f"attendance-reviewed-{review_id}",
+            args=[attendance.id, review_id],
+            now=now,
+            queue="points",
+        )

@@ -28,12 +28,25 @@ def get(session: Session, volunteer_id: int) -> Volunteer | None:
     return session.get(Volunteer, volunteer_id)
 
 
+def reached_from(session: Session, volunteer_id: int, paths: list[str]) -> bool:
+    """Whether the volunteer is filed (approved) with a team within `paths`, or has an attendance
+    at an activity of an organization within them."""
+    inside = scope.within(Organization.path, paths)
+    filed = select(Filing.id).join(Organization, Organization.id == Filing.team_id)
+    filed = filed.where(Filing.volunteer_id == volunteer_id, Filing.status == "approved", inside)
+    served = select(Attendance.id).join(Activity, Activity.id == Attendance.activity_id)
+    served = served.join(Organization, Organization.id == Activity.org_id)
+    served = served.where(Attendance.volunteer_id == volunteer_id, inside)
+    return bool(session.scalar(select(or_(filed.exists(), served.exists()))))
+
+
 def by_phone(session: Session, phone: str) -> Volunteer | None:
     return session.scalar(select(Volunteer).where(Volunteer.phone == phone))
 
 
-def id_hash_taken(session: Session, hashes: list[str]) -> bool:
-    return session.scalar(select(Volunteer.id).where(Volunteer.id_hash.in_(hashes)).limit(1)) is not None
+def id_holder(session: Session, hashes: list[str]) -> int | None:
+    """The volunteer whose resident ID has one of these keyed hashes, if any."""
+    return session.scalar(select(Volunteer.id).where(Volunteer.id_hash.in_(hashes)).limit(1))
 
 
 def live_filing(session: Session, volunteer_id: int, team_id: int) -> Filing | None:
@@ -328,7 +341,7 @@ _FILED_HERE = (
     .where(
         Filing.volunteer_id == bindparam("volunteer_id"),
         Filing.status == _const("approved"),
-        _Team.path.startswith(Organization.path),
+        scope.within(_Team.path, [Organization.path]),
     )
     .exists()
 )
@@ -454,6 +467,7 @@ def generated_file(session: Session, file_id: int) -> GeneratedFile | None:
 
 
 # --- read by points (积分读取) ------------------------------------------------------------------
+
 
 def lock_volunteers_of_attendances(session: Session, attendance_ids) -> None:
     session.execute(

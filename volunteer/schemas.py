@@ -29,6 +29,7 @@ class VolunteerCreate(msgspec.Struct, forbid_unknown_fields=False):
     phone: str = ""
     id_number: str | None = None
     consent: bool = False
+    code: str = ""  # the login code sent to `phone` (POST /api/v1/auth/codes): it proves the phone
 
 
 class VolunteerRead(msgspec.Struct):
@@ -295,6 +296,11 @@ class RosterEntry(msgspec.Struct):
     activity: ActivityRead
     signups: list[SignupRead]
     attendances: list[AttendanceRead]
+
+
+class RosterPage(msgspec.Struct):
+    items: list[RosterEntry]
+    next: str | None
 
 
 class FileStatus(msgspec.Struct):

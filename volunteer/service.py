@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from linli import scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
+from linli.outbox import emit
 from linli.pii import (
     id_number_problem,
+    mask_phone,
     name_problem,
     normalize_id_number,
     normalize_name,
@@ -36,8 +38,8 @@ class Registration:
     consent: bool
 
 
-def register(session: Session, signer: Signer, reg: Registration, *, now: datetime, today) -> Volunteer:
-    """Register a volunteer. All fields are checked before anything is written; 422 names each bad one."""
+def registration_problems(reg: Registration, today) -> list[FieldError]:
+    """Every bad field of a registration (empty if none); nothing is looked up."""
     name = normalize_name(reg.name or "")
     phone = normalize_phone(reg.phone or "")
     id_number = normalize_id_number(reg.id_number) if reg.id_number else None
@@ -52,34 +54,62 @@ def register(session: Session, signer: Signer, reg: Registration, *, now: dateti
         errors.append(
             FieldError("consent", "required", "请阅读并同意隐私条款 You must agree to the privacy terms")
         )
-    if errors:
-        raise invalid(errors)
+    return errors
 
+
+def register(session: Session, signer: Signer, reg: Registration, *, now: datetime, today) -> Volunteer:
+    """Register a volunteer. All fields are checked before anything is written; 422 names each bad one.
+
+    A resident ID number registered already (another phone's) is not told to the caller, who proved
+    only the phone: the registration is accepted alike, without the ID bound to it (the last four
+    shown as given, no hash, so it proves nothing), and the ID's holder is told by SMS (an
+    outbox event), who may ask the hub to settle it. Two people may not both hold an ID, and no
+    one learns whose ID is registered by trying.
+    """
+    if errors := registration_problems(reg, today):
+        raise invalid(errors)
+    phone = normalize_phone(reg.phone)
+    id_number = normalize_id_number(reg.id_number) if reg.id_number else None
     if repository.by_phone(session, phone) is not None:
         raise _phone_taken()
-    id_hash = id_last4 = None
-    if id_number is not None:
-        hashes = signer.keyed_hashes(ID_HASH_PURPOSE, id_number)
-        if repository.id_hash_taken(session, hashes):
-            raise conflict("id_number_taken", "该身份证号已注册 This ID number is already registered")
-        id_hash, id_last4 = hashes[0], id_number[-4:]
-    volunteer = Volunteer(
-        name=name,
+    hashes = signer.keyed_hashes(ID_HASH_PURPOSE, id_number) if id_number else []
+    holder = repository.id_holder(session, hashes) if hashes else None
+    fields = dict(
+        name=normalize_name(reg.name),
         phone=phone,
-        id_hash=id_hash,
-        id_last4=id_last4,
+        id_hash=hashes[0] if hashes and holder is None else None,
+        id_last4=id_number[-4:] if id_number else None,
         consent_terms_version=TERMS_VERSION,
         consented_at=now,
         created_at=now,
     )
     try:
-        with session.begin_nested():  # a concurrent registration of the same phone loses here
+        volunteer = _insert(session, fields)
+    except IntegrityError:  # a concurrent registration of the same ID won
+        holder = repository.id_holder(session, hashes)
+        volunteer = _insert(session, fields | {"id_hash": None})
+    if holder is not None:
+        emit(
+            session,
+            event="volunteer.id_number_reused",
+            job_id=f"id-number-reused-{volunteer.id}",
+            args=[holder, mask_phone(phone)],
+            now=now,
+            known_new=True,
+        )
+    return volunteer
+
+
+def _insert(session: Session, fields: dict) -> Volunteer:
+    """The new volunteer, in a savepoint: a concurrent registration of the same phone answers
+    `phone_taken`; of the same ID, raises the IntegrityError for the caller."""
+    volunteer = Volunteer(**fields)
+    try:
+        with session.begin_nested():
             session.add(volunteer)
     except IntegrityError as exc:
         if "id_hash" in str(exc.orig):
-            raise conflict(
-                "id_number_taken", "该身份证号已注册 This ID number is already registered"
-            ) from None
+            raise
         raise _phone_taken() from None
     return volunteer
 
@@ -87,6 +117,18 @@ def register(session: Session, signer: Signer, reg: Registration, *, now: dateti
 def _phone_taken():
     return conflict(
         "phone_taken", "该手机号已注册，请直接登录 This phone is already registered; please log in"
+    )
+
+
+def id_reuse_notice(session: Session, holder_id: int, new_phone: str) -> tuple[str, str] | None:
+    """(phone, text) telling an ID number's holder that a new registration gave it; None if gone."""
+    phone = phone_of(session, holder_id)
+    if phone is None:
+        return None
+    return phone, (
+        f"您的身份证号被用于注册新的志愿者账号（手机 {new_phone}）。如非本人操作，请联系所在服务中心。"
+        f" Your resident ID number was given in a new volunteer registration (phone {new_phone});"
+        " if that was not you, please contact your hub."
     )
 
 
@@ -98,6 +140,22 @@ def get(session: Session, volunteer_id: int) -> Volunteer:
     volunteer = repository.get(session, volunteer_id)
     if volunteer is None:
         raise not_found("志愿者 Volunteer", "volunteer_not_found")
+    return volunteer
+
+
+def lock(session: Session, volunteer_id: int) -> None:
+    """Hold the volunteer's row until the transaction ends (one count of their day at a time)."""
+    repository.lock_volunteer(session, volunteer_id)
+
+
+def require_reached(session: Session, volunteer_id: int, paths: list[str]) -> Volunteer:
+    """A volunteer that staff over `paths` may name (add hours for, commend): one filed with a
+    team there (approved) or who served at an activity there. A volunteer belongs to no single
+    organization, so this is their `linli.scope` rule. 404 `volunteer_not_found` for no such
+    volunteer, 403 `outside_your_scope` for one of elsewhere (their name is not told)."""
+    volunteer = get(session, volunteer_id)
+    if not repository.reached_from(session, volunteer_id, paths):
+        raise forbidden("该志愿者不在您的管理范围 This volunteer is outside your scope", scope.OUTSIDE)
     return volunteer
 
 

@@ -18,5 +18,5 @@ def runtime() -> Runtime:
     global _runtime
     if _runtime is None:
         import_models()
-        _runtime = Runtime(load_settings())
+        _runtime = Runtime(load_settings(), jobs=True)
     return _runtime

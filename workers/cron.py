@@ -22,6 +22,7 @@ SCHEDULE = [
     (jobs.points_nightly, "points", "0 17 * * *"),  # 01:00: orders, reservations and lots that expired
     (jobs.ledger_verify, "points", "30 18 * * *"),  # 02:30
     (jobs.close_meal_days, "default", "30 13 * * *"),  # 21:30, after the last meal slot
+    (jobs.integrity_sweep, "default", "45 13 * * *"),  # 21:45: the day's anomalies (integrity.detect)
     (jobs.monthly_reports, "reports", "0 18 * * *"),  # 02:00; it acts on the first of the month
 ]
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service as accounts
 from accounts.sender import configured_sender
+from integrity import detect
 from linli import outbox
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
@@ -22,6 +23,7 @@ from points.rules import hub_of
 from reports import service as reports
 from reports import webhooks
 from volunteer import activities, attendance, cards
+from volunteer import service as volunteer_service
 from workers.context import runtime
 
 log = logging.getLogger("linli.jobs")
@@ -47,6 +49,15 @@ def send_login_code(phone: str, code: str) -> None:
     with rt.tx() as session:
         if _first_run(session):
             configured_sender(rt.redis).send(phone, code)
+
+
+def notify_id_number_reused(holder_id: int, new_phone: str) -> None:
+    """Tell a resident ID number's holder that a new registration gave it (`volunteer.service.register`)."""
+    rt = runtime()
+    with rt.tx() as session:
+        notice = volunteer_service.id_reuse_notice(session, holder_id, new_phone)
+        if notice and _first_run(session):
+            configured_sender(rt.redis).notify(*notice)
 
 
 def make_card_sheet(file_id: int) -> None:
@@ -75,6 +86,15 @@ def attendance_corrected(correction_id: int) -> None:
     rt = runtime()
     with rt.tx() as session:
         awards.settle_correction(session, correction_id, now=rt.clock.now(), tz=rt.settings.tz)
+
+
+def attendance_reviewed(attendance_id: int, review_id: int) -> None:
+    """A held attendance approved or rejected (integrity): settled again."""
+    rt = runtime()
+    with rt.tx() as session:
+        awards.settle_attendance(
+            session, attendance_id, f"attendance-review:{review_id}", now=rt.clock.now(), tz=rt.settings.tz
+        )
 
 
 def meal_delivered(meal_id: int, volunteer_id: int) -> None:
@@ -135,7 +155,8 @@ def notify_partner(report_id: int) -> None:
     with rt.tx() as session:
         call = webhooks.delivery(session, rt.signer, report_id, rt.settings.base_url)
     if call is not None:
-        refused = webhooks.send(call, allow_private=rt.settings.demo)
+        at = int(rt.clock.now().timestamp())  # signed with the time it is sent (each retry anew)
+        refused = webhooks.send(call, at=at, allow_private=rt.settings.demo)
         if refused:
             log.warning("webhook of partner %s not sent: %s", call.partner_id, refused)
 
@@ -206,6 +227,14 @@ def close_meal_days() -> int:
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)
+
+
+def integrity_sweep() -> int:
+    """Daily at 21:45 local: the day's anomalies flagged for the hubs (integrity.detect)."""
+    rt = runtime()
+    now = rt.clock.now()
+    with rt.tx() as session:
+        return detect.sweep(session, now.astimezone(rt.settings.tz).date(), now=now, tz=rt.settings.tz)
 
 
 def monthly_reports() -> int:

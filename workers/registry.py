@@ -14,9 +14,11 @@ from workers import jobs
 
 JOBS: dict[str, Callable] = {
     "login_code.issued": jobs.send_login_code,
+    "volunteer.id_number_reused": jobs.notify_id_number_reused,
     "card_sheet.requested": jobs.make_card_sheet,
     "attendance.closed": jobs.attendance_closed,
     "attendance.corrected": jobs.attendance_corrected,
+    "attendance.reviewed": jobs.attendance_reviewed,
     "meal.delivered": jobs.meal_delivered,
     "meal.delivery_undone": jobs.meal_delivery_undone,
     "points.expiring": jobs.notify_points_expiring,

@@ -75,7 +75,7 @@
 
   // --- meal points, agreements, diners ----------------------------------------------------------
   async function loadPoints() {
-    if (!mealPoints) mealPoints = await L.api(FACE, "/api/v1/meal-points");
+    if (!mealPoints) mealPoints = (await L.all(FACE, "/api/v1/meal-points")).sort((a, b) => a.name.localeCompare(b.name, "zh"));
     return mealPoints;
   }
   const pointName = (id) => ((mealPoints || []).find((p) => p.id === id) || { name: `#${id}` }).name;
@@ -91,7 +91,7 @@
 
   async function agreements() {
     await loadPoints();
-    const list = await L.api(FACE, "/api/v1/funding-agreements");
+    const list = await L.all(FACE, "/api/v1/funding-agreements");
     L.$("#agreements").replaceChildren(list.length ? L.table(["", t.period, t.used_of_cap, t.points], list.map((a) => [
       L.el("span", {}, L.el("strong", {}, a.name), ` · ${t.funder_kinds[a.funder_kind] || a.funder_kind}`),
       `${a.starts_on} – ${a.ends_on}`,
@@ -176,7 +176,7 @@
     await loadHubs();
     const hub = L.$("#round-hub").value;
     if (!hub) return;
-    const list = await L.api(FACE, `/api/v1/hubs/${hub}/commendation-rounds`);
+    const list = await L.all(FACE, `/api/v1/hubs/${hub}/commendation-rounds`);
     L.$("#rounds").replaceChildren(...(list.length ? list.map((r) => L.el("div", { class: "card" },
       L.el("h2", {}, `${r.title} · ${r.period_start} – ${r.period_end} · ${t.round_status[r.status] || r.status}`),
       L.table(["", "", "", ""], r.commendations.map((c) => [

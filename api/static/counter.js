@@ -170,7 +170,7 @@
       ) : L.el("p", { class: "muted" }, t.none));
     } catch (err) { /* not a meal point's counter, or offline: keep what is shown */ }
     try {
-      const roster = await L.api(FACE, `/api/v1/stations/${station}/roster`);
+      const roster = await L.all(FACE, `/api/v1/stations/${station}/roster`);
       L.$("#volunteers-today").replaceChildren(roster.length ? L.table(
         ["", t.signed_up, t.present],
         roster.map((e) => [

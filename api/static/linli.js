@@ -38,6 +38,19 @@ const L = (() => {
     return r.status === 204 ? null : r.json();
   }
 
+  // Every item of a list ({"items": [...], "next": cursor or null}), page after page.
+  async function all(face, path) {
+    const items = [];
+    let cursor = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const page = await api(face, `${path}${sep}limit=200${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+      items.push(...page.items);
+      cursor = page.next;
+    } while (cursor);
+    return items;
+  }
+
   // A problem+json answer in words: the first field's message, or the detail.
   function problemText(err) {
     if (!(err instanceof ApiError)) return t.network;
@@ -121,6 +134,6 @@ const L = (() => {
   }
 
   return {
-    t, tokens, api, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
+    t, tokens, api, all, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
   };
 })();

@@ -123,22 +123,39 @@
   }
 
   // --- guest forms ---------------------------------------------------------------------------------
+  // Registering proves the phone first: a code is sent to it, and the registration carries it. A
+  // phone registered already is told only now (the code proved it), and the same code logs it in.
+  async function askCode(number) {
+    try {
+      await L.api(FACE, "/api/v1/auth/codes", { method: "POST", body: { phone: number } });
+      L.say(note, t.code_sent);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+  }
+  L.$("#register-code").addEventListener("click", () => {
+    const form = L.$("#register-form");
+    if (form.phone.reportValidity()) askCode(form.phone.value);
+  });
   L.$("#register-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = new FormData(ev.target);
+    const body = { name: f.get("name"), phone: f.get("phone"), code: f.get("code"), consent: f.get("consent") === "on" };
     try {
-      await L.api(FACE, "/api/v1/volunteers", { method: "POST", body: { name: f.get("name"), phone: f.get("phone"), consent: f.get("consent") === "on" } });
-      L.$("#code-form").phone.value = f.get("phone");
-      L.say(note, t.registered);
+      let r;
+      try {
+        r = await L.api(FACE, "/api/v1/volunteers", { method: "POST", body });
+      } catch (err) {
+        if (!(err instanceof L.ApiError) || err.problem.code !== "phone_taken") throw err;
+        r = await L.api(FACE, "/api/v1/auth/tokens", { method: "POST", body: { phone: body.phone, code: body.code } });
+      }
+      L.tokens.set(FACE, r.token);
+      L.say(note, "");
+      start();
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
   });
-  L.$("#code-form").addEventListener("submit", async (ev) => {
+  L.$("#code-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     phone = new FormData(ev.target).get("phone");
-    try {
-      await L.api(FACE, "/api/v1/auth/codes", { method: "POST", body: { phone } });
-      L.say(note, t.code_sent);
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    askCode(phone);
   });
   L.$("#login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

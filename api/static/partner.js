@@ -58,7 +58,7 @@
 
   async function keys() {
     if (!partner) return;
-    const list = await L.api(FACE, `/api/v1/partners/${partner}/api-keys`);
+    const list = await L.all(FACE, `/api/v1/partners/${partner}/api-keys`);
     L.$("#keys").replaceChildren(list.length ? L.table(["", "", "", ""], list.map((k) => [
       k.name, `${k.prefix}…`, L.dt(k.created_at),
       k.revoked_at ? t.revoked : L.el("button", { type: "button", class: "danger", onclick: () => revoke(k.id) }, t.revoke),

@@ -149,7 +149,7 @@ def test_partners_keep_their_own_api_keys_and_revoke_them_at_once(client, rt):
     made = client.post(f"/api/v1/partners/{mine.id}/api-keys", json={"name": "财务月报"}, headers=headers)
     assert made.status_code == 201
     key = made.json()["key"]
-    listed = client.get(f"/api/v1/partners/{mine.id}/api-keys", headers=headers).json()
+    listed = client.get(f"/api/v1/partners/{mine.id}/api-keys", headers=headers).json()["items"]
     assert [(k["name"], k["prefix"], k["revoked_at"]) for k in listed] == [("财务月报", key[:10], None)]
     assert key not in str(listed)  # the key itself is shown once, at creation
     # another partner's keys: neither listed, made nor revoked

@@ -25,13 +25,68 @@ def test_database_down_is_503_everywhere_not_a_traceback(rt):
     with TestClient(app=create_app(down)) as c:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["database"].startswith("unavailable")
-        r = c.post("/api/v1/volunteers", json={"name": "王秀英", "phone": "13807310001", "consent": True})
+        body = {"name": "王秀英", "phone": "13807310001", "consent": True, "code": "123456"}
+        r = c.post("/api/v1/volunteers", json=body)
         assert r.status_code == 503
         assert r.json()["code"] == "service_unavailable"
         assert r.headers["content-type"].startswith("application/problem+json")
         r = c.get("/api/v1/me", headers={"Authorization": "Bearer lt_x"})
         assert r.status_code == 503
     down.close()
+
+
+def test_a_statement_past_its_deadline_is_a_503_database_timeout_not_a_wait(rt):
+    """Every PostgreSQL statement has a deadline (LINLI_STATEMENT_TIMEOUT, here 0.3 s): a request
+    whose statement waits behind a table held by another transaction (a migration, a stuck job)
+    is cancelled and answered 503 `database_timeout` with Retry-After, not held for as long as the
+    other takes. Jobs and the command line get the longer deadline."""
+    import threading
+    import time
+
+    import pytest
+    from sqlalchemy import func, select, text
+    from sqlalchemy.exc import OperationalError
+
+    from linli.db import const, timed_out
+    from tests.fixtures.builders import make_county, staff_token, staff_user
+
+    if rt.settings.is_sqlite:
+        pytest.skip(
+            "SQLite has no statement deadline: its writers queue (busy_timeout) and readers never wait"
+        )
+    county = make_county(rt)
+    staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
+    quick = Runtime(rt.settings.with_(statement_timeout=0.3), redis=rt.redis)
+    holder = rt.engine.connect()
+    try:
+        with TestClient(app=create_app(quick)) as c:
+            admin = staff_token(c, "admin_a")
+            holder.execute(text("LOCK TABLE meal_points IN ACCESS EXCLUSIVE MODE"))
+            released = threading.Timer(3, holder.rollback)  # without a deadline the listing waits 3 s
+            released.start()
+            started = time.monotonic()
+            r = c.get("/api/v1/meal-points", headers=admin)
+            took = time.monotonic() - started
+            released.join()
+            assert r.status_code == 503, r.text
+            assert r.json()["code"] == "database_timeout" and r.json()["retry_after"] == 5
+            assert r.headers["retry-after"] == "5" and took < 2
+            assert c.get("/api/v1/meal-points", headers=admin).status_code == 200  # and after it, all is well
+        with pytest.raises(OperationalError) as raised, quick.tx() as s:
+            s.execute(select(func.pg_sleep(1)))
+        assert timed_out(raised.value)
+        with pytest.raises(OperationalError) as raised, quick.statements() as direct:  # the scans' path
+            direct.execute(select(func.pg_sleep(const(1))), {})
+        assert timed_out(raised.value)
+    finally:
+        holder.rollback()
+        holder.close()
+        quick.close()
+    jobs = Runtime(rt.settings, redis=rt.redis, jobs=True)
+    with jobs.tx() as s, rt.tx() as r:
+        assert s.scalar(text("SHOW statement_timeout")) == "5min"
+        assert r.scalar(text("SHOW statement_timeout")) == "5s"
+    jobs.close()
 
 
 def test_redis_down_makes_readyz_503(rt):

@@ -264,6 +264,7 @@ TABLES = [
     "point_lots",
     "star_levels",
     "outbox",
+    "integrity_flags",
 ]
 REFS = {
     "attendance_id": "attendances",
@@ -307,12 +308,12 @@ def dump(rt) -> tuple[dict, dict]:
 
 def normal(value, names, key=None, within=None):
     """Ids of attendances, meals and accounts replaced by their names, dicts sorted, received_at
-    left out (a scan's stored answer holds it)."""
+    left out (a scan's stored answer holds it), and a hold's id (its flag's subject names it)."""
     if isinstance(value, dict):
         return {
             k: normal(v, names, k, "meal" if k == "meal" else within)
             for k, v in sorted(value.items())
-            if k != "received_at"
+            if k not in ("received_at", "hold_id")
         }
     if isinstance(value, list):
         return [normal(v, names, key, within) for v in value]

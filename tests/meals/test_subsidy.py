@@ -96,22 +96,81 @@ def test_meal_points_and_agreements_are_listed_within_the_staff_members_part_of_
     clock.at = LUNCH
     canteen = Canteen(rt, client)
     admin = staff_token(client, "admin_a")
-    points = client.get("/api/v1/meal-points", headers=admin).json()
+    points = client.get("/api/v1/meal-points", headers=admin).json()["items"]
     assert [(p["id"], p["station_id"], [s["slot"] for s in p["slots"]]) for p in points] == [
         (canteen.point.id, canteen.station, ["breakfast", "lunch", "dinner"])
     ]
-    agreements = client.get("/api/v1/funding-agreements", headers=admin).json()
+    agreements = client.get("/api/v1/funding-agreements", headers=admin).json()["items"]
     assert {(a["id"], tuple(a["meal_point_ids"]), a["budget_used"]) for a in agreements} == {
         (canteen.government, (canteen.point.id,), 0),
         (canteen.enterprise, (canteen.point.id,), 0),
     }
     assert [
-        p["id"] for p in client.get("/api/v1/meal-points", headers=staff_token(client, "counter")).json()
+        p["id"]
+        for p in client.get("/api/v1/meal-points", headers=staff_token(client, "counter")).json()["items"]
     ] == [canteen.point.id]
     # another hub's admin sees neither; a coordinator does not see the money
     staff_user(rt, "admin_b", "admin", org_id=canteen.county.hub_b)
     other = staff_token(client, "admin_b")
-    assert client.get("/api/v1/meal-points", headers=other).json() == []
-    assert client.get("/api/v1/funding-agreements", headers=other).json() == []
+    assert client.get("/api/v1/meal-points", headers=other).json() == {"items": [], "next": None}
+    assert client.get("/api/v1/funding-agreements", headers=other).json() == {"items": [], "next": None}
     r = client.get("/api/v1/funding-agreements", headers=staff_token(client, "counter"))
     assert r.status_code == 403 and r.json()["code"] == "role_required"
+
+
+def test_a_partner_is_named_on_an_agreement_by_an_admin_over_all_it_funds(client, rt, clock):
+    """Before: any hub's admin could name any partner enterprise on an agreement of its own meal
+    points (201), and that partner's reports then took in the hub's points."""
+    from datetime import timedelta
+
+    from meals import service
+    from meals.models import FundingAgreement
+    from orgs import service as orgs_service
+    from tests.fixtures.canteen import LUNCH, Canteen
+
+    clock.at = LUNCH
+    canteen = Canteen(rt, client)
+    county = canteen.county
+    with rt.tx() as s:
+        point_b = service.create_meal_point(
+            s,
+            org_id=county.org_b,
+            name="星沙食堂",
+            address="星沙路2号",
+            daily_capacity=100,
+            slots=[service.SlotInput("lunch", "11:00", "13:00", 1200)],
+            now=LUNCH,
+        ).id
+        funds_a = orgs_service.create_partner(s, name="泉心社会企业", now=LUNCH).id
+        new = orgs_service.create_partner(s, name="星沙慈善基金", now=LUNCH).id
+        s.get(FundingAgreement, canteen.enterprise).partner_id = funds_a
+    staff_user(rt, "county", "admin", org_id=county.base)
+    staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
+
+    def name(who, point, partner):
+        return client.post(
+            "/api/v1/funding-agreements",
+            json={
+                "name": "企业补贴",
+                "funder_kind": "enterprise",
+                "stack_order": 3,
+                "starts_on": str(LUNCH.date()),
+                "ends_on": str(LUNCH.date() + timedelta(days=30)),
+                "budget_cap": 100_000,
+                "schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": 100}],
+                "meal_point_ids": [point],
+                "partner_id": partner,
+            },
+            headers=staff_token(client, who),
+        )
+
+    r = name("admin_b", point_b, funds_a)  # A's partner onto B's point
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_scope", r.text
+    assert name("admin_a", canteen.point.id, 999_999).json()["code"] == "partner_not_found"
+    with rt.tx() as s:
+        assert s.query(FundingAgreement).count() == 2
+    assert name("admin_a", canteen.point.id, funds_a).status_code == 201  # it funds only A's points
+    assert name("admin_b", point_b, new).status_code == 201  # it funds nothing yet: B brings it
+    r = name("admin_a", canteen.point.id, new)  # now it funds B's point
+    assert r.status_code == 403 and r.json()["code"] == "outside_your_scope", r.text
+    assert name("county", canteen.point.id, new).status_code == 201  # the county's grant covers both

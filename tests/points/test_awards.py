@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from linli.errors import LinliError
 from points import awards, ledger, rules, standing
 from points.models import Award, Lot, StarLevel, Transfer
+from tests.fixtures.builders import file_volunteer, staff_token, staff_user
 from tests.fixtures.hub import START, TZ, Hub
 from tests.fixtures.runtime import drain
 from volunteer.models import Attendance
@@ -168,10 +170,55 @@ def test_manual_hours_are_kept_apart(hub):
             key="manual:1",
             now=START,
             tz=TZ,
+            today=date(2030, 6, 3),
         )
         manual = ledger.account_by_key(s, f"service_minutes:volunteer_manual:{hub.volunteer}")
         assert manual.balance == 600 and manual.kind == "volunteer_manual"
     assert hub.balances() == (0, 0)
+
+
+def test_hours_by_hand_only_for_the_hubs_volunteers_on_a_day_begun_and_24_hours_a_day(hub, client, clock):
+    """Before: another hub's admin added hours to any volunteer of the county (201), for a day to
+    come, and as many 24-hour entries for one day as they liked."""
+    clock.at = START + timedelta(hours=8)  # 18:30 on 3 June, local
+    staff_user(hub.rt, "admin_a", "admin", org_id=hub.county.hub_a)
+    staff_user(hub.rt, "admin_b", "admin", org_id=hub.county.hub_b)
+    admin_a, admin_b = staff_token(client, "admin_a"), staff_token(client, "admin_b")
+    theirs = file_volunteer(hub.rt, "13900000301", hub.county.team_b, name="赵美玲")
+
+    def add(who, volunteer, minutes, day="2030-06-03", hub_id=hub.county.hub_a):
+        return client.post(
+            f"/api/v1/volunteers/{volunteer}/manual-hours",
+            json={
+                "hub_id": hub_id,
+                "minutes": minutes,
+                "day": day,
+                "note": "纸质签到表补录",
+                "request_id": str(uuid.uuid4()),
+            },
+            headers=who,
+        )
+
+    for who, volunteer, hub_id in (
+        (admin_b, hub.volunteer, hub.county.hub_b),  # B's own hub, A's volunteer
+        (admin_a, theirs, hub.county.hub_a),  # A's hub, B's volunteer
+    ):
+        r = add(who, volunteer, 60, hub_id=hub_id)
+        assert r.status_code == 403 and r.json()["code"] == "outside_your_scope", r.text
+        assert "王秀英" not in r.text and "赵美玲" not in r.text
+    assert add(admin_a, 999_999, 60).json()["code"] == "volunteer_not_found"
+    future = add(admin_a, hub.volunteer, 60, day="2030-06-04")
+    assert future.status_code == 422 and [e["code"] for e in future.json()["errors"]] == ["future_day"]
+    hub.settle(hub.attendance(120))  # two verified hours that day
+    assert add(admin_a, hub.volunteer, 1200).status_code == 201
+    over = add(admin_a, hub.volunteer, 121)
+    assert over.status_code == 422 and [e["code"] for e in over.json()["errors"]] == ["over_day_limit"]
+    assert add(admin_a, hub.volunteer, 120).status_code == 201  # the day is full: 24 hours
+    assert add(admin_a, hub.volunteer, 1, day="2030-06-02").status_code == 201  # another day
+    with hub.rt.tx() as s:
+        manual = ledger.account_by_key(s, f"service_minutes:volunteer_manual:{hub.volunteer}")
+        assert manual.balance == 1200 + 120 + 1
+        assert s.scalar(select(func.count()).select_from(Award).where(Award.volunteer_id == theirs)) == 0
 
 
 def test_star_levels_are_recorded_when_reached_and_kept(hub):

@@ -133,6 +133,54 @@ def test_a_round_is_proposed_reviewed_and_confirmed(rounds, client):
     assert [(c["kind"], c["minutes"]) for c in mine] == [("commendation", 100)]
 
 
+def test_a_review_names_only_volunteers_of_the_rounds_hub(rounds, client):
+    """Before: any hub's admin could add any volunteer of the county to their own round, and the
+    answer carried that volunteer's full name."""
+    rt, county = rounds.rt, rounds.county
+    staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
+    theirs = file_volunteer(rt, "13900000201", county.team_b, name="赵美玲")
+    rounds_of = {}
+    for admin, hub in (("admin_a", county.hub_a), ("admin_b", county.hub_b)):
+        headers = staff_token(client, admin)
+        r = client.post(
+            f"/api/v1/hubs/{hub}/commendation-rounds",
+            json={"title": "六月", "period": "month", "period_start": "2030-06-01"},
+            headers=headers,
+        )
+        rounds_of[admin] = (r.json()["id"], headers)
+
+    def review(admin, volunteer):
+        round_id, headers = rounds_of[admin]
+        return client.post(
+            f"/api/v1/commendation-rounds/{round_id}/review",
+            json={"volunteer_id": volunteer, "include": True, "reason": "热心助人"},
+            headers=headers,
+        )
+
+    for admin, volunteer, name in (
+        ("admin_b", rounds.people["v1"], "李建国"),  # filed and served in hub A
+        ("admin_b", rounds.people["v4"], "陈秀珍"),
+        ("admin_a", theirs, "赵美玲"),  # filed in hub B
+    ):
+        r = review(admin, volunteer)
+        assert r.status_code == 403 and r.json()["code"] == "outside_your_scope", r.text
+        assert name not in r.text
+    assert review("admin_b", 999_999).json()["code"] == "volunteer_not_found"
+    with rt.tx() as s:
+        from points.models import Commendation
+
+        assert (
+            s.scalars(
+                select(Commendation.volunteer_id).where(Commendation.round_id == rounds_of["admin_b"][0])
+            ).all()
+            == []
+        )
+    mine = review("admin_b", theirs)  # hub B's own volunteer, who served nowhere yet: filed there
+    assert mine.status_code == 200 and [c["volunteer_name"] for c in mine.json()["commendations"]] == [
+        "赵美玲"
+    ]
+
+
 def test_a_service_record_certificate_verifies_and_a_forged_one_does_not(rounds, client):
     me = volunteer_token(rounds.rt, "13900000001")
     too_late = client.post(
@@ -242,7 +290,9 @@ def test_a_hubs_rounds_are_listed_newest_first_for_its_admins_only(rounds, clien
             headers=admin,
         )
         assert r.status_code == 201
-    listed = client.get(f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=admin).json()
+    listed = client.get(f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=admin).json()[
+        "items"
+    ]
     assert [r["title"] for r in listed] == ["六月", "五月"]
     assert all(r["commendations"] is not None for r in listed)
     staff_user(rounds.rt, "admin_b", "admin", org_id=rounds.county.hub_b)

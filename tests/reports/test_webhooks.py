@@ -1,11 +1,15 @@
-"""Deliveries to partners' servers (reports/webhooks.py): a whole delivery has a deadline, and
-no address inside the network is reached, however it is written."""
+"""Deliveries to partners' servers (reports/webhooks.py): a whole delivery has a deadline, no
+address inside the network is reached, however it is written, and the signature holds the time it
+was sent, checked by the very function docs/reports.md gives partners."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -39,9 +43,9 @@ class Trickle:
 
 def test_a_partner_that_trickles_its_answer_is_cut_off_at_the_deadline():
     server = Trickle()
-    delivery = webhooks.Delivery(1, f"http://127.0.0.1:{server.port}/hook", b"{}", "sha256=00")
+    delivery = webhooks.Delivery(1, f"http://127.0.0.1:{server.port}/hook", b"{}", "secret")
     with pytest.raises(webhooks.DeadlinePassed):
-        webhooks.send(delivery, allow_private=True, deadline=1.5)
+        webhooks.send(delivery, at=int(time.time()), allow_private=True, deadline=1.5)
     assert server.closed_by_client.wait(5)  # the connection was closed, not left to the thread
 
 
@@ -62,3 +66,57 @@ def test_no_form_of_an_inside_address_is_accepted(url):
 
 def test_a_public_address_is_accepted():
     assert webhooks.problem("https://[2001:4860:4860::8888]/hook", allow_private=False) is None
+
+
+def partners_verify():
+    """The `verify` function docs/reports.md gives partners, run as written there."""
+    doc = (Path(__file__).parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    code = re.search(r"<!-- verify-webhook -->\n```python\n(.*?)```", doc, re.S)[1]
+    space: dict = {}
+    exec(compile(code, "docs/reports.md", "exec"), space)
+    return space["verify"]
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((self.headers["X-Linli-Signature"], body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_signature_holds_the_time_it_was_sent_and_fails_when_either_is_changed():
+    """A recorded delivery cannot be replayed later: the time is inside the signed string, a
+    receiver refuses a time outside the window, and a changed time or body does not verify."""
+    verify = partners_verify()
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.received = []
+    sent_at = 1_900_000_000
+    body = b'{"event": "report.ready", "report_id": 7}'
+    delivery = webhooks.Delivery(3, f"http://127.0.0.1:{server.server_port}/hook", body, "s3cret")
+    try:
+        assert webhooks.send(delivery, at=sent_at, allow_private=True) is None
+    finally:
+        server.shutdown()
+    [(header, received)] = Receiver.received
+    assert received == body and header.startswith(f"t={sent_at},v1=")
+    assert verify("s3cret", header, body, now=sent_at + 5)
+    assert verify("s3cret", header, body, now=sent_at + 300)  # the edge of the replay window
+    assert not verify("s3cret", header, body, now=sent_at + 301)  # replayed later: refused
+    assert not verify("s3cret", header, body, now=sent_at - 301)  # from the future
+    assert not verify("other", header, body, now=sent_at)
+    assert not verify("s3cret", header, body.replace(b"7", b"8"), now=sent_at)  # body changed
+    mac = header.split("v1=")[1]
+    moved = f"t={sent_at + 600},v1={mac}"  # an old delivery passed off as a new one
+    assert not verify("s3cret", moved, body, now=sent_at + 600)
+    assert not verify("s3cret", "sha256=" + mac, body, now=sent_at)
+    assert not verify("s3cret", "garbage", body, now=sent_at)
+    # a retry later is signed anew, with its own time
+    assert webhooks.sign("s3cret", body, sent_at + 60) != header
+    assert verify("s3cret", webhooks.sign("s3cret", body, sent_at + 60), body, now=sent_at + 61)

@@ -13,6 +13,7 @@ import pytest
 
 from accounts import service as accounts_service
 from api.app import create_app
+from integrity import service as integrity_service
 from meals import service as meal_service
 from orgs import service as orgs_service
 from points import ledger
@@ -23,6 +24,8 @@ from tests.fixtures.builders import (
     make_activity,
     make_county,
     make_station,
+    place_code,
+    register,
     staff_token,
     staff_user,
     valid_id,
@@ -94,6 +97,13 @@ MATRIX = {
     ("POST", "/api/v1/scans/batch"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/scans"): may(ADMINS, "coord_a", "coord_b", *VOLUNTEERS),
     ("POST", "/api/v1/qr/decode"): may(ANY_LOGIN),
+    ("GET", "/api/v1/integrity/flags"): may(ADMINS),
+    ("POST", "/api/v1/holds/{hold_id:int}/approve"): may(HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/holds/{hold_id:int}/reject"): may(HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/integrity/flags/{flag_id:int}/dismiss"): may(HUB_A_ADMINS, hides=True),
+    ("GET", "/api/v1/integrity/audit"): may(ADMINS),
+    ("GET", "/api/v1/hubs/{org_id:int}/integrity-settings"): may(HUB_A_STAFF),
+    ("PUT", "/api/v1/hubs/{org_id:int}/integrity-settings"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/attendances/{attendance_id:int}/annul"): may(HUB_A_STAFF, hides=True),
     ("POST", "/api/v1/attendances/{attendance_id:int}/correct"): may(HUB_A_STAFF, hides=True),
     ("GET", "/api/v1/attendances"): may(ADMINS, "coord_a", "coord_b"),
@@ -103,9 +113,9 @@ MATRIX = {
     ("GET", "/api/v1/files/{file_id:int}"): may(HUB_A_ADMINS, hides=True),
     ("POST", "/api/v1/me/card/reissue"): may(*VOLUNTEERS),
     ("POST", "/api/v1/teams/{team_id:int}/card-sheets"): may(HUB_A_ADMINS),
-    ("GET", "/api/v1/funding-agreements"): may(ADMINS),
+    ("GET", "/api/v1/funding-agreements"): may(ADMINS, PARTNER_A, "partner_b"),  # partners: their own
     ("POST", "/api/v1/funding-agreements"): may(HUB_A_ADMINS),
-    ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_STAFF, hides=True),
+    ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_ADMINS, hides=True),
     ("GET", "/api/v1/stations/{station_id:int}/meals-today"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meal-points"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/meal-points"): may(HUB_A_ADMINS),
@@ -168,7 +178,14 @@ def bodies(ids: dict) -> dict:
     return {
         ("POST", "/api/v1/auth/tokens"): {"username": "county", "password": PASSWORD},
         ("POST", "/api/v1/auth/codes"): {"phone": "13807310001"},
-        ("POST", "/api/v1/volunteers"): {"name": "李四", "phone": "13807310003", "consent": True},
+        ("POST", "/api/v1/holds/{hold_id:int}/reject"): {"note": "未到场"},
+        ("PUT", "/api/v1/hubs/{org_id:int}/integrity-settings"): {"offline_grace_minutes": 180},
+        ("POST", "/api/v1/volunteers"): {
+            "name": "李四",
+            "phone": "13807310003",
+            "consent": True,
+            "code": ids["login_code"],
+        },
         ("POST", "/api/v1/teams/{team_id:int}/invitations"): {"phone": "13807310004"},
         ("POST", "/api/v1/filings/{filing_id:int}/reject"): {"reason": "矩阵"},
         ("POST", "/api/v1/partners/{partner_id:int}/api-keys"): {"name": "矩阵"},
@@ -190,7 +207,14 @@ def bodies(ids: dict) -> dict:
         },
         ("POST", "/api/v1/stations/{station_id:int}/shifts"): {"org_id": ids["org_a"], "title": "早餐"},
         ("POST", "/api/v1/scans/batch"): {
-            "scans": [{"payload": ids["diner_card"], "station_id": ids["station_id"]}]
+            "scans": [
+                {
+                    "payload": ids["diner_card"],
+                    "station_id": ids["station_id"],
+                    "scan_id": str(uuid.uuid4()),
+                    "scanned_at": ids["now"].isoformat(),
+                }
+            ]
         },
         ("POST", "/api/v1/scans"): {"payload": ids["diner_card"], "station_id": ids["station_id"]},
         ("POST", "/api/v1/attendances/{attendance_id:int}/annul"): {"reason": "矩阵"},
@@ -364,8 +388,7 @@ def world(rt, client, clock):
 
     # the volunteer V, filed with hub A's approval team and approved; W, filed nowhere
     for phone in ("13807310001", "13807310002"):
-        r = client.post("/api/v1/volunteers", json={"name": "王秀英", "phone": phone, "consent": True})
-        assert r.status_code == 201
+        register(client, phone=phone)
     vol = volunteer_token(rt, "13807310001")
     vol_id = client.get("/api/v1/me", headers=vol).json()["volunteer"]["id"]
     filing = client.post(f"/api/v1/teams/{county.approval_team}/filings", headers=vol).json()["id"]
@@ -387,6 +410,15 @@ def world(rt, client, clock):
         json={"payload": rt.codes.diner_card(diner.id, 1), "station_id": points["a"].station_id},
     )
     assert meal["outcome"] == "meal_served", meal
+    with rt.tx() as s:  # a flag in A's hub, for the integrity routes
+        hold = integrity_service.flag(
+            s,
+            kind="paused_diner",
+            subject=f"meal:{meal['meal']['id']}",
+            path=orgs_service.get(s, county.org_a).path,
+            detail={},
+            now=now,
+        )
     booking = api(
         "coord_a",
         "POST",
@@ -441,6 +473,9 @@ def world(rt, client, clock):
     )["id"]
     key = api("partner_a", "POST", f"/api/v1/partners/{partner_a}/api-keys", json={"name": "月报"})
     w.ids = {
+        # a login code proving the phone that registers: placed twice, so that after the first
+        # registration spends one, every later one is answered `phone_taken`
+        "login_code": place_code(rt, "13807310003", code=place_code(rt, "13807310003", code="246810")),
         "code": "S.K1.AAAA",
         "file_path": "linli.css",
         "path": "openapi.yaml",
@@ -460,6 +495,9 @@ def world(rt, client, clock):
         "run_id": run,
         "order_id": order.json()["id"],
         "hub_id": county.hub_a,
+        "org_id": county.hub_a,
+        "hold_id": hold,
+        "flag_id": hold,
         "volunteer_id": vol_id,
         "round_id": round_id,
         "certificate_id": "1-abc",
@@ -581,3 +619,253 @@ def test_every_role_gets_what_the_matrix_says_on_every_route(rt, client, world):
             if not ok:
                 wrong.append(f"{method} {template} {who}: {r.status_code} {r.text[:80]}")
     assert wrong == [], "\n".join(wrong)
+
+
+# --- what a request names in its body ----------------------------------------------------------
+# Every id a request names is checked against the caller's scope, in its body as in its path. The
+# operations and their body fields come from the OpenAPI document: a field ending in `_id` or
+# `_ids` must be listed here (which of the world's rows it names) or as not naming a row, so a new
+# route with an id in its body is walked without editing this test, or fails until it is listed.
+NAMES = {  # field or path parameter -> the key of the row in `world.ids` (hub A) and `ids_b` (hub B)
+    "volunteer_id": "volunteer_id",
+    "diner_id": "diner_id",
+    "meal_point_id": "point_id",
+    "meal_point_ids": "point_id",
+    "home_point_id": "point_id",
+    "point_id": "point_id",
+    "partner_id": "partner_id",
+    "org_id": "org_a",
+    "parent_id": "org_a",
+    "hub_id": "hub_id",
+    "team_ids": "team_id",
+    "station_id": "station_id",
+    "activity_id": "activity_id",
+    "round_id": "round_id",
+    "item_id": "item_id",
+}
+NOT_ROWS = frozenset({"request_id", "scan_id"})  # a client's own keys for retries
+# The scan door answers a scan at a station the device may not use as a refused scan, stored with
+# its reason (the contract: every scan is stored), and writes nothing else.
+SCANS = {("POST", "/api/v1/scans"), ("POST", "/api/v1/scans/batch")}
+
+
+def named_in_bodies(document: dict) -> dict[tuple[str, str], list[tuple]]:
+    """(method, path as the document writes it) -> where its request body names an id: a tuple of
+    keys and list indexes (`("scans", 0, "station_id")`), for every operation with a JSON body."""
+
+    def schema_of(s):
+        while "$ref" in s:
+            s = document["components"]["schemas"][s["$ref"].rsplit("/", 1)[1]]
+        for alt in s.get("oneOf", s.get("anyOf", [])):
+            if alt.get("type") != "null":
+                return schema_of(alt)
+        return s
+
+    def fields(s, at):
+        s = schema_of(s)
+        for name, prop in s.get("properties", {}).items():
+            if name.endswith(("_id", "_ids")):
+                yield (*at, name)
+            item = schema_of(prop)
+            if item.get("type") == "array" and "properties" in schema_of(item.get("items", {})):
+                yield from fields(item["items"], (*at, name, 0))
+            elif "properties" in item:
+                yield from fields(item, (*at, name))
+
+    found = {}
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body:
+                named = list(fields(body["schema"], ()))
+                if named:
+                    found[(method.upper(), path)] = named
+    return found
+
+
+def _template(routes_of_app, method: str, path: str) -> str:
+    """The route table's template (`{point_id:int}`) of a path the document writes `{point_id}`."""
+    import re
+
+    return next(t for m, t in routes_of_app if m == method and re.sub(r"\{(\w+):\w+\}", r"{\1}", t) == path)
+
+
+def _put(body: dict, where: tuple, value) -> dict:
+    import copy
+
+    body = copy.deepcopy(body)
+    at = body
+    for step in where[:-1]:
+        at = at[step]
+    at[where[-1]] = [value] if where[-1].endswith("_ids") else value
+    return body
+
+
+def _rows(rt) -> dict:
+    """Every row of every table, to tell whether a request wrote anything."""
+    from sqlalchemy import select
+
+    from linli.db import Base
+
+    with rt.tx() as s:
+        return {
+            t.name: sorted(map(repr, s.execute(select(t)).all()))
+            for t in Base.metadata.sorted_tables
+            if t.name != "auth_tokens"  # the tokens this walk issues
+        }
+
+
+@pytest.fixture
+def world_b(rt, client, world):
+    """The world, and hub B's own rows of every kind a request names (`world.ids_b`): a volunteer
+    filed with B's team, a diner at B's meal point, an activity at its counter, a commendation
+    round, an item in its shop, and the partner that funds B's point."""
+    from sqlalchemy import select
+
+    from orgs.models import Organization, Partner
+    from points import recognition
+    from tests.fixtures.builders import file_volunteer
+
+    a = world.ids
+    now = a["now"]
+    with rt.tx() as s:
+        point_b = next(p for p in meal_service.points_under(s, ["/"], frozenset()) if p.id != a["point_id"])
+        org_b, hub_b = point_b.org_id, s.get(Organization, point_b.org_id).parent_id
+        team_b = s.scalar(select(Organization.id).where(Organization.parent_id == org_b))
+        partner_b = s.scalar(select(Partner.id).where(Partner.id != a["partner_id"]))
+        meal_service.create_agreement(
+            s,
+            meal_service.AgreementInput(
+                name="星沙慈善基金",
+                funder_kind="charity",
+                stack_order=2,
+                starts_on=now.date() - timedelta(days=40),
+                ends_on=now.date() + timedelta(days=40),
+                budget_cap=1_000_000,
+                schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 100}],
+                meal_point_ids=[point_b.id],
+                partner_id=partner_b,
+            ),
+            now,
+        )
+        diner_b = meal_service.register_diner(
+            s,
+            rt.signer,
+            meal_service.DinerInput(
+                name="赵桂芝",
+                birth_date=datetime(1942, 5, 1).date(),
+                community="星沙社区",
+                id_number=valid_id("43012119420501123"),
+                home_point_id=point_b.id,
+                consent=True,
+            ),
+            created_by=None,
+            now=now,
+            today=now.date(),
+        )
+        round_b = recognition.propose_round(
+            s,
+            hub_id=hub_b,
+            title="星沙本月",
+            period="month",
+            period_start=now.date().replace(day=1),
+            rules={},
+            bonus_points=0,
+            created_by=None,
+            now=now,
+        ).id
+        item_b = shop_service.create_item(
+            s,
+            hub_b,
+            shop_service.ItemInput(
+                name="挂面", price=5, stock=5, per_volunteer_limit=0, limit_period="month"
+            ),
+            now,
+        ).id
+    vol_b = file_volunteer(rt, "13807310009", team_b, name="赵美玲")
+    activity_b = make_activity(rt, org_b, point_b.station_id, now - timedelta(minutes=10), hours=19 / 6)
+    world.ids_b = {
+        **a,
+        "org_a": org_b,
+        "hub_id": hub_b,
+        "team_id": team_b,
+        "point_id": point_b.id,
+        "station_id": point_b.station_id,
+        "diner_id": diner_b.id,
+        "diner_card": rt.codes.diner_card(diner_b.id, 1),
+        "volunteer_id": vol_b,
+        "partner_id": partner_b,
+        "activity_id": activity_b,
+        "round_id": round_b,
+        "item_id": item_b,
+    }
+    return world
+
+
+@pytest.mark.slow  # 50 requests, every table read before and after each
+def test_no_request_of_hub_b_may_name_a_row_of_hub_a(rt, client, world_b):
+    """For every operation whose body names an id: hub B's admin and coordinator send the request
+    B's admin may send about B's own rows, with one id (in the body or the path) naming hub A's row
+    instead. Each is refused (403, or 404 where the route hides what exists) and writes nothing;
+    the same request naming only B's rows passes (so the refusal is the scope's, not the body's)."""
+    document = client.get("/schema/openapi.json").json()
+    table = routes(client.app)
+    a, b = world_b.ids, world_b.ids_b
+    unknown, wrong, walked = [], [], 0
+    for (method, path), named in sorted(named_in_bodies(document).items()):
+        template = _template(table, method, path)
+        body = bodies(b).get((method, template))
+        if body is None:
+            unknown.append(f"{method} {template}: no valid body in bodies()")
+            continue
+        in_path = [p.split(":")[0][1:] for p in template.split("/") if p.startswith("{")]
+        fields = [w for w in named if w[-1] not in NOT_ROWS]
+        unknown += [f"{method} {template}: {w[-1]} is not in NAMES" for w in fields if w[-1] not in NAMES]
+        unknown += [f"{method} {template}: {p} is not in NAMES" for p in in_path if p not in NAMES]
+        full = body
+        for w in fields:  # the body naming B's row in every id field it has
+            if w[-1] in NAMES:
+                full = _put(full, w, b[NAMES[w[-1]]])
+        for where in [*fields, *in_path]:
+            name = where[-1] if isinstance(where, tuple) else where
+            if name not in NAMES:
+                continue
+            ids = {**b, name: a[NAMES[name]]} if isinstance(where, str) else b
+            sent = _put(full, where, a[NAMES[name]]) if isinstance(where, tuple) else full
+            for who in ("admin_b", "coord_b"):
+                walked += 1
+                headers = token_for(rt, client, world_b, who)
+                for key in (w for w in named if w[-1] in NOT_ROWS):  # a new one each time
+                    sent = _put(sent, key, str(uuid.uuid4()))
+                before = _rows(rt)
+                r = _send(client, method, template, ids, sent, headers)
+                after = _rows(rt)
+                grew = {t for t in after if after[t] != before[t]}
+                what = f"{method} {template} {who} naming A's {name}"
+                if (method, template) in SCANS and r.status_code == 200:
+                    results = r.json().get("results", [r.json()])
+                    if grew - {"scans"} or any(x.get("reason") != "not_allowed_here" for x in results):
+                        wrong.append(f"{what}: {r.text[:120]} wrote {sorted(grew)}")
+                elif r.status_code not in (403, 404) or grew:
+                    wrong.append(f"{what}: {r.status_code} {r.text[:120]} wrote {sorted(grew)}")
+                elif "赵美玲" in r.text or "王秀英" in r.text or "王桂英" in r.text:
+                    wrong.append(f"{what}: the refusal names a person")
+                elif name == "diner_id" and "食堂a" in r.text:
+                    wrong.append(f"{what}: the refusal tells where A's diner eats")
+        allowed, _ = MATRIX[(method, template)]
+        if allowed & {"admin_a", "county"}:  # a route for admins: B's admin about B's own rows
+            r = _send(client, method, template, b, full, token_for(rt, client, world_b, "admin_b"))
+            if r.status_code in (401, 403, 404) or r.status_code >= 500:
+                wrong.append(f"{method} {template} admin_b about B's rows: {r.status_code} {r.text[:160]}")
+    assert unknown == [], "\n".join(unknown)
+    assert wrong == [], "\n".join(wrong)
+    assert walked >= 50  # 15 operations, 25 ids in their bodies and paths, two callers each
+
+
+def _send(client, method: str, template: str, ids: dict, body: dict, headers: dict):
+    path = template
+    for part in template.split("/"):
+        if part.startswith("{"):
+            path = path.replace(part, str(ids[part.split(":")[0][1:]]))
+    path += QUERIES.get((method, template), "").format(**ids)
+    return client.request(method, path, json=body, headers=headers)

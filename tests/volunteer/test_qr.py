@@ -177,3 +177,71 @@ def test_no_altered_code_is_ever_accepted(kind, subject, number, edits):
     except qr.InvalidCode:
         return
     assert got == original
+
+
+def _two_tablets(client, rt) -> tuple[dict, dict, bytes]:
+    from tests.fixtures.builders import make_county, staff_token, staff_user
+
+    county = make_county(rt)
+    staff_user(rt, "tablet_a", "coordinator", org_id=county.org_a)
+    staff_user(rt, "tablet_b", "coordinator", org_id=county.org_a)
+    frame = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(frame, "PNG")
+    png = {"content-type": "image/png"}
+    return (
+        {**staff_token(client, "tablet_a"), **png},
+        {**staff_token(client, "tablet_b"), **png},
+        frame.getvalue(),
+    )
+
+
+def test_one_tablet_cannot_take_every_decode_turn(client, rt):
+    """While other frames are being read (both of the process's turns taken), a tablet sends two
+    frames at once and another tablet one: the first tablet's second frame is refused at once
+    (429, retry_after), so when a turn comes free the other tablet gets it."""
+    import threading
+    import time
+
+    from api.scans import DECODES
+
+    tablet_a, tablet_b, frame = _two_tablets(client, rt)
+    answers: dict[str, list] = {"a": [], "b": []}
+
+    def send(who: str, headers: dict) -> None:
+        r = client.post("/api/v1/qr/decode", content=frame, headers=headers)
+        answers[who].append((r.status_code, r.json(), r.headers.get("retry-after")))
+
+    DECODES.acquire()
+    DECODES.acquire()  # two frames of others being read
+    released = threading.Timer(0.4, lambda: (DECODES.release(), DECODES.release()))
+    released.start()
+    first = threading.Thread(target=send, args=("a", tablet_a))
+    first.start()
+    time.sleep(0.1)
+    others = [threading.Thread(target=send, args=args) for args in (("a", tablet_a), ("b", tablet_b))]
+    for t in others:
+        t.start()
+    for t in (first, *others):
+        t.join()
+    released.join()
+    assert sorted(status for status, _, _ in answers["a"]) == [200, 429], answers
+    refused = next(a for a in answers["a"] if a[0] == 429)
+    assert refused[1]["code"] == "rate_limited" and refused[1]["retry_after"] == 1 and refused[2] == "1"
+    assert [status for status, _, _ in answers["b"]] == [200], answers  # the other tablet got a turn
+
+
+def test_frames_are_limited_per_device(client, rt, clock):
+    """`FRAMES_PER_DEVICE` frames a minute per tablet (counted in Redis); then 429 with
+    retry_after for that tablet only."""
+    from linli.ratelimit import FRAMES_PER_DEVICE
+
+    tablet_a, tablet_b, frame = _two_tablets(client, rt)
+    most, window = FRAMES_PER_DEVICE
+    for _ in range(most):
+        assert client.post("/api/v1/qr/decode", content=frame, headers=tablet_a).status_code == 200
+    r = client.post("/api/v1/qr/decode", content=frame, headers=tablet_a)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    assert 0 < r.json()["retry_after"] <= window and r.headers["retry-after"] == str(r.json()["retry_after"])
+    assert client.post("/api/v1/qr/decode", content=frame, headers=tablet_b).status_code == 200
+    clock.at += timedelta(seconds=window)
+    assert client.post("/api/v1/qr/decode", content=frame, headers=tablet_a).status_code == 200

@@ -561,7 +561,7 @@ def test_staff_views_present_and_roster(world):
         world.scan(world.card(), tablet)
         present = world.client.get(f"/api/v1/stations/{world.station}/present", headers=tablet).json()
         assert [a["volunteer_name"] for a in present["items"]] == ["王秀英"]
-        roster = world.client.get(f"/api/v1/stations/{world.station}/roster", headers=tablet).json()
+        roster = world.client.get(f"/api/v1/stations/{world.station}/roster", headers=tablet).json()["items"]
         assert (
             roster[0]["activity"]["id"] == world.activity and roster[0]["attendances"][0]["state"] == "open"
         )
