@@ -3,8 +3,9 @@ never a Python loop over meals or attendances. Every breakdown is a `Sheet`: col
 and English titles and a kind (text, int, fen), its rows, and a totals row computed exactly (the
 distinct counts of a total by their own query, not by adding rows).
 
-Privacy: a report for a partner (or any report not asked as internal) shows a breakdown row that
-describes 1 to 4 distinct people as "<5" in every figure (none is shown as 0); totals stay exact.
+Privacy: a report for a partner (or any report not asked as internal) shows figures describing 1
+to 4 distinct people as "<5", and as many more as it takes for no hidden figure to be the
+difference of shown ones (`reports.suppression`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from meals.models import (
     MealSubsidy,
 )
 from orgs.models import Organization
+from reports.suppression import (
+    budget_people,
+    protect_budgets,
+    protect_meal_usage,
+)
 
-SUPPRESS_BELOW = 5
-SUPPRESSED = "<5"
 COUNTED = ("closed", "auto_closed")  # attendances that count (open ones are not finished)
 SLOT_NAMES = {"breakfast": "早餐 breakfast", "lunch": "午餐 lunch", "dinner": "晚餐 dinner"}
 MODE_NAMES = {"dine_in": "堂食 dine-in", "pick_up": "自取 pick-up", "delivery": "送餐 delivery"}
@@ -135,40 +139,6 @@ def _day(value) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
-def protect(sheet: Sheet, scope: Scope, people: int, measures_from: int, group: int = 0, counts=()) -> None:
-    """Small-cell suppression, in place (every report not asked as internal):
-    - a row whose distinct people (column `people`) are 1 to 4 shows "<5" in every figure;
-    - within a group (rows sharing their first `group` columns, whose sum another sheet or the
-      totals show), one suppressed row alone would be read back by subtraction: the smallest
-      other row of the group is suppressed too;
-    - cells of `counts` (other counts of people, e.g. no-shows) of 1 to 4 show "<5";
-    - totals describing 1 to 4 people are suppressed as well."""
-    if not scope.suppress:
-        return
-
-    def hide(row):
-        return row[:measures_from] + [SUPPRESSED] * (len(row) - measures_from)
-
-    small = {i for i, r in enumerate(sheet.rows) if 0 < r[people] < SUPPRESS_BELOW}
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, r in enumerate(sheet.rows):
-        groups[tuple(r[:group])].append(i)
-    for members in groups.values():
-        hidden = [i for i in members if i in small]
-        shown = [i for i in members if i not in small and sheet.rows[i][people] > 0]
-        if len(hidden) == 1 and shown:
-            small.add(min(shown, key=lambda i: sheet.rows[i][people]))
-    rows = [hide(r) if i in small else list(r) for i, r in enumerate(sheet.rows)]
-    totals = sheet.totals
-    if totals is not None and isinstance(totals[people], int) and 0 < totals[people] < SUPPRESS_BELOW:
-        totals = hide(totals)
-    for row in [*rows, *([totals] if totals is not None else [])]:
-        for c in counts:
-            if isinstance(row[c], int) and 0 < row[c] < SUPPRESS_BELOW:
-                row[c] = SUPPRESSED
-    sheet.rows, sheet.totals = rows, totals
-
-
 def _served(start: date, end: date):
     """Meals served (not voided) on the days of a period."""
     return and_(Meal.service_day >= start, Meal.service_day <= end, Meal.status == "served")
@@ -267,6 +237,27 @@ def meal_usage(
     per_funder: dict[tuple, int] = defaultdict(int)
     for p, b, a, _t, _n, _d, amount in by_tier:
         per_funder[(p, b, a)] += amount
+    # the people behind each funder's figures: a subsidy paid for 1 to 4 diners is hidden like them
+    funder_people = {
+        (p, _day(b), a): int(n)
+        for p, b, a, n in session.execute(
+            select(
+                MealSubsidy.meal_point_id,
+                subsidy_period,
+                MealSubsidy.agreement_id,
+                func.count(MealSubsidy.diner_id.distinct()),
+            )
+            .where(paid_by)
+            .group_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id)
+        )
+    }
+    funder_total_people = dict(
+        session.execute(
+            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
+            .where(paid_by)
+            .group_by(MealSubsidy.agreement_id)
+        ).all()
+    )
     booking_period = bucket(session, Booking.service_day, granularity)
     bookings = {
         (p, _day(b)): (int(booked), int(came), int(no_show))
@@ -288,21 +279,26 @@ def meal_usage(
     }
     adjusted_period = bucket(session, MealAdjustment.made_on, granularity)
     reversals: dict[tuple, int] = defaultdict(int)  # reversals are few: read one by one
-    for p, b, delta, parts in session.execute(
+    reversed_for: dict[tuple, set] = defaultdict(set)  # whose meals they were
+    for p, b, delta, parts, diner in session.execute(
         select(
             MealAdjustment.meal_point_id,
             adjusted_period,
             MealAdjustment.subsidy_delta,
             MealAdjustment.by_funder,
-        ).where(
+            Meal.diner_id,
+        )
+        .join(Meal, Meal.id == MealAdjustment.meal_id)
+        .where(
             MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
             MealAdjustment.made_on >= start,
             MealAdjustment.made_on <= end,
         )
     ):
-        reversals[(p, _day(b))] += (
-            sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
-        )
+        amount = sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
+        reversals[(p, _day(b))] += amount
+        if amount:
+            reversed_for[(p, _day(b))].add(diner)
     base = {
         (p, _day(b)): [int(v) for v in rest]
         for p, b, *rest in session.execute(
@@ -336,23 +332,24 @@ def meal_usage(
     summary.totals = ["合计 total", ""] + [
         _sum(summary.rows, i) if i != 3 else total_diners for i in range(2, len(summary.columns))
     ]
-    booked_at = 2 + len(money_columns)
-    protect(summary, scope, 3, 2, counts=(booked_at, booked_at + 1, booked_at + 2))
 
     sheets = [summary]
+    groups = {k: i for i, k in enumerate(keys)}  # each point and period: its summary row
+    of_group: dict[str, list[int]] = {}  # breakdown sheet: the summary row of each of its rows
     for key, title, column, names in (
         ("by_slot", "按餐次 by slot", Meal.slot, SLOT_NAMES),
         ("by_mode", "按就餐方式 by mode", Meal.mode, MODE_NAMES),
     ):
-        rows = [
-            [points[p], _day(b), names.get(v, v)] + [int(x) for x in rest]
-            for p, b, v, *rest in session.execute(
+        found = list(
+            session.execute(
                 select(Meal.meal_point_id, period, column, *money)
                 .where(served)
                 .group_by(Meal.meal_point_id, period, column)
                 .order_by(Meal.meal_point_id, period, column)
             )
-        ]
+        )
+        rows = [[points[p], _day(b), names.get(v, v)] + [int(x) for x in rest] for p, b, v, *rest in found]
+        of_group[key] = [groups[(p, _day(b))] for p, b, *_ in found]
         sheet = Sheet(
             key,
             title,
@@ -367,12 +364,13 @@ def meal_usage(
         sheet.totals = ["合计 total", "", ""] + [
             _sum(rows, i) if i != 4 else total_diners for i in range(3, len(sheet.columns))
         ]
-        protect(sheet, scope, 4, 3, group=2)  # the summary shows each point and period's sum
         sheets.append(sheet)
 
     rows = [
         [points[p], b, agreements[a].name, tier_name(t), n, d, amount] for p, b, a, t, n, d, amount in by_tier
     ]
+    of_group["by_tier"] = [groups[(p, b)] for p, b, *_ in by_tier]
+    tier_funders = [a for _p, _b, a, *_ in by_tier]
     tier_diners = session.scalar(select(func.count(MealSubsidy.diner_id.distinct())).where(paid_by))
     tiers = Sheet(
         "by_tier",
@@ -389,12 +387,41 @@ def meal_usage(
         rows,
     )
     tiers.totals = ["合计 total", "", "", "", _sum(rows, 4), tier_diners, _sum(rows, 6)]
-    protect(tiers, scope, 5, 4, group=3)  # the summary shows each funder's sum per point and period
     sheets.append(tiers)
     in_scope = defaultdict(int)
     for _p, _b, a, _t, _n, _d, amount in by_tier:
         in_scope[a] += amount
-    sheets.append(_budgets(session, agreements, set(scope.meal_point_ids), in_scope, start, end, today))
+    covers: dict[int, set] = defaultdict(set)  # each agreement's meal points
+    for a, p in session.execute(
+        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
+            AgreementPoint.agreement_id.in_(list(agreements))
+        )
+    ):
+        covers[a].add(p)
+    budgets = _budgets(session, agreements, covers, set(scope.meal_point_ids), in_scope, start, end, today)
+    sheets.append(budgets)
+    if scope.suppress:
+        protect_meal_usage(
+            sheets,
+            of_group,
+            tier_funders,
+            funder_ids,
+            people={
+                **{("summary", i): row[3] for i, row in enumerate(summary.rows)},
+                **{
+                    ("funder", i, a): funder_people.get((*k, a), 0)
+                    for i, k in enumerate(keys)
+                    for a in funder_ids
+                },
+                **{("funder", a): funder_total_people.get(a, 0) for a in funder_ids},
+                "totals": total_diners,
+                "by_tier": tier_diners,
+            },
+            together=not scope.partner,
+            booked_at=2 + len(money_columns),
+            reversed_people=[len(reversed_for.get(k, ())) for k in keys],
+        )
+        protect_budgets(budgets, summary, *budget_people(session, agreements, covers, scope, start, end))
     return sheets
 
 
@@ -407,18 +434,18 @@ def tier_name(label: str) -> str:
 
 
 def _budgets(
-    session: Session, agreements: dict, points: set[int], in_scope: dict, start: date, end: date, today: date
+    session: Session,
+    agreements: dict,
+    covers: dict[int, set],
+    points: set[int],
+    in_scope: dict,
+    start: date,
+    end: date,
+    today: date,
 ) -> Sheet:
     """Each in-scope agreement's budget: used and left now, the period's subsidy (at all its meal
     points), and the day the budget runs out if the period's daily rate goes on (empty: not before
     the agreement ends). An agreement paying only inside the report's scope is summed already."""
-    covers: dict[int, set] = defaultdict(set)
-    for a, p in session.execute(
-        select(AgreementPoint.agreement_id, AgreementPoint.meal_point_id).where(
-            AgreementPoint.agreement_id.in_(list(agreements))
-        )
-    ):
-        covers[a].add(p)
     wider = [a for a in agreements if not covers[a] <= points]
     spent = {a: in_scope.get(a, 0) for a in agreements if a not in wider}
     spent |= dict(

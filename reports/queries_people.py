@@ -19,16 +19,15 @@ from points.models import Award, ShopOrder
 from reports.queries import (
     COUNTED,
     KIND_NAMES,
-    SUPPRESSED,
     Column,
     Scope,
     Sheet,
     _point_names,
     _served,
     _sum,
-    protect,
     utc_bounds,
 )
+from reports.suppression import SUPPRESSED, protect
 from volunteer.models import Activity, Attendance
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, n
 from linli.outbox import emit
 from meals.models import AgreementPoint, FundingAgreement, MealPoint
 from orgs.models import Organization, Partner
-from reports import queries, queries_people
+from reports import queries, queries_people, suppression
 from reports.models import FORMATS, GRANULARITIES, KINDS, PartnerWebhook, Report
 from reports.render import MEDIA_TYPES, render
 
@@ -184,6 +184,8 @@ def request(
     )
     if existing is not None:
         return existing, True
+    if partner_id is not None and not monthly:
+        _no_difference(session, partner_id, ask, now, tz)
     report = Report(
         kind=ask.kind,
         period_start=ask.period_start,
@@ -212,6 +214,49 @@ def request(
         known_new=True,
     )
     return report, False
+
+
+def _whole_months(first: date, last: date) -> bool:
+    """The days first..last are whole calendar months (none, when last < first, are)."""
+    return last < first or (first.day == 1 and (last + timedelta(days=1)).day == 1)
+
+
+def _no_difference(session: Session, partner_id: int, ask: ReportAsk, now: datetime, tz: ZoneInfo) -> None:
+    """Two reports of overlapping periods, subtracted, give the days in one and not the other
+    unsuppressed; a report of a period still running, asked again later, gives the meals in
+    between. A partner's new report may overlap one it has of the same kind only when both
+    periods had ended when they were built and each period's days outside the other are whole
+    calendar months (the same period again among them): the finest a subtraction isolates is then
+    a whole month. Otherwise 422 `period_overlaps_earlier`."""
+    start, end = ask.period_start, ask.period_end
+    day = timedelta(days=1)
+
+    def ended(last: date) -> datetime:
+        return datetime.combine(last + day, time(0), tz)
+
+    earlier = session.execute(
+        select(Report.period_start, Report.period_end, Report.created_at).where(
+            Report.partner_id == partner_id,
+            Report.kind == ask.kind,
+            Report.status != "failed",
+            Report.period_start <= end,
+            Report.period_end >= start,
+        )
+    )
+    for first, last, built in earlier:
+        pieces = ((start, first - day), (last + day, end), (first, start - day), (end + day, last))
+        if now >= ended(end) and built >= ended(last) and all(_whole_months(a, b) for a, b in pieces):
+            continue
+        raise LinliError(
+            code="period_overlaps_earlier",
+            detail=(
+                f"与已有报表的期间（{first.isoformat()} 至 {last.isoformat()}）部分重叠，两份相减会暴露被隐藏的小数；"
+                "请申请已结束的整月，或不重叠的期间 Overlaps the period of an earlier report: subtracted, the "
+                "two would show what is hidden; ask for whole ended months, or a period that does not overlap"
+            ),
+            status=422,
+            title="期间重叠 Overlapping period",
+        )
 
 
 def visible(session: Session, principal: Principal, report: Report) -> bool:
@@ -291,7 +336,7 @@ def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> R
         "period_end": end.isoformat(),
         "granularity": report.granularity,
         "for": partner.name if partner else org.name if org else "",
-        "suppressed_below": None if not scope.suppress else queries.SUPPRESS_BELOW,
+        "suppressed_below": None if not scope.suppress else suppression.SUPPRESS_BELOW,
         "generated_at": now.isoformat(),
         "money": "fen",
     }

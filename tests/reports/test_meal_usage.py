@@ -144,7 +144,8 @@ def test_a_partner_sees_its_points_aggregated_and_small_cells_suppressed(month, 
     totals = sheet(got.json(), "summary")["totals"]
     assert f"funder_{month.charity}" in totals and f"funder_{month.enterprise}" not in totals
     assert {r["funder"] for r in sheet(got.json(), "by_tier")["rows"]} == {"星沙慈善基金"}
-    assert "泉心社会企业" not in got.text and totals["reversed_subsidy"] == -50
+    # the one reversed meal it paid for describes one diner: hidden, like the count would be
+    assert "泉心社会企业" not in got.text and totals["reversed_subsidy"] == "<5"
     caplog.set_level(logging.WARNING, logger="linli.reports")
     refused = client.post(
         "/api/v1/reports",
