@@ -35,6 +35,7 @@ from reports.suppression import (
     budget_people,
     protect_budgets,
     protect_meal_usage,
+    subsidy_counts,
 )
 
 COUNTED = ("closed", "auto_closed")  # attendances that count (open ones are not finished)
@@ -217,47 +218,13 @@ def meal_usage(
         MealSubsidy.held.is_(False),
     )
     subsidy_period = bucket(session, MealSubsidy.service_day, granularity).label("period")
-    by_tier = [
-        (p, _day(b), a, t, int(n), int(d), int(amount))
-        for p, b, a, t, n, d, amount in session.execute(
-            select(
-                MealSubsidy.meal_point_id,
-                subsidy_period,
-                MealSubsidy.agreement_id,
-                MealSubsidy.tier,
-                func.count(),
-                func.count(MealSubsidy.diner_id.distinct()),
-                func.sum(MealSubsidy.amount),
-            )
-            .where(paid_by)
-            .group_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id, MealSubsidy.tier)
-            .order_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id, MealSubsidy.tier)
-        )
-    ]
+    # the people behind each funder's figures too: a subsidy paid for 1 to 4 diners is hidden like them
+    by_tier, funder_people, funder_total_people, tier_diners = subsidy_counts(
+        session, paid_by, subsidy_period
+    )
     per_funder: dict[tuple, int] = defaultdict(int)
     for p, b, a, _t, _n, _d, amount in by_tier:
         per_funder[(p, b, a)] += amount
-    # the people behind each funder's figures: a subsidy paid for 1 to 4 diners is hidden like them
-    funder_people = {
-        (p, _day(b), a): int(n)
-        for p, b, a, n in session.execute(
-            select(
-                MealSubsidy.meal_point_id,
-                subsidy_period,
-                MealSubsidy.agreement_id,
-                func.count(MealSubsidy.diner_id.distinct()),
-            )
-            .where(paid_by)
-            .group_by(MealSubsidy.meal_point_id, subsidy_period, MealSubsidy.agreement_id)
-        )
-    }
-    funder_total_people = dict(
-        session.execute(
-            select(MealSubsidy.agreement_id, func.count(MealSubsidy.diner_id.distinct()))
-            .where(paid_by)
-            .group_by(MealSubsidy.agreement_id)
-        ).all()
-    )
     booking_period = bucket(session, Booking.service_day, granularity)
     bookings = {
         (p, _day(b)): (int(booked), int(came), int(no_show))
@@ -371,7 +338,6 @@ def meal_usage(
     ]
     of_group["by_tier"] = [groups[(p, b)] for p, b, *_ in by_tier]
     tier_funders = [a for _p, _b, a, *_ in by_tier]
-    tier_diners = session.scalar(select(func.count(MealSubsidy.diner_id.distinct())).where(paid_by))
     tiers = Sheet(
         "by_tier",
         "按补贴档次 by tier",

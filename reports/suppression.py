@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, literal_column, null, select, tuple_
 from sqlalchemy.orm import Session
 
 from meals.models import MealSubsidy
@@ -246,3 +246,49 @@ def budget_people(
     period = diners(MealSubsidy.service_day >= start, MealSubsidy.service_day <= end)
     inside = {a for a in ids if covers[a] <= set(scope.meal_point_ids)}
     return ordered, period, diners(), inside
+
+
+def subsidy_counts(session: Session, paid_by, period) -> tuple[list[tuple], dict, dict, int]:
+    """The in-scope funders' parts of the period's meals (`paid_by`), counted at four levels: the
+    by_tier rows (point, period, funder, tier, meals, diners, fen), and the diners behind each
+    funder's figure per point and period, per funder, and in all (a subsidy paid for 1 to 4 diners
+    is hidden like them). One pass over the subsidies on PostgreSQL (grouping sets: a third of the
+    time of four passes over a county's month); a query per level on SQLite, which has none."""
+    keys = (MealSubsidy.meal_point_id, period, MealSubsidy.agreement_id, MealSubsidy.tier)
+    measures = (func.count(), func.count(MealSubsidy.diner_id.distinct()), func.sum(MealSubsidy.amount))
+    # each level: the keys it groups by, and its grouping(point, funder, tier) bits
+    levels = (((0, 1, 2, 3), 0), ((0, 1, 2), 1), ((2,), 5), ((), 7))
+    if session.get_bind().dialect.name == "postgresql":
+        named = (*keys[:1], literal_column("period"), *keys[2:])  # the period by its label
+        rows = session.execute(
+            select(*keys, func.grouping(keys[0], keys[2], keys[3]), *measures)
+            .where(paid_by)
+            .group_by(func.grouping_sets(*(tuple_(*(named[i] for i in used)) for used, _ in levels)))
+            .order_by(*named)
+        ).all()
+    else:
+        rows = [
+            row
+            for used, bits in levels
+            for row in session.execute(
+                select(*(k if i in used else null() for i, k in enumerate(keys)), literal(bits), *measures)
+                .where(paid_by)
+                .group_by(*(keys[i] for i in used))
+                .order_by(*(keys[i] for i in used))
+            ).all()
+        ]
+    by_tier, per_point, per_funder, everyone = [], {}, {}, 0
+    for p, b, a, t, bits, n, d, amount in rows:
+        if bits == 0:
+            by_tier.append((p, _day(b), a, t, int(n), int(d), int(amount)))
+        elif bits == 1:
+            per_point[(p, _day(b), a)] = int(d)
+        elif bits == 5:
+            per_funder[a] = int(d)
+        else:
+            everyone = int(d)
+    return by_tier, per_point, per_funder, everyone
+
+
+def _day(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
