@@ -355,7 +355,7 @@ class MealController(Controller):
         responses=problems(
             _403="staff_only, outside_your_scope",
             _404="diner_not_found, meal_point_not_found",
-            _409="outside_window",
+            _409="outside_window, day_closed",
         ),
     )
     def unsubsidized(

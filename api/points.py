@@ -51,6 +51,7 @@ from points.schemas import (
     RuleRead,
     TransferPage,
     TransferRead,
+    WaitingOrders,
 )
 from volunteer import service as volunteer_service
 
@@ -69,6 +70,22 @@ def _require_hub_staff(session, principal: Principal, hub: Organization) -> int:
     if not scope.works_in(principal.staff_paths, stations, hub.path):
         raise forbidden(f"您无权管理“{hub.name}” You do not work for this hub", scope.OUTSIDE)
     return staff_id
+
+
+def _card_holder(session, rt: Runtime, payload: str, *, current: bool = True) -> int:
+    """The volunteer a card scanned at the counter names: 422 `invalid_card` for anything else,
+    409 `revoked_card` for a card replaced since (unless `current` is False: the caller checks)."""
+    try:
+        card = rt.codes.parse(payload)
+    except InvalidCode:
+        card = None
+    if card is None or card.kind != "volunteer_card":
+        raise invalid(
+            [FieldError("payload", "invalid_card", "不是有效的志愿者卡 Not a valid volunteer card")]
+        )
+    if current and not volunteer_service.card_is_current(session, card.subject_id, card.number):
+        raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
+    return card.subject_id
 
 
 class MyPointsController(Controller):
@@ -233,6 +250,45 @@ class ShopController(Controller):
         return OrderRead.of(order, shop.get_item(session, order.item_id))
 
     @post(
+        "/orders/waiting",
+        operation_id="listWaitingOrders",
+        status_code=200,
+        sync_to_thread=True,
+        summary="At the counter, the scanned volunteer card's orders waiting to be handed over (reserved,"
+        " not expired), in the shops of hubs the staff member works for (POST: the card stays out of URLs)",
+        responses=problems(
+            _403="staff_only, role_required",
+            _409="revoked_card",
+            _422="validation_failed, invalid_card",
+        ),
+    )
+    def waiting(
+        self,
+        data: JSONBody[FulfilBody],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> WaitingOrders:
+        require_staff(principal, "admin", "coordinator")
+        volunteer_id = _card_holder(session, rt, data.payload)
+        stations = orgs_service.station_paths(session, principal.bound_station_ids or ())
+        hubs: dict[int, bool] = {}  # hub id -> whether the caller works for it
+
+        def ours(hub_id: int) -> bool:
+            if hub_id not in hubs:
+                path = orgs_service.get(session, hub_id).path
+                hubs[hub_id] = scope.works_in(principal.staff_paths, stations, path)
+            return hubs[hub_id]
+
+        orders = shop.waiting_orders(session, volunteer_id, rt.clock.now())
+        return WaitingOrders(
+            volunteer_id=volunteer_id,
+            volunteer_name=volunteer_service.get(session, volunteer_id).name,
+            items=[OrderRead.of(o, i) for o, i in orders if ours(o.hub_id)],
+            next=None,
+        )
+
+    @post(
         "/orders/{order_id:int}/fulfil",
         operation_id="fulfilOrder",
         status_code=200,
@@ -253,20 +309,12 @@ class ShopController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> OrderRead:
-        try:
-            card = rt.codes.parse(data.payload)
-        except InvalidCode:
-            card = None
-        if card is None or card.kind != "volunteer_card":
-            raise invalid(
-                [FieldError("payload", "invalid_card", "不是有效的志愿者卡 Not a valid volunteer card")]
-            )
+        _card_holder(session, rt, data.payload, current=False)  # a bad card: 422 before anything else
         order = shop.get_order(session, order_id)
         staff_id = _require_hub_staff(session, principal, _hub(session, order.hub_id))
-        if not volunteer_service.card_is_current(session, card.subject_id, card.number):
-            raise conflict("revoked_card", "此卡已挂失或补办 This card was replaced")
+        volunteer_id = _card_holder(session, rt, data.payload)
         order = shop.fulfil(
-            session, order_id, volunteer_id=card.subject_id, staff_user_id=staff_id, now=rt.clock.now()
+            session, order_id, volunteer_id=volunteer_id, staff_user_id=staff_id, now=rt.clock.now()
         )
         return OrderRead.of(order, shop.get_item(session, order.item_id))
 

@@ -79,9 +79,12 @@ def diner_view(diner: Diner) -> dict:
     }
 
 
-def meal_view(meal: Meal, parts: list[tuple[int, str, int]]) -> dict:
+def meal_view(meal: Meal, parts: list[tuple[int, str, int]], point_name: str | None = None) -> dict:
+    """A meal as the counter shows it; with `point_name`, where it was served ("泉心食堂 12:05")."""
     return {
         "id": meal.id,
+        "meal_point_id": meal.meal_point_id,
+        **({"meal_point": point_name} if point_name is not None else {}),
         "slot": meal.slot,
         "service_day": meal.service_day.isoformat(),
         "mode": meal.mode,
@@ -143,7 +146,8 @@ def serve(
         return {"outcome": "rejected", "reason": "day_closed", "diner": who}
     if first is not None:
         first = repository.meal(session, first)
-        view = meal_view(first, repository_counter.parts(session, first.id))
+        where = point if first.meal_point_id == point.id else repository.point(session, first.meal_point_id)
+        view = meal_view(first, repository_counter.parts(session, first.id), where.name)
         if not offline and first.meal_point_id == point.id and abs(at - first.served_at) <= DUPLICATE_WINDOW:
             return {"outcome": "duplicate", "diner": who, "meal": view}  # a double tap: the same answer
         return {
@@ -151,6 +155,7 @@ def serve(
             "reason": "already_served",
             "diner": who,
             "meal": view,
+            "price": slot.price,  # should the coordinator serve a second meal at full price
             "flagged": offline,
         }
     if served_today >= point.daily_capacity:
@@ -173,7 +178,7 @@ def serve(
         return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
     if booked:
         repository.mark_booking_served(session, diner.id, point.id, day, slot.slot)
-    view = meal_view(meal, [(a, names[a], n) for a, n in parts])
+    view = meal_view(meal, [(a, names[a], n) for a, n in parts], point.name)
     if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
         view["budget_exhausted"] = [names[a] for a in exhausted]
     return {"outcome": "meal_served", "diner": who, "meal": view}
@@ -285,6 +290,10 @@ def record_unsubsidized(
     slot = slot_at(repository_counter.point_slots(session, point.id), local)
     if slot is None:
         raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
+    if repository_counter.day_closed(session, point.id, local.date()):  # as a scan would be
+        raise conflict(
+            "day_closed", "当天已日结，不能再记录 The day is closed; no more meals can be recorded"
+        )
     meal = _record(session, diner.id, point.id, slot, local.date(), mode, [], at, device_label, None)
     repository.mark_booking_served(session, diner.id, point.id, local.date(), slot.slot)
     return meal

@@ -72,6 +72,21 @@ def reserved_orders(session: Session, volunteer_id: int):
     )
 
 
+def waiting_orders(session: Session, volunteer_id: int, now: datetime) -> list[tuple[ShopOrder, ShopItem]]:
+    """The volunteer's orders still to be handed over (reserved, not past their expiry), oldest first."""
+    q = (
+        select(ShopOrder, ShopItem)
+        .join(ShopItem, ShopItem.id == ShopOrder.item_id)
+        .where(
+            ShopOrder.volunteer_id == volunteer_id,
+            ShopOrder.status == "reserved",
+            ShopOrder.expires_at > now,
+        )
+        .order_by(ShopOrder.id)
+    )
+    return [(o, i) for o, i in session.execute(q)]
+
+
 def due_order_ids(session: Session, now: datetime, limit: int) -> list[int]:
     """Open orders past their expiry, soonest first."""
     return list(

@@ -199,6 +199,16 @@ class OrderPage(msgspec.Struct):
     next: str | None
 
 
+class WaitingOrders(msgspec.Struct):
+    """A volunteer's orders waiting at the counter, in the shops of hubs the staff member works
+    for: who the card is (so the coordinator can ask the name) and each order to hand over."""
+
+    volunteer_id: int
+    volunteer_name: str
+    items: list[OrderRead]
+    next: str | None  # always null: a volunteer has few orders waiting
+
+
 class RoundBody(msgspec.Struct):
     title: str
     period: Annotated[str, by_service(choices=tuple(ROUND_PERIODS))]

@@ -359,6 +359,11 @@ def expire_orders(session: Session, now: datetime, limit: int = 500) -> int:
     return done
 
 
+def waiting_orders(session: Session, volunteer_id: int, now: datetime) -> list[tuple[ShopOrder, ShopItem]]:
+    """What the counter may hand this volunteer now: their reserved orders, not yet expired."""
+    return repo.waiting_orders(session, volunteer_id, now)
+
+
 def orders_of(
     session: Session, volunteer_id: int, after_id: int, limit: int
 ) -> list[tuple[ShopOrder, ShopItem]]:

@@ -104,6 +104,8 @@ class MealRef(msgspec.Struct, omit_defaults=True):
     budget_exhausted: list[str] | None = (
         None  # funders whose budget ran out (they paid nothing); absent if none
     )
+    meal_point_id: int | None = None  # where it was served: an earlier meal may be another point's
+    meal_point: str | None = None  # that meal point's name, for "泉心食堂 12:05 已领取"
 
 
 class ScanResult(msgspec.Struct):
@@ -121,7 +123,7 @@ class ScanResult(msgspec.Struct):
     earlier_scan_id: str | None = None  # a duplicate: the scan it repeats
     diner: DinerRef | None = None  # diner cards: name, dietary notes and allergies for the counter
     meal: MealRef | None = None  # the meal recorded; the first one if already served
-    price: int | None = None  # a refused meal's full price, should the coordinator serve it unsubsidized
+    price: int | None = None  # a refused (or already served) meal's full price, to serve it unsubsidized
     held: bool = False  # an offline scan held for the hub's review: no subsidy or points until approved
     hold_reason: str | None = None  # late_upload, device_online (docs/integrity.md)
     hold_id: int | None = None  # POST /api/v1/holds/{hold_id}/approve or /reject

@@ -1,6 +1,9 @@
 // The counter tablet (取餐台): a scan box that always has focus (a handheld scanner types the code
 // and Enter), a full-screen answer with a sound, today's figures, the station code for volunteers,
-// and an offline queue that syncs through the batch endpoint.
+// and an offline queue that syncs through the batch endpoint. After a refusal: a meal at full
+// price, or a void of today's meal (with a reason). The 积分兑换 button turns the scan box to the
+// points shop: a volunteer card scanned then lists the card's orders waiting (no check-in), each
+// handed over with one tap, until 结束兑换.
 "use strict";
 (() => {
   const FACE = "counter";
@@ -13,6 +16,7 @@
   let offline = false;
   let answerTimer = null;
   let camera = null;
+  let shopMode = false;
 
   // --- sounds: one for each kind of answer, so the coordinator need not look ---------------------
   let audio = null;
@@ -42,12 +46,15 @@
 
   function showAnswer(kind, lines) {
     const box = L.$("#answer");
-    box.replaceChildren(...lines.filter(Boolean));
+    lines = lines.filter(Boolean);
+    box.replaceChildren(...lines);
     box.className = kind;
     box.dataset.kind = kind;
     beep(kind);
     clearTimeout(answerTimer);
-    answerTimer = setTimeout(hideAnswer, kind === "ok" ? 2500 : 4000);
+    // an answer offering a choice stays long enough to choose; a touch still dismisses it
+    const choice = lines.some((l) => l.classList.contains("actions"));
+    answerTimer = setTimeout(hideAnswer, choice ? 20000 : kind === "ok" ? 2500 : 4000);
   }
   function hideAnswer() {
     L.show(L.$("#answer"), false);
@@ -64,7 +71,12 @@
       lines.push(L.el("div", { class: "pay" }, `${t.pay} ${L.yuan(meal.paid)}`));
       const split = meal.split.map((s) => `${s.funder} ${L.yuan(s.amount)}`).join(" · ");
       lines.push(L.el("div", { class: "split" }, `${t.price} ${L.yuan(meal.price)} · ${t.subsidy} ${L.yuan(meal.subsidy)}${split ? "（" + split + "）" : ""}`));
-    } else if (a.price) {
+    } else if (meal && a.reason === "already_served") {  // where and when: "泉心食堂 12:05 已领取"
+      lines.push(L.el("div", { class: "where" }, [meal.meal_point, hhmm(meal.served_at), t.taken].filter(Boolean).join(" ")));
+    }
+    if (a.outcome === "rejected" && a.price && FULL_PRICE.has(a.reason)) {
+      lines.push(L.el("div", { class: "pay" }, `${t.collect_full} ${L.yuan(a.price)}`));
+    } else if (a.outcome === "rejected" && a.price) {
       lines.push(L.el("div", { class: "split" }, `${t.price} ${L.yuan(a.price)}`));
     }
     if (a.minutes) lines.push(L.el("div", {}, `${a.minutes} ${t.minutes}`));
@@ -72,25 +84,156 @@
       const notes = [a.diner.dietary_notes, a.diner.allergies && `${t.allergies}：${a.diner.allergies}`];
       lines.push(L.el("div", { class: "notes" }, notes.filter(Boolean).join(" · ")));
     }
+    lines.push(choices(a));
     return lines;
   }
 
-  function remember(text) {
+  const hhmm = (iso) => new Date(iso).toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
+
+  // --- after a refusal: the coordinator's choice -------------------------------------------------
+  // refusals a meal at full price answers (another meal point's diner is served at home instead)
+  const FULL_PRICE = new Set(["already_served", "not_eligible", "weekly_limit_reached", "budget_exhausted"]);
+
+  function button(text, cls, act) {
+    return L.el("button", {
+      type: "button",
+      class: cls,
+      onclick: (ev) => { ev.stopPropagation(); act(ev.currentTarget); },
+    }, text);
+  }
+
+  function choices(a) {
+    const buttons = [];
+    if (a.outcome === "rejected" && a.diner && a.price && mealPoint && FULL_PRICE.has(a.reason)) {
+      buttons.push(button(`${t.full_price} ${L.yuan(a.price)}`, "secondary full-price", (b) => fullPrice(a.diner, b)));
+    }
+    const m = a.meal;
+    if (a.reason === "already_served" && m && m.meal_point_id === mealPoint && m.service_day === L.today()) {
+      buttons.push(button(t.void_first, "secondary void", () => askVoid(m, a.diner.name)));
+    }
+    return buttons.length ? L.el("div", { class: "actions" }, buttons) : null;
+  }
+
+  async function fullPrice(diner, b) {
+    b.disabled = true;  // one tap, one meal
+    try {
+      const m = await L.api(FACE, "/api/v1/meals", { method: "POST", body: { diner_id: diner.id, meal_point_id: mealPoint } });
+      showAnswer("ok", [
+        L.el("div", { class: "who" }, diner.name),
+        L.el("div", { class: "message" }, t.served_full),
+        L.el("div", { class: "pay" }, `${t.pay} ${L.yuan(m.paid)}`),
+      ]);
+      remember(`${diner.name} ${t.served_full} ${L.yuan(m.paid)}`, { ...m, name: diner.name });
+      refreshToday();
+    } catch (err) {
+      if (err instanceof L.ApiError && err.status === 401) return start();
+      showAnswer("no", [L.el("div", { class: "message" }, L.problemText(err))]);
+    }
+  }
+
+  // --- voiding a meal of today, with a reason ---------------------------------------------------
+  let voiding = null;
+  function askVoid(meal, name) {
+    hideAnswer();
+    voiding = meal;
+    const slot = t.slot_names[meal.slot] || meal.slot || "";
+    const when = meal.served_at ? hhmm(meal.served_at) : "";
+    L.$("#void-what").textContent = [name, slot, when, L.yuan(meal.paid)].filter(Boolean).join(" ");
+    L.$("#void-form").reset();
+    L.say(L.$("#void-error"), "");
+    L.show(L.$("#void-screen"));
+    L.$("#void-form [name=reason]").focus();
+  }
+  function hideVoid() {
+    voiding = null;
+    L.show(L.$("#void-screen"), false);
+    scanBox.focus();
+  }
+  async function submitVoid(ev) {
+    ev.preventDefault();
+    const meal = voiding;
+    const reason = new FormData(ev.target).get("reason").trim();
+    if (!meal || !reason) return;
+    try {
+      await L.api(FACE, `/api/v1/meals/${meal.id}/void`, { method: "POST", body: { reason } });
+      hideVoid();
+      for (const li of document.querySelectorAll(`#recent li[data-meal="${meal.id}"]`)) {
+        li.querySelector("button")?.remove();
+        li.append(` · ${t.voided}`);
+      }
+      showAnswer("ok", [L.el("div", { class: "message" }, t.voided)]);
+      remember(`${t.voided}: ${L.$("#void-what").textContent}`);
+      refreshToday();
+    } catch (err) {
+      if (err instanceof L.ApiError && err.status === 401) return start();
+      L.say(L.$("#void-error"), L.problemText(err), "bad");
+    }
+  }
+
+  // a line in 最近扫码; a meal recorded here can be voided from it
+  function remember(text, meal) {
     const list = L.$("#recent");
-    list.prepend(L.el("li", {}, `${new Date().toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai" })} ${text}`));
+    const li = L.el("li", meal ? { "data-meal": meal.id } : {}, `${new Date().toLocaleTimeString("zh-CN", { timeZone: "Asia/Shanghai" })} ${text}`);
+    if (meal) li.append(button(t.void, "secondary", () => askVoid(meal, meal.name)));
+    list.prepend(li);
     while (list.children.length > 8) list.lastChild.remove();
+  }
+  const mealOf = (a) => (a.outcome === "meal_served" && a.meal && !a.held ? { ...a.meal, name: a.diner.name } : null);
+
+  // --- the points shop: the card's orders waiting, each handed over with one tap -----------------
+  function shop(on) {
+    shopMode = on;
+    L.show(L.$("#shop"), on);
+    L.$("#shop-button").setAttribute("aria-pressed", String(on));
+    L.$("#shop-note").textContent = t.shop_prompt;
+    L.$("#shop-orders").replaceChildren();
+    scanBox.focus();
+  }
+  async function shopScan(payload) {
+    const note = L.$("#shop-note"), list = L.$("#shop-orders");
+    list.replaceChildren();
+    try {
+      const r = await L.api(FACE, "/api/v1/shop/orders/waiting", { method: "POST", body: { payload } });
+      note.textContent = `${r.volunteer_name}：${r.items.length ? t.shop_waiting : t.shop_none}`;
+      list.replaceChildren(...r.items.map((o) => {
+        const li = L.el("li", { "data-order": o.id }, L.el("span", {}, `${o.item_name} × ${o.quantity}（${o.points} ${t.points}）`));
+        li.append(button(t.hand_over, "hand-over", (b) => handOver(o, payload, r.volunteer_name, li, b)));
+        return li;
+      }));
+      beep(r.items.length ? "ok" : "again");
+    } catch (err) {
+      if (err instanceof L.ApiError && err.status === 401) return start();
+      note.textContent = L.problemText(err);
+      beep("no");
+    }
+  }
+  async function handOver(order, payload, name, li, b) {
+    b.disabled = true;
+    try {
+      const o = await L.api(FACE, `/api/v1/shop/orders/${order.id}/fulfil`, { method: "POST", body: { payload } });
+      li.replaceChildren(L.el("span", {}, `${o.item_name} × ${o.quantity} · ${t.handed_over}`));
+      li.dataset.status = o.status;
+      beep("ok");
+      remember(`${name} ${o.item_name} ${t.handed_over}`);
+    } catch (err) {
+      if (err instanceof L.ApiError && err.status === 401) return start();
+      b.disabled = false;
+      L.$("#shop-note").textContent = L.problemText(err);
+      beep("no");
+    }
   }
 
   // --- scanning ------------------------------------------------------------------------------------
   async function scan(payload) {
     payload = payload.trim();
     if (!payload) return;
+    if (shopMode) return shopScan(payload);  // 兑换: the card's orders, never a check-in
     const item = { payload, station_id: station, scan_id: L.uuid(), scanned_at: new Date().toISOString() };
     if (offline) return queue(item);
     try {
       const a = await L.api(FACE, "/api/v1/scans", { method: "POST", body: item });
       showAnswer(kindOf(a), answerLines(a));
-      remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`);
+      remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`, mealOf(a));
       refreshToday();
     } catch (err) {
       if (err instanceof L.ApiError) {
@@ -142,7 +285,7 @@
       keep(queued().filter((s) => !done.has(s.scan_id)));
       offline = false;
       banner();
-      for (const a of r.results) remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`);
+      for (const a of r.results) remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`, mealOf(a));
       remember(`${t.synced}: ${r.results.length}`);
       refreshToday();
     } catch (err) {
@@ -295,7 +438,8 @@
   });
   // the scan box keeps focus, whatever was touched, unless a form or the code screen is up
   const refocus = () => setTimeout(() => {
-    if (!L.$("#desk").classList.contains("hidden") && L.$("#code-screen").classList.contains("hidden")) scanBox.focus();
+    const up = (sel) => !L.$(sel).classList.contains("hidden");
+    if (up("#desk") && !up("#code-screen") && !up("#void-screen")) scanBox.focus();
   }, 50);
   scanBox.addEventListener("blur", refocus);
   document.addEventListener("click", refocus);
@@ -303,6 +447,10 @@
   L.$("#camera-button").addEventListener("click", toggleCamera);
   L.$("#code-button").addEventListener("click", showCode);
   L.$("#code-close").addEventListener("click", hideCode);
+  L.$("#shop-button").addEventListener("click", () => shop(!shopMode));
+  L.$("#shop-close").addEventListener("click", () => shop(false));
+  L.$("#void-form").addEventListener("submit", submitVoid);
+  L.$("#void-cancel").addEventListener("click", hideVoid);
   L.logout(FACE, () => {
     localStorage.removeItem(STATION);
     station = null;

@@ -130,6 +130,59 @@ def test_weekly_limit_and_void_the_same_day_only(client, rt, clock):
     )  # voided: may be served again
 
 
+def test_after_a_refusal_the_counter_sees_where_and_what_to_collect_and_serves_at_full_price(
+    client, rt, clock
+):
+    """already_served names the meal point and time of the first meal and the price of another;
+    weekly_limit_reached the price to collect; either may become a full-price meal, not once a day
+    is closed."""
+    from meals import counter_day
+
+    clock.at = LUNCH
+    canteen = Canteen(rt, client, week_cap=1)
+    with rt.tx() as s:  # both funders allow one subsidized meal a week
+        s.get(FundingAgreement, canteen.enterprise).week_cap = 1
+        elsewhere = service.create_meal_point(
+            s,
+            org_id=canteen.county.org_a,
+            name="泉塘助餐点",
+            address="泉塘社区2栋",
+            daily_capacity=50,
+            slots=[service.SlotInput("lunch", "11:00", "13:30", 1000)],
+            now=LUNCH,
+        )
+    staff_user(rt, "counter3", "coordinator", org_id=canteen.county.org_a, station_id=elsewhere.station_id)
+    first = canteen.scan(canteen.card(canteen.grandma))
+    assert (first["meal"]["meal_point_id"], first["meal"]["meal_point"]) == (canteen.point.id, "泉心食堂")
+    clock.at = LUNCH + timedelta(minutes=35)  # 12:05 at the other point: eaten at 泉心食堂 11:30
+    again = canteen.scan(canteen.card(canteen.grandma), tablet="counter3", station=elsewhere.station_id)
+    assert (again["reason"], again["meal"]["id"], again["meal"]["meal_point"]) == (
+        "already_served",
+        first["meal"]["id"],
+        "泉心食堂",
+    )
+    assert again["meal"]["served_at"] == LUNCH.isoformat() and again["price"] == 1000  # this point's price
+
+    assert canteen.scan(canteen.card(canteen.grandpa))["meal"]["subsidy"] == 200  # the enterprise's 2 yuan
+    clock.at = LUNCH + timedelta(days=1)  # Wednesday: this week's subsidized meal was Tuesday's
+    refused = canteen.scan(canteen.card(canteen.grandpa))
+    assert (refused["outcome"], refused["reason"], refused["price"]) == (
+        "rejected",
+        "weekly_limit_reached",
+        1200,
+    )
+    counter = staff_token(client, "counter")
+    body = {"diner_id": canteen.grandpa, "meal_point_id": canteen.point.id}
+    full = client.post("/api/v1/meals", json=body, headers=counter)
+    assert full.status_code == 201, full.text
+    assert (full.json()["price"], full.json()["paid"], full.json()["subsidized"]) == (1200, 1200, False)
+    with rt.tx() as s:
+        counter_day.close_day(s, canteen.point.id, (LUNCH + timedelta(days=1)).date(), clock.at)
+    closed = client.post("/api/v1/meals", json=body, headers=counter)
+    assert closed.status_code == 409 and closed.json()["code"] == "day_closed"
+    assert canteen.count(Meal) == 3
+
+
 def test_a_dinner_late_on_the_last_day_of_a_month_belongs_to_that_day(client, rt, clock):
     clock.at = LUNCH
     canteen = Canteen(rt, client)

@@ -119,6 +119,58 @@ def test_order_then_fulfil_at_the_counter_by_card(world):
         assert verification.verify(s) == []
 
 
+def test_the_counter_scans_a_card_sees_its_waiting_orders_of_its_hub_and_hands_one_over(world, clock):
+    """Staff list a card's waiting orders (GET /shop/orders is a volunteer's own list elsewhere):
+    only reserved, unexpired orders, only in the shops of hubs they work for."""
+    world.give(0, 300)
+    rice, oil = world.item(), world.item(name="食用油", price=30)
+    r = world.client.post(
+        f"/api/v1/shop/items?hub_id={world.county.hub_b}",
+        json={"name": "挂面", "price": 5, "stock": 5},
+        headers=staff_token(world.client, "admin_b"),
+    )
+    noodles = r.json()["id"]
+    first, second = world.order(rice).json()["id"], world.order(oil).json()["id"]
+    elsewhere = world.order(noodles).json()["id"]
+    dropped = world.order(rice).json()["id"]
+    assert world.client.post(f"/api/v1/shop/orders/{dropped}/cancel", headers=world.me(0)).status_code == 200
+    counter = staff_token(world.client, "counter")
+
+    def waiting(headers=counter, payload=None):
+        return world.client.post(
+            "/api/v1/shop/orders/waiting", json={"payload": payload or world.card(0)}, headers=headers
+        )
+
+    r = waiting()
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert (listed["volunteer_id"], listed["volunteer_name"], listed["next"]) == (
+        world.volunteers[0],
+        "王秀英",
+        None,
+    )
+    assert [(o["id"], o["item_name"], o["status"]) for o in listed["items"]] == [
+        (first, "大米5斤", "reserved"),
+        (second, "食用油", "reserved"),
+    ]
+    b = waiting(staff_token(world.client, "admin_b")).json()["items"]  # hub B's counter: B's order only
+    assert [o["id"] for o in b] == [elsewhere]
+    done = world.client.post(
+        f"/api/v1/shop/orders/{first}/fulfil", json={"payload": world.card(0)}, headers=counter
+    )
+    assert done.status_code == 200 and done.json()["status"] == "fulfilled"
+    assert [o["id"] for o in waiting().json()["items"]] == [second]
+    assert waiting(payload=world.card(1)).json()["items"] == []  # another volunteer's card
+    clock.at = NOW + timedelta(days=8)  # past the week an order waits: nothing to hand over
+    assert waiting().json()["items"] == []
+    clock.at = NOW
+    bad = waiting(payload="hello")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["code"] == "invalid_card"
+    old = waiting(payload=world.rt.codes.volunteer_card(world.volunteers[0], 0))
+    assert old.status_code == 409 and old.json()["code"] == "revoked_card"
+    assert waiting(world.me(0)).status_code == 403  # volunteers see their own at /me/orders
+
+
 def test_refusals_write_nothing(world):
     world.give(0, 60)
     item = world.item(per_volunteer_limit=1, limit_period="month")

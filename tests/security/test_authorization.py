@@ -149,6 +149,7 @@ MATRIX = {
     ("POST", "/api/v1/shop/orders/{order_id:int}/cancel"): may("vol", HUB_A_STAFF, hides=True),
     ("GET", "/api/v1/shop/items"): may(*VOLUNTEERS, ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/shop/items"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/shop/orders/waiting"): may(ADMINS, "coord_a", "coord_b"),  # hub B: none of A's
     ("POST", "/api/v1/shop/orders/{order_id:int}/fulfil"): may(HUB_A_STAFF, hides=True),
     ("POST", "/api/v1/shop/orders"): may(*VOLUNTEERS),
     ("GET", "/api/v1/hubs/{hub_id:int}/points-rules"): may(HUB_A_STAFF),
@@ -269,6 +270,7 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/meal-points/{point_id:int}/delivery-runs"): {"day": str(day), "slot": "lunch"},
         ("POST", "/api/v1/shop/items"): {"name": "食用油", "price": 30, "stock": 2},
         ("POST", "/api/v1/shop/orders/{order_id:int}/fulfil"): {"payload": ids["card"]},
+        ("POST", "/api/v1/shop/orders/waiting"): {"payload": ids["card"]},
         ("POST", "/api/v1/shop/orders"): {"item_id": ids["item_id"]},
         ("POST", "/api/v1/volunteers/{volunteer_id:int}/manual-hours"): {
             "hub_id": ids["hub_id"],
