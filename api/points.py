@@ -117,7 +117,7 @@ class MyPointsController(Controller):
         "/points/transfers",
         operation_id="myTransfers",
         sync_to_thread=True,
-        summary="My transfers on both ledgers, newest first",
+        summary="My transfers on both ledgers, newest first; a shop order once, reserved then spent",
         responses=problems(_403="volunteers_only"),
     )
     def my_transfers(
@@ -132,17 +132,21 @@ class MyPointsController(Controller):
         rows = standing.transfers_of(session, volunteer_id, before, limit)
         items = [
             TransferRead(
-                id=t.id,
-                ledger=t.ledger,
-                kind=t.kind,
-                amount=amount,
-                reason=t.reason,
-                reference=t.reference,
-                created_at=t.created_at,
+                id=line.transfer.id,
+                ledger=line.transfer.ledger,
+                kind=line.transfer.kind,
+                amount=line.amount,
+                reason=line.transfer.reason,
+                reference=line.transfer.reference,
+                created_at=line.transfer.created_at,
+                state=line.state,
+                resolved_at=line.resolved_at,
             )
-            for t, amount in rows
+            for line in rows
         ]
-        return TransferPage(items=items, next=next_cursor(rows, limit, rows[-1][0].seq if rows else None))
+        return TransferPage(
+            items=items, next=next_cursor(rows, limit, rows[-1].transfer.seq if rows else None)
+        )
 
     @get(
         "/orders",

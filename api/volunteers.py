@@ -33,7 +33,7 @@ from linli.pii import mask_phone
 from linli.runtime import Runtime
 from orgs import service as orgs_service
 from orgs.schemas import OrganizationPage, OrganizationRead
-from volunteer import service
+from volunteer import joining, service
 from volunteer.models import FILING_STATUSES
 from volunteer.schemas import (
     ApproveBody,
@@ -42,7 +42,10 @@ from volunteer.schemas import (
     FilingPage,
     FilingRead,
     InvitationCreate,
+    InvitationPage,
     InvitationRead,
+    OpenActivityPage,
+    OpenActivityRead,
     RejectBody,
     VolunteerCreate,
     VolunteerRead,
@@ -116,6 +119,52 @@ class VolunteerController(Controller):
         volunteer_id = require_volunteer(principal)
         items = [FilingRead.of(f, team) for f, team in service.my_filings(session, volunteer_id)]
         return FilingPage(items=items, next=None)
+
+    @get(
+        "/me/invitations",
+        operation_id="myInvitations",
+        sync_to_thread=True,
+        dependencies=AUTH,
+        summary="Invitations to invitation-only teams waiting for my phone",
+        responses=problems(_403="volunteers_only"),
+    )
+    def my_invitations(
+        self, principal: NamedDependency[Principal], session: NamedDependency[Session]
+    ) -> InvitationPage:
+        volunteer_id = require_volunteer(principal)
+        items = [
+            InvitationRead(id=i.id, team_id=i.team_id, phone=mask_phone(i.phone), created_at=i.created_at)
+            for i in service.my_invitations(session, volunteer_id)
+        ]
+        return InvitationPage(items=items, next=None)
+
+    @get(
+        "/me/activities",
+        operation_id="myOpenActivities",
+        sync_to_thread=True,
+        dependencies=AUTH,
+        summary="Upcoming activities I may join, by start time, and the ones I signed up for",
+        description="Activities not over yet of the organizations above the teams I am filed with, "
+        "and those I hold a sign-up for (only these with `signed_up=true`), each with its place, "
+        "organization, places left, my sign-up and whether (or why not) I may sign up.",
+        responses=problems(_403="volunteers_only"),
+    )
+    def my_activities(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+        signed_up: FromQuery[bool] = False,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> OpenActivityPage:
+        volunteer_id = require_volunteer(principal)
+        offset, limit = page(cursor, limit)  # the cursor counts the items before: the list is by time
+        found = joining.upcoming(
+            session, volunteer_id, now=rt.clock.now(), signed_up_only=signed_up, offset=offset, limit=limit
+        )
+        items = [OpenActivityRead.of_open(o) for o in found]
+        return OpenActivityPage(items=items, next=next_cursor(items, limit, offset + len(items)))
 
 
 class TeamController(Controller):

@@ -168,6 +168,21 @@ class PointsRule(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+AWARD_KINDS = ("service", "adjustment", "manual", "delivery", "commendation")  # as the check on point_awards
+# Every `reason` a transfer is written with (a stable code; the phone's history says each in words,
+# api/templates/me.html): an award's kind with _award or _takeback (points/awards.py), the shop's
+# order and its resolutions (points/shop.py), a reservation timed out, points expired, a reversal.
+TRANSFER_REASONS = (
+    *(f"{kind}_{way}" for kind in AWARD_KINDS for way in ("award", "takeback")),
+    "shop_order",
+    "shop_fulfilled",
+    "shop_cancelled",
+    "pending_expired",
+    "expiry",
+    "reversal",
+)
+
+
 class Award(Base):
     """Why a volunteer's minutes and points moved: one row per cause (an attendance, a correction,
     a delivery, a commendation, hours added by hand), with the rule version used."""

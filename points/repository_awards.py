@@ -170,8 +170,22 @@ def account_ids_of(session: Session, volunteer_id: int) -> list[int]:
 
 
 def transfers_of_accounts(session: Session, ids: list[int], before_seq: int, limit: int) -> list[Transfer]:
-    """Transfers in or out of these accounts, newest first, before `before_seq` (0: from the newest)."""
-    q = select(Transfer).where(Transfer.debit_account_id.in_(ids) | Transfer.credit_account_id.in_(ids))
+    """Transfers in or out of these accounts, newest first, before `before_seq` (0: from the newest);
+    a reservation's resolution (post, void, expire) is not listed: see `resolutions_of`."""
+    q = select(Transfer).where(
+        Transfer.debit_account_id.in_(ids) | Transfer.credit_account_id.in_(ids),
+        Transfer.pending_id.is_(None),
+    )
     if before_seq:
         q = q.where(Transfer.seq < before_seq)
     return list(session.scalars(q.order_by(Transfer.seq.desc()).limit(limit)))
+
+
+def resolutions_of(session: Session, pending_ids: list[str]) -> dict[str, Transfer]:
+    """The post, void or expire that resolved each of these reservations (a reservation is
+    resolved once), by the reservation's id."""
+    if not pending_ids:
+        return {}
+    return {
+        t.pending_id: t for t in session.scalars(select(Transfer).where(Transfer.pending_id.in_(pending_ids)))
+    }

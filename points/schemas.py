@@ -49,10 +49,14 @@ class TransferRead(msgspec.Struct):
     id: str
     ledger: str  # points | service_minutes
     kind: str  # single | pending | post | void | expire
-    amount: int  # signed, as the volunteer sees it: + earned, - spent or taken back
-    reason: str
+    amount: int  # signed, as the volunteer sees it: + earned, - spent, held or taken back
+    reason: str  # a stable code (points.models.TRANSFER_REASONS); the phone says it in words
     reference: str
     created_at: datetime
+    # a reservation (kind pending, a shop order) is one item, whatever became of it: reserved |
+    # spent | cancelled | expired (its points back), and when; its post or void is not listed apart
+    state: str | None = None
+    resolved_at: datetime | None = None
 
 
 class TransferPage(msgspec.Struct):

@@ -3,6 +3,9 @@ progress, points by expiry date, and their transfers on both ledgers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from points import repository_awards as repo
@@ -47,15 +50,40 @@ def standing(session: Session, volunteer_id: int) -> dict:
     }
 
 
-def transfers_of(
-    session: Session, volunteer_id: int, before_seq: int, limit: int
-) -> list[tuple[Transfer, int]]:
-    """The volunteer's transfers on both ledgers, newest first, each with its signed amount."""
+# what became of a reservation (a shop order's points), by the kind of transfer that resolved it
+RESERVATION_STATES = {None: "reserved", "post": "spent", "void": "cancelled", "expire": "expired"}
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of a volunteer's history: a transfer with its signed amount; a reservation is one
+    line that goes from reserved to spent (or cancelled, or expired), with when it did."""
+
+    transfer: Transfer
+    amount: int  # + earned, - spent, held or taken back
+    state: str | None = None  # reservations only: reserved | spent | cancelled | expired
+    resolved_at: datetime | None = None
+
+
+def transfers_of(session: Session, volunteer_id: int, before_seq: int, limit: int) -> list[HistoryLine]:
+    """The volunteer's transfers on both ledgers, newest first: each reservation once, at the
+    time it was made, with what became of it (not a second line for its posting or release)."""
     ids = repo.account_ids_of(session, volunteer_id)
     if not ids:
         return []
     rows = repo.transfers_of_accounts(session, ids, before_seq, limit)
-    return [(t, t.amount if t.credit_account_id in ids else -t.amount) for t in rows]
+    done = repo.resolutions_of(session, [t.id for t in rows if t.kind == "pending"])
+    lines = []
+    for t in rows:
+        sign = 1 if t.credit_account_id in ids else -1
+        if t.kind != "pending":
+            lines.append(HistoryLine(t, sign * t.amount))
+            continue
+        end = done.get(t.id)
+        kind = end.kind if end else None
+        amount = end.amount if kind == "post" else t.amount  # a post may take part of what was held
+        lines.append(HistoryLine(t, sign * amount, RESERVATION_STATES[kind], end.created_at if end else None))
+    return lines
 
 
 def star_level(session: Session, volunteer_id: int) -> int:

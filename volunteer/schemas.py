@@ -120,6 +120,11 @@ class InvitationRead(msgspec.Struct):
     created_at: datetime
 
 
+class InvitationPage(msgspec.Struct):
+    items: list[InvitationRead]
+    next: str | None
+
+
 # --- activities, sign-ups, scans, attendance -----------------------------------------------------
 
 
@@ -173,6 +178,35 @@ class ActivityRead(msgspec.Struct):
 
 class ActivityPage(msgspec.Struct):
     items: list[ActivityRead]
+    next: str | None
+
+
+class OpenActivityRead(ActivityRead):
+    """An upcoming activity as a volunteer finds it (`GET /api/v1/me/activities`): the fields of
+    `ActivityRead` and what the phone shows and offers."""
+
+    station_name: str
+    org_name: str
+    spots_left: int  # places left before sign-ups go to the waitlist
+    signup: str | None  # the caller's sign-up: confirmed | waitlisted; null: not signed up
+    may_sign_up: bool  # a sign-up would be taken (waitlisted when spots_left is 0)
+    why_not: str | None  # not signed up and may not: not_allowed_here (other teams') | signup_overlap
+
+    @classmethod
+    def of_open(cls, o) -> OpenActivityRead:
+        return cls(
+            **msgspec.structs.asdict(ActivityRead.of(o.activity)),
+            station_name=o.station_name,
+            org_name=o.org_name,
+            spots_left=o.spots_left,
+            signup=o.signup,
+            may_sign_up=o.may_sign_up,
+            why_not=o.why_not,
+        )
+
+
+class OpenActivityPage(msgspec.Struct):
+    items: list[OpenActivityRead]
     next: str | None
 
 

@@ -24,7 +24,7 @@ from linli.settings import TERMS_VERSION
 from linli.signing import Signer
 from orgs import service as orgs_service
 from orgs.models import Organization
-from volunteer import repository
+from volunteer import repository, repository_joining
 from volunteer.models import REASON_MAX, Filing, FilingDecision, TeamInvitation, Volunteer
 
 ID_HASH_PURPOSE = "resident-id"
@@ -257,6 +257,11 @@ def invite(
     session.add(invitation)
     session.flush()
     return invitation
+
+
+def my_invitations(session: Session, volunteer_id: int) -> list[TeamInvitation]:
+    """Unused invitations for the volunteer's phone: the invitation-only teams they may join."""
+    return repository_joining.open_invitations_for(session, get(session, volunteer_id).phone)
 
 
 def my_filings(session: Session, volunteer_id: int) -> list[tuple[Filing, Organization]]:

@@ -1,11 +1,13 @@
-// The volunteer's phone (我的): register, log in with a code, my card, points and service time,
-// history, teams (备案), the points shop, commendations and certificates.
+// The volunteer's phone (我的): register, log in with a code, my card, activities to join and my
+// sign-ups, points and service time, history, teams (备案), the points shop, commendations and
+// certificates (a service record over a period).
 "use strict";
 (() => {
   const FACE = "me";
   const t = L.t;
   const note = L.$("#note");
   let phone = "";
+  let registered = null; // the volunteer's registration date (YYYY-MM-DD): a service record's default start
 
   const status = (s) => t.status[s] || s;
 
@@ -19,6 +21,7 @@
       const me = await L.api(FACE, "/api/v1/me");
       if (me.kind !== "volunteer") { L.tokens.drop(FACE); return start(); }
       L.$("#hello").textContent = `${me.volunteer.name} · ${me.volunteer.phone}`;
+      registered = localDay(me.volunteer.created_at);
     } catch (err) {
       if (err instanceof L.ApiError) return start();
       L.say(note, L.problemText(err), "bad");
@@ -30,7 +33,7 @@
   }
 
   // --- tabs: each panel loads when opened ----------------------------------------------------------
-  const loaders = { card, points, history, teams, shop, honours };
+  const loaders = { card, activities, points, history, teams, shop, honours };
   function open(name) {
     L.say(note, "");
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
@@ -42,6 +45,49 @@
   async function card() {
     const img = L.$("#card-image");
     if (!img.src) img.src = await L.blobUrl(FACE, "/api/v1/me/card.svg");
+  }
+
+  // --- activities: what I signed up for, and what I may join, by time -----------------------------
+  const localDay = (iso) => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date(iso));
+  const clock = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit" });
+  const span = (a) => `${L.dt(a.starts_at)}–${localDay(a.starts_at) === localDay(a.ends_at) ? clock.format(new Date(a.ends_at)) : L.dt(a.ends_at)}`;
+
+  async function activities() {
+    const mine = (await L.api(FACE, "/api/v1/me/activities?signed_up=true&limit=50")).items;
+    const open = (await L.api(FACE, "/api/v1/me/activities?limit=50")).items.filter((a) => !a.signup);
+    L.$("#my-activities").replaceChildren(...(mine.length ? mine.map(activityCard) : [L.el("p", { class: "muted" }, t.none)]));
+    L.$("#open-activities").replaceChildren(...(open.length ? open.map(activityCard) : [L.el("p", { class: "muted" }, t.none)]));
+  }
+  // One activity: when, where, what, whose, places left, and the one thing I can do (or why not).
+  function activityCard(a) {
+    let act;
+    if (a.signup) {
+      act = [L.el("p", { class: "state" }, t.signup[a.signup] || a.signup),
+        L.el("button", { type: "button", class: "secondary", "data-cancel": a.id, onclick: () => signUp(a.id, false) }, t.cancel_signup)];
+    } else if (a.may_sign_up) {
+      act = [L.el("button", { type: "button", "data-join": a.id, onclick: () => signUp(a.id, true) }, a.spots_left > 0 ? t.sign_up : t.join_waitlist)];
+    } else {
+      act = [L.el("p", { class: "state" }, t.why_not[a.why_not] || a.why_not)];
+    }
+    return L.el("div", { class: "card", "data-activity": a.id },
+      L.el("p", { class: "title" }, a.title),
+      L.el("p", {}, span(a)),
+      L.el("p", {}, `${a.station_name} · ${t.kinds[a.kind] || t.kinds.other}`),
+      L.el("p", { class: "muted" }, a.org_name),
+      L.el("p", {}, a.spots_left > 0 ? `${t.spots_left} ${a.spots_left} / ${a.capacity}` : t.full),
+      ...act);
+  }
+  async function signUp(id, join) {
+    try {
+      if (join) {
+        const s = await L.api(FACE, `/api/v1/activities/${id}/signups`, { method: "POST" });
+        L.say(note, s.status === "confirmed" ? t.signed_up : t.waitlisted);
+      } else {
+        await L.api(FACE, `/api/v1/activities/${id}/signups/cancel`, { method: "POST" });
+        L.say(note, t.signup_cancelled);
+      }
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    activities().catch((err) => L.say(note, L.problemText(err), "bad"));
   }
 
   async function points() {
@@ -58,11 +104,19 @@
     );
   }
 
+  // Each transfer in words; a shop order is one line that goes from reserved to spent (or back).
   async function history() {
     const page = await L.api(FACE, "/api/v1/me/points/transfers?limit=50");
-    L.$("#my-history").replaceChildren(page.items.length ? L.table(["", "", ""], page.items.map((x) => [
-      L.dt(x.created_at), x.reason, `${x.amount > 0 ? "+" : ""}${x.amount} ${x.ledger === "points" ? t.points : t.minutes}`,
-    ])) : L.el("p", { class: "muted" }, t.none));
+    L.$("#my-history").replaceChildren(page.items.length ? L.table(["", ""], page.items.map((x) => {
+      const back = x.state === "cancelled" || x.state === "expired";
+      return [
+        L.el("span", {}, t.transfer_reasons[x.reason] || t.transfer_reasons.other,
+          x.state ? L.el("span", { class: "state" }, t.states[x.state]) : null,
+          L.el("span", { class: "state" }, L.dt(x.created_at))),
+        L.el("span", { class: back ? "nowrap struck" : "nowrap" },
+          `${x.amount > 0 ? "+" : ""}${x.amount} ${x.ledger === "points" ? t.points : t.minutes}`),
+      ];
+    })) : L.el("p", { class: "muted" }, t.none));
   }
 
   async function teams() {
@@ -70,11 +124,16 @@
     L.$("#my-filings").replaceChildren(mine.length
       ? L.table(["", ""], mine.map((f) => [f.team_name, status(f.status)]))
       : L.el("p", { class: "muted" }, t.none));
-    const filed = new Set(mine.filter((f) => f.status !== "rejected").map((f) => f.team_id));
+    const filed = new Map(mine.filter((f) => f.status !== "rejected").map((f) => [f.team_id, f.status]));
+    const invited = new Set((await L.api(FACE, "/api/v1/me/invitations")).items.map((i) => i.team_id));
     const all = (await L.api(FACE, "/api/v1/teams?limit=200")).items;
+    // a button only where applying can succeed: an invitation-only team takes invited phones only
     L.$("#teams").replaceChildren(L.table(["", ""], all.map((team) => [
       team.name,
-      filed.has(team.id) ? "✓" : L.el("button", { type: "button", "data-team": team.id, onclick: () => apply(team.id) }, t.apply),
+      filed.has(team.id) ? status(filed.get(team.id))
+        : team.join_mode === "invitation" && !invited.has(team.id) ? L.el("span", { class: "muted" }, t.invitation_only)
+          : L.el("button", { type: "button", "data-team": team.id, onclick: () => apply(team.id) },
+            invited.has(team.id) ? t.accept_invitation : t.apply),
     ])));
   }
   async function apply(teamId) {
@@ -89,7 +148,7 @@
     const items = (await L.api(FACE, "/api/v1/shop/items")).items;
     L.$("#shop").replaceChildren(items.length ? L.table(["", t.cost, t.stock, ""], items.map((i) => [
       i.name, String(i.price), String(i.stock),
-      L.el("button", { type: "button", disabled: i.stock < 1, onclick: () => order(i.id) }, t.exchange),
+      L.el("button", { type: "button", class: "nowrap", disabled: i.stock < 1, onclick: () => order(i.id) }, t.exchange),
     ])) : L.el("p", { class: "muted" }, t.none));
     const orders = (await L.api(FACE, "/api/v1/me/orders")).items;
     L.$("#orders").replaceChildren(orders.length ? L.table(["", "", "", ""], orders.map((o) => [
@@ -105,17 +164,34 @@
   }
 
   async function honours() {
+    if (!recordForm.period_end.value) {
+      recordForm.period_end.value = L.today();
+      recordForm.period_start.value = registered || L.today();
+    }
+    recordForm.period_start.max = recordForm.period_end.max = L.today();
     const mine = (await L.api(FACE, "/api/v1/me/commendations")).items;
     L.$("#commendations").replaceChildren(mine.length ? L.table(["", "", ""], mine.map((c) => [
       c.round_title, c.reason, c.certificate ? L.el("a", { href: `/verify/${c.certificate}` }, t.verify) : "",
     ])) : L.el("p", { class: "muted" }, t.none));
     const certs = (await L.api(FACE, "/api/v1/me/certificates")).items;
-    L.$("#certificates").replaceChildren(certs.length ? L.table(["", "", "", ""], certs.map((c) => [
-      c.title, `${L.hours(c.minutes)} ${t.hours}`,
-      L.el("a", { href: `/verify/${c.code}` }, t.verify),
-      L.el("button", { type: "button", class: "secondary", onclick: () => download(c.code) }, t.download),
+    L.$("#certificates").replaceChildren(certs.length ? L.table(["", "", ""], certs.map((c) => [
+      L.el("span", {}, c.title, L.el("span", { class: "state" }, `${L.hours(c.minutes)} ${t.hours}`)),
+      L.el("a", { href: `/verify/${c.code}`, class: "nowrap" }, t.verify),
+      L.el("button", { type: "button", class: "secondary nowrap", onclick: () => download(c.code) }, t.download),
     ])) : L.el("p", { class: "muted" }, t.none));
   }
+  // A service record (志愿服务记录证明) over a period: from registration to today unless changed.
+  const recordForm = L.$("#record-form");
+  recordForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(recordForm);
+    try {
+      const body = { period_start: f.get("period_start"), period_end: f.get("period_end") };
+      await L.api(FACE, "/api/v1/me/certificates", { method: "POST", body });
+      await honours();
+      L.say(note, t.certificate_issued);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+  });
   async function download(code) {
     const url = await L.blobUrl(FACE, `/api/v1/me/certificates/${code}/pdf`);
     const a = L.el("a", { href: url, download: `${code}.pdf` });

@@ -112,8 +112,13 @@ def test_order_then_fulfil_at_the_counter_by_card(world):
     assert outsider.status_code == 403
     late = world.client.post(f"/api/v1/shop/orders/{order}/cancel", headers=world.me(0))
     assert late.status_code == 409 and late.json()["code"] == "order_fulfilled"
+    # the order is one line of the history, reserved then spent: not -100 twice
     history = world.client.get("/api/v1/me/points/transfers", headers=world.me(0)).json()["items"]
-    assert [(t["kind"], t["amount"]) for t in history] == [("post", -100), ("pending", -100), ("single", 120)]
+    assert [(t["kind"], t["reason"], t["amount"], t["state"]) for t in history] == [
+        ("pending", "shop_order", -100, "spent"),
+        ("single", "", 120, None),
+    ]
+    assert history[0]["resolved_at"] is not None
     with world.rt.tx() as s:
         assert s.get(ShopItem, item).stock == 8
         assert verification.verify(s) == []
@@ -209,6 +214,11 @@ def test_cancel_and_expiry_give_points_and_stock_back(world, clock):
     item = world.item(stock=2)
     first = world.order(item).json()["id"]
     second = world.order(item).json()["id"]
+    history = world.client.get("/api/v1/me/points/transfers", headers=world.me(0)).json()["items"]
+    assert [(t["amount"], t["state"], t["resolved_at"]) for t in history[:2]] == [
+        (-50, "reserved", None),
+        (-50, "reserved", None),
+    ]
     r = world.client.post(f"/api/v1/shop/orders/{first}/cancel", headers=world.me(0))
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert world.points()["available"] == 50
@@ -219,6 +229,12 @@ def test_cancel_and_expiry_give_points_and_stock_back(world, clock):
     )
     assert late.status_code == 409 and late.json()["code"] == "order_expired"
     assert world.points()["available"] == 100  # released at once, not left to the nightly job
+    history = world.client.get("/api/v1/me/points/transfers", headers=world.me(0)).json()["items"]
+    assert [(t["kind"], t["state"]) for t in history] == [
+        ("pending", "expired"),
+        ("pending", "cancelled"),
+        ("single", None),
+    ]
     with world.rt.tx() as s:
         assert s.get(ShopItem, item).stock == 2
         assert shop.expire_orders(s, clock.now()) == 0

@@ -70,6 +70,8 @@ MATRIX = {
     ("DELETE", "/api/v1/auth/tokens/current"): may(*STAFF, *VOLUNTEERS),
     ("GET", "/api/v1/me"): may(ANY_LOGIN),
     ("GET", "/api/v1/me/filings"): may(*VOLUNTEERS),
+    ("GET", "/api/v1/me/invitations"): may(*VOLUNTEERS),
+    ("GET", "/api/v1/me/activities"): may(*VOLUNTEERS),
     ("POST", "/api/v1/volunteers"): may(PUBLIC),
     ("POST", "/api/v1/teams/{team_id:int}/filings"): may(*VOLUNTEERS),
     ("POST", "/api/v1/teams/{team_id:int}/invitations"): may(HUB_A_ADMINS),
