@@ -17,6 +17,7 @@ from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.health import healthz, readyz
 from api.integrity import IntegrityController
+from api.meal_days import MealDayController
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
 from api.openapi import describe
@@ -68,6 +69,7 @@ def create_app(runtime: Runtime) -> Litestar:
             AttendanceController,
             CardController,
             MealController,
+            MealDayController,
             BookingController,
             CardBookingController,
             ReportController,

@@ -4,11 +4,18 @@ meal's record with every change made to it, and closing a meal point's day.
 Closing a day, voids and reversals take the meal point's row (late uploads and door scans share it,
 see `counter.serve`), so none of them lands on a day between its close reading the numbers and
 writing them. Counter scans during a slot skip it: a day closes after its last slot.
+
+When a day closes (`closes_at`): the evening run closes a point's day at 21:30 local, or once its
+last slot has ended if that is later (a point serving dinner until 23:45 closes just after 23:45,
+by the run every 15 minutes), so a scan within a slot is never refused `day_closed`. The afternoon
+and evening before 21:30 stay open at points that finish earlier, as before: for voids and for
+tablets that were offline to upload. Staff close by hand (`close_by_hand`) once the last slot has
+ended, to print and sign the day's sheet at the end of service.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -176,12 +183,101 @@ def close_day(session: Session, point_id: int, day: date, now: datetime) -> DayC
     return row
 
 
+EVENING = time(21, 30)  # the automatic close, at the latest slot's end if that is later
+
+
+def _at(day: date, hhmm: str, tz) -> datetime:
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, time(0), tz) + timedelta(hours=hour, minutes=minute)
+
+
+def closes_at(day: date, last_end: str | None, tz) -> datetime:
+    """When the evening run closes a point's day (UTC): 21:30 local, or the end of its last slot."""
+    evening = datetime.combine(day, EVENING, tz)
+    return max(evening, _at(day, last_end, tz) if last_end else evening).astimezone(UTC)
+
+
 def close_open_days(session: Session, now: datetime, tz) -> int:
-    """The evening run, after the last slot: close today at every meal point, and any earlier day
-    left open (e.g. while the scheduler was down). Returns how many days were closed."""
+    """The evening run (every 15 minutes): close today at every meal point whose day is over
+    (`closes_at`), and any earlier day left open (e.g. while the scheduler was down). Returns how
+    many days were closed."""
     today = now.astimezone(tz).date()
-    days = sorted(repository_counter.unclosed_days(session, today))
+    ends = repository_counter.last_slot_ends(session)
+    days = sorted(
+        (point_id, day)
+        for point_id, day in repository_counter.unclosed_days(session, today)
+        if now >= closes_at(day, ends.get(point_id), tz)
+    )
     return sum(close_day(session, point_id, day, now) is not None for point_id, day in days)
+
+
+def close_by_hand(session: Session, point_id: int, day: date, now: datetime, tz) -> tuple[DayClose, bool]:
+    """Staff close a day themselves (to print and sign its sheet): a past day, or today once its
+    last slot has ended (409 `slot_open` before, so no scan within a slot meets a closed day).
+    Idempotent: a closed day is answered as it was closed. The close, and whether this made it."""
+    today = now.astimezone(tz).date()
+    if day > today:
+        raise invalid(
+            [FieldError("day", "future_day", "不能日结未来的日期 A day still to come cannot be closed")]
+        )
+    slots = repository_counter.point_slots(session, point_id)
+    last = max(slots, key=lambda s: s.ends, default=None)
+    if day == today and last is not None and now < _at(day, last.ends, tz):
+        raise conflict(
+            "slot_open",
+            f"今天的供餐尚未结束（最后一餐到 {last.ends}），结束后才能日结"
+            f" Today's last slot ends at {last.ends}; close the day after it",
+        )
+    made = close_day(session, point_id, day, now)
+    return made or repository_counter.day_close(session, point_id, day), made is not None
+
+
+def today_times(session: Session, point_id: int, day: date, tz) -> tuple[datetime | None, datetime]:
+    """When a day's last slot ends (closing by hand is possible from then; None without slots)
+    and when the evening run closes it."""
+    last = max((s.ends for s in repository_counter.point_slots(session, point_id)), default=None)
+    return (_at(day, last, tz).astimezone(UTC) if last else None), closes_at(day, last, tz)
+
+
+def is_closed(session: Session, point_id: int, day: date) -> bool:
+    return repository_counter.day_closed(session, point_id, day)
+
+
+def closes_of(session: Session, point_id: int, *, before: date | None, limit: int) -> list[DayClose]:
+    """A point's closes, the latest day first, days before `before` (a page's cursor)."""
+    return repository_counter.day_closes(session, point_id, before=before, limit=limit)
+
+
+def close_view(session: Session, row: DayClose) -> dict:
+    """A close as the API and the printed sheet show it: the funders by name, in stacking order."""
+    names = repository_counter.agreement_names(
+        session, [int(a) for a in {*row.by_funder, *(row.adjusted_by_funder or {})}]
+    )
+    return {
+        "id": row.id,
+        "meal_point_id": row.meal_point_id,
+        "day": row.service_day,
+        "meals": row.meals,
+        "subsidized": row.subsidized,
+        "diners": row.diners,
+        "price_total": row.price_total,
+        "paid_total": row.paid_total,
+        "subsidy_total": row.subsidy_total,
+        "funders": [
+            {
+                "agreement_id": a,
+                "funder": name,
+                "amount": int(row.by_funder.get(str(a), 0)),
+                "adjusted": int((row.adjusted_by_funder or {}).get(str(a), 0)),
+            }
+            for a, name in names
+        ],
+        "voided": row.voided,
+        "adjustments": row.adjustments,
+        "adjusted_subsidy": row.adjusted_subsidy,
+        "no_shows": row.no_shows,
+        "closed_at": row.closed_at,
+    }
 
 
 def hold(session: Session, meal_id: int) -> Meal:
@@ -222,3 +318,10 @@ def _held(session: Session, meal_id: int) -> Meal:
         raise conflict("not_held", "该餐不在待审核状态 This meal is not held for review")
     repository_counter.lock_point(session, meal.meal_point_id)
     return meal
+
+
+def get_close(session: Session, close_id: int) -> DayClose:
+    row = repository_counter.get_day_close(session, close_id)
+    if row is None:
+        raise not_found("日结 Day close", "day_close_not_found")
+    return row

@@ -333,3 +333,34 @@ def unclosed_days(session: Session, through: date) -> set[tuple[int, date]]:
     days = {tuple(r) for r in session.execute(with_meals.distinct())}
     days |= {tuple(r) for r in session.execute(adjusted.distinct())}
     return days | {(p, through) for p in session.scalars(select(MealPoint.id))}
+
+
+def last_slot_ends(session: Session) -> dict[int, str]:
+    """Every meal point's latest slot end ("HH:MM", local)."""
+    return dict(
+        session.execute(
+            select(MealSlot.meal_point_id, func.max(MealSlot.ends)).group_by(MealSlot.meal_point_id)
+        ).all()
+    )
+
+
+def day_closes(session: Session, point_id: int, *, before: date | None, limit: int) -> list[DayClose]:
+    query = select(DayClose).where(DayClose.meal_point_id == point_id)
+    if before is not None:
+        query = query.where(DayClose.service_day < before)
+    return list(session.scalars(query.order_by(DayClose.service_day.desc()).limit(limit)))
+
+
+def get_day_close(session: Session, close_id: int) -> DayClose | None:
+    return session.get(DayClose, close_id)
+
+
+def agreement_names(session: Session, ids: list[int]) -> list[tuple[int, str]]:
+    """(id, name) of these agreements, in stacking order."""
+    return list(
+        session.execute(
+            select(FundingAgreement.id, FundingAgreement.name)
+            .where(FundingAgreement.id.in_(ids))
+            .order_by(FundingAgreement.stack_order, FundingAgreement.id)
+        ).all()
+    )

@@ -293,3 +293,42 @@ class RunRead(msgspec.Struct, omit_defaults=True):
 class RunPage(msgspec.Struct):
     items: list[RunRead]
     next: str | None = None  # always null: a day's runs come whole
+
+
+# The day's close (日结)
+class DayCloseBody(msgspec.Struct):
+    day: date | None = None  # today if left out
+
+
+class FunderDay(msgspec.Struct):
+    agreement_id: int
+    funder: str
+    amount: int  # fen, the day's subsidy from this funder
+    adjusted: int  # fen, <= 0: reversals of earlier meals booked on this day
+
+
+class DayCloseRead(msgspec.Struct):
+    id: int
+    meal_point_id: int
+    day: date
+    meals: int  # served, voids excluded
+    subsidized: int
+    diners: int  # distinct people
+    price_total: int  # fen
+    paid_total: int
+    subsidy_total: int
+    funders: list[FunderDay]
+    voided: int
+    adjustments: int
+    adjusted_subsidy: int
+    no_shows: int
+    closed_at: datetime
+
+
+class DayClosePage(msgspec.Struct):
+    items: list[DayCloseRead]  # the latest day first
+    next: str | None
+    today: date  # the point's day now, in LINLI_TIMEZONE
+    today_closed: bool
+    close_from: datetime | None  # today's last slot ends: closing by hand is possible from then
+    closes_at: datetime  # when the evening run closes today (21:30, or the last slot's end if later)

@@ -1,7 +1,9 @@
 """A report's sheets as a file (报表文件): JSON (money in fen, as the API), CSV in UTF-8 with a
 byte-order mark so Excel in China opens it (one section per breakdown, money in yuan with two
-decimals, exact), XLSX with one sheet per breakdown, Chinese headers, money formatted in yuan and
-a totals row (written row by row in openpyxl's write-only mode).
+decimals, exact), XLSX with one sheet per breakdown, Chinese headers, money formatted in yuan,
+dates as dates (a date number format, so a partner's Excel sorts and filters them), columns as wide
+as their widest cell (a CJK character counts as two) and a totals row (written row by row in
+openpyxl's write-only mode).
 
 Every text a spreadsheet shows goes through `spreadsheet_text`, the one rule for CSV and XLSX
 alike: names come from hubs' admins, and a name like `=HYPERLINK(...)` must stay a name in a
@@ -13,12 +15,15 @@ import csv
 import io
 import json
 import re
+import unicodedata
+from datetime import date
 from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from reports.queries import Sheet
 
@@ -28,6 +33,8 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 YUAN = '#,##0.00"元"'
+DAY = "yyyy-mm-dd"
+WIDTH = (6, 60)  # a column's width in characters: at least, at most
 SHEET_TITLE = str.maketrans("[]:*?/\\", "（）：＊？／＼")  # characters a sheet title cannot hold
 # OWASP's CSV injection rule: a cell beginning with = + - @ TAB or CR is read as a formula by
 # Excel, WPS or LibreOffice; an apostrophe in front keeps it text. Their full-width forms too, as a
@@ -112,6 +119,8 @@ def _xlsx(header: dict, sheets: list[Sheet]) -> bytes:
     bold = Font(bold=True)
     for s in sheets:
         ws = wb.create_sheet(s.title.translate(SHEET_TITLE)[:31])
+        for i, width in enumerate(_widths(s), start=1):  # before the first row (write-only mode)
+            ws.column_dimensions[get_column_letter(i)].width = width
         ws.append([_text(ws, f"{header['title']} {header['period_start']} 至 {header['period_end']}")])
         heads = []
         for c in s.columns:
@@ -131,10 +140,43 @@ def _xlsx(header: dict, sheets: list[Sheet]) -> bytes:
     return out.getvalue()
 
 
+def display_width(text: str) -> int:
+    """How many characters wide a text shows: CJK and other wide characters count as two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _widths(sheet: Sheet) -> list[float]:
+    """Each column as wide as its heading or its widest value (as shown), within `WIDTH`."""
+    widths = []
+    for i, column in enumerate(sheet.columns):
+        shown = [_heading(column)] + [
+            f"{yuan_text(v)}元" if column.kind == "fen" else str(v)
+            for v in (r[i] for r in [*sheet.rows, *([sheet.totals] if sheet.totals else [])])
+            if v is not None
+        ]
+        widest = max(display_width(t) for t in shown)
+        widths.append(min(max(widest + 2, WIDTH[0]), WIDTH[1]))
+    return widths
+
+
+def _day(value):
+    """A date column's value as a date ("2030-06-01" or a date); anything else as it is."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else value
+    except ValueError:
+        return value
+
+
 def _cell(ws, column, value) -> WriteOnlyCell:
     if column.kind == "fen" and isinstance(value, int):
         cell = WriteOnlyCell(ws, value=Decimal(value) / 100)
         cell.number_format = YUAN
+        return cell
+    if column.kind == "date" and isinstance(day := _day(value), date):
+        cell = WriteOnlyCell(ws, value=day)
+        cell.number_format = DAY
         return cell
     if isinstance(value, str):
         return _text(ws, value)

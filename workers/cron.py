@@ -21,7 +21,8 @@ SCHEDULE = [
     (jobs.generate_shift_activities, "default", "0 18 * * *"),  # 02:00 in Asia/Shanghai
     (jobs.points_nightly, "points", "0 17 * * *"),  # 01:00: orders, reservations and lots that expired
     (jobs.ledger_verify, "points", "30 18 * * *"),  # 02:30
-    (jobs.close_meal_days, "default", "30 13 * * *"),  # 21:30, after the last meal slot
+    # every 15 minutes: a point's day closes at 21:30, or after its last slot if that ends later
+    (jobs.close_meal_days, "default", "*/15 * * * *"),
     (jobs.integrity_sweep, "default", "45 13 * * *"),  # 21:45: the day's anomalies (integrity.detect)
     (jobs.monthly_reports, "reports", "0 18 * * *"),  # 02:00; it acts on the first of the month
 ]

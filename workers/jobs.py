@@ -222,8 +222,9 @@ def points_nightly() -> dict:
 
 
 def close_meal_days() -> int:
-    """Every evening, after the last slot: close the day at every meal point (and any earlier day
-    left open). Returns how many days were closed."""
+    """Every 15 minutes: close the day at every meal point whose day is over (21:30 local, or its
+    last slot's end if later; `counter_day.closes_at`), and any earlier day left open. Returns how
+    many days were closed."""
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)

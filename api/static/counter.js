@@ -311,6 +311,7 @@
         ["", "", ""],
         runs.map((r) => [`${t.slot_names[r.slot] || r.slot} · ${r.community}`, r.volunteer ? r.volunteer.name : t.unclaimed, `${t.delivered} ${r.delivered} / ${r.stops_total}`]),
       ) : L.el("p", { class: "muted" }, t.none));
+      await refreshCloses();
     } catch (err) { /* not a meal point's counter, or offline: keep what is shown */ }
     try {
       const roster = await L.all(FACE, `/api/v1/stations/${station}/roster`);
@@ -323,6 +324,35 @@
         ]),
       ) : L.el("p", { class: "muted" }, t.none));
     } catch (err) { /* offline */ }
+  }
+
+  // --- the day's close: today's state, a close by hand, the past closes and their sheets --------
+  const hhmm = (iso) => L.dt(iso).slice(-5);
+  async function refreshCloses() {
+    const page = await L.api(FACE, `/api/v1/meal-points/${mealPoint}/day-closes?limit=7`);
+    L.$("#close-status").textContent = page.today_closed ? t.closed_today : `${t.open_today} ${hhmm(page.closes_at)}`;
+    L.show(L.$("#close-button"), !page.today_closed);
+    // one line a day (it wraps on a phone): the day, meals, what was collected, the subsidy, print
+    L.$("#close-list").replaceChildren(page.items.length ? L.el("ul", { class: "closes" }, page.items.map((c) =>
+      L.el("li", {},
+        L.el("span", {}, `${c.day.slice(5)} · ${t.meals} ${c.meals} · ${t.collected} ${L.yuan(c.paid_total)} · ${t.subsidy} ${L.yuan(c.subsidy_total)}`),
+        L.el("button", { type: "button", class: "secondary", onclick: () => printSheet(c) }, t.print)),
+    )) : L.el("p", { class: "muted" }, t.no_closes));
+  }
+  async function closeDay() {
+    try {
+      await L.api(FACE, `/api/v1/meal-points/${mealPoint}/day-closes`, { method: "POST", body: {} });
+      L.say(L.$("#close-note"), t.just_closed, "ok");
+      await refreshCloses();
+    } catch (err) {
+      L.say(L.$("#close-note"), L.problemText(err), "warn");
+    }
+  }
+  async function printSheet(c) {
+    const link = L.el("a", { href: await L.blobUrl(FACE, `/api/v1/day-closes/${c.id}/sheet.pdf`), download: `day-close-${c.day}.pdf` });
+    document.body.append(link);
+    link.click();
+    link.remove();
   }
 
   // --- the station code, full screen, renewed as it turns ------------------------------------------
@@ -451,6 +481,7 @@
   L.$("#shop-close").addEventListener("click", () => shop(false));
   L.$("#void-form").addEventListener("submit", submitVoid);
   L.$("#void-cancel").addEventListener("click", hideVoid);
+  L.$("#close-button").addEventListener("click", closeDay);
   L.logout(FACE, () => {
     localStorage.removeItem(STATION);
     station = null;

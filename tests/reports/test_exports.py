@@ -18,7 +18,7 @@ from meals import service
 from meals.models import FundingAgreement, MealPoint
 from reports.models import FORMATS
 from reports.queries import Column, Sheet
-from reports.render import MEDIA_TYPES, render
+from reports.render import MEDIA_TYPES, YUAN, render
 from tests.fixtures.builders import staff_token
 from tests.fixtures.month import Month
 
@@ -70,7 +70,12 @@ def assert_workbook_is_data(content: bytes) -> list[str]:
     for ws in book.worksheets:
         for row in ws.iter_rows():
             for cell in row:
-                assert cell.data_type in ("s", "n"), (ws.title, cell.coordinate, cell.data_type, cell.value)
+                assert cell.data_type in ("s", "n", "d"), (
+                    ws.title,
+                    cell.coordinate,
+                    cell.data_type,
+                    cell.value,
+                )
                 if isinstance(cell.value, str):
                     assert cell.data_type == "s" and cell.value[:1] not in DANGEROUS, cell.value
                     texts.append(cell.value)
@@ -133,9 +138,7 @@ def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx(month, client):
             escaped = ESCAPED[key].replace("\r", "\n")
             assert escaped in texts and escaped + " 补贴 subsidy（元）" in texts, key
         book = openpyxl.load_workbook(io.BytesIO(got.content))
-        money = [
-            c for ws in book.worksheets for r in ws.iter_rows() for c in r if c.number_format != "General"
-        ]
+        money = [c for ws in book.worksheets for r in ws.iter_rows() for c in r if c.number_format == YUAN]
         assert money and all(c.data_type == "n" for c in money)  # money is numbers, not text
 
 

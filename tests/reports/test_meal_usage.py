@@ -370,3 +370,30 @@ def test_report_requests_are_limited_per_caller(month, client, rt):
     assert answers == [202] * REQUESTS_PER_HOUR + [429]
     with rt.tx() as s:
         assert s.query(Report).count() == REQUESTS_PER_HOUR  # the refused one wrote nothing
+
+
+def test_a_partners_xlsx_has_columns_as_wide_as_the_chinese_headers_and_real_dates(month, client):
+    def shown_width(text: str) -> int:  # a CJK character takes two columns of a spreadsheet
+        return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
+
+    partner = staff_token(client, "partner1")
+    _, got = month.report(partner, format="xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(got.content))
+    dates = 0
+    for ws in book.worksheets:
+        header = next(ws.iter_rows(min_row=2, max_row=2))
+        for cell in header:
+            width = ws.column_dimensions[cell.column_letter].width
+            assert width >= shown_width(cell.value), (ws.title, cell.value, width)
+        for cell in header:
+            if not cell.value.startswith(("期间", "开始", "结束")):
+                continue
+            for (value,) in ws.iter_rows(min_row=3, min_col=cell.column, max_col=cell.column):
+                if value.value in (None, ""):  # the totals row
+                    continue
+                assert value.is_date and value.number_format == "yyyy-mm-dd", (ws.title, value.value)
+                assert date(2030, 1, 1) <= value.value.date() <= date(2031, 12, 31)
+                dates += 1
+    assert dates
+    summary = book["总览 summary"]
+    assert date(2030, 6, 1) <= summary["B3"].value.date() <= date(2030, 6, 30)  # a June day, as a date

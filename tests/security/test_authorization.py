@@ -14,6 +14,7 @@ import pytest
 from accounts import service as accounts_service
 from api.app import create_app
 from integrity import service as integrity_service
+from meals import counter_day
 from meals import service as meal_service
 from orgs import service as orgs_service
 from points import ledger
@@ -129,6 +130,9 @@ MATRIX = {
     ("POST", "/api/v1/meals/{meal_id:int}/reversal"): may(HUB_A_STAFF, hides=True),
     ("POST", "/api/v1/meals"): may(HUB_A_STAFF),
     ("POST", "/api/v1/meals/{meal_id:int}/void"): may(HUB_A_STAFF, hides=True),
+    ("GET", "/api/v1/meal-points/{point_id:int}/day-closes"): may(HUB_A_STAFF),
+    ("POST", "/api/v1/meal-points/{point_id:int}/day-closes"): may(HUB_A_STAFF),
+    ("GET", "/api/v1/day-closes/{close_id:int}/sheet.pdf"): may(HUB_A_STAFF, hides=True),
     ("POST", "/api/v1/meal-points/{point_id:int}/bookings"): may(HUB_A_STAFF),
     ("POST", "/api/v1/bookings/{booking_id:int}/cancel"): may(HUB_A_STAFF, hides=True),
     ("GET", "/api/v1/meal-points/{point_id:int}/kitchen"): may(HUB_A_STAFF),
@@ -250,6 +254,7 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/meals/{meal_id:int}/reversal"): {"reason": "矩阵"},
         ("POST", "/api/v1/meals"): {"diner_id": ids["diner_id"], "meal_point_id": ids["point_id"]},
         ("POST", "/api/v1/meals/{meal_id:int}/void"): {"reason": "矩阵"},
+        ("POST", "/api/v1/meal-points/{point_id:int}/day-closes"): {"day": ids["closed_day"]},
         ("POST", "/api/v1/meal-points/{point_id:int}/bookings"): {
             "diner_id": ids["diner_id"],
             "day": str(day + timedelta(days=5)),
@@ -476,6 +481,9 @@ def world(rt, client, clock):
         },
     )["id"]
     key = api("partner_a", "POST", f"/api/v1/partners/{partner_a}/api-keys", json={"name": "月报"})
+    yesterday = now.astimezone(rt.settings.tz).date() - timedelta(days=1)
+    with rt.tx() as s:  # yesterday closed at A's meal point (today's lunch goes on until 23:59)
+        close = counter_day.close_day(s, points["a"].id, yesterday, now).id
     w.ids = {
         # a login code proving the phone that registers: placed twice, so that after the first
         # registration spends one, every later one is answered `phone_taken`
@@ -494,6 +502,8 @@ def world(rt, client, clock):
         "diner_id": diner.id,
         "meal_id": meal["meal"]["id"],
         "point_id": points["a"].id,
+        "close_id": close,
+        "closed_day": str(yesterday),
         "booking_id": booking,
         "report_id": report,
         "run_id": run,
