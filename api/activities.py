@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
+import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
@@ -86,18 +87,19 @@ class ActivityController(Controller):
         station_id: IdFilter = None,
         starts_from: FromQuery[datetime | None] = None,
         starts_before: FromQuery[datetime | None] = None,
+        ends_after: FromQuery[datetime | None] = None,  # with starts_before: those overlapping a window
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ActivityPage:
         refuse_partners(principal)
         after, limit = page(cursor, limit)
-        check_times(starts_from=starts_from, starts_before=starts_before)
+        check_times(starts_from=starts_from, starts_before=starts_before, ends_after=ends_after)
         rows = activities.listing(
             session,
             station_id=station_id,
-            org_paths=None,
             starts_from=starts_from,
             starts_before=starts_before,
+            ends_after=ends_after,
             after_id=after,
             limit=limit,
         )
@@ -126,17 +128,7 @@ class ActivityController(Controller):
         staff_id = require_staff(principal, "admin")
         activity = activities.create(
             session,
-            activities.ActivityInput(
-                data.org_id,
-                data.station_id,
-                data.title,
-                data.kind,
-                data.starts_at,
-                data.ends_at,
-                data.capacity,
-                data.walk_ins,
-                data.team_ids,
-            ),
+            activities.ActivityInput(**msgspec.structs.asdict(data)),  # the same fields
             admin_paths=principal.admin_paths,
             created_by=staff_id,
             now=rt.clock.now(),
@@ -375,7 +367,6 @@ class StationController(Controller):
         for activity in activities.listing(
             session,
             station_id=station_id,
-            org_paths=None,
             starts_from=start,
             starts_before=start + timedelta(days=1),
             after_id=after,

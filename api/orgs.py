@@ -34,6 +34,8 @@ from orgs.schemas import (
     OrganizationCreate,
     OrganizationPage,
     OrganizationRead,
+    StationPage,
+    StationRead,
 )
 from reports.service import partner_of
 
@@ -65,6 +67,28 @@ class OrganizationController(Controller):
         )
         items = [OrganizationRead.of(o) for o in orgs]
         return OrganizationPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
+
+    @get(
+        "/stations",
+        operation_id="listStations",
+        sync_to_thread=True,
+        summary="Stations staff may name on an activity: their part of the tree's, and every shared one",
+        responses=problems(_403="staff_only"),
+    )
+    def list_stations(
+        self,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> StationPage:
+        require_staff(principal, "admin", "coordinator")
+        after, limit = page(cursor, limit)
+        rows = service.stations_for_staff(
+            session, staff_paths=principal.staff_paths, after_id=after, limit=limit
+        )
+        items = [StationRead.of(s) for s in rows]
+        return StationPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/organizations",

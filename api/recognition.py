@@ -191,9 +191,11 @@ class CommendationController(Controller):
         operation_id="confirmCommendationRound",
         status_code=200,
         sync_to_thread=True,
-        summary="Confirm: bonus points are posted and each commendation gets a certificate",
+        summary="Confirm after the period: bonus points are posted and each commendation gets a certificate",
         responses=problems(
-            _403="staff_only, outside_your_scope", _404="round_not_found", _409="round_confirmed"
+            _403="staff_only, outside_your_scope",
+            _404="round_not_found",
+            _409="round_confirmed, round_not_over (the period has not ended: `period_end`)",
         ),
     )
     def confirm(

@@ -92,9 +92,8 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
     from accounts import service as accounts_service
     from meals import delivery
     from meals.models import Diner, FundingAgreement, MealPoint, MealSlot
-    from orgs.models import Organization, Station
-    from volunteer import activities
-    from volunteer.models import Filing, Signup, Volunteer
+    from orgs.models import Organization
+    from volunteer.models import Activity, Filing, Signup, Volunteer
 
     now = rt.clock.now()
     today = now.astimezone(rt.settings.tz).date()
@@ -103,12 +102,11 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
     with rt.tx() as s:
         points = list(s.scalars(select(MealPoint).order_by(MealPoint.id)))[: points_wanted or None]
         ids = [p.id for p in points]
-        # lunch is whenever the rush runs; stations shared, so a second run's shifts may overlap the first's
+        # lunch is whenever the rush runs
         s.execute(
             update(MealSlot).where(MealSlot.meal_point_id.in_(ids)).values(starts="00:00", ends="23:59")
         )
         s.execute(update(MealPoint).where(MealPoint.id.in_(ids)).values(daily_capacity=100_000))
-        s.execute(update(Station).where(Station.id.in_([p.station_id for p in points])).values(shared=True))
         team_of = dict(
             s.execute(
                 select(Organization.parent_id, Organization.id).where(
@@ -185,21 +183,21 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
                 station_id=p.station_id,
                 now=now,
             )
-            shift = activities.create(
-                s,
-                activities.ActivityInput(
-                    p.org_id,
-                    p.station_id,
-                    "午餐助餐服务 lunch service",
-                    "meal_service",
-                    now - timedelta(minutes=5),
-                    now + timedelta(minutes=minutes + 30),
-                    10,
-                ),
-                admin_paths=["/"],
-                created_by=None,
-                now=now,
+            # written as is, not through the booking's clash check: a second run's shift overlaps the
+            # first's at the same counter (its volunteers check in to the one they signed up for)
+            shift = Activity(
+                org_id=p.org_id,
+                station_id=p.station_id,
+                title="午餐助餐服务 lunch service",
+                kind="meal_service",
+                starts_at=now - timedelta(minutes=5),
+                ends_at=now + timedelta(minutes=minutes + 30),
+                capacity=10,
+                walk_ins=True,
+                created_at=now,
             )
+            s.add(shift)
+            s.flush()
             shift_crew = crew[5 * n : 5 * n + 5]
             s.execute(
                 insert(Signup),

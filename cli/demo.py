@@ -80,7 +80,7 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
     )
     partner = orgs_service.create_partner(session, name="泉心社会企业", now=now)
     counter = _canteen(session, rt, assoc.id, partner.id, now)
-    orgs_service.create_station(
+    venue = orgs_service.create_station(
         session, org_id=quantang.id, name="泉塘社区活动中心", kind="venue", shared=True, now=now
     )
 
@@ -144,6 +144,25 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
     )
     today = now.astimezone(rt.settings.tz).date()
     activities.generate_shift_activities(session, shift, tz=rt.settings.tz, first_day=today, days=14, now=now)
+    # the case report's clash: the dragon-boat club holds the shared centre tomorrow afternoon, so the
+    # association's class booked there at that time is refused (the admin page says by whom)
+    tomorrow = today + timedelta(days=1)
+    activities.create(
+        session,
+        activities.ActivityInput(
+            dragon.id,
+            venue.id,
+            "龙舟赛志愿者培训 Dragon-boat race volunteer training",
+            "other",
+            datetime.combine(tomorrow, time(14, 30), rt.settings.tz),
+            datetime.combine(tomorrow, time(16, 30), rt.settings.tz),
+            40,
+            description="赛道引导、补给站和安全员分工 Course guides, supply points and safety roles",
+        ),
+        admin_paths=[base.path],
+        created_by=None,
+        now=now,
+    )
     session.flush()
     return [
         *[(role, username, DEMO_PASSWORD) for username, role, _, _ in staff],

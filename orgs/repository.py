@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from linli import scope
@@ -30,6 +30,18 @@ def list_in_subtrees(
     if kind:
         q = q.where(Organization.kind == kind)
     return list(session.scalars(q.where(Organization.id > after_id).order_by(Organization.id).limit(limit)))
+
+
+def stations_in_subtrees_or_shared(
+    session: Session, paths: list[str], *, after_id: int, limit: int
+) -> list[Station]:
+    """Stations of the organizations under `paths`, and every shared one (anyone may book it)."""
+    q = (
+        select(Station)
+        .join(Organization, Organization.id == Station.org_id)
+        .where(or_(Station.shared, scope.within(Organization.path, paths)), Station.id > after_id)
+    )
+    return list(session.scalars(q.order_by(Station.id).limit(limit)))
 
 
 def list_teams(session: Session, *, under_path: str | None, after_id: int, limit: int) -> list[Organization]:

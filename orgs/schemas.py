@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 
 from linli.bounds import RowId, by_service
-from orgs.models import JOIN_MODES, Organization
+from orgs.models import JOIN_MODES, Organization, Station
 
 
 class OrganizationRead(msgspec.Struct):
@@ -23,6 +23,23 @@ class OrganizationRead(msgspec.Struct):
 
 class OrganizationPage(msgspec.Struct):
     items: list[OrganizationRead]
+    next: str | None
+
+
+class StationRead(msgspec.Struct):
+    id: int
+    org_id: int
+    name: str
+    kind: str  # venue | counter
+    shared: bool  # any organization may book it (one activity at a time, as everywhere)
+
+    @classmethod
+    def of(cls, s: Station) -> StationRead:
+        return cls(id=s.id, org_id=s.org_id, name=s.name, kind=s.kind, shared=s.shared)
+
+
+class StationPage(msgspec.Struct):
+    items: list[StationRead]
     next: str | None
 
 

@@ -108,6 +108,11 @@ def list_for_staff(session: Session, *, staff_paths: list[str], kind: str | None
     return repository.list_in_subtrees(session, staff_paths, kind=kind, after_id=after_id, limit=limit)
 
 
+def stations_for_staff(session: Session, *, staff_paths: list[str], after_id: int, limit: int):
+    """The stations staff may name on an activity: their subtree's, and the shared ones."""
+    return repository.stations_in_subtrees_or_shared(session, staff_paths, after_id=after_id, limit=limit)
+
+
 def is_root_path(session: Session, path: str) -> bool:
     """True if the path is a county base's (the top of a tree)."""
     return path.count("/") == 2

@@ -2,7 +2,9 @@
 
 A hub runs a round for a month, quarter or year: the engine proposes volunteers by its rules
 (top N by verified service time in each organization, thresholds such as hours or deliveries),
-staff review the list (remove, add by hand), then confirm. Confirmed commendations post their bonus
+never anyone under the round's minimum (`floor_minutes`: a floor whatever the reason), staff review
+the list (remove, add by hand), then confirm once the period is over (409 `round_not_over` before:
+a month's commendation is for the whole month), when each one's minutes are counted again. Confirmed commendations post their bonus
 points and each gets a certificate. A volunteer may also have a service-record certificate of their
 verified hours over a period. Certificates carry a QR code of `/verify/{code}`; the code is signed.
 """
@@ -26,7 +28,7 @@ from points.models import ROUND_BONUS, ROUND_PERIODS, Certificate, Commendation,
 from volunteer import service as volunteer_service
 
 PERIOD_MONTHS = ROUND_PERIODS
-DEFAULT_ROUND_RULES = {"top_n_per_org": 3, "min_minutes": None, "min_deliveries": None}
+DEFAULT_ROUND_RULES = {"top_n_per_org": 3, "min_minutes": None, "min_deliveries": None, "floor_minutes": None}
 SERVICE_KINDS = ("service", "adjustment")
 
 
@@ -55,7 +57,11 @@ def check_round(title: str, period: str, start: date, rules: dict, bonus_points:
         v is not None and (not isinstance(v, int) or not 0 <= v <= 100_000) for v in merged.values()
     ):
         errors.append(
-            FieldError("rules", "invalid", "规则：top_n_per_org、min_minutes、min_deliveries 为非负整数")
+            FieldError(
+                "rules",
+                "invalid",
+                "规则：top_n_per_org、min_minutes、min_deliveries、floor_minutes 为非负整数或空",
+            )
         )
     if not ROUND_BONUS[0] <= bonus_points <= ROUND_BONUS[1]:
         errors.append(
@@ -121,7 +127,8 @@ def propose_round(
         for volunteer_id, n in deliveries.items():
             if n >= rules["min_deliveries"]:
                 reasons[volunteer_id].append(f"送餐满{rules['min_deliveries']}次")
-    for volunteer_id in sorted(reasons):
+    floor = rules["floor_minutes"] or 0
+    for volunteer_id in sorted(v for v in reasons if totals.get(v, 0) >= floor):
         session.add(
             Commendation(
                 round_id=round_.id,
@@ -214,12 +221,24 @@ def confirm_round(
 ) -> CommendationRound:
     """Confirm: each commendation kept posts its bonus points and gets a certificate."""
     round_ = _open_round(session, round_id)
+    if now.astimezone(tz).date() <= round_.period_end:
+        raise conflict(
+            "round_not_over",
+            f"本期至{round_.period_end}结束，结束后才能确认 The period ends on {round_.period_end}: confirm after it",
+            period_end=round_.period_end.isoformat(),
+        )
     rule = rules.current_rule(session, round_.hub_id, now)
+    totals: dict[int, int] = defaultdict(int)  # the whole period's minutes, counted again
+    for (volunteer_id, _), minutes in _service_by_org(
+        session, round_.hub_id, round_.period_start, round_.period_end
+    ).items():
+        totals[volunteer_id] += minutes
     bonuses = []
     for c, name in commendations_of(session, round_.id):
         if c.status != "proposed":
             continue
         c.status = "confirmed"
+        c.minutes = totals[c.volunteer_id]
         if round_.bonus_points:
             bonuses.append(
                 awards.AwardSpec(

@@ -1,7 +1,9 @@
 """Activities, recurring shifts and sign-ups (活动、班次与报名).
 
-An activity holds a station for a time window; unless the station is shared, two activities may
-not overlap there (409 activity_clash). Sign-ups fill the capacity, then a waitlist.
+An activity holds a station for a time window: two activities may not overlap at one station,
+whatever their organizations (409 activity_clash). A shared station (a community centre) is one any
+organization may book, not one booked twice at once: the clash the case report tells of was two
+organizations at the same time and place. Sign-ups fill the capacity, then a waitlist.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from linli import scope
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from orgs import service as orgs_service
 from volunteer import repository
-from volunteer.models import ACTIVITY_CAPACITY, ACTIVITY_KINDS, WEEKDAYS, Activity, Shift, Signup
+from volunteer.models import (
+    ACTIVITY_CAPACITY,
+    ACTIVITY_KINDS,
+    DESCRIPTION_MAX,
+    WEEKDAYS,
+    Activity,
+    Shift,
+    Signup,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class ActivityInput:
     capacity: int
     walk_ins: bool = True
     team_ids: list[int] | None = None
+    description: str = ""
 
 
 def _check(session: Session, data: ActivityInput) -> None:
@@ -40,6 +51,10 @@ def _check(session: Session, data: ActivityInput) -> None:
         errors.append(FieldError("title", "length", "名称应为1到100个字 Title must be 1 to 100 characters"))
     if data.kind not in ACTIVITY_KINDS:
         errors.append(FieldError("kind", "invalid_choice", "类型应为 " + "、".join(ACTIVITY_KINDS)))
+    if len(data.description) > DESCRIPTION_MAX:
+        errors.append(
+            FieldError("description", "length", "说明最多500字 The description is at most 500 characters")
+        )
     for name in ("starts_at", "ends_at"):
         value = getattr(data, name)
         if value is None:
@@ -74,9 +89,6 @@ def _require_station(session: Session, admin_paths: list[str], station_id: int) 
 
 
 def _clash(session: Session, station_id: int, starts_at: datetime, ends_at: datetime, exclude_id: int | None):
-    station = orgs_service.get_station(session, station_id)
-    if station.shared:
-        return
     other = repository.clashing_activity(session, station_id, starts_at, ends_at, exclude_id)
     if other is not None:
         raise conflict(
@@ -125,6 +137,7 @@ def create(
         station_id=data.station_id,
         title=data.title.strip(),
         kind=data.kind,
+        description=data.description.strip(),
         starts_at=starts_at,
         ends_at=ends_at,
         capacity=data.capacity,

@@ -99,6 +99,7 @@ ACTIVITY_CAPACITY = (1, 10_000)  # places
 REASON_MAX = 500  # characters of a decision's or correction's reason
 CORRECTED_MINUTES = (0, 24 * 60)
 WEEKDAYS = "^[1-7]+$"  # a shift's ISO weekdays, e.g. 12345
+DESCRIPTION_MAX = 500  # characters of an activity's description
 ACTIVITY_KINDS = ("meal_service", "home_delivery", "weekend_class", "elderly_visit", "environmental", "other")
 
 
@@ -121,6 +122,7 @@ class Activity(Base):
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     title: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")  # what volunteers do there
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)

@@ -133,23 +133,21 @@ def activities(
     session: Session,
     *,
     station_id: int | None,
-    org_paths: list[str] | None,
     starts_from: datetime | None,
     starts_before: datetime | None,
     after_id: int,
     limit: int,
+    ends_after: datetime | None = None,
 ) -> list[Activity]:
     q = select(Activity).where(Activity.id > after_id)
     if station_id is not None:
         q = q.where(Activity.station_id == station_id)
-    if org_paths is not None:
-        q = q.join(Organization, Organization.id == Activity.org_id).where(
-            scope.within(Organization.path, org_paths)
-        )
     if starts_from is not None:
         q = q.where(Activity.starts_at >= starts_from)
     if starts_before is not None:
         q = q.where(Activity.starts_at < starts_before)
+    if ends_after is not None:
+        q = q.where(Activity.ends_at > ends_after)
     return list(session.scalars(q.order_by(Activity.id).limit(limit)))
 
 

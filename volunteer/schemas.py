@@ -138,6 +138,7 @@ class ActivityCreate(msgspec.Struct):
     kind: ActivityKind = "other"
     walk_ins: bool = True
     team_ids: list[RowId] | None = None  # only these teams; default: any filed volunteer of the org's subtree
+    description: str = ""  # what volunteers do there, at most 500 characters
 
 
 class ActivityMove(msgspec.Struct):
@@ -158,6 +159,7 @@ class ActivityRead(msgspec.Struct):
     walk_ins: bool
     team_ids: list[int] | None
     shift_id: int | None
+    description: str = ""
 
     @classmethod
     def of(cls, a) -> ActivityRead:
@@ -173,6 +175,7 @@ class ActivityRead(msgspec.Struct):
             walk_ins=a.walk_ins,
             team_ids=a.team_ids,
             shift_id=a.shift_id,
+            description=a.description,
         )
 
 

@@ -1,5 +1,5 @@
 // The hub's admin pages (枢纽管理): filings to decide, and the activity calendar where a clash at a
-// station is shown before it is saved.
+// station is shown before it is saved (the organization, team and place picked by name).
 "use strict";
 (() => {
   const FACE = "admin";
@@ -21,6 +21,10 @@
   let mealPoints = null;
   let hubs = null;
   let rule = null;  // the hub's current rules: a new version changes only what the form holds
+  let orgs = null;  // the staff member's part of the tree (for the activity form)
+  let stations = null;  // the stations they may book: their own and the shared ones
+  // tables stack into one block per row on a phone (linli.css `table.stack`)
+  const table = (headers, rows) => { const tbl = L.table(headers, rows); tbl.classList.add("stack"); return tbl; };
   function open(name) {
     L.say(note, "");
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
@@ -34,9 +38,9 @@
 
   async function filings() {
     const page = await L.api(FACE, "/api/v1/filings?status=pending&limit=100");
-    L.$("#filings").replaceChildren(page.items.length ? L.table(["", "", "", ""], page.items.map((f) => [
-      `${f.volunteer_name || ""} ${f.volunteer_phone || ""}`, f.team_name, L.dt(f.created_at),
-      L.el("span", {},
+    L.$("#filings").replaceChildren(page.items.length ? table(["", "", "", ""], page.items.map((f) => [
+      `${f.volunteer_name || ""} ${f.volunteer_phone || ""}`, L.el("span", { class: "team" }, f.team_name), L.dt(f.created_at),
+      L.el("span", { class: "actions" },
         L.el("button", { type: "button", "data-approve": f.id, onclick: () => decide(f.id, "approve") }, t.approve), " ",
         L.el("button", { type: "button", class: "secondary", onclick: () => decide(f.id, "reject") }, t.reject)),
     ])) : L.el("p", { class: "muted" }, t.none));
@@ -51,6 +55,7 @@
 
   // the coming week, day by day; activities that overlap at one station are marked
   async function activities() {
+    await loadPlaces();
     const from = new Date(); from.setHours(0, 0, 0, 0);
     const to = new Date(from.getTime() + 7 * 86400000);
     const page = await L.api(FACE, `/api/v1/activities?starts_from=${from.toISOString()}&starts_before=${to.toISOString()}&limit=200`);
@@ -67,9 +72,48 @@
       days.push(L.el("div", { class: "card" },
         L.el("strong", {}, `${key} ${t.weekdays[(day.getDay() + 6) % 7]}`),
         todays.length ? L.el("ul", {}, todays.map((a) => L.el("li", { class: clashes.has(a.id) ? "notice warn" : "" },
-          `${L.dt(a.starts_at).slice(-5)}–${L.dt(a.ends_at).slice(-5)} ${a.title} · #${a.station_id} · ${t.places} ${a.capacity}${clashes.has(a.id) ? " · " + t.clash : ""}`))) : L.el("p", { class: "muted" }, t.none)));
+          `${L.dt(a.starts_at).slice(-5)}–${L.dt(a.ends_at).slice(-5)} ${a.title} · ${stationName(a.station_id)} · ${t.places} ${a.capacity}${clashes.has(a.id) ? " · " + t.clash : ""}`))) : L.el("p", { class: "muted" }, t.none)));
     }
     L.$("#calendar").replaceChildren(...days);
+  }
+
+  // the form's choices by name: organizations (not teams), the chosen one's teams, bookable places
+  async function loadPlaces() {
+    if (orgs) return;
+    orgs = await L.all(FACE, "/api/v1/organizations");
+    stations = await L.all(FACE, "/api/v1/stations");
+    const options = (select, list, label) => select.replaceChildren(...list.map((x) => L.el("option", { value: x.id }, label(x))));
+    options(L.$("#activity-org"), orgs.filter((o) => o.kind !== "team"), (o) => o.name);
+    options(L.$("#activity-station"), stations, (s) => (s.shared ? `${s.name}（${t.shared_station}）` : s.name));
+    teams();
+  }
+  function teams() {
+    const org = Number(L.$("#activity-org").value);
+    const byId = new Map(orgs.map((o) => [o.id, o]));
+    const under = (o) => { for (let p = o; p; p = byId.get(p.parent_id)) if (p.id === org) return true; return false; };
+    L.$("#activity-team").replaceChildren(L.el("option", { value: "" }, t.any_team),
+      ...orgs.filter((o) => o.kind === "team" && under(o)).map((o) => L.el("option", { value: o.id }, o.name)));
+  }
+  const stationName = (id) => ((stations || []).find((s) => s.id === id) || { name: `#${id}` }).name;
+  function activityBody() {
+    const f = Object.fromEntries(new FormData(L.$("#activity-form")));
+    return {
+      title: f.title, org_id: Number(f.org_id), station_id: Number(f.station_id), capacity: Number(f.capacity),
+      kind: f.kind, description: f.description, team_ids: f.team_id ? [Number(f.team_id)] : null,
+      starts_at: f.starts_at && new Date(f.starts_at).toISOString(), ends_at: f.ends_at && new Date(f.ends_at).toISOString(),
+    };
+  }
+  function showClash(c) {
+    const box = L.$("#activity-clash");
+    if (!c) return L.show(box, false);
+    L.say(box, `${t.clash_with}：${c.title} ${L.dt(c.starts_at)}–${L.dt(c.ends_at).slice(-5)}`, "warn");
+  }
+  // before saving: whatever already holds the place in that window (any organization's)
+  async function checkClash() {
+    const b = activityBody();
+    if (!b.station_id || !b.starts_at || !b.ends_at || b.ends_at <= b.starts_at) return showClash(null);
+    const q = `station_id=${b.station_id}&starts_before=${encodeURIComponent(b.ends_at)}&ends_after=${encodeURIComponent(b.starts_at)}&limit=1`;
+    showClash((await L.api(FACE, `/api/v1/activities?${q}`)).items[0]);
   }
 
 
@@ -179,7 +223,8 @@
     const list = await L.all(FACE, `/api/v1/hubs/${hub}/commendation-rounds`);
     L.$("#rounds").replaceChildren(...(list.length ? list.map((r) => L.el("div", { class: "card" },
       L.el("h2", {}, `${r.title} · ${r.period_start} – ${r.period_end} · ${t.round_status[r.status] || r.status}`),
-      L.table(["", "", "", ""], r.commendations.map((c) => [
+      r.rules.floor_minutes ? L.el("p", {}, `${t.min_hours} ${L.hours(r.rules.floor_minutes)} ${t.hours}`) : null,
+      table(["", "", "", ""], r.commendations.map((c) => [
         c.volunteer_name, `${L.hours(c.minutes)} ${t.hours}`, c.reason,
         r.status === "proposed"
           ? L.el("button", { type: "button", class: "secondary", onclick: () => review(r.id, c.volunteer_id, c.status !== "proposed") }, c.status === "proposed" ? t.exclude : t.include)
@@ -223,7 +268,10 @@
     try {
       await L.api(FACE, `/api/v1/commendation-rounds/${roundId}/confirm`, { method: "POST" });
       L.say(note, t.confirmed);
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    } catch (err) {
+      const early = err instanceof L.ApiError && err.problem.code === "round_not_over";
+      L.say(note, early ? `${t.not_over}（${err.problem.period_end}）` : L.problemText(err), "bad");
+    }
     rounds();
   }
 
@@ -243,26 +291,28 @@
   });
   L.$("#round-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const f = Object.fromEntries(new FormData(ev.target));
+    const { min_hours: minHours, ...f } = Object.fromEntries(new FormData(ev.target));
+    const body = { ...f, bonus_points: Number(f.bonus_points || 0), rules: { floor_minutes: Math.round(Number(minHours) * 60) } };
     try {
-      await L.api(FACE, `/api/v1/hubs/${L.$("#round-hub").value}/commendation-rounds`, { method: "POST", body: { ...f, bonus_points: Number(f.bonus_points || 0) } });
+      await L.api(FACE, `/api/v1/hubs/${L.$("#round-hub").value}/commendation-rounds`, { method: "POST", body });
       L.say(note, t.proposed_round);
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
     rounds();
   });
 
+  L.$("#activity-org").addEventListener("change", teams);
+  for (const name of ["station_id", "starts_at", "ends_at"]) {
+    L.$(`#activity-form [name=${name}]`).addEventListener("change", () => checkClash().catch(() => showClash(null)));
+  }
   L.$("#activity-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const f = Object.fromEntries(new FormData(ev.target));
-    const body = {
-      title: f.title, org_id: Number(f.org_id), station_id: Number(f.station_id), capacity: Number(f.capacity),
-      starts_at: new Date(f.starts_at).toISOString(), ends_at: new Date(f.ends_at).toISOString(),
-    };
     try {
-      await L.api(FACE, "/api/v1/activities", { method: "POST", body });
+      await L.api(FACE, "/api/v1/activities", { method: "POST", body: activityBody() });
       L.say(note, t.created);
+      showClash(null);
     } catch (err) {
       const c = err instanceof L.ApiError && err.problem.clash;
+      showClash(c || null);
       L.say(note, c ? `${t.clash}：${c.title} ${L.dt(c.starts_at)}–${L.dt(c.ends_at).slice(-5)}` : L.problemText(err), "bad");
     }
     activities();

@@ -327,7 +327,6 @@
   }
 
   // --- the day's close: today's state, a close by hand, the past closes and their sheets --------
-  const hhmm = (iso) => L.dt(iso).slice(-5);
   async function refreshCloses() {
     const page = await L.api(FACE, `/api/v1/meal-points/${mealPoint}/day-closes?limit=7`);
     L.$("#close-status").textContent = page.today_closed ? t.closed_today : `${t.open_today} ${hhmm(page.closes_at)}`;

@@ -363,10 +363,11 @@ def test_a_hub_worker_sees_meal_points_and_budgets_pauses_a_diner_sets_rules_and
         assert (rule.version, rule.points_per_hour["default"], rule.delivery_points) == (1, 12, 6)
 
     admin.click("[data-tab=rounds]")
-    admin.fill("#round-form [name=title]", "六月之星")
-    admin.fill("#round-form [name=period_start]", "2030-06-01")
+    admin.fill("#round-form [name=title]", "五月之星")
+    admin.fill("#round-form [name=period_start]", "2030-05-01")  # over: a round is confirmed after its period
+    admin.fill("#round-form [name=min_hours]", "2")
     admin.click("#round-form button[type=submit]")
-    expect(admin.locator("#rounds")).to_contain_text("六月之星", timeout=WAIT)
+    expect(admin.locator("#rounds")).to_contain_text("五月之星", timeout=WAIT)
     admin.click("[data-confirm]")
     expect(admin.locator("#rounds")).to_contain_text("已确认", timeout=WAIT)
     with rt.tx() as s:

@@ -300,3 +300,51 @@ def test_a_hubs_rounds_are_listed_newest_first_for_its_admins_only(rounds, clien
         f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds", headers=staff_token(client, "admin_b")
     )
     assert other.status_code == 403 and other.json()["code"] == "outside_your_scope"
+
+
+def test_a_round_proposes_no_one_under_its_minimum_hours(rounds, client):
+    """Before: no such setting (422 for `floor_minutes`), and the top of each organization was
+    proposed whatever they served (a December round listed 31 minutes of service)."""
+    r = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={
+            "title": "六月",
+            "period": "month",
+            "period_start": "2030-06-01",
+            "rules": {"top_n_per_org": 3, "min_deliveries": 3, "floor_minutes": 120},
+        },
+        headers=staff_token(client, "admin_a"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["rules"]["floor_minutes"] == 120
+    # 张桂兰 (100 minutes), 刘德华 (50, and 3 deliveries) and 陈秀珍 (30, first of her organization) are under it
+    assert {c["volunteer_name"]: c["minutes"] for c in r.json()["commendations"]} == {
+        "王秀英": 300,
+        "李建国": 200,
+    }
+
+
+def test_a_round_is_confirmed_only_after_its_period_ends_with_the_whole_periods_hours(rounds, client, clock):
+    """Before: a round was confirmed during its period, with the hours served so far."""
+    admin = staff_token(client, "admin_a")
+    clock.at = datetime(2030, 6, 10, 2, 0, tzinfo=UTC)
+    r = client.post(
+        f"/api/v1/hubs/{rounds.county.hub_a}/commendation-rounds",
+        json={"title": "六月", "period": "month", "period_start": "2030-06-01", "bonus_points": 5},
+        headers=admin,
+    ).json()
+    assert {c["volunteer_name"]: c["minutes"] for c in r["commendations"]}["张桂兰"] == 100
+    rounds.serve("v2", 120, start=START + timedelta(hours=3))  # more service, after the proposal
+    confirm = f"/api/v1/commendation-rounds/{r['id']}/confirm"
+    for at in (datetime(2030, 6, 10, 2, 0, tzinfo=UTC), datetime(2030, 6, 30, 15, 59, tzinfo=UTC)):
+        clock.at = at  # the last minute of June in Asia/Shanghai included
+        early = client.post(confirm, headers=admin)
+        assert early.status_code == 409, early.text
+        assert early.json()["code"] == "round_not_over" and early.json()["period_end"] == "2030-06-30"
+    with rounds.rt.tx() as s:
+        assert s.scalar(select(Certificate.id)) is None
+    clock.at = datetime(2030, 6, 30, 16, 0, tzinfo=UTC)  # 1 July, 00:00 in Asia/Shanghai
+    done = client.post(confirm, headers=admin)
+    assert done.status_code == 200, done.text
+    got = {c["volunteer_name"]: (c["status"], c["minutes"]) for c in done.json()["commendations"]}
+    assert got["张桂兰"] == ("confirmed", 220)

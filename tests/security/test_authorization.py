@@ -84,6 +84,7 @@ MATRIX = {
     ("GET", "/api/v1/partners/{partner_id:int}/api-keys"): may("county", "partner_a"),
     ("POST", "/api/v1/partners/{partner_id:int}/api-keys"): may("county", "partner_a"),
     ("GET", "/api/v1/organizations"): may(ADMINS, "coord_a", "coord_b"),
+    ("GET", "/api/v1/stations"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/organizations"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/partners/{partner_id:int}/api-keys/{key_id:int}/revoke"): may("county", "partner_a"),
     ("POST", "/api/v1/activities/{activity_id:int}/signups/cancel"): may(*VOLUNTEERS, hides=True),

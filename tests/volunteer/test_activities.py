@@ -69,17 +69,85 @@ def test_clash_at_the_same_station_names_the_other_activity(client, rt, world):
     assert r.status_code == 409 and r.json()["clash"]["id"] == first.json()["id"]
 
 
-def test_shared_station_allows_overlap(client, rt, world):
-    county, _, admin_a, _ = world
-    shared = make_station(rt, county.hub_a, name="社区活动中心", shared=True)
-    assert (
-        client.post("/api/v1/activities", json=body(county.org_a, shared, NOON), headers=admin_a).status_code
-        == 201
+def test_a_shared_venue_is_not_booked_twice_at_once_whatever_the_organizations(client, rt, world):
+    """Before: a shared station skipped the clash check, so two hubs' organizations booking
+    泉塘社区活动中心 at overlapping times were both saved (the case report's clash)."""
+    county, _, admin_a, admin_b = world
+    centre = make_station(rt, county.hub_a, name="泉塘社区活动中心", shared=True)
+    first = client.post(
+        "/api/v1/activities",
+        json=body(county.org_a, centre, NOON, kind="weekend_class", description="周末课堂：书法"),
+        headers=admin_a,
     )
-    assert (
-        client.post("/api/v1/activities", json=body(county.org_a, shared, NOON), headers=admin_a).status_code
-        == 201
+    assert first.status_code == 201, first.text
+    assert first.json()["description"] == "周末课堂：书法" and first.json()["kind"] == "weekend_class"
+    other = client.post(
+        "/api/v1/activities", json=body(county.org_b, centre, NOON + timedelta(hours=1)), headers=admin_b
     )
+    assert other.status_code == 409 and other.json()["code"] == "activity_clash", other.text
+    assert other.json()["clash"]["id"] == first.json()["id"]
+    same_org = client.post("/api/v1/activities", json=body(county.org_a, centre, NOON), headers=admin_a)
+    assert same_org.status_code == 409 and same_org.json()["code"] == "activity_clash"
+    # before or after it, the centre is anyone's
+    later = client.post(
+        "/api/v1/activities", json=body(county.org_b, centre, NOON + timedelta(hours=2)), headers=admin_b
+    )
+    assert later.status_code == 201, later.text
+    # a move onto the first is refused too
+    moved = client.patch(
+        f"/api/v1/activities/{later.json()['id']}",
+        json={"starts_at": NOON.isoformat(), "ends_at": (NOON + timedelta(hours=1)).isoformat()},
+        headers=admin_b,
+    )
+    assert moved.status_code == 409 and moved.json()["clash"]["id"] == first.json()["id"]
+    # what the admin page asks before saving: whatever holds the centre in a window
+    window = client.get(
+        "/api/v1/activities",
+        params={
+            "station_id": centre,
+            "starts_before": (NOON + timedelta(hours=1, minutes=30)).isoformat(),
+            "ends_after": (NOON + timedelta(hours=1)).isoformat(),
+        },
+        headers=admin_b,
+    )
+    assert [a["id"] for a in window.json()["items"]] == [first.json()["id"]]
+
+
+def test_an_activity_says_what_volunteers_do_there_in_at_most_500_characters(client, world):
+    county, station, admin_a, _ = world
+    r = client.post(
+        "/api/v1/activities",
+        json=body(county.org_a, station, NOON, description="长" * 501, team_ids=[county.open_team]),
+        headers=admin_a,
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["description"]
+    r = client.post(
+        "/api/v1/activities",
+        json=body(county.org_a, station, NOON, description=" 打饭、收餐盘 ", team_ids=[county.open_team]),
+        headers=admin_a,
+    )
+    assert r.status_code == 201 and r.json()["description"] == "打饭、收餐盘"
+    assert r.json()["team_ids"] == [county.open_team]
+    listed = client.get("/api/v1/activities", headers=admin_a).json()["items"]
+    assert [a["description"] for a in listed] == ["打饭、收餐盘"]
+
+
+def test_staff_list_the_stations_they_may_book_by_name(client, rt, world):
+    """The admin page picks a place by name: its own stations and every shared one, not another
+    hub's own."""
+    county, station, admin_a, admin_b = world
+    centre = make_station(rt, county.hub_a, name="泉塘社区活动中心", shared=True)
+    make_station(rt, county.org_b, name="星沙食堂取餐台")
+    listed = client.get("/api/v1/stations", headers=admin_b).json()
+    assert listed["next"] is None
+    assert {(s["name"], s["shared"]) for s in listed["items"]} == {
+        ("泉塘社区活动中心", True),
+        ("星沙食堂取餐台", False),
+    }
+    mine = client.get("/api/v1/stations?limit=1", headers=admin_a).json()
+    assert [s["id"] for s in mine["items"]] == [station] and mine["next"]
+    rest = client.get(f"/api/v1/stations?limit=1&cursor={mine['next']}", headers=admin_a).json()
+    assert [s["id"] for s in rest["items"]] == [centre]
 
 
 def test_activity_validation_and_scope(client, rt, world):
