@@ -159,7 +159,7 @@ class ActivityRead(msgspec.Struct):
     walk_ins: bool
     team_ids: list[int] | None
     shift_id: int | None
-    description: str = ""
+    description: str
 
     @classmethod
     def of(cls, a) -> ActivityRead:
