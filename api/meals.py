@@ -186,7 +186,8 @@ class MealController(Controller):
         operation_id="registerDiner",
         status_code=201,
         sync_to_thread=True,
-        summary="Register a diner (staff of the meal point): ID number kept as a keyed hash and last four",
+        summary="Register a diner (staff of the meal point): birth date and sex read from the ID number"
+        " (a typed birth date must agree: 422 `id_number_mismatch`); ID number kept as a keyed hash and last four",
         responses=problems(
             _403="staff_only, outside_your_scope", _404="meal_point_not_found", _409="id_number_taken"
         ),

@@ -62,7 +62,7 @@ def id_number_problem(id_number: str, today: date) -> tuple[str, str] | None:
     if not _ID.fullmatch(id_number):
         return "invalid_format", "身份证号应为18位 ID number must be 18 characters"
     try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+        born = id_birth_date(id_number)
     except ValueError:
         return (
             "invalid_birth_date",
@@ -77,6 +77,16 @@ def id_number_problem(id_number: str, today: date) -> tuple[str, str] | None:
     if _ID_CHECK[total % 11] != id_number[17]:
         return "invalid_checksum", "身份证号校验位不正确 The ID number's check digit is wrong"
     return None
+
+
+def id_birth_date(id_number: str) -> date:
+    """The date of birth a valid ID number carries (positions 7-14, YYYYMMDD)."""
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def id_sex(id_number: str) -> str:
+    """`male` or `female`, from a valid ID number's 17th digit (odd: male)."""
+    return "male" if int(id_number[16]) % 2 else "female"
 
 
 def id_check_char(first17: str) -> str:

@@ -90,16 +90,21 @@ class MealSlot(Base):
 
 class Diner(Base):
     """An older resident served meals (助餐对象). The ID number is kept as a keyed hash plus the
-    last four, as for volunteers."""
+    last four, as for volunteers; the birth date and sex are read from it at registration."""
 
     __tablename__ = "diners"
-    __table_args__ = (CheckConstraint("consent_by IN ('self', 'guardian')", name="consent_by"),)
+    __table_args__ = (
+        CheckConstraint("consent_by IN ('self', 'guardian')", name="consent_by"),
+        CheckConstraint("sex IN ('male', 'female')", name="sex"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(11))
     phone_last4: Mapped[str | None] = mapped_column(String(4), index=True)
-    birth_date: Mapped[date] = mapped_column(Date)
+    birth_date: Mapped[date] = mapped_column(Date)  # the ID number's (pii.id_birth_date)
+    # the ID number's 17th digit (pii.id_sex); null for diners registered before it was kept
+    sex: Mapped[str | None] = mapped_column(String(6))
     community: Mapped[str] = mapped_column(String(100))
     id_hash: Mapped[str] = mapped_column(String(100), unique=True)
     id_last4: Mapped[str] = mapped_column(String(4))

@@ -61,7 +61,9 @@ def serves_slot(session: Session, point_id: int, slot: str) -> bool:
 
 
 def category_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(MealCategory.code, MealCategory.name)).all())
+    return dict(
+        session.execute(select(MealCategory.code, MealCategory.name).order_by(MealCategory.code)).all()
+    )
 
 
 # Funding agreements

@@ -4,7 +4,7 @@ controllers (`api/meals.py`, `api/bookings.py`, `api/deliveries.py`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -56,10 +56,10 @@ class MealPointPage(msgspec.Struct):
 
 class DinerBody(msgspec.Struct):
     name: str
-    birth_date: date
     community: str
     id_number: str
     home_point_id: RowId
+    birth_date: date | None = None  # read from the ID number; if typed, it must agree (422 otherwise)
     consent: bool = False
     phone: str | None = None
     guardian_name: str | None = None
@@ -75,6 +75,7 @@ class DinerRead(msgspec.Struct):
     name: str
     phone: str | None  # masked
     birth_date: date
+    sex: Literal["male", "female"] | None  # from the ID number; null if registered before it was kept
     community: str
     id_number_last4: str
     consent_by: str
@@ -94,6 +95,7 @@ class DinerRead(msgspec.Struct):
             name=d.name,
             phone=mask_phone(d.phone) if d.phone else None,
             birth_date=d.birth_date,
+            sex=d.sex,
             community=d.community,
             id_number_last4=d.id_last4,
             consent_by=d.consent_by,
@@ -111,6 +113,17 @@ class DinerRead(msgspec.Struct):
 class DinerPage(msgspec.Struct):
     items: list[DinerRead]
     next: str | None
+
+
+class CategoryRead(msgspec.Struct):
+    code: str  # as in a diner's `categories` and an agreement's tiers
+    name: str  # Chinese
+    automatic: bool  # an age band: follows the birth date, never assigned by hand
+
+
+class CategoryPage(msgspec.Struct):
+    items: list[CategoryRead]
+    next: str | None  # always null: the county's categories come in one page
 
 
 class PauseBody(msgspec.Struct):

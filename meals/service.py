@@ -29,7 +29,7 @@ from meals.models import (
     MealPoint,
     MealSlot,
 )
-from meals.subsidy import check_schedule
+from meals.subsidy import check_schedule, unknown_categories
 from orgs import service as orgs_service
 
 ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
@@ -161,17 +161,47 @@ def slots_of(session: Session, point_id: int) -> list[MealSlot]:
 
 
 def categories(session: Session) -> dict[str, str]:
-    return repository.category_names(session) or dict(CATEGORIES)
+    """The subsidy categories (code → Chinese name), by code: rows of `meal_categories`."""
+    return repository.category_names(session) or dict(sorted(CATEGORIES.items()))
+
+
+def automatic(code: str) -> bool:
+    """Age bands follow the birth date on the day of the meal: never assigned to a diner by hand."""
+    return code.startswith("age_")
+
+
+def born_per_id(errors: list[FieldError], id_number: str, typed: date | None, today: date) -> date | None:
+    """The date of birth a (normalised) resident ID number carries, checked with the number (errors on
+    `id_number`); a typed date must be plausible and agree with the number (errors on `birth_date`:
+    `out_of_range`, `id_number_mismatch`). None when the number is not valid."""
+    if problem := pii.id_number_problem(id_number, today):
+        errors.append(FieldError("id_number", *problem))
+    if typed is not None and not date(1900, 1, 1) <= typed <= today:
+        errors.append(FieldError("birth_date", "out_of_range", "出生日期不合理 Implausible date of birth"))
+        return None
+    if problem:
+        return None
+    born = pii.id_birth_date(id_number)
+    if typed is not None and typed != born:
+        errors.append(
+            FieldError(
+                "birth_date",
+                "id_number_mismatch",
+                f"出生日期与身份证号不符（身份证号为{born.isoformat()}），可不填"
+                f" The date of birth disagrees with the ID number's ({born.isoformat()}); it may be left out",
+            )
+        )
+    return born
 
 
 @dataclass(frozen=True)
 class DinerInput:
     name: str
-    birth_date: date
     community: str
     id_number: str
     home_point_id: int
     consent: bool
+    birth_date: date | None = None  # read from the ID number; if typed, it must agree
     phone: str | None = None
     guardian_name: str | None = None  # consent given by a guardian
     dietary_notes: str = ""
@@ -193,10 +223,7 @@ def register_diner(
     if phone is not None and (problem := pii.phone_problem(phone)):
         errors.append(FieldError("phone", *problem))
     id_number = pii.normalize_id_number(data.id_number or "")
-    if problem := pii.id_number_problem(id_number, today):
-        errors.append(FieldError("id_number", *problem))
-    if not date(1900, 1, 1) <= data.birth_date <= today:
-        errors.append(FieldError("birth_date", "out_of_range", "出生日期不合理 Implausible date of birth"))
+    born = born_per_id(errors, id_number, data.birth_date, today)
     _text(errors, "community", data.community, 1, 100, "社区")
     if not data.consent:
         errors.append(
@@ -211,17 +238,18 @@ def register_diner(
     for field, value in (("dietary_notes", data.dietary_notes), ("allergies", data.allergies)):
         if len(value or "") > 200:
             errors.append(FieldError(field, "length", "最多200字 At most 200 characters"))
-    known = categories(session)
-    unknown = [c for c in data.categories if c not in known or c.startswith("age_")]
-    if unknown:
+    valid = {c: n for c, n in categories(session).items() if not automatic(c)}
+    if unknown := [c for c in data.categories if c not in valid]:
         errors.append(
             FieldError(
                 "categories",
                 "unknown",
-                f"未知或自动计算的类别 Unknown or automatic: {', '.join(unknown[:5])}",
+                unknown_categories(
+                    unknown, valid, "未知或按年龄自动计算的类别", "Unknown or automatic (age)"
+                ),
             )
         )
-    if errors:
+    if errors or born is None:
         raise invalid(errors)
     get_point(session, data.home_point_id)
     hashes = signer.keyed_hashes(ID_PURPOSE, id_number)
@@ -231,7 +259,8 @@ def register_diner(
         name=name,
         phone=phone,
         phone_last4=phone[-4:] if phone else None,
-        birth_date=data.birth_date,
+        birth_date=born,
+        sex=pii.id_sex(id_number),
         community=data.community.strip(),
         id_hash=hashes[0],
         id_last4=id_number[-4:],
@@ -360,7 +389,7 @@ def create_agreement(
         raise not_found("合作企业 Partner", "partner_not_found")
     points = [get_point(session, i) for i in sorted(set(data.meal_point_ids))]
     prices = [(s.slot, s.price) for p in points for s in slots_of(session, p.id)]
-    check_schedule(data.schedule, prices, known=set(categories(session)))
+    check_schedule(data.schedule, prices, known=categories(session))
     agreement = FundingAgreement(
         partner_id=data.partner_id,
         name=data.name.strip(),

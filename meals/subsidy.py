@@ -16,6 +16,7 @@ pays nothing and the answer names it; if no agreement can pay, the meal is refus
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from linli.errors import FieldError, invalid
@@ -34,11 +35,24 @@ class Funding:
     home_point_only: bool = False
 
 
+def unknown_categories(
+    unknown: Sequence[str], valid: Mapping[str, str], zh: str = "未知类别", en: str = "Unknown categories"
+) -> str:
+    """The message of a field naming category codes outside `valid` (code → Chinese name): what was
+    wrong and every valid code, Chinese first (GET /api/v1/meal-categories lists them too)."""
+    shown = [c[:30] for c in unknown[:5]]
+    return (
+        f"{zh}：{'、'.join(shown)}；可选：{'、'.join(f'{c}（{n}）' for c, n in valid.items())}"
+        f" {en}: {', '.join(shown)}; valid codes: {', '.join(valid)}"
+    )
+
+
 def check_schedule(
-    schedule, prices: list[tuple[str, int]], field: str = "schedule", known: set[str] | None = None
+    schedule, prices: list[tuple[str, int]], field: str = "schedule", known: Mapping[str, str] | None = None
 ) -> None:
     """422, tier by tier, for a schedule the engine could not apply, or one that would pay more
-    than the price of a meal it covers (`prices`: the (slot, price) of the meal points it pays at)."""
+    than the price of a meal it covers (`prices`: the (slot, price) of the meal points it pays at;
+    `known`: the category codes and names, when the database has them)."""
     errors = []
     if not isinstance(schedule, list) or not 1 <= len(schedule) <= 50:
         raise invalid([FieldError(field, "invalid", "补贴档次应为1到50项的列表 1 to 50 tiers")])
@@ -60,13 +74,15 @@ def check_schedule(
             errors.append(FieldError(name, "invalid", "未知的字段 Unknown fields"))
             continue
         cats, slots = tier.get("categories"), tier.get("slots")
-        if (
-            not isinstance(cats, list)
-            or not cats
-            or not all(isinstance(c, str) and (c == "*" or known is None or c in known) for c in cats)
-        ):
+        if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
             errors.append(
                 FieldError(f"{name}.categories", "invalid", '请列出类别代码，或 "*" Category codes, or "*"')
+            )
+        elif known is not None and (unknown := [c for c in cats if c != "*" and c not in known]):
+            errors.append(
+                FieldError(
+                    f"{name}.categories", "invalid", unknown_categories(unknown, {"*": "所有人", **known})
+                )
             )
         if (
             not isinstance(slots, list)

@@ -123,6 +123,7 @@ MATRIX = {
     ("GET", "/api/v1/stations/{station_id:int}/meals-today"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meal-points"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/meal-points"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/meal-categories"): may(ADMINS, "coord_a", "coord_b"),
     ("GET", "/api/v1/diners"): may(HUB_A_STAFF),
     ("POST", "/api/v1/diners"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meals/{meal_id:int}"): may(HUB_A_STAFF, hides=True),
