@@ -1,7 +1,7 @@
 """diners: sex, read from the resident ID number's 17th digit at registration (null before: only
 the number's keyed hash is kept, so older rows cannot be filled in)
 
-Revision ID: 0011_diner_sex
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 21:40:00
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_diner_sex"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
