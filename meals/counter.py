@@ -184,6 +184,21 @@ def serve(
     return {"outcome": "meal_served", "diner": who, "meal": view}
 
 
+def to_pay(session: Session, diner: Diner, point: MealPoint, slot: MealSlot, day: date) -> int:
+    """What the diner would pay (fen) for this slot's meal at this point on this day, as the rules
+    and budgets stand now: the price less the subsidies a scan would give (the full price when none
+    would). A quote for the delivery run's list; the scan at the door decides."""
+    fundings = _fundings(session, point.id, diner.id, day)
+    parts, _, _ = split(
+        slot.price,
+        categories_on(diner, day),
+        slot.slot,
+        diner.home_point_id == point.id,
+        [f for f, _ in fundings],
+    )
+    return slot.price - sum(amount for _, amount in parts)
+
+
 def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:
     """The agreements paying at this point on this day, with this diner's subsidized meals under
     each this week (Monday to Sunday). Not locked: budgets are taken at the very end (`_record`),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from linli import scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.outbox import emit
-from meals import counter, repository, repository_delivery
+from meals import counter, repository, repository_counter, repository_delivery
 from meals.models import SLOTS, DeliveryRun, Diner, MealPoint
 from orgs import service as orgs_service
 
@@ -67,18 +67,22 @@ def runs_view(
     if not runs:
         return []
     out = []
-    lists: dict[tuple, tuple[list[Diner], dict[int, int]]] = {}  # per slot: its diners, their meals
+    lists: dict[tuple, tuple] = {}  # per slot: its diners, their meals, the point and the slot
     for run in runs:
         key = (run.meal_point_id, run.service_day, run.slot)
         if key not in lists:
             everyone = delivery_diners(session, *key)
+            point = repository.point(session, run.meal_point_id)
+            slots = [x for x in repository_counter.point_slots(session, point.id) if x.slot == run.slot]
             lists[key] = (
                 everyone,
                 repository_delivery.served_meals(
                     session, [d.id for d in everyone], run.service_day, run.slot
                 ),
+                point,
+                slots[0] if slots else None,
             )
-        everyone, served = lists[key]
+        everyone, served, point, slot = lists[key]
         diners = [d for d in everyone if d.community == run.community]
         view = {
             "id": run.id,
@@ -93,19 +97,27 @@ def runs_view(
             "delivered": sum(d.id in served for d in diners),
         }
         if with_stops:
+            view["meal_point_name"] = point.name
             view["stops"] = [
-                {
-                    "diner_id": d.id,
-                    "name": d.name,
-                    "address": d.address,
-                    "dietary_notes": d.dietary_notes,
-                    "allergies": d.allergies,
-                    "meal_id": served.get(d.id),
-                }
-                for d in diners
+                _stop(session, d, served.get(d.id), point, slot, run.service_day) for d in diners
             ]
         out.append(view)
     return out
+
+
+def _stop(session, diner: Diner, meal, point: MealPoint, slot, day: date) -> dict:
+    """One door: the diner, what the kitchen must know, the address, the meal once delivered, and
+    what to collect there (what the meal's diner paid, or the quote under today's rules)."""
+    return {
+        "diner_id": diner.id,
+        "name": diner.name,
+        "address": diner.address,
+        "dietary_notes": diner.dietary_notes,
+        "allergies": diner.allergies,
+        "meal_id": meal[0] if meal else None,
+        "price": slot.price if slot else None,
+        "to_collect": meal[1] if meal else counter.to_pay(session, diner, point, slot, day) if slot else None,
+    }
 
 
 def _filed_under(session: Session, team_paths: list[str], point: MealPoint) -> bool:

@@ -60,18 +60,19 @@ def booked_delivery(session: Session, diner_id: int, run: DeliveryRun) -> bool:
     )
 
 
-def served_meals(session: Session, diner_ids: list[int], day: date, slot: str) -> dict[int, int]:
-    """{diner id: meal id} of these diners' meals served in this slot."""
-    return dict(
-        session.execute(
-            select(Meal.diner_id, Meal.id).where(
+def served_meals(session: Session, diner_ids: list[int], day: date, slot: str) -> dict[int, tuple[int, int]]:
+    """{diner id: (meal id, fen paid)} of these diners' meals served in this slot."""
+    return {
+        diner_id: (meal_id, paid)
+        for diner_id, meal_id, paid in session.execute(
+            select(Meal.diner_id, Meal.id, Meal.paid).where(
                 Meal.diner_id.in_(diner_ids),
                 Meal.service_day == day,
                 Meal.slot == slot,
                 Meal.status == "served",
             )
         ).all()
-    )
+    }
 
 
 def run(session: Session, run_id: int, *, lock: bool = False) -> DeliveryRun | None:

@@ -289,6 +289,10 @@ class RunStop(msgspec.Struct):
     dietary_notes: str
     allergies: str
     meal_id: int | None  # the meal, once delivered
+    price: int | None = None  # fen, the slot's price (None if the point no longer serves the slot)
+    # fen, what to collect at the door: what the diner paid once delivered, before that what they
+    # would pay under today's rules and budgets (the scan at the door decides)
+    to_collect: int | None = None
 
 
 class RunRead(msgspec.Struct, omit_defaults=True):
@@ -300,6 +304,7 @@ class RunRead(msgspec.Struct, omit_defaults=True):
     volunteer: RunVolunteer | None  # who claimed it
     stops_total: int
     delivered: int
+    meal_point_name: str | None = None  # with the stops
     stops: list[RunStop] | None = None  # for the volunteer and staff: each diner, in order
 
 

@@ -15,7 +15,7 @@
   let mealPoint = null;
   let offline = false;
   let answerTimer = null;
-  let camera = null;
+  let camera = null; // stops the camera while it is on
   let shopMode = false;
 
   // --- sounds: one for each kind of answer, so the coordinator need not look ---------------------
@@ -380,47 +380,15 @@
     scanBox.focus();
   }
 
-  // --- the camera: the browser's BarcodeDetector, or the server decodes a frame -------------------
+  // --- the camera (L.camera): on, or off again ------------------------------------------------------
   async function toggleCamera() {
-    const video = L.$("#camera");
     if (camera) {
-      camera.getTracks().forEach((tr) => tr.stop());
+      camera();
       camera = null;
-      L.show(video, false);
       return;
     }
-    try {
-      camera = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    } catch (e) {
-      showAnswer("no", [L.el("div", { class: "message" }, t.no_camera)]);
-      return;
-    }
-    video.srcObject = camera;
-    L.show(video);
-    await video.play();
-    const detector = "BarcodeDetector" in window ? new BarcodeDetector({ formats: ["qr_code"] }) : null;
-    const canvas = document.createElement("canvas");
-    let last = "";
-    const look = async () => {
-      if (!camera) return;
-      let payload = null;
-      try {
-        if (detector) {
-          const found = await detector.detect(video);
-          payload = found.length ? found[0].rawValue : null;
-        } else {
-          canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-          canvas.getContext("2d").drawImage(video, 0, 0);
-          const blob = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
-          const headers = { "Content-Type": "image/png", Authorization: "Bearer " + L.tokens.get(FACE) };
-          const r = await fetch("/api/v1/qr/decode", { method: "POST", headers, body: blob });
-          payload = r.ok ? (await r.json()).payload : null;
-        }
-      } catch (e) { /* try the next frame */ }
-      if (payload && payload !== last) { last = payload; scan(payload); }
-      setTimeout(look, detector ? 200 : 800);
-    };
-    look();
+    camera = await L.camera(FACE, L.$("#camera"), scan);
+    if (!camera) showAnswer("no", [L.el("div", { class: "message" }, t.no_camera)]);
   }
 
   // --- logging in as the station's device ----------------------------------------------------------

@@ -119,6 +119,77 @@ const L = (() => {
     });
   }
 
+  // A volunteer's login by SMS code: askCode sends a code to the phone; codeLogin wires
+  // #code-form (the phone) and #login-form (the code): the token is kept for this face, then
+  // `done()`. What happened is said in `note` (the page's texts carry `code_sent`).
+  async function askCode(face, note, phone) {
+    try {
+      await api(face, "/api/v1/auth/codes", { method: "POST", body: { phone } });
+      say(note, t.code_sent);
+    } catch (err) { say(note, problemText(err), "bad"); }
+  }
+  function codeLogin(face, note, done) {
+    const phoneForm = $("#code-form");
+    phoneForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      askCode(face, note, phoneForm.phone.value);
+    });
+    $("#login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const code = new FormData(ev.target).get("code");
+      try {
+        const r = await api(face, "/api/v1/auth/tokens", { method: "POST", body: { phone: phoneForm.phone.value, code } });
+        tokens.set(face, r.token);
+        say(note, "");
+        done();
+      } catch (err) { say(note, problemText(err), "bad"); }
+    });
+  }
+
+  // The camera reading QR codes into `found(payload)`: the browser's BarcodeDetector where it
+  // exists, elsewhere frames decoded by the server (POST /api/v1/qr/decode). Returns a function
+  // that stops it, or null when the device gives no camera.
+  async function camera(face, video, found) {
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (e) {
+      return null;
+    }
+    video.srcObject = stream;
+    show(video);
+    await video.play();
+    const detector = "BarcodeDetector" in window ? new BarcodeDetector({ formats: ["qr_code"] }) : null;
+    const canvas = document.createElement("canvas");
+    let on = true;
+    let last = "";
+    const look = async () => {
+      if (!on) return;
+      let payload = null;
+      try {
+        if (detector) {
+          const seen = await detector.detect(video);
+          payload = seen.length ? seen[0].rawValue : null;
+        } else {
+          canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+          canvas.getContext("2d").drawImage(video, 0, 0);
+          const blob = await new Promise((ok) => canvas.toBlob(ok, "image/png"));
+          const headers = { "Content-Type": "image/png", Authorization: "Bearer " + tokens.get(face) };
+          const r = await fetch("/api/v1/qr/decode", { method: "POST", headers, body: blob });
+          payload = r.ok ? (await r.json()).payload : null;
+        }
+      } catch (e) { /* try the next frame */ }
+      if (on && payload && payload !== last) { last = payload; found(payload); }
+      setTimeout(look, detector ? 200 : 800);
+    };
+    look();
+    return () => {
+      on = false;
+      stream.getTracks().forEach((tr) => tr.stop());
+      show(video, false);
+    };
+  }
+
   // The #logout button: the token revoked on the server and forgotten here, then `done()`.
   function logout(face, done) {
     $("#logout").addEventListener("click", async () => {
@@ -135,5 +206,6 @@ const L = (() => {
 
   return {
     t, tokens, api, all, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
+    askCode, codeLogin, camera,
   };
 })();

@@ -1,12 +1,12 @@
 // The volunteer's phone (我的): register, log in with a code, my card, activities to join and my
 // sign-ups, points and service time, history, teams (备案), the points shop, commendations and
-// certificates (a service record over a period).
+// certificates (a service record over a period), and today's delivery run with the door scan.
 "use strict";
 (() => {
   const FACE = "me";
   const t = L.t;
   const note = L.$("#note");
-  let phone = "";
+  let stopCamera = null; // stops the door camera while it is on
   let registered = null; // the volunteer's registration date (YYYY-MM-DD): a service record's default start
 
   const status = (s) => t.status[s] || s;
@@ -30,12 +30,15 @@
     L.show(L.$("#guest"), false);
     L.show(L.$("#home"));
     open("card");
+    // the 送餐上门 tab only for a volunteer who took a run today
+    claimedRuns().then((runs) => L.show(L.$("[data-tab=delivery]"), runs.length > 0)).catch(() => {});
   }
 
   // --- tabs: each panel loads when opened ----------------------------------------------------------
-  const loaders = { card, activities, points, history, teams, shop, honours };
+  const loaders = { card, activities, points, history, teams, shop, honours, delivery };
   function open(name) {
     L.say(note, "");
+    if (stopCamera && name !== "delivery") { stopCamera(); stopCamera = null; }
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
     document.querySelectorAll("[data-panel]").forEach((p) => L.show(p, p.dataset.panel === name));
     loaders[name]().catch((err) => L.say(note, L.problemText(err), "bad"));
@@ -198,18 +201,52 @@
     document.body.append(a); a.click(); a.remove();
   }
 
+  // --- delivery: my run of today, its doors in order, what to collect, the door scan ---------------
+  // Runs come with their stops only for the volunteer who took them.
+  const claimedRuns = async () => (await L.api(FACE, "/api/v1/delivery-runs")).items.filter((r) => r.stops);
+  async function delivery() {
+    const runs = await claimedRuns();
+    L.$("#my-runs").replaceChildren(...(runs.length ? runs.map((r) => L.el("section", { class: "run", "data-run": r.id },
+      L.el("h3", {}, `${r.meal_point_name} · ${t.slots[r.slot] || r.slot} · ${r.community}`),
+      L.el("p", {}, `${t.delivered_of} ${r.delivered} / ${r.stops_total}`),
+      L.el("ol", { class: "stops" }, r.stops.map((s) => L.el("li", { class: "card", "data-diner": s.diner_id },
+        L.el("p", { class: "title" }, s.name),
+        L.el("p", {}, s.address || ""),
+        s.dietary_notes || s.allergies ? L.el("p", { class: "muted" }, [s.dietary_notes, s.allergies].filter(Boolean).join(" · ")) : null,
+        L.el("p", { class: "collect" }, `${t.to_collect} `, L.el("strong", {}, s.to_collect === null ? "—" : L.yuan(s.to_collect))),
+        s.meal_id ? L.el("p", { class: "state" }, t.delivered) : null))),
+    )) : [L.el("p", { class: "muted" }, t.no_run)]));
+  }
+  // The diner's card at the door, typed or from the camera: a scan as this volunteer's device.
+  const doorForm = L.$("#door-form");
+  const doorAnswer = L.$("#door-answer");
+  async function door(payload) {
+    try {
+      const a = await L.api(FACE, "/api/v1/scans", { method: "POST", body: { payload, scan_id: L.uuid() } });
+      const text = t.reasons[a.reason || a.outcome] || a.message;
+      const who = a.diner ? `${a.diner.name}：` : "";
+      const paid = a.meal ? ` · ${t.to_collect} ${L.yuan(a.meal.paid)}` : "";
+      L.say(doorAnswer, `${who}${text}${paid}`, a.outcome === "rejected" ? "bad" : a.outcome === "duplicate" ? "warn" : "ok");
+      doorForm.payload.value = "";
+    } catch (err) { L.say(doorAnswer, L.problemText(err), "bad"); }
+    delivery().catch((err) => L.say(note, L.problemText(err), "bad"));
+  }
+  doorForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    door(doorForm.payload.value.trim());
+  });
+  L.$("#door-camera").addEventListener("click", async () => {
+    if (stopCamera) { stopCamera(); stopCamera = null; return; }
+    stopCamera = await L.camera(FACE, L.$("#camera"), door);
+    if (!stopCamera) L.say(doorAnswer, t.no_camera, "bad");
+  });
+
   // --- guest forms ---------------------------------------------------------------------------------
   // Registering proves the phone first: a code is sent to it, and the registration carries it. A
   // phone registered already is told only now (the code proved it), and the same code logs it in.
-  async function askCode(number) {
-    try {
-      await L.api(FACE, "/api/v1/auth/codes", { method: "POST", body: { phone: number } });
-      L.say(note, t.code_sent);
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
-  }
   L.$("#register-code").addEventListener("click", () => {
     const form = L.$("#register-form");
-    if (form.phone.reportValidity()) askCode(form.phone.value);
+    if (form.phone.reportValidity()) L.askCode(FACE, note, form.phone.value);
   });
   L.$("#register-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -228,22 +265,7 @@
       start();
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
   });
-  L.$("#code-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    phone = new FormData(ev.target).get("phone");
-    askCode(phone);
-  });
-  L.$("#login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const code = new FormData(ev.target).get("code");
-    phone = phone || L.$("#code-form").phone.value;
-    try {
-      const r = await L.api(FACE, "/api/v1/auth/tokens", { method: "POST", body: { phone, code } });
-      L.tokens.set(FACE, r.token);
-      L.say(note, "");
-      start();
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
-  });
+  L.codeLogin(FACE, note, start);
   L.logout(FACE, start);
   start();
 })();

@@ -245,3 +245,32 @@ def test_bookings_only_for_diners_the_staff_serve(client, rt, clock):
         headers=coordinator,
     )
     assert no_address.status_code == 422 and no_address.json()["errors"][0]["code"] == "no_address"
+
+
+def test_a_claimed_run_lists_its_doors_in_order_with_what_to_collect(client, rt, clock):
+    clock.at = LUNCH - timedelta(hours=2)
+    world = Deliveries(rt, client)
+    url = f"/api/v1/meal-points/{world.point.id}/delivery-runs"
+    runs = client.post(
+        url, json={"day": LUNCH.date().isoformat(), "slot": "lunch"}, headers=staff_token(client, "counter")
+    ).json()["items"]
+    quantang = next(r for r in runs if r["community"] == "泉塘社区")
+    walker = volunteer_token(rt, "13807310011")
+    assert client.post(f"/api/v1/delivery-runs/{quantang['id']}/claim", headers=walker).status_code == 200
+
+    def mine():
+        r = client.get("/api/v1/delivery-runs", headers=volunteer_token(rt, "13807310011"))
+        assert r.status_code == 200, r.text
+        return next(x for x in r.json()["items"] if x.get("stops"))
+
+    run = mine()
+    assert run["meal_point_name"] == world.point.name
+    # in order, each with the slot's price and what the diner pays: 特困 1 yuan, aged 86 3 yuan
+    assert [(s["name"], s["price"], s["to_collect"]) for s in run["stops"]] == [
+        ("赵桂兰", 1200, 100),
+        ("钱永福", 1200, 300),
+    ]
+    clock.at = LUNCH
+    assert world.door("13807310011", world.home[0])["outcome"] == "delivered"
+    done = mine()["stops"][0]
+    assert done["meal_id"] and done["to_collect"] == 100  # what the meal's diner paid
