@@ -184,7 +184,7 @@ class ActivityPage(msgspec.Struct):
     next: str | None
 
 
-class OpenActivityRead(ActivityRead):
+class OpenActivityRead(ActivityRead, kw_only=True):
     """An upcoming activity as a volunteer finds it (`GET /api/v1/me/activities`): the fields of
     `ActivityRead` and what the phone shows and offers."""
 
