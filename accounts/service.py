@@ -65,7 +65,13 @@ def create_staff_user(
             FieldError("password", "too_short", "密码至少8位 Password must be at least 8 characters")
         )
     if role not in ROLES:
-        errors.append(FieldError("role", "invalid_choice", "角色应为 admin、coordinator 或 partner"))
+        errors.append(
+            FieldError(
+                "role",
+                "invalid_choice",
+                "角色应为 admin、coordinator 或 partner 之一 Role must be admin, coordinator or partner",
+            )
+        )
     elif role == "partner" and (partner_id is None or orgs_service.find_partner(session, partner_id) is None):
         errors.append(FieldError("partner_id", "not_found", "合作企业不存在 Partner enterprise not found"))
     elif role != "partner" and (org_id is None or orgs_service.find(session, org_id) is None):

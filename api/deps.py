@@ -212,7 +212,7 @@ def require_staff(principal: Principal, *roles: str) -> int:
     if principal.kind != "staff" or principal.staff_user_id is None:
         raise forbidden("仅限工作人员 Staff only", "staff_only")
     if roles and not principal.has_role(*roles):
-        raise forbidden(f"需要角色 {'/'.join(roles)} Requires role {'/'.join(roles)}", "role_required")
+        raise forbidden(f"需要 {'/'.join(roles)} 角色 Requires role {'/'.join(roles)}", "role_required")
     return principal.staff_user_id
 
 

@@ -367,7 +367,15 @@ class MealController(Controller):
         rt: NamedDependency[Runtime],
     ) -> MealRead:
         if data.mode not in ("dine_in", "pick_up", "delivery"):
-            raise invalid([FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery")])
+            raise invalid(
+                [
+                    FieldError(
+                        "mode",
+                        "invalid",
+                        "就餐方式应为 dine_in、pick_up 或 delivery 之一 Mode must be dine_in, pick_up or delivery",
+                    )
+                ]
+            )
         point = service.get_point(session, data.meal_point_id)
         staff_id = staff_at(session, principal, point)
         diner_of(session, principal, data.diner_id)

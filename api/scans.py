@@ -207,7 +207,7 @@ class ScanController(Controller):
                         FieldError(
                             f"scans[{i}]",
                             "required",
-                            "离线扫码须带 scan_id 和 scanned_at Offline scans need scan_id and scanned_at",
+                            "离线扫码须带 scan_id 和 scanned_at 两项 Offline scans need scan_id and scanned_at",
                         )
                     ]
                 )

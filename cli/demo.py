@@ -136,8 +136,8 @@ def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
         title="午餐助餐服务 Lunch service",
         kind="meal_service",
         weekdays="1234567",
-        start_time="10:30",
-        end_time="13:00",
+        start_time="10:30",  # half an hour to set up before lunch (11:00-13:30), and to its end
+        end_time="13:30",
         capacity=8,
         admin_paths=[base.path],
         now=now,

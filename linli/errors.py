@@ -40,8 +40,10 @@ def invalid(errors: list[FieldError]) -> LinliError:
 
 
 def not_found(what: str, code: str = "not_found") -> LinliError:
+    """`what` in both languages, "活动 Activity": "活动不存在 Activity not found"."""
+    zh, _, en = what.partition(" ")
     return LinliError(
-        code=code, detail=f"{what}不存在 {what} not found", status=404, title="未找到 Not found"
+        code=code, detail=f"{zh}不存在 {en or zh} not found", status=404, title="未找到 Not found"
     )
 
 

@@ -32,9 +32,21 @@ def book(
 ) -> Booking:
     errors = []
     if slot not in SLOTS:
-        errors.append(FieldError("slot", "invalid", "餐次：breakfast/lunch/dinner"))
+        errors.append(
+            FieldError(
+                "slot",
+                "invalid",
+                "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
+            )
+        )
     if mode not in MODES:
-        errors.append(FieldError("mode", "invalid", "就餐方式：dine_in/pick_up/delivery"))
+        errors.append(
+            FieldError(
+                "mode",
+                "invalid",
+                "就餐方式应为 dine_in、pick_up 或 delivery 之一 Mode must be dine_in, pick_up or delivery",
+            )
+        )
     local = now.astimezone(tz)
     deadline = datetime.combine(day - timedelta(days=1), CUTOFF, tz)
     if not local.date() < day <= local.date() + HORIZON:

@@ -27,7 +27,13 @@ def delivery_diners(session: Session, point_id: int, day: date, slot: str) -> li
 def _check_day_slot(session: Session, point_id: int, day: date, slot: str) -> None:
     errors = []
     if slot not in SLOTS:
-        errors.append(FieldError("slot", "invalid", "餐次：breakfast/lunch/dinner"))
+        errors.append(
+            FieldError(
+                "slot",
+                "invalid",
+                "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
+            )
+        )
     if not 2000 <= day.year < 2100:
         errors.append(FieldError("day", "out_of_range", "日期不合理 Implausible date"))
     if errors:

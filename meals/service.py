@@ -73,7 +73,13 @@ def create_meal_point(
         )
     for i, s in enumerate(slots):
         if s.slot not in SLOTS:
-            errors.append(FieldError(f"slots[{i}].slot", "invalid", "餐次：breakfast/lunch/dinner"))
+            errors.append(
+                FieldError(
+                    f"slots[{i}].slot",
+                    "invalid",
+                    "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
+                )
+            )
         if not (_hhmm(s.starts) and _hhmm(s.ends) and s.starts < s.ends):
             errors.append(
                 FieldError(
@@ -372,7 +378,13 @@ def create_agreement(
     errors: list[FieldError] = []
     _text(errors, "name", data.name, 1, 100, "名称")
     if data.funder_kind not in FUNDER_KINDS:
-        errors.append(FieldError("funder_kind", "invalid", "资助方类型：government/enterprise/charity"))
+        errors.append(
+            FieldError(
+                "funder_kind",
+                "invalid",
+                "资助方类型应为 government、enterprise 或 charity 之一 Funder kind must be government, enterprise or charity",
+            )
+        )
     if not STACK_ORDER[0] <= data.stack_order <= STACK_ORDER[1]:
         errors.append(FieldError("stack_order", "out_of_range", "叠加顺序为0到100 0 to 100"))
     if data.ends_on < data.starts_on or data.starts_on.year < 2000 or data.ends_on.year >= 2100:

@@ -90,7 +90,13 @@ def check_schedule(
             or not all(isinstance(x, str) for x in slots)
             or not set(slots) <= set(SLOT_NAMES)
         ):
-            errors.append(FieldError(f"{name}.slots", "invalid", "餐次：breakfast/lunch/dinner"))
+            errors.append(
+                FieldError(
+                    f"{name}.slots",
+                    "invalid",
+                    "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
+                )
+            )
         if ("amount" in tier) == ("percent" in tier):
             errors.append(
                 FieldError(name, "amount_or_percent", "须给定金额或比例之一 Give amount or percent, not both")

@@ -34,7 +34,13 @@ def create_child(
             FieldError("parent_id", "no_children", "志愿服务队下不能再建组织 A team has no sub-units")
         )
     elif kind == "team" and join_mode not in JOIN_MODES:
-        errors.append(FieldError("join_mode", "invalid_choice", "加入方式应为 open、approval 或 invitation"))
+        errors.append(
+            FieldError(
+                "join_mode",
+                "invalid_choice",
+                "加入方式应为 open、approval 或 invitation 之一 Join mode must be open, approval or invitation",
+            )
+        )
     elif kind != "team" and join_mode is not None:
         errors.append(
             FieldError("join_mode", "not_allowed", "只有志愿服务队有加入方式 Only teams have a join mode")

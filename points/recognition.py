@@ -43,7 +43,13 @@ def check_round(title: str, period: str, start: date, rules: dict, bonus_points:
     if not 1 <= len((title or "").strip()) <= 100:
         errors.append(FieldError("title", "length", "标题1到100字 Title of 1 to 100 characters"))
     if period not in PERIOD_MONTHS:
-        errors.append(FieldError("period", "invalid", "周期：month/quarter/year"))
+        errors.append(
+            FieldError(
+                "period",
+                "invalid",
+                "周期应为 month、quarter 或 year 之一 Period must be month, quarter or year",
+            )
+        )
     elif start.day != 1 or (start.month - 1) % PERIOD_MONTHS[period] or not 2000 <= start.year < 2100:
         errors.append(
             FieldError(
@@ -60,7 +66,8 @@ def check_round(title: str, period: str, start: date, rules: dict, bonus_points:
             FieldError(
                 "rules",
                 "invalid",
-                "规则：top_n_per_org、min_minutes、min_deliveries、floor_minutes 为非负整数或空",
+                "规则中 top_n_per_org、min_minutes、min_deliveries、floor_minutes 应为非负整数或空 "
+                "Rules: top_n_per_org, min_minutes, min_deliveries and floor_minutes are whole numbers or null",
             )
         )
     if not ROUND_BONUS[0] <= bonus_points <= ROUND_BONUS[1]:

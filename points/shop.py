@@ -61,7 +61,13 @@ def check_item(data: ItemInput) -> None:
             FieldError("per_volunteer_limit", "out_of_range", "限购应为0到1000 Limit must be 0 to 1000")
         )
     if data.limit_period not in LIMIT_PERIODS:
-        errors.append(FieldError("limit_period", "invalid", "限购周期：day/week/month/year/ever"))
+        errors.append(
+            FieldError(
+                "limit_period",
+                "invalid",
+                "限购周期应为 day、week、month、year 或 ever 之一 Limit period must be day, week, month, year or ever",
+            )
+        )
     for name in ("visible_from", "visible_until"):
         value = getattr(data, name)
         if value is not None and value.tzinfo is None:

@@ -41,7 +41,9 @@ def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
             scan_id = None
         if scan_id is None:
             errors.append(
-                FieldError(prefix + "scan_id", "invalid_uuid", "scan_id 应为 UUID scan_id must be a UUID")
+                FieldError(
+                    prefix + "scan_id", "invalid_uuid", "scan_id 应为 UUID 格式 scan_id must be a UUID"
+                )
             )
     if item.scanned_at is not None:
         if item.scanned_at.tzinfo is None:
@@ -51,7 +53,13 @@ def check_input(item: ScanInput, index: int | None = None) -> ScanInput:
         elif not plausible(item.scanned_at):
             errors.append(FieldError(prefix + "scanned_at", "out_of_range", "时间不合理 Implausible time"))
     if item.mode is not None and item.mode not in MODES:
-        errors.append(FieldError(prefix + "mode", "invalid", "就餐方式：dine_in/pick_up/delivery"))
+        errors.append(
+            FieldError(
+                prefix + "mode",
+                "invalid",
+                "就餐方式应为 dine_in、pick_up 或 delivery 之一 Mode must be dine_in, pick_up or delivery",
+            )
+        )
     if errors:
         raise invalid(errors)
     return ScanInput(item.payload, item.station_id, scan_id, item.scanned_at, item.mode)

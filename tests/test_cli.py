@@ -77,3 +77,29 @@ def test_demo_loads_a_small_county_once(cli_env, rt, client):
     r = cli_env.invoke(main, ["demo"])
     assert "nothing loaded" in r.output
     assert os.environ["LINLI_DATABASE_URL"] == rt.settings.database_url
+
+
+def test_the_demo_lunch_shift_covers_lunch_as_the_readme_says(cli_env, rt):
+    """Before: the README's lunch shift (10:30-13:00) ended half an hour before the canteen's lunch
+    (11:00-13:30), so the volunteers left while diners were still served."""
+    import re
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from meals.models import MealPoint, MealSlot
+    from volunteer.models import Shift
+
+    assert cli_env.invoke(main, ["demo"]).exit_code == 0
+    with rt.tx() as s:
+        shift = s.scalars(select(Shift).where(Shift.title.like("午餐%"))).one()
+        lunch = s.scalars(
+            select(MealSlot).join(MealPoint).where(MealPoint.name == "泉心食堂", MealSlot.slot == "lunch")
+        ).one()
+    assert shift.start_time <= lunch.starts and lunch.ends <= shift.end_time
+    readme = Path(__file__).parent.parent.joinpath("README.md").read_text()
+    said = re.search(
+        r"lunch \((\d\d:\d\d)-(\d\d:\d\d)\).*?lunch shift \((\d\d:\d\d)-(\d\d:\d\d)", readme, re.S
+    )
+    assert said is not None
+    assert said.groups() == (lunch.starts, lunch.ends, shift.start_time, shift.end_time)

@@ -64,7 +64,7 @@
     const who = (a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || "";
     const lines = [
       who && L.el("div", { class: "who" }, who),
-      L.el("div", { class: "message" }, t.reasons[a.reason || a.outcome] || a.message),
+      L.el("div", { class: "message" }, t.reasons[a.reason || a.outcome] || L.inLang(a.message)),
     ];
     const meal = a.meal;
     if (meal && a.outcome !== "rejected") {
@@ -233,7 +233,7 @@
     try {
       const a = await L.api(FACE, "/api/v1/scans", { method: "POST", body: item });
       showAnswer(kindOf(a), answerLines(a));
-      remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`, mealOf(a));
+      remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || L.inLang(a.message)}`, mealOf(a));
       refreshToday();
     } catch (err) {
       if (err instanceof L.ApiError) {
@@ -285,7 +285,7 @@
       keep(queued().filter((s) => !done.has(s.scan_id)));
       offline = false;
       banner();
-      for (const a of r.results) remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || a.message}`, mealOf(a));
+      for (const a of r.results) remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || L.inLang(a.message)}`, mealOf(a));
       remember(`${t.synced}: ${r.results.length}`);
       refreshToday();
     } catch (err) {

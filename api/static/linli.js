@@ -51,12 +51,29 @@ const L = (() => {
     return items;
   }
 
-  // A problem+json answer in words: the first field's message, or the detail.
+  // The engine's bilingual messages ("中文 English") in halves: the English starts at the first
+  // word in Latin letters or digits after some Chinese from which on no Chinese character or
+  // punctuation follows (a name in “quotes” aside). The same rule as api/i18n.py `split_message`;
+  // without English both halves are the whole message.
+  const HAN = /[\u3400-\u9fff]/;
+  const CHINESE = /[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]/;  // characters and their punctuation
+  function split(text) {
+    const s = String(text);
+    for (let i = 1; i < s.length; i++) {
+      if (!/[A-Za-z0-9]/.test(s[i]) || /[A-Za-z0-9_{.]/.test(s[i - 1]) || !HAN.test(s.slice(0, i))) continue;
+      if (!CHINESE.test(s.slice(i).replace(/“[^”]*”|「[^」]*」/g, ""))) return [s.slice(0, i).trim(), s.slice(i).trim()];
+    }
+    return [s, s];
+  }
+  // a bilingual message in the page's language (Chinese only, or English only with ?lang=en)
+  const inLang = (text) => split(text)[t.lang === "en" ? 1 : 0];
+
+  // A problem+json answer in words, in the page's language: the fields' messages, or the detail.
   function problemText(err) {
     if (!(err instanceof ApiError)) return t.network;
     const p = err.problem;
-    if (p.errors && p.errors.length) return p.errors.map((e) => e.message).join("；");
-    return p.detail || p.title || ("HTTP " + err.status);
+    if (p.errors && p.errors.length) return p.errors.map((e) => inLang(e.message)).join(t.lang === "en" ? "; " : "；");
+    return inLang(p.detail || p.title || ("HTTP " + err.status));
   }
 
   const money = new Intl.NumberFormat("zh-CN", { style: "currency", currency: "CNY" });
@@ -205,7 +222,7 @@ const L = (() => {
   }
 
   return {
-    t, tokens, api, all, ApiError, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
+    t, tokens, api, all, ApiError, split, inLang, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
     askCode, codeLogin, camera,
   };
 })();

@@ -98,7 +98,8 @@
     const rows = [
       [t.points, `${p.balance}（${t.available} ${p.available}）`],
       [t.service_hours, L.hours(p.service_minutes)],
-      [t.star, "★".repeat(p.star_level) || "—"],
+      [t.star, p.star_level ? L.el("span", { role: "img", "aria-label": String(p.star_level), id: "stars" },
+        Array.from({ length: p.star_level }, () => L.el("span", { class: "icon star" }))) : "—"],
       [t.next_level, p.next_level ? L.hours(p.next_level.minutes_to_go) : t.top_level],
     ];
     L.$("#my-points").replaceChildren(
