@@ -397,7 +397,7 @@ class MealController(Controller):
         sync_to_thread=True,
         summary="Void a meal the same day, with a reason: its subsidy goes back to the budgets",
         responses=problems(
-            _403="staff_only, outside_your_scope", _404="meal_not_found", _409="meal_voided, meal_day_past"
+            _403="staff_only, outside_your_scope", _404="meal_not_found", _409="meal_voided, meal_held, meal_day_past"
         ),
     )
     def void(
@@ -429,7 +429,7 @@ class MealController(Controller):
         responses=problems(
             _403="staff_only, outside_your_scope",
             _404="meal_not_found",
-            _409="meal_voided, meal_day_open, meal_adjusted",
+            _409="meal_voided, meal_held, meal_day_open, meal_adjusted",
         ),
     )
     def reverse(

@@ -47,7 +47,7 @@ def void(session: Session, meal_id: int, *, reason: str, staff_user_id: int, now
 
 def _meal_to_change(session: Session, meal_id: int, reason: str, what: str) -> tuple[Meal, str]:
     """The meal a void or a reversal changes, locked with its meal point (see above),
-    and the reason given; 422, 404 or 409 (already voided) otherwise."""
+    and the reason given; 422, 404 or 409 (already voided, or held for review) otherwise."""
     reason = (reason or "").strip()
     if not 1 <= len(reason) <= 200:
         raise invalid([FieldError("reason", "required", f"请填写{what}（1到200字） A reason is required")])
@@ -56,6 +56,10 @@ def _meal_to_change(session: Session, meal_id: int, reason: str, what: str) -> t
         raise not_found("餐次记录 Meal", "meal_not_found")
     if meal.status == "voided":
         raise conflict("meal_voided", "该餐已作废 Already voided")
+    if meal.status == "held":  # its hold is the hub's to decide: voiding it would leave the hold undecidable
+        raise conflict(
+            "meal_held", "该餐待枢纽审核，由管理员批准或驳回 Held for the hub's review: an admin decides it"
+        )
     repository_counter.lock_point(session, meal.meal_point_id)
     return meal, reason
 

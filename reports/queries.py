@@ -33,6 +33,7 @@ from meals.models import (
 from orgs.models import Organization
 from reports.suppression import (
     budget_people,
+    day_text,
     protect_budgets,
     protect_meal_usage,
     subsidy_counts,
@@ -136,10 +137,6 @@ def bucket(session: Session, column, granularity: str):
     return func.date(column, literal("-") + cast(weekday, String) + literal(" days"))
 
 
-def _day(value) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)[:10]
-
-
 def _served(start: date, end: date):
     """Meals served (not voided) on the days of a period."""
     return and_(Meal.service_day >= start, Meal.service_day <= end, Meal.status == "served")
@@ -227,7 +224,7 @@ def meal_usage(
         per_funder[(p, b, a)] += amount
     booking_period = bucket(session, Booking.service_day, granularity)
     bookings = {
-        (p, _day(b)): (int(booked), int(came), int(no_show))
+        (p, day_text(b)): (int(booked), int(came), int(no_show))
         for p, b, booked, came, no_show in session.execute(
             select(
                 Booking.meal_point_id,
@@ -263,11 +260,11 @@ def meal_usage(
         )
     ):
         amount = sum(n for a, n in parts.items() if int(a) in agreements) if scope.partner else delta
-        reversals[(p, _day(b))] += amount
+        reversals[(p, day_text(b))] += amount
         if amount:
-            reversed_for[(p, _day(b))].add(diner)
+            reversed_for[(p, day_text(b))].add(diner)
     base = {
-        (p, _day(b)): [int(v) for v in rest]
+        (p, day_text(b)): [int(v) for v in rest]
         for p, b, *rest in session.execute(
             select(Meal.meal_point_id, period, *money).where(served).group_by(Meal.meal_point_id, period)
         )
@@ -315,8 +312,10 @@ def meal_usage(
                 .order_by(Meal.meal_point_id, period, column)
             )
         )
-        rows = [[points[p], _day(b), names.get(v, v)] + [int(x) for x in rest] for p, b, v, *rest in found]
-        of_group[key] = [groups[(p, _day(b))] for p, b, *_ in found]
+        rows = [
+            [points[p], day_text(b), names.get(v, v)] + [int(x) for x in rest] for p, b, v, *rest in found
+        ]
+        of_group[key] = [groups[(p, day_text(b))] for p, b, *_ in found]
         sheet = Sheet(
             key,
             title,

@@ -280,9 +280,9 @@ def subsidy_counts(session: Session, paid_by, period) -> tuple[list[tuple], dict
     by_tier, per_point, per_funder, everyone = [], {}, {}, 0
     for p, b, a, t, bits, n, d, amount in rows:
         if bits == 0:
-            by_tier.append((p, _day(b), a, t, int(n), int(d), int(amount)))
+            by_tier.append((p, day_text(b), a, t, int(n), int(d), int(amount)))
         elif bits == 1:
-            per_point[(p, _day(b), a)] = int(d)
+            per_point[(p, day_text(b), a)] = int(d)
         elif bits == 5:
             per_funder[a] = int(d)
         else:
@@ -290,5 +290,6 @@ def subsidy_counts(session: Session, paid_by, period) -> tuple[list[tuple], dict
     return by_tier, per_point, per_funder, everyone
 
 
-def _day(value) -> str:
+def day_text(value) -> str:
+    """A period's first day as YYYY-MM-DD, whichever type the database gave it as."""
     return value.isoformat() if isinstance(value, date) else str(value)[:10]

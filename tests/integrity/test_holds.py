@@ -28,7 +28,10 @@ def canteen(client, rt, clock):
     clock.at = LUNCH
     canteen = Canteen(rt, client)
     with rt.tx() as s:
-        canteen.others = [canteen.diner(s, name, "1940", categories=("tekun",), serial=n) for n, name in ((1, "张一"), (2, "张二"))]
+        canteen.others = [
+            canteen.diner(s, name, "1940", categories=("tekun",), serial=n)
+            for n, name in ((1, "张一"), (2, "张二"))
+        ]
     return canteen
 
 
@@ -338,3 +341,23 @@ def test_the_days_sweep_flags_each_anomaly_once(canteen, clock, rt):
         f"/api/v1/integrity/flags/{flag_id}/dismiss", json={"note": "已核实"}, headers=admin
     )
     assert r.status_code == 200 and r.json()["status"] == "dismissed"
+
+
+def test_a_coordinator_cannot_void_a_held_meal_out_of_the_hubs_review(canteen, clock):
+    client = canteen.client
+    clock.at = LUNCH + timedelta(hours=8)  # a late upload: held
+    [held] = batch(canteen, "counter", [(canteen.grandma, LUNCH)])
+    assert held["held"] is True
+    r = client.post(
+        f"/api/v1/meals/{held['meal']['id']}/void",
+        json={"reason": "录错了"},
+        headers=staff_token(client, "counter"),
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "meal_held")
+    # the hold is still the admin's to decide
+    r = client.post(
+        f"/api/v1/holds/{held['hold_id']}/reject",
+        json={"note": "未到场"},
+        headers=staff_token(client, "admin_a"),
+    )
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
