@@ -17,6 +17,7 @@ from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.health import healthz, readyz
 from api.integrity import IntegrityController
+from api.meal_cash import MealCashController
 from api.meal_categories import MealCategoryController
 from api.meal_days import MealDayController
 from api.meals import MealController
@@ -71,6 +72,7 @@ def create_app(runtime: Runtime) -> Litestar:
             CardController,
             MealController,
             MealDayController,
+            MealCashController,
             MealCategoryController,
             BookingController,
             CardBookingController,

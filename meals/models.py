@@ -323,3 +323,24 @@ class DeliveryRun(Base):
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CashCount(Base):
+    """The cash a counter counted at the end of a day (收款对账), against the cash sheet: who counted
+    how much and when. Counts are never changed: a recount is a new row, the latest one holds."""
+
+    __tablename__ = "meal_cash_counts"
+    __table_args__ = (
+        CheckConstraint("counted >= 0", name="counted"),
+        Index("ix_meal_cash_counts_point_day", "meal_point_id", "service_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
+    service_day: Mapped[date] = mapped_column(Date)  # local day
+    device: Mapped[str] = mapped_column(String(100), default="")  # a `served_by`; "" for the whole point
+    counted: Mapped[int] = mapped_column(BigInteger)  # fen
+    expected: Mapped[int] = mapped_column(BigInteger)  # fen: the sheet's cash to collect when counted
+    note: Mapped[str | None] = mapped_column(String(200))
+    counted_by: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -135,6 +135,10 @@ MATRIX = {
     ("GET", "/api/v1/meal-points/{point_id:int}/day-closes"): may(HUB_A_STAFF),
     ("POST", "/api/v1/meal-points/{point_id:int}/day-closes"): may(HUB_A_STAFF),
     ("GET", "/api/v1/day-closes/{close_id:int}/sheet.pdf"): may(HUB_A_STAFF, hides=True),
+    ("GET", "/api/v1/meal-points/{point_id:int}/counter-rules"): may(HUB_A_STAFF),
+    ("GET", "/api/v1/meal-points/{point_id:int}/cash-sheet"): may(HUB_A_STAFF),
+    ("GET", "/api/v1/meal-points/{point_id:int}/cash-sheet.csv"): may(HUB_A_STAFF),
+    ("POST", "/api/v1/meal-points/{point_id:int}/cash-counts"): may(HUB_A_STAFF),
     ("POST", "/api/v1/meal-points/{point_id:int}/bookings"): may(HUB_A_STAFF),
     ("POST", "/api/v1/bookings/{booking_id:int}/cancel"): may(HUB_A_STAFF, hides=True),
     ("GET", "/api/v1/meal-points/{point_id:int}/kitchen"): may(HUB_A_STAFF),
@@ -257,6 +261,7 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/meals"): {"diner_id": ids["diner_id"], "meal_point_id": ids["point_id"]},
         ("POST", "/api/v1/meals/{meal_id:int}/void"): {"reason": "矩阵"},
         ("POST", "/api/v1/meal-points/{point_id:int}/day-closes"): {"day": ids["closed_day"]},
+        ("POST", "/api/v1/meal-points/{point_id:int}/cash-counts"): {"counted": 1200},
         ("POST", "/api/v1/meal-points/{point_id:int}/bookings"): {
             "diner_id": ids["diner_id"],
             "day": str(day + timedelta(days=5)),
