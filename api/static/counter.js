@@ -1,6 +1,8 @@
 // The counter tablet (取餐台): a scan box that always has focus (a handheld scanner types the code
 // and Enter), a full-screen answer with a sound, today's figures, the station code for volunteers,
-// and an offline queue that syncs through the batch endpoint. After a refusal: a meal at full
+// and an offline queue that syncs through the batch endpoint: while offline a diner's card is quoted
+// from the rules cached online, marked 暂估 (counter_offline.js), and after the upload the server's
+// amounts are listed beside the quotes. The day's cash sheet and the cash counted: counter_cash.js. After a refusal: a meal at full
 // price, or a void of today's meal (with a reason). The 积分兑换 button turns the scan box to the
 // points shop: a volunteer card scanned then lists the card's orders waiting (no check-in), each
 // handed over with one tap, until 结束兑换.
@@ -256,16 +258,51 @@
       showAnswer("again", [L.el("div", { class: "message" }, t.offline_twice)]);
       return;
     }
+    // what to collect meanwhile, from the rules cached while online: provisional (暂估)
+    const quotes = CounterOffline.quotes();
+    const quote = CounterOffline.quote(station, item, q.map((s) => quotes[s.scan_id]).filter(Boolean));
+    if (quote) CounterOffline.keepQuote(item.scan_id, quote);
     q.push(item);
     keep(q);
-    showAnswer("queued", [L.el("div", { class: "message" }, t.queued)]);
-    remember(t.queued);
+    showAnswer("queued", [L.el("div", { class: "message" }, t.queued), ...quoteLines(quote)]);
+    remember(`${t.queued}${quote && quote.paid !== undefined ? ` · ${t.provisional} ${L.yuan(quote.paid)}` : ""}`);
     banner();
+  }
+
+  function quoteLines(q) {
+    if (!q) return [L.el("div", { class: "split" }, t.no_quote)];
+    if (q.paid === undefined) return [L.el("div", { class: "pay provisional" }, `${t.provisional}：${t.reasons[q.reason] || q.reason}`)];
+    const lines = [];
+    if (q.reason) {
+      lines.push(L.el("div", { class: "split" }, `${t.provisional}：${t.reasons[q.reason] || q.reason}`));
+      lines.push(L.el("div", { class: "pay provisional" }, `${t.provisional} ${t.collect_full} ${L.yuan(q.paid)}`));
+    } else {
+      lines.push(L.el("div", { class: "pay provisional" }, `${t.provisional} ${t.pay} ${L.yuan(q.paid)}`));
+      const split = q.split.map((s) => `${s.funder} ${L.yuan(s.amount)}`).join(" · ");
+      lines.push(L.el("div", { class: "split" }, `${t.price} ${L.yuan(q.price)} · ${t.subsidy} ${L.yuan(q.subsidy)}${split ? "（" + split + "）" : ""}`));
+    }
+    lines.push(L.el("div", { class: "split" }, q.known ? t.provisional_note : t.unknown_diner));
+    return lines;
   }
 
   function banner() {
     const n = queued().length;
-    L.say(L.$("#offline"), offline || n ? `${t.offline} ${n}` : "", "warn");
+    const rules = CounterOffline.rulesFor(station);
+    const note = rules ? `${t.rules_of} ${L.dt(rules.fetched_at)}` : t.no_rules;
+    L.say(L.$("#offline"), offline || n ? `${t.offline} ${n} · ${note}` : "", "warn");
+  }
+
+  // the uploaded offline scans: the provisional amount beside the one the server decided
+  function showSynced(items) {
+    L.show(L.$("#synced-box"), items.length > 0);
+    L.$("#synced").replaceChildren(...items.map((s) => {
+      const what = s.paid !== null ? `${t.real} ${L.yuan(s.paid)}` : t.reasons[s.reason || s.outcome] || "";
+      const diff = s.paid !== null && s.quoted !== null ? s.paid - s.quoted : null;
+      return L.el("li", { "data-scan": s.scan_id, class: diff ? "differs" : "" },
+        `${hhmm(s.scanned_at)} ${s.name} · ${t.provisional} ${s.quoted !== null ? L.yuan(s.quoted) : "—"} → ${what}`
+        + (s.held ? ` · ${t.held}` : "")
+        + (diff ? ` · ${t.difference} ${diff > 0 ? "+" : "−"}${L.yuan(Math.abs(diff))}` : diff === 0 ? ` · ${t.same}` : ""));
+    }));
   }
 
   function goOffline() {
@@ -287,6 +324,7 @@
       banner();
       for (const a of r.results) remember(`${(a.diner && a.diner.name) || (a.volunteer && a.volunteer.name) || ""} ${t.reasons[a.reason || a.outcome] || L.inLang(a.message)}`, mealOf(a));
       remember(`${t.synced}: ${r.results.length}`);
+      showSynced(CounterOffline.settle(r.results, L.today()));
       refreshToday();
     } catch (err) {
       if (err instanceof L.ApiError && err.status === 401) start();
@@ -300,6 +338,8 @@
     try {
       const today = await L.api(FACE, `/api/v1/stations/${station}/meals-today`);
       mealPoint = today.meal_point_id;
+      CounterOffline.saveRules(await L.api(FACE, `/api/v1/meal-points/${mealPoint}/counter-rules`));
+      CounterCash.refresh(mealPoint);
       L.$("#station-name").textContent = today.name;
       L.$("#meals-today").replaceChildren(L.table(
         ["", t.served_of_booked, t.price],
@@ -416,6 +456,7 @@
     L.show(L.$("#login"), false);
     L.show(L.$("#desk"));
     banner();
+    showSynced(CounterOffline.synced(L.today()));
     refreshToday();
     scanBox.focus();
   }
@@ -436,7 +477,8 @@
   // the scan box keeps focus, whatever was touched, unless a form or the code screen is up
   const refocus = () => setTimeout(() => {
     const up = (sel) => !L.$(sel).classList.contains("hidden");
-    if (up("#desk") && !up("#code-screen") && !up("#void-screen")) scanBox.focus();
+    const typing = document.activeElement && document.activeElement.closest("#cash-form");  // counting the cash
+    if (up("#desk") && !up("#code-screen") && !up("#void-screen") && !typing) scanBox.focus();
   }, 50);
   scanBox.addEventListener("blur", refocus);
   document.addEventListener("click", refocus);
