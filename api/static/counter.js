@@ -264,7 +264,8 @@
     if (quote) CounterOffline.keepQuote(item.scan_id, quote);
     q.push(item);
     keep(q);
-    showAnswer("queued", [L.el("div", { class: "message" }, t.queued), ...quoteLines(quote)]);
+    const card = CounterOffline.dinerCard(item.payload);  // a volunteer's card has nothing to collect
+    showAnswer("queued", [L.el("div", { class: "message" }, t.queued), ...(card ? quoteLines(quote) : [])]);
     remember(`${t.queued}${quote && quote.paid !== undefined ? ` · ${t.provisional} ${L.yuan(quote.paid)}` : ""}`);
     banner();
   }
@@ -310,12 +311,15 @@
     banner();
   }
 
+  let syncing = false;  // one upload at a time: the online event and the timer may both start one
   async function sync() {
     const q = queued();
     if (!q.length) {
       if (navigator.onLine !== false) { offline = false; banner(); }
       return;
     }
+    if (syncing) return;
+    syncing = true;
     try {
       const r = await L.api(FACE, "/api/v1/scans/batch", { method: "POST", body: { scans: q } });
       const done = new Set(r.results.map((a) => a.scan_id));
@@ -329,6 +333,8 @@
     } catch (err) {
       if (err instanceof L.ApiError && err.status === 401) start();
       // still offline: try again shortly
+    } finally {
+      syncing = false;
     }
   }
 

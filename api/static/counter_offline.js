@@ -120,7 +120,9 @@ const CounterOffline = (() => {
   function settle(results, today) {
     const all = quotes();
     const synced = read(SYNCED, []).filter((s) => s.day === today);
+    const seen = new Set(synced.map((s) => s.scan_id));
     for (const a of results) {
+      if (seen.has(a.scan_id)) continue;  // an upload answered twice (a retry): listed once
       const q = all[a.scan_id];
       delete all[a.scan_id];
       const meal = a.outcome === "meal_served" ? a.meal : null;

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from meals.models import CashCount, Meal
-from tests.fixtures.builders import PASSWORD
+from tests.fixtures.builders import PASSWORD, file_volunteer
 from tests.fixtures.canteen import LUNCH, Canteen
 from tests.fixtures.pages import TABLET, shot
 
@@ -32,6 +32,7 @@ def scan(page, payload: str) -> None:
 def test_offline_the_tablet_quotes_what_to_collect_then_shows_the_real_amounts(rt, clock, open_page):
     clock.at = LUNCH
     canteen = Canteen(rt)
+    volunteer = file_volunteer(rt, "13807310031", canteen.county.approval_team, name="周志愿")
     tablet = open_page(TABLET, "/counter")
     tablet.clock.set_system_time(LUNCH)
     log_in(tablet, "counter")
@@ -60,7 +61,10 @@ def test_offline_the_tablet_quotes_what_to_collect_then_shows_the_real_amounts(r
     scan(tablet, canteen.card(newcomer))  # unknown here: quoted by the rules for everyone
     expect(answer).to_contain_text("暂估 请收 ¥10.00", timeout=WAIT)
     expect(answer).to_contain_text("本机没有此长者的补贴类别")
-    expect(tablet.locator("#offline")).to_contain_text("3")
+    scan(tablet, rt.codes.volunteer_card(volunteer, 1))  # a volunteer's card: nothing to collect
+    expect(tablet.locator("#offline")).to_contain_text("4", timeout=WAIT)
+    expect(answer).to_have_class("queued")
+    expect(answer).not_to_contain_text("暂估")
     assert canteen.count(Meal) == 0
 
     # back online: the upload is judged by the server; its amounts beside the quotes
@@ -68,7 +72,7 @@ def test_offline_the_tablet_quotes_what_to_collect_then_shows_the_real_amounts(r
     expect(tablet.locator("#offline")).to_be_hidden(timeout=WAIT)
     answer.click()
     synced = tablet.locator("#synced li")
-    expect(synced).to_have_count(3, timeout=WAIT)
+    expect(synced).to_have_count(4, timeout=WAIT)
     with rt.tx() as s:
         paid = {m.diner_id: m.paid for m in s.scalars(select(Meal))}
     assert paid == {canteen.grandma: 100, canteen.grandpa: 1000, newcomer: 100}
@@ -79,6 +83,7 @@ def test_offline_the_tablet_quotes_what_to_collect_then_shows_the_real_amounts(r
     expect(theirs).to_contain_text("暂估 ¥10.00 → 实收 ¥1.00")
     expect(theirs).to_contain_text("差额 −¥9.00")
     expect(theirs).to_have_class("differs")
+    expect(tablet.locator("#synced li", has_text="周志愿")).to_contain_text("暂估 —")
     tablet.locator("#synced-box").scroll_into_view_if_needed()
     shot(tablet, "counter-offline-synced")
 
