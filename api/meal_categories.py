@@ -16,7 +16,7 @@ from api.deps import AUTH, MAX_ID, require_staff
 from api.meals import staff_at
 from api.problems import problems
 from linli import scope
-from linli.errors import FieldError, forbidden, invalid, not_found
+from linli.errors import FieldError, forbidden, invalid
 from linli.runtime import Runtime
 from meals import categories, service
 from meals.schemas import CategoryBody, CategoryChange, CategoryPage, CategoryRead
@@ -157,8 +157,6 @@ class MealCategoryController(Controller):
         rt: NamedDependency[Runtime],
         county_id: OptionalId = None,
     ) -> CategoryRead:
-        if len(code) > 30:
-            raise not_found("助餐类别 Category", "category_not_found")
         with rt.tx() as session:
             county, staff_id = _county_kept_by(session, principal, county_id)
             changed = categories.change(
