@@ -284,3 +284,27 @@ def test_a_monthly_cap_is_reached_in_the_second_half_and_resets_on_the_first(two
     assert (july["outcome"], july["meal"]["subsidy"]) == ("meal_served", 500)
     listed = two.call("admin_a", "GET", "/api/v1/funding-agreements").json()["items"]
     assert [a["month_cap"] for a in listed] == [3]
+
+
+def test_whole_years_count_the_birthday_and_a_diner_may_be_in_several_bands():
+    from datetime import date
+
+    from meals.categories import Category, Rules, age_on
+
+    rules = Rules(
+        "/1/",
+        (
+            Category("age_60_69", "60-69岁", 60, 69),
+            Category("age_65_plus", "65岁以上", 65, None),
+            Category("age_70_79", "70-79岁", 70, 79),
+            Category("age_75_plus", "75岁以上", 75, None),
+            Category("tekun", "特困"),
+        ),
+    )
+    born = date(1951, 12, 7)
+    assert age_on(born, date(2026, 12, 6)) == 74 and age_on(born, date(2026, 12, 7)) == 75
+    assert rules.bands_on(born, date(2026, 12, 6)) == {"age_65_plus", "age_70_79"}
+    assert rules.bands_on(born, date(2026, 12, 7)) == {"age_65_plus", "age_70_79", "age_75_plus"}
+    leap = date(1956, 2, 29)  # a year older on 1 March in other years
+    assert age_on(leap, date(2026, 2, 28)) == 69 and age_on(leap, date(2026, 3, 1)) == 70
+    assert rules.offered(automatic=False) == {"tekun": "特困"}
