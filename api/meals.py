@@ -217,6 +217,7 @@ class MealController(Controller):
                 categories=tuple(data.categories),
                 delivery=data.delivery,
                 address=data.address,
+                residence=data.residence,
             ),
             created_by=staff_id,
             now=rt.clock.now(),

@@ -27,6 +27,12 @@ def covers(paths: Iterable[str], path: str) -> bool:
     return any(path.startswith(p) for p in paths)
 
 
+def county_of(path: str) -> str:
+    """The path of the county base at the top of the tree `path` is in (`/1/4/17/` → `/1/`): what
+    a county keeps for itself (its subsidy categories) is keyed by it."""
+    return "/" + path.strip("/").split("/")[0] + "/"
+
+
 def require(paths: Iterable[str], path: str, detail: str) -> None:
     """403 `outside_your_scope` with `detail` (Chinese first) unless `paths` cover `path`."""
     if not covers(paths, path):

@@ -14,9 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from linli.errors import conflict, not_found
-from meals import repository, repository_counter
+from meals import categories, repository, repository_counter
 from meals.models import Diner, Meal, MealPoint, MealSlot
-from meals.service import categories_on
 from meals.subsidy import Funding, matching_tier, split, tier_label
 from orgs import service as orgs_service
 
@@ -114,10 +113,12 @@ def serve(
     slot: MealSlot | None = None,
     delivered_by: int | None = None,
     diner: Diner | None = None,
+    path: str | None = None,
 ) -> dict:
     """Judge one diner-card scan at a meal point's counter (or at the door, for a delivery run's
     `slot`). Returns the scan's answer: `meal_served`, `duplicate`, or `rejected` with a reason
-    (`already_served` carries the first meal). `diner`: the diner's row, locked already."""
+    (`already_served` carries the first meal). `diner`: the diner's row, locked already; `path`:
+    the point's organization's (it decides the county's categories), read if not given."""
     if diner is None:
         diner = repository_counter.lock_diner(session, diner_id)
     if diner is None:
@@ -161,15 +162,22 @@ def serve(
     if served_today >= point.daily_capacity:
         return {"outcome": "rejected", "reason": "capacity_full", "diner": who}
     fundings = _fundings(session, point.id, diner.id, day)
-    categories = categories_on(diner, day)
+    county = categories.rules(session, path) if path is not None else categories.at_point(session, point)
+    diner_categories = county.of(diner, day)
     parts, problem, exhausted = split(
-        slot.price, categories, slot.slot, diner.home_point_id == point.id, [f for f, _ in fundings]
+        slot.price,
+        diner_categories,
+        slot.slot,
+        diner.home_point_id == point.id,
+        [f for f, _ in fundings],
+        diner.residence,
     )
     if problem is not None:
         return {"outcome": "rejected", "reason": problem, "diner": who, "price": slot.price}
     names = {f.id: name for f, name in fundings}
     tiers = {  # which tier of each funder's schedule paid: reports break subsidies down by it
-        f.id: tier_label(matching_tier(f.schedule, categories, slot.slot)) for f, _ in fundings
+        f.id: tier_label(matching_tier(f.schedule, diner_categories, slot.slot, diner.residence))
+        for f, _ in fundings
     }
     meal = _record(
         session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id, tiers, delivered_by
@@ -191,22 +199,29 @@ def to_pay(session: Session, diner: Diner, point: MealPoint, slot: MealSlot, day
     fundings = _fundings(session, point.id, diner.id, day)
     parts, _, _ = split(
         slot.price,
-        categories_on(diner, day),
+        categories.at_point(session, point).of(diner, day),
         slot.slot,
         diner.home_point_id == point.id,
         [f for f, _ in fundings],
+        diner.residence,
     )
     return slot.price - sum(amount for _, amount in parts)
 
 
 def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:
     """The agreements paying at this point on this day, with this diner's subsidized meals under
-    each this week (Monday to Sunday). Not locked: budgets are taken at the very end (`_record`),
-    so the agreement rows every meal of a county touches stay locked only for a moment."""
+    each this week (Monday to Sunday) and this month (calendar, local days). Not locked: budgets
+    are taken at the very end (`_record`), so the agreement rows every meal of a county touches
+    stay locked only for a moment."""
     monday = day - timedelta(days=day.weekday())
-    rows = repository_counter.fundings(session, point_id, diner_id, day, monday, monday + timedelta(days=6))
-    week = {a.id: n for a, n in rows}
-    agreements = [a for a, _ in rows]
+    first = day.replace(day=1)
+    last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+    rows = repository_counter.fundings(
+        session, point_id, diner_id, day, monday, monday + timedelta(days=6), first, last
+    )
+    week = {a.id: n for a, n, _ in rows}
+    month = {a.id: n for a, _, n in rows}
+    agreements = [a for a, _, _ in rows]
     return [
         (
             Funding(
@@ -217,6 +232,8 @@ def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list
                 week_cap=a.week_cap,
                 used_this_week=week.get(a.id, 0),
                 home_point_only=a.home_point_only,
+                month_cap=a.month_cap,
+                used_this_month=month.get(a.id, 0),
             ),
             a.name,
         )

@@ -2,11 +2,12 @@
 
 An offline tablet cannot ask the server what a diner pays, yet the coordinator must collect it. So
 while online the tablet fetches its point's rules: the slots with their windows and prices, the
-agreements paying there in stack order (schedule, weekly cap, home point only, budget left), and
-per diner of the point only what the schedules decide by: the card's version, the categories some
-tier names (no name, birth date, phone, ID or address: the counter sees a name when it scans), the
-subsidized meals under each capped agreement this week, the slots already served a subsidized
-meal today and whether meals are paused today. The
+agreements paying there in stack order (schedule, weekly and monthly caps, home point only,
+budget left), and per diner of the point only what the schedules decide by: the card's version,
+the categories some tier names, the registered residence (户籍), the subsidized meals under each
+capped agreement this week and this month, the slots already served a subsidized meal today and
+whether meals are paused today (no name, birth date, phone, ID or address: the counter sees a
+name when it scans). The
 tablet applies `subsidy.split` (ported to `api/static/counter_offline.js`) and shows the figure as
 provisional (暂估); the upload is judged by the server, whose amounts are the ones that count.
 """
@@ -17,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from meals import repository_cash, service
+from meals import categories, repository_cash, service
 from meals.models import MealPoint
 
 
@@ -28,6 +29,16 @@ def rules(session: Session, point: MealPoint, day: date, now: datetime) -> dict:
     monday = day - timedelta(days=day.weekday())
     capped = [a.id for a in agreements if a.week_cap is not None]
     week = repository_cash.week_counts(session, point.id, capped, monday, monday + timedelta(days=6))
+    month_capped = [a.id for a in agreements if a.month_cap is not None]
+    first = day.replace(day=1)
+    month = repository_cash.week_counts(
+        session,
+        point.id,
+        month_capped,
+        first,
+        (first + timedelta(days=31)).replace(day=1) - timedelta(days=1),
+    )
+    county = categories.at_point(session, point)
     served = repository_cash.served_today(session, point.id, day)
     diners = []
     for d in repository_cash.home_diners(session, point.id):
@@ -38,8 +49,10 @@ def rules(session: Session, point: MealPoint, day: date, now: datetime) -> dict:
             {
                 "id": d.id,
                 "card_version": d.card_version,
-                "categories": sorted(service.categories_on(d, day) & named),
+                "categories": sorted(county.of(d, day) & named),
+                "residence": d.residence,
                 "week_used": {str(a): week[(d.id, a)] for a in capped if (d.id, a) in week},
+                "month_used": {str(a): month[(d.id, a)] for a in month_capped if (d.id, a) in month},
                 "paused": paused,
                 "served_today": served.get(d.id, []),
             }
@@ -58,6 +71,7 @@ def rules(session: Session, point: MealPoint, day: date, now: datetime) -> dict:
                 "stack_order": a.stack_order,
                 "schedule": a.schedule,
                 "week_cap": a.week_cap,
+                "month_cap": a.month_cap,
                 "home_point_only": a.home_point_only,
                 "budget_left": a.budget_cap - a.budget_used,
             }

@@ -29,8 +29,11 @@ SLOT_PRICE = (0, 100_000)  # fen
 STACK_ORDER = (0, 100)  # which funder pays first
 BUDGET_CAP = (1, 10**11)  # fen
 WEEK_CAP = (1, 21)  # subsidized meals a week
+MONTH_CAP = (1, 93)  # subsidized meals a calendar month
 FUNDER_KINDS = ("government", "enterprise", "charity")
-# The categories cities use (configurable: rows of meal_categories). Age bands follow the birth date.
+# The categories cities use: every county's defaults (rows of meal_categories with scope ''; a
+# county adds its own and renames or retires these for itself: meals/categories.py). Age bands
+# follow the birth date: whole years on the day of the meal, from AGE_BANDS (min, max or None).
 CATEGORIES = {
     "age_60_69": "60-69岁",
     "age_70_79": "70-79岁",
@@ -45,13 +48,35 @@ CATEGORIES = {
     "family_planning": "计生特殊家庭",
     "entitled": "优抚对象",
 }
+AGE_BANDS = {"age_60_69": (60, 69), "age_70_79": (70, 79), "age_80_89": (80, 89), "age_90_plus": (90, None)}
+AGE_RANGE = (0, 150)  # whole years, for an age band's bounds
+CATEGORY_CODE = r"^[a-z][a-z0-9_]{1,29}$"
+# a diner's registered residence (户籍), which a schedule's tier may require ("residence": "local")
+RESIDENCES = {"local": "本地户籍", "other": "非本地户籍"}
 
 
 class MealCategory(Base):
-    __tablename__ = "meal_categories"
+    """A subsidy category (助餐类别). `scope` '' is the defaults every county has; a county base's
+    path (`/1/`) is that county's own row: a category of its own, or a default renamed or retired
+    there (the same code). An age band has `min_age` (and `max_age`, none for "and over")."""
 
+    __tablename__ = "meal_categories"
+    __table_args__ = (
+        CheckConstraint(
+            "(min_age IS NULL AND max_age IS NULL) OR (min_age >= 0 AND (max_age IS NULL OR max_age >= min_age))",
+            name="ages",
+        ),
+    )
+
+    scope: Mapped[str] = mapped_column(String(400), primary_key=True, server_default=text("''"))
     code: Mapped[str] = mapped_column(String(30), primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
+    min_age: Mapped[int | None] = mapped_column(Integer)  # an age band: whole years on the day
+    max_age: Mapped[int | None] = mapped_column(Integer)  # inclusive; none: and over
+    # no longer offered for new diners and schedules; what names it already keeps working
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MealPoint(Base):
@@ -96,6 +121,7 @@ class Diner(Base):
     __table_args__ = (
         CheckConstraint("consent_by IN ('self', 'guardian')", name="consent_by"),
         CheckConstraint("sex IN ('male', 'female')", name="sex"),
+        CheckConstraint("residence IN ('local', 'other')", name="residence"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -114,6 +140,7 @@ class Diner(Base):
     dietary_notes: Mapped[str] = mapped_column(String(200))
     allergies: Mapped[str] = mapped_column(String(200))
     categories: Mapped[list] = mapped_column(JSON)  # assigned codes; age bands come from birth_date
+    residence: Mapped[str | None] = mapped_column(String(5))  # RESIDENCES; null: not recorded (older rows)
     home_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"), index=True)
     delivery: Mapped[bool] = mapped_column(Boolean, default=False)  # meals brought home
     address: Mapped[str | None] = mapped_column(String(200))  # for delivery: shown to the run's volunteer
@@ -146,6 +173,7 @@ class FundingAgreement(Base):
     budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
     schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
     week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
+    month_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per calendar month
     home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)
     # who made it and when: with a partner, who linked that partner to these meal points (its
     # reports then cover them), shown to the partner (GET /api/v1/funding-agreements)

@@ -60,10 +60,17 @@ def serves_slot(session: Session, point_id: int, slot: str) -> bool:
     )
 
 
-def category_names(session: Session) -> dict[str, str]:
-    return dict(
-        session.execute(select(MealCategory.code, MealCategory.name).order_by(MealCategory.code)).all()
+def category_rows(session: Session, scopes: list[str]) -> list[MealCategory]:
+    """The rows of `meal_categories` of these scopes ('' the defaults, a county's path its own)."""
+    return list(
+        session.scalars(
+            select(MealCategory).where(MealCategory.scope.in_(scopes)).order_by(MealCategory.code)
+        )
     )
+
+
+def category_row(session: Session, scope: str, code: str) -> MealCategory | None:
+    return session.get(MealCategory, (scope, code))
 
 
 # Funding agreements

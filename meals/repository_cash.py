@@ -38,8 +38,9 @@ def home_diners(session: Session, point_id: int) -> list[Diner]:
 def week_counts(
     session: Session, point_id: int, agreement_ids: list[int], monday: date, sunday: date
 ) -> dict[tuple[int, int], int]:
-    """{(diner, agreement): subsidized meals this week} for the point's own diners, as the counter
-    counts them towards a weekly cap (served or held, not reversed)."""
+    """{(diner, agreement): subsidized meals from `monday` to `sunday`} for the point's own diners,
+    as the counter counts them towards a weekly (or, given a month's first and last day, monthly)
+    cap: served or held, not reversed."""
     if not agreement_ids:
         return {}
     rows = session.execute(

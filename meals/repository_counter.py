@@ -71,9 +71,13 @@ _FIRST_LOOK = select(  # one round trip: what decides a first scan, besides the 
     .exists(),
 )
 _MONDAY, _SUNDAY = bindparam("monday", type_=Date), bindparam("sunday", type_=Date)
-_FUNDINGS = (  # the agreements paying at a point on a day, and this diner's subsidized meals under each this week
-    select(
-        FundingAgreement,
+_FIRST, _LAST = bindparam("first", type_=Date), bindparam("last", type_=Date)
+
+
+def _subsidized_between(start, end):
+    """This diner's subsidized meals under the agreement of the row, from `start` to `end`: live
+    (served or held) and not reversed."""
+    return (
         select(func.count())
         .select_from(MealSubsidy)
         .join(Meal, Meal.id == MealSubsidy.meal_id)
@@ -82,11 +86,16 @@ _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's sub
             Meal.diner_id == bindparam("diner"),
             Meal.status.in_(LIVE),
             ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
-            Meal.service_day >= _MONDAY,
-            Meal.service_day <= _SUNDAY,
+            Meal.service_day >= start,
+            Meal.service_day <= end,
         )
-        .scalar_subquery(),
+        .scalar_subquery()
     )
+
+
+_FUNDINGS = (  # the agreements paying at a point on a day, and this diner's subsidized meals under
+    # each this week and this month (the same statement: no round trip more per scan)
+    select(FundingAgreement, _subsidized_between(_MONDAY, _SUNDAY), _subsidized_between(_FIRST, _LAST))
     .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
     .where(
         AgreementPoint.meal_point_id == bindparam("point"),
@@ -133,9 +142,18 @@ def first_look(session: Session, diner_id: int, day: date, slot: str, point_id: 
     ).one()
 
 
-def fundings(session: Session, point_id: int, diner_id: int, day: date, monday: date, sunday: date) -> list:
+def fundings(
+    session: Session,
+    point_id: int,
+    diner_id: int,
+    day: date,
+    monday: date,
+    sunday: date,
+    first: date | None = None,
+    last: date | None = None,
+) -> list:
     """The agreements paying at a point on a day, each with this diner's subsidized meals under it
-    from `monday` to `sunday`."""
+    from `monday` to `sunday` and from `first` to `last` (the month; `day`'s alone if not given)."""
     return session.execute(
         _FUNDINGS,
         {
@@ -144,6 +162,8 @@ def fundings(session: Session, point_id: int, diner_id: int, day: date, monday: 
             "day": day,
             "monday": monday,
             "sunday": sunday,
+            "first": first or day,
+            "last": last or day,
         },
     ).all()
 

@@ -11,10 +11,14 @@ import msgspec
 from linli.bounds import RowId, by_service
 from linli.pii import mask_phone
 from meals.models import (
+    AGE_RANGE,
     BUDGET_CAP,
+    CATEGORY_CODE,
     DAILY_CAPACITY,
     FUNDER_KINDS,
     MODES,
+    MONTH_CAP,
+    RESIDENCES,
     SLOT_PRICE,
     SLOTS,
     STACK_ORDER,
@@ -68,6 +72,8 @@ class DinerBody(msgspec.Struct):
     categories: list[str] = []
     delivery: bool = False
     address: str | None = None  # where meals are brought: required for delivery
+    # registered residence (户籍): local 本地户籍, other 非本地户籍; a tier may require it
+    residence: Annotated[str, by_service(choices=tuple(RESIDENCES))] | None = None
 
 
 class DinerRead(msgspec.Struct):
@@ -87,6 +93,8 @@ class DinerRead(msgspec.Struct):
     address: str | None
     paused_from: date | None
     paused_until: date | None
+    residence: Literal["local", "other"] | None = None  # 户籍: null if not recorded
+    residence_name: str | None = None  # 本地户籍 or 非本地户籍
 
     @classmethod
     def of(cls, d: Diner) -> DinerRead:
@@ -107,6 +115,8 @@ class DinerRead(msgspec.Struct):
             address=d.address,
             paused_from=d.paused_from,
             paused_until=d.paused_until,
+            residence=d.residence,
+            residence_name=RESIDENCES.get(d.residence) if d.residence else None,
         )
 
 
@@ -119,6 +129,25 @@ class CategoryRead(msgspec.Struct):
     code: str  # as in a diner's `categories` and an agreement's tiers
     name: str  # Chinese
     automatic: bool  # an age band: follows the birth date, never assigned by hand
+    min_age: int | None = None  # an age band's bounds, whole years on the day of the meal
+    max_age: int | None = None  # inclusive; null: and over
+    retired: bool = False  # offered no more; what names it already keeps working
+    own: bool = False  # the county's own (a category of its own, or a default changed there)
+
+
+class CategoryBody(msgspec.Struct):
+    code: Annotated[str, by_service(pattern=CATEGORY_CODE)]
+    name: str  # Chinese, 1 to 50 characters
+    min_age: Annotated[int, by_service(between=AGE_RANGE)] | None = None  # an age band: from
+    max_age: Annotated[int, by_service(between=AGE_RANGE)] | None = None  # to (inclusive); none: and over
+
+
+class CategoryChange(msgspec.Struct):
+    name: str | None = None
+    # an age band's new bounds: min_age given sets both (max_age null: and over)
+    min_age: Annotated[int, by_service(between=AGE_RANGE)] | None = None
+    max_age: Annotated[int, by_service(between=AGE_RANGE)] | None = None
+    retired: bool | None = None  # true: offered no more; false: offered again
 
 
 class CategoryPage(msgspec.Struct):
@@ -143,6 +172,7 @@ class AgreementBody(msgspec.Struct):
     partner_id: RowId | None = None
     week_cap: Annotated[int, by_service(between=WEEK_CAP)] | None = None
     home_point_only: bool = False
+    month_cap: Annotated[int, by_service(between=MONTH_CAP)] | None = None  # a calendar month
 
 
 class AgreementRead(msgspec.Struct):
@@ -158,6 +188,7 @@ class AgreementRead(msgspec.Struct):
     week_cap: int | None
     home_point_only: bool
     partner_id: int | None = None  # the partner enterprise whose money it is
+    month_cap: int | None = None  # subsidized meals per diner per calendar month
 
 
 class AgreementListed(AgreementRead):

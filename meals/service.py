@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 from linli import pii, scope
 from linli.errors import FieldError, conflict, forbidden, invalid, not_found
 from linli.signing import Signer
-from meals import repository
+from meals import categories, repository
 from meals.models import (
     BUDGET_CAP,
-    CATEGORIES,
     DAILY_CAPACITY,
     FUNDER_KINDS,
+    MONTH_CAP,
+    RESIDENCES,
     SLOT_PRICE,
     SLOTS,
     STACK_ORDER,
@@ -166,16 +167,6 @@ def slots_of(session: Session, point_id: int) -> list[MealSlot]:
     return repository.slots_of(session, point_id)
 
 
-def categories(session: Session) -> dict[str, str]:
-    """The subsidy categories (code → Chinese name), by code: rows of `meal_categories`."""
-    return repository.category_names(session) or dict(sorted(CATEGORIES.items()))
-
-
-def automatic(code: str) -> bool:
-    """Age bands follow the birth date on the day of the meal: never assigned to a diner by hand."""
-    return code.startswith("age_")
-
-
 def born_per_id(errors: list[FieldError], id_number: str, typed: date | None, today: date) -> date | None:
     """The date of birth a (normalised) resident ID number carries, checked with the number (errors on
     `id_number`); a typed date must be plausible and agree with the number (errors on `birth_date`:
@@ -215,6 +206,7 @@ class DinerInput:
     categories: tuple[str, ...] = ()
     delivery: bool = False
     address: str | None = None  # required for delivery
+    residence: str | None = None  # RESIDENCES: registered residence (户籍), local or not
 
 
 def register_diner(
@@ -244,8 +236,17 @@ def register_diner(
     for field, value in (("dietary_notes", data.dietary_notes), ("allergies", data.allergies)):
         if len(value or "") > 200:
             errors.append(FieldError(field, "length", "最多200字 At most 200 characters"))
-    valid = {c: n for c, n in categories(session).items() if not automatic(c)}
-    if unknown := [c for c in data.categories if c not in valid]:
+    if data.residence is not None and data.residence not in RESIDENCES:
+        errors.append(
+            FieldError(
+                "residence",
+                "invalid",
+                "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
+            )
+        )
+    home = repository.point(session, data.home_point_id)
+    valid = categories.at_point(session, home).offered(automatic=False) if home is not None else {}
+    if home is not None and (unknown := [c for c in data.categories if c not in valid]):
         errors.append(
             FieldError(
                 "categories",
@@ -276,6 +277,7 @@ def register_diner(
         dietary_notes=data.dietary_notes or "",
         allergies=data.allergies or "",
         categories=sorted(set(data.categories)),
+        residence=data.residence,
         home_point_id=data.home_point_id,
         delivery=data.delivery,
         address=data.address.strip() if data.address else None,
@@ -300,20 +302,6 @@ def get_meal(session: Session, meal_id: int) -> Meal:
     if meal is None:
         raise not_found("餐次记录 Meal", "meal_not_found")
     return meal
-
-
-def age_band(birth_date: date, day: date) -> str | None:
-    age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
-    if age >= 90:
-        return "age_90_plus"
-    if age >= 60:
-        return f"age_{age // 10 * 10}_{age // 10 * 10 + 9}"
-    return None
-
-
-def categories_on(diner: Diner, day: date) -> set[str]:
-    band = age_band(diner.birth_date, day)
-    return set(diner.categories) | ({band} if band else set())
 
 
 def pause(session: Session, diner_id: int, paused_from: date | None, paused_until: date | None) -> Diner:
@@ -354,6 +342,7 @@ class AgreementInput:
     partner_id: int | None = None
     week_cap: int | None = None
     home_point_only: bool = False
+    month_cap: int | None = None
 
 
 def require_partner_linkable(session: Session, admin_paths: list[str], partner_id: int) -> None:
@@ -370,6 +359,13 @@ def require_partner_linkable(session: Session, admin_paths: list[str], partner_i
             " The partner funds meal points outside what you administer; a county administrator links it",
             scope.OUTSIDE,
         )
+
+
+def offered_at_all(session: Session, points: list[MealPoint]) -> dict[str, str]:
+    """The categories offered (not retired) in the county of every one of these meal points: what
+    a schedule paying at all of them may name (a county's own code is refused in another's)."""
+    lists = [categories.at_point(session, p).offered() for p in points]
+    return {c: n for c, n in lists[0].items() if all(c in other for other in lists[1:])} if lists else {}
 
 
 def create_agreement(
@@ -393,6 +389,8 @@ def create_agreement(
         errors.append(FieldError("budget_cap", "out_of_range", "预算为1到10^11分 Budget in fen, 1 to 10^11"))
     if data.week_cap is not None and not WEEK_CAP[0] <= data.week_cap <= WEEK_CAP[1]:
         errors.append(FieldError("week_cap", "out_of_range", "每周上限为1到21 1 to 21 meals a week"))
+    if data.month_cap is not None and not MONTH_CAP[0] <= data.month_cap <= MONTH_CAP[1]:
+        errors.append(FieldError("month_cap", "out_of_range", "每月上限为1到93 1 to 93 meals a month"))
     if not 1 <= len(data.meal_point_ids) <= 1000:
         errors.append(FieldError("meal_point_ids", "required", "至少一个助餐点 At least one meal point"))
     if errors:
@@ -401,7 +399,7 @@ def create_agreement(
         raise not_found("合作企业 Partner", "partner_not_found")
     points = [get_point(session, i) for i in sorted(set(data.meal_point_ids))]
     prices = [(s.slot, s.price) for p in points for s in slots_of(session, p.id)]
-    check_schedule(data.schedule, prices, known=categories(session))
+    check_schedule(data.schedule, prices, known=offered_at_all(session, points))
     agreement = FundingAgreement(
         partner_id=data.partner_id,
         name=data.name.strip(),
@@ -413,6 +411,7 @@ def create_agreement(
         budget_used=0,
         schedule=data.schedule,
         week_cap=data.week_cap,
+        month_cap=data.month_cap,
         home_point_only=data.home_point_only,
         created_by=created_by,
         created_at=now,

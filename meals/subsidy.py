@@ -7,6 +7,10 @@ applies:
     {"categories": ["*"], "slots": ["lunch"], "percent": 25, "cap": 300}   a quarter, at most 3 yuan
     optional: "min_self_pay": 100  (the diner pays at least 1 yuan)
               "min_price": 501     (only when the meal costs at least that)
+              "residence": "local" (only diners of that registered residence, 户籍: local or other)
+
+An agreement's weekly cap (Monday to Sunday) and monthly cap (the calendar month) count the
+diner's subsidized meals under it; the first one reached refuses its subsidy.
 
 Agreements stack in `stack_order`: each pays from what the earlier ones left, never below the
 diner's minimum payment (the highest any applied tier sets). An agreement whose budget is used up
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from linli.errors import FieldError, invalid
 
 SLOT_NAMES = ("breakfast", "lunch", "dinner")
+RESIDENCE_VALUES = ("local", "other")  # meals.models.RESIDENCES
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class Funding:
     week_cap: int | None = None
     used_this_week: int = 0  # subsidized meals this diner had under it, Monday to now
     home_point_only: bool = False
+    month_cap: int | None = None
+    used_this_month: int = 0  # subsidized meals this diner had under it, the 1st of the month to now
 
 
 def unknown_categories(
@@ -70,6 +77,7 @@ def check_schedule(
             "cap",
             "min_self_pay",
             "min_price",
+            "residence",
         }:
             errors.append(FieldError(name, "invalid", "未知的字段 Unknown fields"))
             continue
@@ -95,6 +103,14 @@ def check_schedule(
                     f"{name}.slots",
                     "invalid",
                     "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
+                )
+            )
+        if "residence" in tier and tier["residence"] not in RESIDENCE_VALUES:
+            errors.append(
+                FieldError(
+                    f"{name}.residence",
+                    "invalid",
+                    "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
                 )
             )
         if ("amount" in tier) == ("percent" in tier):
@@ -132,9 +148,17 @@ def check_schedule(
         raise invalid(errors)
 
 
-def matching_tier(schedule: list, categories: set[str], slot: str) -> dict | None:
+def matching_tier(
+    schedule: list, categories: set[str], slot: str, residence: str | None = None
+) -> dict | None:
+    """The first tier for this slot naming one of these categories (or "*") whose residence
+    condition, if it has one, the diner's `residence` meets (an unrecorded one meets none)."""
     for tier in schedule:
-        if slot in tier["slots"] and ("*" in tier["categories"] or categories & set(tier["categories"])):
+        if (
+            slot in tier["slots"]
+            and ("*" in tier["categories"] or categories & set(tier["categories"]))
+            and tier.get("residence", residence) == residence
+        ):
             return tier
     return None
 
@@ -145,10 +169,16 @@ def tier_label(tier: dict | None) -> str:
 
 
 def split(
-    price: int, categories: set[str], slot: str, at_home_point: bool, fundings: list[Funding]
+    price: int,
+    categories: set[str],
+    slot: str,
+    at_home_point: bool,
+    fundings: list[Funding],
+    residence: str | None = None,
 ) -> tuple[list[tuple[int, int]], str | None, list[int]]:
     """[(agreement id, fen), ...] in stack order; why there is no subsidy when there is none
-    (`not_eligible`, `other_meal_point`, `weekly_limit_reached`, `budget_exhausted`); and the
+    (`not_eligible`, `other_meal_point`, `weekly_limit_reached`, `monthly_limit_reached`,
+    `budget_exhausted`); and the
     agreements that would have paid but whose budget is used up (the answer names them: the diner
     pays their part, and nobody is left to guess why)."""
     parts: list[tuple[int, int]] = []
@@ -157,7 +187,7 @@ def split(
     problem = None
     exhausted: list[int] = []
     for f in sorted(fundings, key=lambda f: (f.stack_order, f.id)):
-        tier = matching_tier(f.schedule, categories, slot)
+        tier = matching_tier(f.schedule, categories, slot, residence)
         if tier is None:
             continue
         if f.home_point_only and not at_home_point:
@@ -165,6 +195,9 @@ def split(
             continue
         if f.week_cap is not None and f.used_this_week >= f.week_cap:
             problem = problem or "weekly_limit_reached"
+            continue
+        if f.month_cap is not None and f.used_this_month >= f.month_cap:
+            problem = problem or "monthly_limit_reached"
             continue
         if price < tier.get("min_price", 0):
             continue

@@ -28,6 +28,7 @@ MESSAGES = {
     "not_eligible": "不符合补贴条件，可按原价供餐 No subsidy applies; a full-price meal can be recorded",
     "other_meal_point": "不是本助餐点的长者 Registered at another meal point",
     "weekly_limit_reached": "本周补贴次数已用完 This week's subsidized meals are used up",
+    "monthly_limit_reached": "本月补贴次数已用完 This month's subsidized meals are used up",
     "budget_exhausted": "补贴预算已用完 The subsidy budget is used up",
     "delivered": "已送达 Delivered",
     "not_on_run": "不在您认领的送餐路线上 Not on a delivery run you have taken",

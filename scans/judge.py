@@ -159,6 +159,7 @@ def serve_diner(session, device, code, item, rec, at, offline, settings) -> dict
         device_label=device.label,
         scan_id=item.scan_id,
         offline=offline,
+        path=path,
     )
     rec["flagged"] = rec["flagged"] or result.pop("flagged", False)  # offline: served twice, held for review
     if result["outcome"] == "rejected":

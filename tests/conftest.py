@@ -21,6 +21,7 @@ from api.app import create_app
 from api.observability import register_queue_collector
 from linli.runtime import Runtime
 from linli.settings import Settings, parse_secret_keys
+from meals import categories
 from migrations import driver as migrate
 from migrations.models import import_models
 from tests.fixtures.database import for_worker, truncate
@@ -124,6 +125,7 @@ def session_rt(settings) -> Runtime:
 @pytest.fixture
 def rt(session_rt) -> Runtime:
     truncate(session_rt)
+    categories.forget()  # the counties' cached categories: the ids (and paths) start again
     session_rt.redis.flushdb()
     context.set_runtime(session_rt)
     yield session_rt

@@ -17,7 +17,7 @@
     open("filings");
   }
 
-  const loaders = { filings, activities, points, agreements, diners, rules, rounds, integrity };
+  const loaders = { filings, activities, points, agreements, diners, categories, rules, rounds, integrity };
   let mealPoints = null;
   let hubs = null;
   let rule = null;  // the hub's current rules: a new version changes only what the form holds
@@ -146,8 +146,67 @@
 
   async function diners() {
     const list = await loadPoints();
-    const select = L.$("#diner-point");
-    if (!select.options.length) for (const p of list) select.append(L.el("option", { value: p.id }, p.name));
+    for (const select of [L.$("#diner-point"), L.$("#diner-home")]) {
+      if (!select.options.length) for (const p of list) select.append(L.el("option", { value: p.id }, p.name));
+    }
+    await dinerCategories();
+  }
+  // the new diner's choices: the categories of the home point's county, from the API (age bands
+  // are not chosen: they follow the ID number's birth date on the day of each meal)
+  async function dinerCategories() {
+    const point = L.$("#diner-home").value;
+    if (!point) return;
+    const items = (await L.api(FACE, `/api/v1/meal-categories?meal_point_id=${point}`)).items.filter((c) => !c.retired);
+    L.$("#diner-categories").replaceChildren(...items.filter((c) => !c.automatic).map((c) =>
+      L.el("label", { class: "choice" }, L.el("input", { type: "checkbox", name: "categories", value: c.code }), ` ${c.name}`)));
+    const bands = items.filter((c) => c.automatic).map(bandText);
+    L.$("#diner-bands").textContent = bands.length ? `${t.age_bands}：${bands.join("、")}` : "";
+  }
+  const bandText = (c) => (c.max_age == null ? `${c.min_age}${t.years_over}` : `${c.min_age}–${c.max_age}${t.years}`);
+  async function registerDiner() {
+    const form = L.$("#diner-new");
+    const f = new FormData(form);
+    const text = (k) => String(f.get(k) || "").trim();
+    const body = {
+      home_point_id: Number(f.get("home_point_id")), name: text("name"), id_number: text("id_number"),
+      community: text("community"), phone: text("phone") || null, residence: f.get("residence") || null,
+      categories: f.getAll("categories"), dietary_notes: text("dietary_notes"), allergies: text("allergies"),
+      consent: f.get("consent") === "on",
+    };
+    const d = await L.api(FACE, "/api/v1/diners", { method: "POST", body });
+    L.say(note, `${t.registered}：${d.name}${d.residence_name ? " · " + d.residence_name : ""}`);
+    form.reset();
+    await dinerCategories();
+  }
+
+  // --- the county's subsidy categories (county administrators change them) ----------------------
+  async function categories() {
+    const items = (await L.api(FACE, "/api/v1/meal-categories")).items;
+    L.$("#categories").replaceChildren(table(["", "", "", "", ""], items.map((c) => [
+      L.el("strong", {}, c.name), L.el("code", {}, c.code),
+      c.automatic ? bandText(c) : "",
+      c.retired ? t.category_status.retired : c.own ? t.category_status.own : t.category_status.default,
+      L.el("span", { class: "actions" },
+        L.el("button", { type: "button", class: "secondary", onclick: () => changeCategory(c, { retired: !c.retired }) }, c.retired ? t.unretire : t.retire), " ",
+        L.el("button", { type: "button", class: "secondary", onclick: () => { const name = window.prompt(t.new_name, c.name); if (name) changeCategory(c, { name }); } }, t.rename)),
+    ])));
+  }
+  async function changeCategory(c, body) {
+    try {
+      await L.api(FACE, `/api/v1/meal-categories/${encodeURIComponent(c.code)}`, { method: "PATCH", body });
+      L.say(note, t.saved);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    categories().catch((err) => L.say(note, L.problemText(err), "bad"));
+  }
+  async function addCategory() {
+    const f = Object.fromEntries(new FormData(L.$("#category-form")));
+    const age = (v) => (v === "" || v == null ? null : Number(v));
+    await L.api(FACE, "/api/v1/meal-categories", {
+      method: "POST", body: { code: f.code.trim(), name: f.name.trim(), min_age: age(f.min_age), max_age: age(f.max_age) },
+    });
+    L.say(note, t.category_added);
+    L.$("#category-form").reset();
+    await categories();
   }
   async function findDiners() {
     const f = new FormData(L.$("#diner-form"));
@@ -276,6 +335,9 @@
   }
 
   L.$("#diner-form").addEventListener("submit", (ev) => { ev.preventDefault(); findDiners().catch((err) => L.say(note, L.problemText(err), "bad")); });
+  L.$("#diner-home").addEventListener("change", () => dinerCategories().catch((err) => L.say(note, L.problemText(err), "bad")));
+  L.$("#diner-new").addEventListener("submit", (ev) => { ev.preventDefault(); registerDiner().catch((err) => L.say(note, L.problemText(err), "bad")); });
+  L.$("#category-form").addEventListener("submit", (ev) => { ev.preventDefault(); addCategory().catch((err) => L.say(note, L.problemText(err), "bad")); });
   L.$("#rule-hub").addEventListener("change", () => rules());
   L.$("#round-hub").addEventListener("change", () => rounds());
   L.$("#rule-form").addEventListener("submit", async (ev) => {

@@ -94,7 +94,7 @@
 
   // --- after a refusal: the coordinator's choice -------------------------------------------------
   // refusals a meal at full price answers (another meal point's diner is served at home instead)
-  const FULL_PRICE = new Set(["already_served", "not_eligible", "weekly_limit_reached", "budget_exhausted"]);
+  const FULL_PRICE = new Set(["already_served", "not_eligible", "weekly_limit_reached", "monthly_limit_reached", "budget_exhausted"]);
 
   function button(text, cls, act) {
     return L.el("button", {

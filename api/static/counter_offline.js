@@ -41,19 +41,21 @@ const CounterOffline = (() => {
   }
 
   // --- meals/subsidy.py, in JavaScript --------------------------------------------------------------
-  function matchingTier(schedule, categories, slot) {
-    return schedule.find((t) => t.slots.includes(slot) && (t.categories.includes("*") || t.categories.some((c) => categories.has(c)))) || null;
+  function matchingTier(schedule, categories, slot, residence) {
+    return schedule.find((t) => t.slots.includes(slot) && (t.categories.includes("*") || t.categories.some((c) => categories.has(c)))
+      && (!("residence" in t) || t.residence === residence)) || null;
   }
-  function split(price, categories, slot, atHomePoint, fundings) {
+  function split(price, categories, slot, atHomePoint, fundings, residence = null) {
     const parts = [];
     const exhausted = [];
     let left = price, floor = 0, problem = null;
     const ordered = [...fundings].sort((a, b) => a.stack_order - b.stack_order || a.id - b.id);
     for (const f of ordered) {
-      const tier = matchingTier(f.schedule, categories, slot);
+      const tier = matchingTier(f.schedule, categories, slot, residence);
       if (!tier) continue;
       if (f.home_point_only && !atHomePoint) { problem = problem || "other_meal_point"; continue; }
       if (f.week_cap !== null && f.week_cap !== undefined && f.used_this_week >= f.week_cap) { problem = problem || "weekly_limit_reached"; continue; }
+      if (f.month_cap !== null && f.month_cap !== undefined && f.used_this_month >= f.month_cap) { problem = problem || "monthly_limit_reached"; continue; }
       if (price < (tier.min_price || 0)) continue;
       const base = "amount" in tier ? tier.amount : Math.min(Math.floor(price * tier.percent / 100), "cap" in tier ? tier.cap : price);
       const withFloor = Math.max(floor, tier.min_self_pay || 0);
@@ -96,12 +98,14 @@ const CounterOffline = (() => {
     if (diner && diner.paused && at.day === rules.day) return { ...q, reason: "diner_paused", price: null };
     if (diner && at.day === rules.day && diner.served_today.includes(slot.slot)) return { ...q, reason: "already_served", subsidy: 0, paid: slot.price, split: [] };
     const sameWeek = monday(at.day) === monday(rules.day);
+    const sameMonth = at.day.slice(0, 7) === rules.day.slice(0, 7);
+    const offlineHere = (a) => earlier.filter((e) => e.diner_id === card.id && (e.split || []).some((s) => s.agreement_id === a.id)).length;
     const fundings = rules.agreements.map((a) => ({
       ...a,
-      used_this_week: (sameWeek && diner ? diner.week_used[String(a.id)] || 0 : 0)
-        + earlier.filter((e) => e.diner_id === card.id && (e.split || []).some((s) => s.agreement_id === a.id)).length,
+      used_this_week: (sameWeek && diner ? diner.week_used[String(a.id)] || 0 : 0) + offlineHere(a),
+      used_this_month: (sameMonth && diner ? (diner.month_used || {})[String(a.id)] || 0 : 0) + offlineHere(a),
     }));
-    const [parts, problem] = split(slot.price, new Set(diner ? diner.categories : []), slot.slot, !!diner, fundings);
+    const [parts, problem] = split(slot.price, new Set(diner ? diner.categories : []), slot.slot, !!diner, fundings, diner ? diner.residence : null);
     if (problem) return { ...q, reason: problem, subsidy: 0, paid: slot.price, split: [] };
     const names = Object.fromEntries(rules.agreements.map((a) => [a.id, a.funder]));
     const subsidy = parts.reduce((n, [, amount]) => n + amount, 0);

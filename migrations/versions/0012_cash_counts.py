@@ -1,7 +1,7 @@
 """meal_cash_counts: the cash a counter counted at the end of a day against its cash sheet
 (收款对账), with who counted and when
 
-Revision ID: 0012_cash_counts
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06 22:55:00
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import linli.db
 
-revision: str = "0012_cash_counts"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

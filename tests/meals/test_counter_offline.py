@@ -72,7 +72,9 @@ def test_the_rules_hold_prices_schedules_in_stack_order_and_only_what_decides_a_
         "id",
         "card_version",
         "categories",
+        "residence",
         "week_used",
+        "month_used",
         "paused",
         "served_today",
     }
@@ -91,10 +93,12 @@ def test_the_rules_hold_prices_schedules_in_stack_order_and_only_what_decides_a_
                 a["week_cap"],
                 d["week_used"].get(str(a["id"]), 0),
                 a["home_point_only"],
+                a["month_cap"],
+                d["month_used"].get(str(a["id"]), 0),
             )
             for a in got["agreements"]
         ]
-        parts, problem, _ = split(1200, set(d["categories"]), "lunch", True, fundings)
+        parts, problem, _ = split(1200, set(d["categories"]), "lunch", True, fundings, d["residence"])
         served = canteen.scan(canteen.card(diner_id))
         assert served["outcome"] == "meal_served" and problem is None
         assert served["meal"]["paid"] == 1200 - sum(n for _, n in parts), diner_id

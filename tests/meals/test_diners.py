@@ -65,8 +65,16 @@ def test_the_categories_are_listed_with_their_chinese_names(canteen, client):
     r = client.get("/api/v1/meal-categories", headers=staff_token(client, "counter"))
     assert r.status_code == 200, r.text
     items = r.json()["items"]
-    assert {"code": "tekun", "name": "特困", "automatic": False} in items
-    assert {"code": "age_80_89", "name": "80-89岁", "automatic": True} in items
+    plain = {"min_age": None, "max_age": None, "retired": False, "own": False}
+    assert {"code": "tekun", "name": "特困", "automatic": False, **plain} in items
+    assert {
+        **plain,
+        "code": "age_80_89",
+        "name": "80-89岁",
+        "automatic": True,
+        "min_age": 80,
+        "max_age": 89,
+    } in items
     assert len(items) == 12 and r.json()["next"] is None
     assert [i["code"] for i in items] == sorted(i["code"] for i in items)
 

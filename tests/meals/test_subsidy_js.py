@@ -32,6 +32,8 @@ def tier(rng: random.Random) -> dict:
         t["min_self_pay"] = rng.randint(0, 500)
     if rng.random() < 0.2:
         t["min_price"] = rng.randint(0, 1500)
+    if rng.random() < 0.3:
+        t["residence"] = rng.choice(["local", "other"])
     return t
 
 
@@ -48,6 +50,8 @@ def cases(n: int = 400) -> list[dict]:
                 "week_cap": rng.choice([None, 1, 3]),
                 "used_this_week": rng.randint(0, 3),
                 "home_point_only": rng.random() < 0.2,
+                "month_cap": rng.choice([None, 2, 8]),
+                "used_this_month": rng.randint(0, 8),
             }
             for i in range(rng.randint(1, 3))
         ]
@@ -58,6 +62,7 @@ def cases(n: int = 400) -> list[dict]:
                 "slot": rng.choice(["breakfast", "lunch", "dinner"]),
                 "home": rng.random() < 0.7,
                 "fundings": fundings,
+                "residence": rng.choice([None, "local", "other"]),
             }
         )
     return out
@@ -73,18 +78,34 @@ def test_the_offline_quote_splits_a_price_as_the_server_does(tmp_path):
         SCRIPT.read_text()
         + "\nconst cases = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8'));\n"
         + "console.log(JSON.stringify(cases.map((c) => CounterOffline.split(c.price, new Set(c.categories),"
-        + " c.slot, c.home, c.fundings).slice(0, 2))));\n"
+        + " c.slot, c.home, c.fundings, c.residence).slice(0, 2))));\n"
     )
     (tmp_path / "cases.json").write_text(json.dumps(given))
     out = subprocess.run(
-        [node, str(runner), str(tmp_path / "cases.json")], capture_output=True, text=True, check=True, timeout=60
+        [node, str(runner), str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     got = json.loads(out.stdout)
     problems = set()
     for c, (parts, problem) in zip(given, got, strict=True):
         want_parts, want_problem, _ = split(
-            c["price"], set(c["categories"]), c["slot"], c["home"], [Funding(**f) for f in c["fundings"]]
+            c["price"],
+            set(c["categories"]),
+            c["slot"],
+            c["home"],
+            [Funding(**f) for f in c["fundings"]],
+            c["residence"],
         )
         assert ([tuple(p) for p in parts], problem) == (want_parts, want_problem), c
         problems.add(want_problem)
-    assert problems >= {None, "not_eligible", "budget_exhausted", "weekly_limit_reached", "other_meal_point"}
+    assert problems >= {
+        None,
+        "not_eligible",
+        "budget_exhausted",
+        "weekly_limit_reached",
+        "other_meal_point",
+        "monthly_limit_reached",
+    }

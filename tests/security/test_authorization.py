@@ -124,6 +124,8 @@ MATRIX = {
     ("GET", "/api/v1/meal-points"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/meal-points"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/meal-categories"): may(ADMINS, "coord_a", "coord_b"),
+    ("POST", "/api/v1/meal-categories"): may("county"),  # county administrators keep the list
+    ("PATCH", "/api/v1/meal-categories/{code:str}"): may("county"),
     ("GET", "/api/v1/diners"): may(HUB_A_STAFF),
     ("POST", "/api/v1/diners"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meals/{meal_id:int}"): may(HUB_A_STAFF, hides=True),
@@ -257,6 +259,8 @@ def bodies(ids: dict) -> dict:
             "home_point_id": ids["point_id"],
             "consent": True,
         },
+        ("POST", "/api/v1/meal-categories"): {"code": "shidu", "name": "失独家庭"},
+        ("PATCH", "/api/v1/meal-categories/{code:str}"): {"name": "矩阵"},
         ("POST", "/api/v1/meals/{meal_id:int}/reversal"): {"reason": "矩阵"},
         ("POST", "/api/v1/meals"): {"diner_id": ids["diner_id"], "meal_point_id": ids["point_id"]},
         ("POST", "/api/v1/meals/{meal_id:int}/void"): {"reason": "矩阵"},
