@@ -465,7 +465,7 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> CounterToday:
-        found = counter.point_at_station(session, station_id)
+        found = counter.point_at_station(session, station_id, local_today(rt))
         if found is None:
             raise not_found("助餐点 Meal point", "meal_point_not_found")
         point, _, slots, _ = found
