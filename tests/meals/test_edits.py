@@ -262,3 +262,39 @@ def test_only_the_hub_staff_edit_and_see_the_history(canteen, rt):
     assert refused.status_code == 403
     assert patch(canteen, point, body).status_code == 200
     assert count(canteen, AuditEntry) == 1
+
+
+def test_an_offline_meal_uploaded_after_the_new_price_began_keeps_its_day_s_price(canteen, clock):
+    cheaper = [dict(TIERED[0], amount=1000), *TIERED[1:]]
+    r = patch(
+        canteen,
+        f"/api/v1/meal-points/{canteen.point.id}",
+        {"slots": slots(1500), "effective_from": TOMORROW.isoformat(), "reason": "调价"},
+    )
+    assert r.status_code == 200
+    r = patch(
+        canteen,
+        f"/api/v1/funding-agreements/{canteen.government}",
+        {"schedule": cheaper, "effective_from": TOMORROW.isoformat(), "reason": "新政策"},
+    )
+    assert r.status_code == 200
+    clock.at = LUNCH + timedelta(hours=20)  # 07:30 the next morning: the tablet comes back online
+    r = canteen.client.post(
+        "/api/v1/scans/batch",
+        json={
+            "scans": [
+                {
+                    "payload": canteen.card(canteen.grandma),
+                    "station_id": canteen.station,
+                    "scan_id": "b6f1c1de-5a55-4f0e-9a53-2d6c0c9a0001",
+                    "scanned_at": (LUNCH + timedelta(minutes=5)).isoformat(),  # yesterday's lunch
+                }
+            ]
+        },
+        headers=staff_token(canteen.client, "counter"),
+    )
+    assert r.status_code == 200, r.text
+    with canteen.rt.tx() as s:
+        meal = s.scalar(select(Meal))
+        tier = s.scalar(select(MealSubsidy).where(MealSubsidy.agreement_id == canteen.government))
+    assert (meal.service_day, meal.price, tier.amount, tier.schedule_version_id) == (TODAY, 1200, 1100, None)
