@@ -20,6 +20,7 @@ from api.integrity import IntegrityController
 from api.meal_cash import MealCashController
 from api.meal_categories import MealCategoryController
 from api.meal_days import MealDayController
+from api.meal_setup import MealSetupController
 from api.meals import MealController
 from api.observability import register_queue_collector, request_id_middleware
 from api.openapi import describe
@@ -71,6 +72,7 @@ def create_app(runtime: Runtime) -> Litestar:
             AttendanceController,
             CardController,
             MealController,
+            MealSetupController,
             MealDayController,
             MealCashController,
             MealCategoryController,

@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
-from accounts import service as accounts_service
 from accounts.principal import Principal
 from api.deps import AUTH, MAX_ID, Cursor, Id, Limit, local_today, next_cursor, page, require_staff
 from api.problems import problems
@@ -19,14 +18,10 @@ from integrity import service as integrity
 from linli import qr, scope
 from linli.errors import FieldError, forbidden, invalid, not_found
 from linli.runtime import Runtime
-from meals import counter, counter_day, service
+from meals import counter, counter_day, edits, service
 from meals.models import Diner, Meal, MealPoint
 from meals.schemas import (
     AdjustmentRead,
-    AgreementBody,
-    AgreementListed,
-    AgreementPage,
-    AgreementRead,
     CounterToday,
     DinerBody,
     DinerPage,
@@ -36,13 +31,13 @@ from meals.schemas import (
     MealPointRead,
     MealRead,
     PauseBody,
-    SlotBody,
+    PriceVersion,
+    SlotRead,
     SlotToday,
     UnsubsidizedBody,
     VoidBody,
 )
 from orgs import service as orgs_service
-from reports.service import partner_of
 
 
 def _works_at(session, principal: Principal, point: MealPoint) -> bool:
@@ -78,7 +73,8 @@ def _meal_here(session, principal: Principal, meal_id: int) -> tuple[Meal, int]:
     return meal, staff_at(session, principal, service.get_point(session, meal.meal_point_id))
 
 
-def _point_read(session, point: MealPoint) -> MealPointRead:
+def point_read(session, point: MealPoint, today) -> MealPointRead:
+    """A meal point with its slots: today's prices, and those set for later days."""
     return MealPointRead(
         id=point.id,
         org_id=point.org_id,
@@ -86,8 +82,17 @@ def _point_read(session, point: MealPoint) -> MealPointRead:
         address=point.address,
         station_id=point.station_id,
         daily_capacity=point.daily_capacity,
-        slots=[SlotBody(s.slot, s.starts, s.ends, s.price) for s in service.slots_of(session, point.id)],
+        slots=[
+            SlotRead(s.slot, s.starts, s.ends, price, [PriceVersion(v.effective_from, v.price) for v in later])
+            for s, price, later in edits.slots_today(session, point.id, today)
+        ],
     )
+
+
+def audit(session, rt: Runtime, action: str, subject: str, org_id: int, staff_id: int, detail: dict) -> None:
+    """A set-up row made or edited, kept in the audit log: its history."""
+    path = orgs_service.get(session, org_id).path
+    integrity.audit(session, action, subject, path, staff_id, rt.clock.now(), detail)
 
 
 class MealController(Controller):
@@ -121,7 +126,8 @@ class MealController(Controller):
             slots=[service.SlotInput(s.slot, s.starts, s.ends, s.price) for s in data.slots],
             now=rt.clock.now(),
         )
-        return _point_read(session, point)
+        audit(session, rt, "meal_point.created", f"meal_point:{point.id}", point.org_id, principal.staff_user_id, {})
+        return point_read(session, point, local_today(rt))
 
     @get(
         "/meal-points",
@@ -134,6 +140,7 @@ class MealController(Controller):
         self,
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> MealPointPage:
@@ -142,44 +149,8 @@ class MealController(Controller):
         points = service.points_under(
             session, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
         )
-        items = [_point_read(session, p) for p in points]
+        items = [point_read(session, p, local_today(rt)) for p in points]
         return MealPointPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
-
-    @get(
-        "/funding-agreements",
-        operation_id="listFundingAgreements",
-        sync_to_thread=True,
-        summary="Funding agreements paying at meal points under the administrator, with budgets used;"
-        " for a partner (its users, its API keys), its own, with who linked it and when",
-        responses=problems(_403="staff_only, role_required"),
-    )
-    def list_agreements(
-        self,
-        principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
-        cursor: Cursor = None,
-        limit: Limit = 50,
-    ) -> AgreementPage:
-        before, limit = page(cursor, limit)
-        partner_id = partner_of(principal)
-        if partner_id is not None and not principal.has_role("admin"):
-            listed = service.agreements_of_partner(session, partner_id, before_id=before, limit=limit)
-        else:
-            require_staff(principal, "admin")
-            points = [p.id for p in service.points_under(session, principal.admin_paths)]
-            listed = service.agreements_at(session, points, before_id=before, limit=limit)
-        items = [
-            AgreementListed(
-                **{f: getattr(a, f) for f in AgreementRead.__struct_fields__},
-                meal_point_ids=sorted(ids),
-                linked_by=accounts_service.staff_user(session, a.created_by).display_name
-                if a.partner_id is not None and a.created_by is not None
-                else None,
-                linked_at=a.created_at if a.partner_id is not None else None,
-            )
-            for a, ids in listed
-        ]
-        return AgreementPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(
         "/diners",
@@ -199,7 +170,8 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> DinerRead:
-        staff_id = staff_at(session, principal, service.get_point(session, data.home_point_id))
+        point = service.get_point(session, data.home_point_id)
+        staff_id = staff_at(session, principal, point)
         diner = service.register_diner(
             session,
             rt.signer,
@@ -223,6 +195,7 @@ class MealController(Controller):
             now=rt.clock.now(),
             today=local_today(rt),
         )
+        audit(session, rt, "diner.created", f"diner:{diner.id}", point.org_id, staff_id, {})
         return DinerRead.of(diner)
 
     @get(
@@ -315,38 +288,6 @@ class MealController(Controller):
     ) -> DinerRead:
         diner_of(session, principal, diner_id)
         return DinerRead.of(service.reissue_card(session, diner_id))
-
-    @post(
-        "/funding-agreements",
-        operation_id="createFundingAgreement",
-        status_code=201,
-        sync_to_thread=True,
-        summary="A funder's agreement: period, budget, subsidy schedule, meal points; naming a partner"
-        " needs a scope over every meal point the partner already funds (a county's admins)",
-        responses=problems(
-            _403="staff_only, outside_your_scope", _404="meal_point_not_found, partner_not_found"
-        ),
-    )
-    def agreement(
-        self,
-        data: JSONBody[AgreementBody],
-        principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
-        rt: NamedDependency[Runtime],
-    ) -> AgreementRead:
-        staff_id = require_staff(principal, "admin")
-        for point_id in set(data.meal_point_ids):
-            point = service.get_point(session, point_id)
-            orgs_service.require_admin_of(principal.admin_paths, orgs_service.get(session, point.org_id))
-        if data.partner_id is not None:
-            service.require_partner_linkable(session, principal.admin_paths, data.partner_id)
-        a = service.create_agreement(
-            session,
-            service.AgreementInput(**{f: getattr(data, f) for f in data.__struct_fields__}),
-            rt.clock.now(),
-            created_by=staff_id,
-        )
-        return AgreementRead(**{f: getattr(a, f) for f in AgreementRead.__struct_fields__})
 
     @post(
         "/meals",
@@ -466,7 +407,7 @@ class MealController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> CounterToday:
-        found = counter.point_at_station(session, station_id)
+        found = counter.point_at_station(session, station_id, local_today(rt))
         if found is None:
             raise not_found("助餐点 Meal point", "meal_point_not_found")
         point, _, slots, _ = found

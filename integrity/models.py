@@ -70,10 +70,14 @@ class IntegritySettings(Base):
 
 
 class AuditEntry(Base):
-    """A sensitive act, kept (审计): a diner's card printed, a hold decided."""
+    """A sensitive act, kept (审计): a diner's card printed, a hold decided, a diner, meal point or
+    agreement made or edited (`detail`: why, and each changed field's before and after)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_path_at", "org_path", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_path_at", "org_path", "at"),
+        Index("ix_audit_log_subject", "subject", "id"),  # one row's history
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     action: Mapped[str] = mapped_column(String(40))  # e.g. diner_card.printed

@@ -91,6 +91,14 @@ def audit(session: Session, paths: list[str], *, after_id: int, limit: int) -> l
     )
 
 
+def history(session: Session, subject: str, *, before_id: int, limit: int) -> list[AuditEntry]:
+    """One row's entries (`subject` like "diner:7"), the latest first."""
+    query = select(AuditEntry).where(AuditEntry.subject == subject)
+    if before_id:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
 def held_flag(session: Session, subject: str) -> IntegrityFlag | None:
     return session.scalar(
         select(IntegrityFlag).where(IntegrityFlag.subject == subject, IntegrityFlag.status == "held").limit(1)

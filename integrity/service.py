@@ -197,6 +197,12 @@ def audit_log(session: Session, paths: list[str], **filters) -> list[AuditEntry]
     return repository.audit(session, paths, **filters)
 
 
+def history(session: Session, subject: str, *, before_id: int, limit: int) -> list[AuditEntry]:
+    """A row's history (a diner, a meal point, an agreement: "diner:7"), the latest first; the
+    caller has checked who may see it."""
+    return repository.history(session, subject, before_id=before_id, limit=limit)
+
+
 def settings_of(session: Session, org_id: int, *, staff_paths: list[str], station_ids) -> int:
     """The offline grace (minutes) that holds at a hub, for those who work in it."""
     org = orgs_service.get(session, org_id)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from linli.errors import conflict, not_found
 from meals import categories, repository, repository_counter
-from meals.models import Diner, Meal, MealPoint, MealSlot
+from meals.models import Diner, Meal, MealPoint
+from meals.repository_counter import SlotOnDay
 from meals.subsidy import Funding, matching_tier, split, tier_label
 from orgs import service as orgs_service
 
@@ -23,20 +24,21 @@ DUPLICATE_WINDOW = timedelta(seconds=60)
 
 
 def point_at_station(
-    session: Session, station_id: int, diner_id: int | None = None
-) -> tuple[MealPoint, str, list[MealSlot], Diner | None] | None:
-    """The meal point whose counter this station is, its organization's path and its slots; with
-    `diner_id`, the diner's row too, locked (a diner's scans are judged one at a time): one round
-    trip. None if the station is no meal point's counter."""
+    session: Session, station_id: int, day: date, diner_id: int | None = None
+) -> tuple[MealPoint, str, list[SlotOnDay], Diner | None] | None:
+    """The meal point whose counter this station is, its organization's path and its slots as they
+    stand on `day` (the prices in force that day); with `diner_id`, the diner's row too, locked (a
+    diner's scans are judged one at a time): one round trip. None if the station is no meal
+    point's counter."""
     if diner_id is not None:
-        rows = repository_counter.point_rows(session, station_id, diner_id)
+        rows = repository_counter.point_rows(session, station_id, day, diner_id)
         if rows:
             return rows[0][0], rows[0][1], [r[2] for r in rows], rows[0][3]
-    rows = repository_counter.point_rows(session, station_id)  # no such diner (or point): the point alone
+    rows = repository_counter.point_rows(session, station_id, day)  # no such diner (or point): the point alone
     return (rows[0][0], rows[0][1], [r[2] for r in rows], None) if rows else None
 
 
-def today_at(session: Session, point: MealPoint, slots: list[MealSlot], day: date) -> list[dict]:
+def today_at(session: Session, point: MealPoint, slots: list[SlotOnDay], day: date) -> list[dict]:
     """The counter's day at a glance: per slot, its hours and price, meals served and bookings."""
     served = repository_counter.served_by_slot(session, point.id, day)
     booked = repository_counter.booked_by_slot(session, point.id, day)
@@ -53,7 +55,7 @@ def today_at(session: Session, point: MealPoint, slots: list[MealSlot], day: dat
     ]
 
 
-def slot_at(slots: list[MealSlot], local: datetime) -> MealSlot | None:
+def slot_at(slots: list[SlotOnDay], local: datetime) -> SlotOnDay | None:
     hhmm = local.strftime("%H:%M")
     return next((s for s in slots if s.starts <= hhmm < s.ends), None)
 
@@ -62,7 +64,9 @@ def slot_end(session: Session, meal_id: int, tz) -> tuple[datetime, str]:
     """When a meal's slot ended (UTC), and its meal point's organization path."""
     meal = repository.meal(session, meal_id)
     point = repository.point(session, meal.meal_point_id)
-    slot = next(s for s in repository_counter.point_slots(session, point.id) if s.slot == meal.slot)
+    slot = next(
+        s for s in repository_counter.point_slots(session, point.id, meal.service_day) if s.slot == meal.slot
+    )
     hour, minute = (int(x) for x in slot.ends.split(":"))
     local = datetime.combine(meal.service_day, time(0), tz) + timedelta(hours=hour, minutes=minute)
     return local.astimezone(UTC), orgs_service.get(session, point.org_id).path
@@ -103,14 +107,14 @@ def serve(
     diner_id: int,
     card_version: int,
     point: MealPoint,
-    slots: list[MealSlot],
+    slots: list[SlotOnDay],
     at: datetime,
     tz,
     mode: str,
     device_label: str,
     scan_id: str | None,
     offline: bool,
-    slot: MealSlot | None = None,
+    slot: SlotOnDay | None = None,
     delivered_by: int | None = None,
     diner: Diner | None = None,
     path: str | None = None,
@@ -169,15 +173,16 @@ def serve(
         diner_categories,
         slot.slot,
         diner.home_point_id == point.id,
-        [f for f, _ in fundings],
+        [f for f, _, _ in fundings],
         diner.residence,
     )
     if problem is not None:
         return {"outcome": "rejected", "reason": problem, "diner": who, "price": slot.price}
-    names = {f.id: name for f, name in fundings}
-    tiers = {  # which tier of each funder's schedule paid: reports break subsidies down by it
-        f.id: tier_label(matching_tier(f.schedule, diner_categories, slot.slot, diner.residence))
-        for f, _ in fundings
+    names = {f.id: name for f, name, _ in fundings}
+    tiers = {  # which tier of each funder's schedule paid (reports break subsidies down by it), and
+        # under which version of the schedule
+        f.id: (tier_label(matching_tier(f.schedule, diner_categories, slot.slot, diner.residence)), version)
+        for f, _, version in fundings
     }
     meal = _record(
         session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id, tiers, delivered_by
@@ -192,7 +197,7 @@ def serve(
     return {"outcome": "meal_served", "diner": who, "meal": view}
 
 
-def to_pay(session: Session, diner: Diner, point: MealPoint, slot: MealSlot, day: date) -> int:
+def to_pay(session: Session, diner: Diner, point: MealPoint, slot: SlotOnDay, day: date) -> int:
     """What the diner would pay (fen) for this slot's meal at this point on this day, as the rules
     and budgets stand now: the price less the subsidies a scan would give (the full price when none
     would). A quote for the delivery run's list; the scan at the door decides."""
@@ -202,42 +207,43 @@ def to_pay(session: Session, diner: Diner, point: MealPoint, slot: MealSlot, day
         categories.at_point(session, point).of(diner, day),
         slot.slot,
         diner.home_point_id == point.id,
-        [f for f, _ in fundings],
+        [f for f, _, _ in fundings],
         diner.residence,
     )
     return slot.price - sum(amount for _, amount in parts)
 
 
-def _fundings(session: Session, point_id: int, diner_id: int, day: date) -> list[tuple[Funding, str]]:
-    """The agreements paying at this point on this day, with this diner's subsidized meals under
-    each this week (Monday to Sunday) and this month (calendar, local days). Not locked: budgets
-    are taken at the very end (`_record`), so the agreement rows every meal of a county touches
-    stay locked only for a moment."""
+def _fundings(
+    session: Session, point_id: int, diner_id: int, day: date
+) -> list[tuple[Funding, str, int | None]]:
+    """The agreements paying at this point on this day, by the schedule version in force that day
+    (its id, or None for the agreement's own), with this diner's subsidized meals under each this
+    week (Monday to Sunday) and this month (calendar, local days). Not locked: budgets are taken at
+    the very end (`_record`), so the agreement rows every meal of a county touches stay locked
+    only for a moment."""
     monday = day - timedelta(days=day.weekday())
     first = day.replace(day=1)
     last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     rows = repository_counter.fundings(
         session, point_id, diner_id, day, monday, monday + timedelta(days=6), first, last
     )
-    week = {a.id: n for a, n, _ in rows}
-    month = {a.id: n for a, _, n in rows}
-    agreements = [a for a, _, _ in rows]
     return [
         (
             Funding(
                 id=a.id,
                 stack_order=a.stack_order,
-                schedule=a.schedule,
+                schedule=v.schedule if v is not None else a.schedule,
                 budget_left=a.budget_cap - a.budget_used,
-                week_cap=a.week_cap,
-                used_this_week=week.get(a.id, 0),
+                week_cap=v.week_cap if v is not None else a.week_cap,
+                used_this_week=n,
                 home_point_only=a.home_point_only,
-                month_cap=a.month_cap,
-                used_this_month=month.get(a.id, 0),
+                month_cap=v.month_cap if v is not None else a.month_cap,
+                used_this_month=m,
             ),
             a.name,
+            v.id if v is not None else None,
         )
-        for a in agreements
+        for a, n, m, v in rows
     ]
 
 
@@ -245,7 +251,7 @@ def _record(
     session,
     diner_id,
     point_id,
-    slot: MealSlot,
+    slot: SlotOnDay,
     day,
     mode,
     parts,
@@ -286,7 +292,8 @@ def _record(
                 "meal_id": meal.id,
                 "agreement_id": a,
                 "amount": n,
-                "tier": (tiers or {}).get(a, ""),
+                "tier": (tiers or {}).get(a, ("", None))[0],
+                "schedule_version_id": (tiers or {}).get(a, ("", None))[1],
                 "meal_point_id": point_id,
                 "diner_id": diner_id,
                 "service_day": day,
@@ -319,7 +326,7 @@ def record_unsubsidized(
     if diner is None:
         raise not_found("助餐对象 Diner", "diner_not_found")
     local = at.astimezone(tz)
-    slot = slot_at(repository_counter.point_slots(session, point.id), local)
+    slot = slot_at(repository_counter.point_slots(session, point.id, local.date()), local)
     if slot is None:
         raise conflict("outside_window", "现在不在供餐时段 No meal slot now")
     if repository_counter.day_closed(session, point.id, local.date()):  # as a scan would be

@@ -224,7 +224,7 @@ def close_by_hand(session: Session, point_id: int, day: date, now: datetime, tz)
         raise invalid(
             [FieldError("day", "future_day", "不能日结未来的日期 A day still to come cannot be closed")]
         )
-    slots = repository_counter.point_slots(session, point_id)
+    slots = repository_counter.point_slots(session, point_id, day)
     last = max(slots, key=lambda s: s.ends, default=None)
     if day == today and last is not None and now < _at(day, last.ends, tz):
         raise conflict(
@@ -239,7 +239,7 @@ def close_by_hand(session: Session, point_id: int, day: date, now: datetime, tz)
 def today_times(session: Session, point_id: int, day: date, tz) -> tuple[datetime | None, datetime]:
     """When a day's last slot ends (closing by hand is possible from then; None without slots)
     and when the evening run closes it."""
-    last = max((s.ends for s in repository_counter.point_slots(session, point_id)), default=None)
+    last = max((s.ends for s in repository_counter.point_slots(session, point_id, day)), default=None)
     return (_at(day, last, tz).astimezone(UTC) if last else None), closes_at(day, last, tz)
 
 

@@ -18,18 +18,29 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from meals import categories, repository_cash, service
+from meals import categories, edits, repository_cash, repository_counter
 from meals.models import MealPoint
 
 
 def rules(session: Session, point: MealPoint, day: date, now: datetime) -> dict:
-    slots = sorted(service.slots_of(session, point.id), key=lambda s: s.starts)
-    agreements = repository_cash.agreements_paying(session, point.id, day)
-    named = {c for a in agreements for tier in a.schedule for c in tier.get("categories", ()) if c != "*"}
+    slots = sorted(repository_counter.point_slots(session, point.id, day), key=lambda s: s.starts)
+    paying = repository_cash.agreements_paying(session, point.id, day)
+    versions = edits.schedule_versions(session, [a.id for a in paying])
+    agreements = []  # each with the schedule and caps in force on the day
+    for a in paying:
+        schedule, week_cap, month_cap, _ = edits.schedule_on(a, versions[a.id], day)
+        agreements.append((a, schedule, week_cap, month_cap))
+    named = {
+        c
+        for _, schedule, _, _ in agreements
+        for tier in schedule
+        for c in tier.get("categories", ())
+        if c != "*"
+    }
     monday = day - timedelta(days=day.weekday())
-    capped = [a.id for a in agreements if a.week_cap is not None]
+    capped = [a.id for a, _, week_cap, _ in agreements if week_cap is not None]
     week = repository_cash.week_counts(session, point.id, capped, monday, monday + timedelta(days=6))
-    month_capped = [a.id for a in agreements if a.month_cap is not None]
+    month_capped = [a.id for a, _, _, month_cap in agreements if month_cap is not None]
     first = day.replace(day=1)
     month = repository_cash.week_counts(
         session,
@@ -69,13 +80,13 @@ def rules(session: Session, point: MealPoint, day: date, now: datetime) -> dict:
                 "id": a.id,
                 "funder": a.name,
                 "stack_order": a.stack_order,
-                "schedule": a.schedule,
-                "week_cap": a.week_cap,
-                "month_cap": a.month_cap,
+                "schedule": schedule,
+                "week_cap": week_cap,
+                "month_cap": month_cap,
                 "home_point_only": a.home_point_only,
                 "budget_left": a.budget_cap - a.budget_used,
             }
-            for a in agreements
+            for a, schedule, week_cap, month_cap in agreements
         ],
         "diners": diners,
     }

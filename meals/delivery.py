@@ -79,7 +79,9 @@ def runs_view(
         if key not in lists:
             everyone = delivery_diners(session, *key)
             point = repository.point(session, run.meal_point_id)
-            slots = [x for x in repository_counter.point_slots(session, point.id) if x.slot == run.slot]
+            slots = [
+                x for x in repository_counter.point_slots(session, point.id, run.service_day) if x.slot == run.slot
+            ]
             lists[key] = (
                 everyone,
                 repository_delivery.served_meals(

@@ -110,7 +110,27 @@ class MealSlot(Base):
     slot: Mapped[str] = mapped_column(String(10))
     starts: Mapped[str] = mapped_column(String(5))  # "11:00"
     ends: Mapped[str] = mapped_column(String(5))
+    price: Mapped[int] = mapped_column(Integer)  # fen, from the start: later prices in meal_slot_prices
+    # hours change at once; a price changes from a day on (`SlotPrice`)
+
+
+class SlotPrice(Base):
+    """A slot's price from a day on (调价). The counter charges the latest version whose day has
+    come (the slot's own `price` before the first); rows are only added, never changed, so a meal
+    keeps the price it was served at (it stores it too)."""
+
+    __tablename__ = "meal_slot_prices"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price"),
+        Index("ix_meal_slot_prices_slot_from", "meal_slot_id", "effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meal_slot_id: Mapped[int] = mapped_column(ForeignKey("meal_slots.id"))
+    effective_from: Mapped[date] = mapped_column(Date)  # local day
     price: Mapped[int] = mapped_column(Integer)  # fen
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Diner(Base):
@@ -141,6 +161,7 @@ class Diner(Base):
     allergies: Mapped[str] = mapped_column(String(200))
     categories: Mapped[list] = mapped_column(JSON)  # assigned codes; age bands come from birth_date
     residence: Mapped[str | None] = mapped_column(String(5))  # RESIDENCES; null: not recorded (older rows)
+    category_evidence: Mapped[str | None] = mapped_column(String(200))  # e.g. 低保证号, who checked it
     home_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"), index=True)
     delivery: Mapped[bool] = mapped_column(Boolean, default=False)  # meals brought home
     address: Mapped[str | None] = mapped_column(String(200))  # for delivery: shown to the run's volunteer
@@ -171,12 +192,31 @@ class FundingAgreement(Base):
     ends_on: Mapped[date] = mapped_column(Date)
     budget_cap: Mapped[int] = mapped_column(BigInteger)  # fen
     budget_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    # from the start: later versions, from a day on, in funding_schedules (`ScheduleVersion`)
     schedule: Mapped[list] = mapped_column(JSON)  # tiers, first match wins: see meals/subsidy.py
     week_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per Monday-Sunday week
     month_cap: Mapped[int | None] = mapped_column(Integer)  # subsidized meals per calendar month
     home_point_only: Mapped[bool] = mapped_column(Boolean, default=False)
     # who made it and when: with a partner, who linked that partner to these meal points (its
     # reports then cover them), shown to the partner (GET /api/v1/funding-agreements)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduleVersion(Base):
+    """An agreement's subsidy schedule and week and month caps from a day on (政策调整). A meal is judged by the
+    latest version whose day has come (the agreement's own before the first); rows are only added,
+    so every subsidy keeps the rule it was paid under (`meal_subsidies.schedule_version_id`)."""
+
+    __tablename__ = "funding_schedules"
+    __table_args__ = (Index("ix_funding_schedules_agreement_from", "agreement_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"))
+    effective_from: Mapped[date] = mapped_column(Date)  # local day
+    schedule: Mapped[list] = mapped_column(JSON)
+    week_cap: Mapped[int | None] = mapped_column(Integer)
+    month_cap: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -249,6 +289,8 @@ class MealSubsidy(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("funding_agreements.id"))
     amount: Mapped[int] = mapped_column(Integer)  # fen
     tier: Mapped[str] = mapped_column(String(100), default="")  # the schedule tier that paid
+    # the schedule version it was paid under (null: the agreement's schedule from the start)
+    schedule_version_id: Mapped[int | None] = mapped_column(ForeignKey("funding_schedules.id"))
     meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
     diner_id: Mapped[int] = mapped_column(ForeignKey("diners.id"))
     service_day: Mapped[date] = mapped_column(Date)

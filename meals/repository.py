@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from linli import scope
@@ -20,6 +20,9 @@ from meals.models import (
     MealCategory,
     MealPoint,
     MealSlot,
+    MealSubsidy,
+    ScheduleVersion,
+    SlotPrice,
 )
 from orgs.models import Organization, Partner
 
@@ -129,6 +132,67 @@ def partner_point_paths(session: Session, partner_id: int) -> list[str]:
             .distinct()
         )
     )
+
+
+def agreement(session: Session, agreement_id: int, *, lock: bool = False) -> FundingAgreement | None:
+    """An agreement by id; `lock`: its row locked (an edit waits for the meals taking its budget)."""
+    if lock:
+        return session.get(FundingAgreement, agreement_id, with_for_update=True, populate_existing=True)
+    return session.get(FundingAgreement, agreement_id)
+
+
+def agreement_point_ids(session: Session, agreement_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(AgreementPoint.meal_point_id)
+            .where(AgreementPoint.agreement_id == agreement_id)
+            .order_by(AgreementPoint.meal_point_id)
+        )
+    )
+
+
+def set_agreement_points(session: Session, agreement_id: int, point_ids: list[int]) -> None:
+    session.execute(delete(AgreementPoint).where(AgreementPoint.agreement_id == agreement_id))
+    session.add_all(AgreementPoint(agreement_id=agreement_id, meal_point_id=p) for p in point_ids)
+    session.flush()
+
+
+def last_paid_day(session: Session, agreement_id: int) -> date | None:
+    """The last service day the agreement paid a subsidy for (voids aside)."""
+    return session.scalar(
+        select(func.max(MealSubsidy.service_day)).where(
+            MealSubsidy.agreement_id == agreement_id, MealSubsidy.voided.is_(False)
+        )
+    )
+
+
+def schedule_versions(session: Session, agreement_ids: list[int]) -> list[ScheduleVersion]:
+    """The agreements' schedule versions, by agreement, then day, then as they were made."""
+    return list(
+        session.scalars(
+            select(ScheduleVersion)
+            .where(ScheduleVersion.agreement_id.in_(agreement_ids))
+            .order_by(ScheduleVersion.agreement_id, ScheduleVersion.effective_from, ScheduleVersion.id)
+        )
+    )
+
+
+def slot_prices(session: Session, slot_ids: list[int]) -> list[SlotPrice]:
+    """The slots' price versions, by slot, then day, then as they were made."""
+    return list(
+        session.scalars(
+            select(SlotPrice)
+            .where(SlotPrice.meal_slot_id.in_(slot_ids))
+            .order_by(SlotPrice.meal_slot_id, SlotPrice.effective_from, SlotPrice.id)
+        )
+    )
+
+
+def delete_slot(session: Session, slot: MealSlot) -> None:
+    """A slot the point no longer serves: its meals keep their prices (they store them)."""
+    session.execute(delete(SlotPrice).where(SlotPrice.meal_slot_id == slot.id))
+    session.delete(slot)
+    session.flush()
 
 
 # Diners

@@ -4,6 +4,7 @@ The rules are in `counter` and `counter_day`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
@@ -21,6 +22,8 @@ from meals.models import (
     MealPoint,
     MealSlot,
     MealSubsidy,
+    ScheduleVersion,
+    SlotPrice,
 )
 from orgs.models import Organization, Station
 
@@ -29,8 +32,47 @@ from orgs.models import Organization, Station
 # the meals that take a diner's slot, a point's capacity and a week's cap: served, and held for
 # review (integrity) until a hub decides
 LIVE = (const("served"), const("held"))
+
+
+@dataclass(frozen=True)
+class SlotOnDay:
+    """A meal point's slot as it stands on a day: its hours and the price in force that day."""
+
+    id: int
+    slot: str
+    starts: str
+    ends: str
+    price: int  # fen
+
+
+def slot_on_day(slot: MealSlot, price: int) -> SlotOnDay:
+    return SlotOnDay(slot.id, slot.slot, slot.starts, slot.ends, price)
+
+
+# a slot's price on a day: its latest version whose day has come (one indexed lookup), else its own
+PRICE_ON_DAY = func.coalesce(
+    select(SlotPrice.price)
+    .where(SlotPrice.meal_slot_id == MealSlot.id, SlotPrice.effective_from <= bindparam("day", type_=Date))
+    .order_by(SlotPrice.effective_from.desc(), SlotPrice.id.desc())
+    .limit(1)
+    .correlate(MealSlot)
+    .scalar_subquery(),
+    MealSlot.price,
+)
+# an agreement's schedule version on a day (none: its own schedule from the start)
+_VERSION_ON_DAY = (
+    select(ScheduleVersion.id)
+    .where(
+        ScheduleVersion.agreement_id == FundingAgreement.id,
+        ScheduleVersion.effective_from <= bindparam("day", type_=Date),
+    )
+    .order_by(ScheduleVersion.effective_from.desc(), ScheduleVersion.id.desc())
+    .limit(1)
+    .correlate(FundingAgreement)
+    .scalar_subquery()
+)
 _POINT = (
-    select(MealPoint, Organization.path, MealSlot)
+    select(MealPoint, Organization.path, MealSlot, PRICE_ON_DAY)
     .join(Station, Station.id == MealPoint.station_id)
     .join(Organization, Organization.id == Station.org_id)
     .join(MealSlot, MealSlot.meal_point_id == MealPoint.id)
@@ -95,8 +137,14 @@ def _subsidized_between(start, end):
 
 _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's subsidized meals under
     # each this week and this month (the same statement: no round trip more per scan)
-    select(FundingAgreement, _subsidized_between(_MONDAY, _SUNDAY), _subsidized_between(_FIRST, _LAST))
+    select(
+        FundingAgreement,
+        _subsidized_between(_MONDAY, _SUNDAY),
+        _subsidized_between(_FIRST, _LAST),
+        ScheduleVersion,
+    )
     .join(AgreementPoint, AgreementPoint.agreement_id == FundingAgreement.id)
+    .outerjoin(ScheduleVersion, ScheduleVersion.id == _VERSION_ON_DAY)
     .where(
         AgreementPoint.meal_point_id == bindparam("point"),
         FundingAgreement.starts_on <= bindparam("day"),
@@ -117,12 +165,15 @@ _TAKE = (  # a funder's part from its budget, only if the budget holds it
 )
 
 
-def point_rows(session: Session, station_id: int, diner_id: int | None = None) -> list:
+def point_rows(session: Session, station_id: int, day: date, diner_id: int | None = None) -> list:
     """Per slot of the meal point whose counter this station is: the point, its organization's
-    path, the slot and, with `diner_id`, the diner's row, locked (none if there is no such diner)."""
+    path, the slot as it stands on `day` and, with `diner_id`, the diner's row, locked (none if
+    there is no such diner)."""
     if diner_id is not None:
-        return session.execute(_POINT_AND_DINER, {"station": station_id, "diner": diner_id}).all()
-    return session.execute(_POINT, {"station": station_id}).all()
+        rows = session.execute(_POINT_AND_DINER, {"station": station_id, "diner": diner_id, "day": day})
+        return [(p, path, slot_on_day(s, price), d) for p, path, s, price, d in rows]
+    rows = session.execute(_POINT, {"station": station_id, "day": day})
+    return [(p, path, slot_on_day(s, price), None) for p, path, s, price in rows]
 
 
 def lock_diner(session: Session, diner_id: int) -> Diner | None:
@@ -153,7 +204,8 @@ def fundings(
     last: date | None = None,
 ) -> list:
     """The agreements paying at a point on a day, each with this diner's subsidized meals under it
-    from `monday` to `sunday` and from `first` to `last` (the month; `day`'s alone if not given)."""
+    from `monday` to `sunday` and from `first` to `last` (the month; `day`'s alone if not given),
+    and its schedule version in force that day (or None)."""
     return session.execute(
         _FUNDINGS,
         {
@@ -168,8 +220,12 @@ def fundings(
     ).all()
 
 
-def point_slots(session: Session, point_id: int) -> list[MealSlot]:
-    return list(session.scalars(select(MealSlot).where(MealSlot.meal_point_id == point_id)))
+def point_slots(session: Session, point_id: int, day: date) -> list[SlotOnDay]:
+    """A point's slots as they stand on `day` (the price in force that day)."""
+    rows = session.execute(
+        select(MealSlot, PRICE_ON_DAY).where(MealSlot.meal_point_id == point_id), {"day": day}
+    )
+    return [slot_on_day(s, price) for s, price in rows]
 
 
 def served_by_slot(session: Session, point_id: int, day: date) -> dict[str, int]:

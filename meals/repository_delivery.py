@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from linli import scope
 from meals.models import Booking, DeliveryRun, Diner, Meal, MealPoint, MealSlot
+from meals.repository_counter import PRICE_ON_DAY, slot_on_day
 from orgs.models import Organization
 
 
@@ -136,9 +137,10 @@ def take_run(session: Session, run: DeliveryRun, volunteer_id: int, now: datetim
 
 
 def runs_on_day(session: Session, volunteer_id: int, day: date, community: str) -> list:
-    """The volunteer's runs of a day in a community, each with its point and slot, by slot start."""
-    return session.execute(
-        select(DeliveryRun, MealPoint, MealSlot)
+    """The volunteer's runs of a day in a community, each with its point and slot (as it stands
+    that day: the price in force), by slot start."""
+    rows = session.execute(
+        select(DeliveryRun, MealPoint, MealSlot, PRICE_ON_DAY)
         .join(MealPoint, MealPoint.id == DeliveryRun.meal_point_id)
         .join(MealSlot, (MealSlot.meal_point_id == MealPoint.id) & (MealSlot.slot == DeliveryRun.slot))
         .where(
@@ -146,8 +148,10 @@ def runs_on_day(session: Session, volunteer_id: int, day: date, community: str) 
             DeliveryRun.service_day == day,
             DeliveryRun.community == community,
         )
-        .order_by(MealSlot.starts)
-    ).all()
+        .order_by(MealSlot.starts),
+        {"day": day},
+    )
+    return [(run, point, slot_on_day(slot, price)) for run, point, slot, price in rows]
 
 
 def meal_place(session: Session, meal_id: int) -> tuple[str, datetime] | None:

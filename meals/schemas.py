@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from linli.bounds import RowId, by_service
 from linli.pii import mask_phone
@@ -43,6 +44,15 @@ class MealPointBody(msgspec.Struct):
     slots: list[SlotBody]  # one to three, one of each slot
 
 
+class PriceVersion(msgspec.Struct):
+    effective_from: date
+    price: int  # fen
+
+
+class SlotRead(SlotBody):
+    upcoming: list[PriceVersion] = []  # prices from a day still to come (`price` holds today)
+
+
 class MealPointRead(msgspec.Struct):
     id: int
     org_id: int
@@ -50,7 +60,7 @@ class MealPointRead(msgspec.Struct):
     address: str
     station_id: int  # the counter: tablets scan here
     daily_capacity: int
-    slots: list[SlotBody]
+    slots: list[SlotRead]
 
 
 class MealPointPage(msgspec.Struct):
@@ -76,6 +86,26 @@ class DinerBody(msgspec.Struct):
     residence: Annotated[str, by_service(choices=tuple(RESIDENCES))] | None = None
 
 
+class DinerPatch(msgspec.Struct):
+    """Only what is given changes; `reason` is required. Never the birth date or sex (the ID
+    number's). A category the diner did not have needs `category_evidence`."""
+
+    reason: str | None = None  # why (required: 422 `required` without it)
+    name: str | UnsetType = UNSET
+    phone: str | UnsetType | None = UNSET
+    community: str | UnsetType = UNSET
+    address: str | UnsetType | None = UNSET
+    delivery: bool | UnsetType = UNSET
+    categories: list[str] | UnsetType = UNSET
+    category_evidence: str | UnsetType | None = UNSET  # e.g. the 低保 certificate's number, who checked
+    residence: Literal["local", "other"] | UnsetType | None = UNSET  # 户籍
+    dietary_notes: str | UnsetType = UNSET
+    allergies: str | UnsetType = UNSET
+    home_point_id: RowId | UnsetType = UNSET
+    paused_from: date | UnsetType | None = UNSET
+    paused_until: date | UnsetType | None = UNSET  # the first day back
+
+
 class DinerRead(msgspec.Struct):
     id: int
     name: str
@@ -95,6 +125,7 @@ class DinerRead(msgspec.Struct):
     paused_until: date | None
     residence: Literal["local", "other"] | None = None  # 户籍: null if not recorded
     residence_name: str | None = None  # 本地户籍 or 非本地户籍
+    category_evidence: str | None = None
 
     @classmethod
     def of(cls, d: Diner) -> DinerRead:
@@ -117,6 +148,7 @@ class DinerRead(msgspec.Struct):
             paused_until=d.paused_until,
             residence=d.residence,
             residence_name=RESIDENCES.get(d.residence) if d.residence else None,
+            category_evidence=d.category_evidence,
         )
 
 
@@ -175,6 +207,62 @@ class AgreementBody(msgspec.Struct):
     month_cap: Annotated[int, by_service(between=MONTH_CAP)] | None = None  # a calendar month
 
 
+class MealPointPatch(msgspec.Struct):
+    """Only what is given changes; `reason` is required. `slots`: every slot served after the edit
+    (hours change at once, a slot left out stops, a new one serves at once); a changed price holds
+    from `effective_from` (today or later, local)."""
+
+    reason: str | None = None
+    effective_from: date | None = None
+    name: str | None = None
+    address: str | None = None
+    daily_capacity: Annotated[int, by_service(between=DAILY_CAPACITY)] | None = None
+    slots: list[SlotBody] | None = None
+
+
+class AgreementPatch(msgspec.Struct):
+    """Only what is given changes; `reason` is required. `schedule`, `week_cap` and `month_cap` change from
+    `effective_from` (today or later); `budget_cap` never below `budget_used`; `ends_on` ends it
+    (not before today nor the last day it paid for); `meal_point_ids`: every point it pays at."""
+
+    reason: str | None = None
+    effective_from: date | None = None
+    name: str | UnsetType = UNSET
+    schedule: list | UnsetType = UNSET
+    week_cap: Annotated[int, by_service(between=WEEK_CAP)] | UnsetType | None = UNSET  # null: no cap
+    month_cap: Annotated[int, by_service(between=MONTH_CAP)] | UnsetType | None = UNSET  # null: no cap
+    budget_cap: Annotated[int, by_service(between=BUDGET_CAP)] | UnsetType = UNSET  # fen
+    ends_on: date | UnsetType = UNSET
+    meal_point_ids: list[RowId] | UnsetType = UNSET
+
+
+class ScheduleVersionRead(msgspec.Struct):
+    id: int
+    effective_from: date
+    schedule: list
+    week_cap: int | None
+    month_cap: int | None = None
+
+
+class HistoryEntry(msgspec.Struct):
+    """One change, as the audit log keeps it: who, when (UTC), why, and each field's before and
+    after (a diner's name, phone and address masked)."""
+
+    id: int
+    action: str  # e.g. diner.edited, meal_point.created
+    at: datetime
+    staff_user_id: int | None
+    staff_name: str | None
+    reason: str
+    effective_from: date | None
+    changes: dict  # {field: {"before": …, "after": …}}
+
+
+class HistoryPage(msgspec.Struct):
+    items: list[HistoryEntry]  # the latest first
+    next: str | None
+
+
 class AgreementRead(msgspec.Struct):
     id: int
     name: str
@@ -193,6 +281,7 @@ class AgreementRead(msgspec.Struct):
 
 class AgreementListed(AgreementRead):
     meal_point_ids: list[int] = []  # every meal point it pays at
+    upcoming: list[ScheduleVersionRead] = []  # schedules from a day still to come (`schedule` holds today)
     linked_by: str | None = None  # with a partner: the administrator who linked it (display name)
     linked_at: datetime | None = None  # and when
 

@@ -136,7 +136,9 @@ def serve_diner(session, device, code, item, rec, at, offline, settings) -> dict
         return result
     if item.station_id is None:
         raise Refused("not_allowed_here")
-    found = counter.point_at_station(session, item.station_id, code.subject_id)
+    found = counter.point_at_station(
+        session, item.station_id, at.astimezone(settings.tz).date(), code.subject_id
+    )
     rec["station_known"] = True
     if found is None:
         station = repository.station_path(session, item.station_id)

@@ -1,5 +1,6 @@
 // The hub's admin pages (枢纽管理): filings to decide, and the activity calendar where a clash at a
-// station is shown before it is saved (the organization, team and place picked by name).
+// station is shown before it is saved (the organization, team and place picked by name); the meal
+// service's set-up is in admin_setup.js.
 "use strict";
 (() => {
   const FACE = "admin";
@@ -17,8 +18,8 @@
     open("filings");
   }
 
-  const loaders = { filings, activities, points, agreements, diners, categories, rules, rounds, integrity };
-  let mealPoints = null;
+  const setup = window.AdminSetup(FACE, note);  // meal points, agreements, diners (admin_setup.js)
+  const loaders = { filings, activities, ...setup, categories, rules, rounds, integrity };
   let hubs = null;
   let rule = null;  // the hub's current rules: a new version changes only what the form holds
   let orgs = null;  // the staff member's part of the tree (for the activity form)
@@ -117,67 +118,7 @@
   }
 
 
-  // --- meal points, agreements, diners ----------------------------------------------------------
-  async function loadPoints() {
-    if (!mealPoints) mealPoints = (await L.all(FACE, "/api/v1/meal-points")).sort((a, b) => a.name.localeCompare(b.name, "zh"));
-    return mealPoints;
-  }
-  const pointName = (id) => ((mealPoints || []).find((p) => p.id === id) || { name: `#${id}` }).name;
-
-  async function points() {
-    const list = await loadPoints();
-    L.$("#meal-points").replaceChildren(list.length ? L.table(["", "", t.counter, t.capacity], list.map((p) => [
-      L.el("strong", {}, p.name),
-      L.el("span", {}, p.address, L.el("br"), p.slots.map((s) => `${t.slot_names[s.slot] || s.slot} ${s.starts}–${s.ends} ${L.yuan(s.price)}`).join(" · ")),
-      `#${p.station_id}`, String(p.daily_capacity),
-    ])) : L.el("p", { class: "muted" }, t.none));
-  }
-
-  async function agreements() {
-    await loadPoints();
-    const list = await L.all(FACE, "/api/v1/funding-agreements");
-    L.$("#agreements").replaceChildren(list.length ? L.table(["", t.period, t.used_of_cap, t.points], list.map((a) => [
-      L.el("span", {}, L.el("strong", {}, a.name), ` · ${t.funder_kinds[a.funder_kind] || a.funder_kind}`),
-      `${a.starts_on} – ${a.ends_on}`,
-      `${L.yuan(a.budget_used)} / ${L.yuan(a.budget_cap)}`,
-      a.meal_point_ids.map(pointName).join("、"),
-    ])) : L.el("p", { class: "muted" }, t.none));
-  }
-
-  async function diners() {
-    const list = await loadPoints();
-    for (const select of [L.$("#diner-point"), L.$("#diner-home")]) {
-      if (!select.options.length) for (const p of list) select.append(L.el("option", { value: p.id }, p.name));
-    }
-    await dinerCategories();
-  }
-  // the new diner's choices: the categories of the home point's county, from the API (age bands
-  // are not chosen: they follow the ID number's birth date on the day of each meal)
-  async function dinerCategories() {
-    const point = L.$("#diner-home").value;
-    if (!point) return;
-    const items = (await L.api(FACE, `/api/v1/meal-categories?meal_point_id=${point}`)).items.filter((c) => !c.retired);
-    L.$("#diner-categories").replaceChildren(...items.filter((c) => !c.automatic).map((c) =>
-      L.el("label", { class: "choice" }, L.el("input", { type: "checkbox", name: "categories", value: c.code }), ` ${c.name}`)));
-    const bands = items.filter((c) => c.automatic).map(bandText);
-    L.$("#diner-bands").textContent = bands.length ? `${t.age_bands}：${bands.join("、")}` : "";
-  }
   const bandText = (c) => (c.max_age == null ? `${c.min_age}${t.years_over}` : `${c.min_age}–${c.max_age}${t.years}`);
-  async function registerDiner() {
-    const form = L.$("#diner-new");
-    const f = new FormData(form);
-    const text = (k) => String(f.get(k) || "").trim();
-    const body = {
-      home_point_id: Number(f.get("home_point_id")), name: text("name"), id_number: text("id_number"),
-      community: text("community"), phone: text("phone") || null, residence: f.get("residence") || null,
-      categories: f.getAll("categories"), dietary_notes: text("dietary_notes"), allergies: text("allergies"),
-      consent: f.get("consent") === "on",
-    };
-    const d = await L.api(FACE, "/api/v1/diners", { method: "POST", body });
-    L.say(note, `${t.registered}：${d.name}${d.residence_name ? " · " + d.residence_name : ""}`);
-    form.reset();
-    await dinerCategories();
-  }
 
   // --- the county's subsidy categories (county administrators change them) ----------------------
   async function categories() {
@@ -207,42 +148,6 @@
     L.say(note, t.category_added);
     L.$("#category-form").reset();
     await categories();
-  }
-  async function findDiners() {
-    const f = new FormData(L.$("#diner-form"));
-    const q = String(f.get("q")).trim();
-    const by = /^[0-9Xx]{4}$/.test(q) ? `last4=${encodeURIComponent(q)}` : `q=${encodeURIComponent(q)}`;
-    const page = await L.api(FACE, `/api/v1/diners?meal_point_id=${f.get("meal_point_id")}&${by}`);
-    const today = L.today();
-    L.$("#diners").replaceChildren(page.items.length ? L.table(["", "", "", "", ""], page.items.map((d) => {
-      const paused = d.paused_from && d.paused_from <= today && (!d.paused_until || today < d.paused_until);
-      return [
-        L.el("span", {}, L.el("strong", {}, d.name), " ", [d.community, d.phone, d.id_number_last4 && `…${d.id_number_last4}`].filter(Boolean).join(" · ")),
-        [d.dietary_notes, d.allergies].filter(Boolean).join(" · "),
-        paused ? t.paused : "",
-        L.el("button", { type: "button", class: "secondary", onclick: () => pause(d, !paused) }, paused ? t.resume : t.pause),
-        L.el("span", {},
-          L.el("button", { type: "button", class: "secondary", onclick: () => reissue(d) }, t.reissue), " ",
-          L.el("button", { type: "button", class: "secondary", onclick: () => card(d) }, t.card)),
-      ];
-    })) : L.el("p", { class: "muted" }, t.none));
-  }
-  async function pause(d, on) {
-    const today = L.today();
-    try {
-      await L.api(FACE, `/api/v1/diners/${d.id}/pause`, { method: "POST", body: on ? { paused_from: today } : { paused_from: null, paused_until: null } });
-      L.say(note, t.saved);
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
-    findDiners();
-  }
-  async function reissue(d) {
-    try {
-      await L.api(FACE, `/api/v1/diners/${d.id}/reissue-card`, { method: "POST" });
-      L.say(note, t.reissued);
-    } catch (err) { L.say(note, L.problemText(err), "bad"); }
-  }
-  async function card(d) {
-    window.open(await L.blobUrl(FACE, `/api/v1/diners/${d.id}/card.png`), "_blank");
   }
 
   // --- earning rules and commendation rounds, per hub ---------------------------------------------
@@ -334,9 +239,6 @@
     rounds();
   }
 
-  L.$("#diner-form").addEventListener("submit", (ev) => { ev.preventDefault(); findDiners().catch((err) => L.say(note, L.problemText(err), "bad")); });
-  L.$("#diner-home").addEventListener("change", () => dinerCategories().catch((err) => L.say(note, L.problemText(err), "bad")));
-  L.$("#diner-new").addEventListener("submit", (ev) => { ev.preventDefault(); registerDiner().catch((err) => L.say(note, L.problemText(err), "bad")); });
   L.$("#category-form").addEventListener("submit", (ev) => { ev.preventDefault(); addCategory().catch((err) => L.say(note, L.problemText(err), "bad")); });
   L.$("#rule-hub").addEventListener("change", () => rules());
   L.$("#round-hub").addEventListener("change", () => rounds());

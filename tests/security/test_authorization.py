@@ -119,6 +119,12 @@ MATRIX = {
     ("POST", "/api/v1/teams/{team_id:int}/card-sheets"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/funding-agreements"): may(ADMINS, PARTNER_A, "partner_b"),  # partners: their own
     ("POST", "/api/v1/funding-agreements"): may(HUB_A_ADMINS),
+    ("PATCH", "/api/v1/funding-agreements/{agreement_id:int}"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/funding-agreements/{agreement_id:int}/history"): may(HUB_A_ADMINS),
+    ("PATCH", "/api/v1/diners/{diner_id:int}"): may(HUB_A_STAFF, hides=True),
+    ("GET", "/api/v1/diners/{diner_id:int}/history"): may(HUB_A_STAFF, hides=True),
+    ("PATCH", "/api/v1/meal-points/{point_id:int}"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/meal-points/{point_id:int}/history"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/diners/{diner_id:int}/card.png"): may(HUB_A_ADMINS, hides=True),
     ("GET", "/api/v1/stations/{station_id:int}/meals-today"): may(HUB_A_STAFF),
     ("GET", "/api/v1/meal-points"): may(ADMINS, "coord_a", "coord_b"),
@@ -244,6 +250,17 @@ def bodies(ids: dict) -> dict:
             "schedule": [{"categories": ["*"], "slots": ["lunch"], "amount": 100}],
             "meal_point_ids": [ids["point_id"]],
         },
+        ("PATCH", "/api/v1/funding-agreements/{agreement_id:int}"): {
+            "meal_point_ids": [ids["point_id"]],
+            "budget_cap": 20_000_000,
+            "reason": "矩阵",
+        },
+        ("PATCH", "/api/v1/diners/{diner_id:int}"): {
+            "home_point_id": ids["point_id"],
+            "dietary_notes": "矩阵",
+            "reason": "矩阵",
+        },
+        ("PATCH", "/api/v1/meal-points/{point_id:int}"): {"name": "矩阵食堂", "reason": "矩阵"},
         ("POST", "/api/v1/meal-points"): {
             "org_id": ids["org_a"],
             "name": "新食堂",
@@ -357,7 +374,7 @@ def world(rt, client, clock):
             )
         partner_a = orgs_service.create_partner(s, name="泉心社会企业", now=now).id
         partner_b = orgs_service.create_partner(s, name="星沙慈善基金", now=now).id
-        meal_service.create_agreement(
+        agreement_a = meal_service.create_agreement(
             s,
             meal_service.AgreementInput(
                 name="泉心社会企业",
@@ -371,7 +388,7 @@ def world(rt, client, clock):
                 partner_id=partner_a,
             ),
             now,
-        )
+        ).id
         diner = meal_service.register_diner(
             s,
             rt.signer,
@@ -513,6 +530,7 @@ def world(rt, client, clock):
         "diner_id": diner.id,
         "meal_id": meal["meal"]["id"],
         "point_id": points["a"].id,
+        "agreement_id": agreement_a,
         "close_id": close,
         "closed_day": str(yesterday),
         "booking_id": booking,
@@ -658,6 +676,7 @@ NAMES = {  # field or path parameter -> the key of the row in `world.ids` (hub A
     "meal_point_ids": "point_id",
     "home_point_id": "point_id",
     "point_id": "point_id",
+    "agreement_id": "agreement_id",
     "partner_id": "partner_id",
     "org_id": "org_a",
     "parent_id": "org_a",
@@ -758,7 +777,7 @@ def world_b(rt, client, world):
         org_b, hub_b = point_b.org_id, s.get(Organization, point_b.org_id).parent_id
         team_b = s.scalar(select(Organization.id).where(Organization.parent_id == org_b))
         partner_b = s.scalar(select(Partner.id).where(Partner.id != a["partner_id"]))
-        meal_service.create_agreement(
+        agreement_b = meal_service.create_agreement(
             s,
             meal_service.AgreementInput(
                 name="星沙慈善基金",
@@ -772,7 +791,7 @@ def world_b(rt, client, world):
                 partner_id=partner_b,
             ),
             now,
-        )
+        ).id
         diner_b = meal_service.register_diner(
             s,
             rt.signer,
@@ -815,6 +834,7 @@ def world_b(rt, client, world):
         "hub_id": hub_b,
         "team_id": team_b,
         "point_id": point_b.id,
+        "agreement_id": agreement_b,
         "station_id": point_b.station_id,
         "diner_id": diner_b.id,
         "diner_card": rt.codes.diner_card(diner_b.id, 1),
