@@ -114,7 +114,8 @@ def claim_sms(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) 
         repository_notices.move_sms(session, notice_id, "pending", "pending", sms_due_at=until)
         return None
     volunteer = repository.get(session, notice.volunteer_id)
-    if volunteer is None:
+    if volunteer is None:  # gone: nowhere to send it
+        repository_notices.move_sms(session, notice_id, "pending", "failed", sms_done_at=now, sms_error="no volunteer")
         return None
     if not repository_notices.move_sms(
         session, notice_id, "pending", "sending", due_before=now, sms_claimed_at=now
