@@ -162,8 +162,7 @@ class ActivityController(Controller):
             ends_at=data.ends_at,
             station_id=data.station_id,
             admin_paths=principal.admin_paths,
-            now=rt.clock.now(),
-            tz=rt.settings.tz,
+            now=rt.clock.now(), tz=rt.settings.tz,
         )
         return ActivityRead.of(activity)
 
@@ -200,10 +199,7 @@ class ActivityController(Controller):
         responses=problems(_403="volunteers_only", _404="activity_not_found, signup_not_found"),
     )
     def cancel(
-        self,
-        activity_id: Id,
-        principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        self, activity_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> SignupCancelled:
         volunteer_id = require_volunteer(principal)
