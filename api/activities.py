@@ -152,6 +152,7 @@ class ActivityController(Controller):
         data: JSONBody[ActivityMove],
         principal: NamedDependency[Principal],
         session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> ActivityRead:
         require_staff(principal, "admin")
         activity = activities.move(
@@ -161,6 +162,7 @@ class ActivityController(Controller):
             ends_at=data.ends_at,
             station_id=data.station_id,
             admin_paths=principal.admin_paths,
+            now=rt.clock.now(), tz=rt.settings.tz,
         )
         return ActivityRead.of(activity)
 
@@ -185,7 +187,7 @@ class ActivityController(Controller):
     ) -> SignupRead:
         volunteer_id = require_volunteer(principal)
         s = activities.sign_up(
-            session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now()
+            session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now(), tz=rt.settings.tz
         )
         return SignupRead.of(s)
 
@@ -197,10 +199,13 @@ class ActivityController(Controller):
         responses=problems(_403="volunteers_only", _404="activity_not_found, signup_not_found"),
     )
     def cancel(
-        self, activity_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
+        self, activity_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
     ) -> SignupCancelled:
         volunteer_id = require_volunteer(principal)
-        promoted = activities.cancel_sign_up(session, activity_id=activity_id, volunteer_id=volunteer_id)
+        promoted = activities.cancel_sign_up(
+            session, activity_id=activity_id, volunteer_id=volunteer_id, now=rt.clock.now(), tz=rt.settings.tz
+        )
         return SignupCancelled(
             cancelled=True, promoted_volunteer_id=promoted.volunteer_id if promoted else None
         )

@@ -22,6 +22,7 @@ from api.meal_categories import MealCategoryController
 from api.meal_days import MealDayController
 from api.meal_setup import MealSetupController
 from api.meals import MealController
+from api.notices import MyNoticesController
 from api.observability import register_queue_collector, request_id_middleware
 from api.openapi import describe
 from api.orgs import OrganizationController
@@ -86,6 +87,7 @@ def create_app(runtime: Runtime) -> Litestar:
             CommendationController,
             MyCertificatesController,
             MyCommendationsController,
+            MyNoticesController,
             verify_page,
         ],
         dependencies={

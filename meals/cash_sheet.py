@@ -10,8 +10,6 @@ back. Counts are kept, never changed: each with who counted, when, and the sheet
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -128,32 +126,21 @@ def record_count(
     return row
 
 
-CSV_HEADERS = (
-    "设备 device",
-    "人次 meals",
-    "补贴人次 subsidized",
-    "餐费 price",
-    "应收现金 cash to collect",
-    "补贴 subsidy",
-    "原价餐 full price",
-    "原价收款 full-price cash",
-    "待审核 held",
-    "待审核收款 held cash",
-    "待审核补贴 held subsidy",
-    "作废 voided",
-    "作废金额 voided cash",
-    "实点现金 counted",
-    "差额 difference",
-)
-
-
-def to_csv(view: dict) -> bytes:
-    """The sheet as CSV (UTF-8 with a BOM, so spreadsheet programs read the Chinese)."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow([f"{view['meal_point']} 收款对账 {view['day'].isoformat()}"])
-    w.writerow(CSV_HEADERS)
-    for row in (*view["devices"], {**view["total"], "device": "合计 total"}):
-        w.writerow([row["device"], *(row[f] for f in FIELDS), row["counted"], row["difference"]])
-    w.writerow(["冲减 reversals", view["reversals"], "", "", view["reversed_paid"]])
-    return ("\ufeff" + out.getvalue()).encode()
+# what each figure is called on the CSV (`api.meal_cash` writes it through `reports.render`) and
+# whether it is money
+TITLES = {
+    "meals": ("人次 meals", "int"),
+    "subsidized": ("补贴人次 subsidized", "int"),
+    "price_total": ("餐费 price", "fen"),
+    "paid_total": ("应收现金 cash to collect", "fen"),
+    "subsidy_total": ("补贴 subsidy", "fen"),
+    "full_price": ("原价餐 full price", "int"),
+    "full_price_paid": ("原价收款 full-price cash", "fen"),
+    "held": ("待审核 held", "int"),
+    "held_paid": ("待审核收款 held cash", "fen"),
+    "held_subsidy": ("待审核补贴 held subsidy", "fen"),
+    "voided": ("作废 voided", "int"),
+    "voided_paid": ("作废金额 voided cash", "fen"),
+    "counted": ("实点现金 counted", "fen"),
+    "difference": ("差额 difference", "fen"),
+}

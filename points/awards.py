@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from linli.errors import FieldError, invalid
-from points import ledger, repository, shop
+from points import ledger, notices, repository, shop
 from points import repository_awards as repo
 from points.ledger import TransferInput
 from points.models import Award
@@ -115,7 +115,9 @@ def settle(
                 corrects=None if cause == closing else closing,
             )
         )
-    posted = iter(post_awards(session, [spec for spec in specs if spec is not None], now=now, tz=tz))
+    made = post_awards(session, [spec for spec in specs if spec is not None], now=now, tz=tz)
+    notices.points_awarded(session, made, now)  # in the inbox with the award, once per award
+    posted = iter(made)
     return [None if spec is None else next(posted) for spec in specs]
 
 

@@ -22,7 +22,7 @@ from linli.errors import FieldError, conflict, invalid, not_found
 from linli.pii import mask_name
 from linli.signing import Signer
 from orgs import service as orgs_service
-from points import awards, rules
+from points import awards, notices, rules
 from points import repository_recognition as repo
 from points.models import ROUND_BONUS, ROUND_PERIODS, Certificate, Commendation, CommendationRound
 from volunteer import service as volunteer_service
@@ -274,6 +274,7 @@ def confirm_round(
         session.add(cert)
         session.flush()
         c.certificate_id = cert.id
+        notices.certificate_issued(session, cert, now)
     awards.post_awards(session, bonuses, now=now, tz=tz)  # one ledger batch: accounts locked once
     round_.status, round_.confirmed_by, round_.confirmed_at = "confirmed", staff_user_id, now
     session.flush()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from linli.bounds import plausible
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
-from points import ledger
+from points import ledger, notices
 from points import repository_shop as repo
 from points.ledger import TransferInput
 from points.models import (
@@ -202,6 +202,7 @@ def place_order(
     if result != ledger.CREATED:
         raise RuntimeError(f"order {order.id}: ledger said {result}")
     session.flush()
+    notices.order_ready(session, order, item.name, now, tz)
     return order, True
 
 

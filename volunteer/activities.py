@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from linli import scope
 from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, not_found
 from orgs import service as orgs_service
-from volunteer import repository
+from volunteer import notices, repository
 from volunteer.models import (
     ACTIVITY_CAPACITY,
     ACTIVITY_KINDS,
@@ -160,9 +160,13 @@ def move(
     ends_at: datetime | None,
     station_id: int | None,
     admin_paths: list[str],
+    now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> Activity:
+    """Move an activity in time or place; everyone signed up is told (a notice each)."""
     activity = get(session, activity_id, for_update=True)
     orgs_service.require_admin_of(admin_paths, orgs_service.get(session, activity.org_id))
+    before = (activity.station_id, activity.starts_at, activity.ends_at)
     data = ActivityInput(
         org_id=activity.org_id,
         station_id=station_id or activity.station_id,
@@ -179,6 +183,9 @@ def move(
     activity.station_id = data.station_id
     activity.starts_at, activity.ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     session.flush()
+    if (activity.station_id, activity.starts_at, activity.ends_at) != before and activity.ends_at > now:
+        signed_up = [signup.volunteer_id for signup, _ in repository.signups_of(session, activity.id)]
+        notices.activity_moved(session, activity, signed_up, now, tz)
     return activity
 
 
@@ -219,7 +226,9 @@ def eligibility_problem(
 # --- sign-ups ------------------------------------------------------------------------------------
 
 
-def sign_up(session: Session, *, activity_id: int, volunteer_id: int, now: datetime) -> Signup:
+def sign_up(
+    session: Session, *, activity_id: int, volunteer_id: int, now: datetime, tz: ZoneInfo | None = None
+) -> Signup:
     activity = get(session, activity_id, for_update=True)  # one sign-up at a time per activity
     if activity.ends_at <= now:
         raise conflict("activity_over", "活动已结束 The activity is over")
@@ -250,12 +259,16 @@ def sign_up(session: Session, *, activity_id: int, volunteer_id: int, now: datet
             session.add(signup)
     except IntegrityError:
         raise conflict("already_signed_up", "您已报名 You have already signed up") from None
+    if status == "confirmed":
+        notices.signup_confirmed(session, signup, activity, now, tz)
     return signup
 
 
-def cancel_sign_up(session: Session, *, activity_id: int, volunteer_id: int) -> Signup | None:
-    """Cancel; the first on the waitlist moves up. Returns the promoted sign-up, if any."""
-    get(session, activity_id, for_update=True)
+def cancel_sign_up(
+    session: Session, *, activity_id: int, volunteer_id: int, now: datetime, tz: ZoneInfo | None = None
+) -> Signup | None:
+    """Cancel; the first on the waitlist moves up (and is told). Returns the promoted sign-up, if any."""
+    activity = get(session, activity_id, for_update=True)
     signup = repository.live_signup(session, activity_id, volunteer_id)
     if signup is None:
         raise not_found("报名 Sign-up", "signup_not_found")
@@ -265,6 +278,7 @@ def cancel_sign_up(session: Session, *, activity_id: int, volunteer_id: int) -> 
     if was_confirmed and (promoted := repository.first_waitlisted(session, activity_id)) is not None:
         promoted.status = "confirmed"
         session.flush()
+        notices.signup_confirmed(session, promoted, activity, now, tz)
         return promoted
     return None
 

@@ -241,3 +241,68 @@ class GeneratedFile(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Notices (通知): what happened to a volunteer, kept in their inbox and sent by SMS once -------------
+
+NOTICE_KINDS = (
+    "filing_approved",
+    "filing_rejected",
+    "signup_confirmed",
+    "activity_reminder",
+    "activity_moved",
+    "points_awarded",
+    "shop_order_ready",
+    "certificate_issued",
+    "points_expiring",
+)
+# pending: to send (at sms_due_at or later); sending: claimed by a worker, the sender called;
+# sent: the sender returned; unknown: a worker died while sending (never sent again);
+# failed: the sender raised; off: no SMS (the volunteer switched the kind off)
+SMS_STATES = ("pending", "sending", "sent", "unknown", "failed", "off")
+QUIET_HOURS = ("21:00", "08:00")  # the default quiet window, local time; equal ends: none
+
+
+class Notice(Base):
+    """One notice to one volunteer, made in the transaction of its cause. `key` names the cause
+    (e.g. "filing:12:approved"): the same cause never makes two notices."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in NOTICE_KINDS) + ")",
+            name="kind",
+        ),
+        CheckConstraint(
+            "sms_state IN ('pending', 'sending', 'sent', 'unknown', 'failed', 'off')", name="sms_state"
+        ),
+        Index("ix_notices_volunteer", "volunteer_id", "id"),
+        Index("ix_notices_sms_due", "sms_state", "sms_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    text: Mapped[str] = mapped_column(Text)  # Chinese
+    text_en: Mapped[str] = mapped_column(Text)  # English alongside
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_state: Mapped[str] = mapped_column(String(10))
+    sms_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # not before (quiet hours)
+    sms_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sms_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class NoticeSettings(Base):
+    """A volunteer's choices: the quiet window (local "HH:MM", may wrap midnight) and the kinds
+    not sent by SMS. No row: the defaults (21:00-08:00, every kind by SMS)."""
+
+    __tablename__ = "notice_settings"
+
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), primary_key=True)
+    quiet_start: Mapped[str] = mapped_column(String(5))
+    quiet_end: Mapped[str] = mapped_column(String(5))
+    sms_off: Mapped[list] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -14,9 +14,12 @@ from volunteer.models import (
     ACTIVITY_CAPACITY,
     ACTIVITY_KINDS,
     CORRECTED_MINUTES,
+    NOTICE_KINDS,
+    SMS_STATES,
     WEEKDAYS,
     Filing,
     FilingDecision,
+    Notice,
     Volunteer,
 )
 
@@ -368,3 +371,55 @@ class SignupCancelled(msgspec.Struct):
 class CardReissued(msgspec.Struct):
     card_version: int
     payload: str  # the new card's code; the old one scans as revoked_card
+
+
+# Notices (通知) ----------------------------------------------------------------------------------
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # as volunteer.notices.HHMM checks
+NoticeKind = Annotated[str, by_service(choices=NOTICE_KINDS)]
+
+
+class NoticeRead(msgspec.Struct):
+    id: int
+    kind: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(NOTICE_KINDS)})]
+    text: str  # Chinese
+    text_en: str
+    created_at: datetime
+    read_at: datetime | None
+    sms_state: Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(SMS_STATES)})]
+
+    @classmethod
+    def of(cls, n: Notice) -> NoticeRead:
+        return cls(
+            id=n.id,
+            kind=n.kind,
+            text=n.text,
+            text_en=n.text_en,
+            created_at=n.created_at,
+            read_at=n.read_at,
+            sms_state=n.sms_state,
+        )
+
+
+class NoticePage(msgspec.Struct):
+    items: list[NoticeRead]
+    next: str | None
+    unread: int  # of all the volunteer's notices, not only this page's
+
+
+class NoticesRead(msgspec.Struct):
+    marked: int  # notices marked read now
+    unread: int
+
+
+class NoticeSettingsBody(msgspec.Struct, forbid_unknown_fields=False):
+    quiet_start: Annotated[str, by_service(pattern=HHMM)] = "21:00"  # local time; equal ends: no quiet hours
+    quiet_end: Annotated[str, by_service(pattern=HHMM)] = "08:00"
+    sms_off: list[NoticeKind] = []  # kinds kept in the inbox only
+
+
+class NoticeSettingsRead(msgspec.Struct):
+    quiet_start: str
+    quiet_end: str
+    sms_off: list[str]
+    kinds: list[str]  # every kind there is

@@ -24,7 +24,7 @@ from linli.settings import TERMS_VERSION
 from linli.signing import Signer
 from orgs import service as orgs_service
 from orgs.models import Organization
-from volunteer import repository, repository_joining
+from volunteer import notices, repository, repository_joining
 from volunteer.models import REASON_MAX, Filing, FilingDecision, TeamInvitation, Volunteer
 
 ID_HASH_PURPOSE = "resident-id"
@@ -231,6 +231,7 @@ def decide(
             filing_status=filing.status,
         )
     _decide(session, filing, decision, by=staff_user_id, reason=reason or "同意 Approved", now=now)
+    notices.filing_decided(session, filing, team.name, decision, reason, now)  # the inbox commits with it
     return filing
 
 

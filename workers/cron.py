@@ -25,6 +25,8 @@ SCHEDULE = [
     (jobs.close_meal_days, "default", "*/15 * * * *"),
     (jobs.integrity_sweep, "default", "45 13 * * *"),  # 21:45: the day's anomalies (integrity.detect)
     (jobs.monthly_reports, "reports", "0 18 * * *"),  # 02:00; it acts on the first of the month
+    (jobs.remind_activities, "default", "*/15 * * * *"),  # sign-ups of activities within 24 hours
+    (jobs.send_due_notices, "default", "*/5 * * * *"),  # SMS held back by quiet hours
 ]
 
 

@@ -23,6 +23,7 @@ from points.rules import hub_of
 from reports import service as reports
 from reports import webhooks
 from volunteer import activities, attendance, cards
+from volunteer import notices as inbox
 from volunteer import service as volunteer_service
 from workers.context import runtime
 
@@ -122,12 +123,24 @@ def meal_delivery_undone(meal_id: int) -> None:
         )
 
 
-def notify_points_expiring(volunteer_id: int, points: int, expires_at: str) -> None:
+def send_notice(notice_id: int) -> None:
+    """A notice's SMS, at most once (`volunteer.notices`): claimed and committed, then sent,
+    then marked sent. Nothing is sent if it is claimed already (a retry after a worker died in
+    the middle), switched off, or waiting for the end of quiet hours (the sweep sends it then)."""
     rt = runtime()
     with rt.tx() as session:
-        text = notices.expiry_text(session, volunteer_id, points, expires_at, rt.settings.tz)
-        if text and _first_run(session):
-            configured_sender(rt.redis).notify(*text)
+        sms = inbox.claim_sms(session, notice_id, now=rt.clock.now(), tz=rt.settings.tz)
+    if sms is None:
+        return
+    try:
+        configured_sender(rt.redis).notify(sms.phone, sms.text)
+    except Exception as exc:  # it may or may not have gone out: not sent again
+        log.warning("notice %s: the sender failed: %s", notice_id, type(exc).__name__)
+        with rt.tx() as session:
+            inbox.sms_failed(session, notice_id, f"{type(exc).__name__}: {exc}", rt.clock.now())
+        return
+    with rt.tx() as session:
+        inbox.sms_sent(session, notice_id, rt.clock.now())
 
 
 def build_report(report_id: int) -> None:
@@ -215,7 +228,7 @@ def points_nightly() -> dict:
     with rt.tx() as session:
         expired = ledger.expire_lots(session, now, now.astimezone(rt.settings.tz).date().isoformat())
     with rt.tx() as session:
-        told = notices.emit_expiry_notices(session, now)
+        told = notices.emit_expiry_notices(session, now, rt.settings.tz)
     result = {"orders": orders, "reservations": reservations, "points_expired": expired, "notices": told}
     log.info("points nightly", extra=result)
     return result
@@ -247,3 +260,22 @@ def monthly_reports() -> int:
         return 0
     with rt.tx() as session:
         return reports.monthly(session, now=now, tz=rt.settings.tz)
+
+
+def remind_activities() -> int:
+    """Every 15 minutes: a reminder to each volunteer signed up for an activity starting within
+    24 hours (once per volunteer and activity)."""
+    rt = runtime()
+    with rt.tx() as session:
+        return inbox.remind(session, now=rt.clock.now(), tz=rt.settings.tz)
+
+
+def send_due_notices() -> int:
+    """Every 5 minutes: SMS held back by quiet hours (or whose job was lost) that are due now,
+    each as `send_notice` sends one; claims a dead worker left are given up (`unknown`)."""
+    rt = runtime()
+    with rt.tx() as session:
+        ids = inbox.due(session, rt.clock.now())
+    for notice_id in ids:
+        send_notice(notice_id)
+    return len(ids)

@@ -21,7 +21,7 @@ JOBS: dict[str, Callable] = {
     "attendance.reviewed": jobs.attendance_reviewed,
     "meal.delivered": jobs.meal_delivered,
     "meal.delivery_undone": jobs.meal_delivery_undone,
-    "points.expiring": jobs.notify_points_expiring,
+    "notice.created": jobs.send_notice,
     "report.requested": jobs.build_report,
     "report.ready": jobs.notify_partner,
 }

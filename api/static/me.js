@@ -1,4 +1,5 @@
-// The volunteer's phone (我的): register, log in with a code, my card, activities to join and my
+// The volunteer's phone (我的): register, log in with a code, my card, notices (通知) and their
+// settings, activities to join and my
 // sign-ups, points and service time, history, teams (备案), the points shop, commendations and
 // certificates (a service record over a period), and today's delivery run with the door scan.
 "use strict";
@@ -30,12 +31,13 @@
     L.show(L.$("#guest"), false);
     L.show(L.$("#home"));
     open("card");
+    unread().catch(() => {});
     // the 送餐上门 tab only for a volunteer who took a run today
     claimedRuns().then((runs) => L.show(L.$("[data-tab=delivery]"), runs.length > 0)).catch(() => {});
   }
 
   // --- tabs: each panel loads when opened ----------------------------------------------------------
-  const loaders = { card, activities, points, history, teams, shop, honours, delivery };
+  const loaders = { card, notices, activities, points, history, teams, shop, honours, delivery };
   function open(name) {
     L.say(note, "");
     if (stopCamera && name !== "delivery") { stopCamera(); stopCamera = null; }
@@ -49,6 +51,52 @@
     const img = L.$("#card-image");
     if (!img.src) img.src = await L.blobUrl(FACE, "/api/v1/me/card.svg");
   }
+
+  // --- notices: the inbox (newest first, unread marked), quiet hours and SMS per kind --------------
+  const badge = L.$("#unread-badge");
+  function showUnread(n) {
+    badge.textContent = String(n);
+    L.show(badge, n > 0);
+    L.$("#unread-line").textContent = `${n} ${t.unread}`;
+    L.$("#read-all").disabled = n === 0;
+  }
+  const unread = async () => showUnread((await L.api(FACE, "/api/v1/me/notices?limit=1")).unread);
+  async function notices() {
+    const page = await L.api(FACE, "/api/v1/me/notices?limit=50");
+    showUnread(page.unread);
+    L.$("#notices").replaceChildren(...(page.items.length ? page.items.map((n) => L.el("li",
+      { class: n.read_at ? "card" : "card unread", "data-notice": n.id },
+      L.el("p", { class: "title" }, t.notice_kinds[n.kind] || n.kind),
+      L.el("p", {}, t.lang === "en" ? n.text_en : n.text),
+      L.el("p", { class: "state" }, `${L.dt(n.created_at)} · ${t.sms_states[n.sms_state] || n.sms_state}`),
+      n.read_at ? null : L.el("button", { type: "button", class: "secondary", onclick: () => read(n.id) }, t.mark_read),
+    )) : [L.el("li", { class: "muted" }, t.none)]));
+    const s = await L.api(FACE, "/api/v1/me/notice-settings");
+    settingsForm.quiet_start.value = s.quiet_start;
+    settingsForm.quiet_end.value = s.quiet_end;
+    L.$("#sms-kinds").replaceChildren(...s.kinds.map((k) => L.el("label", {},
+      L.el("input", { type: "checkbox", name: "sms", value: k, checked: !s.sms_off.includes(k) }),
+      ` ${t.notice_kinds[k] || k}`)));
+  }
+  async function read(id) {
+    try { await L.api(FACE, `/api/v1/me/notices/${id}/read`, { method: "POST" }); } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    notices().catch((err) => L.say(note, L.problemText(err), "bad"));
+  }
+  L.$("#read-all").addEventListener("click", async () => {
+    try { await L.api(FACE, "/api/v1/me/notices/read-all", { method: "POST" }); } catch (err) { L.say(note, L.problemText(err), "bad"); }
+    notices().catch((err) => L.say(note, L.problemText(err), "bad"));
+  });
+  const settingsForm = L.$("#notice-settings");
+  settingsForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const boxes = [...settingsForm.querySelectorAll("input[name=sms]")];
+    const body = { quiet_start: settingsForm.quiet_start.value, quiet_end: settingsForm.quiet_end.value,
+      sms_off: boxes.filter((b) => !b.checked).map((b) => b.value) };
+    try {
+      await L.api(FACE, "/api/v1/me/notice-settings", { method: "PUT", body });
+      L.say(note, t.settings_saved);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); }
+  });
 
   // --- activities: what I signed up for, and what I may join, by time -----------------------------
   const localDay = (iso) => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date(iso));

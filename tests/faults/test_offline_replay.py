@@ -249,6 +249,7 @@ def settle(rt, live) -> None:
         time.sleep(0.02)
     assert jobs.close_forgotten_checkouts() in (0, 1)
     drain(rt)
+    drain(rt)  # the notices the award jobs made (points awarded)
 
 
 _IDS = re.compile(r"(attendance:|attendance-closed-|meal:)(\d+)")

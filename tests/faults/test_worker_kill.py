@@ -29,6 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -44,7 +45,7 @@ from reports import service as reports
 from reports.models import Report
 from tests.fixtures.builders import file_volunteer, make_activity, staff_token
 from tests.fixtures.canteen import LUNCH, Canteen
-from volunteer.models import Attendance
+from volunteer.models import Attendance, Notice
 from workers.relay import relay_once
 
 pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
@@ -262,7 +263,7 @@ def test_a_worker_killed_mid_award_and_mid_report_retries_to_the_same_outcome(
     )
     assert asked.status_code == 202, asked.text
     report_id = asked.json()["id"]
-    assert relay_once(rt) == 4  # three awards and the report on RQ
+    assert relay_once(rt) == 7  # three awards, the first three awards' notices and the report on RQ
     with rt.tx() as s:
         award_jobs = [f"attendance-closed-{a}" for a in _attendance_ids(s, volunteers[3:])]
 
@@ -302,7 +303,8 @@ def test_a_worker_killed_mid_award_and_mid_report_retries_to_the_same_outcome(
     worker = start_worker()  # `linli worker` as deployed: all queues, with its scheduler
     try:
         deadline = time.monotonic() + 45
-        while len(_awards(rt)) < 6 or _status(rt, report_id) != "done":
+        # and each award's notice (points_awarded) past its job, so none is left on the queue
+        while len(_awards(rt)) < 6 or _status(rt, report_id) != "done" or _notice_jobs_done(rt) < 6:
             assert worker.proc.poll() is None, worker.output()
             assert time.monotonic() < deadline, (_awards(rt), _status(rt, report_id), worker.output())
             time.sleep(0.2)
@@ -381,6 +383,18 @@ def _awards(rt) -> dict[int, tuple[int, int]]:
         assert v not in awards
         awards[v] = (minutes, points)
     return awards
+
+
+def _notice_jobs_done(rt) -> int:
+    """Notices whose SMS job has finished (sent, or held back by quiet hours for the sweep)."""
+    with rt.tx() as s:
+        ids = s.scalars(select(Notice.id)).all()
+    done = 0
+    for notice_id in ids:
+        with contextlib.suppress(NoSuchJobError):
+            job = Job.fetch(f"notice-{notice_id}", connection=rt.redis, serializer=JSONSerializer)
+            done += job.get_status() == "finished"
+    return done
 
 
 def _status(rt, report_id: int) -> str:

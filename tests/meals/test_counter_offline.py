@@ -187,7 +187,8 @@ def test_the_cash_sheet_sums_each_device_with_voids_full_price_and_held_meals(ca
     csv = client.get(f"/api/v1/meal-points/{canteen.point.id}/cash-sheet.csv?day={DAY}", headers=counter)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
-    assert "泉心食堂 收款对账 2030-06-04" in text and "合计 total,4,3,4800,2400,1300" in text
+    assert '"泉心食堂 收款对账","2030-06-04 至 2030-06-04"' in text
+    assert '"合计 total","4","3","48.00","24.00","13.00"' in text  # through reports.render: yuan
 
 
 def test_the_cash_counted_is_kept_with_who_and_when_and_its_difference(canteen, client, clock):

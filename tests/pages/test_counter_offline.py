@@ -105,4 +105,4 @@ def test_offline_the_tablet_quotes_what_to_collect_then_shows_the_real_amounts(r
     with tablet.expect_download() as got:
         tablet.click("#cash-csv")
     with open(got.value.path(), encoding="utf-8-sig") as f:
-        assert "合计 total,3,3,3600,1200" in f.read()
+        assert '"合计 total","3","3","36.00","12.00"' in f.read()

@@ -184,6 +184,11 @@ MATRIX = {
     ("POST", "/api/v1/me/certificates"): may(*VOLUNTEERS),
     ("GET", "/api/v1/me/certificates/{code:str}/pdf"): may("vol", hides=True),
     ("GET", "/api/v1/me/commendations"): may(*VOLUNTEERS),
+    ("GET", "/api/v1/me/notices"): may(*VOLUNTEERS),
+    ("POST", "/api/v1/me/notices/{notice_id:int}/read"): may("vol", hides=True),  # V's filing approved
+    ("POST", "/api/v1/me/notices/read-all"): may(*VOLUNTEERS),
+    ("GET", "/api/v1/me/notice-settings"): may(*VOLUNTEERS),
+    ("PUT", "/api/v1/me/notice-settings"): may(*VOLUNTEERS),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
     ("GET", "/schema"): may(PUBLIC),
     ("GET", "/schema/scalar"): may(PUBLIC),
@@ -325,6 +330,7 @@ def bodies(ids: dict) -> dict:
             "reason": "矩阵",
         },
         ("POST", "/api/v1/me/certificates"): {"period_start": "2026-01-01", "period_end": "2026-06-30"},
+        ("PUT", "/api/v1/me/notice-settings"): {"quiet_start": "22:00", "quiet_end": "07:00", "sms_off": []},
     }
 
 
@@ -550,6 +556,7 @@ def world(rt, client, clock):
         "card": rt.codes.volunteer_card(vol_id, 1),
         "diner_card": rt.codes.diner_card(diner.id, 1),
         "item_id": item,
+        "notice_id": client.get("/api/v1/me/notices", headers=vol).json()["items"][-1]["id"],
     }
     w.key_a = key["key"]
     w.vol_phone, w.vol_w_phone = "13807310001", "13807310002"

@@ -229,6 +229,7 @@ def test_fifty_concurrent_identical_scans_make_one_attendance(world, live_server
             ends_at=now + timedelta(hours=2),
             station_id=None,
             admin_paths=["/"],
+            now=now,
         )
 
     def tap(_):
@@ -423,6 +424,7 @@ def test_concurrent_check_in_at_two_stations_one_wins(world, live_server):
                 ends_at=now + timedelta(hours=2),
                 station_id=None,
                 admin_paths=["/"],
+                now=now,
             )
     pairs = [(world.tablet(), world.station), (world.tablet("elsewhere"), world.other_station)] * 5
     card = world.card()
