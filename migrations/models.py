@@ -16,3 +16,4 @@ def import_models() -> None:
     import reports.models  # noqa: F401
     import scans.models  # noqa: F401
     import volunteer.models  # noqa: F401
+    from grants import models_money  # noqa: F401
