@@ -39,7 +39,8 @@ class TrancheRead(msgspec.Struct):
 
 
 class TranchePage(msgspec.Struct):
-    items: list[TrancheRead]
+    items: list[TrancheRead]  # all of them: a project has a few
+    next: str | None = None
 
 
 class SpendingBody(msgspec.Struct):
