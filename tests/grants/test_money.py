@@ -297,18 +297,16 @@ def test_points_and_money_never_mix(rt, world):
     assert code == "accounts_must_have_the_same_ledger"
 
 
-def test_two_spends_racing_on_the_last_yuan_one_wins(client, rt, world):
-    """Two admins record a spending at once, each of 60 yuan, with 100 yuan in custody: one is
-    recorded, the other refused, and the balance never goes below zero (real threads and database)."""
-    pay(client, world, "t1", 10_000)
+def race(rt, world, keys: tuple[str, str]) -> list[str]:
+    """Two spendings of 60 yuan recorded at once (real threads, real database); what each got."""
     barrier, results = threading.Barrier(2), {}
 
-    def spend(key: str) -> None:
+    def spend(n: int, key: str) -> None:
         barrier.wait()
         try:
             with rt.tx() as s:
                 project = money.project_for_admin(s, world["project"], ["/"])
-                money.spend(
+                _, created = money.spend(
                     s,
                     project,
                     money.SpendingInput(key, 6_000, "labour", date(2026, 3, 1), b64(png())),
@@ -316,17 +314,30 @@ def test_two_spends_racing_on_the_last_yuan_one_wins(client, rt, world):
                     now=rt.clock.now(),
                     today=date.today(),
                 )
-            results[key] = "created"
+            results[n] = "created" if created else "replayed"
         except LinliError as e:
-            results[key] = e.code
+            results[n] = e.code
 
-    threads = [threading.Thread(target=spend, args=(k,)) for k in ("a", "b")]
+    threads = [threading.Thread(target=spend, args=(n, k)) for n, k in enumerate(keys)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(results.values()) == ["created", "insufficient_balance"], results
+    return sorted(results.values())
+
+
+def test_two_spends_racing_on_the_last_yuan_one_wins(client, rt, world):
+    """Two admins record a spending at once, each of 60 yuan, with 100 yuan in custody: one is
+    recorded, the other refused, and the balance never goes below zero."""
+    pay(client, world, "t1", 10_000)
+    assert race(rt, world, ("a", "b")) == ["created", "insufficient_balance"]
     acc = account(client, world)
     assert (acc["spent"], acc["balance"]) == (6_000, 4_000)
     with rt.tx() as s:
         assert verification.verify(s) == [] and money.verify(s) == []
+
+
+def test_the_same_spending_sent_twice_at_once_is_recorded_once(client, rt, world):
+    pay(client, world, "t1", 20_000)
+    assert race(rt, world, ("same", "same")) == ["created", "replayed"]
+    assert account(client, world)["spent"] == 6_000
