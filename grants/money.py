@@ -144,6 +144,22 @@ def account(session: Session, project: Project) -> dict:
     }
 
 
+def summary(session: Session, project_ids: list[int]) -> dict[int, dict]:
+    """For reports (a round's money): each project's granted, paid_in, spent and balance (fen), and
+    spent by category code, read from the rows beside the ledger (`verify` holds them equal to it)."""
+    paid = repository.tranche_sums(session, project_ids)
+    out = {
+        p.id: {"granted": p.granted, "paid_in": paid.get(p.id, 0), "spent": 0, "by_category": {}}
+        for p in repository.projects(session, project_ids)
+    }
+    for project_id, category, amount in repository.spent_by_project_and_category(session, project_ids):
+        out[project_id]["by_category"][category] = amount
+        out[project_id]["spent"] += amount
+    for row in out.values():
+        row["balance"] = row["paid_in"] - row["spent"]
+    return out
+
+
 # Checks of the input ----------------------------------------------------------------------------
 
 

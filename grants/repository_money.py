@@ -78,17 +78,30 @@ def spent_by_category(session: Session, project_id: int) -> dict[str, int]:
     }
 
 
+def spent_by_project_and_category(session: Session, project_ids: list[int]) -> list[tuple[int, str, int]]:
+    return [
+        (p, c, int(t))
+        for p, c, t in session.execute(
+            select(Spending.project_id, Spending.category, func.sum(Spending.amount))
+            .where(Spending.project_id.in_(project_ids))
+            .group_by(Spending.project_id, Spending.category)
+        ).all()
+    ]
+
+
+def projects(session: Session, project_ids: list[int]) -> list[Project]:
+    return list(session.scalars(select(Project).where(Project.id.in_(project_ids)).order_by(Project.id)))
+
+
 # Verification ---------------------------------------------------------------------------------
 
 
-def tranche_sums(session: Session) -> dict[int, int]:
-    """Fen paid in, by project."""
-    return {
-        p: int(t)
-        for p, t in session.execute(
-            select(Tranche.project_id, func.sum(Tranche.amount)).group_by(Tranche.project_id)
-        ).all()
-    }
+def tranche_sums(session: Session, project_ids: list[int] | None = None) -> dict[int, int]:
+    """Fen paid in, by project (of these projects, or all)."""
+    query = select(Tranche.project_id, func.sum(Tranche.amount)).group_by(Tranche.project_id)
+    if project_ids is not None:
+        query = query.where(Tranche.project_id.in_(project_ids))
+    return {p: int(t) for p, t in session.execute(query).all()}
 
 
 def spending_sums(session: Session) -> dict[int, int]:

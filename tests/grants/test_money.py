@@ -239,6 +239,33 @@ def test_a_retry_records_once_and_a_key_used_for_something_else_is_refused(clien
     assert (account(client, world)["paid_in"], account(client, world)["spent"]) == (50_000, 7_000)
 
 
+def test_a_rounds_money_is_summed_per_project_for_reports(client, rt, world):
+    county = world["county"]
+    other = make_project(rt, hub_id=county.hub_a, org_id=county.org_a, granted=5_000)
+    pay(client, world, "t1", 10_000)
+    client.post(
+        url(world, "spending"), json=spending_body("s1", 700, category="transport"), headers=world["org"]
+    )
+    client.post(
+        url(world, "spending"), json=spending_body("s2", 300, category="transport"), headers=world["org"]
+    )
+    client.post(
+        url(world, "spending"), json=spending_body("s3", 500, category="labour"), headers=world["org"]
+    )
+    with rt.tx() as s:
+        got = money.summary(s, [world["project"], other])
+    assert got == {
+        world["project"]: {
+            "granted": GRANT,
+            "paid_in": 10_000,
+            "spent": 1_500,
+            "balance": 8_500,
+            "by_category": {"transport": 1_000, "labour": 500},
+        },
+        other: {"granted": 5_000, "paid_in": 0, "spent": 0, "balance": 0, "by_category": {}},
+    }
+
+
 def test_a_closed_project_takes_no_money(client, rt, world):
     county = world["county"]
     closed = make_project(rt, hub_id=county.hub_a, org_id=county.org_a, granted=1000, status="closed")
