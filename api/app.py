@@ -15,6 +15,7 @@ from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
 from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
+from api.grant_money import ProjectMoneyController
 from api.health import healthz, readyz
 from api.integrity import IntegrityController
 from api.meal_cash import MealCashController
@@ -88,6 +89,7 @@ def create_app(runtime: Runtime) -> Litestar:
             MyCertificatesController,
             MyCommendationsController,
             MyNoticesController,
+            ProjectMoneyController,
             verify_page,
         ],
         dependencies={

@@ -285,17 +285,18 @@ def tokens_create(username: str | None, phone: str | None, ttl: str) -> None:
 
 @main.group("ledger")
 def ledger_group() -> None:
-    """The points ledger (账本)."""
+    """The ledger (账本): service minutes, points and grant money."""
 
 
 @ledger_group.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from transfers; exit non-zero on any mismatch."""
+    from grants import money
     from points import verification
 
     rt = _runtime()
     with rt.tx() as session:
-        check = verification.run_check(session, rt.clock.now(), rt.clock)
+        check = verification.run_check(session, rt.clock.now(), rt.clock, also=[money.verify])
         problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
     for problem in problems:
         click.echo(problem, err=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 def import_models() -> None:
     import accounts.models  # noqa: F401
+    import grants.models  # noqa: F401
     import integrity.models  # noqa: F401
     import linli.outbox  # noqa: F401
     import meals.models  # noqa: F401
@@ -15,3 +16,4 @@ def import_models() -> None:
     import reports.models  # noqa: F401
     import scans.models  # noqa: F401
     import volunteer.models  # noqa: F401
+    from grants import models_money  # noqa: F401

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from points import repository
-from points.models import Account
+from points.models import NO_OVERDRAFT_KINDS, Account
 from points.repository import BALANCES
 
 CREATED = "created"
@@ -351,7 +351,7 @@ def ensure_accounts(session: Session, wanted: dict[str, dict], now: datetime) ->
                     "kind": w["kind"],
                     "volunteer_id": w.get("volunteer_id"),
                     "hub_id": w.get("hub_id"),
-                    "no_overdraft": w["kind"] in ("volunteer", "volunteer_manual"),
+                    "no_overdraft": w["kind"] in NO_OVERDRAFT_KINDS,
                     "has_lots": w["kind"] == "volunteer" and w["ledger"] == "points",
                     **dict.fromkeys(BALANCES, 0),
                     "created_at": now,

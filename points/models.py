@@ -31,17 +31,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
 
-LEDGERS = ("service_minutes", "points")
+LEDGERS = ("service_minutes", "points", "grant_money")
 # volunteer: verified service or spendable points; volunteer_manual: hours added by hand, kept apart;
 # hub_issued: the hub's source of awards; hub_shop: what its shop took; expired: points that expired.
-ACCOUNT_KINDS = ("volunteer", "volunteer_manual", "hub_issued", "hub_shop", "expired")
+# grant_money (fen, grants.money): round_fund: a round's funds, debited by each tranche paid out (it
+# goes negative); project: a granted project's custody, never below zero; spent: what it spent.
+ACCOUNT_KINDS = (
+    "volunteer",
+    "volunteer_manual",
+    "hub_issued",
+    "hub_shop",
+    "expired",
+    "round_fund",
+    "project",
+    "spent",
+)
+NO_OVERDRAFT_KINDS = ("volunteer", "volunteer_manual", "project")  # these never go below zero
 TRANSFER_KINDS = ("single", "pending", "post", "void", "expire")
 
 
 class Account(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint("ledger IN ('service_minutes', 'points')", name="ledger"),
+        CheckConstraint("ledger IN ('service_minutes', 'points', 'grant_money')", name="ledger"),
         CheckConstraint(
             "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0",
             name="amounts",

@@ -4,6 +4,7 @@ docs/ledger.md."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -13,9 +14,15 @@ from points.models import LedgerCheck
 from points.repository import BALANCES
 
 
-def run_check(session: Session, now: datetime, clock) -> LedgerCheck:
-    """Verify the whole ledger and record the result (the nightly job and `linli ledger verify`)."""
+def run_check(
+    session: Session, now: datetime, clock, also: Iterable[Callable[[Session], list[str]]] = ()
+) -> LedgerCheck:
+    """Verify the whole ledger and record the result (the nightly job and `linli ledger verify`).
+    `also`: the checks of what other domains keep beside their transfers (grant money's tranches
+    and spendings: `grants.money.verify`), their problems recorded with the ledger's."""
     problems = verify(session)
+    for check in also:
+        problems += check(session)
     accounts, transfers = repository.counts(session)
     check = LedgerCheck(
         ok=not problems,

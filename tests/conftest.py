@@ -45,6 +45,7 @@ def _resolve_schemas_before_freezegun() -> None:
         "points.schemas",
         "meals.schemas",
         "scans.schemas",
+        "grants.schemas_money",
         "api.problems",
     ):
         for obj in vars(importlib.import_module(name)).values():

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service as accounts
 from accounts.sender import configured_sender
+from grants import money as grant_money
 from integrity import detect
 from linli import outbox
 from meals import counter_day, delivery
@@ -209,7 +210,7 @@ def ledger_verify() -> dict:
     """Nightly: recompute every balance from its transfers and record the result."""
     rt = runtime()
     with rt.tx() as session:
-        check = verification.run_check(session, rt.clock.now(), rt.clock)
+        check = verification.run_check(session, rt.clock.now(), rt.clock, also=[grant_money.verify])
         result = {"ok": check.ok, "problems": len(check.problems), "transfers": check.transfers}
     (log.info if result["ok"] else log.error)("ledger verified", extra=result)
     return result

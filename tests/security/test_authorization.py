@@ -32,6 +32,7 @@ from tests.fixtures.builders import (
     valid_id,
     volunteer_token,
 )
+from tests.fixtures.grant_money import make_project, spending_body
 
 STAFF = ("county", "admin_a", "admin_b", "coord_a", "coord_b", "partner_a", "partner_b")
 VOLUNTEERS = ("vol", "vol_w")
@@ -189,6 +190,12 @@ MATRIX = {
     ("POST", "/api/v1/me/notices/read-all"): may(*VOLUNTEERS),
     ("GET", "/api/v1/me/notice-settings"): may(*VOLUNTEERS),
     ("PUT", "/api/v1/me/notice-settings"): may(*VOLUNTEERS),
+    ("GET", "/api/v1/projects/{project_id:int}/account"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/projects/{project_id:int}/tranches"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/projects/{project_id:int}/tranches"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/receipt"): may(HUB_A_ADMINS),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
     ("GET", "/schema"): may(PUBLIC),
     ("GET", "/schema/scalar"): may(PUBLIC),
@@ -331,6 +338,10 @@ def bodies(ids: dict) -> dict:
         },
         ("POST", "/api/v1/me/certificates"): {"period_start": "2026-01-01", "period_end": "2026-06-30"},
         ("PUT", "/api/v1/me/notice-settings"): {"quiet_start": "22:00", "quiet_end": "07:00", "sms_off": []},
+        ("POST", "/api/v1/projects/{project_id:int}/tranches"): {"key": "matrix", "amount": 100},
+        ("POST", "/api/v1/projects/{project_id:int}/spending"): spending_body(
+            "matrix", 100, spent_on=str(day)
+        ),
     }
 
 
@@ -518,7 +529,18 @@ def world(rt, client, clock):
     yesterday = now.astimezone(rt.settings.tz).date() - timedelta(days=1)
     with rt.tx() as s:  # yesterday closed at A's meal point (today's lunch goes on until 23:59)
         close = counter_day.close_day(s, points["a"].id, yesterday, now).id
+    # a granted project of A's organization, with money paid in and a spending with its receipt
+    project = make_project(rt, hub_id=county.hub_a, org_id=county.org_a, granted=100_000)
+    api("admin_a", "POST", f"/api/v1/projects/{project}/tranches", json={"key": "t1", "amount": 50_000})
+    spending = api(
+        "admin_a",
+        "POST",
+        f"/api/v1/projects/{project}/spending",
+        json=spending_body("s1", 1_000, spent_on=str(now.astimezone(rt.settings.tz).date())),
+    )["id"]
     w.ids = {
+        "project_id": project,
+        "spending_id": spending,
         # a login code proving the phone that registers: placed twice, so that after the first
         # registration spends one, every later one is answered `phone_taken`
         "login_code": place_code(rt, "13807310003", code=place_code(rt, "13807310003", code="246810")),
