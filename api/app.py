@@ -29,6 +29,7 @@ from api.pages import ROUTES as PAGES
 from api.pages import TEMPLATES
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
+from api.proposals import ProposalController
 from api.recognition import (
     CommendationController,
     MyCertificatesController,
@@ -36,6 +37,7 @@ from api.recognition import (
     verify_page,
 )
 from api.reports import ReportController
+from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
@@ -87,6 +89,9 @@ def create_app(runtime: Runtime) -> Litestar:
             MyCertificatesController,
             MyCommendationsController,
             verify_page,
+            RoundController,
+            ProposalController,
+            notice_page,
         ],
         dependencies={
             "rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),
