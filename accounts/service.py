@@ -103,7 +103,9 @@ def create_staff_user(
     return user
 
 
-def create_guest(session: Session, *, phone: str, display_name: str, now: datetime) -> tuple[StaffUser, str | None]:
+def create_guest(
+    session: Session, *, phone: str, display_name: str, now: datetime
+) -> tuple[StaffUser, str | None]:
     """A guest (an outside reviewer a hub invites): a staff user named by their phone, with no
     role grant, so they reach nothing but what they are invited to. Returns the user and a new
     password to pass on once (None if the phone already has a staff login, which is kept)."""
@@ -125,6 +127,10 @@ def create_guest(session: Session, *, phone: str, display_name: str, now: dateti
     session.add(user)
     session.flush()
     return user, password
+
+
+def grant_paths(session: Session, user_id: int) -> list[str]:
+    return repository.grant_paths(session, user_id)
 
 
 def find_staff(session: Session, username: str) -> StaffUser | None:

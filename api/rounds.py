@@ -49,7 +49,7 @@ class RoundController(Controller):
         status_code=201,
         sync_to_thread=True,
         summary="A hub admin (or the county base's) opens a micro-grant round: funders, call, criteria, limits",
-        responses=problems(_403="staff_only, role_required, outside_your_scope"),
+        responses=problems(_403="staff_only, role_required, outside_your_scope", _404="partner_not_found"),
     )
     def open_round(
         self,

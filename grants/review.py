@@ -44,18 +44,28 @@ def invite(
     """A reviewer grant: an existing staff user (`staff_user_id`), or a guest by `phone` (a staff
     login made for them, no role grant; its password returned once for the hub to pass on)."""
     row = rounds.get(session, round_id)
-    rounds.require_hub_admin(session, row, admin_paths)
+    hub = rounds.require_hub_admin(session, row, admin_paths)
     if row.state in ("notice", "granted", "cancelled") or row.review_closed_at is not None:
         raise conflict("review_closed", "评审已结束 The review is closed")
     if (staff_user_id is None) == (phone is None):
         raise invalid(
             [FieldError("phone", "one_of", "请填写工作人员或嘉宾手机号之一 A staff user or a guest's phone")]
         )
-    if affiliation_org_id is not None and orgs_service.find(session, affiliation_org_id) is None:
-        raise invalid([FieldError("affiliation_org_id", "not_found", "组织不存在 Organization not found")])
+    if affiliation_org_id is not None:  # only an applicant's membership matters: one inside the hub
+        org = orgs_service.find(session, affiliation_org_id)
+        if org is None:
+            raise invalid(
+                [FieldError("affiliation_org_id", "not_found", "组织不存在 Organization not found")]
+            )
+        scope.require([hub], org.path, "该组织不在本轮枢纽之下 Not an organization of the round's hub")
     password = None
-    if staff_user_id is not None:
+    if staff_user_id is not None:  # the hub's own staff (or the county's); outsiders are guests
         user = accounts_service.staff_user(session, staff_user_id)
+        if not scope.works_in(accounts_service.grant_paths(session, user.id), [], hub):
+            raise forbidden(
+                "该工作人员不属于本枢纽，请以嘉宾邀请 Not the hub's staff: invite them as a guest",
+                scope.OUTSIDE,
+            )
     else:
         user, password = accounts_service.create_guest(session, phone=phone, display_name=name, now=now)
     grant = repo.reviewer(session, row.id, user.id)

@@ -16,6 +16,7 @@ from grants.models import FUNDER_KINDS, GrantRound, Project, RoundFunder
 from linli import scope
 from linli.bounds import plausible
 from linli.errors import FieldError, forbidden, invalid, not_found
+from meals import service as meals_service
 from orgs import service as orgs_service
 
 NAME_MAX = 100
@@ -87,6 +88,9 @@ def open_round(
     if org is None:
         raise invalid([FieldError("org_id", "not_found", "组织不存在 Organization not found")])
     scope.require(admin_paths, org.path, "您无权为该组织开设微创投 Not your hub")
+    for f in data.funders[:FUNDERS_MAX]:  # a funder reads the round's report: the meal agreements' rule
+        if f.partner_id is not None:
+            meals_service.require_partner_linkable(session, admin_paths, f.partner_id)
     errors = []
     if org.kind not in ("base", "hub"):
         errors.append(
@@ -127,10 +131,6 @@ def open_round(
                 FieldError(f"funders[{i}].name", "length", "名称1到100字 A name of 1 to 100 characters")
             )
         _fen(f.amount, f"funders[{i}].amount", errors)
-        if f.partner_id is not None and orgs_service.find_partner(session, f.partner_id) is None:
-            errors.append(
-                FieldError(f"funders[{i}].partner_id", "not_found", "合作企业不存在 Partner not found")
-            )
     for name in ("total_limit", "grant_limit"):
         _fen(getattr(data, name), name, errors)
     if data.max_grants is not None and not 1 <= data.max_grants <= GRANTS_MAX:

@@ -125,6 +125,10 @@ def test_scores_are_refused_out_of_scale_and_for_a_member(w, rt):
         w.call(
             "admin_a", "POST", f"/api/v1/rounds/{rid}/reviewers", 201, json={"staff_user_id": w.staff[who]}
         )
+    outsider = w.call(
+        "admin_a", "POST", f"/api/v1/rounds/{rid}/reviewers", 403, json={"staff_user_id": w.staff["admin_b"]}
+    )
+    assert outsider.json()["code"] == "outside_your_scope"  # another hub's staff: invited as a guest instead
     # a guest who belongs to the applicant, as the hub said
     guest = w.call(
         "admin_a",
