@@ -109,6 +109,9 @@ def create(
     org = orgs_service.find(session, org_id)
     if org is None:
         raise invalid([FieldError("org_id", "not_found", "组织不存在 Organization not found")])
+    hub = rounds.org_path(session, row)
+    if not (scope.covers(admin_paths, hub) or any(scope.covers([hub], p) for p in admin_paths)):
+        raise not_found("轮次 Round", "round_not_found")  # not the caller's hub's: not told
     orgs_service.require_admin_of(admin_paths, org)
     require_inside(session, row, org.path)
     _require_open(row, now)
