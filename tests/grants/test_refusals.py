@@ -65,8 +65,12 @@ def test_proposals_are_refused_late_over_the_limit_and_outside_the_hub(w, rt):
         json=w.proposal_body(w.county.org_a, budget=[{"item": "场地", "amount": 5_000_001}]),
     )
     assert fields(over) == {"budget": "over_grant_limit"}
-    outside = w.call(
+    other_hub = w.call(
         "org_admin_b", "POST", f"/api/v1/rounds/{rid}/proposals", json=w.proposal_body(w.county.org_b)
+    )
+    assert other_hub.status_code == 404 and other_hub.json()["code"] == "round_not_found"  # not told
+    outside = w.call(
+        "county", "POST", f"/api/v1/rounds/{rid}/proposals", json=w.proposal_body(w.county.org_b)
     )
     assert outside.status_code == 409 and outside.json()["code"] == "organization_outside_round"
     not_theirs = w.call(
@@ -114,7 +118,7 @@ def test_proposals_are_refused_late_over_the_limit_and_outside_the_hub(w, rt):
             s.scalar(select(Proposal.status)) == "draft"
             and s.scalar(select(Proposal.title)) == "长者助餐志愿服务"
         )
-        assert count(rt, Proposal) == 1
+    assert count(rt, Proposal) == 1
 
 
 def test_scores_are_refused_out_of_scale_and_for_a_member(w, rt):
