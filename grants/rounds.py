@@ -15,7 +15,7 @@ from grants import repository_rounds as repo
 from grants.models import FUNDER_KINDS, GrantRound, Project, RoundFunder
 from linli import scope
 from linli.bounds import plausible
-from linli.errors import FieldError, forbidden, invalid, not_found
+from linli.errors import FieldError, invalid, not_found
 from meals import service as meals_service
 from orgs import service as orgs_service
 
@@ -302,7 +302,3 @@ def public_notice(session: Session, round_id: int, now: datetime) -> dict | None
         "total": sum(p.decided_amount for p in approved),
     }
 
-
-def forbid_unless(condition: bool, detail: str, code: str) -> None:
-    if not condition:
-        raise forbidden(detail, code)
