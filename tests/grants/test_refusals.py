@@ -236,3 +236,34 @@ def test_two_reviewers_submitting_at_once_are_both_recorded(w, rt):
     with rt.tx() as s:
         got = sorted(s.execute(select(GrantScore.reviewer_id, GrantScore.weighted)).all())
     assert got == sorted([(w.staff["r1"], 900), (w.staff["r2"], 3 * 40 + 4 * 35 + 5 * 25)])
+
+
+def test_two_approvals_racing_for_the_last_of_the_round_total_one_wins(w, rt):
+    if rt.settings.is_sqlite:
+        pytest.skip("threads racing one another: PostgreSQL (SQLite serializes its writers)")
+    r = w.open_round(max_grants=5, total_limit=2_000_000)
+    a = w.propose(r["id"], "org_admin", w.county.org_a)
+    b = w.propose(r["id"], "org_admin2", w.org_a2)
+    w.close_call(r)
+    w.call("admin_a", "POST", f"/api/v1/rounds/{r['id']}/close-review", 200)
+    headers = {"admin_a": w.as_("admin_a"), "county": w.as_("county")}
+    barrier, answers = threading.Barrier(2), {}
+
+    def approve(who, proposal_id):
+        barrier.wait()
+        answers[who] = w.client.post(
+            f"/api/v1/proposals/{proposal_id}/approve", json={"amount": 1_500_000}, headers=headers[who]
+        )
+
+    threads = [threading.Thread(target=approve, args=x) for x in (("admin_a", a["id"]), ("county", b["id"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(v.status_code for v in answers.values()) == [200, 409]
+    assert [v.json()["code"] for v in answers.values() if v.status_code == 409] == ["over_round_total"]
+    with rt.tx() as s:
+        assert (
+            s.scalar(select(func.sum(Proposal.decided_amount)).where(Proposal.status == "approved"))
+            == 1_500_000
+        )
