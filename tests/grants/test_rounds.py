@@ -186,3 +186,22 @@ def test_lazy_grant_when_the_round_is_read(w, rt):
         assert s.scalar(select(GrantRound.state)) == "granted"
         assert s.scalar(select(func.count()).select_from(Project)) == 1
         assert s.scalar(select(Proposal.status)) == "approved"
+
+
+def test_a_tie_on_the_average_is_broken_by_the_heaviest_criterion(w):
+    r = w.open_round()
+    a = w.propose(r["id"], "org_admin", w.county.org_a)
+    b = w.propose(r["id"], "org_admin2", w.org_a2)
+    w.call(
+        "admin_a", "POST", f"/api/v1/rounds/{r['id']}/reviewers", 201, json={"staff_user_id": w.staff["r1"]}
+    )
+    w.close_call(r)
+    w.score("r1", b["id"], [9, 10, 0])  # 360 + 350 + 0 = 710
+    w.score("r1", a["id"], [10, 6, 4])  # 400 + 210 + 100 = 710: the heaviest criterion (需求分析, 40) 10 > 9
+    w.call("admin_a", "POST", f"/api/v1/rounds/{r['id']}/close-review", 200)
+    items = w.call("admin_a", "GET", f"/api/v1/rounds/{r['id']}/ranking", 200).json()["items"]
+    assert [(i["proposal_id"], i["rank"], i["weighted_average"], i["tie_broken_by"]) for i in items] == [
+        (a["id"], 1, 7.1, "top_criterion"),
+        (b["id"], 2, 7.1, "top_criterion"),
+    ]
+    assert items[0]["criteria"] == {"需求分析": 10.0, "执行能力": 6.0, "预算合理": 4.0}
