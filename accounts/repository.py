@@ -101,3 +101,9 @@ def delete_codes_before(session: Session, before: datetime) -> int:
 
 def delete_tokens_expired_before(session: Session, before: datetime) -> int:
     return session.execute(delete(AuthToken).where(AuthToken.expires_at < before)).rowcount
+
+
+def grant_paths(session: Session, user_id: int) -> list[str]:
+    """The paths of the organizations a staff user holds an admin or coordinator grant over."""
+    q = select(Organization.path).join(RoleGrant, RoleGrant.org_id == Organization.id)
+    return list(session.scalars(q.where(RoleGrant.user_id == user_id)))

@@ -103,6 +103,36 @@ def create_staff_user(
     return user
 
 
+def create_guest(
+    session: Session, *, phone: str, display_name: str, now: datetime
+) -> tuple[StaffUser, str | None]:
+    """A guest (an outside reviewer a hub invites): a staff user named by their phone, with no
+    role grant, so they reach nothing but what they are invited to. Returns the user and a new
+    password to pass on once (None if the phone already has a staff login, which is kept)."""
+    phone = normalize_phone(phone)
+    problem = phone_problem(phone)
+    if problem:
+        raise invalid([FieldError("phone", *problem)])
+    user = repository.staff_by_username(session, phone)
+    if user is not None:
+        return user, None
+    password = secrets.token_urlsafe(9)
+    user = StaffUser(
+        username=phone,
+        password_hash=_hasher.hash(password),
+        display_name=display_name.strip()[:60] or phone,
+        active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def grant_paths(session: Session, user_id: int) -> list[str]:
+    return repository.grant_paths(session, user_id)
+
+
 def find_staff(session: Session, username: str) -> StaffUser | None:
     return repository.staff_by_username(session, username)
 

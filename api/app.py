@@ -31,6 +31,7 @@ from api.pages import ROUTES as PAGES
 from api.pages import TEMPLATES
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
+from api.proposals import ProposalController
 from api.recognition import (
     CommendationController,
     MyCertificatesController,
@@ -38,6 +39,7 @@ from api.recognition import (
     verify_page,
 )
 from api.reports import ReportController
+from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController
 from api.volunteers import FilingController, TeamController, VolunteerController
 from linli.runtime import Runtime
@@ -91,6 +93,9 @@ def create_app(runtime: Runtime) -> Litestar:
             MyNoticesController,
             ProjectMoneyController,
             verify_page,
+            RoundController,
+            ProposalController,
+            notice_page,
         ],
         dependencies={
             "rt": Provide(lambda: runtime, use_cache=True, sync_to_thread=False),

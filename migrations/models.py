@@ -7,7 +7,8 @@ from __future__ import annotations
 
 def import_models() -> None:
     import accounts.models  # noqa: F401
-    import grants.models  # noqa: F401
+    import grants.models
+    import grants.models_rounds  # noqa: F401
     import integrity.models  # noqa: F401
     import linli.outbox  # noqa: F401
     import meals.models  # noqa: F401

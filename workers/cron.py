@@ -23,6 +23,7 @@ SCHEDULE = [
     (jobs.ledger_verify, "points", "30 18 * * *"),  # 02:30
     # every 15 minutes: a point's day closes at 21:30, or after its last slot if that ends later
     (jobs.close_meal_days, "default", "*/15 * * * *"),
+    (jobs.grants_take_effect, "default", "*/15 * * * *"),  # rounds whose notice ended: projects made
     (jobs.integrity_sweep, "default", "45 13 * * *"),  # 21:45: the day's anomalies (integrity.detect)
     (jobs.monthly_reports, "reports", "0 18 * * *"),  # 02:00; it acts on the first of the month
     (jobs.remind_activities, "default", "*/15 * * * *"),  # sign-ups of activities within 24 hours

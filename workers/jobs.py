@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from accounts import service as accounts
 from accounts.sender import configured_sender
 from grants import money as grant_money
+from grants import rounds
 from integrity import detect
 from linli import outbox
 from meals import counter_day, delivery
@@ -242,6 +243,15 @@ def close_meal_days() -> int:
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)
+
+
+
+def grants_take_effect() -> int:
+    """Every 15 minutes: rounds whose public notice has ended are granted, each approved proposal
+    made a project (once). Returns how many projects were made."""
+    rt = runtime()
+    with rt.tx() as session:
+        return rounds.take_effect(session, rt.clock.now())
 
 
 def integrity_sweep() -> int:

@@ -197,6 +197,26 @@ MATRIX = {
     ("GET", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/receipt"): may(HUB_A_ADMINS),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
+    ("POST", "/api/v1/rounds"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/rounds"): may(*STAFF),
+    ("GET", "/api/v1/rounds/{round_id:int}"): may(HUB_A_ADMINS, "coord_a", hides=True),  # coord_a reviews it
+    ("POST", "/api/v1/rounds/{round_id:int}/reviewers"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/rounds/{round_id:int}/close-review"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/rounds/{round_id:int}/ranking"): may(HUB_A_ADMINS, "coord_a", hides=True),
+    ("POST", "/api/v1/rounds/{round_id:int}/publish"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/rounds/{round_id:int}/objections"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/rounds/{round_id:int}/objections"): may(PUBLIC),
+    ("POST", "/api/v1/rounds/{round_id:int}/proposals"): may(HUB_A_ADMINS, hides=True),
+    ("GET", "/api/v1/rounds/{round_id:int}/proposals"): may(*STAFF, hides=True),
+    ("GET", "/api/v1/proposals/{proposal_id:int}"): may(HUB_A_ADMINS, "coord_a", hides=True),
+    ("PATCH", "/api/v1/proposals/{proposal_id:int}"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/proposals/{proposal_id:int}/submit"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/proposals/{proposal_id:int}/scores"): may("coord_a"),
+    ("GET", "/api/v1/proposals/{proposal_id:int}/scores"): may(HUB_A_ADMINS, "coord_a", hides=True),
+    ("POST", "/api/v1/proposals/{proposal_id:int}/approve"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/proposals/{proposal_id:int}/reject"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/projects/{project_id:int}"): may(HUB_A_ADMINS),
+    ("GET", "/rounds/{round_id:int}"): may(PUBLIC),
     ("GET", "/schema"): may(PUBLIC),
     ("GET", "/schema/scalar"): may(PUBLIC),
     ("GET", "/schema/{path:str}"): may(PUBLIC),
@@ -342,7 +362,70 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/projects/{project_id:int}/spending"): spending_body(
             "matrix", 100, spent_on=str(day)
         ),
+        ("POST", "/api/v1/rounds"): {
+            "org_id": ids["org_a"],  # an organization, not a hub: 422 for who may open rounds there
+            "name": "矩阵微创投",
+            "call_opens_at": ids["now"].isoformat(),
+            "call_closes_at": later.isoformat(),
+            "criteria": [{"name": "需求", "weight": 100}],
+            "funders": [
+                {"kind": "enterprise", "name": "泉心", "amount": 100_000, "partner_id": ids["partner_id"]}
+            ],
+            "max_grants": 1,
+        },
+        ("POST", "/api/v1/rounds/{round_id:int}/reviewers"): {
+            "staff_user_id": ids["reviewer_id"],
+            "affiliation_org_id": ids["org_a"],
+        },
+        ("POST", "/api/v1/rounds/{round_id:int}/objections"): {"text": "矩阵"},
+        ("POST", "/api/v1/rounds/{round_id:int}/proposals"): GRANT_PROPOSAL | {"org_id": ids["org_a"]},
+        ("PATCH", "/api/v1/proposals/{proposal_id:int}"): {"title": "矩阵"},
+        ("POST", "/api/v1/proposals/{proposal_id:int}/scores"): {"scores": {"需求": 5}},
+        ("POST", "/api/v1/proposals/{proposal_id:int}/approve"): {"amount": 100},
+        ("POST", "/api/v1/proposals/{proposal_id:int}/reject"): {"reason": "矩阵"},
     }
+
+
+GRANT_PROPOSAL = {
+    "title": "矩阵项目",
+    "field": "other",
+    "goal_activities": 1,
+    "goal_served": 10,
+    "goal_volunteer_times": 2,
+    "starts_on": "2027-01-01",
+    "ends_on": "2027-02-01",
+    "budget": [{"item": "物料", "amount": 50_000}],
+}
+
+
+def grant_round(rt, hub_id: int, now) -> int:
+    """A micro-grant round of the hub whose call is open (grants: its path parameter is `round_id`,
+    as the commendation rounds' is: `param` tells them apart)."""
+    from grants import rounds
+
+    with rt.tx() as s:
+        return rounds.open_round(
+            s,
+            rounds.RoundInput(
+                org_id=hub_id,
+                name="矩阵",
+                call_opens_at=now - timedelta(hours=1),
+                call_closes_at=now + timedelta(days=5),
+                criteria=[{"name": "需求", "weight": 100}],
+                funders=[rounds.FunderInput("government", "街道", 1_000_000)],
+                max_grants=3,
+            ),
+            admin_paths=["/"],
+            staff_user_id=None,
+            now=now,
+        ).id
+
+
+def param(template: str, name: str) -> str:
+    """The key in `ids` of a path parameter: a grant round's `round_id` is `grant_round_id`."""
+    if name == "round_id" and template.startswith(("/api/v1/rounds", "/rounds/")):
+        return "grant_round_id"
+    return name
 
 
 QUERIES = {
@@ -429,7 +512,7 @@ def world(rt, client, clock):
     staff_user(rt, "county", "admin", org_id=county.base)
     staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
     staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
-    staff_user(rt, "coord_a", "coordinator", org_id=county.org_a, station_id=points["a"].station_id)
+    coord_a = staff_user(rt, "coord_a", "coordinator", org_id=county.org_a, station_id=points["a"].station_id)
     staff_user(rt, "coord_b", "coordinator", org_id=county.org_b, station_id=points["b"].station_id)
     staff_user(rt, "partner_a", "partner", partner_id=partner_a)
     staff_user(rt, "partner_b", "partner", partner_id=partner_b)
@@ -529,6 +612,16 @@ def world(rt, client, clock):
     yesterday = now.astimezone(rt.settings.tz).date() - timedelta(days=1)
     with rt.tx() as s:  # yesterday closed at A's meal point (today's lunch goes on until 23:59)
         close = counter_day.close_day(s, points["a"].id, yesterday, now).id
+    # a micro-grant round of hub A: a submitted proposal of A's organization, coord_a its reviewer, a project
+    grant_round_id = grant_round(rt, county.hub_a, now)
+    proposal = api(
+        "admin_a",
+        "POST",
+        f"/api/v1/rounds/{grant_round_id}/proposals",
+        json=GRANT_PROPOSAL | {"org_id": county.org_a},
+    )
+    api("admin_a", "POST", f"/api/v1/proposals/{proposal['id']}/submit")
+    api("admin_a", "POST", f"/api/v1/rounds/{grant_round_id}/reviewers", json={"staff_user_id": coord_a})
     # a granted project of A's organization, with money paid in and a spending with its receipt
     project = make_project(rt, hub_id=county.hub_a, org_id=county.org_a, granted=100_000)
     api("admin_a", "POST", f"/api/v1/projects/{project}/tranches", json={"key": "t1", "amount": 50_000})
@@ -541,6 +634,9 @@ def world(rt, client, clock):
     w.ids = {
         "project_id": project,
         "spending_id": spending,
+        "grant_round_id": grant_round_id,
+        "proposal_id": proposal["id"],
+        "reviewer_id": coord_a,
         # a login code proving the phone that registers: placed twice, so that after the first
         # registration spends one, every later one is answered `phone_taken`
         "login_code": place_code(rt, "13807310003", code=place_code(rt, "13807310003", code="246810")),
@@ -627,7 +723,7 @@ def ask(client, method: str, template: str, ids: dict, headers: dict):
     path = template
     for part in template.split("/"):
         if part.startswith("{"):
-            name = part[1:-1].split(":")[0]
+            name = param(template, part[1:-1].split(":")[0])
             path = path.replace(part, str(ids[name]))
     path += QUERIES.get((method, template), "").format(**ids)
     if template.endswith("/qr/decode"):
@@ -715,6 +811,9 @@ NAMES = {  # field or path parameter -> the key of the row in `world.ids` (hub A
     "activity_id": "activity_id",
     "round_id": "round_id",
     "item_id": "item_id",
+    "grant_round_id": "grant_round_id",
+    "staff_user_id": "reviewer_id",  # a reviewer granted: the hub's own staff
+    "affiliation_org_id": "org_a",
 }
 NOT_ROWS = frozenset({"request_id", "scan_id"})  # a client's own keys for retries
 # The scan door answers a scan at a station the device may not use as a refused scan, stored with
@@ -856,6 +955,10 @@ def world_b(rt, client, world):
             now,
         ).id
     vol_b = file_volunteer(rt, "13807310009", team_b, name="赵美玲")
+    with rt.tx() as s:
+        from accounts.models import StaffUser
+
+        s_coord_b = s.scalar(select(StaffUser.id).where(StaffUser.username == "coord_b"))
     activity_b = make_activity(rt, org_b, point_b.station_id, now - timedelta(minutes=10), hours=19 / 6)
     world.ids_b = {
         **a,
@@ -872,6 +975,8 @@ def world_b(rt, client, world):
         "activity_id": activity_b,
         "round_id": round_b,
         "item_id": item_b,
+        "grant_round_id": grant_round(rt, hub_b, now),
+        "reviewer_id": s_coord_b,
     }
     return world
 
@@ -892,7 +997,7 @@ def test_no_request_of_hub_b_may_name_a_row_of_hub_a(rt, client, world_b):
         if body is None:
             unknown.append(f"{method} {template}: no valid body in bodies()")
             continue
-        in_path = [p.split(":")[0][1:] for p in template.split("/") if p.startswith("{")]
+        in_path = [param(template, p.split(":")[0][1:]) for p in template.split("/") if p.startswith("{")]
         fields = [w for w in named if w[-1] not in NOT_ROWS]
         unknown += [f"{method} {template}: {w[-1]} is not in NAMES" for w in fields if w[-1] not in NAMES]
         unknown += [f"{method} {template}: {p} is not in NAMES" for p in in_path if p not in NAMES]
@@ -943,6 +1048,6 @@ def _send(client, method: str, template: str, ids: dict, body: dict, headers: di
     path = template
     for part in template.split("/"):
         if part.startswith("{"):
-            path = path.replace(part, str(ids[part.split(":")[0][1:]]))
+            path = path.replace(part, str(ids[param(template, part.split(":")[0][1:])]))
     path += QUERIES.get((method, template), "").format(**ids)
     return client.request(method, path, json=body, headers=headers)
