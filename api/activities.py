@@ -143,7 +143,7 @@ class ActivityController(Controller):
         responses=problems(
             _403="staff_only, role_required, outside_your_scope",
             _404="activity_not_found, station_not_found",
-            _409="activity_clash",
+            _409="activity_clash, activity_cancelled",
         ),
     )
     def move(
@@ -175,7 +175,7 @@ class ActivityController(Controller):
         responses=problems(
             _403="volunteers_only, not_filed, not_allowed_here",
             _404="activity_not_found",
-            _409="already_signed_up, signup_overlap, activity_over",
+            _409="already_signed_up, signup_overlap, activity_over, activity_cancelled",
         ),
     )
     def sign_up(

@@ -11,6 +11,7 @@ from litestar.plugins.prometheus import PrometheusController
 
 from api.accounts import AuthController, MeController
 from api.activities import ActivityController, AttendanceController, StationController
+from api.activity_cancel import ActivityCancelController
 from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
 from api.deliveries import DeliveryController
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime) -> Litestar:
             FilingController,
             OrganizationController,
             ActivityController,
+            ActivityCancelController,
             StationController,
             ScanController,
             IntegrityController,

@@ -16,6 +16,7 @@ MESSAGES = {
     "not_signed_up": "未报名此活动 Not signed up for this activity",
     "outside_window": "现在不在活动时间内 No activity here at this time",
     "capacity_full": "活动人数已满 The activity is full",
+    "activity_cancelled": "活动已取消 The activity was cancelled",
     "already_served": "本餐已领取 Already served",
     "checked_in_elsewhere": "已在其他站点签到，请先签退 Checked in elsewhere; check out there first",
     "not_allowed_here": "不能在此处使用 Not allowed here",

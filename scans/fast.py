@@ -85,6 +85,7 @@ def settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings
     # not checked in: the activity a check-in tries first (`judge.decide`), read with the rest
     if (
         state.first_id is None
+        or state.first_cancelled_at is not None
         or state.first_team_ids
         or not state.first_filed_here
         or state.first_status != "confirmed"

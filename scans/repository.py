@@ -186,7 +186,7 @@ _VOLUNTEER_STATION_STATE = _with_state(
         *_STATE_COLUMNS,
         *(
             _FIRST_IN_WINDOW.c[n].label(f"first_{n}")
-            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status")
+            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status", "cancelled_at")
         ),
     )
 ).outerjoin(_FIRST_IN_WINDOW, true())

@@ -23,6 +23,7 @@ from volunteer import notices, repository
 from volunteer.models import (
     ACTIVITY_CAPACITY,
     ACTIVITY_KINDS,
+    CANCEL_REASON_MAX,
     DESCRIPTION_MAX,
     WEEKDAYS,
     Activity,
@@ -166,6 +167,7 @@ def move(
     """Move an activity in time or place; everyone signed up is told (a notice each)."""
     activity = get(session, activity_id, for_update=True)
     orgs_service.require_admin_of(admin_paths, orgs_service.get(session, activity.org_id))
+    refuse_cancelled(activity)
     before = (activity.station_id, activity.starts_at, activity.ends_at)
     data = ActivityInput(
         org_id=activity.org_id,
@@ -186,6 +188,43 @@ def move(
     if (activity.station_id, activity.starts_at, activity.ends_at) != before and activity.ends_at > now:
         signed_up = [signup.volunteer_id for signup, _ in repository.signups_of(session, activity.id)]
         notices.activity_moved(session, activity, signed_up, now, tz)
+    return activity
+
+
+def refuse_cancelled(activity: Activity) -> None:
+    if activity.cancelled_at is not None:
+        raise conflict(
+            "activity_cancelled",
+            f"活动已取消：{activity.cancel_reason} The activity was cancelled: {activity.cancel_reason}",
+        )
+
+
+def cancel(
+    session: Session,
+    activity_id: int,
+    *,
+    reason: str,
+    admin_paths: list[str],
+    staff_user_id: int,
+    now: datetime,
+    tz: ZoneInfo | None = None,
+) -> Activity:
+    """Cancel an activity that has not ended, with a reason; everyone signed up (confirmed or
+    waiting) is told, once. The sign-ups stay as they were (the volunteer's "my upcoming" shows
+    the activity as cancelled) but count for nothing: no one may sign up, be moved up or check in.
+    The station is free again for another activity."""
+    activity = get(session, activity_id, for_update=True)
+    orgs_service.require_admin_of(admin_paths, orgs_service.get(session, activity.org_id))
+    reason = reason.strip()
+    if not 1 <= len(reason) <= CANCEL_REASON_MAX:
+        raise invalid([FieldError("reason", "length", "理由应为1到200个字 The reason must be 1 to 200 characters")])
+    refuse_cancelled(activity)
+    if activity.ends_at <= now:
+        raise conflict("activity_over", "活动已结束，不能取消 The activity is over and cannot be cancelled")
+    activity.cancelled_at, activity.cancelled_by, activity.cancel_reason = now, staff_user_id, reason
+    session.flush()
+    signed_up = [signup.volunteer_id for signup, _ in repository.signups_of(session, activity.id)]
+    notices.activity_cancelled(session, activity, signed_up, now, tz)
     return activity
 
 
@@ -230,6 +269,7 @@ def sign_up(
     session: Session, *, activity_id: int, volunteer_id: int, now: datetime, tz: ZoneInfo | None = None
 ) -> Signup:
     activity = get(session, activity_id, for_update=True)  # one sign-up at a time per activity
+    refuse_cancelled(activity)
     if activity.ends_at <= now:
         raise conflict("activity_over", "活动已结束 The activity is over")
     problem = eligibility_problem(session, volunteer_id, activity)
@@ -275,7 +315,7 @@ def cancel_sign_up(
     was_confirmed = signup.status == "confirmed"
     signup.status = "cancelled"
     session.flush()
-    if was_confirmed and (promoted := repository.first_waitlisted(session, activity_id)) is not None:
+    if was_confirmed and activity.cancelled_at is None and (promoted := repository.first_waitlisted(session, activity_id)) is not None:
         promoted.status = "confirmed"
         session.flush()
         notices.signup_confirmed(session, promoted, activity, now, tz)

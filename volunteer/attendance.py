@@ -19,7 +19,7 @@ from volunteer import activities, repository
 from volunteer.models import CORRECTED_MINUTES, REASON_MAX, Attendance, AttendanceCorrection
 
 # the order a check-in's refusals are told in, when several activities refuse it
-_REFUSAL_ORDER = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full"]
+_REFUSAL_ORDER = ["not_filed", "not_allowed_here", "not_signed_up", "capacity_full", "activity_cancelled"]
 
 
 def activity_ref(activity_id: int, title: str, starts_at: datetime, ends_at: datetime) -> dict:
@@ -85,6 +85,9 @@ def check_in(
     # several at a shared station: the one signed up for first, then the first that admits the volunteer
     reasons = []
     for activity in candidates:
+        if activity.cancelled_at is not None:
+            reasons.append("activity_cancelled")
+            continue
         if activity.team_ids:
             reason = activities.eligibility_problem(session, volunteer_id, activity, activity.path, filed)
         else:

@@ -2,7 +2,8 @@
 
 A volunteer sees the upcoming activities of the organizations above the teams they are filed
 with, by start time, and the ones they signed up for; each says what the volunteer can do about
-it: sign up (the waitlist when no place is left), cancel their sign-up, or why not. The "why not"
+it: sign up (the waitlist when no place is left), cancel their sign-up, or why not. A cancelled
+activity is shown only to those signed up for it, as cancelled with the reason. The "why not"
 is asked of the same rules `activities.sign_up` enforces, so the phone offers a button only
 where signing up can succeed."""
 
@@ -54,7 +55,7 @@ def upcoming(
                 activity=activity,
                 station_name=station_name,
                 org_name=org_name,
-                spots_left=max(0, activity.capacity - confirmed),
+                spots_left=0 if activity.cancelled_at else max(0, activity.capacity - confirmed),
                 signup=signup,
                 why_not=why_not,
             )

@@ -133,6 +133,13 @@ class Activity(Base):
     shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # cancelled by a hub (取消): kept and shown as such; its sign-ups stay but count for nothing
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+CANCEL_REASON_MAX = 200  # characters of an activity's cancellation reason
 
 
 class Shift(Base):
@@ -251,6 +258,7 @@ NOTICE_KINDS = (
     "signup_confirmed",
     "activity_reminder",
     "activity_moved",
+    "activity_cancelled",
     "points_awarded",
     "shop_order_ready",
     "certificate_issued",

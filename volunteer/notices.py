@@ -275,6 +275,24 @@ def activity_moved(session: Session, activity, volunteer_ids: list[int], now: da
         )
 
 
+def activity_cancelled(
+    session: Session, activity, volunteer_ids: list[int], now: datetime, tz: ZoneInfo | None
+) -> None:
+    """Everyone signed up (confirmed or waiting) is told the activity, its time and the reason;
+    an activity is cancelled once, so one notice each."""
+    zh, en = when(activity.starts_at, tz)
+    for volunteer_id in volunteer_ids:
+        notify(
+            session,
+            volunteer_id=volunteer_id,
+            kind="activity_cancelled",
+            key=f"activity-cancelled:{activity.id}:{volunteer_id}",
+            text=f"您报名的“{activity.title}”（{zh}）已取消，理由：{activity.cancel_reason}",
+            text_en=f"{activity.title} ({en}), which you signed up for, is cancelled. Reason: {activity.cancel_reason}",
+            now=now,
+        )
+
+
 def remind(session: Session, *, now: datetime, tz: ZoneInfo, ahead: timedelta = REMIND_AHEAD) -> int:
     """Remind every volunteer with a confirmed sign-up to an activity starting within `ahead`:
     once per volunteer and activity. Returns how many reminders were made."""

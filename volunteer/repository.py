@@ -123,7 +123,7 @@ def clashing_activity(
 ) -> Activity | None:
     q = select(Activity).where(
         Activity.station_id == station_id, Activity.starts_at < ends_at, Activity.ends_at > starts_at
-    )
+    ).where(Activity.cancelled_at.is_(None))  # a cancelled activity frees its station
     if exclude_id is not None:
         q = q.where(Activity.id != exclude_id)
     return session.scalar(q.order_by(Activity.starts_at).limit(1))
@@ -187,6 +187,7 @@ def overlapping_signup(
         .where(
             Signup.volunteer_id == volunteer_id,
             Signup.status != "cancelled",
+            Activity.cancelled_at.is_(None),
             Activity.id != exclude,
             Activity.starts_at < ends_at,
             Activity.ends_at > starts_at,
@@ -356,6 +357,7 @@ WINDOW = (
         Activity.org_id,
         Organization.path,
         Signup.status,
+        Activity.cancelled_at,
     )
     .join(Organization, Organization.id == Activity.org_id)
     .outerjoin(
@@ -371,8 +373,8 @@ WINDOW = (
         Activity.starts_at <= bindparam("latest_start"),
         Activity.ends_at >= bindparam("at"),
     )
-    # in the order a check-in tries them (`attendance.check_in`): signed up for first, then starting first
-    .order_by(Signup.status.is_(None), Activity.starts_at, Activity.id)
+    # the order a check-in tries them (`attendance.check_in`): cancelled last, signed up for, starting first
+    .order_by(Activity.cancelled_at.is_not(None), Signup.status.is_(None), Activity.starts_at, Activity.id)
 )
 _FILED = (
     select(Organization.id, Organization.path)

@@ -56,7 +56,12 @@ def upcoming(
         )
         .where(Activity.ends_at > now)
     )
-    q = q.where(_Mine.id.is_not(None)) if signed_up_only else q.where(or_(_Mine.id.is_not(None), filed_under))
+    # cancelled: still shown to those signed up (as cancelled), no longer offered to others
+    q = (
+        q.where(_Mine.id.is_not(None))
+        if signed_up_only
+        else q.where(or_(_Mine.id.is_not(None), and_(filed_under, Activity.cancelled_at.is_(None))))
+    )
     q = q.order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)
     return [tuple(row) for row in session.execute(q)]
 
@@ -64,11 +69,17 @@ def upcoming(
 def live_signup_windows(
     session: Session, volunteer_id: int, now: datetime
 ) -> list[tuple[int, datetime, datetime]]:
-    """(activity id, starts_at, ends_at) of the volunteer's live sign-ups to activities not over."""
+    """(activity id, starts_at, ends_at) of the volunteer's live sign-ups to activities not over
+    (nor cancelled)."""
     q = (
         select(Activity.id, Activity.starts_at, Activity.ends_at)
         .join(Signup, Signup.activity_id == Activity.id)
-        .where(Signup.volunteer_id == volunteer_id, Signup.status != "cancelled", Activity.ends_at > now)
+        .where(
+            Signup.volunteer_id == volunteer_id,
+            Signup.status != "cancelled",
+            Activity.ends_at > now,
+            Activity.cancelled_at.is_(None),
+        )
     )
     return [tuple(row) for row in session.execute(q)]
 

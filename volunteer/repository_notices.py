@@ -86,12 +86,17 @@ def settings_of(session: Session, volunteer_id: int) -> NoticeSettings | None:
 
 def signups_starting(session: Session, start: datetime, end: datetime) -> list[tuple]:
     """(volunteer id, activity id, title, starts_at, station name) of confirmed sign-ups to
-    activities starting in [start, end)."""
+    activities (not cancelled) starting in [start, end)."""
     q = (
         select(Signup.volunteer_id, Activity.id, Activity.title, Activity.starts_at, Station.name)
         .join(Activity, Activity.id == Signup.activity_id)
         .join(Station, Station.id == Activity.station_id)
-        .where(Signup.status == "confirmed", Activity.starts_at >= start, Activity.starts_at < end)
+        .where(
+            Signup.status == "confirmed",
+            Activity.cancelled_at.is_(None),
+            Activity.starts_at >= start,
+            Activity.starts_at < end,
+        )
         .order_by(Activity.starts_at, Signup.id)
     )
     return [tuple(row) for row in session.execute(q)]

@@ -150,6 +150,10 @@ class ActivityMove(msgspec.Struct):
     station_id: RowId | None = None
 
 
+class ActivityCancel(msgspec.Struct):
+    reason: str = ""  # required, 1 to 200 characters (checked by the service, field by field)
+
+
 class ActivityRead(msgspec.Struct):
     id: int
     org_id: int
@@ -163,6 +167,8 @@ class ActivityRead(msgspec.Struct):
     team_ids: list[int] | None
     shift_id: int | None
     description: str
+    cancelled_at: datetime | None = None  # cancelled by the hub (已取消): shown, not joinable
+    cancel_reason: str | None = None
 
     @classmethod
     def of(cls, a) -> ActivityRead:
@@ -179,6 +185,8 @@ class ActivityRead(msgspec.Struct):
             team_ids=a.team_ids,
             shift_id=a.shift_id,
             description=a.description,
+            cancelled_at=a.cancelled_at,
+            cancel_reason=a.cancel_reason,
         )
 
 

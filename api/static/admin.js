@@ -62,7 +62,8 @@
     const page = await L.api(FACE, `/api/v1/activities?starts_from=${from.toISOString()}&starts_before=${to.toISOString()}&limit=200`);
     const items = page.items;
     const clashes = new Set();
-    for (const a of items) for (const b of items) {
+    const live = items.filter((a) => !a.cancelled_at);  // a cancelled one holds no place
+    for (const a of live) for (const b of live) {
       if (a.id < b.id && a.station_id === b.station_id && a.starts_at < b.ends_at && b.starts_at < a.ends_at) { clashes.add(a.id); clashes.add(b.id); }
     }
     const days = [];
@@ -72,10 +73,31 @@
       const todays = items.filter((a) => L.dt(a.starts_at).slice(0, 10) === key);
       days.push(L.el("div", { class: "card" },
         L.el("strong", {}, `${key} ${t.weekdays[(day.getDay() + 6) % 7]}`),
-        todays.length ? L.el("ul", {}, todays.map((a) => L.el("li", { class: clashes.has(a.id) ? "notice warn" : "" },
-          `${L.dt(a.starts_at).slice(-5)}–${L.dt(a.ends_at).slice(-5)} ${a.title} · ${stationName(a.station_id)} · ${t.places} ${a.capacity}${clashes.has(a.id) ? " · " + t.clash : ""}`))) : L.el("p", { class: "muted" }, t.none)));
+        todays.length ? L.el("ul", {}, todays.map((a) => L.el("li", { class: clashes.has(a.id) ? "notice warn" : "", "data-activity": a.id },
+          `${L.dt(a.starts_at).slice(-5)}–${L.dt(a.ends_at).slice(-5)} ${a.title} · ${stationName(a.station_id)} · ${t.places} ${a.capacity}${clashes.has(a.id) ? " · " + t.clash : ""}`,
+          ...cancelling(a)))) : L.el("p", { class: "muted" }, t.none)));
     }
     L.$("#calendar").replaceChildren(...days);
+  }
+
+  // cancelled: said so with the reason; not over yet: a button that asks for the reason, then cancels
+  function cancelling(a) {
+    if (a.cancelled_at) return [" · ", L.el("strong", { class: "cancelled" }, `${t.activity_cancelled}：${a.cancel_reason}`)];
+    if (new Date(a.ends_at) <= new Date()) return [];
+    const form = L.el("form", { class: "cancel-form hidden" },
+      L.el("input", { name: "reason", required: "", maxlength: "200", placeholder: t.cancel_reason, "aria-label": t.cancel_reason }),
+      " ", L.el("button", { type: "submit" }, t.confirm_cancel));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        await L.api(FACE, `/api/v1/activities/${a.id}/cancel`, { method: "POST", body: { reason: form.reason.value } });
+        L.say(note, t.cancelled_done);
+      } catch (err) { L.say(note, L.problemText(err), "bad"); }
+      activities();
+    });
+    const button = L.el("button", { type: "button", class: "secondary", "data-cancel-activity": a.id,
+      onclick: () => { L.show(form); L.show(button, false); form.reason.focus(); } }, t.cancel_activity);
+    return [" ", button, form];
   }
 
   // the form's choices by name: organizations (not teams), the chosen one's teams, bookable places
@@ -113,8 +135,8 @@
   async function checkClash() {
     const b = activityBody();
     if (!b.station_id || !b.starts_at || !b.ends_at || b.ends_at <= b.starts_at) return showClash(null);
-    const q = `station_id=${b.station_id}&starts_before=${encodeURIComponent(b.ends_at)}&ends_after=${encodeURIComponent(b.starts_at)}&limit=1`;
-    showClash((await L.api(FACE, `/api/v1/activities?${q}`)).items[0]);
+    const q = `station_id=${b.station_id}&starts_before=${encodeURIComponent(b.ends_at)}&ends_after=${encodeURIComponent(b.starts_at)}&limit=20`;
+    showClash((await L.api(FACE, `/api/v1/activities?${q}`)).items.find((a) => !a.cancelled_at));
   }
 
 

@@ -112,7 +112,9 @@
   // One activity: when, where, what, whose, places left, and the one thing I can do (or why not).
   function activityCard(a) {
     let act;
-    if (a.signup) {
+    if (a.cancelled_at) {  // the hub cancelled it: shown with the reason, nothing to do
+      act = [L.el("p", { class: "notice warn", "data-cancelled": a.id }, `${t.activity_cancelled}：${a.cancel_reason}`)];
+    } else if (a.signup) {
       act = [L.el("p", { class: "state" }, t.signup[a.signup] || a.signup),
         L.el("button", { type: "button", class: "secondary", "data-cancel": a.id, onclick: () => signUp(a.id, false) }, t.cancel_signup)];
     } else if (a.may_sign_up) {
@@ -125,7 +127,7 @@
       L.el("p", {}, span(a)),
       L.el("p", {}, `${a.station_name} · ${t.kinds[a.kind] || t.kinds.other}`),
       L.el("p", { class: "muted" }, a.org_name),
-      L.el("p", {}, a.spots_left > 0 ? `${t.spots_left} ${a.spots_left} / ${a.capacity}` : t.full),
+      ...(a.cancelled_at ? [] : [L.el("p", {}, a.spots_left > 0 ? `${t.spots_left} ${a.spots_left} / ${a.capacity}` : t.full)]),
       ...act);
   }
   async function signUp(id, join) {

@@ -94,6 +94,7 @@ MATRIX = {
     ("GET", "/api/v1/activities/{activity_id:int}/signups"): may(HUB_A_ADMINS, hides=True),
     ("POST", "/api/v1/activities/{activity_id:int}/signups"): may("vol"),
     ("PATCH", "/api/v1/activities/{activity_id:int}"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/activities/{activity_id:int}/cancel"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/stations/{station_id:int}/code"): may(HUB_A_STAFF),
     ("GET", "/api/v1/stations/{station_id:int}/code.png"): may(HUB_A_STAFF),
     ("POST", "/api/v1/stations/{station_id:int}/shifts"): may(HUB_A_ADMINS),
@@ -258,6 +259,7 @@ def bodies(ids: dict) -> dict:
         ("PATCH", "/api/v1/activities/{activity_id:int}"): {
             "ends_at": (ids["now"] + timedelta(hours=4)).isoformat()
         },
+        ("POST", "/api/v1/activities/{activity_id:int}/cancel"): {"reason": "矩阵"},
         ("POST", "/api/v1/stations/{station_id:int}/shifts"): {"org_id": ids["org_a"], "title": "早餐"},
         ("POST", "/api/v1/scans/batch"): {
             "scans": [
