@@ -230,6 +230,7 @@ class ScoreRead(msgspec.Struct):
 class ScorePage(msgspec.Struct):
     items: list[ScoreRead]
     hidden: int  # others' scores, hidden until the review closes
+    next: str | None = None  # every score on one page: a proposal has a few reviewers
 
 
 class RankingItem(msgspec.Struct):
@@ -250,6 +251,7 @@ class Ranking(msgspec.Struct):
     scale: list[int]
     rule: str
     items: list[RankingItem]
+    next: str | None = None  # the whole ranking on one page
 
     @classmethod
     def of(cls, round_id: int, items: list[review.Ranked]) -> Ranking:
