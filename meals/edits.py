@@ -22,7 +22,6 @@ from meals import categories, repository
 from meals.models import (
     BUDGET_CAP,
     MONTH_CAP,
-    RESIDENCES,
     WEEK_CAP,
     FundingAgreement,
     MealPoint,
@@ -39,7 +38,7 @@ from meals.service import (
     offered_at_all,
     slots_of,
 )
-from meals.subsidy import check_schedule, unknown_categories
+from meals.subsidy import check_residence, check_schedule, unknown_categories
 
 REASON_LENGTH = 200
 
@@ -179,14 +178,8 @@ def edit_diner(session: Session, diner_id: int, given: dict, reason: str | None)
             )
     if "residence" in given:
         new["residence"] = given["residence"]
-        if new["residence"] is not None and new["residence"] not in RESIDENCES:
-            errors.append(
-                FieldError(
-                    "residence",
-                    "invalid",
-                    "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
-                )
-            )
+        if new["residence"] is not None:
+            check_residence(errors, "residence", new["residence"])
     if "category_evidence" in given:
         evidence = (given["category_evidence"] or "").strip()
         new["category_evidence"] = evidence or None

@@ -18,7 +18,6 @@ from meals.models import (
     DAILY_CAPACITY,
     FUNDER_KINDS,
     MONTH_CAP,
-    RESIDENCES,
     SLOT_PRICE,
     SLOTS,
     STACK_ORDER,
@@ -30,7 +29,7 @@ from meals.models import (
     MealPoint,
     MealSlot,
 )
-from meals.subsidy import check_schedule, unknown_categories
+from meals.subsidy import check_residence, check_schedule, unknown_categories
 from orgs import service as orgs_service
 
 ID_PURPOSE = "diner-id"  # a separate key from volunteers' ID hashes
@@ -247,14 +246,8 @@ def register_diner(
     for field, value in (("dietary_notes", data.dietary_notes), ("allergies", data.allergies)):
         if len(value or "") > 200:
             errors.append(FieldError(field, "length", "最多200字 At most 200 characters"))
-    if data.residence is not None and data.residence not in RESIDENCES:
-        errors.append(
-            FieldError(
-                "residence",
-                "invalid",
-                "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
-            )
-        )
+    if data.residence is not None:
+        check_residence(errors, "residence", data.residence)
     home = repository.point(session, data.home_point_id)
     valid = categories.at_point(session, home).offered(automatic=False) if home is not None else {}
     if home is not None and (unknown := [c for c in data.categories if c not in valid]):

@@ -42,6 +42,18 @@ class Funding:
     used_this_month: int = 0  # subsidized meals this diner had under it, the 1st of the month to now
 
 
+def check_residence(errors: list[FieldError], field: str, value) -> None:
+    """A registered residence (户籍) is `local` or `other`: a diner's, or a tier's condition."""
+    if value not in RESIDENCE_VALUES:
+        errors.append(
+            FieldError(
+                field,
+                "invalid",
+                "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
+            )
+        )
+
+
 def unknown_categories(
     unknown: Sequence[str], valid: Mapping[str, str], zh: str = "未知类别", en: str = "Unknown categories"
 ) -> str:
@@ -105,14 +117,8 @@ def check_schedule(
                     "餐次应为 breakfast、lunch 或 dinner 之一 Slot must be breakfast, lunch or dinner",
                 )
             )
-        if "residence" in tier and tier["residence"] not in RESIDENCE_VALUES:
-            errors.append(
-                FieldError(
-                    f"{name}.residence",
-                    "invalid",
-                    "户籍应为 local（本地户籍）或 other（非本地户籍） Residence must be local or other",
-                )
-            )
+        if "residence" in tier:
+            check_residence(errors, f"{name}.residence", tier["residence"])
         if ("amount" in tier) == ("percent" in tier):
             errors.append(
                 FieldError(name, "amount_or_percent", "须给定金额或比例之一 Give amount or percent, not both")
