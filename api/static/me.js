@@ -62,6 +62,10 @@
   }
   const unread = async () => showUnread((await L.api(FACE, "/api/v1/me/notices?limit=1")).unread);
   async function notices() {
+    await inbox();
+    await settings();
+  }
+  async function inbox() {
     const page = await L.api(FACE, "/api/v1/me/notices?limit=50");
     showUnread(page.unread);
     L.$("#notices").replaceChildren(...(page.items.length ? page.items.map((n) => L.el("li",
@@ -71,6 +75,8 @@
       L.el("p", { class: "state" }, `${L.dt(n.created_at)} · ${t.sms_states[n.sms_state] || n.sms_state}`),
       n.read_at ? null : L.el("button", { type: "button", class: "secondary", onclick: () => read(n.id) }, t.mark_read),
     )) : [L.el("li", { class: "muted" }, t.none)]));
+  }
+  async function settings() {  // only when the tab opens: marking read never overwrites what is being typed
     const s = await L.api(FACE, "/api/v1/me/notice-settings");
     settingsForm.quiet_start.value = s.quiet_start;
     settingsForm.quiet_end.value = s.quiet_end;
@@ -80,11 +86,11 @@
   }
   async function read(id) {
     try { await L.api(FACE, `/api/v1/me/notices/${id}/read`, { method: "POST" }); } catch (err) { L.say(note, L.problemText(err), "bad"); }
-    notices().catch((err) => L.say(note, L.problemText(err), "bad"));
+    inbox().catch((err) => L.say(note, L.problemText(err), "bad"));
   }
   L.$("#read-all").addEventListener("click", async () => {
     try { await L.api(FACE, "/api/v1/me/notices/read-all", { method: "POST" }); } catch (err) { L.say(note, L.problemText(err), "bad"); }
-    notices().catch((err) => L.say(note, L.problemText(err), "bad"));
+    inbox().catch((err) => L.say(note, L.problemText(err), "bad"));
   });
   const settingsForm = L.$("#notice-settings");
   settingsForm.addEventListener("submit", async (ev) => {
