@@ -13,14 +13,16 @@ def empty_db_url(settings, tmp_path):
     if settings.is_sqlite:
         yield f"sqlite:///{tmp_path}/empty.db"
         return
+    # named after the suite's own database: two suites on one server (another checkout) never share it
+    base, _, own = settings.sqlalchemy_url.rpartition("/")
+    name = f"{own}_migrations"
     admin = create_engine(settings.sqlalchemy_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS linli_migration_test"))
-        conn.execute(text("CREATE DATABASE linli_migration_test"))
-    base, _, _ = settings.sqlalchemy_url.rpartition("/")
-    yield f"{base}/linli_migration_test"
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS linli_migration_test WITH (FORCE)"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
