@@ -58,7 +58,7 @@ class ProjectMoneyController(Controller):
         responses=problems(
             _403=REFUSED,
             _404="project_not_found",
-            _409="exceeds_granted, key_reused, project_closed",
+            _409="exceeds_granted, key_reused, project_closed, organization_left_hub",
             _422="validation_failed",
         ),
     )
@@ -105,7 +105,7 @@ class ProjectMoneyController(Controller):
         responses=problems(
             _403=REFUSED,
             _404="project_not_found",
-            _409="insufficient_balance, key_reused, project_closed",
+            _409="insufficient_balance, key_reused, project_closed, organization_left_hub",
             _413="payload_too_large",
             _422="validation_failed",
         ),

@@ -246,6 +246,7 @@ def pay_tranche(
     if existing is not None:
         return _replayed(existing, amount=data.amount, note=data.note), False
     _require_active(project)
+    _require_in_hub(session, project)
     paid_in = repository.paid_in(session, project.id)
     if paid_in + data.amount > project.granted:
         raise conflict(
@@ -331,6 +332,7 @@ def spend(
             receipt_sha256=receipt.sha256,
         ), False
     _require_active(project)
+    _require_in_hub(session, project)
     transfer_id = f"{LEDGER}:spending:{project.id}:{data.key}"
     [code] = ledger.create_transfers(
         session,
@@ -389,6 +391,18 @@ def receipt_of(session: Session, project: Project, spending_id: int) -> Spending
 def _require_active(project: Project) -> None:
     if project.status != "active":
         raise conflict("project_closed", "项目已结项 The project is closed")
+
+
+def _require_in_hub(session: Session, project: Project) -> None:
+    """Money moves only while the project's organization is under the round's hub: one that left
+    (moved under another hub) gets no tranche and records no spending; what is in custody stays."""
+    org_path, hub_path = _paths(session, project)
+    if org_path == hub_path or not scope.covers([hub_path], org_path):
+        raise conflict(
+            "organization_left_hub",
+            "项目所属组织已不在本轮枢纽之下，资金暂停 The project's organization left the round's hub;"
+            " its money is on hold",
+        )
 
 
 def _replayed(row, **fields):

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cli.main import main
@@ -17,6 +17,7 @@ from grants import money
 from grants.models import Project
 from grants.models_money import Spending, Tranche
 from linli.errors import LinliError
+from orgs.models import Organization
 from points import ledger, verification
 from points.models import Transfer
 from tests.fixtures.builders import make_county, staff_token, staff_user
@@ -273,6 +274,23 @@ def test_a_closed_project_takes_no_money(client, rt, world):
         f"/api/v1/projects/{closed}/tranches", json={"key": "t1", "amount": 10}, headers=world["hub"]
     )
     assert r.status_code == 409 and r.json()["code"] == "project_closed"
+
+
+def test_a_project_whose_organization_left_the_hub_gets_and_spends_nothing(client, rt, world):
+    """Moved under another hub: no tranche, no spending, each refused with its code and nothing
+    written; what was paid in stays in custody, shown as before."""
+    assert pay(client, world, "t1", 50_000).status_code == 201
+    county = world["county"]
+    with rt.tx() as s:
+        hub_b = s.get(Organization, county.hub_b).path
+        s.execute(update(Organization).where(Organization.id == county.org_a).values(path=f"{hub_b}{county.org_a}/"))
+    before = counts(rt)
+    tranche = pay(client, world, "t2", 10_000)
+    assert tranche.status_code == 409 and tranche.json()["code"] == "organization_left_hub"
+    spent = client.post(url(world, "spending"), json=spending_body("s1", 100), headers=world["hub"])
+    assert spent.status_code == 409 and spent.json()["code"] == "organization_left_hub"
+    assert counts(rt) == before
+    assert account(client, world)["balance"] == 50_000
 
 
 def test_ledger_verify_checks_the_money_ledger_and_the_database_keeps_custody_above_zero(
