@@ -15,6 +15,14 @@ def staff_by_username(session: Session, username: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.username == username))
 
 
+def guest_by_phone(session: Session, phone: str) -> StaffUser | None:
+    """An active guest login (a staff user named by this phone with no role grant at all)."""
+    granted = select(RoleGrant.id).where(RoleGrant.user_id == StaffUser.id).exists()
+    return session.scalar(
+        select(StaffUser).where(StaffUser.username == phone, StaffUser.active.is_(True), ~granted)
+    )
+
+
 def staff(session: Session, user_id: int) -> StaffUser | None:
     return session.get(StaffUser, user_id)
 

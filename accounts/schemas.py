@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -28,6 +29,8 @@ class Registered(VolunteerRead, kw_only=True):
 class TokenRequest(msgspec.Struct):
     phone: str | None = None
     code: str | None = None
+    # with phone+code: "staff" logs in a guest reviewer whose phone is also a volunteer's
+    kind: Literal["volunteer", "staff"] | None = None
     username: str | None = None
     password: str | None = None
 

@@ -340,11 +340,25 @@ def _proven(session: Session, signer: Signer, phone: str, code: str, now: dateti
 
 
 def login_with_code(
-    session: Session, signer: Signer, *, phone: str, code: str, now: datetime, ttl: int
+    session: Session,
+    signer: Signer,
+    *,
+    phone: str,
+    code: str,
+    now: datetime,
+    ttl: int,
+    kind: str | None = None,
 ) -> IssuedToken:
+    """A token for a phone proven by its code: the volunteer registered with it, or else the guest
+    (an outside reviewer a hub invited, `create_guest`) named by it; `kind` picks one where the
+    phone is both. Staff with a role grant log in with their password only."""
     phone = normalize_phone(phone)
     row = _proven(session, signer, phone, code, now)
-    volunteer = volunteer_service.find_by_phone(session, phone)
+    volunteer = volunteer_service.find_by_phone(session, phone) if kind != "staff" else None
+    guest = repository.guest_by_phone(session, phone) if volunteer is None and kind != "volunteer" else None
+    if guest is not None:
+        row.used_at = now
+        return issue_token(session, now=now, ttl_seconds=ttl, staff_user_id=guest.id)
     if volunteer is None:  # the caller proved the phone: it may know; the code stays for registering
         raise LinliError(
             code="not_registered",

@@ -54,7 +54,7 @@ class AuthController(Controller):
         operation_id="createToken",
         status_code=201,
         sync_to_thread=True,
-        summary="Get a bearer token with phone+code (volunteers) or username+password (staff)",
+        summary="Get a bearer token with phone+code (volunteers, guest reviewers) or username+password (staff)",
         responses=problems(
             _401="invalid_code, invalid_credentials",
             _404="not_registered (only to a caller who proved the phone with its code)",
@@ -151,7 +151,7 @@ def _log_in(data: TokenRequest, rt: Runtime, now, ttl: int):
             if missing:
                 raise invalid([FieldError(f, "required", "必填 Required") for f in missing])
             return service.login_with_code(
-                session, rt.signer, phone=data.phone, code=data.code, now=now, ttl=ttl
+                session, rt.signer, phone=data.phone, code=data.code, now=now, ttl=ttl, kind=data.kind
             )
         elif data.username or data.password:
             missing = [f for f in ("username", "password") if not getattr(data, f)]

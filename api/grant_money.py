@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from accounts.principal import Principal
 from api.deps import AUTH, Cursor, Id, Limit, local_today, next_cursor, page, require_staff
 from api.problems import problems
-from grants import money
+from grants import corrections, money
 from grants.money import EXTENSIONS, MAX_RECEIPT_BYTES
 from grants.schemas_money import (
     ProjectAccount,
+    ReversalBody,
+    ReversalRead,
     SpendingBody,
     SpendingPage,
     SpendingRead,
@@ -156,10 +158,45 @@ class ProjectMoneyController(Controller):
         project = money.project_for_admin(session, project_id, principal.admin_paths)
         after, limit = page(cursor, limit)
         rows = money.spendings(session, project, after, limit)
+        reversed_ = money.reversals_of(session, rows)
         return SpendingPage(
-            items=[SpendingRead.of(s) for s in rows],
+            items=[SpendingRead.of(s, reversal=reversed_.get(s.id)) for s in rows],
             next=next_cursor(rows, limit, rows[-1].id if rows else None),
         )
+
+    @post(
+        "/{project_id:int}/spending/{spending_id:int}/reverse",
+        operation_id="reverseSpending",
+        status_code=201,
+        sync_to_thread=True,
+        summary="Reverse a spending recorded by mistake (the round's hub admin, with a reason); once only",
+        responses=problems(
+            _403=REFUSED,
+            _404="project_not_found, spending_not_found",
+            _409="already_reversed",
+            _422="validation_failed",
+        ),
+    )
+    def reverse(
+        self,
+        project_id: Id,
+        spending_id: Id,
+        data: JSONBody[ReversalBody],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+    ) -> ReversalRead:
+        staff = require_staff(principal, "admin")
+        project = money.project_for_custodian(
+            session,
+            project_id,
+            principal.admin_paths,
+            "只有本轮所属枢纽的管理员可以冲销 Only admins of the round's hub reverse spendings",
+        )
+        row, created = corrections.reverse(
+            session, project, spending_id, data.reason, staff_user_id=staff, now=rt.clock.now()
+        )
+        return ReversalRead.of(row, replayed=not created)
 
     @get(
         "/{project_id:int}/spending/{spending_id:int}/receipt",

@@ -68,6 +68,9 @@ counter_page = _page("/counter", "counter")
 phone_page = _page("/me", "me")
 partner_page = _page("/partner", "partner")
 admin_page = _page("/admin", "admin")
+rounds_admin_page = _page(["/admin/rounds", "/admin/rounds/{round_id:int}"], "rounds_admin")
+proposals_page = _page("/proposals", "proposals")
+review_page = _page("/review", "review")
 
 
 @get("/demo/codes", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
@@ -93,4 +96,16 @@ def scan_page(request: Request, code: FromPath[str]) -> Template:
     return render(request, "scan.html")
 
 
-ROUTES = [index, counter_page, phone_page, partner_page, admin_page, demo_codes, scan_page, STATIC]
+ROUTES = [
+    index,
+    counter_page,
+    phone_page,
+    partner_page,
+    admin_page,
+    rounds_admin_page,
+    proposals_page,
+    review_page,
+    demo_codes,
+    scan_page,
+    STATIC,
+]

@@ -19,12 +19,16 @@ from grants.schemas_rounds import (
     ObjectionBody,
     ObjectionPage,
     ObjectionRead,
+    ProjectPage,
+    ProjectRead,
     Ranking,
     ReviewerBody,
     ReviewerRead,
+    ReviewSheet,
     RoundBody,
     RoundPage,
     RoundRead,
+    SheetItem,
 )
 from integrity import service as integrity_service
 from linli import ratelimit
@@ -171,6 +175,55 @@ class RoundController(Controller):
         username = mask_phone(done.username) if g.guest else done.username
         return ReviewerRead(
             g.id, g.round_id, g.staff_user_id, g.guest, username, done.password, g.affiliation_org_id
+        )
+
+    @get(
+        "/{round_id:int}/review-sheet",
+        dependencies=AUTH,
+        operation_id="getReviewSheet",
+        sync_to_thread=True,
+        summary="A reviewer's sheet: the submitted proposals, each with a conflict of interest and their own scores",
+        responses=problems(_403="staff_only, not_a_reviewer", _404="round_not_found"),
+    )
+    def review_sheet(
+        self, round_id: Id, principal: NamedDependency[Principal], session: NamedDependency[Session]
+    ) -> ReviewSheet:
+        staff_id = require_staff(principal)
+        member = [g.org_path for g in principal.grants if g.org_path]
+        lines = review.sheet(session, round_id, staff_user_id=staff_id, member_paths=member)
+        return ReviewSheet(round_id, [SheetItem.of(line) for line in lines])
+
+    @get(
+        "/{round_id:int}/projects",
+        dependencies=AUTH,
+        operation_id="listRoundProjects",
+        sync_to_thread=True,
+        summary="A round's granted projects: all for its hub's staff, their own for an organization's",
+        responses=problems(_403="staff_only", _404="round_not_found"),
+    )
+    def projects(
+        self,
+        round_id: Id,
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+        rt: NamedDependency[Runtime],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> ProjectPage:
+        staff_id = require_staff(principal)
+        after, limit = page(cursor, limit)
+        rows = rounds.projects_of(
+            session,
+            round_id,
+            staff_paths=principal.staff_paths,
+            admin_paths=principal.admin_paths,
+            staff_user_id=staff_id,
+            now=rt.clock.now(),
+            after_id=after,
+            limit=limit,
+        )
+        return ProjectPage(
+            [ProjectRead.of(p) for p in rows], next_cursor(rows, limit, rows[-1].id if rows else None)
         )
 
     @post(

@@ -87,3 +87,20 @@ class Spending(Base):
     receipt: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SpendingReversal(Base):
+    """A spending recorded by mistake, reversed (冲销) by the round's hub: the ledger's reversal
+    transfer (`spent` → `project`, `corrects_id` the spending's transfer) and why. The spending row
+    and its transfer stay as they were (append-only); a spending is reversed at most once."""
+
+    __tablename__ = "grant_spending_reversals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("grant_projects.id"), index=True)
+    spending_id: Mapped[int] = mapped_column(ForeignKey("grant_spendings.id"), unique=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # fen, the spending's whole amount
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

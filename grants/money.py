@@ -8,6 +8,8 @@ the no-overdraft CHECK), so points and money never mix and `linli ledger verify`
   minus what the round has paid out);
 - `grant_money:project:{project}`: the project's custody (no overdraft: never below zero);
 - `grant_money:spent:{project}`: what the project spent.
+A spending recorded by mistake is reversed by the ledger's reversal transfer (`spent` → `project`,
+naming the spending's transfer): `grants.corrections`.
 Services take a session and plain values, flush and never commit; each request's `key` makes a
 retry record once (the transfer's id is `grant_money:tranche:{project}:{key}` or `...spending...`).
 """
@@ -83,14 +85,16 @@ def _paths(session: Session, project: Project) -> tuple[str, str]:
     return orgs.get(session, project.org_id).path, orgs.get(session, hub_id).path
 
 
-def project_for_custodian(session: Session, project_id: int, admin_paths) -> Project:
-    """The project, for an admin of the round's hub (or above it): who pays tranches in."""
+def project_for_custodian(
+    session: Session,
+    project_id: int,
+    admin_paths,
+    message: str = "只有本轮所属枢纽的管理员可以拨款 Only admins of the round's hub pay tranches in",
+) -> Project:
+    """The project, for an admin of the round's hub (or above it): who pays tranches in and
+    reverses spendings."""
     project = _project(session, project_id)
-    scope.require(
-        admin_paths,
-        _paths(session, project)[1],
-        "只有本轮所属枢纽的管理员可以拨款 Only admins of the round's hub pay tranches in",
-    )
+    scope.require(admin_paths, _paths(session, project)[1], message)
     return project
 
 
@@ -110,7 +114,7 @@ def project_for_admin(session: Session, project_id: int, admin_paths) -> Project
 # Accounts -------------------------------------------------------------------------------------
 
 
-def _accounts(session: Session, project: Project, now: datetime) -> dict[str, int]:
+def accounts_of(session: Session, project: Project, now: datetime) -> dict[str, int]:
     """Ids of the round's fund and the project's custody and spent accounts (made on first use)."""
     hub_id = repository.grant_round(session, project.round_id).org_id
     keys = {
@@ -125,10 +129,12 @@ def _accounts(session: Session, project: Project, now: datetime) -> dict[str, in
 
 
 def account(session: Session, project: Project) -> dict:
-    """granted, paid_in, spent, balance (fen), and what was spent by category (every category)."""
+    """granted, paid_in, spent, balance (fen), and what was spent by category (every category);
+    a reversed spending counts nowhere (its reversal credited the custody account back)."""
     custody = ledger.account_by_key(session, f"{LEDGER}:project:{project.id}")
-    paid_in = custody.credits_posted if custody else 0
-    spent = custody.debits_posted if custody else 0
+    reversed_ = repository.reversed_sums(session, project.id).get(project.id, 0)
+    paid_in = custody.credits_posted - reversed_ if custody else 0
+    spent = custody.debits_posted - reversed_ if custody else 0
     by_category = repository.spent_by_category(session, project.id)
     return {
         "project_id": project.id,
@@ -137,6 +143,7 @@ def account(session: Session, project: Project) -> dict:
         "spent": spent,
         "balance": paid_in - spent,
         "to_pay_in": project.granted - paid_in,
+        "reversed": reversed_,
         "by_category": [
             {"category": code, "name": name, "amount": by_category.get(code, 0)}
             for code, name in CATEGORIES.items()
@@ -240,7 +247,7 @@ def pay_tranche(
     _common(errors, data.key, data.amount, data.note, TRANCHE_NOTE_MAX)
     if errors:
         raise invalid(errors)
-    accounts = _accounts(session, project, now)
+    accounts = accounts_of(session, project, now)
     ledger.lock_accounts(session, [accounts["round_fund"], accounts["project"]])  # one tranche at a time
     existing = repository.tranche_by_key(session, project.id, data.key)
     if existing is not None:
@@ -319,7 +326,7 @@ def spend(
         errors.append(receipt)
     if errors:
         raise invalid(errors)
-    accounts = _accounts(session, project, now)
+    accounts = accounts_of(session, project, now)
     ledger.lock_accounts(session, [accounts["project"], accounts["spent"]])  # one spending at a time
     existing = repository.spending_by_key(session, project.id, data.key)
     if existing is not None:
@@ -381,6 +388,11 @@ def spendings(session: Session, project: Project, after_id: int, limit: int) -> 
     return repository.spendings(session, project.id, after_id, limit)
 
 
+def reversals_of(session: Session, rows: list[Spending]) -> dict:
+    """The reversals of these spendings, by spending id (those reversed only)."""
+    return repository.reversals_of(session, [s.id for s in rows])
+
+
 def receipt_of(session: Session, project: Project, spending_id: int) -> Spending:
     spending = repository.spending_with_receipt(session, project.id, spending_id)
     if spending is None:
@@ -420,23 +432,26 @@ def _replayed(row, **fields):
 def verify(session: Session) -> list[str]:
     """What `linli ledger verify` adds for grant money (the ledger itself is checked with the
     others): each project's custody account holds its tranches and spendings, its spent account
-    its spendings, and no project was paid more than its grant."""
+    its spendings, and no project was paid more than its grant. A reversal credits custody and
+    debits the spent account by its spending's amount."""
     problems: list[str] = []
     accounts = {key: (credits, debits) for key, credits, debits in repository.money_accounts(session)}
-    paid, spent, granted = (
+    paid, spent, granted, back = (
         repository.tranche_sums(session),
         repository.spending_sums(session),
         repository.granted(session),
+        repository.reversed_sums(session),
     )
     for project_id in sorted(set(paid) | set(spent)):
         custody = accounts.get(f"{LEDGER}:project:{project_id}", (0, 0))
         out = accounts.get(f"{LEDGER}:spent:{project_id}", (0, 0))
-        if custody != (paid.get(project_id, 0), spent.get(project_id, 0)):
+        reversed_ = back.get(project_id, 0)
+        if custody != (paid.get(project_id, 0) + reversed_, spent.get(project_id, 0)):
             problems.append(
                 f"project {project_id}: custody account {custody} does not match its tranches and spendings"
             )
-        if out[0] != spent.get(project_id, 0):
-            problems.append(f"project {project_id}: spent account does not match its spendings")
+        if out != (spent.get(project_id, 0), reversed_):
+            problems.append(f"project {project_id}: spent account does not match its spendings and reversals")
         if paid.get(project_id, 0) > granted.get(project_id, 0):
             problems.append(f"project {project_id}: paid in more than granted")
     return problems

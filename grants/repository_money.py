@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from grants.models import GrantRound, Project
-from grants.models_money import Spending, Tranche
+from grants.models_money import Spending, SpendingReversal, Tranche
 from points.models import Account
 
 MONEY_LEDGER = "grant_money"
@@ -67,12 +67,16 @@ def spending_with_receipt(session: Session, project_id: int, spending_id: int) -
     )
 
 
+_NOT_REVERSED = ~select(SpendingReversal.id).where(SpendingReversal.spending_id == Spending.id).exists()
+
+
 def spent_by_category(session: Session, project_id: int) -> dict[str, int]:
+    """Fen spent by category, spendings reversed left out."""
     return {
         category: int(total)
         for category, total in session.execute(
             select(Spending.category, func.sum(Spending.amount))
-            .where(Spending.project_id == project_id)
+            .where(Spending.project_id == project_id, _NOT_REVERSED)
             .group_by(Spending.category)
         ).all()
     }
@@ -83,7 +87,7 @@ def spent_by_project_and_category(session: Session, project_ids: list[int]) -> l
         (p, c, int(t))
         for p, c, t in session.execute(
             select(Spending.project_id, Spending.category, func.sum(Spending.amount))
-            .where(Spending.project_id.in_(project_ids))
+            .where(Spending.project_id.in_(project_ids), _NOT_REVERSED)
             .group_by(Spending.project_id, Spending.category)
         ).all()
     ]
@@ -91,6 +95,36 @@ def spent_by_project_and_category(session: Session, project_ids: list[int]) -> l
 
 def projects(session: Session, project_ids: list[int]) -> list[Project]:
     return list(session.scalars(select(Project).where(Project.id.in_(project_ids)).order_by(Project.id)))
+
+
+# Reversals (冲销) -------------------------------------------------------------------------------
+
+
+def spending(session: Session, project_id: int, spending_id: int) -> Spending | None:
+    return session.scalar(
+        select(Spending).where(Spending.id == spending_id, Spending.project_id == project_id)
+    )
+
+
+def reversal_of(session: Session, spending_id: int) -> SpendingReversal | None:
+    return session.scalar(select(SpendingReversal).where(SpendingReversal.spending_id == spending_id))
+
+
+def reversals_of(session: Session, spending_ids: list[int]) -> dict[int, SpendingReversal]:
+    if not spending_ids:
+        return {}
+    rows = session.scalars(select(SpendingReversal).where(SpendingReversal.spending_id.in_(spending_ids)))
+    return {r.spending_id: r for r in rows}
+
+
+def reversed_sums(session: Session, project_id: int | None = None) -> dict[int, int]:
+    """Fen of spendings reversed, by project (of this project, or all)."""
+    query = select(SpendingReversal.project_id, func.sum(SpendingReversal.amount)).group_by(
+        SpendingReversal.project_id
+    )
+    if project_id is not None:
+        query = query.where(SpendingReversal.project_id == project_id)
+    return {p: int(t) for p, t in session.execute(query).all()}
 
 
 # Verification ---------------------------------------------------------------------------------
@@ -105,7 +139,7 @@ def tranche_sums(session: Session, project_ids: list[int] | None = None) -> dict
 
 
 def spending_sums(session: Session) -> dict[int, int]:
-    """Fen spent, by project."""
+    """Fen spent, by project, reversed spendings included (their reversals are counted apart)."""
     return {
         p: int(t)
         for p, t in session.execute(

@@ -144,3 +144,13 @@ def org_names(session: Session, org_ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(org_ids)))
     return {i: n for i, n in rows}
+
+
+def projects_of_round(
+    session: Session, round_id: int, *, paths: list[str] | None, after_id: int, limit: int
+) -> list[Project]:
+    """A round's projects: of organizations within `paths` (None: all)."""
+    q = select(Project).where(Project.round_id == round_id, Project.id > after_id)
+    if paths is not None:
+        q = q.where(Project.org_id.in_(select(Organization.id).where(within(Organization.path, paths))))
+    return list(session.scalars(q.order_by(Project.id).limit(limit)))

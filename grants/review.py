@@ -165,6 +165,34 @@ def score(
     return mine
 
 
+@dataclass
+class SheetLine:
+    proposal: Proposal
+    org_name: str
+    conflict_of_interest: bool  # the reviewer belongs to the applicant: they may not score it
+    mine: GrantScore | None  # the reviewer's own scores, if any
+
+
+def sheet(session: Session, round_id: int, *, staff_user_id: int, member_paths: list[str]) -> list[SheetLine]:
+    """A reviewer's sheet (评分表): the round's submitted proposals, each with whether the reviewer
+    must stand aside (the rule `score` applies) and their own scores so far; nobody else's."""
+    row = rounds.get(session, round_id)
+    grant = repo.reviewer(session, row.id, staff_user_id)
+    if grant is None:
+        raise forbidden("您不是本轮评审 You do not review this round", "not_a_reviewer")
+    items = [p for p in repo.submitted(session, row.id) if p.status != "withdrawn"]
+    names = repo.org_names(session, {p.org_id for p in items})
+    return [
+        SheetLine(
+            p,
+            names.get(p.org_id, ""),
+            _member_of(session, grant, member_paths, orgs_service.get(session, p.org_id).path),
+            repo.score(session, p.id, staff_user_id),
+        )
+        for p in items
+    ]
+
+
 def scores_seen(
     session: Session, proposal_id: int, *, admin_paths: list[str], staff_user_id: int
 ) -> tuple[list[GrantScore], int]:

@@ -279,6 +279,33 @@ def project(session: Session, project_id: int, *, staff_paths: list[str], now: d
     return row
 
 
+def projects_of(
+    session: Session,
+    round_id: int,
+    *,
+    staff_paths: list[str],
+    admin_paths: list[str],
+    staff_user_id: int,
+    now: datetime,
+    after_id: int,
+    limit: int,
+) -> list[Project]:
+    """A round's projects, for whoever sees the round: the hub's staff all of them, an
+    organization's staff their own (as `project` lets them read each)."""
+    row = visible(
+        session,
+        round_id,
+        staff_paths=staff_paths,
+        admin_paths=admin_paths,
+        staff_user_id=staff_user_id,
+        now=now,
+    )
+    everyone = scope.covers(staff_paths, org_path(session, row))
+    return repo.projects_of_round(
+        session, row.id, paths=None if everyone else staff_paths, after_id=after_id, limit=limit
+    )
+
+
 def public_notice(session: Session, round_id: int, now: datetime) -> dict | None:
     """What the public notice page shows (no login): the round, and its approved projects once the
     notice has started. None if there is no such round."""
@@ -301,4 +328,3 @@ def public_notice(session: Session, round_id: int, now: datetime) -> dict | None
         ],
         "total": sum(p.decided_amount for p in approved),
     }
-

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 
-from grants.models_money import CATEGORIES, Spending, Tranche
+from grants.corrections import REASON_MAX
+from grants.models_money import CATEGORIES, Spending, SpendingReversal, Tranche
 from grants.money import AMOUNT_RANGE, KEY_PATTERN, NOTE_MAX, TRANCHE_NOTE_MAX
 from linli.bounds import by_service
 
@@ -69,9 +70,12 @@ class SpendingRead(msgspec.Struct):
     created_by: int | None
     created_at: str
     replayed: bool = False
+    reversal: ReversalRead | None = None  # reversed (冲销): counted nowhere since
 
     @classmethod
-    def of(cls, s: Spending, replayed: bool = False) -> SpendingRead:
+    def of(
+        cls, s: Spending, replayed: bool = False, reversal: SpendingReversal | None = None
+    ) -> SpendingRead:
         return cls(
             id=s.id,
             project_id=s.project_id,
@@ -87,6 +91,35 @@ class SpendingRead(msgspec.Struct):
             created_by=s.created_by,
             created_at=s.created_at.isoformat(),
             replayed=replayed,
+            reversal=ReversalRead.of(reversal) if reversal else None,
+        )
+
+
+class ReversalBody(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(max_length=REASON_MAX * 2)]  # the service says what is wrong
+
+
+class ReversalRead(msgspec.Struct):
+    id: int
+    project_id: int
+    spending_id: int
+    amount: int  # fen, given back to custody
+    reason: str
+    created_by: int | None
+    created_at: str
+    replayed: bool = False  # reversed before, for the same reason: nothing new
+
+    @classmethod
+    def of(cls, r: SpendingReversal, replayed: bool = False) -> ReversalRead:
+        return cls(
+            r.id,
+            r.project_id,
+            r.spending_id,
+            r.amount,
+            r.reason,
+            r.created_by,
+            r.created_at.isoformat(),
+            replayed,
         )
 
 
@@ -108,4 +141,5 @@ class ProjectAccount(msgspec.Struct):
     spent: int
     balance: int  # paid_in - spent, never below zero
     to_pay_in: int  # granted - paid_in
+    reversed: int  # fen of spendings reversed (冲销), in neither paid_in nor spent
     by_category: list[CategoryAmount]

@@ -335,3 +335,30 @@ class ProjectRead(msgspec.Struct):
             p.status,
             p.created_at,
         )
+
+
+class ProjectPage(msgspec.Struct):
+    items: list[ProjectRead]
+    next: str | None
+
+
+class SheetItem(msgspec.Struct):
+    proposal: ProposalRead
+    org_name: str
+    conflict_of_interest: bool  # the reviewer belongs to the applicant: scoring it is refused
+    mine: ScoreRead | None  # the reviewer's own scores so far
+
+    @classmethod
+    def of(cls, line: review.SheetLine) -> SheetItem:
+        return cls(
+            ProposalRead.of(line.proposal),
+            line.org_name,
+            line.conflict_of_interest,
+            ScoreRead.of(line.mine) if line.mine else None,
+        )
+
+
+class ReviewSheet(msgspec.Struct):
+    round_id: int
+    items: list[SheetItem]  # every submitted proposal of the round: a round has a few dozen
+    next: str | None = None

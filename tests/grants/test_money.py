@@ -73,6 +73,7 @@ def test_tranches_are_paid_in_up_to_the_grant_and_never_beyond(client, rt, world
         "spent": 0,
         "balance": GRANT // 2,
         "to_pay_in": GRANT // 2,
+        "reversed": 0,
         "by_category": None,
     }
     assert pay(client, world, "t2", GRANT // 2).status_code == 201  # after the mid-term review

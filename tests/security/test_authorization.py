@@ -60,6 +60,10 @@ MATRIX = {
     ("GET", "/me"): may(PUBLIC),
     ("GET", "/partner"): may(PUBLIC),
     ("GET", "/admin"): may(PUBLIC),
+    ("GET", "/admin/rounds"): may(PUBLIC),  # the pages ask the API with the token: the API decides
+    ("GET", "/admin/rounds/{round_id:int}"): may(PUBLIC),
+    ("GET", "/proposals"): may(PUBLIC),
+    ("GET", "/review"): may(PUBLIC),
     ("GET", "/demo/codes"): may(PUBLIC),
     ("GET", "/Q/{code:str}"): may(PUBLIC),
     ("GET", "/q/{code:str}"): may(PUBLIC),
@@ -197,6 +201,7 @@ MATRIX = {
     ("POST", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/receipt"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/reverse"): may(HUB_A_ADMINS),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
     ("POST", "/api/v1/rounds"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds"): may(*STAFF),
@@ -204,6 +209,8 @@ MATRIX = {
     ("POST", "/api/v1/rounds/{round_id:int}/reviewers"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/rounds/{round_id:int}/close-review"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds/{round_id:int}/ranking"): may(HUB_A_ADMINS, "coord_a", hides=True),
+    ("GET", "/api/v1/rounds/{round_id:int}/review-sheet"): may("coord_a", hides=True),  # its reviewer only
+    ("GET", "/api/v1/rounds/{round_id:int}/projects"): may(HUB_A_ADMINS, "coord_a", hides=True),
     ("POST", "/api/v1/rounds/{round_id:int}/publish"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds/{round_id:int}/objections"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/rounds/{round_id:int}/objections"): may(PUBLIC),
@@ -364,6 +371,7 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/projects/{project_id:int}/spending"): spending_body(
             "matrix", 100, spent_on=str(day)
         ),
+        ("POST", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/reverse"): {"reason": "矩阵"},
         ("POST", "/api/v1/rounds"): {
             "org_id": ids["org_a"],  # an organization, not a hub: 422 for who may open rounds there
             "name": "矩阵微创投",
