@@ -32,7 +32,7 @@ from tests.fixtures.builders import (
     valid_id,
     volunteer_token,
 )
-from tests.fixtures.grant_money import make_project, spending_body
+from tests.fixtures.grant_money import b64, make_project, png, spending_body
 
 STAFF = ("county", "admin_a", "admin_b", "coord_a", "coord_b", "partner_a", "partner_b")
 VOLUNTEERS = ("vol", "vol_w")
@@ -197,6 +197,15 @@ MATRIX = {
     ("POST", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/projects/{project_id:int}/spending"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/projects/{project_id:int}/spending/{spending_id:int}/receipt"): may(HUB_A_ADMINS),
+    ("POST", "/api/v1/projects/{project_id:int}/meal-points"): may(HUB_A_ADMINS),
+    ("GET", "/api/v1/projects/{project_id:int}/delivery"): may(HUB_A_ADMINS),
+    ("PUT", "/api/v1/activities/{activity_id:int}/project"): may(HUB_A_ADMINS),
+    # after the first admin unlinks, there is no link left: 404 activity_not_linked for everyone
+    ("DELETE", "/api/v1/activities/{activity_id:int}/project"): may(HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/activities/{activity_id:int}/served"): may(HUB_A_STAFF),
+    ("GET", "/api/v1/activities/{activity_id:int}/served"): may(HUB_A_STAFF),
+    ("GET", "/api/v1/activities/{activity_id:int}/served/{entry_id:int}/photo"): may(HUB_A_STAFF),
+    ("POST", "/api/v1/activities/{activity_id:int}/served-scans"): may(HUB_A_STAFF),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
     ("POST", "/api/v1/rounds"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds"): may(*STAFF),
@@ -361,6 +370,10 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/me/certificates"): {"period_start": "2026-01-01", "period_end": "2026-06-30"},
         ("PUT", "/api/v1/me/notice-settings"): {"quiet_start": "22:00", "quiet_end": "07:00", "sms_off": []},
         ("POST", "/api/v1/projects/{project_id:int}/tranches"): {"key": "matrix", "amount": 100},
+        ("PUT", "/api/v1/activities/{activity_id:int}/project"): {"project_id": ids["project_id"]},
+        ("POST", "/api/v1/projects/{project_id:int}/meal-points"): {"meal_point_id": ids["point_id"]},
+        ("POST", "/api/v1/activities/{activity_id:int}/served"): {"count": 12},
+        ("POST", "/api/v1/activities/{activity_id:int}/served-scans"): {"payload": ids["diner_card"]},
         ("POST", "/api/v1/projects/{project_id:int}/spending"): spending_body(
             "matrix", 100, spent_on=str(day)
         ),
@@ -633,8 +646,13 @@ def world(rt, client, clock):
         f"/api/v1/projects/{project}/spending",
         json=spending_body("s1", 1_000, spent_on=str(now.astimezone(rt.settings.tz).date())),
     )["id"]
+    # what the activity served: a count entered with a photo
+    entry = api(
+        "coord_a", "POST", f"/api/v1/activities/{activity}/served", json={"count": 3, "photo": b64(png())}
+    )["id"]
     w.ids = {
         "project_id": project,
+        "entry_id": entry,
         "spending_id": spending,
         "grant_round_id": grant_round_id,
         "proposal_id": proposal["id"],
@@ -811,6 +829,7 @@ NAMES = {  # field or path parameter -> the key of the row in `world.ids` (hub A
     "team_ids": "team_id",
     "station_id": "station_id",
     "activity_id": "activity_id",
+    "project_id": "project_id",
     "round_id": "round_id",
     "item_id": "item_id",
     "grant_round_id": "grant_round_id",
@@ -979,6 +998,7 @@ def world_b(rt, client, world):
         "item_id": item_b,
         "grant_round_id": grant_round(rt, hub_b, now),
         "reviewer_id": s_coord_b,
+        "project_id": make_project(rt, hub_id=hub_b, org_id=org_b, granted=100_000),
     }
     return world
 
