@@ -335,8 +335,53 @@ def project_figures(session: Session, project: Project, now: datetime) -> dict:
 def round_figures(
     session: Session, round_id: int, now: datetime
 ) -> tuple[list[Project], dict[int, dict], int]:
-    """For the round's report: its projects, each one's figures, and the distinct volunteers of
-    all of them together (a volunteer of two projects is one person)."""
+    """For the round's report: its projects, each one's figures with its goals (`goal_activities`,
+    `goal_served`, `goal_volunteer_times`), and the distinct volunteers of all of them together (a
+    volunteer of two projects is one person)."""
     project_list = repository.projects_of_round(session, round_id)
     ids = [p.id for p in project_list]
-    return project_list, figures(session, project_list, now), repository.distinct_volunteers(session, ids)
+    out = figures(session, project_list, now)
+    goals = repository.goals(session, [p.proposal_id for p in project_list])
+    for p in project_list:
+        held, served, volunteer_times = goals.get(p.proposal_id, (0, 0, 0))
+        out[p.id] |= {"goal_activities": held, "goal_served": served, "goal_volunteer_times": volunteer_times}
+    return project_list, out, repository.distinct_volunteers(session, ids)
+
+
+@dataclass(frozen=True)
+class RoundSubject:
+    """What a report of a round needs before it is built: who may ask for it (the hub's staff, by
+    its path; the partners funding it) and the days it covers (its projects' days, or the call's
+    while no project has taken effect)."""
+
+    round_id: int
+    name: str
+    hub_id: int
+    hub_path: str
+    funder_partner_ids: frozenset[int]
+    first_day: date
+    last_day: date
+
+
+def round_subject(session: Session, round_id: int, now: datetime, tz: ZoneInfo) -> RoundSubject:
+    row = repository.grant_round(session, round_id)
+    if row is None:
+        raise not_found("轮次 Round", "round_not_found")
+    rounds.take_effect_of(session, row, now)  # as reading the round does: projects made once
+    project_list = repository.projects_of_round(session, round_id)
+    days = [p.starts_on for p in project_list] + [p.ends_on for p in project_list]
+    if not days:
+        days = [_local_day(row.call_opens_at, tz), _local_day(row.call_closes_at, tz)]
+    return RoundSubject(
+        round_id=row.id,
+        name=row.name,
+        hub_id=row.org_id,
+        hub_path=orgs.get(session, row.org_id).path,
+        funder_partner_ids=frozenset(repository.funder_partners(session, row.id)),
+        first_day=min(days),
+        last_day=max(days),
+    )
+
+
+def org_name(session: Session, org_id: int) -> str:
+    return orgs.get(session, org_id).name

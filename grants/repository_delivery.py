@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
-from grants.models import Project
+from grants.models import GrantRound, Project, Proposal, RoundFunder
 from grants.models_delivery import ActivityLink, ProjectMealPoint, ServedCount, ServedScan
 from meals.models import Meal, MealAdjustment
 from volunteer.models import Activity, Attendance
@@ -213,3 +213,32 @@ def distinct_volunteers(session: Session, project_ids: list[int]) -> int:
     """Volunteers who served at any of the projects' linked activities (each once)."""
     q = _attendances(project_ids).add_columns(func.count(Attendance.volunteer_id.distinct()))
     return int(session.scalar(q) or 0)
+
+
+# A round, for its report ---------------------------------------------------------------------
+
+
+def grant_round(session: Session, round_id: int) -> GrantRound | None:
+    return session.get(GrantRound, round_id)
+
+
+def funder_partners(session: Session, round_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(RoundFunder.partner_id).where(
+                RoundFunder.round_id == round_id, RoundFunder.partner_id.is_not(None)
+            )
+        )
+    )
+
+
+def goals(session: Session, proposal_ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """(activities, person-times served, volunteer person-times) each proposal set out to reach."""
+    return {
+        pid: (a, s, v)
+        for pid, a, s, v in session.execute(
+            select(
+                Proposal.id, Proposal.goal_activities, Proposal.goal_served, Proposal.goal_volunteer_times
+            ).where(Proposal.id.in_(proposal_ids))
+        )
+    }
