@@ -157,9 +157,8 @@ def _photo(encoded: str | None):
     only; the field and codes named `photo`."""
     read = money.read_receipt(encoded)
     if isinstance(read, FieldError):
-        return FieldError(
-            "photo", read.code.replace("receipt", "photo"), read.message.replace("票据", "照片")
-        )
+        message = read.message.replace("票据", "照片").replace("receipt", "photo").replace("Receipt", "Photo")
+        return FieldError("photo", read.code.replace("receipt", "photo"), message)
     if read.media_type not in PHOTO_TYPES:
         return FieldError(
             "photo", "photo_type_not_allowed", "照片只能是JPEG或PNG The photo must be a JPEG or PNG"

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from grants import delivery
 from grants.models_delivery import ActivityLink, ProjectMealPoint, ServedCount, ServedScan
 from linli.errors import LinliError
+from meals.models import Meal
 from orgs import service as orgs_service
 from tests.fixtures.builders import (
     file_volunteer,
@@ -265,7 +266,7 @@ def batch(client, w, cards, station, at, upload):
 def test_a_projects_people_served_volunteers_and_meals_are_counted(client, rt, w):
     a, coord = w["activity"], w["coord"]
     assert link(client, w, a).status_code == 200
-    point, diners = canteen(client, w, 3)
+    point, diners = canteen(client, w, 4)
     # two volunteers check in and out at the activity
     volunteers = [file_volunteer(rt, f"1380731000{n}", w["county"].open_team, name="志愿者") for n in (1, 2)]
     cards = [rt.codes.volunteer_card(v, 1) for v in volunteers]
@@ -273,12 +274,17 @@ def test_a_projects_people_served_volunteers_and_meals_are_counted(client, rt, w
         batch(client, w, cards, w["station"], local(3, 2, "10:00"), local(3, 2, "10:05"))
         == ["checked_in"] * 2
     )
-    # three lunches at the meal point, uploaded at once (a device heard online meanwhile is held)
+    # four lunches at the meal point, uploaded at once (a device heard online meanwhile is held);
+    # one voided the same day, one reversed the next: neither counts
     meals = [rt.codes.diner_card(d, 1) for d in diners]
     assert (
         batch(client, w, meals, point["station_id"], local(3, 2, "11:30"), local(3, 2, "11:31"))
-        == ["meal_served"] * 3
+        == ["meal_served"] * 4
     )
+    with rt.tx() as s:
+        meal_ids = list(s.scalars(select(Meal.id).order_by(Meal.id)))
+    voided = client.post(f"/api/v1/meals/{meal_ids[0]}/void", json={"reason": "误刷"}, headers=w["hub_admin"])
+    assert voided.status_code == 200, voided.text
     assert (
         batch(client, w, cards, w["station"], local(3, 2, "12:00"), local(3, 2, "12:05"))
         == ["checked_out"] * 2
@@ -327,20 +333,24 @@ def test_a_projects_people_served_volunteers_and_meals_are_counted(client, rt, w
     client.delete(f"/api/v1/activities/{b}/project", headers=w["hub_admin"])
     drain(rt)
     w["clock"].at = local(3, 4, "09:00")
+    reversed_ = client.post(
+        f"/api/v1/meals/{meal_ids[1]}/reversal", json={"reason": "重复刷卡"}, headers=w["hub_admin"]
+    )
+    assert reversed_.status_code == 201, reversed_.text
     got = figures(client, w)
     minutes = got.pop("service_minutes")
     assert got == {
         "project_id": w["project"],
         "activities_held": 1,
-        "served": 25 + 2 + 3,
-        "served_parts": {"entered": 25, "diner_scans": 2, "meals": 3},
+        "served": 25 + 2 + 2,
+        "served_parts": {"entered": 25, "diner_scans": 2, "meals": 2},
         "volunteer_times": 2,
         "volunteers": 2,
         "meal_point_ids": [point["id"]],
     }
     assert minutes == 2 * 120
     project = client.get(f"/api/v1/projects/{w['project']}", headers=w["hub_admin"]).json()
-    assert project["delivery"]["served"] == 30 and project["delivery"]["activities_held"] == 1
+    assert project["delivery"]["served"] == 29 and project["delivery"]["activities_held"] == 1
 
 
 def test_two_scans_of_one_diner_at_once_count_once(client, rt, w):
