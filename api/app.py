@@ -32,6 +32,7 @@ from api.pages import ROUTES as PAGES
 from api.pages import TEMPLATES
 from api.points import HubPointsController, MyPointsController, ShopController
 from api.problems import EXCEPTION_HANDLERS
+from api.project_delivery import ActivityDeliveryController, ProjectDeliveryController
 from api.proposals import ProposalController
 from api.recognition import (
     CommendationController,
@@ -94,6 +95,8 @@ def create_app(runtime: Runtime) -> Litestar:
             MyCommendationsController,
             MyNoticesController,
             ProjectMoneyController,
+            ProjectDeliveryController,
+            ActivityDeliveryController,
             verify_page,
             RoundController,
             ProposalController,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from accounts.principal import Principal
 from api.deps import AUTH, Cursor, Id, Limit, next_cursor, page, require_staff
 from api.problems import problems
-from grants import decisions, proposals, review, rounds
+from grants import decisions, delivery, proposals, review, rounds
 from grants.schemas_rounds import (
     ApproveBody,
     ProjectRead,
@@ -301,6 +301,5 @@ class ProposalController(Controller):
         rt: NamedDependency[Runtime],
     ) -> ProjectRead:
         require_staff(principal)
-        return ProjectRead.of(
-            rounds.project(session, project_id, staff_paths=principal.staff_paths, now=rt.clock.now())
-        )
+        project = rounds.project(session, project_id, staff_paths=principal.staff_paths, now=rt.clock.now())
+        return ProjectRead.of(project, delivery.project_figures(session, project, rt.clock.now()))

@@ -26,16 +26,18 @@ from reports.models import FORMATS, GRANULARITIES, KINDS, Report
 from reports.render import MEDIA_TYPES
 
 
-class ReportBody(msgspec.Struct):
+class ReportBody(msgspec.Struct, kw_only=True):
     kind: Annotated[str, by_service(choices=KINDS)]
-    period_start: date
-    period_end: date  # inclusive
+    # inclusive; required but for round_summary, which covers its round's days
+    period_start: date | None = None
+    period_end: date | None = None
     format: Annotated[str, by_service(choices=FORMATS)]
     # meal_usage rows per day, week (Monday) or month
     granularity: Annotated[str, by_service(choices=GRANULARITIES)] = "month"
     org_id: RowId | None = None  # hub staff: part of their subtree
     meal_point_ids: list[RowId] = []
     internal: bool = False  # hub admins: small cells not suppressed
+    round_id: RowId | None = None  # round_summary: the micro-grant round
 
 
 class ReportRead(msgspec.Struct):
@@ -54,6 +56,7 @@ class ReportRead(msgspec.Struct):
     finished_at: datetime | None
     expires_at: datetime | None
     file: str | None  # where to download it, once done
+    round_id: int | None = None  # round_summary: its round
 
     @classmethod
     def of(cls, r: Report) -> ReportRead:
@@ -73,6 +76,7 @@ class ReportRead(msgspec.Struct):
             finished_at=r.finished_at,
             expires_at=r.expires_at,
             file=f"/api/v1/reports/{r.id}/file" if r.status == "done" and r.content is not None else None,
+            round_id=(r.scope or {}).get("round_id"),
         )
 
 
@@ -110,8 +114,8 @@ class ReportController(Controller):
                 generate_examples=False,
             ),
             **problems(
-                _403="outside_your_scope, not_for_partners, admin_required, staff_only",
-                _404="org_not_found",
+                _403="outside_your_scope, not_for_partners, not_a_funder, admin_required, staff_only",
+                _404="org_not_found, round_not_found",
                 _429="rate_limited",
             ),
         },
@@ -129,6 +133,7 @@ class ReportController(Controller):
             period_end=data.period_end,
             format=data.format,
             granularity=data.granularity,
+            round_id=data.round_id,
             org_id=data.org_id,
             meal_point_ids=tuple(data.meal_point_ids),
             internal=data.internal,

@@ -10,6 +10,7 @@ import msgspec
 from grants import decisions, proposals, review, rounds
 from grants.models import FIELDS, FUNDER_KINDS, GrantRound, Project, Proposal, RoundFunder
 from grants.models_rounds import SCALE, GrantObjection, GrantScore
+from grants.schemas_delivery import DeliveryRead
 from linli.bounds import RowId, by_service
 
 Fen = Annotated[int, by_service(between=(1, rounds.AMOUNT_MAX))]
@@ -320,9 +321,10 @@ class ProjectRead(msgspec.Struct):
     ends_on: date
     status: str
     created_at: datetime
+    delivery: DeliveryRead | None = None  # what it delivered so far (GET /api/v1/projects/{id})
 
     @classmethod
-    def of(cls, p: Project) -> ProjectRead:
+    def of(cls, p: Project, delivery: dict | None = None) -> ProjectRead:
         return cls(
             p.id,
             p.round_id,
@@ -334,6 +336,7 @@ class ProjectRead(msgspec.Struct):
             p.ends_on,
             p.status,
             p.created_at,
+            msgspec.convert(delivery, DeliveryRead) if delivery is not None else None,
         )
 
 

@@ -17,4 +17,4 @@ def import_models() -> None:
     import reports.models  # noqa: F401
     import scans.models  # noqa: F401
     import volunteer.models  # noqa: F401
-    from grants import models_money  # noqa: F401
+    from grants import models_delivery, models_money  # noqa: F401

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from linli.db import Base, BigId, UTCDateTime
 
-KINDS = ("meal_usage", "volunteer_contribution", "programme_summary")
+KINDS = ("meal_usage", "volunteer_contribution", "programme_summary", "round_summary")
+MONTHLY_KINDS = KINDS[:3]  # a round's report is asked for, never monthly
 FORMATS = ("json", "csv", "xlsx")
 GRANULARITIES = ("day", "week", "month")
 

@@ -26,8 +26,8 @@ from linli.errors import FieldError, LinliError, conflict, forbidden, invalid, n
 from linli.outbox import emit
 from meals.models import AgreementPoint, FundingAgreement, MealPoint
 from orgs.models import Organization, Partner
-from reports import queries, queries_people, suppression
-from reports.models import FORMATS, GRANULARITIES, KINDS, PartnerWebhook, Report
+from reports import queries, queries_people, rounds, suppression
+from reports.models import FORMATS, GRANULARITIES, KINDS, MONTHLY_KINDS, PartnerWebhook, Report
 from reports.render import MEDIA_TYPES, render
 
 log = logging.getLogger("linli.reports")
@@ -43,19 +43,21 @@ TITLES = {
     "meal_usage": "助餐服务使用情况 meal usage",
     "volunteer_contribution": "志愿服务贡献 volunteer contribution",
     "programme_summary": "项目汇总 programme summary",
+    "round_summary": "微创投轮次报告 micro-grant round summary",
 }
 
 
 @dataclass(frozen=True)
 class ReportAsk:
     kind: str
-    period_start: date
-    period_end: date
+    period_start: date | None  # a round's report: the round's days, whatever is sent
+    period_end: date | None
     format: str
     granularity: str = "month"
     org_id: int | None = None  # hub staff: a part of their subtree
     meal_point_ids: tuple[int, ...] = ()
     internal: bool = False  # hub admins: no suppression of small cells
+    round_id: int | None = None  # round_summary: the round
 
 
 def _check(ask: ReportAsk) -> None:
@@ -66,11 +68,14 @@ def _check(ask: ReportAsk) -> None:
         errors.append(FieldError("format", "invalid_choice", "格式应为 json、csv 或 xlsx"))
     if ask.granularity not in GRANULARITIES:
         errors.append(FieldError("granularity", "invalid_choice", "粒度应为 day、week 或 month"))
-    if not (2000 <= ask.period_start.year < 2100 and 2000 <= ask.period_end.year < 2100):
+    if ask.period_start is None or ask.period_end is None:
+        missing = "period_start" if ask.period_start is None else "period_end"
+        errors.append(FieldError(missing, "required", "请填写期间 The period is required"))
+    elif not (2000 <= ask.period_start.year < 2100 and 2000 <= ask.period_end.year < 2100):
         errors.append(FieldError("period_start", "out_of_range", "日期不合理 Implausible date"))
     elif ask.period_end < ask.period_start:
         errors.append(FieldError("period_end", "before_start", "结束日期早于开始日期 Ends before it starts"))
-    elif (ask.period_end - ask.period_start).days >= MAX_DAYS:
+    elif (ask.period_end - ask.period_start).days >= MAX_DAYS and ask.kind != rounds.KIND:
         errors.append(FieldError("period_end", "too_long", "期间最长一年 At most a year"))
     if len(ask.meal_point_ids) > 500:
         errors.append(FieldError("meal_point_ids", "too_many", "最多500个助餐点 At most 500"))
@@ -160,8 +165,17 @@ def request(
     finds the reports it asked for already (it may run twice on the first of the month). An ended,
     settled period is built once; for a period still open, the same ask while one is being built,
     or within `FRESH` of one built, gets that one (a hundred clicks build one file, not a hundred)."""
+    subject = None
+    if (ask.kind == rounds.KIND or ask.round_id is not None) and scope is None:
+        ask, subject = rounds.with_period(session, ask, now, tz)  # a round named is checked, always
     _check(ask)
-    stored, partner_id, org_id = scope if scope is not None else scope_for(session, principal, ask)
+    if subject is not None and ask.kind == rounds.KIND:
+        stored, partner_id, org_id = rounds.scope_for(principal, ask, subject, refuse, partner_of(principal))
+    else:
+        stored, partner_id, org_id = scope if scope is not None else scope_for(session, principal, ask)
+        if subject is not None:  # a round named for another kind: checked like any id, then refused
+            rounds.scope_for(principal, ask, subject, refuse, partner_of(principal))
+            rounds.only_for_rounds(ask)
     key = request_key(ask, stored)
     ended = datetime.combine(ask.period_end + timedelta(days=1), time(0), tz)
     settled = ended + SETTLED
@@ -176,15 +190,14 @@ def request(
         select(Report)
         .where(
             Report.request_key == key,
-            ((Report.status == "done") & (Report.expires_at > now) & (Report.created_at >= since))
-            | building,
+            ((Report.status == "done") & (Report.expires_at > now) & (Report.created_at >= since)) | building,
         )
         .order_by(Report.id.desc())
         .limit(1)
     )
     if existing is not None:
         return existing, True
-    if partner_id is not None and not monthly:
+    if partner_id is not None and not monthly and subject is None:  # a round's: the round's days
         _no_difference(session, partner_id, ask, now, tz)
     report = Report(
         kind=ask.kind,
@@ -324,6 +337,8 @@ def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> R
         sheets = queries.meal_usage(session, scope, start, end, report.granularity, today)
     elif report.kind == "volunteer_contribution":
         sheets = queries_people.volunteer_contribution(session, scope, start, end, tz)
+    elif report.kind == rounds.KIND:
+        sheets = rounds.round_summary(session, scope, report.scope["round_id"], now)
     else:
         sheets = queries_people.programme_summary(session, scope, start, end, tz)
     partner = session.get(Partner, report.partner_id) if report.partner_id else None
@@ -339,6 +354,7 @@ def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> R
         "suppressed_below": None if not scope.suppress else suppression.SUPPRESS_BELOW,
         "generated_at": now.isoformat(),
         "money": "fen",
+        **({"round_id": report.scope["round_id"]} if report.kind == rounds.KIND else {}),
     }
     content = render(report.format, header, sheets)
     report.content = content
@@ -425,7 +441,7 @@ def monthly(session: Session, *, now: datetime, tz: ZoneInfo) -> int:
     for hub in session.scalars(
         select(Organization).where(Organization.kind == "hub").order_by(Organization.id)
     ):
-        for kind in KINDS:
+        for kind in MONTHLY_KINDS:
             ask = ReportAsk(kind, start, end, "xlsx")
             stored = {"org_path": hub.path, "meal_point_ids": [], "internal": False}
             _, existed = request(

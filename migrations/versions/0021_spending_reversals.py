@@ -2,7 +2,7 @@
 reason (the money ledger's reversal transfer; a spending reversed at most once)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-07 01:45:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import linli.db
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
