@@ -133,11 +133,14 @@
 
   // Projects: the account, the spendings, a new spending with its receipt ------------------------------
   async function projectCard(p) {
-    const [acc, spendings] = await Promise.all([
+    const [acc, spendings, done] = await Promise.all([
       L.api(FACE, `/api/v1/projects/${p.id}/account`), L.all(FACE, `/api/v1/projects/${p.id}/spending`),
+      L.api(FACE, `/api/v1/projects/${p.id}/delivery`),
     ]);
+    const figures = { ...done, hours: (done.service_minutes / 60).toFixed(1) };
     return L.el("div", { class: "card", "data-project": p.id },
       L.el("p", { class: "title" }, `${t.project}：${p.title}`),
+      L.el("p", { "data-delivery": p.id }, t.delivered.replace(/\{(\w+)\}/g, (_, k) => String(figures[k]))),
       L.el("p", { "data-account": p.id }, [
         `${t.granted} ${L.yuan(acc.granted)}`, `${t.paid_in} ${L.yuan(acc.paid_in)}`,
         `${t.spent} ${L.yuan(acc.spent)}`, `${t.balance} ${L.yuan(acc.balance)}`,

@@ -185,6 +185,10 @@ def test_a_round_from_its_opening_to_its_money_through_the_pages(rt, client, clo
     s.locator("button[type=submit]").click()
     expect(org.locator("#note")).to_contain_text("支出已记录", timeout=WAIT)
     expect(org.locator(f"[data-account='{project}']")).to_contain_text("余额 ¥4,680.00")
+    # what the project delivered so far (GET .../delivery): nothing linked yet
+    expect(org.locator(f"[data-delivery='{project}']")).to_have_text(
+        "完成情况：活动 0 场，服务 0 人次，志愿者 0 人次（0 人），服务 0.0 小时"
+    )
     fits(org, PHONE["width"])
     shot(org, "project-money-phone")
     hub.reload()
