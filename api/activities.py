@@ -32,6 +32,7 @@ from linli import qr, scope
 from linli.errors import forbidden
 from linli.runtime import Runtime
 from orgs import service as orgs_service
+from records import service as records_service
 from volunteer import activities, attendance
 from volunteer.models import ATTENDANCE_STATES
 from volunteer.schemas import (
@@ -435,9 +436,10 @@ class AttendanceController(Controller):
         sync_to_thread=True,
         summary="Correct the minutes, with a reason (a new record; the points ledger adjusts)",
         responses=problems(
-            _403="staff_only, outside_your_scope",
+            _403="staff_only, outside_your_scope, late_entry_admin_only",
             _404="attendance_not_found",
             _409="attendance_open, attendance_annulled",
+            _422="validation_failed (late_reason_required)",
         ),
     )
     def correct(
@@ -457,9 +459,10 @@ class AttendanceController(Controller):
         sync_to_thread=True,
         summary="Annul an attendance, with a reason",
         responses=problems(
-            _403="staff_only, outside_your_scope",
+            _403="staff_only, outside_your_scope, late_entry_admin_only",
             _404="attendance_not_found",
             _409="attendance_open, attendance_annulled",
+            _422="validation_failed (late_reason_required)",
         ),
     )
     def annul(
@@ -482,15 +485,16 @@ class AttendanceController(Controller):
         rt: Runtime,
     ):
         staff_id = require_staff(principal, "admin", "coordinator")
-        c = attendance.correct(
+        # the 20-day rule of service records: later, an admin with a reason, marked late
+        c = records_service.correct_attendance(
             session,
+            principal,
             attendance_id=attendance_id,
             minutes=data.minutes,
             annul=annul,
             reason=data.reason,
             staff_user_id=staff_id,
-            staff_paths=principal.staff_paths,
-            bound_station_ids=principal.bound_station_ids,
             now=rt.clock.now(),
+            tz=rt.settings.tz,
         )
         return CorrectionRead.of(c)

@@ -40,6 +40,7 @@ from api.recognition import (
     MyCommendationsController,
     verify_page,
 )
+from api.records import MyRecordController, VolunteerRecordController
 from api.reports import ReportController
 from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController
@@ -94,6 +95,8 @@ def create_app(runtime: Runtime) -> Litestar:
             MyCertificatesController,
             MyCommendationsController,
             MyNoticesController,
+            MyRecordController,
+            VolunteerRecordController,
             ProjectMoneyController,
             ProjectDeliveryController,
             ActivityDeliveryController,

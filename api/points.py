@@ -53,6 +53,7 @@ from points.schemas import (
     TransferRead,
     WaitingOrders,
 )
+from records import service as records_service
 from volunteer import service as volunteer_service
 
 
@@ -413,7 +414,7 @@ class HubPointsController(Controller):
         session: NamedDependency[Session],
         rt: NamedDependency[Runtime],
     ) -> AwardRead:
-        require_staff(principal, "admin")
+        staff_id = require_staff(principal, "admin")
         errors = []
         if not 1 <= data.minutes <= 24 * 60:
             errors.append(
@@ -433,7 +434,8 @@ class HubPointsController(Controller):
         orgs_service.require_admin_of(principal.admin_paths, hub)
         volunteer_service.require_reached(session, volunteer_id, [hub.path])
         key = f"manual:{hub.id}:{data.request_id}"
-        award = awards.award_by_key(session, key) or awards.add_manual_hours(
+        existing = awards.award_by_key(session, key)
+        award = existing or awards.add_manual_hours(
             session,
             volunteer_id=volunteer_id,
             hub_id=hub.id,
@@ -447,4 +449,6 @@ class HubPointsController(Controller):
         )
         if award.volunteer_id != volunteer_id:
             raise conflict("request_id_taken", "该请求编号已被使用 This request_id is taken")
+        if existing is None:  # a day past the 20-day window is marked late (the note is the reason)
+            records_service.mark_manual_hours(session, award, staff_user_id=staff_id, today=local_today(rt))
         return AwardRead.of(award)
