@@ -46,7 +46,7 @@ class ServiceRowRead(msgspec.Struct):
     place: str
     starts_at: datetime
     ends_at: datetime | None
-    day: date  # the activity's local day
+    day: date  # the local day of the check-in (the ledger's day)
     minutes: int  # what the points ledger counted
     hours: str
     points: int

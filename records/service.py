@@ -340,7 +340,7 @@ def record(session: Session, volunteer_id: int, tz: ZoneInfo) -> dict:
             }
             for c in fixes.get(a.id, [])
         ]
-        day = r.starts_at.astimezone(tz).date()
+        day = a.checked_in_at.astimezone(tz).date()  # the day the ledger counts it on
         service.append(
             {
                 "id": a.id,

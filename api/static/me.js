@@ -1,7 +1,8 @@
 // The volunteer's phone (我的): register, log in with a code, my card, notices (通知) and their
 // settings, activities to join and my
 // sign-ups, points and service time, history, teams (备案), the points shop, commendations and
-// certificates (a service record over a period), and today's delivery run with the door scan.
+// certificates (a service record over a period), my service record (hours per year, downloads),
+// and today's delivery run with the door scan.
 "use strict";
 (() => {
   const FACE = "me";
@@ -229,6 +230,12 @@
       recordForm.period_start.value = registered || L.today();
     }
     recordForm.period_start.max = recordForm.period_end.max = L.today();
+    // my service record (志愿服务记录): the total and hours per year; the rows are in the download
+    const r = await L.api(FACE, "/api/v1/me/record?limit=1");
+    L.$("#record-total").textContent = `${r.totals.hours} ${t.hours}`;
+    L.$("#my-record").replaceChildren(r.by_year.length
+      ? L.table([t.year, t.hours], r.by_year.map((y) => [String(y.year), y.hours]))
+      : L.el("p", { class: "muted" }, t.none));
     const mine = (await L.api(FACE, "/api/v1/me/commendations")).items;
     L.$("#commendations").replaceChildren(mine.length ? L.table(["", "", ""], mine.map((c) => [
       c.round_title, c.reason, c.certificate ? L.el("a", { href: `/verify/${c.certificate}` }, t.verify) : "",
@@ -252,10 +259,14 @@
       L.say(note, t.certificate_issued);
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
   });
-  async function download(code) {
-    const url = await L.blobUrl(FACE, `/api/v1/me/certificates/${code}/pdf`);
-    const a = L.el("a", { href: url, download: `${code}.pdf` });
+  const download = (code) => save(`/api/v1/me/certificates/${code}/pdf`, `${code}.pdf`);
+  async function save(path, name) {
+    const a = L.el("a", { href: await L.blobUrl(FACE, path), download: name });
     document.body.append(a); a.click(); a.remove();
+  }
+  for (const ext of ["csv", "xlsx"]) {
+    L.$(`#record-${ext}`).addEventListener("click", () => save(`/api/v1/me/record.${ext}`, `record.${ext}`)
+      .catch((err) => L.say(note, L.problemText(err), "bad")));
   }
 
   // --- delivery: my run of today, its doors in order, what to collect, the door scan ---------------
