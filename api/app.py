@@ -40,6 +40,7 @@ from api.recognition import (
     MyCommendationsController,
     verify_page,
 )
+from api.record_certificates import RecordCertificateController
 from api.reports import ReportController
 from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController
@@ -97,6 +98,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ProjectMoneyController,
             ProjectDeliveryController,
             ActivityDeliveryController,
+            RecordCertificateController,
             verify_page,
             RoundController,
             ProposalController,
