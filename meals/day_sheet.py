@@ -73,7 +73,7 @@ def pdf(point_name: str, view: dict, printed_at: datetime, tz) -> bytes:
         y = pdftext.draw(c, label, 70, y, label_w, 13, leading=1.3) + 13 * 1.3 - 26
         c.setLineWidth(0.5)
         c.line(60, y + 20, width - 60, y + 20)
-    y -= 30
+    y = room(180) - 30  # the three signatures stay together
     for role in ("收银员 Cashier", "助餐点负责人 Meal point manager", "枢纽复核 Hub review"):
         y = room(50)
         c.setFont(font, 14)
