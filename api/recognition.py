@@ -18,7 +18,6 @@ from linli.errors import not_found
 from linli.runtime import Runtime
 from orgs import service as orgs_service
 from points import recognition
-from records import certificates as record_certificates
 from points.models import Certificate
 from points.schemas import (
     CertificatePage,
@@ -32,6 +31,7 @@ from points.schemas import (
     RoundRead,
     ServiceRecordBody,
 )
+from records import certificates as record_certificates
 
 
 def _verify_url(rt: Runtime, code: str) -> str:
