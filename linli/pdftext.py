@@ -7,6 +7,7 @@ from __future__ import annotations
 
 FONT = "STSong-Light"
 MIN_SIZE = 6.0
+NO_LINE_START = set("，。、；：？！）》」』】%,.;:?!)")
 
 
 def register() -> str:
@@ -51,6 +52,8 @@ def wrap(text: str, font: str, size: float, width: float) -> list[str]:
         line = ""
         for token in _tokens(paragraph):
             if line and width_of(line + token, font, size) > width:
+                if token in NO_LINE_START and len(line) > 1 and not line[-1].isascii():
+                    line, token = line[:-1], line[-1] + token  # 禁则: take a character along
                 lines.append(line.rstrip())
                 line = token.lstrip() if token.isspace() else token
             else:

@@ -190,3 +190,41 @@ def test_the_record_certificate_stays_inside_every_page_and_says_everything():
     assert missing(pdf, lines) == []
     # the table's header is repeated on every page the table goes on to
     assert all("服务内容/活动" in p.extract_text() for p in pages[:-1])
+
+
+def test_a_sample_certificate_for_the_docs():
+    """The picture in docs/records.md (written when LINLI_SCREENSHOTS names the folder)."""
+    import os
+
+    rows = [
+        ServiceRow(
+            "助餐点配餐、送餐", "泉塘志愿者协会", date(2030, 3, 2 + 7 * i), date(2030, 3, 2 + 7 * i), 150
+        )
+        for i in range(4)
+    ] + [ServiceRow("独居长者探访", "龙舟志愿服务队", date(2030, 4, 11), date(2030, 4, 12), 240)]
+    data = CertificateData(
+        certificate_id="R7KQ2M9X4TPA3HCE",
+        base_url="https://linli.example.cn",
+        name="王秀英",
+        id_type="居民身份证",
+        id_number="430121199003078515",
+        volunteer_number="V4301210001",
+        total_minutes=sum(r.minutes for r in rows),
+        issuer="泉塘志愿者协会",
+        person_in_charge="刘建华",
+        handler="陈小燕",
+        contact_phone="0731-84001234",
+        issued_on=date(2030, 5, 6),
+        period_start=date(2030, 3, 1),
+        period_end=date(2030, 4, 30),
+        rows=rows,
+    )
+    pdf = render(data)
+    assert outside_margin(pdf) == [] and len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert missing(pdf, ["14小时0分钟", "14.00", "独居长者探访", "2030-04-11至2030-04-12"]) == []
+    if folder := os.environ.get("LINLI_SCREENSHOTS"):
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "c.pdf").write_bytes(pdf)
+            subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", "c.pdf", "c"], cwd=d, check=True)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(d) / "c.png", Path(folder) / "record-certificate.png")
