@@ -64,23 +64,25 @@ def wrap(text: str, font: str, size: float, width: float) -> list[str]:
 
 def fit(
     text: str, font: str, size: float, width: float, min_size: float = MIN_SIZE
-) -> tuple[list[str], float]:
-    """Wrapped lines and the size to draw them at: `size`, or smaller only as far as the widest
-    unbreakable token needs (never below `min_size`; a token wider still is split by characters)."""
-    widest = max((width_of(t, font, size) for t in _tokens(text or "") if not t.isspace()), default=0)
-    if widest > width:
-        size = max(min_size, size * width / widest * 0.999)
-    lines = wrap(text, font, size, width)
-    out: list[str] = []
-    for line in lines:  # the last resort: a token too wide even at min_size is cut into pieces
-        while width_of(line, font, size) > width and len(line) > 1:
+) -> list[tuple[str, float]]:
+    """Wrapped lines, each with the size to draw it at: `size`, except a line that is one token
+    too wide for the width (`wrap` puts such a token on a line of its own), which is shrunk as far
+    as it needs (never below `min_size`; a token wider still is split by characters)."""
+    out: list[tuple[str, float]] = []
+    for line in wrap(text, font, size, width):
+        w = width_of(line, font, size)
+        if w <= width:
+            out.append((line, size))
+            continue
+        small = max(min_size, size * width / w * 0.999)
+        while width_of(line, font, small) > width and len(line) > 1:  # the last resort
             n = len(line)
-            while n > 1 and width_of(line[:n], font, size) > width:
+            while n > 1 and width_of(line[:n], font, small) > width:
                 n -= 1
-            out.append(line[:n])
+            out.append((line[:n], small))
             line = line[n:]
-        out.append(line)
-    return out, size
+        out.append((line, small))
+    return out
 
 
 def draw(
@@ -97,9 +99,8 @@ def draw(
 ) -> float:
     """Draw `text` wrapped into a box `width` wide whose first baseline is `y`; returns the
     baseline below the last line (where the next text may start)."""
-    lines, size = fit(text, font, size, width)
-    c.setFont(font, size)
-    for line in lines:
+    for line, s in fit(text, font, size, width):
+        c.setFont(font, s)
         if align == "center":
             c.drawCentredString(x + width / 2, y, line)
         elif align == "right":
@@ -107,12 +108,12 @@ def draw(
         else:
             c.drawString(x, y, line)
         y -= size * leading
+    c.setFont(font, size)
     return y
 
 
 def height_of(text: str, width: float, size: float, *, font: str = FONT, leading: float = 1.35) -> float:
-    lines, size = fit(text, font, size, width)
-    return len(lines) * size * leading
+    return len(fit(text, font, size, width)) * size * leading
 
 
 def shrink_to(

@@ -113,10 +113,10 @@ class _Pages:
         text = (
             f"证明编号 No. {d.certificate_id}　第{self.page}页 Page {self.page}　核验 Verify: {d.verify_url}"
         )
-        lines, size = pdftext.fit(text, self.font, 8, self.inner)
-        self.c.setFont(self.font, size)
-        for i, line in enumerate(reversed(lines)):
-            self.c.drawString(MARGIN, MARGIN - 6 + i * size * 1.2, line)
+        lines = pdftext.fit(text, self.font, 8, self.inner)
+        for i, (line, size) in enumerate(reversed(lines)):
+            self.c.setFont(self.font, size)
+            self.c.drawString(MARGIN, MARGIN - 6 + i * 8 * 1.2, line)
 
     def need(self, h: float) -> None:
         if self.y - h >= self.bottom:
@@ -131,12 +131,12 @@ class _Pages:
             self.y -= 18
             self.table_header()
 
-    def cells(self, texts: list[str], size: float) -> tuple[list[tuple[list[str], float]], float]:
+    def cells(self, texts: list[str], size: float) -> tuple[list[list[tuple[str, float]]], float]:
         fitted = [
             pdftext.fit(t, self.font, size, share * self.inner - 8)
             for t, (_, share) in zip(texts, COLUMNS, strict=True)
         ]
-        h = max(len(lines) * s * LEADING for lines, s in fitted) + 6
+        h = max(len(lines) for lines in fitted) * size * LEADING + 6
         return fitted, h
 
     def row(self, texts: list[str], size: float, *, shade: bool = False) -> None:
@@ -147,12 +147,12 @@ class _Pages:
             c.rect(MARGIN, top - h, self.inner, h, stroke=0, fill=1)
             c.setFillGray(0)
         c.setLineWidth(0.5)
-        for (lines, s), (_, share) in zip(fitted, COLUMNS, strict=True):
+        for lines, (_, share) in zip(fitted, COLUMNS, strict=True):
             w = share * self.inner
             c.rect(x, top - h, w, h)
-            c.setFont(self.font, s)
-            for i, line in enumerate(lines):
-                c.drawString(x + 4, top - 3 - s * 0.9 - i * s * LEADING, line)
+            for i, (line, s) in enumerate(lines):
+                c.setFont(self.font, s)
+                c.drawString(x + 4, top - 3 - size * 0.9 - i * size * LEADING, line)
             x += w
         self.y = top - h
 

@@ -228,3 +228,18 @@ def test_a_sample_certificate_for_the_docs():
             subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", "c.pdf", "c"], cwd=d, check=True)
             Path(folder).mkdir(parents=True, exist_ok=True)
             shutil.copy(Path(d) / "c.png", Path(folder) / "record-certificate.png")
+
+
+def test_wrapping_shrinks_only_the_token_that_cannot_fit():
+    from linli import pdftext
+
+    font = pdftext.register()
+    token = "9" * 40  # one unbreakable figure, wider than the line at 12 pt
+    lines = pdftext.fit(f"累计服务时长{token}小时，表现突出。" * 3, font, 12, 200)
+    assert "".join(line for line, _ in lines) == f"累计服务时长{token}小时，表现突出。" * 3  # nothing lost
+    assert all(pdftext.width_of(line, font, s) <= 200 for line, s in lines)
+    sizes = {line: s for line, s in lines}
+    assert sizes[token] < 12 and {s for line, s in lines if line != token} == {12}
+    assert not any(line[0] in "，。" for line, _ in lines)  # no line starts with closing punctuation
+    tiny = pdftext.fit("W" * 400, font, 12, 100)  # too wide even at the smallest size: split, not cut
+    assert "".join(line for line, _ in tiny) == "W" * 400 and len(tiny) > 1
