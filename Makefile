@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-quick lint check audit bench screenshots browser clean
+.PHONY: run test test-quick lint check audit bench screenshots browser pdftools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,11 @@ run: $(STAMP)
 
 # the suite on TEST_WORKERS pytest-xdist workers, each with its own database and Redis (tests/conftest.py)
 TEST_WORKERS ?= 2
-test: $(STAMP) browser
+test: $(STAMP) browser pdftools
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # the quick loop while changing code: everything but the tests marked slow (under 2 minutes)
-test-quick: $(STAMP)
+test-quick: $(STAMP) pdftools
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 # the page tests drive Debian's Chromium (Playwright downloads no browser); a CJK font so pages
@@ -29,6 +29,11 @@ test-quick: $(STAMP)
 browser:
 	command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei)
+
+# the PDF layout check rasterizes every PDF Linli draws (tests/records/test_pdf_layout.py)
+pdftools:
+	command -v pdftoppm >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils)
 
 # the README's screenshots, from the page tests
 screenshots: $(STAMP) browser

@@ -41,6 +41,7 @@ from api.recognition import (
     verify_page,
 )
 from api.records import MyRecordController, VolunteerRecordController
+from api.record_certificates import RecordCertificateController
 from api.reports import ReportController
 from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController
@@ -100,6 +101,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ProjectMoneyController,
             ProjectDeliveryController,
             ActivityDeliveryController,
+            RecordCertificateController,
             verify_page,
             RoundController,
             ProposalController,

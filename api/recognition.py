@@ -31,6 +31,7 @@ from points.schemas import (
     RoundRead,
     ServiceRecordBody,
 )
+from records import certificates as record_certificates
 
 
 def _verify_url(rt: Runtime, code: str) -> str:
@@ -329,11 +330,16 @@ def verify_page(
     session: NamedDependency[Session],
     rt: NamedDependency[Runtime],
 ) -> Template:
-    """Public: anyone holding a certificate (an employer, a school) can check it is real."""
+    """Public: anyone holding a certificate (an employer, a school) can check it is real. A
+    commendation certificate's code is signed; any other id is looked up as a service-record
+    certificate (records.certificates), which may say it was revoked."""
     cert = recognition.find_by_code(session, rt.signer, certificate_id)
     view = recognition.public_view(cert) if cert else None
     if view is not None:
         view = {**view, "issued": view["issued"].astimezone(rt.settings.tz).date().isoformat()}
+    else:
+        record = record_certificates.find(session, certificate_id)
+        view = record_certificates.public_view(record, rt.settings.tz) if record else None
     page = render(request, "verify.html", cert=view)
     if view is None:
         page.status_code = 404

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from linli import qr
+from linli import pdftext, qr
 from linli.errors import FieldError, conflict, invalid, not_found
 from linli.pii import mask_name
 from linli.signing import Signer
@@ -357,47 +357,55 @@ def public_view(cert: Certificate) -> dict:
 
 
 def pdf(cert: Certificate, verify_url: str, hub_name: str | None, tz) -> bytes:
-    """An A4 landscape certificate. Chinese text uses a CID font the PDF viewer supplies, so the
-    server needs no font files."""
+    """An A4 landscape certificate. Every line is wrapped to the frame (`linli.pdftext`): a long
+    name or title takes more lines, the body shrinks only when it would reach the footer."""
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.utils import ImageReader
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    font = pdftext.register()
     out = io.BytesIO()
     width, height = landscape(A4)
     c = canvas.Canvas(out, pagesize=(width, height))
     c.setTitle(f"{cert.title} {cert.holder_name}")
     c.setLineWidth(3)
-    c.rect(30, 30, width - 60, height - 60)
-    c.setFont("STSong-Light", 40)
+    c.rect(36, 36, width - 72, height - 72)
+    c.setFont(font, 40)
     heading = "荣誉证书" if cert.kind == "commendation" else "志愿服务记录证明"
     c.drawCentredString(width / 2, height - 120, heading)
-    c.setFont("STSong-Light", 20)
     hours = f"{cert.minutes // 60}小时{cert.minutes % 60}分钟"
     period = f"{cert.period_start:%Y年%m月%d日}至{cert.period_end:%Y年%m月%d日}"
     if cert.kind == "commendation":
-        lines = [
+        body = [
             f"{cert.holder_name} 同志：",
-            f"在{period}期间积极参加志愿服务，累计服务{hours}，",
-            f"表现突出，特发此证，以资鼓励。（{cert.title}）",
+            f"在{period}期间积极参加志愿服务，累计服务{hours}，表现突出，特发此证，以资鼓励。（{cert.title}）",
         ]
     else:
-        lines = [
-            f"兹证明 {cert.holder_name} 于{period}期间",
-            f"参加经核实的志愿服务，累计服务时长{hours}。",
+        body = [
+            f"兹证明 {cert.holder_name} 于{period}期间参加经核实的志愿服务，累计服务时长{hours}。",
             "特此证明。",
         ]
-    for i, line in enumerate(lines):
-        c.drawString(90, height - 200 - i * 40, line)
-    c.setFont("STSong-Light", 16)
-    c.drawString(90, 110, hub_name or "邻里志愿服务平台")
-    c.drawString(90, 85, f"{cert.issued_at.astimezone(tz):%Y年%m月%d日}")
+    text_w, top, bottom = width - 180, height - 190, 210  # the footer and QR code live below `bottom`
+    size = pdftext.shrink_to(body, text_w, 20, top - bottom, leading=2.0)
+    y = top
+    for paragraph in body:
+        y = pdftext.draw(c, paragraph, 90, y, text_w, size, leading=2.0)
+    foot_w = width - 90 - 230  # left of the QR code
     c.setFont("Helvetica", 9)
-    c.drawString(90, 50, f"Verify: {verify_url}")
+    pdftext.draw(c, f"Verify: {verify_url}", 90, 50, foot_w, 9, font="Helvetica")
+    c.setFont(font, 16)
+    c.drawString(90, 75, f"{cert.issued_at.astimezone(tz):%Y年%m月%d日}")
+    issuer = hub_name or "邻里志愿服务平台"
+    issuer_size = pdftext.shrink_to([issuer], foot_w, 16, 100, leading=1.3)
+    pdftext.draw(
+        c,
+        issuer,
+        90,
+        100 + pdftext.height_of(issuer, foot_w, issuer_size, leading=1.3) - issuer_size * 1.3,
+        foot_w,
+        issuer_size,
+        leading=1.3,
+    )
     c.drawImage(ImageReader(io.BytesIO(qr.png(verify_url, box_size=4))), width - 200, 50, 140, 140)
     c.showPage()
     c.save()

@@ -219,6 +219,7 @@ MATRIX = {
     ("GET", "/api/v1/activities/{activity_id:int}/served/{entry_id:int}/photo"): may(HUB_A_STAFF),
     ("POST", "/api/v1/activities/{activity_id:int}/served-scans"): may(HUB_A_STAFF),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
+    ("POST", "/api/v1/record-certificates/{certificate_id:str}/revoke"): may(HUB_A_ADMINS, hides=True),
     ("POST", "/api/v1/rounds"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds"): may(*STAFF),
     ("GET", "/api/v1/rounds/{round_id:int}"): may(HUB_A_ADMINS, "coord_a", hides=True),  # coord_a reviews it
@@ -425,6 +426,7 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/proposals/{proposal_id:int}/scores"): {"scores": {"需求": 5}},
         ("POST", "/api/v1/proposals/{proposal_id:int}/approve"): {"amount": 100},
         ("POST", "/api/v1/proposals/{proposal_id:int}/reject"): {"reason": "矩阵"},
+        ("POST", "/api/v1/record-certificates/{certificate_id:str}/revoke"): {"reason": "矩阵"},
     }
 
 
@@ -461,6 +463,30 @@ def grant_round(rt, hub_id: int, now) -> int:
             staff_user_id=None,
             now=now,
         ).id
+
+
+def record_certificate_of(rt, volunteer_id: int, org_id: int, now) -> str:
+    from records import certificates
+    from records.certificate_pdf import CertificateData, ServiceRow
+
+    day = now.date()
+    data = CertificateData(
+        certificate_id="",
+        base_url="https://linli.example.cn",
+        name="王秀英",
+        id_type="居民身份证",
+        id_number=valid_id("43012119900307851"),
+        volunteer_number="V1",
+        total_minutes=60,
+        issuer="泉塘志愿者协会",
+        person_in_charge="刘建华",
+        handler="陈小燕",
+        contact_phone="0731-84001234",
+        issued_on=day,
+        rows=[ServiceRow("助餐", "泉塘志愿者协会", day, day, 60)],
+    )
+    with rt.tx() as s:
+        return certificates.issue(s, volunteer_id=volunteer_id, org_id=org_id, data=data, now=now).id
 
 
 def param(template: str, name: str) -> str:
@@ -677,6 +703,8 @@ def world(rt, client, clock):
     entry = api(
         "coord_a", "POST", f"/api/v1/activities/{activity}/served", json={"count": 3, "photo": b64(png())}
     )["id"]
+    # a service-record certificate A's organization issued to V (records.certificates.issue)
+    record_certificate = record_certificate_of(rt, vol_id, county.org_a, now)
     w.ids = {
         "project_id": project,
         "entry_id": entry,
@@ -714,7 +742,7 @@ def world(rt, client, clock):
         "flag_id": hold,
         "volunteer_id": vol_id,
         "round_id": round_id,
-        "certificate_id": "1-abc",
+        "certificate_id": record_certificate,
         "org_a": county.org_a,
         "now": now,
         "day": now.astimezone(rt.settings.tz).date(),
