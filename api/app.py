@@ -40,8 +40,8 @@ from api.recognition import (
     MyCommendationsController,
     verify_page,
 )
-from api.records import MyRecordController, VolunteerRecordController
 from api.record_certificates import RecordCertificateController
+from api.records import MyRecordController, VolunteerRecordController
 from api.reports import ReportController
 from api.rounds import RoundController, notice_page
 from api.scans import QrController, ScanController

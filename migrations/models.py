@@ -14,7 +14,7 @@ def import_models() -> None:
     import meals.models  # noqa: F401
     import orgs.models  # noqa: F401
     import points.models  # noqa: F401
-    import records.models  # noqa: F401
+    import records.models
     import records.models_certificates  # noqa: F401
     import reports.models  # noqa: F401
     import scans.models  # noqa: F401
