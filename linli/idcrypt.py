@@ -109,5 +109,7 @@ def derived_keys(secret_keys: tuple[tuple[str, bytes], ...]) -> tuple[tuple[str,
     return tuple(out)
 
 
-def keyring_for(id_keys: tuple[tuple[str, bytes], ...], secret_keys: tuple[tuple[str, bytes], ...]) -> IdKeyring:
+def keyring_for(
+    id_keys: tuple[tuple[str, bytes], ...], secret_keys: tuple[tuple[str, bytes], ...]
+) -> IdKeyring:
     return IdKeyring(id_keys or derived_keys(secret_keys))

@@ -34,8 +34,14 @@ from volunteer.service import ID_HASH_PURPOSE, get
 # code: (中文, English), in the order the national system lists them
 ID_TYPES: dict[str, tuple[str, str]] = {
     "resident_id": ("居民身份证", "Resident identity card"),
-    "hk_macao_permit": ("港澳居民来往内地通行证/居住证", "Mainland travel permit or residence permit for HK and Macao residents"),
-    "taiwan_permit": ("台湾居民来往大陆通行证/居住证", "Mainland travel permit or residence permit for Taiwan residents"),
+    "hk_macao_permit": (
+        "港澳居民来往内地通行证/居住证",
+        "Mainland travel permit or residence permit for HK and Macao residents",
+    ),
+    "taiwan_permit": (
+        "台湾居民来往大陆通行证/居住证",
+        "Mainland travel permit or residence permit for Taiwan residents",
+    ),
     "passport": ("护照", "Passport"),
     "foreign_permanent": ("外国人永久居留身份证", "Foreigner's permanent residence ID card"),
 }

@@ -13,7 +13,9 @@ def holder(session: Session, hashes: list[str]) -> int | None:
 
 
 def _not_under(key_id: str):
-    return Volunteer.id_number_enc.is_not(None) & (Volunteer.id_key_id.is_(None) | (Volunteer.id_key_id != key_id))
+    return Volunteer.id_number_enc.is_not(None) & (
+        Volunteer.id_key_id.is_(None) | (Volunteer.id_key_id != key_id)
+    )
 
 
 def not_under(session: Session, key_id: str, limit: int) -> list[tuple[int, str]]:

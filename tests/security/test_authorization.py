@@ -238,6 +238,11 @@ MATRIX = {
     ("GET", "/schema/scalar"): may(PUBLIC),
     ("GET", "/schema/{path:str}"): may(PUBLIC),
     ("GET", "/schema/openapi.json"): may(PUBLIC),
+    ("GET", "/api/v1/me/identity"): may(*VOLUNTEERS),
+    ("PUT", "/api/v1/me/identity"): may(*VOLUNTEERS),
+    # a county admin holding the export grant (the world gives "county" one); no one else
+    ("POST", "/api/v1/volunteers/{volunteer_id:int}/identity/reveal"): may("county"),
+    ("POST", "/api/v1/records/export-grants"): may("county"),
 }
 
 
@@ -396,6 +401,12 @@ def bodies(ids: dict) -> dict:
             ],
             "max_grants": 1,
         },
+        ("PUT", "/api/v1/me/identity"): {"id_type": "passport", "id_number": "E12345678"},
+        ("POST", "/api/v1/volunteers/{volunteer_id:int}/identity/reveal"): {"reason": "矩阵：导出核对"},
+        ("POST", "/api/v1/records/export-grants"): {
+            "staff_user_id": ids["county_user_id"],
+            "county_id": ids["county_id"],
+        },
         ("POST", "/api/v1/rounds/{round_id:int}/reviewers"): {
             "staff_user_id": ids["reviewer_id"],
             "affiliation_org_id": ids["org_a"],
@@ -532,7 +543,9 @@ def world(rt, client, clock):
     activity = make_activity(
         rt, county.org_a, points["a"].station_id, now - timedelta(minutes=10), hours=19 / 6
     )
-    staff_user(rt, "county", "admin", org_id=county.base)
+    county_user_id = staff_user(rt, "county", "admin", org_id=county.base)
+    with rt.tx() as s:  # the export grant: "county" may decrypt identity numbers
+        accounts_service.add_export_grant(s, user_id=county_user_id, county_id=county.base, now=now)
     staff_user(rt, "admin_a", "admin", org_id=county.hub_a)
     staff_user(rt, "admin_b", "admin", org_id=county.hub_b)
     coord_a = staff_user(rt, "coord_a", "coordinator", org_id=county.org_a, station_id=points["a"].station_id)
@@ -694,6 +707,8 @@ def world(rt, client, clock):
         "hold_id": hold,
         "flag_id": hold,
         "volunteer_id": vol_id,
+        "county_user_id": county_user_id,
+        "county_id": county.base,
         "round_id": round_id,
         "certificate_id": "1-abc",
         "org_a": county.org_a,
