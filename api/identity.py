@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from accounts.principal import Principal
 from api.deps import AUTH, Id, local_today, require_volunteer
 from api.problems import problems
+from linli import ratelimit
+from linli.errors import LinliError
 from linli.runtime import Runtime
 from records import identity as records_identity
 from records.schemas_identity import ExportGrantCreate, ExportGrantRead, RevealBody, Revealed
@@ -39,7 +41,7 @@ class IdentityController(Controller):
         sync_to_thread=True,
         summary="Give or change my identity number for service records (stored encrypted): `id_type`"
         " resident_id, hk_macao_permit, taiwan_permit, passport or foreign_permanent; answered masked",
-        responses=problems(_403="volunteers_only", _409="id_number_taken"),
+        responses=problems(_403="volunteers_only", _409="id_number_taken", _429="rate_limited"),
     )
     def give(
         self,
@@ -49,15 +51,30 @@ class IdentityController(Controller):
         rt: NamedDependency[Runtime],
     ) -> IdentityRead:
         volunteer_id = require_volunteer(principal)
-        identity.give(
-            session,
-            rt.signer,
-            rt.id_keys,
-            volunteer_id,
-            id_type=data.id_type,
-            id_number=data.id_number,
-            today=local_today(rt),
+        # whether a number is registered is not for probing: a few refusals a day per volunteer
+        key, now = f"identity-taken:{volunteer_id}", rt.clock.now()
+        limit = ratelimit.TAKEN_IDENTITIES_PER_VOLUNTEER
+        ratelimit.refuse_if_spent(
+            rt.redis,
+            key,
+            limit,
+            now,
+            "证件号码冲突次数过多，请联系服务中心 Too many refused numbers; contact your hub",
         )
+        try:
+            identity.give(
+                session,
+                rt.signer,
+                rt.id_keys,
+                volunteer_id,
+                id_type=data.id_type,
+                id_number=data.id_number,
+                today=local_today(rt),
+            )
+        except LinliError as exc:
+            if exc.code == "id_number_taken":
+                ratelimit.count(rt.redis, key, limit, now)
+            raise
         return IdentityRead.of(identity.view(session, volunteer_id))
 
     @post(

@@ -429,3 +429,10 @@ def test_the_full_number_is_only_in_the_reveal_answer(client, rt, world, caplog)
     assert ID not in caplog.text
     assert all(ID not in str(r.args) and ID not in r.getMessage() for r in caplog.records)
     assert len(caplog.records) > 0  # the requests were logged at all
+
+
+def test_probing_for_registered_numbers_is_limited(client, rt, world):
+    assert put(client, rt, PHONES[0], "passport", "E00000000").status_code == 200
+    codes = [put(client, rt, PHONES[1], "passport", "E00000000").status_code for _ in range(6)]
+    assert codes == [409] * 5 + [429]
+    assert put(client, rt, PHONES[2], "passport", "E00000000").status_code == 409  # per volunteer
