@@ -115,3 +115,15 @@ def grant_paths(session: Session, user_id: int) -> list[str]:
     """The paths of the organizations a staff user holds an admin or coordinator grant over."""
     q = select(Organization.path).join(RoleGrant, RoleGrant.org_id == Organization.id)
     return list(session.scalars(q.where(RoleGrant.user_id == user_id)))
+
+
+def roles_over(session: Session, user_id: int) -> list[tuple[str, str]]:
+    """(role, organization path) of a staff user's grants over organizations."""
+    q = select(RoleGrant.role, Organization.path).join(Organization, Organization.id == RoleGrant.org_id)
+    return [(r[0], r[1]) for r in session.execute(q.where(RoleGrant.user_id == user_id))]
+
+
+def grant_over(session: Session, user_id: int, role: str, org_id: int) -> RoleGrant | None:
+    return session.scalar(
+        select(RoleGrant).where(RoleGrant.user_id == user_id, RoleGrant.role == role, RoleGrant.org_id == org_id)
+    )

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from accounts import repository
-from accounts.models import ROLES, ApiKey, AuthToken, LoginCode, RoleGrant, StaffUser
+from accounts.models import EXPORT_ROLE, ROLES, ApiKey, AuthToken, LoginCode, RoleGrant, StaffUser
 from accounts.principal import Grant, Principal
 from linli.errors import FieldError, LinliError, invalid, not_found, too_many, unauthorized
 from linli.outbox import emit
@@ -131,6 +131,22 @@ def create_guest(
 
 def grant_paths(session: Session, user_id: int) -> list[str]:
     return repository.grant_paths(session, user_id)
+
+
+def roles_over(session: Session, user_id: int) -> list[tuple[str, str]]:
+    """(role, organization path) of a staff user's grants over organizations."""
+    return repository.roles_over(session, user_id)
+
+
+def add_export_grant(session: Session, *, user_id: int, county_id: int, now: datetime) -> RoleGrant:
+    """The export grant (`records_export`) over a county base; the same grant again is the one
+    already held. Who may give it, and to whom, is `records.identity.grant_export`'s to check."""
+    grant = repository.grant_over(session, user_id, EXPORT_ROLE, county_id)
+    if grant is None:
+        grant = RoleGrant(user_id=user_id, role=EXPORT_ROLE, org_id=county_id, created_at=now)
+        session.add(grant)
+        session.flush()
+    return grant
 
 
 def find_staff(session: Session, username: str) -> StaffUser | None:

@@ -18,6 +18,7 @@ from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.grant_money import ProjectMoneyController
 from api.health import healthz, readyz
+from api.identity import IdentityController
 from api.integrity import IntegrityController
 from api.meal_cash import MealCashController
 from api.meal_categories import MealCategoryController
@@ -77,6 +78,7 @@ def create_app(runtime: Runtime) -> Litestar:
             StationController,
             ScanController,
             IntegrityController,
+            IdentityController,
             QrController,
             AttendanceController,
             CardController,

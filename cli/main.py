@@ -283,6 +283,26 @@ def tokens_create(username: str | None, phone: str | None, ttl: str) -> None:
     click.echo(issued.token)
 
 
+@main.group("keys")
+def keys_group() -> None:
+    """Keys (密钥): identity numbers' keys (LINLI_ID_KEYS)."""
+
+
+@keys_group.command("rotate-ids")
+def keys_rotate_ids() -> None:
+    """Re-encrypt every identity number under the current (first) key, in the background."""
+    from linli.outbox import emit
+    from volunteer import identity
+
+    rt = _runtime()
+    now = rt.clock.now()
+    job_id = identity.rotation_started(now)
+    with rt.tx() as session:
+        left = identity.count_not_under(session, rt.id_keys.current)
+        emit(session, event="identity_keys.rotation_requested", job_id=job_id, args=[], now=now)
+    click.echo(f"{job_id}: {left} 个证件号待重新加密 values to re-encrypt under key {rt.id_keys.current}")
+
+
 @main.group("ledger")
 def ledger_group() -> None:
     """The ledger (账本): service minutes, points and grant money."""

@@ -117,7 +117,12 @@ def mask_phones_in(text: str) -> str:
 _CODE_IN_TEXT = re.compile(r"(/Q/[A-Z]\.[A-Z0-9]+\.)[A-Z0-9]+\.[A-Z0-9]+", re.IGNORECASE)
 
 
+# an 18-character identity number (resident ID, residence permits, new foreigner's permanent
+# residence card) inside text: only its last four are kept
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{14}(\d{3}[\dXx])(?![0-9A-Za-z])")
+
+
 def mask_in(text: str) -> str:
-    """What the logs write of free text: phones and card codes masked (a diner's card code lasts
-    years and opens the diner's meals to whoever holds it)."""
-    return mask_phones_in(_CODE_IN_TEXT.sub(r"\1****", text))
+    """What the logs write of free text: phones, identity numbers and card codes masked (a diner's
+    card code lasts years and opens the diner's meals to whoever holds it)."""
+    return mask_phones_in(_ID_IN_TEXT.sub(r"**************\1", _CODE_IN_TEXT.sub(r"\1****", text)))

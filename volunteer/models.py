@@ -23,8 +23,10 @@ ATTENDANCE_STATES = ("open", "closed", "auto_closed", "annulled")  # as the chec
 
 
 class Volunteer(Base):
-    """A registered volunteer. The resident ID number is never stored: only a keyed hash (for
-    uniqueness, tagged with its key id) and the last four characters (for display)."""
+    """A registered volunteer. The identity number is kept as a keyed hash (for uniqueness,
+    tagged with its key id) and the last four characters (for display); given for service
+    records (PUT /api/v1/me/identity), it is also stored encrypted, and only
+    `records.identity.reveal` decrypts it."""
 
     __tablename__ = "volunteers"
 
@@ -33,6 +35,11 @@ class Volunteer(Base):
     phone: Mapped[str] = mapped_column(String(11), unique=True)
     id_hash: Mapped[str | None] = mapped_column(String(100), unique=True)
     id_last4: Mapped[str | None] = mapped_column(String(4))
+    # the number itself, for service records only (volunteer.identity): its type, the value
+    # encrypted (linli.idcrypt: "<key id>:<base64>", bound to this row) and the key's id
+    id_type: Mapped[str | None] = mapped_column(String(20))
+    id_number_enc: Mapped[str | None] = mapped_column(String(200))
+    id_key_id: Mapped[str | None] = mapped_column(String(20), index=True)
     card_version: Mapped[int] = mapped_column(
         Integer, default=1, server_default="1"
     )  # reissue revokes older cards

@@ -159,6 +159,11 @@ def require_reached(session: Session, volunteer_id: int, paths: list[str]) -> Vo
     return volunteer
 
 
+def reached(session: Session, volunteer_id: int, paths: list[str]) -> bool:
+    """Whether staff over `paths` reach the volunteer (`require_reached`'s rule), without raising."""
+    return repository.reached_from(session, volunteer_id, paths)
+
+
 def phone_of(session: Session, volunteer_id: int) -> str | None:
     """Where a notice to the volunteer goes (None if the volunteer is gone)."""
     volunteer = repository.get(session, volunteer_id)

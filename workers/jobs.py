@@ -9,6 +9,7 @@ same transaction as the effects, so a job RQ delivers twice does nothing the sec
 from __future__ import annotations
 
 import logging
+import time
 
 from rq import get_current_job
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from points import awards, ledger, notices, shop, verification
 from points.rules import hub_of
 from reports import service as reports
 from reports import webhooks
-from volunteer import activities, attendance, cards
+from volunteer import activities, attendance, cards, identity
 from volunteer import notices as inbox
 from volunteer import service as volunteer_service
 from workers.context import runtime
@@ -61,6 +62,34 @@ def notify_id_number_reused(holder_id: int, new_phone: str) -> None:
         notice = volunteer_service.id_reuse_notice(session, holder_id, new_phone)
         if notice and _first_run(session):
             configured_sender(rt.redis).notify(*notice)
+
+
+def rotate_identity_keys(batch: int = 200, rounds: int = 50) -> dict:
+    """Re-encrypt identity numbers under the current key (`linli keys rotate-ids`), a batch per
+    transaction, so writers wait for one batch at most; rows a writer holds or changes meanwhile
+    are taken by a later round (their new value is under the current key already). Idempotent:
+    a second run finds nothing to do. Values under a key no longer configured stay and are
+    counted in `left` (logged)."""
+    rt = runtime()
+    keys, done, idle = rt.id_keys, 0, 0
+    while idle < rounds:
+        with rt.tx() as session:
+            moved, _ = identity.rotate_batch(session, keys, limit=batch)
+        done += moved
+        if moved:
+            idle = 0
+            continue
+        with rt.tx() as session:
+            left = identity.count_not_under(session, keys.current)
+        if not left:
+            break
+        idle += 1
+        time.sleep(0.05)
+    else:
+        log.warning("identity rotation: %s values are not under key %s", left, keys.current)
+    result = {"reencrypted": done, "key_id": keys.current}
+    log.info("identity rotation done", extra={"counts": result})
+    return result
 
 
 def make_card_sheet(file_id: int) -> None:

@@ -24,6 +24,7 @@ JOBS: dict[str, Callable] = {
     "notice.created": jobs.send_notice,
     "report.requested": jobs.build_report,
     "report.ready": jobs.notify_partner,
+    "identity_keys.rotation_requested": jobs.rotate_identity_keys,
 }
 
 # Events whose arguments are a secret (a login code): kept only until they are delivered. The
