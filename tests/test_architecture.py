@@ -23,7 +23,6 @@ ALLOWED = {
     "grants": {"linli", "orgs", "accounts", "volunteer", "points", "meals"},
     "records": {"linli", "orgs", "accounts", "volunteer", "points", "integrity"},
     "scans": {"linli", "orgs", "volunteer", "meals", "integrity"},
-    "records": {"linli", "orgs", "accounts", "volunteer", "points", "integrity"},
     # entry points: each is a composition root (it registers every model: migrations.models)
     "api": {*BELOW_ENTRY, "migrations"},
     "workers": {*BELOW_ENTRY, "migrations"},
