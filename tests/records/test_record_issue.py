@@ -7,6 +7,7 @@ organization only; the public check shows it masked; a revoked certificate is no
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import timedelta
 
@@ -205,3 +206,22 @@ def test_who_may_download_and_a_revoked_certificate(hub, client, rt):
     assert audits(rt, "identity.revealed_to_self") == []
     page = client.get(f"/verify/{got['id']}")
     assert "期间填错" in page.text
+
+
+def test_the_full_number_is_only_in_the_pdf(hub, client, rt, caplog):
+    """The certificate PDF is the one more place the full number goes (besides the reveal answer):
+    not in the ask answer, the verify page, the database or the logs."""
+    from tests.records.test_identity import _database_text
+
+    caplog.set_level(logging.DEBUG)
+    give_identity(client, hub.me)
+    asked = client.post(ASK, json=body(hub), headers=hub.me)
+    pdf = client.get(asked.json()["pdf_url"], headers=hub.me)
+    page = client.get(f"/verify/{asked.json()['id']}")
+    record = client.get("/api/v1/me/record", headers=hub.me)
+    assert ID_NUMBER in text_of(pdf.content)
+    for r in (asked, page, record):
+        assert ID_NUMBER not in r.text + str(dict(r.headers))
+    assert ID_NUMBER not in _database_text(rt)
+    assert all(ID_NUMBER not in str(r.args) and ID_NUMBER not in r.getMessage() for r in caplog.records)
+    assert len(caplog.records) > 0
