@@ -41,7 +41,7 @@ from api.recognition import (
     MyCommendationsController,
     verify_page,
 )
-from api.record_certificates import RecordCertificateController
+from api.record_certificates import MyRecordCertificateController, RecordCertificateController
 from api.records import MyRecordController, VolunteerRecordController
 from api.reports import ReportController
 from api.rounds import RoundController, notice_page
@@ -104,6 +104,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ProjectDeliveryController,
             ActivityDeliveryController,
             RecordCertificateController,
+            MyRecordCertificateController,
             verify_page,
             RoundController,
             ProposalController,

@@ -134,3 +134,46 @@ def reveal(
         {"reason": reason, "id_type": id_type, "key_id": value.partition(":")[0]},
     )
     return number
+
+
+def reveal_own(
+    session: Session,
+    volunteer_id: int,
+    *,
+    keys: IdKeyring,
+    purpose: str,
+    now: datetime,
+    staff_user_id: int | None = None,
+    org_path: str = "/",
+) -> str:
+    """The volunteer's own number for a copy of their own certificate (the only other decrypt
+    path: the certificate PDF is where the full number belongs). The caller has checked that the
+    certificate is the volunteer's and that the reader is the volunteer (`staff_user_id` None) or an
+    admin of the issuing organization (`staff_user_id`, `org_path` that organization's). Audited
+    `identity.revealed_to_self` (or `identity.revealed_for_certificate` for staff): who, which
+    volunteer, why. 404 `identity_not_given`; 409 `identity_unreadable`."""
+    id_type, value = identity.sealed(session, volunteer_id)
+    if value is None:
+        raise not_found("证件号码 Identity number", "identity_not_given")
+    try:
+        number = keys.decrypt(value, row_binding(volunteer_id))
+    except IdCryptError:
+        raise conflict(
+            "identity_unreadable",
+            "证件号码无法解密（密钥已移除？）The number does not decrypt (a key removed too early?)",
+        ) from None
+    integrity.audit(
+        session,
+        "identity.revealed_to_self" if staff_user_id is None else "identity.revealed_for_certificate",
+        f"volunteer:{volunteer_id}",
+        org_path,
+        staff_user_id,
+        now,
+        {
+            "purpose": purpose,
+            "by": "volunteer" if staff_user_id is None else "staff",
+            "id_type": id_type,
+            "key_id": value.partition(":")[0],
+        },
+    )
+    return number

@@ -236,6 +236,17 @@
     L.$("#my-record").replaceChildren(r.by_year.length
       ? L.table([t.year, t.hours], r.by_year.map((y) => [String(y.year), y.hours]))
       : L.el("p", { class: "muted" }, t.none));
+    // 申请证明: the organizations that recorded my service
+    const orgs = certForm.org_id;
+    if (!orgs.options.length || orgs.dataset.count !== String(r.by_org.length)) {
+      orgs.replaceChildren(...r.by_org.map((o) => L.el("option", { value: String(o.org_id) }, o.organization)));
+      orgs.dataset.count = String(r.by_org.length);
+    }
+    if (!certForm.period_end.value) {
+      certForm.period_end.value = L.today();
+      certForm.period_start.value = registered || L.today();
+    }
+    certForm.period_start.max = certForm.period_end.max = L.today();
     const mine = (await L.api(FACE, "/api/v1/me/commendations")).items;
     L.$("#commendations").replaceChildren(mine.length ? L.table(["", "", ""], mine.map((c) => [
       c.round_title, c.reason, c.certificate ? L.el("a", { href: `/verify/${c.certificate}` }, t.verify) : "",
@@ -258,6 +269,44 @@
       await honours();
       L.say(note, t.certificate_issued);
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
+  });
+  // 志愿服务记录证明 from the organization that recorded the service: asked for, then downloaded.
+  // Without an ID number stored the answer is identity_needed: the identity form shows, and saving
+  // the number asks again.
+  const certForm = L.$("#record-cert-form");
+  const idForm = L.$("#identity-form");
+  async function askCertificate() {
+    const f = new FormData(certForm);
+    const body = { org_id: Number(f.get("org_id")), period_start: f.get("period_start"), period_end: f.get("period_end") };
+    try {
+      const got = await L.api(FACE, "/api/v1/me/record/certificates", { method: "POST", body });
+      L.show(idForm, false);
+      const answer = [L.el("p", {},
+        L.el("span", {}, `${got.issuer} · ${L.hours(got.total_minutes)} ${t.hours} · ${got.id} `),
+        L.el("a", { href: got.verify_url, class: "nowrap" }, t.verify), " ",
+        L.el("button", { type: "button", class: "secondary nowrap", onclick: () => save(got.pdf_url, `${got.id}.pdf`) }, t.download))];
+      if (got.left_out.length) answer.push(L.el("p", { class: "muted" }, `${t.record_certificate_left_out}: ${got.left_out.length}`));
+      L.$("#record-cert-answer").replaceChildren(...answer);
+      L.say(note, t.record_certificate_ready);
+      await save(got.pdf_url, `${got.id}.pdf`);
+    } catch (err) {
+      if (err instanceof L.ApiError && err.problem.code === "identity_needed") {
+        L.show(idForm);
+        idForm.id_number.focus();
+      }
+      L.say(note, L.problemText(err), "bad");
+    }
+  }
+  certForm.addEventListener("submit", (ev) => { ev.preventDefault(); askCertificate(); });
+  idForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(idForm);
+    try {
+      await L.api(FACE, "/api/v1/me/identity", { method: "PUT", body: { id_type: f.get("id_type"), id_number: f.get("id_number") } });
+      idForm.reset();
+      L.show(idForm, false);
+    } catch (err) { L.say(note, L.problemText(err), "bad"); return; }
+    await askCertificate();
   });
   const download = (code) => save(`/api/v1/me/certificates/${code}/pdf`, `${code}.pdf`);
   async function save(path, name) {

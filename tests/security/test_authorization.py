@@ -220,6 +220,9 @@ MATRIX = {
     ("POST", "/api/v1/activities/{activity_id:int}/served-scans"): may(HUB_A_STAFF),
     ("GET", "/verify/{certificate_id:str}"): may(PUBLIC),
     ("POST", "/api/v1/record-certificates/{certificate_id:str}/revoke"): may(HUB_A_ADMINS, hides=True),
+    # `{id}.pdf`: the volunteer it is for, or an admin of the issuing organization
+    ("GET", "/api/v1/record-certificates/{certificate_pdf:str}"): may("vol", HUB_A_ADMINS, hides=True),
+    ("POST", "/api/v1/me/record/certificates"): may(*VOLUNTEERS),
     ("POST", "/api/v1/rounds"): may(HUB_A_ADMINS),
     ("GET", "/api/v1/rounds"): may(*STAFF),
     ("GET", "/api/v1/rounds/{round_id:int}"): may(HUB_A_ADMINS, "coord_a", hides=True),  # coord_a reviews it
@@ -400,6 +403,11 @@ def bodies(ids: dict) -> dict:
             "reason": "矩阵",
         },
         ("POST", "/api/v1/me/certificates"): {"period_start": "2026-01-01", "period_end": "2026-06-30"},
+        ("POST", "/api/v1/me/record/certificates"): {
+            "org_id": ids["org_a"],
+            "period_start": "2026-01-01",
+            "period_end": str(day),
+        },
         ("PUT", "/api/v1/me/notice-settings"): {"quiet_start": "22:00", "quiet_end": "07:00", "sms_off": []},
         ("POST", "/api/v1/projects/{project_id:int}/tranches"): {"key": "matrix", "amount": 100},
         ("PUT", "/api/v1/activities/{activity_id:int}/project"): {"project_id": ids["project_id"]},
@@ -758,6 +766,7 @@ def world(rt, client, clock):
         "county_id": county.base,
         "round_id": round_id,
         "certificate_id": record_certificate,
+        "certificate_pdf": f"{record_certificate}.pdf",
         "org_a": county.org_a,
         "now": now,
         "day": now.astimezone(rt.settings.tz).date(),
