@@ -34,7 +34,6 @@ from records.identity import export_counties, reveal_many
 from records.models_exports import FORMATS, KEEP_DAYS, KINDS, MAX_DAYS, REASON_LENGTH, RecordExport
 from volunteer import identity as volunteer_identity
 
-EVENT = "record_export.requested"
 MAX_ATTEMPTS = 4  # the first run and RQ's three retries (as reports)
 # the national system's names of the ID types (证件类型), by Linli's codes (volunteer.identity)
 ID_TYPE_NAMES = {
@@ -165,7 +164,7 @@ def request(session: Session, principal: Principal, ask: ExportAsk, *, now: date
     )
     emit(
         session,
-        event=EVENT,
+        event="record_export.requested",
         job_id=f"record-export-{export.id}",
         args=[export.id],
         now=now,
