@@ -16,6 +16,7 @@ from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
 from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
+from api.exports import ExportController
 from api.grant_money import ProjectMoneyController
 from api.health import healthz, readyz
 from api.identity import IdentityController
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime) -> Litestar:
             ScanController,
             IntegrityController,
             IdentityController,
+            ExportController,
             QrController,
             AttendanceController,
             CardController,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -159,3 +159,7 @@ def attendances_checked_in(session: Session, start: datetime, end: datetime) -> 
             Attendance.minutes.is_not(None),
         )
     ).all()
+
+
+def insert_audits(session: Session, rows: list[dict]) -> None:
+    session.execute(insert(AuditEntry), rows)

@@ -240,3 +240,10 @@ def set_grace(
     )
     session.flush()
     return minutes
+
+
+def audit_many(session: Session, rows: list[dict]) -> None:
+    """Many audit rows at once (one INSERT): each a dict of `audit`'s fields (action, subject,
+    org_path, staff_user_id, at, detail)."""
+    if rows:
+        repository.insert_audits(session, rows)

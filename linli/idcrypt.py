@@ -113,3 +113,25 @@ def keyring_for(
     id_keys: tuple[tuple[str, bytes], ...], secret_keys: tuple[tuple[str, bytes], ...]
 ) -> IdKeyring:
     return IdKeyring(id_keys or derived_keys(secret_keys))
+
+
+# --- whole files (导出文件) ---------------------------------------------------------------------
+# An export for the national system holds full numbers: kept encrypted at rest as bytes,
+# `<key id>:` + nonce + ciphertext, bound to its row (`aad`). Opened only by the audited download
+# (`records.exports.take_file`; tests/test_architecture.py checks who calls `open_file`).
+
+
+def seal_file(keys: IdKeyring, data: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE)
+    return keys.current.encode() + b":" + nonce + keys._keys[keys.current].encrypt(nonce, data, aad)
+
+
+def open_file(keys: IdKeyring, value: bytes, aad: bytes) -> bytes:
+    kid, _, raw = bytes(value).partition(b":")
+    cipher = keys._keys.get(kid.decode(errors="replace"))
+    if cipher is None:
+        raise IdCryptError(f"unknown key id {kid!r}")
+    try:
+        return cipher.decrypt(raw[:NONCE], raw[NONCE:], aad)
+    except (InvalidTag, ValueError) as exc:
+        raise IdCryptError("the file does not decrypt with its key and row") from exc

@@ -15,7 +15,8 @@ def import_models() -> None:
     import orgs.models  # noqa: F401
     import points.models  # noqa: F401
     import records.models
-    import records.models_certificates  # noqa: F401
+    import records.models_certificates
+    import records.models_exports  # noqa: F401
     import reports.models  # noqa: F401
     import scans.models  # noqa: F401
     import volunteer.models  # noqa: F401

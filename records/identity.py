@@ -177,3 +177,68 @@ def reveal_own(
         },
     )
     return number
+
+
+def reveal_many(
+    session: Session,
+    volunteer_ids: list[int],
+    *,
+    keys: IdKeyring,
+    actor: Principal,
+    reason: str,
+    now: datetime,
+) -> dict[int, str]:
+    """The identity numbers of many volunteers at once, for the national export
+    (`records.exports`): {volunteer id: number} for those who gave one and whose value decrypts
+    (the others are left out: the caller counts them). The actor must hold the export grant, as
+    for `reveal` (403 `export_grant_required`, audited, else); the caller gives volunteers of the
+    actor's county (the export takes those who served there). Each volunteer's decryption is
+    audit-logged (`identity.revealed`, one INSERT for all), a value that does not decrypt too
+    (`identity.unreadable`)."""
+    reason = (reason or "").strip()
+    if not REASON_LENGTH[0] <= len(reason) <= REASON_LENGTH[1]:
+        raise invalid(
+            [FieldError("reason", "length", "请说明用途（4到200字） Give the purpose, 4 to 200 characters")]
+        )
+    if actor.kind != "staff" or actor.staff_user_id is None:
+        raise forbidden("仅限工作人员 Staff only", "staff_only")
+    counties = export_counties(actor)
+    if not counties:
+        where = sorted(_county_admin_paths(session, actor.admin_paths)) or ["/"]
+        integrity.audit(
+            session,
+            "identity.reveal_refused",
+            f"volunteers:{len(set(volunteer_ids))}",
+            where[0],
+            actor.staff_user_id,
+            now,
+            {"reason": reason, "why": "export_grant_required"},
+        )
+        error: LinliError = forbidden(
+            "需要县级管理员的导出授权 Requires a county administrator's export grant",
+            "export_grant_required",
+        )
+        error.commit = True
+        raise error
+    numbers: dict[int, str] = {}
+    audits = []
+    for volunteer_id, (id_type, value) in sorted(identity.sealed_many(session, volunteer_ids).items()):
+        if value is None:
+            continue
+        try:
+            numbers[volunteer_id] = keys.decrypt(value, row_binding(volunteer_id))
+            action = "identity.revealed"
+        except IdCryptError:
+            action = "identity.unreadable"
+        audits.append(
+            {
+                "action": action,
+                "subject": f"volunteer:{volunteer_id}",
+                "org_path": counties[0],
+                "staff_user_id": actor.staff_user_id,
+                "at": now,
+                "detail": {"reason": reason, "id_type": id_type, "key_id": value.partition(":")[0]},
+            }
+        )
+    integrity.audit_many(session, audits)
+    return numbers

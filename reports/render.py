@@ -190,3 +190,33 @@ def _text(ws, value: str) -> WriteOnlyCell:
     if value:
         cell.data_type = "s"
     return cell
+
+
+def render_table(fmt: str, title: str, headings: list[str], rows: list[list]) -> bytes:
+    """One plain table for another system to import (the national volunteer system's): the
+    headings on the first line, then the rows, every cell text (an ID number stays its 18
+    characters, never a number in Excel), through `spreadsheet_text` like every export. CSV in
+    UTF-8 with a byte-order mark, every field quoted; XLSX one sheet named `title`."""
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, quoting=csv.QUOTE_ALL)
+        for values in (headings, *rows):
+            w.writerow([spreadsheet_text("" if v is None else str(v)) for v in values])
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title.translate(SHEET_TITLE)[:31])
+    for i, heading in enumerate(headings):
+        widest = max([display_width(heading), *(display_width(str(r[i] or "")) for r in rows)])
+        ws.column_dimensions[get_column_letter(i + 1)].width = min(max(widest + 2, WIDTH[0]), WIDTH[1])
+    bold = Font(bold=True)
+    heads = []
+    for heading in headings:
+        cell = _text(ws, heading)
+        cell.font = bold
+        heads.append(cell)
+    ws.append(heads)
+    for values in rows:
+        ws.append([_text(ws, "" if v is None else str(v)) for v in values])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

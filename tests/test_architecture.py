@@ -118,3 +118,17 @@ def test_identity_numbers_are_decrypted_in_one_place():
             if isinstance(node, ast.Attribute) and node.attr == "decrypt" and name != "linli.idcrypt":
                 callers.append(name)
     assert sorted(set(callers)) == ["records.identity"]
+
+
+def test_export_files_are_opened_in_one_place():
+    """An export file holds full identity numbers: it is opened (`linli.idcrypt.open_file`) only
+    by `records.exports.take_file`, the audited, once-only download."""
+    callers = []
+    for name, path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name | ast.Attribute) and "open_file" in (
+                getattr(node, "id", None),
+                getattr(node, "attr", None),
+            ):
+                callers.append(name)
+    assert sorted(set(callers) - {"linli.idcrypt"}) == ["records.exports"]

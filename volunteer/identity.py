@@ -161,6 +161,19 @@ def sealed(session: Session, volunteer_id: int) -> tuple[str | None, str | None]
     return v.id_type, v.id_number_enc
 
 
+SEALED_CHUNK = 500  # volunteers read at once (an IN list)
+
+
+def sealed_many(session: Session, volunteer_ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    """{volunteer id: (ID type, encrypted value)}, for `records.identity.reveal_many` alone."""
+    ids = sorted(set(volunteer_ids))
+    found: dict[int, tuple[str | None, str | None]] = {}
+    for i in range(0, len(ids), SEALED_CHUNK):
+        for vid, id_type, value in repo.sealed_many(session, ids[i : i + SEALED_CHUNK]):
+            found[vid] = (id_type, value)
+    return found
+
+
 # --- key rotation (密钥轮换) -----------------------------------------------------------------------
 
 

@@ -39,3 +39,9 @@ def swap(session: Session, volunteer_id: int, old: str, new: str, key_id: str) -
 
 def count_not_under(session: Session, key_id: str) -> int:
     return session.scalar(select(func.count()).select_from(Volunteer).where(_not_under(key_id)))
+
+
+def sealed_many(session: Session, volunteer_ids: list[int]) -> list[tuple[int, str | None, str | None]]:
+    """(volunteer id, ID type, encrypted value) of the volunteers named."""
+    q = select(Volunteer.id, Volunteer.id_type, Volunteer.id_number_enc).where(Volunteer.id.in_(volunteer_ids))
+    return [(r[0], r[1], r[2]) for r in session.execute(q)]

@@ -23,6 +23,8 @@ from linli import outbox
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
 from points.rules import hub_of
+from records import exports as record_exports
+from reports import record_exports as record_export_files
 from reports import service as reports
 from reports import webhooks
 from volunteer import activities, attendance, cards, identity
@@ -192,6 +194,26 @@ def build_report(report_id: int) -> None:
             raise
 
 
+def build_record_export(export_id: int) -> None:
+    """Build a national export's file (`reports.record_exports`), kept encrypted. A failure is
+    recorded and raised, so RQ retries it; after the last attempt the export is `failed`."""
+    rt = runtime()
+    with rt.tx() as session:
+        if record_exports.start(session, export_id) is None:
+            return
+    try:
+        with rt.tx() as session:
+            record_export_files.build(
+                session, export_id, keys=rt.id_keys, now=rt.clock.now(), tz=rt.settings.tz
+            )
+    except Exception as exc:
+        log.exception("record export %s failed", export_id)
+        with rt.tx() as session:
+            last = record_exports.failed(session, export_id, type(exc).__name__, rt.clock.now())
+        if not last:
+            raise
+
+
 def notify_partner(report_id: int) -> None:
     """POST the partner's webhook: the report is ready. A refused or unreachable URL raises, so
     RQ retries."""
@@ -210,12 +232,13 @@ def notify_partner(report_id: int) -> None:
 
 def prune() -> dict:
     """Daily housekeeping: delivered outbox rows, old login codes, long-dead tokens, job marks,
-    report files past their time."""
+    report files and national export files past their time."""
     rt = runtime()
     now = rt.clock.now()
     with rt.tx() as session:
         counts = outbox.prune(session, now) | accounts.prune(session, now)
         counts["report_files"] = reports.expire_files(session, now)
+        counts["record_export_files"] = record_exports.expire_files(session, now)
     log.info("pruned", extra={"counts": counts})
     return counts
 

@@ -25,6 +25,7 @@ JOBS: dict[str, Callable] = {
     "report.requested": jobs.build_report,
     "report.ready": jobs.notify_partner,
     "identity_keys.rotation_requested": jobs.rotate_identity_keys,
+    "record_export.requested": jobs.build_record_export,
 }
 
 # Events whose arguments are a secret (a login code): kept only until they are delivered. The

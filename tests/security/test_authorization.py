@@ -254,6 +254,11 @@ MATRIX = {
     # a county admin holding the export grant (the world gives "county" one); no one else
     ("POST", "/api/v1/volunteers/{volunteer_id:int}/identity/reveal"): may("county"),
     ("POST", "/api/v1/records/export-grants"): may("county"),
+    # the national export: county admins holding the export grant; the file, to the one who asked
+    ("POST", "/api/v1/exports"): may("county"),
+    ("GET", "/api/v1/exports"): may("county"),
+    ("GET", "/api/v1/exports/{export_id:int}"): may("county"),
+    ("GET", "/api/v1/exports/{export_id:int}/file"): may("county"),
 }
 
 
@@ -431,6 +436,13 @@ def bodies(ids: dict) -> dict:
         },
         ("PUT", "/api/v1/me/identity"): {"id_type": "passport", "id_number": "E12345678"},
         ("POST", "/api/v1/volunteers/{volunteer_id:int}/identity/reveal"): {"reason": "矩阵：导出核对"},
+        ("POST", "/api/v1/exports"): {
+            "kind": "service_records",
+            "period_start": "2026-01-01",
+            "period_end": "2026-01-31",
+            "format": "csv",
+            "reason": "矩阵：报送全国系统",
+        },
         ("POST", "/api/v1/records/export-grants"): {
             "staff_user_id": ids["county_user_id"],
             "county_id": ids["county_id"],
@@ -506,6 +518,21 @@ def record_certificate_of(rt, volunteer_id: int, org_id: int, now) -> str:
     )
     with rt.tx() as s:
         return certificates.issue(s, volunteer_id=volunteer_id, org_id=org_id, data=data, now=now).id
+
+
+def national_export_of(rt, county_user_id: int, now) -> int:
+    """A national export the county admin asked for (records.exports), still queued."""
+    from accounts.principal import Grant, Principal
+    from records import exports
+
+    principal = Principal(
+        kind="staff",
+        staff_user_id=county_user_id,
+        grants=(Grant("admin", org_path="/1/"), Grant("records_export", org_path="/1/")),
+    )
+    ask = exports.ExportAsk("service_records", now.date(), now.date(), "csv", "矩阵：报送全国系统")
+    with rt.tx() as s:
+        return exports.request(s, principal, ask, now=now).id
 
 
 def param(template: str, name: str) -> str:
@@ -767,6 +794,7 @@ def world(rt, client, clock):
         "round_id": round_id,
         "certificate_id": record_certificate,
         "certificate_pdf": f"{record_certificate}.pdf",
+        "export_id": national_export_of(rt, county_user_id, now),
         "org_a": county.org_a,
         "now": now,
         "day": now.astimezone(rt.settings.tz).date(),
