@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from orgs.schemas import (
     ApiKeyCreated,
     ApiKeyPage,
     ApiKeyRead,
+    OrganizationContacts,
     OrganizationCreate,
     OrganizationPage,
     OrganizationRead,
@@ -117,6 +118,34 @@ class OrganizationController(Controller):
             now=rt.clock.now(),
         )
         return OrganizationRead.of(org)
+
+    @patch(
+        "/organizations/{org_id:int}",
+        operation_id="updateOrganizationContacts",
+        sync_to_thread=True,
+        summary="Set who is in charge of an organization you administer and its contact phone "
+        "(printed on the certificates it issues)",
+        responses=problems(
+            _403="staff_only, role_required, outside_your_scope",
+            _404="organization_not_found",
+            _422="validation_failed (person_in_charge: length; contact_phone: invalid_phone)",
+        ),
+    )
+    def update_contacts(
+        self,
+        org_id: Id,
+        data: JSONBody[OrganizationContacts],
+        principal: NamedDependency[Principal],
+        session: NamedDependency[Session],
+    ) -> OrganizationRead:
+        require_staff(principal, "admin")
+        org = service.get(session, org_id)
+        service.require_admin_of(principal.admin_paths, org)
+        return OrganizationRead.of(
+            service.set_contacts(
+                session, org, person_in_charge=data.person_in_charge, contact_phone=data.contact_phone
+            )
+        )
 
     @post(
         "/partners/{partner_id:int}/api-keys",

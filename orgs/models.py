@@ -34,6 +34,9 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(100))
     path: Mapped[str] = mapped_column(String(400))
     join_mode: Mapped[str | None] = mapped_column(String(20))
+    # printed on the certificates it issues (负责人, 联系电话); set by its admins
+    person_in_charge: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

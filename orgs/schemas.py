@@ -15,10 +15,20 @@ class OrganizationRead(msgspec.Struct):
     kind: str  # base | hub | organization | team
     name: str
     join_mode: str | None  # teams only: open | approval | invitation
+    person_in_charge: str | None = None  # 负责人, printed on its certificates
+    contact_phone: str | None = None  # 联系电话, printed on its certificates
 
     @classmethod
     def of(cls, o: Organization) -> OrganizationRead:
-        return cls(id=o.id, parent_id=o.parent_id, kind=o.kind, name=o.name, join_mode=o.join_mode)
+        return cls(
+            id=o.id,
+            parent_id=o.parent_id,
+            kind=o.kind,
+            name=o.name,
+            join_mode=o.join_mode,
+            person_in_charge=o.person_in_charge,
+            contact_phone=o.contact_phone,
+        )
 
 
 class OrganizationPage(msgspec.Struct):
@@ -47,6 +57,13 @@ class OrganizationCreate(msgspec.Struct):
     parent_id: RowId
     name: str = ""
     join_mode: Annotated[str | None, by_service(choices=(*JOIN_MODES, None))] = None  # teams only
+
+
+class OrganizationContacts(msgspec.Struct):
+    """What its certificates print: each field sent is set ("" clears it), each left out is kept."""
+
+    person_in_charge: str | None = None
+    contact_phone: str | None = None
 
 
 class ApiKeyCreate(msgspec.Struct):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -51,6 +52,37 @@ def create_child(
         parent_id=parent.id, kind=kind, name=name, path=parent.path, join_mode=join_mode, created_at=now
     )
     return repository.add(session, org)
+
+
+PHONE = re.compile(r"[0-9][0-9-]{5,18}[0-9]")  # a mobile, or a landline with its area code: 0731-88888888
+
+
+def set_contacts(
+    session: Session, org: Organization, *, person_in_charge: str | None, contact_phone: str | None
+) -> Organization:
+    """The person in charge and the contact phone printed on the organization's certificates; a
+    field left out (None) is kept, "" clears it. 422 field by field, nothing written."""
+    errors = []
+    person = person_in_charge.strip() if person_in_charge is not None else None
+    phone = contact_phone.replace(" ", "") if contact_phone is not None else None
+    if person is not None and len(person) > 50:
+        errors.append(FieldError("person_in_charge", "length", "负责人姓名最多50个字 At most 50 characters"))
+    if phone and not PHONE.fullmatch(phone):
+        errors.append(
+            FieldError(
+                "contact_phone",
+                "invalid_phone",
+                "联系电话应为手机号或带区号的座机号 A mobile number or a landline with its area code",
+            )
+        )
+    if errors:
+        raise invalid(errors)
+    if person is not None:
+        org.person_in_charge = person or None
+    if phone is not None:
+        org.contact_phone = phone or None
+    session.flush()
+    return org
 
 
 def create_partner(session: Session, *, name: str, now: datetime) -> Partner:

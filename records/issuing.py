@@ -32,7 +32,9 @@ from volunteer import service as volunteer_service
 
 MAX_PERIOD_DAYS = 3660  # about ten years
 HANDLER = "系统出具 issued by Linli on the volunteer's request"
-NOT_STORED = "—"  # organizations keep no person in charge or contact phone yet (docs/records.md)
+NOT_STORED = (
+    "—"  # an organization that has not said who is in charge or its phone (PATCH /organizations/{id})
+)
 # a service row's state -> why it is left out of a certificate
 LEFT_OUT = {
     "annulled": "attendance_annulled",
@@ -131,9 +133,9 @@ def ask(
         volunteer_number=str(volunteer.id),
         total_minutes=total,
         issuer=org.name,
-        person_in_charge=NOT_STORED,
+        person_in_charge=org.person_in_charge or NOT_STORED,
         handler=HANDLER,
-        contact_phone=NOT_STORED,
+        contact_phone=org.contact_phone or NOT_STORED,
         issued_on=now.astimezone(tz).date(),
         period_start=period_start,
         period_end=period_end,

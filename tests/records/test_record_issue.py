@@ -225,3 +225,27 @@ def test_the_full_number_is_only_in_the_pdf(hub, client, rt, caplog):
     assert ID_NUMBER not in _database_text(rt)
     assert all(ID_NUMBER not in str(r.args) and ID_NUMBER not in r.getMessage() for r in caplog.records)
     assert len(caplog.records) > 0
+
+
+def test_the_issuers_person_in_charge_and_phone_are_printed_once_its_admin_sets_them(hub, client, rt):
+    """负责人 and 联系电话 come from the organization (PATCH by its admins); "—" until then."""
+    admin = staff_token(client, "admin_a")
+    url = f"/api/v1/organizations/{hub.county.org_a}"
+    bad = client.patch(url, json={"person_in_charge": "王" * 51, "contact_phone": "打电话"}, headers=admin)
+    assert bad.status_code == 422, bad.text
+    assert {e["field"]: e["code"] for e in bad.json()["errors"]} == {
+        "person_in_charge": "length",
+        "contact_phone": "invalid_phone",
+    }
+    outside = client.patch(url, json={"person_in_charge": "李四"}, headers=staff_token(client, "admin_b"))
+    assert outside.status_code == 403
+    ok = client.patch(url, json={"person_in_charge": " 周明华 ", "contact_phone": "0731-8845 6677"}, headers=admin)
+    assert ok.status_code == 200, ok.text
+    assert (ok.json()["person_in_charge"], ok.json()["contact_phone"]) == ("周明华", "0731-88456677")
+    kept = client.patch(url, json={}, headers=admin)  # nothing sent: nothing changes
+    assert kept.json()["person_in_charge"] == "周明华"
+
+    give_identity(client, hub.me)
+    got = client.post(ASK, json=body(hub), headers=hub.me).json()
+    text = text_of(client.get(got["pdf_url"], headers=hub.me).content)
+    assert "周明华" in text and "0731-88456677" in text

@@ -91,6 +91,7 @@ MATRIX = {
     ("GET", "/api/v1/organizations"): may(ADMINS, "coord_a", "coord_b"),
     ("GET", "/api/v1/stations"): may(ADMINS, "coord_a", "coord_b"),
     ("POST", "/api/v1/organizations"): may(HUB_A_ADMINS),
+    ("PATCH", "/api/v1/organizations/{org_id:int}"): may(HUB_A_ADMINS),
     ("POST", "/api/v1/partners/{partner_id:int}/api-keys/{key_id:int}/revoke"): may("county", "partner_a"),
     ("POST", "/api/v1/activities/{activity_id:int}/signups/cancel"): may(*VOLUNTEERS, hides=True),
     ("GET", "/api/v1/activities"): may(ANY_LOGIN - PARTNER_A - {"partner_b"}),
@@ -280,6 +281,10 @@ def bodies(ids: dict) -> dict:
         ("POST", "/api/v1/teams/{team_id:int}/invitations"): {"phone": "13807310004"},
         ("POST", "/api/v1/filings/{filing_id:int}/reject"): {"reason": "矩阵"},
         ("POST", "/api/v1/partners/{partner_id:int}/api-keys"): {"name": "矩阵"},
+        ("PATCH", "/api/v1/organizations/{org_id:int}"): {
+            "person_in_charge": "王主任",
+            "contact_phone": "0731-88888888",
+        },
         ("POST", "/api/v1/organizations"): {
             "parent_id": ids["org_a"],
             "name": "新服务队",
