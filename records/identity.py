@@ -74,19 +74,12 @@ def grant_export(
     return grant
 
 
-def reveal(
-    session: Session,
-    volunteer_id: int,
-    *,
-    actor: Principal,
-    reason: str,
-    now: datetime,
-    keys: IdKeyring,
-) -> str:
-    """The volunteer's identity number, for a service record, a certificate or the national
-    export. 422 `reason` required/length; 403 `export_grant_required` (audited), or
-    `outside_your_scope` for a volunteer not of the county; 404 `volunteer_not_found`,
-    `identity_not_given`; 409 `identity_unreadable` (a key removed too early)."""
+def _granted(
+    session: Session, actor: Principal, reason: str, subject: str, now: datetime
+) -> tuple[str, list[str]]:
+    """The reason, checked, and the counties where `actor` may decrypt: a staff member holding the
+    export grant. 422 `reason` length; 403 `staff_only`, `export_grant_required` (the refusal is
+    audited and stays in the log)."""
     reason = (reason or "").strip()
     if not REASON_LENGTH[0] <= len(reason) <= REASON_LENGTH[1]:
         raise invalid(
@@ -100,7 +93,7 @@ def reveal(
         integrity.audit(
             session,
             "identity.reveal_refused",
-            f"volunteer:{volunteer_id}",
+            subject,
             where[0],
             actor.staff_user_id,
             now,
@@ -112,6 +105,23 @@ def reveal(
         )
         error.commit = True  # the refusal stays in the audit log
         raise error
+    return reason, counties
+
+
+def reveal(
+    session: Session,
+    volunteer_id: int,
+    *,
+    actor: Principal,
+    reason: str,
+    now: datetime,
+    keys: IdKeyring,
+) -> str:
+    """The volunteer's identity number, for a service record, a certificate or the national
+    export. 422 `reason` required/length; 403 `export_grant_required` (audited), or
+    `outside_your_scope` for a volunteer not of the county; 404 `volunteer_not_found`,
+    `identity_not_given`; 409 `identity_unreadable` (a key removed too early)."""
+    reason, counties = _granted(session, actor, reason, f"volunteer:{volunteer_id}", now)
     volunteer_service.require_reached(session, volunteer_id, counties)
     id_type, value = identity.sealed(session, volunteer_id)
     if value is None:
@@ -195,31 +205,7 @@ def reveal_many(
     actor's county (the export takes those who served there). Each volunteer's decryption is
     audit-logged (`identity.revealed`, one INSERT for all), a value that does not decrypt too
     (`identity.unreadable`)."""
-    reason = (reason or "").strip()
-    if not REASON_LENGTH[0] <= len(reason) <= REASON_LENGTH[1]:
-        raise invalid(
-            [FieldError("reason", "length", "请说明用途（4到200字） Give the purpose, 4 to 200 characters")]
-        )
-    if actor.kind != "staff" or actor.staff_user_id is None:
-        raise forbidden("仅限工作人员 Staff only", "staff_only")
-    counties = export_counties(actor)
-    if not counties:
-        where = sorted(_county_admin_paths(session, actor.admin_paths)) or ["/"]
-        integrity.audit(
-            session,
-            "identity.reveal_refused",
-            f"volunteers:{len(set(volunteer_ids))}",
-            where[0],
-            actor.staff_user_id,
-            now,
-            {"reason": reason, "why": "export_grant_required"},
-        )
-        error: LinliError = forbidden(
-            "需要县级管理员的导出授权 Requires a county administrator's export grant",
-            "export_grant_required",
-        )
-        error.commit = True
-        raise error
+    reason, counties = _granted(session, actor, reason, f"volunteers:{len(set(volunteer_ids))}", now)
     numbers: dict[int, str] = {}
     audits = []
     for volunteer_id, (id_type, value) in sorted(identity.sealed_many(session, volunteer_ids).items()):
