@@ -1,4 +1,5 @@
-// The partner portal (合作企业): request a report, watch it finish, download it; past (monthly)
+// The partner portal (合作企业): the dashboard first (看板, dash.js: whole months, the last
+// settled one when no month is picked), then request a report, watch it finish, download it; past (monthly)
 // reports; the webhook; API keys (create, shown once, revoke).
 "use strict";
 (() => {
@@ -7,9 +8,22 @@
   const note = L.$("#note");
   let partner = null;
   let polling = null;
+  // the dashboard over the months picked (empty: the API's default, the last settled month)
+  const board = Dash.mount(L.$("#partner-dash"), {
+    face: FACE,
+    url: () => {
+      const f = L.$("#dash-form");
+      const q = new URLSearchParams();
+      if (f.month_from.value) q.set("month_from", f.month_from.value);
+      if (f.month_to.value) q.set("month_to", f.month_to.value);
+      return `/api/v1/dashboards/partner${q.size ? "?" + q : ""}`;
+    },
+    onError: (err) => L.say(note, L.problemText(err), "bad"),
+  });
 
   async function start() {
     if (!L.tokens.get(FACE)) {
+      board.stop();
       L.show(L.$("#portal"), false);
       L.show(L.$("#login"));
       return;
@@ -30,6 +44,7 @@
     const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
     const form = L.$("#report-form");
     if (!form.period_start.value) { form.period_start.value = iso(first); form.period_end.value = iso(last); }
+    board.load();
     reports();
     keys();
   }
@@ -70,6 +85,7 @@
     keys();
   }
 
+  L.$("#dash-form").addEventListener("submit", (ev) => { ev.preventDefault(); L.say(note, ""); board.load(); });
   L.$("#report-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
