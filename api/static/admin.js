@@ -19,7 +19,8 @@
   }
 
   const setup = window.AdminSetup(FACE, note);  // meal points, agreements, diners (admin_setup.js)
-  const loaders = { filings, activities, ...setup, categories, rules, rounds, integrity };
+  const board = window.AdminDash(FACE, note);  // the hub's dashboard (admin_dash.js)
+  const loaders = { filings, dashboard: board.dashboard, activities, ...setup, categories, rules, rounds, integrity };
   let hubs = null;
   let rule = null;  // the hub's current rules: a new version changes only what the form holds
   let orgs = null;  // the staff member's part of the tree (for the activity form)
@@ -28,6 +29,7 @@
   const table = (headers, rows) => { const tbl = L.table(headers, rows); tbl.classList.add("stack"); return tbl; };
   function open(name) {
     L.say(note, "");
+    board.stop();  // the dashboard refreshes only while it is shown
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
     document.querySelectorAll("[data-panel]").forEach((p) => L.show(p, p.dataset.panel === name));
     loaders[name]().catch((err) => {
