@@ -71,6 +71,7 @@ admin_page = _page("/admin", "admin")
 rounds_admin_page = _page(["/admin/rounds", "/admin/rounds/{round_id:int}"], "rounds_admin")
 proposals_page = _page("/proposals", "proposals")
 review_page = _page("/review", "review")
+wall_page = _page("/wall/{org_id:int}", "wall")  # a hub's (or county's) dashboard full screen
 
 
 @get("/demo/codes", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=True)
@@ -105,6 +106,7 @@ ROUTES = [
     rounds_admin_page,
     proposals_page,
     review_page,
+    wall_page,
     demo_codes,
     scan_page,
     STATIC,

@@ -14,7 +14,7 @@ from tests.fixtures.pages import PHONE, TABLET, shot
 
 pytestmark = pytest.mark.slow  # a real browser: left out of `make test-quick`
 
-PAGES = ["/", "/counter", "/me", "/partner", "/admin"]
+PAGES = ["/", "/counter", "/me", "/partner", "/admin", "/wall/1"]
 
 
 def test_every_string_in_the_templates_has_its_english():
