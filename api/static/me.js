@@ -38,9 +38,11 @@
   }
 
   // --- tabs: each panel loads when opened ----------------------------------------------------------
-  const loaders = { card, notices, activities, points, history, teams, shop, honours, delivery };
+  const year = window.MeYear(FACE, note);  // 我的一年 (me_year.js)
+  const loaders = { card, notices, activities, points, year: year.year, history, teams, shop, honours, delivery };
   function open(name) {
     L.say(note, "");
+    year.stop();  // it refreshes only while it is shown
     if (stopCamera && name !== "delivery") { stopCamera(); stopCamera = null; }
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === name)));
     document.querySelectorAll("[data-panel]").forEach((p) => L.show(p, p.dataset.panel === name));
