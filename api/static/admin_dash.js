@@ -11,11 +11,11 @@ window.AdminDash = (FACE, note) => {
     onError: (err) => L.say(note, L.problemText(err), "bad"),
   });
 
-  // the hubs this login sees, then its counties (a county's wall sums its hubs)
+  // the hubs this login sees, then the county bases (a county's wall sums its hubs)
   async function dashboard() {
     if (!orgs) {
       const hubs = (await L.api(FACE, "/api/v1/organizations?kind=hub&limit=200")).items;
-      const counties = (await L.api(FACE, "/api/v1/organizations?kind=county&limit=200")).items;
+      const counties = (await L.api(FACE, "/api/v1/organizations?kind=base&limit=200")).items;
       orgs = [...hubs, ...counties];
       form.org.replaceChildren(...orgs.map((o) => L.el("option", { value: o.id }, o.name)));
     }

@@ -34,11 +34,11 @@ const Dash = (() => {
     if (unit === "points") return `${number.format(v)} ${texts.points}`;
     return number.format(v);
   }
-  // a tile's value: whole yuan, and the unit apart (smaller) so the number stays on one line
+  // a tile's value, the unit apart (smaller) so the number stays on one line; the wall in whole yuan
   const whole = new Intl.NumberFormat("zh-CN", { style: "currency", currency: "CNY", maximumFractionDigits: 0 });
-  function tile(unit, v) {
+  function tile(unit, v, wall) {
     if (typeof v !== "number") return [shown(unit, v), ""];
-    if (unit === "fen") return [whole.format(v / 100), ""];
+    if (unit === "fen") return [wall ? whole.format(v / 100) : L.yuan(v), ""];
     if (unit === "minutes") return [L.hours(v), texts.hours];
     if (unit === "hours" || unit === "points") return [number.format(v), unitWord(unit)];
     return [number.format(v), ""];
@@ -47,6 +47,7 @@ const Dash = (() => {
   const unitWord = (unit) => ({ fen: texts.yuan, minutes: texts.hours, hours: texts.hours, points: texts.points }[unit] || "");
   // a day on the axis as 11-01, a month as it is
   const shortX = (x) => (/^\d{4}-\d{2}-\d{2}$/.test(x) ? x.slice(5) : String(x));
+  const label = (x) => L.inLang(String(x));  // an x label may be bilingual ("1星 1 star")
 
   function option(chart, look) {
     const unit = chart.unit;
@@ -65,7 +66,7 @@ const Dash = (() => {
         textStyle: text, formatter: (params) => tooltip(chart, params),
       },
       xAxis: {
-        type: "category", data: chart.x.map(String),
+        type: "category", data: chart.x.map(label),
         axisLabel: { color: look.axis, fontSize: look.font, formatter: shortX, hideOverlap: true },
         axisLine: { lineStyle: { color: look.axis } }, axisTick: { lineStyle: { color: look.axis } },
       },
@@ -93,7 +94,7 @@ const Dash = (() => {
     const list = Array.isArray(params) ? params : [params];
     if (!list.length) return "";
     const i = list[0].dataIndex;
-    const lines = [String(chart.x[i])];
+    const lines = [label(chart.x[i])];
     for (const p of list) {
       const s = chart.series[p.seriesIndex];
       if (s) lines.push(`${L.inLang(s.name)}：${shown(chart.unit, s.data[i])}`);
@@ -109,7 +110,7 @@ const Dash = (() => {
       L.el("caption", {}, word ? `${title}（${word}）` : title),
       L.el("thead", {}, L.el("tr", {}, L.el("th", { scope: "col" }, L.inLang(chart.x_title || "")),
         chart.series.map((s) => L.el("th", { scope: "col" }, L.inLang(s.name))))),
-      L.el("tbody", {}, chart.x.map((x, i) => L.el("tr", {}, L.el("th", { scope: "row" }, String(x)),
+      L.el("tbody", {}, chart.x.map((x, i) => L.el("tr", {}, L.el("th", { scope: "row" }, label(x)),
         chart.series.map((s) => L.el("td", { "data-suppressed": suppressed(s.data[i]) ? "" : null }, shown(chart.unit, s.data[i])))))));
   }
 
@@ -158,7 +159,7 @@ const Dash = (() => {
     const period = `${data.period_start}_${data.period_end}`;
     dispose(box);
     const tiles = L.el("ul", { class: "figures" }, data.figures.map((f) => {
-      const [value, word] = tile(f.unit, f.value);
+      const [value, word] = tile(f.unit, f.value, wall);
       return L.el("li", { "data-figure": f.key },
         L.el("span", { class: "figure-title" }, L.inLang(f.title)),
         L.el("strong", { class: "figure-value", "data-suppressed": suppressed(f.value) ? "" : null }, value,

@@ -1,5 +1,5 @@
-// The partner portal (合作企业): the dashboard first (看板, dash.js: whole months, the last
-// settled one when no month is picked), then request a report, watch it finish, download it; past (monthly)
+// The partner portal (合作企业): the dashboard first (看板, dash.js: a settled month, the last
+// one when none is picked, day by day or week by week), then request a report, watch it finish, download it; past (monthly)
 // reports; the webhook; API keys (create, shown once, revoke).
 "use strict";
 (() => {
@@ -8,14 +8,14 @@
   const note = L.$("#note");
   let partner = null;
   let polling = null;
-  // the dashboard over the months picked (empty: the API's default, the last settled month)
+  // the dashboard of the month picked (empty: the API's default, the last settled month)
   const board = Dash.mount(L.$("#partner-dash"), {
     face: FACE,
     url: () => {
       const f = L.$("#dash-form");
       const q = new URLSearchParams();
-      if (f.month_from.value) q.set("month_from", f.month_from.value);
-      if (f.month_to.value) q.set("month_to", f.month_to.value);
+      if (f.month.value) q.set("month", f.month.value);
+      if (f.granularity.value !== "day") q.set("granularity", f.granularity.value);
       return `/api/v1/dashboards/partner${q.size ? "?" + q : ""}`;
     },
     onError: (err) => L.say(note, L.problemText(err), "bad"),
