@@ -153,10 +153,12 @@ const Dash = (() => {
 
   // Draws `data` into `box`. face and url: whose token fetches the CSV, from which endpoint;
   // look: "page" (white) or "wall" (dark, large; tables for screen readers only, no CSV link).
-  function draw(box, data, { face, url, look = "page", meta = true } = {}) {
+  // A table someone opened stays open when the numbers come again.
+  function draw(box, data, { face, url, look = "page", meta = true, onError = () => {} } = {}) {
     const style = LOOKS[look];
     const wall = look === "wall";
     const period = `${data.period_start}_${data.period_end}`;
+    const open = new Set([...box.querySelectorAll("details[open] [data-table]")].map((t) => t.dataset.table));
     dispose(box);
     const tiles = L.el("ul", { class: "figures" }, data.figures.map((f) => {
       const [value, word] = tile(f.unit, f.value, wall);
@@ -168,13 +170,13 @@ const Dash = (() => {
     const drawn = data.charts.map((c) => {
       const title = L.inLang(c.title);
       const csv = L.el("a", { href: "#", class: "button secondary", "data-csv": c.key }, texts.csv);
-      csv.addEventListener("click", (ev) => { ev.preventDefault(); download(face, url, c, period).catch(() => {}); });
+      csv.addEventListener("click", (ev) => { ev.preventDefault(); download(face, url, c, period).catch(onError); });
       return L.el("section", { class: "chart-tile", "data-chart-tile": c.key },
         L.el("h3", {}, title),
         L.el("div", { class: "chart", "data-chart": c.key, "data-kind": c.kind, role: "img", "aria-label": `${title}（${texts.see_table}）` }),
         c.note ? L.el("p", { class: "muted dash-note" }, L.inLang(c.note)) : null,
         wall ? L.el("div", { class: "sr-only" }, table(c))
-          : L.el("div", { class: "dash-actions" }, L.el("details", {}, L.el("summary", {}, texts.table), table(c)), csv));
+          : L.el("div", { class: "dash-actions" }, L.el("details", { open: open.has(c.key) ? "" : null }, L.el("summary", {}, texts.table), table(c)), csv));
     });
     const grid = L.el("div", { class: "charts" }, drawn);
     grid.style.setProperty("--cols", String(data.charts.length > 4 ? 3 : 2));
@@ -195,17 +197,20 @@ const Dash = (() => {
   function mount(box, { face, url, look = "page", meta = true, onData = () => {}, onError = () => {} }) {
     let timer = null;
     let on = false;
+    let asked = 0;  // only the latest answer is drawn (a month picked twice quickly)
     async function load() {
       clearTimeout(timer);
       on = true;
+      const mine = ++asked;
       const path = url();
       try {
         const data = await L.api(face, path);
-        if (!on) return;
-        draw(box, data, { face, url: path, look, meta });
+        if (!on || mine !== asked) return;
+        draw(box, data, { face, url: path, look, meta, onError });
         onData(data);
         if (data.refresh_seconds) timer = setTimeout(load, data.refresh_seconds * 1000);
       } catch (err) {
+        if (mine !== asked) return;
         onError(err);
         if (on && !(err instanceof L.ApiError)) timer = setTimeout(load, 30000);
       }
