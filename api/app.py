@@ -14,6 +14,7 @@ from api.activities import ActivityController, AttendanceController, StationCont
 from api.activity_cancel import ActivityCancelController
 from api.bookings import BookingController, CardBookingController
 from api.cards import CardController
+from api.dashboards import DashboardController
 from api.deliveries import DeliveryController
 from api.deps import JsonRequest, authenticate, local_or_admin, provide_session
 from api.exports import ExportController
@@ -92,6 +93,7 @@ def create_app(runtime: Runtime) -> Litestar:
             BookingController,
             CardBookingController,
             ReportController,
+            DashboardController,
             DeliveryController,
             MyPointsController,
             ShopController,
