@@ -94,5 +94,5 @@ def test_every_page_has_big_text_big_targets_and_enough_contrast(open_page, view
         assert got["fontSize"] >= 18, (path, got["fontSize"])
         assert got["small"] == [], (path, got["small"])
         assert got["low"] == [], (path, got["low"])
-        name = path.strip("/") or "home"
+        name = path.strip("/").replace("/", "-") or "home"
         shot(page, f"{name}-{'tablet' if viewport is TABLET else 'phone'}")
