@@ -343,7 +343,11 @@ def test_the_seed_table_comes_out_of_the_rounds_report(client, rt, clock):
     goals = next(c for c in board["charts"] if c["key"] == f"round_goals_{seed.round_id}")
     t = partner["sheets"][0]["totals"]
     assert goals["series"][0]["data"] == [t["goal_activities"], t["goal_served"], t["goal_volunteer_times"]]
-    assert goals["series"][1]["data"] == [t["activities"], t["served"], t["volunteer_times"]] == [40, SERVED, 320]
+    assert (
+        goals["series"][1]["data"]
+        == [t["activities"], t["served"], t["volunteer_times"]]
+        == [40, SERVED, 320]
+    )
     # a partner that does not fund it, another hub's admin, a project organization's admin: refused
     staff_user(rt, "org_admin", "admin", org_id=projects[0]["org"])
     for who, code in (
