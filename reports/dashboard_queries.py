@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from grants.models import GrantRound, RoundFunder
 from linli.scope import within
 from meals.models import AgreementPoint, Booking, FundingAgreement, Meal, MealPoint
 from orgs.models import Organization
@@ -282,3 +283,18 @@ def my_spending(session: Session, volunteer_id: int, bounds: list[datetime]) -> 
         )
         if i is not None
     }
+
+
+def rounds_funded(session: Session, partner_id: int, limit: int = 3) -> list[tuple[int, str]]:
+    """(id, name) of the granted micro-grant rounds a partner funds, the latest first."""
+    return list(
+        session.execute(
+            select(GrantRound.id, GrantRound.name)
+            .where(
+                GrantRound.state == "granted",
+                GrantRound.id.in_(select(RoundFunder.round_id).where(RoundFunder.partner_id == partner_id)),
+            )
+            .order_by(GrantRound.id.desc())
+            .limit(limit)
+        ).all()
+    )

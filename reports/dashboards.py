@@ -30,9 +30,10 @@ from accounts.principal import Principal
 from linli.errors import FieldError, forbidden, invalid, not_found
 from points.standing import standing
 from reports import dashboard_queries as q
-from reports.queries import Sheet, meal_usage, resolve_scope, utc_bounds
+from reports.queries import Scope, Sheet, meal_usage, resolve_scope, utc_bounds
 from reports.queries_people import volunteer_contribution
 from reports.render import render_table, yuan_text
+from reports.rounds import round_summary
 from reports.service import SETTLED, partner_of, refuse
 from reports.suppression import SUPPRESSED
 
@@ -193,6 +194,7 @@ def partner(
         _by_point(month_sheets["by_tier"], "by_tier", "按补贴档次 subsidized meals by tier", "tier", "meals"),
         *_budget_charts(month_sheets["budgets"], start, end, today),
         _volunteer_hours(people["by_meal_point"]),
+        *_rounds(session, partner_id, now),
     ]
     return board("合作企业看板 Partner dashboard", start, end, now, "partner", figures, charts)
 
@@ -287,6 +289,31 @@ def _budget_charts(budgets: Sheet, start: date, end: date, today: date) -> list[
             outs.append(f"{r[0]}: {r[-1]}")
     projection.note = ("按本期速度用完日期 runs out on: " + "；".join(outs)) if outs else None
     return [use, projection]
+
+
+def _rounds(session: Session, partner_id: int, now: datetime) -> list[Chart]:
+    """Goals against actuals of each granted round the partner funds (its latest three): the
+    totals of the round's report as of now, volunteer figures hidden by the report's rule."""
+    charts = []
+    for round_id, name in q.rounds_funded(session, partner_id):
+        projects = round_summary(session, Scope((), (), None, suppress=True), round_id, now)[0]
+        t = {c.key: v for c, v in zip(projects.columns, projects.totals, strict=True)}
+        chart = Chart(
+            f"round_goals_{round_id}",
+            f"{name} 目标与实际 goals against actuals",
+            "bar",
+            "count",
+            "指标 measure",
+            [
+                "开展活动 activities held",
+                "服务人次 person-times served",
+                "志愿服务人次 volunteer person-times",
+            ],
+        )
+        chart.add("goal", "目标 goal", [t["goal_activities"], t["goal_served"], t["goal_volunteer_times"]])
+        chart.add("actual", "实际 actual", [t["activities"], t["served"], t["volunteer_times"]])
+        charts.append(chart)
+    return charts
 
 
 def _volunteer_hours(by_point: Sheet) -> Chart:

@@ -338,6 +338,16 @@ def test_the_seed_table_comes_out_of_the_rounds_report(client, rt, clock):
     partner = seed.report(staff_token(client, "partner1"), "json").json()
     assert partner["suppressed_below"] == 5
     assert {k: partner["sheets"][0]["totals"][k] for k in EXPECTED_TOTALS} == EXPECTED_TOTALS
+    # its dashboard draws the round's goals against actuals: the report's totals
+    board = client.get("/api/v1/dashboards/partner", headers=staff_token(client, "partner1")).json()
+    goals = next(c for c in board["charts"] if c["key"] == f"round_goals_{seed.round_id}")
+    t = partner["sheets"][0]["totals"]
+    assert goals["series"][0]["data"] == [t["goal_activities"], t["goal_served"], t["goal_volunteer_times"]]
+    assert (
+        goals["series"][1]["data"]
+        == [t["activities"], t["served"], t["volunteer_times"]]
+        == [40, SERVED, 320]
+    )
     # a partner that does not fund it, another hub's admin, a project organization's admin: refused
     staff_user(rt, "org_admin", "admin", org_id=projects[0]["org"])
     for who, code in (
