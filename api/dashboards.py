@@ -39,7 +39,13 @@ class Figure(msgspec.Struct):
 class Series(msgspec.Struct):
     key: str
     name: str
+    bilingual: bool  # name is the engine's words, "中文 English"; else a name as given (a meal point's)
     data: list[int | str | None]  # one per x label; "<5" hidden for privacy, never drawn
+
+
+class NoteItem(msgspec.Struct):
+    name: str  # as given: an agreement's
+    value: str  # a date
 
 
 class ChartRead(msgspec.Struct):
@@ -49,12 +55,16 @@ class ChartRead(msgspec.Struct):
     unit: str  # count | fen | minutes | points
     x_title: str
     x: list[str]
+    x_bilingual: bool  # x labels are the engine's words; else dates or names as given
     series: list[Series]
-    note: str | None
+    subject: str | None  # what the chart is about, a name as given (a round's)
+    note: str | None  # the engine's words about note_items
+    note_items: list[NoteItem]
 
 
 class DashboardRead(msgspec.Struct):
-    title: str
+    title: str  # the engine's words, "中文 English"
+    subject: str | None  # whose board: an organization's or partner's name as given
     period_start: str
     period_end: str
     generated_at: datetime

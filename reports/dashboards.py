@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from accounts.principal import Principal
 from linli.errors import FieldError, forbidden, invalid, not_found
+from orgs.service import find_partner
 from points.standing import standing
 from reports import dashboard_queries as q
 from reports.queries import Scope, Sheet, meal_usage, resolve_scope, utc_bounds
@@ -51,17 +52,33 @@ class Chart:
     unit: str  # count | fen | minutes | points
     x_title: str
     x: list[str]
-    series: list[dict] = field(default_factory=list)  # {"key", "name", "data": [int | "<5" | None]}
-    note: str | None = None
+    x_bilingual: bool = False  # x labels are the engine's words ("1星 1 star"), not names people gave
+    series: list[dict] = field(default_factory=list)  # {"key", "name", "bilingual", "data": [...]}
+    subject: str | None = None  # what the chart is about, a name as given (a round's)
+    note: str | None = None  # the engine's words, about `note_items`
+    note_items: list[dict] = field(default_factory=list)  # {"name": as given, "value": a date}
 
-    def add(self, key: str, name: str, data: list) -> Chart:
-        self.series.append({"key": key, "name": name, "data": data})
+    def add(self, key: str, name: str, data: list, bilingual: bool = True) -> Chart:
+        """A series: `name` is the engine's words ("已用 used", split by language on the pages)
+        or, with bilingual=False, a name as given (a meal point's, shown whole)."""
+        self.series.append({"key": key, "name": name, "bilingual": bilingual, "data": data})
         return self
 
 
-def board(title: str, start: date, end: date, now: datetime, kind: str, figures: list, charts: list) -> dict:
+def board(
+    title: str,
+    subject: str | None,
+    start: date,
+    end: date,
+    now: datetime,
+    kind: str,
+    figures: list,
+    charts: list,
+) -> dict:
+    """`title`: the engine's words (bilingual); `subject`: whose board it is, a name as given."""
     return {
         "title": title,
+        "subject": subject,
         "period_start": start.isoformat(),
         "period_end": end.isoformat(),
         "generated_at": now.isoformat().replace("+00:00", "Z"),
@@ -196,7 +213,21 @@ def partner(
         _volunteer_hours(people["by_meal_point"]),
         *_rounds(session, partner_id, now),
     ]
-    return board("合作企业看板 Partner dashboard", start, end, now, "partner", figures, charts)
+    return board(
+        "合作企业看板 Partner dashboard",
+        partner_name(session, partner_id),
+        start,
+        end,
+        now,
+        "partner",
+        figures,
+        charts,
+    )
+
+
+def partner_name(session: Session, partner_id: int) -> str | None:
+    found = find_partner(session, partner_id)
+    return found.name if found else None
 
 
 def _days(start: date, end: date, granularity: str) -> list[str]:
@@ -231,7 +262,7 @@ def _by_period(summary: Sheet, start: date, end: date, granularity: str) -> Char
         for r in summary.rows:
             if r[0] == name and r[1] in at:
                 data[at[r[1]]] = r[meals]
-        chart.add(f"point_{len(chart.series)}", name, data)
+        chart.add(f"point_{len(chart.series)}", name, data, bilingual=False)
     return chart
 
 
@@ -248,7 +279,7 @@ def _by_point(sheet: Sheet, key: str, title: str, label: str, measure: str) -> C
         for r in sheet.rows:
             if (f"{r[fi]} · {r[li]}" if fi is not None else r[li]) == name:
                 data[points.index(r[0])] = r[mi]
-        chart.add(f"s{len(chart.series)}", name, data)
+        chart.add(f"s{len(chart.series)}", name, data, bilingual=fi is None)
     return chart
 
 
@@ -284,10 +315,11 @@ def _budget_charts(budgets: Sheet, start: date, end: date, today: date) -> list[
         for first in months:
             last = min((first + timedelta(days=32)).replace(day=1) - timedelta(days=1), ends)
             data.append(None if first > ends else max(0, left - math.ceil(rate * (last - today).days / days)))
-        projection.add(f"a{len(projection.series)}", r[0], data)
+        projection.add(f"a{len(projection.series)}", r[0], data, bilingual=False)
         if r[-1]:
-            outs.append(f"{r[0]}: {r[-1]}")
-    projection.note = ("按本期速度用完日期 runs out on: " + "；".join(outs)) if outs else None
+            outs.append({"name": r[0], "value": r[-1]})
+    if outs:
+        projection.note, projection.note_items = "按本期速度用完日期 runs out on", outs
     return [use, projection]
 
 
@@ -371,4 +403,4 @@ def my_year(session: Session, principal: Principal, now: datetime, tz: ZoneInfo)
         .add("earned", "获得 earned", earned)
         .add("spent", "兑换 spent", [spent.get(i, 0) for i in range(12)]),
     ]
-    return board("我的一年 My year", firsts[0], end, now, "me", figures, charts)
+    return board("我的一年 My year", None, firsts[0], end, now, "me", figures, charts)

@@ -114,6 +114,7 @@ def hub(
         "count",
         "星级 star level",
         [f"{n}星 {n} star" if n else "未定级 none yet" for n in range(top + 1)],
+        x_bilingual=True,
     ).add("volunteers", "志愿者 volunteers", [levels.get(n, 0) for n in range(top + 1)])
 
     agreements = q.agreements_at(session, ids)
@@ -127,8 +128,9 @@ def hub(
     )
     budget_chart.add("used", "已用 used", [a.budget_used for a in agreements])
     budget_chart.add("left", "剩余 left", [a.budget_cap - a.budget_used for a in agreements])
-    ending = [f"{a.name}: {a.ends_on.isoformat()}" for a in agreements if a.ends_on >= today]
-    budget_chart.note = ("协议截止 ends on: " + "；".join(ending)) if ending else None
+    ending = [{"name": a.name, "value": a.ends_on.isoformat()} for a in agreements if a.ends_on >= today]
+    if ending:
+        budget_chart.note, budget_chart.note_items = "协议截止 ends on", ending
 
     shift = q.on_shift(session, org.path, since, until, now)
     figures = [
@@ -147,4 +149,4 @@ def hub(
         ),
     ]
     charts = [today_chart, meals_chart, hours_chart, points_chart, stars_chart, budget_chart]
-    return board(org.name, start, end, now, "hub", figures, charts)
+    return board("枢纽看板 Hub dashboard", org.name, start, end, now, "hub", figures, charts)

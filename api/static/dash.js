@@ -47,7 +47,10 @@ const Dash = (() => {
   const unitWord = (unit) => ({ fen: texts.yuan, minutes: texts.hours, hours: texts.hours, points: texts.points }[unit] || "");
   // a day on the axis as 11-01, a month as it is
   const shortX = (x) => (/^\d{4}-\d{2}-\d{2}$/.test(x) ? x.slice(5) : String(x));
-  const label = (x) => L.inLang(String(x));  // an x label may be bilingual ("1星 1 star")
+  // the engine's words are bilingual ("1星 1 star"): the page's half; a name people gave (a meal
+  // point's, an agreement's) is shown whole, whatever letters it ends in
+  const label = (chart, x) => (chart.x_bilingual ? L.inLang(String(x)) : String(x));
+  const named = (s) => (s.bilingual ? L.inLang(s.name) : s.name);
 
   function option(chart, look) {
     const unit = chart.unit;
@@ -66,7 +69,7 @@ const Dash = (() => {
         textStyle: text, formatter: (params) => tooltip(chart, params),
       },
       xAxis: {
-        type: "category", data: chart.x.map(label),
+        type: "category", data: chart.x.map((x) => label(chart, x)),
         axisLabel: { color: look.axis, fontSize: look.font, formatter: shortX, hideOverlap: true },
         axisLine: { lineStyle: { color: look.axis } }, axisTick: { lineStyle: { color: look.axis } },
       },
@@ -77,7 +80,7 @@ const Dash = (() => {
       },
       series: chart.series.map((s) => ({
         id: s.key,
-        name: L.inLang(s.name),
+        name: named(s),
         type: chart.kind === "line" ? "line" : "bar",
         stack: chart.kind === "stacked_bar" ? "total" : undefined,
         data: s.data.map((v) => plotted(unit, v)),
@@ -94,23 +97,29 @@ const Dash = (() => {
     const list = Array.isArray(params) ? params : [params];
     if (!list.length) return "";
     const i = list[0].dataIndex;
-    const lines = [label(chart.x[i])];
+    const lines = [label(chart, chart.x[i])];
     for (const p of list) {
       const s = chart.series[p.seriesIndex];
-      if (s) lines.push(`${L.inLang(s.name)}：${shown(chart.unit, s.data[i])}`);
+      if (s) lines.push(`${named(s)}：${shown(chart.unit, s.data[i])}`);
     }
     return lines.join("\n");
   }
 
+  // whose board: the engine's title and, as given, the organization's or partner's name
+  const boardTitle = (d) => (d.subject ? `${d.subject} · ${L.inLang(d.title)}` : L.inLang(d.title));
+  // a chart's title, with what it is about (a round's name, as given)
+  const titled = (c) => (c.subject ? `${c.subject} · ${L.inLang(c.title)}` : L.inLang(c.title));
+  const noted = (c) => `${L.inLang(c.note)}：${(c.note_items || []).map((n) => `${n.name} ${n.value}`).join("；")}`;
+
   // the chart's numbers as a table: one row per x, one column per series
   function table(chart) {
-    const title = L.inLang(chart.title);
+    const title = titled(chart);
     const word = unitWord(chart.unit);
     return L.el("table", { class: "dash-table", "data-table": chart.key },
       L.el("caption", {}, word ? `${title}（${word}）` : title),
       L.el("thead", {}, L.el("tr", {}, L.el("th", { scope: "col" }, L.inLang(chart.x_title || "")),
-        chart.series.map((s) => L.el("th", { scope: "col" }, L.inLang(s.name))))),
-      L.el("tbody", {}, chart.x.map((x, i) => L.el("tr", {}, L.el("th", { scope: "row" }, label(x)),
+        chart.series.map((s) => L.el("th", { scope: "col" }, named(s))))),
+      L.el("tbody", {}, chart.x.map((x, i) => L.el("tr", {}, L.el("th", { scope: "row" }, label(chart, x)),
         chart.series.map((s) => L.el("td", { "data-suppressed": suppressed(s.data[i]) ? "" : null }, shown(chart.unit, s.data[i])))))));
   }
 
@@ -168,20 +177,20 @@ const Dash = (() => {
           word ? L.el("span", { class: "figure-unit" }, ` ${word}`) : null));
     }));
     const drawn = data.charts.map((c) => {
-      const title = L.inLang(c.title);
+      const title = titled(c);
       const csv = L.el("a", { href: "#", class: "button secondary", "data-csv": c.key }, texts.csv);
       csv.addEventListener("click", (ev) => { ev.preventDefault(); download(face, url, c, period).catch(onError); });
       return L.el("section", { class: "chart-tile", "data-chart-tile": c.key },
         L.el("h3", {}, title),
         L.el("div", { class: "chart", "data-chart": c.key, "data-kind": c.kind, role: "img", "aria-label": `${title}（${texts.see_table}）` }),
-        c.note ? L.el("p", { class: "muted dash-note" }, L.inLang(c.note)) : null,
+        c.note ? L.el("p", { class: "muted dash-note" }, noted(c)) : null,
         wall ? L.el("div", { class: "sr-only" }, table(c))
           : L.el("div", { class: "dash-actions" }, L.el("details", { open: open.has(c.key) ? "" : null }, L.el("summary", {}, texts.table), table(c)), csv));
     });
     const grid = L.el("div", { class: "charts" }, drawn);
     grid.style.setProperty("--cols", String(data.charts.length > 4 ? 3 : 2));
     box.replaceChildren(
-      meta ? L.el("p", { class: "dash-meta" }, `${L.inLang(data.title)} · ${data.period_start} – ${data.period_end} · ${texts.updated} ${L.dt(data.generated_at)}`) : "",
+      meta ? L.el("p", { class: "dash-meta" }, `${boardTitle(data)} · ${data.period_start} – ${data.period_end} · ${texts.updated} ${L.dt(data.generated_at)}`) : "",
       tiles, grid);
     fit(tiles);
     data.charts.forEach((c, i) => {
@@ -218,5 +227,5 @@ const Dash = (() => {
     return { load, stop: () => { on = false; clearTimeout(timer); } };
   }
 
-  return { draw, mount, plotted, shown };
+  return { draw, mount, plotted, shown, boardTitle };
 })();

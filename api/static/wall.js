@@ -26,8 +26,8 @@
     url: () => `/api/v1/dashboards/hubs/${org}${month ? "?month=" + encodeURIComponent(month) : ""}`,
     onData: (data) => {
       L.say(note, "");
-      L.$("#wall-title").textContent = L.inLang(data.title);
-      document.title = `${L.inLang(data.title)} · Linli`;
+      L.$("#wall-title").textContent = data.subject || Dash.boardTitle(data);  // the hub, as named
+      document.title = `${Dash.boardTitle(data)} · Linli`;
       L.$("#wall-period").textContent = `${data.period_start} – ${data.period_end}`;
     },
     onError: (err) => {

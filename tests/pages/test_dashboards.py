@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from meals.models import MealPoint
 from points import awards
 from tests.fixtures.builders import (
     PASSWORD,
@@ -110,7 +111,9 @@ def no_csp_violation(said: list[str]) -> None:
 
 
 def test_the_partner_sees_its_month_as_charts_with_small_cells_hidden(rt, client, clock, open_page):
-    Month(rt, client, clock)  # June 2030 at a point it co-funds; 3 diners at dinner on 30 June
+    month = Month(rt, client, clock)  # June 2030 at a point it co-funds; 3 diners at dinner on 30 June
+    with rt.tx() as s:  # a name as given, ending in English: shown whole, never split by language
+        s.get(MealPoint, month.point.id).name = "泉心食堂 Point 2"
     clock.at = SETTLED
     portal = open_page(LAPTOP, "/partner")
     said = watch(portal)
@@ -124,6 +127,7 @@ def test_the_partner_sees_its_month_as_charts_with_small_cells_hidden(rt, client
     portal.click("[data-chart-tile=meals_by_period] summary")
     table = portal.locator("[data-table=meals_by_period]")
     expect(table.locator("caption")).to_have_text("每日用餐人次")
+    expect(table.locator("thead th").nth(1)).to_have_text("泉心食堂 Point 2")
     expect(table.locator("td[data-suppressed]").first).to_be_visible()
     csv = downloads_csv(portal, "partner", "/api/v1/dashboards/partner", "meals_by_period")
     assert "<5" in csv
