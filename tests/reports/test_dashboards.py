@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from redis import Redis
 
+from meals.models import MealPoint
 from reports import dashboards
 from tests.fixtures.builders import staff_token, staff_user, volunteer_token
 from tests.fixtures.hub import PHONE, START, Hub
@@ -91,6 +92,13 @@ def test_a_partners_dashboard_is_its_reports_cells_suppressed_alike(month, clien
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
     assert table[0] == ["日期 day", month.point.name] and ["2030-06-30", "<5"] in table
+    # a name given by a hub's admin cannot run as a formula in Excel
+    with month.rt.tx() as s:
+        s.get(MealPoint, month.point.id).name = '=HYPERLINK("http://x")'
+    month.rt.redis.flushdb()
+    got = client.get("/api/v1/dashboards/partner?month=2030-06&chart=by_mode&format=csv", headers=partner)
+    table = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert table[1][0] == '\'=HYPERLINK("http://x")'
     weekly = client.get("/api/v1/dashboards/partner?month=2030-06&granularity=week", headers=partner).json()
     assert chart(weekly, "meals_by_period")["x"][0] == "2030-05-27"  # the week of 1 June, from Monday
 
