@@ -25,7 +25,7 @@ sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != R
 from bench import common  # noqa: E402
 
 # in this order; a name whose bench/<name>.py does not exist yet is skipped
-BENCHMARKS = ["registration", "scans", "meals", "ledger", "reports", "rush"]
+BENCHMARKS = ["registration", "scans", "meals", "ledger", "reports", "dashboards", "rush"]
 
 SUMMARY = """## Summary (bench/run.py)
 
