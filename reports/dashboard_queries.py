@@ -5,14 +5,14 @@ and SQLite. The partner's dashboard reads the reports' own queries (`reports.que
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from grants.models import GrantRound, RoundFunder
 from linli.scope import within
-from meals.models import AgreementPoint, Booking, FundingAgreement, Meal, MealPoint
+from meals.models import AgreementPoint, Booking, DayClose, FundingAgreement, Meal, MealPoint
 from orgs.models import Organization
 from points.models import Award, ShopOrder, StarLevel
 from reports.queries import COUNTED, bucket
@@ -69,20 +69,53 @@ def bookings_by_point(session: Session, point_ids: list[int], day: date) -> dict
     }
 
 
-def meals_by_day(
-    session: Session, point_ids: list[int], start: date, end: date
-) -> dict[date, tuple[int, int]]:
-    """Per local day: meals served and distinct diners at the meal points (the report's rule)."""
-    return {
-        _day(d): (int(n), int(people))
-        for d, n, people in session.execute(
-            select(Meal.service_day, func.count(), func.count(Meal.diner_id.distinct()))
-            .where(
-                Meal.meal_point_id.in_(point_ids),
-                Meal.service_day >= start,
-                Meal.service_day <= end,
-                Meal.status == "served",
+def meals_by_point_day(
+    session: Session, point_ids: list[int], start: date, end: date, through: date
+) -> list[tuple]:
+    """(meal point, day, meals, distinct diners) of every point and day with meals in the period:
+    a closed day as its close says (`meal_day_closes`, whose numbers never change), the days not
+    closed yet (today) from the meals. A month of a county is then a few thousand close rows and
+    today's meals, not a month of meals. `through`: today (no meals after it)."""
+    closed = [
+        (p, _day(d), int(n), int(people))
+        for p, d, n, people in session.execute(
+            select(DayClose.meal_point_id, DayClose.service_day, DayClose.meals, DayClose.diners).where(
+                DayClose.meal_point_id.in_(point_ids),
+                DayClose.service_day >= start,
+                DayClose.service_day <= end,
             )
+        )
+    ]
+    done = {(p, d) for p, d, *_ in closed}
+    # the rest, point by point (today, and any day not closed while the scheduler was down)
+    open_days: dict[date, list[int]] = {}
+    for i in range((min(end, through) - start).days + 1):
+        d = start + timedelta(days=i)
+        if points := [p for p in point_ids if (p, d) not in done]:
+            open_days[d] = points
+    if not open_days:
+        return closed
+    live = session.execute(
+        select(Meal.meal_point_id, Meal.service_day, func.count(), func.count(Meal.diner_id.distinct()))
+        .where(
+            or_(*(and_(Meal.service_day == d, Meal.meal_point_id.in_(ps)) for d, ps in open_days.items())),
+            Meal.status == "served",
+        )
+        .group_by(Meal.meal_point_id, Meal.service_day)
+    )
+    return closed + [(p, _day(d), int(n), int(people)) for p, d, n, people in live]
+
+
+def diners_on(session: Session, point_ids: list[int], days: list[date]) -> dict[date, int]:
+    """Distinct diners of each of `days` at the meal points together (asked for days of few diners
+    at every point, where a diner eating at two points must not be counted twice)."""
+    if not days:
+        return {}
+    return {
+        _day(d): int(n)
+        for d, n in session.execute(
+            select(Meal.service_day, func.count(Meal.diner_id.distinct()))
+            .where(Meal.meal_point_id.in_(point_ids), Meal.service_day.in_(days), Meal.status == "served")
             .group_by(Meal.service_day)
         )
     }

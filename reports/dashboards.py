@@ -184,12 +184,9 @@ def partner(
             ]
         )
     scope = resolve_scope(session, {"partner_id": partner_id, "meal_point_ids": []})
-    line = {s.key: s for s in meal_usage(session, scope, start, end, granularity, today)}
-    month_sheets = (
-        line
-        if granularity == "month"
-        else {s.key: s for s in meal_usage(session, scope, start, end, "month", today)}
-    )
+    # the month's sheets, and the meals per day (or week) from a build without budgets
+    month_sheets = {s.key: s for s in meal_usage(session, scope, start, end, "month", today)}
+    line = {s.key: s for s in meal_usage(session, scope, start, end, granularity, today, budgets=False)}
     people = {s.key: s for s in volunteer_contribution(session, scope, start, end, tz)}
     summary = month_sheets["summary"]
     funders = [c.key for c in summary.columns if c.key.startswith("funder_")]

@@ -21,6 +21,7 @@ from reports import dashboard_queries as q
 from reports.dashboards import Chart, board, figure, month_of
 from reports.queries import Column, Scope, Sheet, utc_bounds
 from reports.service import refuse
+from reports.suppression import SUPPRESS_BELOW as SMALL
 from reports.suppression import protect
 
 SHARED = Scope((), (), None, suppress=True)  # the hub's shared report: small cells hidden
@@ -73,20 +74,40 @@ def hub(
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     x = [d.isoformat() for d in days]
     bounds = [utc_bounds(d, d, tz)[0] for d in days] + [utc_bounds(end, end, tz)[1]]
-    by_day = q.meals_by_day(session, ids, start, end)
+    # meals and diners of each day, point by point from the day's closes (today from the meals)
+    per_day: dict = {d: [0, 0, 0] for d in days}  # meals, diners point by point, most at one point
+    for _p, d, n, people in q.meals_by_point_day(session, ids, start, end, today):
+        m = per_day[d]
+        m[0], m[1], m[2] = m[0] + n, m[1] + people, max(m[2], people)
+    # who a day's figures describe: 5 or more when one point alone had 5; else counted exactly,
+    # a diner eating at two points once (those days are small: few diners at every point)
+    few = [d for d, m in per_day.items() if 0 < m[2] < SMALL]
+    exact = q.diners_on(session, ids, few)
     month_sheet = Sheet(
         "month",
         "",
-        [Column("day", "", "text"), Column("meals", ""), Column("diners", "")],
-        [[d, *by_day.get(d, (0, 0))] for d in days],
+        [Column("day", "", "text"), Column("meals", ""), Column("diners", ""), Column("people", "")],
+        [[d, m[0], m[1], exact.get(d, 0) if d in few else m[1]] for d, m in per_day.items()],
     )
-    month_sheet.totals = ["", *q.meals_in(session, ids, start, end)]
-    protect(month_sheet, SHARED, 2, 1)
+    everyone = (
+        sum(m[1] for m in per_day.values())
+        if any(m[2] >= SMALL for m in per_day.values())
+        else q.meals_in(session, ids, start, end)[1]
+    )
+    month_sheet.totals = [
+        "",
+        sum(m[0] for m in per_day.values()),
+        sum(m[1] for m in per_day.values()),
+        everyone,
+    ]
+    protect(month_sheet, SHARED, 3, 1)
     meals_chart = Chart(
         "month_meals", "本月每日用餐 meals per day this month", "line", "count", "日期 day", x
     )
     meals_chart.add("meals", "用餐人次 meals served", [r[1] for r in month_sheet.rows])
-    meals_chart.add("diners", "长者人数 distinct diners", [r[2] for r in month_sheet.rows])
+    meals_chart.add(
+        "diners", "就餐长者（各点合计） diners (each meal point counted)", [r[2] for r in month_sheet.rows]
+    )
 
     minutes = q.minutes_by_day(session, org.path, bounds)
     hours_chart = Chart(

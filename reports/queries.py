@@ -167,8 +167,16 @@ def utc_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime
 
 
 def meal_usage(
-    session: Session, scope: Scope, start: date, end: date, granularity: str, today: date
+    session: Session,
+    scope: Scope,
+    start: date,
+    end: date,
+    granularity: str,
+    today: date,
+    budgets: bool = True,
 ) -> list[Sheet]:
+    """The report's sheets: summary, by_slot, by_mode, by_tier and (unless `budgets` is False, for a
+    dashboard that has them from another build) budgets."""
     points = _point_names(session, scope)
     agreements = {
         a.id: a
@@ -363,8 +371,13 @@ def meal_usage(
         )
     ):
         covers[a].add(p)
-    budgets = _budgets(session, agreements, covers, set(scope.meal_point_ids), in_scope, start, end, today)
-    sheets.append(budgets)
+    budget_sheet = (
+        _budgets(session, agreements, covers, set(scope.meal_point_ids), in_scope, start, end, today)
+        if budgets
+        else None
+    )
+    if budget_sheet is not None:
+        sheets.append(budget_sheet)
     if scope.suppress:
         protect_meal_usage(
             sheets,
@@ -386,7 +399,10 @@ def meal_usage(
             booked_at=2 + len(money_columns),
             reversed_people=[len(reversed_for.get(k, ())) for k in keys],
         )
-        protect_budgets(budgets, summary, *budget_people(session, agreements, covers, scope, start, end))
+        if budget_sheet is not None:
+            protect_budgets(
+                budget_sheet, summary, *budget_people(session, agreements, covers, scope, start, end)
+            )
     return sheets
 
 

@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from redis import Redis
 
+from meals import service as meals_service
 from meals.models import MealPoint
 from reports import dashboards
 from tests.fixtures.builders import staff_token, staff_user, volunteer_token
+from tests.fixtures.canteen import LUNCH, Canteen
 from tests.fixtures.hub import PHONE, START, Hub
 from tests.fixtures.month import Month
 
@@ -245,3 +247,40 @@ def test_month_and_settled_month_in_shanghai():
     assert dashboards.settled_month(date(2030, 7, 2)) == date(2030, 5, 1)
     assert dashboards.settled_month(date(2030, 7, 3)) == date(2030, 6, 1)
     assert dashboards.month_of("2030-02", "month", date(2030, 1, 1)) == (date(2030, 2, 1), date(2030, 2, 28))
+
+
+def test_a_hubs_day_counts_a_diner_at_two_points_once_before_showing_it(client, rt, clock):
+    """Few diners who ate at two meal points the same day are 3 people, not 6: hidden, with the
+    month's total (the day's closes count each point's diners; the small day is counted exactly)."""
+    clock.at = LUNCH
+    canteen = Canteen(rt, client)
+    with rt.tx() as s:
+        second = meals_service.create_meal_point(
+            s,
+            org_id=canteen.county.org_a,
+            name="泉塘二食堂",
+            address="泉塘街道泉塘路2号",
+            daily_capacity=100,
+            slots=[meals_service.SlotInput("dinner", "17:00", "20:00", 1200)],
+            now=LUNCH,
+        )
+        third = canteen.diner(s, "赵老人", "1950", (), serial=130)
+    staff_user(rt, "admin_a2", "admin", org_id=canteen.county.hub_a)
+    diners = [canteen.grandma, canteen.grandpa, third]
+    for d in diners:
+        assert canteen.scan(canteen.card(d))["outcome"] == "meal_served"
+    clock.at = LUNCH + timedelta(hours=6)  # 17:30 local: dinner at the second point, at full price
+    admin = staff_token(client, "admin_a2")  # the hub's admin serves anyone of the hub
+    for d in diners:
+        got = client.post("/api/v1/meals", json={"diner_id": d, "meal_point_id": second.id}, headers=admin)
+        assert got.status_code == 201, got.text
+    clock.at = LUNCH + timedelta(hours=12)  # the day closed at both points: numbers from the closes
+    from workers.jobs import close_meal_days
+
+    assert close_meal_days() >= 2
+    board = client.get(f"/api/v1/dashboards/hubs/{canteen.county.hub_a}", headers=admin).json()
+    meals = chart(board, "month_meals")
+    day = (LUNCH + timedelta(hours=8)).date().isoformat()
+    by_day = dict(zip(meals["x"], series(meals, "用餐人次 meals served"), strict=True))
+    assert by_day[day] == "<5"  # 6 meals, 6 diners point by point, but 3 people
+    assert {f["key"]: f["value"] for f in board["figures"]}["meals_month"] == "<5"
