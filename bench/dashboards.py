@@ -200,11 +200,12 @@ of one connection:
 
 Target (issue 23): p99 under {COLD_TARGET} ms for a county month with the cache cold (this run:
 {county_cold:.0f} ms, {"met" if county_cold < COLD_TARGET else "**not met**"}), under {WARM_TARGET} ms warm.
-A cold build of the hub dashboard runs 16 statements. Profiled in-process when this bench was
-written, the two passes over the county month's meals (per day, and the month's distinct diners)
-were about half of its time, the star levels next; a partner's cold build runs 39 statements
-(`meal_usage` twice, by day and by month), a third of its time in counting the distinct diners
-each agreement ever paid for, over its whole year of subsidies.
+A hub's month is read from its days' closes (148 points x 30 days of `meal_day_closes`) and only
+the days not closed from the meals: before that (reading the month's 106,261 meals twice, per day
+and for the month's distinct diners) the county's cold board took 265 ms p50, 467 ms p99. A
+partner's cold build is two `meal_usage` builds (by month, and by day without budgets), each as the
+report's; a third of it counts the distinct diners each agreement ever paid for, over its whole
+year of subsidies (`suppression.budget_people`): no target was set for it; warm it is under 10 ms.
 """
     common.write_section(Path(args.out), "Dashboards", section)
     print(section)
