@@ -248,7 +248,7 @@ def _by_period(summary: Sheet, start: date, end: date, granularity: str) -> Char
         {"day": "每日用餐人次 meals per day", "week": "每周用餐人次 meals per week"}.get(
             granularity, "用餐人次 meals"
         ),
-        "stacked_bar",
+        "line",  # a line per meal point
         "count",
         "日期 day" if granularity == "day" else "周一 week from Monday",
         x,
