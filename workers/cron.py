@@ -11,7 +11,8 @@ stand by and try the lock every `POLL` seconds. The leader checks it still holds
 every tick and at least every `POLL` seconds, and stops scheduling when it does not. Takeover: a
 leader killed or stopped frees the lock at once, so a standby leads within `POLL` s; a leader
 whose host is gone, within about 16 + `POLL` s (PostgreSQL finds the session dead by keepalives).
-A new leader starts its schedule from its own clock: a tick that fell in the gap is not made up.
+A new leader goes on from the last enqueue of each job (`resume`): a tick that fell in the gap
+is enqueued once when it leads, none twice.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ import logging
 import signal
 import time
 from contextlib import suppress
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
+from rq import cron_job_registry
 from rq.cron import CronJob, CronScheduler
+from rq.utils import now
 
 from linli.leader import LeaderLock, scheduler_lock
 from linli.queue import queue
@@ -30,6 +34,7 @@ from workers import jobs
 
 log = logging.getLogger("linli.cron")
 POLL = 5.0  # seconds between a standby's tries of the lock, and at most between a leader's checks
+MAKE_UP = 600  # seconds: a tick missed by at most this much is enqueued by the next leader
 
 SCHEDULE = [
     # (function, queue, cron in UTC)
@@ -50,9 +55,15 @@ SCHEDULE = [
 
 class JsonCronJob(CronJob):
     def enqueue(self, connection):
-        return queue(self.queue_name, connection).enqueue_call(
-            func=self.func, args=self.args, kwargs=self.kwargs, **self.job_options
-        )
+        """Enqueue, and record when in RQ's registry of cron jobs (as RQ's own enqueue does), in
+        one transaction: a new leader reads it to make up a tick missed in the takeover."""
+        with connection.pipeline() as pipeline:
+            job = queue(self.queue_name, connection).enqueue_call(
+                func=self.func, args=self.args, kwargs=self.kwargs, **self.job_options, pipeline=pipeline
+            )
+            cron_job_registry.add(self.name, pipeline, enqueue_timestamp=time.time())
+            pipeline.execute()
+        return job
 
 
 class JsonCronScheduler(CronScheduler):
@@ -67,6 +78,25 @@ def build_scheduler(redis) -> JsonCronScheduler:
     for func, queue_name, cron in SCHEDULE:
         scheduler.register(func, queue_name, cron=cron)
     return scheduler
+
+
+def resume(scheduler: JsonCronScheduler) -> None:
+    """A new leader's schedule goes on from the last enqueue of each job (any leader's, read from
+    RQ's registry): a tick that fell due since then, within `MAKE_UP` seconds, is enqueued at once,
+    so a takeover neither repeats a tick nor skips one. Older ticks (no scheduler ran for a while)
+    are not made up, as before: the next comes at its time."""
+    current = now()
+    for job in scheduler.get_jobs():
+        score = scheduler.connection.zscore(cron_job_registry.get_registry_key(), job.name)
+        if score is None:
+            continue
+        fresh = job.next_enqueue_time  # counted from now when the job was registered
+        job.latest_enqueue_time = datetime.fromtimestamp(score, UTC)
+        due = job.get_next_enqueue_time()
+        if due < fresh and (current - due).total_seconds() <= MAKE_UP:
+            job.next_enqueue_time = due  # in the past: enqueued at the first tick
+        else:
+            job.latest_enqueue_time = None
 
 
 class _Stop:
@@ -114,6 +144,7 @@ def lead(rt, lock: LeaderLock, stop: _Stop, poll: float) -> None:
     the check added and Redis's failures waited out rather than fatal."""
     scheduler = build_scheduler(rt.redis)  # next runs counted from now
     with suppress(RedisError):
+        resume(scheduler)
         scheduler.register_birth()
     try:
         while not stop.requested and lock.held():

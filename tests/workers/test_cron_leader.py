@@ -7,12 +7,15 @@ import subprocess
 import threading
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from rq import cron_job_registry
 from rq.cron import CronScheduler
 from sqlalchemy import create_engine, text
 
 from linli.leader import FileLock, PostgresLock, scheduler_lock
+from linli.queue import queue
 from tests.fixtures.processes import LINLI
 from workers import cron
 
@@ -156,3 +159,19 @@ def test_a_leader_that_loses_its_lock_connection_stops_scheduling(settings, rt):
     other.release()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_a_new_leader_makes_up_a_tick_missed_in_the_takeover_and_repeats_none(rt):
+    scheduler = cron.build_scheduler(rt.redis)
+    by_name = {j.func.__name__: j for j in scheduler.get_jobs()}
+    missed, done, old = by_name["close_forgotten_checkouts"], by_name["send_due_notices"], by_name["prune"]
+    current = datetime.now(UTC)
+    tick = current.replace(minute=current.minute - current.minute % 5, second=0, microsecond=0)  # */5
+    key = cron_job_registry.get_registry_key()
+    rt.redis.zadd(key, {missed.name: (tick - timedelta(minutes=5) + timedelta(seconds=1)).timestamp()})
+    rt.redis.zadd(key, {done.name: (tick + timedelta(seconds=1)).timestamp()})  # the dead leader's last
+    rt.redis.zadd(key, {old.name: (current - timedelta(days=3)).timestamp()})  # no scheduler for days
+    cron.resume(scheduler)
+    assert [j.func for j in scheduler.enqueue_jobs()] == [missed.func]
+    assert rt.redis.zscore(key, missed.name) >= current.timestamp()  # recorded with the enqueue
+    assert queue("default", rt.redis).count == 1
