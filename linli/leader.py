@@ -14,9 +14,10 @@ Why the database's lock and not a Redis key with a lease:
   frees it when the process dies, however it dies.
 
 The leader asks `held()` before each tick of its work: PostgreSQL must still answer that this
-session holds the lock (a deadline of 2 s for the statement, and the client's `tcp_user_timeout`
-of 5 s for an answer that never comes). A leader that lost its connection stops at its next check,
-within about 10 s, earlier than the server frees the lock for another (about 16 s).
+session holds the lock (a deadline of 2 s for the statement; the client's `tcp_user_timeout` breaks
+the connection when the network has not carried the question within 5 s). A leader cut off stops
+at its next check, within about 10 s of its last answer, earlier than the server frees the lock
+for another (about 16 s).
 
 The lock connection must reach PostgreSQL itself (or a pooler in session mode): in transaction
 pooling a session lock would stay on a server connection another client then uses, and `held()`
