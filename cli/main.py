@@ -177,12 +177,12 @@ def worker(queue_names: tuple[str, ...], burst: bool) -> None:
 
 @main.command()
 def cron() -> None:
-    """The single periodic-job scheduler (RQ's CronScheduler)."""
-    from workers.cron import build_scheduler
+    """The periodic-job scheduler (RQ's CronScheduler): start it on any number of hosts; one leads."""
+    from workers.cron import run
 
     setup_logging()
     rt = _runtime()
-    build_scheduler(rt.redis).start()
+    run(rt)
 
 
 # --- data --------------------------------------------------------------------------------------
