@@ -348,13 +348,22 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from transfers; exit non-zero on any mismatch."""
+    from cli.progress import Progress
     from grants import money
     from points import verification
 
     rt = _runtime()
-    with rt.tx() as session:
-        check = verification.run_check(session, rt.clock.now(), rt.clock, also=[money.verify])
-        problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
+    also = [money.verify]
+    with Progress("核对账本 ledger verify", verification.PHASES + len(also) + 1) as progress:
+
+        def step(name: str) -> None:
+            if progress.stage:
+                progress.advance()
+            progress.phase(name)
+
+        with rt.tx() as session:
+            check = verification.run_check(session, rt.clock.now(), rt.clock, also=also, step=step)
+            problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
