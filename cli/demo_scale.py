@@ -134,7 +134,7 @@ def load_counties(
         if only_if_empty and session.scalar(select(func.count()).select_from(Organization)):
             return loaded  # `--scale county` loads into an empty database only, as it always has
         loaded.existing = existing_counties(session)
-    organizations = max(8, round(ORGANIZATIONS * fraction))
+    organizations = max(24, round(ORGANIZATIONS * fraction))  # a meal point for each partner
     volunteers = max(3, round(VOLUNTEERS * fraction))
     days = max(1, round(DAYS * fraction))
     for k in range(loaded.existing + 1, counties + 1):
