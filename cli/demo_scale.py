@@ -271,6 +271,25 @@ def _insert(session: Session, model, items: list[dict], progress, rows: Counter)
     rows[model.__tablename__] += len(items)
 
 
+def _bulk(session: Session, model, items: list[dict]) -> None:
+    """Insert rows of plain values (ids given). On PostgreSQL by COPY: a day of a county's meals and
+    subsidies (about 8,500 rows) in a fraction of the time a multi-row INSERT takes in Python."""
+    if not items:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(model), items)
+        return
+    session.flush()  # what the services added goes first: the rows refer to it
+    columns = list(items[0])
+    conn = session.connection().connection.driver_connection  # the session's transaction
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {model.__tablename__} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for item in items:
+            copy.write_row([item[c] for c in columns])
+
+
 def county_meals(
     session: Session,
     rt: Runtime,
@@ -431,10 +450,8 @@ def county_meals(
                         "voided": False,
                     }
                 )
-        if meals:
-            session.execute(insert(Meal), meals)
-        if parts:
-            session.execute(insert(MealSubsidy), parts)
+        _bulk(session, Meal, meals)
+        _bulk(session, MealSubsidy, parts)
         rows["meals"] += len(meals)
         rows["meal_subsidies"] += len(parts)
         progress.advance()
