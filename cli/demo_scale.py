@@ -87,13 +87,11 @@ class Loaded:
         total_s = sum(self.seconds) or 1e-9
         lines = [
             f"已加载 loaded {len(self.counties)} 个县 counties ({', '.join(self.counties)}) in "
-            f"{total_s:.0f} s: {total_s / len(self.counties):.0f} s 每县 per county",
+            f"{total_s:.0f} s: {total_s / len(self.counties):.0f} s 每县 per county"
+            + (f" ({', '.join(f'{x:.0f}' for x in self.seconds)} s)" if len(self.seconds) > 1 else ""),
             f"  合计 total {sum(self.rows.values()):,} rows, {sum(self.rows.values()) / total_s:,.0f} rows/s",
         ]
-        lines += [
-            f"  {table:<16} {n:>12,} rows {n / total_s:>12,.0f} rows/s"
-            for table, n in self.rows.most_common()
-        ]
+        lines += [f"  {table:<16} {n:>12,} rows" for table, n in self.rows.most_common()]
         return lines
 
 
