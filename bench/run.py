@@ -45,7 +45,9 @@ volunteers to register and log in, a counter with its volunteers (scans) or dine
 awards grown to a million transfers (ledger); reports read the county's meals as they are. The
 county holds no attendances, scans or points (its year is of meals, not of volunteering), so those
 tables hold only what the scans and ledger benchmarks put there. At full durations the benchmarks
-take about 6 minutes, plus 3 to 4 for loading the county and 10 for the lunch rush.
+take about 6 minutes, plus 3 to 4 for loading the county and 10 for the lunch rush. A province is
+`linli demo --scale province --counties N`: N such counties, each under its own root with ids after
+the last; run again with a larger N it adds the missing counties, and it reports its loading rate.
 """
 
 

@@ -444,9 +444,9 @@ def run(
     )
     with rt.tx() as s:
         if s.execute(text("SELECT count(*) FROM meal_points")).scalar() == 0:
-            from cli import demo
+            from cli import demo_scale
 
-            demo.load_county(s, rt, volunteers=3000, days=county_days)
+            demo_scale.load_county(s, rt, volunteers=3000, days=county_days)
     rt.redis.flushdb()  # the rush's own Redis database: failed jobs of earlier runs would count
     time.sleep(wait_for_midnight(rt.clock.now(), rt.settings.tz, minutes))
     plan = prepare(rt, minutes, points, interval)

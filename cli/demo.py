@@ -1,4 +1,5 @@
-"""Demo data (演示数据): a small, realistic county; or benchmark scale with `--scale county`.
+"""Demo data (演示数据): a small, realistic county; benchmark scale (`--scale county` and
+`--scale province`) is in cli/demo_scale.py.
 
 Names follow the county of the case report (长沙县); people are made up.
 """
@@ -6,19 +7,17 @@ Names follow the county of the case report (长沙县); people are made up.
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts import service as accounts_service
 from linli.pii import id_check_char
 from linli.runtime import Runtime
-from linli.settings import TERMS_VERSION
 from orgs import service as orgs_service
 from orgs.models import Organization
 from volunteer import service as volunteer_service
-from volunteer.models import Filing, FilingDecision, Volunteer
 
 DEMO_PASSWORD = "linli-demo-2026"
 
@@ -46,7 +45,11 @@ GIVEN = "秀英桂兰建国志强丽华明淑珍伟晓燕海涛红梅国华玉�
 def load_if_empty(session: Session, rt: Runtime, scale: str = "small") -> list[tuple[str, str, str]]:
     if session.scalar(select(func.count()).select_from(Organization)):
         return []
-    return load_small(session, rt) if scale == "small" else load_county(session, rt)
+    if scale == "small":
+        return load_small(session, rt)
+    from cli.demo_scale import load_county
+
+    return load_county(session, rt)
 
 
 def load_small(session: Session, rt: Runtime) -> list[tuple[str, str, str]]:
@@ -245,240 +248,8 @@ def _canteen(session: Session, rt: Runtime, org_id: int, partner_id: int, now: d
     return orgs_service.get_station(session, point.station_id)
 
 
-def load_county(
-    session: Session, rt: Runtime, volunteers: int = 30_000, days: int = 365
-) -> list[tuple[str, str, str]]:
-    """Benchmark scale: 18 hubs, 1,184 community organizations with a team each, tens of thousands
-    of volunteers (bulk inserted; no ID numbers), a third of them filed with a team, and `days` of
-    meals (a test asks for fewer)."""
-    now = rt.clock.now()
-    rng = random.Random(1184)
-    base = orgs_service.create_root(session, name="长沙县社会组织孵化服务基地", now=now)
-    hubs = [
-        orgs_service.create_child(
-            session, parent_id=base.id, name=f"第{i + 1}枢纽服务中心", join_mode=None, now=now
-        )
-        for i in range(18)
-    ]
-    teams = []
-    for i in range(1184):
-        org = orgs_service.create_child(
-            session, parent_id=hubs[i % 18].id, name=f"社区社会组织{i + 1:04d}", join_mode=None, now=now
-        )
-        mode = ("open", "approval", "approval", "invitation")[i % 4]
-        teams.append(
-            orgs_service.create_child(
-                session, parent_id=org.id, name=f"志愿服务队{i + 1:04d}", join_mode=mode, now=now
-            )
-        )
-    accounts_service.create_staff_user(
-        session, username="county_admin", password=DEMO_PASSWORD, role="admin", org_id=base.id, now=now
-    )
-    rows = [
-        {
-            "name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2)))),
-            "phone": f"139{i:08d}",
-            "consent_terms_version": TERMS_VERSION,
-            "consented_at": now,
-            "created_at": now,
-        }
-        for i in range(volunteers)
-    ]
-    for chunk in range(0, len(rows), 5000):
-        session.execute(insert(Volunteer), rows[chunk : chunk + 5000])
-    ids = list(session.scalars(select(Volunteer.id).order_by(Volunteer.id)))
-    filings = [
-        {
-            "volunteer_id": vid,
-            "team_id": teams[vid % len(teams)].id,
-            "status": "approved",
-            "created_at": now,
-            "decided_at": now,
-        }
-        for vid in ids[::3]
-    ]
-    for chunk in range(0, len(filings), 5000):
-        session.execute(insert(Filing), filings[chunk : chunk + 5000])
-    filing_ids = list(session.scalars(select(Filing.id)))
-    decisions = [
-        {
-            "filing_id": fid,
-            "decision": "approved",
-            "decided_by": None,
-            "reason": "演示数据 demo",
-            "decided_at": now,
-        }
-        for fid in filing_ids
-    ]
-    for chunk in range(0, len(decisions), 5000):
-        session.execute(insert(FilingDecision), decisions[chunk : chunk + 5000])
-    county_meals(session, rt, [o.parent_id for o in teams], rng, days=days)
-    return [("admin", "county_admin", DEMO_PASSWORD)]
-
-
 COUNTY_TIERS = [
     {"categories": ["tekun"], "slots": ["lunch", "dinner"], "amount": 1100},
     {"categories": ["dibao"], "slots": ["lunch", "dinner"], "amount": 900},
     {"categories": ["age_80_89", "age_90_plus"], "slots": ["lunch", "dinner"], "amount": 700},
 ]
-
-
-def county_meals(
-    session: Session,
-    rt: Runtime,
-    org_ids: list[int],
-    rng: random.Random,
-    diners_each: int = 40,
-    days: int = 365,
-) -> int:
-    """A year of lunches at county scale (bulk inserted, ids given): a meal point for every eighth
-    organization, 40 diners each, each eating on about 60% of days; the county pays by tier at
-    every point, and three partner enterprises each fund a third of the points (2 yuan, at least
-    1 yuan paid by the diner). Returns the number of meals."""
-    from meals import service as meal_service
-    from meals.models import Diner, FundingAgreement, Meal, MealSubsidy
-
-    now = rt.clock.now()
-    today = now.astimezone(rt.settings.tz).date()
-    first = today - timedelta(days=days)
-    points = [
-        meal_service.create_meal_point(
-            session,
-            org_id=org_id,
-            name=f"社区助餐点{i + 1:03d}",
-            address=f"长沙县助餐路{i + 1}号",
-            daily_capacity=300,
-            slots=[meal_service.SlotInput("lunch", "11:00", "13:30", 1200)],
-            now=now,
-        ).id
-        for i, org_id in enumerate(org_ids[::8])
-    ]
-    partners = [
-        orgs_service.create_partner(session, name=name, now=now).id
-        for name in ("泉心社会企业", "星沙爱心餐饮", "湘龙养老服务公司")
-    ]
-    government = meal_service.create_agreement(
-        session,
-        meal_service.AgreementInput(
-            name="县民政助餐补贴",
-            funder_kind="government",
-            stack_order=1,
-            starts_on=first,
-            ends_on=today + timedelta(days=365),
-            budget_cap=10**11,
-            schedule=COUNTY_TIERS,
-            meal_point_ids=points,
-        ),
-        now,
-    ).id
-    enterprise = {}
-    for n, partner_id in enumerate(partners):
-        agreement = meal_service.create_agreement(
-            session,
-            meal_service.AgreementInput(
-                name=f"企业助餐补贴{n + 1}",
-                funder_kind="enterprise",
-                stack_order=2,
-                starts_on=first,
-                ends_on=today + timedelta(days=365),
-                budget_cap=10**11,
-                schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 200, "min_self_pay": 100}],
-                meal_point_ids=points[n::3],
-                partner_id=partner_id,
-            ),
-            now,
-        ).id
-        enterprise |= dict.fromkeys(points[n::3], agreement)
-    diners = []
-    for point in points:
-        for _ in range(diners_each):
-            n = len(diners)
-            kind = rng.random()
-            categories = ["tekun"] if kind < 0.1 else ["dibao"] if kind < 0.3 else []
-            diners.append(
-                {
-                    "id": n + 1,
-                    "name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, 2)),
-                    "birth_date": date(1930 + rng.randrange(30), 1 + rng.randrange(12), 1),
-                    "community": f"社区{point}",
-                    "id_hash": f"demo${n + 1}",
-                    "id_last4": f"{n % 10000:04d}",
-                    "consent_by": "self",
-                    "consented_at": now,
-                    "dietary_notes": "",
-                    "allergies": "",
-                    "categories": categories,
-                    "home_point_id": point,
-                    "delivery": False,
-                    "card_version": 1,
-                    "created_at": now,
-                }
-            )
-    session.execute(insert(Diner), diners)
-    tier_of = {"tekun": (1100, "tekun"), "dibao": (900, "dibao")}
-    meal_id = subsidy_id = 0
-    used = {government: 0, **dict.fromkeys(enterprise.values(), 0)}
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        served_at = datetime.combine(day, time(11, 40), rt.settings.tz).astimezone(UTC)
-        meals, parts = [], []
-        for d in diners:
-            if rng.random() >= 0.6:
-                continue
-            meal_id += 1
-            age = day.year - d["birth_date"].year
-            amount, tier = tier_of.get(
-                (d["categories"] or [""])[0], (700, "age_80_89+age_90_plus") if age >= 80 else (0, "")
-            )
-            split = [(government, amount, tier)] if amount else []
-            left = 1200 - amount
-            part = min(200, left - 100)
-            if part > 0:
-                split.append((enterprise[d["home_point_id"]], part, "*"))
-            subsidy = sum(a for _, a, _ in split)
-            meals.append(
-                {
-                    "id": meal_id,
-                    "meal_point_id": d["home_point_id"],
-                    "diner_id": d["id"],
-                    "slot": "lunch",
-                    "service_day": day,
-                    "mode": "dine_in",
-                    "price": 1200,
-                    "subsidy": subsidy,
-                    "paid": 1200 - subsidy,
-                    "subsidized": bool(split),
-                    "status": "served",
-                    "served_at": served_at,
-                    "served_by": "demo",
-                }
-            )
-            for agreement, a, tier in split:
-                subsidy_id += 1
-                used[agreement] += a
-                parts.append(
-                    {
-                        "id": subsidy_id,
-                        "meal_id": meal_id,
-                        "agreement_id": agreement,
-                        "amount": a,
-                        "tier": tier,
-                        "meal_point_id": d["home_point_id"],
-                        "diner_id": d["id"],
-                        "service_day": day,
-                        "voided": False,
-                    }
-                )
-        session.execute(insert(Meal), meals)
-        if parts:
-            session.execute(insert(MealSubsidy), parts)
-    for agreement, amount in used.items():
-        session.get(FundingAgreement, agreement).budget_used = amount
-    if session.get_bind().dialect.name == "postgresql":  # ids were given: move the sequences on
-        for table in ("diners", "meals", "meal_subsidies"):
-            session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
-        session.execute(text("ANALYZE diners, meals, meal_subsidies"))  # bulk loaded: plans need statistics
-    session.flush()
-    return meal_id

@@ -189,16 +189,53 @@ def cron() -> None:
 
 
 @main.command()
-@click.option("--scale", type=click.Choice(["small", "county"]), default="small")
-def demo(scale: str) -> None:
-    """Load demo data: a small county, or benchmark scale (18 hubs, 1,184 organizations)."""
+@click.option("--scale", type=click.Choice(["small", "county", "province"]), default="small")
+@click.option(
+    "--counties",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="with --scale province: counties in all; run again with more to add the missing ones",
+)
+@click.option("--fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, hidden=True)
+def demo(scale: str, counties: int, fraction: float) -> None:
+    """Load demo data: a small county; one county at benchmark scale (18 hubs, 1,184 organizations,
+    30,000 volunteers, a year of meals at 148 meal points); or a province of such counties."""
     from cli import demo as demo_data
+    from cli import demo_scale
+    from cli.progress import Progress
 
     rt = _runtime()
-    with rt.tx() as session:
-        logins = demo_data.load_if_empty(session, rt, scale=scale)
-    if not logins:
-        click.echo("已有数据，未重复加载 data already present; nothing loaded")
+    if scale == "small":
+        with rt.tx() as session:
+            logins = demo_data.load_if_empty(session, rt, scale=scale)
+        if not logins:
+            click.echo("已有数据，未重复加载 data already present; nothing loaded")
+    else:
+        # --fraction (tests only): each county shrunk to that share of its organizations,
+        # volunteers and days of meals
+        try:
+            loaded = demo_scale.load_counties(
+                rt,
+                1 if scale == "county" else counties,
+                fraction=fraction,
+                progress=Progress,
+                only_if_empty=scale == "county",
+            )
+        except ValueError as exc:
+            raise click.ClickException(
+                f"数据库已有其他数据（{exc}），未加载 the database holds other data; nothing loaded"
+            ) from None
+        logins = loaded.logins
+        if not loaded.counties:
+            click.echo(
+                f"已有 {loaded.existing} 个县，未加载 {loaded.existing} counties already present; nothing loaded"
+                if scale == "province"
+                else "已有数据，未重复加载 data already present; nothing loaded"
+            )
+        else:
+            for line in loaded.report():
+                click.echo(line)
     for role, user, secret in logins:
         click.echo(f"{role:<12} {user:<22} {secret}")
 
@@ -311,13 +348,22 @@ def ledger_group() -> None:
 @ledger_group.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from transfers; exit non-zero on any mismatch."""
+    from cli.progress import Progress
     from grants import money
     from points import verification
 
     rt = _runtime()
-    with rt.tx() as session:
-        check = verification.run_check(session, rt.clock.now(), rt.clock, also=[money.verify])
-        problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
+    also = [money.verify]
+    with Progress("核对账本 ledger verify", verification.PHASES + len(also) + 1) as progress:
+
+        def step(name: str) -> None:
+            if progress.stage:
+                progress.advance()
+            progress.phase(name)
+
+        with rt.tx() as session:
+            check = verification.run_check(session, rt.clock.now(), rt.clock, also=also, step=step)
+            problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

@@ -13,16 +13,25 @@ from points import repository
 from points.models import LedgerCheck
 from points.repository import BALANCES
 
+PHASES = 4  # the steps verify() reports to `step`; run_check() adds one per `also` check and one
+
 
 def run_check(
-    session: Session, now: datetime, clock, also: Iterable[Callable[[Session], list[str]]] = ()
+    session: Session,
+    now: datetime,
+    clock,
+    also: Iterable[Callable[[Session], list[str]]] = (),
+    step: Callable[[str], None] = lambda name: None,
 ) -> LedgerCheck:
     """Verify the whole ledger and record the result (the nightly job and `linli ledger verify`).
     `also`: the checks of what other domains keep beside their transfers (grant money's tranches
-    and spendings: `grants.money.verify`), their problems recorded with the ledger's."""
-    problems = verify(session)
+    and spendings: `grants.money.verify`), their problems recorded with the ledger's. `step(name)`
+    is called as each phase starts (the command's progress display): PHASES + len(also) + 1 calls."""
+    problems = verify(session, step)
     for check in also:
+        step(f"其他核对 also {check.__module__}")
         problems += check(session)
+    step("计数 counts")
     accounts, transfers = repository.counts(session)
     check = LedgerCheck(
         ok=not problems,
@@ -37,17 +46,20 @@ def run_check(
     return check
 
 
-def verify(session: Session) -> list[str]:
+def verify(session: Session, step: Callable[[str], None] = lambda name: None) -> list[str]:
     """Recompute every balance from its transfers, check each ledger sums to zero and that lots match
-    balances. Returns the problems found (empty: all is well)."""
+    balances. Returns the problems found (empty: all is well). `step`: see run_check."""
     conn = session.connection()
     problems: list[str] = []
     recomputed: dict[int, dict[str, int]] = {}
+    step("转账合计 transfer sums")
     for field, rows in repository.transfer_sums(conn):
         for account_id, total in rows:
             recomputed.setdefault(account_id, dict.fromkeys(BALANCES, 0))[field] = int(total)
+    step("积分批次 lots")
     lots = repository.lot_sums(conn)
     totals: dict[str, list[int]] = {}
+    step("账户余额 balances")
     for acc in repository.all_accounts(conn):
         want = recomputed.pop(acc["id"], dict.fromkeys(BALANCES, 0))
         for k in BALANCES:
@@ -68,6 +80,7 @@ def verify(session: Session) -> list[str]:
             problems.append(
                 f"ledger {ledger}: posted sums to {posted_sum}, pending to {pending_sum}, not zero"
             )
+    step("过账对照 posts against pending")
     over = repository.posts_over_pending(conn)
     if over:
         problems.append(f"{over} posts exceed their pending transfer")
