@@ -64,6 +64,7 @@ MATRIX = {
     ("GET", "/admin/rounds/{round_id:int}"): may(PUBLIC),
     ("GET", "/proposals"): may(PUBLIC),
     ("GET", "/review"): may(PUBLIC),
+    ("GET", "/wall/{org_id:int}"): may(PUBLIC),  # the page; its numbers need an admin login
     ("GET", "/demo/codes"): may(PUBLIC),
     ("GET", "/Q/{code:str}"): may(PUBLIC),
     ("GET", "/q/{code:str}"): may(PUBLIC),
