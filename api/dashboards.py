@@ -191,6 +191,7 @@ class DashboardController(Controller):
     ) -> Response[DashboardRead]:
         now, tz = rt.clock.now(), rt.settings.tz
         dashboards.check_choice("format", format, ("json", "csv"))
+        _limit(rt, principal)
         board = dashboards.cached(
             rt.redis if principal.volunteer_id is not None else None,
             f"me:{principal.volunteer_id}:{now.astimezone(tz).date()}",

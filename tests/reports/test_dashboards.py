@@ -284,3 +284,14 @@ def test_a_hubs_day_counts_a_diner_at_two_points_once_before_showing_it(client, 
     by_day = dict(zip(meals["x"], series(meals, "用餐人次 meals served"), strict=True))
     assert by_day[day] == "<5"  # 6 meals, 6 diners point by point, but 3 people
     assert {f["key"]: f["value"] for f in board["figures"]}["meals_month"] == "<5"
+
+
+def test_each_caller_may_ask_for_dashboards_so_often(client, rt, clock, monkeypatch):
+    """A page refreshing every 30 s asks 120 times an hour; past the limit (600, 2 here) 429."""
+    from api import dashboards as api_dashboards
+
+    Hub(client, rt)
+    monkeypatch.setattr(api_dashboards, "ASKS_PER_HOUR", 2)
+    me = volunteer_token(rt, PHONE)
+    assert [client.get("/api/v1/dashboards/me", headers=me).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/api/v1/dashboards/me", headers=me).json()["code"] == "rate_limited"
