@@ -94,6 +94,14 @@ def fresh_database(db_url: str, template: str | None = None) -> None:
     admin.dispose()
 
 
+def drop_database(db_url: str) -> None:
+    name = db_url.rpartition("/")[2]
+    admin = _admin(db_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
 def county_url(args: argparse.Namespace) -> str:
     return f"{args.database_url}_county"
 

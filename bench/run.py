@@ -7,6 +7,7 @@ the sections each benchmark writes with its details. A benchmark that fails is r
 others still run; the exit status is then 1.
 
     .venv/bin/python bench/run.py [--quick] [--only scans meals] [--fresh-county] [--out FILE]
+    .venv/bin/python bench/run.py --only scale --counties 1,3,10 [--fraction F]   (an hour or more)
 
 A benchmark is bench/<name>.py with `main(argv) -> list[dict]` (see bench/common.py, `row()`).
 """
@@ -26,6 +27,8 @@ from bench import common  # noqa: E402
 
 # in this order; a name whose bench/<name>.py does not exist yet is skipped
 BENCHMARKS = ["registration", "scans", "meals", "ledger", "reports", "dashboards", "rush"]
+# run only when named with --only: bench/scale.py loads a province of its own (an hour and more)
+ON_REQUEST = ["scale"]
 
 SUMMARY = """## Summary (bench/run.py)
 
@@ -53,12 +56,17 @@ the last; run again with a larger N it adds the missing counties, and it reports
 
 def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__)
-    ap.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these benchmarks")
+    ap.add_argument("--only", nargs="+", choices=BENCHMARKS + ON_REQUEST, help="run only these benchmarks")
+    ap.add_argument("--counties", default="1,3,10", help="bench/scale.py: the sizes, in counties")
+    ap.add_argument("--fraction", default="1", help="bench/scale.py: of each county (a dry run)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    load = common.ensure_county(args)
+    county_needed = any(name not in ON_REQUEST for name in args.only or BENCHMARKS)
+    load = common.ensure_county(args) if county_needed else None
     county = (
-        "`linli demo --scale county` kept from an earlier run (current: same schema, same day)."
+        "bench/scale.py loads its own province."
+        if not county_needed
+        else "`linli demo --scale county` kept from an earlier run (current: same schema, same day)."
         if load is None
         else "`linli demo --scale county` loaded afresh."
     )
@@ -75,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         t = time.perf_counter()
         try:
-            rows += importlib.import_module(f"bench.{name}").main(passed)
+            own = ["--counties", args.counties, "--fraction", args.fraction] if name == "scale" else []
+            rows += importlib.import_module(f"bench.{name}").main(passed + own)
         except (Exception, SystemExit):
             traceback.print_exc()
             failed.append(name)
