@@ -355,14 +355,8 @@ def ledger_verify() -> None:
     rt = _runtime()
     also = [money.verify]
     with Progress("核对账本 ledger verify", verification.PHASES + len(also) + 1) as progress:
-
-        def step(name: str) -> None:
-            if progress.stage:
-                progress.advance()
-            progress.phase(name)
-
         with rt.tx() as session:
-            check = verification.run_check(session, rt.clock.now(), rt.clock, also=also, step=step)
+            check = verification.run_check(session, rt.clock.now(), rt.clock, also=also, step=progress.step)
             problems, accounts, transfers = list(check.problems), check.accounts, check.transfers
     for problem in problems:
         click.echo(problem, err=True)

@@ -2,8 +2,8 @@
 `linli ledger verify` and whatever else runs for long.
 
 Always on stderr, so stdout keeps only the command's answer. On a terminal, click's own progress
-bar; otherwise (logs, CI, a captured subprocess) a plain line every `every_percent` percent or
-every `every_seconds` seconds, whichever comes first, and always the last one at 100 %:
+bar; otherwise (logs, CI, a captured subprocess) the plain lines of `linli.progress.Lines`, which
+the worker's long jobs write to their log the same way:
 
     演示数据 demo 县 county 2/3 浏阳市 · 助餐 meals:  45% (171/380) 12 s
 """
@@ -11,15 +11,16 @@ every `every_seconds` seconds, whichever comes first, and always the last one at
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
 import click
 
+from linli.progress import Lines
 
-class Progress:
-    """`total` steps of some work. `phase()` names what is being done now, `advance()` counts steps;
-    used as a context manager it ends at 100 % when the work ends without an error."""
+
+class Progress(Lines):
+    """`total` steps of some work, shown on `stream` (stderr by default): a bar on a terminal,
+    lines otherwise."""
 
     def __init__(
         self,
@@ -31,78 +32,43 @@ class Progress:
         every_percent: int = 5,
         every_seconds: float = 10.0,
     ) -> None:
-        self.label = label
-        self.total = max(int(total), 1)
-        self.done = 0
-        self.stage = ""
         self.stream = stream or sys.stderr  # at call time: a test runner may have replaced it
         self.tty = self.stream.isatty() if tty is None else tty
-        self.every_percent = every_percent
-        self.every_seconds = every_seconds
-        self.started = self._last_at = time.monotonic()
-        self._last_percent = -1
         self._bar = None
-        self._finished = False
+        write = (lambda line: None) if self.tty else self._write  # on a terminal the bar draws
+        super().__init__(label, total, write, every_percent=every_percent, every_seconds=every_seconds)
         if self.tty:
             self._bar = click.progressbar(
-                length=self.total, label=self._title(), file=self.stream, show_pos=True, show_eta=True
+                length=self.total, label=self.title(), file=self.stream, show_pos=True, show_eta=True
             )
             self._bar.__enter__()
-        else:
-            self._line()
 
-    def _title(self) -> str:
-        return f"{self.label} · {self.stage}" if self.stage else self.label
-
-    @property
-    def percent(self) -> int:
-        return min(100, self.done * 100 // self.total)
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self.started
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
     def phase(self, name: str) -> None:
-        """What is being done now (shown with the label)."""
+        if self._bar is None:
+            return super().phase(name)
         self.stage = name
-        if self._bar is not None:
-            self._bar.label = self._title()
-            self._bar.render_progress()
-        else:
-            self._line()
+        self._bar.label = self.title()
+        self._bar.render_progress()
 
     def advance(self, steps: int = 1) -> None:
+        if self._bar is None:
+            return super().advance(steps)
         steps = min(steps, self.total - self.done)
         self.done += steps
-        if self._bar is not None:
-            self._bar.update(steps)
-            return
-        now = time.monotonic()
-        if (
-            self.percent >= self._last_percent + self.every_percent
-            or now - self._last_at >= self.every_seconds
-        ):
-            self._line()
+        self._bar.update(steps)
 
     def finish(self) -> None:
+        if self._bar is None:
+            return super().finish()
         if self._finished:
             return
         self._finished = True
         self.advance(self.total - self.done)
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-        elif self._last_percent < 100:
-            self._line()
-
-    def _line(self) -> None:
-        self._last_percent, self._last_at = self.percent, time.monotonic()
-        self.stream.write(
-            f"{self._title()}: {self.percent:3d}% ({self.done}/{self.total}) {self.seconds:.0f} s\n"
-        )
-        self.stream.flush()
-
-    def __enter__(self) -> Progress:
-        return self
+        self._bar.__exit__(None, None, None)
 
     def __exit__(self, kind, value, traceback) -> None:
         if kind is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,6 +34,7 @@ from reports.render import MEDIA_TYPES, render
 log = logging.getLogger("linli.reports")
 
 KEEP = timedelta(days=90)
+BUILD_STEPS = 2  # the phases `build` names: the query, the file
 SETTLED = timedelta(days=2)  # offline scans arrive up to a day late: a period is final 2 days after
 STUCK = timedelta(hours=1)  # a report queued or running longer has lost its worker
 FRESH = timedelta(minutes=10)  # an open period's report built this recently is given again
@@ -327,9 +329,19 @@ def file_of(report: Report, now: datetime) -> Report:
 # building
 
 
-def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> Report:
-    """Compute and render the report into its row (the job's transaction)."""
+def build(
+    session: Session,
+    report_id: int,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    step: Callable[[str], None] | None = None,
+) -> Report:
+    """Compute and render the report into its row (the job's transaction). `step(name)`: told as
+    each of its `BUILD_STEPS` phases begins (the job's progress lines)."""
+    step = step or (lambda name: None)
     report = session.get(Report, report_id)
+    step("统计 query")
     scope = queries.resolve_scope(session, report.scope)
     today = now.astimezone(tz).date()
     start, end = report.period_start, report.period_end
@@ -356,6 +368,7 @@ def build(session: Session, report_id: int, *, now: datetime, tz: ZoneInfo) -> R
         "money": "fen",
         **({"round_id": report.scope["round_id"]} if report.kind == rounds.KIND else {}),
     }
+    step("生成文件 render")
     content = render(report.format, header, sheets)
     report.content = content
     report.size = len(content)

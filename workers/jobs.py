@@ -20,6 +20,7 @@ from grants import money as grant_money
 from grants import rounds
 from integrity import detect
 from linli import outbox
+from linli.progress import Lines
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
 from points.rules import hub_of
@@ -184,8 +185,8 @@ def build_report(report_id: int) -> None:
         if reports.start(session, report_id) is None:
             return
     try:
-        with rt.tx() as session:
-            reports.build(session, report_id, now=rt.clock.now(), tz=rt.settings.tz)
+        with rt.tx() as session, Lines(f"报表 report {report_id}", reports.BUILD_STEPS, log.info) as progress:
+            reports.build(session, report_id, now=rt.clock.now(), tz=rt.settings.tz, step=progress.step)
     except Exception as exc:
         log.exception("report %s failed", report_id)
         with rt.tx() as session:
@@ -201,10 +202,11 @@ def build_record_export(export_id: int) -> None:
     with rt.tx() as session:
         if record_exports.start(session, export_id) is None:
             return
+    label, steps = f"全国系统导出 record export {export_id}", record_export_files.BUILD_STEPS
     try:
-        with rt.tx() as session:
+        with rt.tx() as session, Lines(label, steps, log.info) as progress:
             record_export_files.build(
-                session, export_id, keys=rt.id_keys, now=rt.clock.now(), tz=rt.settings.tz
+                session, export_id, keys=rt.id_keys, now=rt.clock.now(), tz=rt.settings.tz, step=progress.step
             )
     except Exception as exc:
         log.exception("record export %s failed", export_id)
@@ -262,8 +264,12 @@ def generate_shift_activities(days: int = 14) -> int:
 def ledger_verify() -> dict:
     """Nightly: recompute every balance from its transfers and record the result."""
     rt = runtime()
-    with rt.tx() as session:
-        check = verification.run_check(session, rt.clock.now(), rt.clock, also=[grant_money.verify])
+    also = [grant_money.verify]
+    with (
+        rt.tx() as session,
+        Lines("核对账本 ledger verify", verification.PHASES + len(also) + 1, log.info) as progress,
+    ):
+        check = verification.run_check(session, rt.clock.now(), rt.clock, also=also, step=progress.step)
         result = {"ok": check.ok, "problems": len(check.problems), "transfers": check.transfers}
     (log.info if result["ok"] else log.error)("ledger verified", extra=result)
     return result
@@ -295,7 +301,6 @@ def close_meal_days() -> int:
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)
-
 
 
 def grants_take_effect() -> int:
