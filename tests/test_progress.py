@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 
 from click.testing import CliRunner
 
@@ -15,25 +14,8 @@ from cli.progress import Progress
 from linli.progress import Lines
 from tests.fixtures.builders import staff_token
 from tests.fixtures.month import JUNE, Month
+from tests.fixtures.progress import logged, parsed
 from workers import jobs
-
-LINE = re.compile(r"^(?P<title>.+): +(?P<percent>\d+)% \((?P<done>\d+)/(?P<total>\d+)\) \d+ s$")
-
-
-def parsed(lines: list[str]) -> list[tuple[str, int, int, int]]:
-    """Each line as (title, percent, done, total), the seconds left out (they vary)."""
-    out = []
-    for line in lines:
-        m = LINE.match(line)
-        assert m, line
-        out.append((m["title"], int(m["percent"]), int(m["done"]), int(m["total"])))
-    return out
-
-
-def logged(caplog, label: str) -> list[str]:
-    return [
-        r.getMessage() for r in caplog.records if r.name == "linli.jobs" and r.getMessage().startswith(label)
-    ]
 
 
 def test_the_log_lines_are_the_commands_lines():

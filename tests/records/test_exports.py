@@ -31,6 +31,7 @@ from tests.fixtures.builders import (
     volunteer_token,
 )
 from tests.fixtures.hub import PHONE, START, TZ, Hub
+from tests.fixtures.progress import logged, parsed
 from tests.fixtures.runtime import drain
 from tests.records.test_identity import _database_text
 from volunteer import identity
@@ -395,3 +396,20 @@ def test_the_full_number_is_only_in_the_reveal_answer_and_the_export_file(client
     assert FEMALE_ID not in caplog.text and PASSPORT not in caplog.text
     assert all(FEMALE_ID not in str(r.args) and FEMALE_ID not in r.getMessage() for r in caplog.records)
     assert len(caplog.records) > 0
+
+
+def test_the_build_logs_its_progress_as_commands_show_it(client, rt, county, caplog):
+    caplog.set_level(logging.INFO, logger="linli.jobs")
+    export = client.post("/api/v1/exports", json=BODY | {"format": "csv"}, headers=grant(rt, client)).json()
+    drain(rt)
+    label = f"全国系统导出 record export {export['id']}"
+    stages = [f"{label} · {s}" for s in ("服务记录 records", "生成文件 render", "加密保存 encrypt and store")]
+    assert parsed(logged(caplog, label)) == [
+        (label, 0, 0, 3),
+        (stages[0], 0, 0, 3),
+        (stages[0], 33, 1, 3),
+        (stages[1], 33, 1, 3),
+        (stages[1], 66, 2, 3),
+        (stages[2], 66, 2, 3),
+        (stages[2], 100, 3, 3),
+    ]
