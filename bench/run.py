@@ -7,6 +7,7 @@ the sections each benchmark writes with its details. A benchmark that fails is r
 others still run; the exit status is then 1.
 
     .venv/bin/python bench/run.py [--quick] [--only scans meals] [--fresh-county] [--out FILE]
+                                 [--pgbouncer]
 
 A benchmark is bench/<name>.py with `main(argv) -> list[dict]` (see bench/common.py, `row()`).
 """
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     passed = ["--database-url", args.database_url, "--redis-url", args.redis_url, "--out", args.out]
     passed += ["--workers", str(args.workers), "--keep-county"] + (["--quick"] if args.quick else [])
+    passed += ["--pgbouncer"] if args.pgbouncer else []
 
     rows, failed, skipped = [], [], []
     took = {} if load is None else {"loading the county": load}
