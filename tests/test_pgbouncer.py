@@ -27,7 +27,7 @@ from linli.runtime import Runtime
 from meals.models import Meal
 from points import verification
 from points.models import Award
-from scans import fast
+from scans import door, fast
 from tests.fixtures.builders import (
     file_volunteer,
     make_activity,
@@ -41,6 +41,7 @@ from tests.fixtures.hub import START
 from tests.fixtures.pgbouncer import PgBouncer
 from tests.fixtures.processes import LINLI
 from tests.fixtures.runtime import LiveServer, drain
+from tests.scans import test_parity as parity
 from volunteer import activities
 from workers import context
 
@@ -121,6 +122,36 @@ def test_scans_on_the_direct_path_and_their_awards_through_pgbouncer(pooled, mon
     with pooled.tx() as s:
         assert s.scalar(select(func.count()).select_from(Award)) == VOLUNTEERS
         assert verification.verify(s) == []
+
+
+@pytest.mark.parametrize("sequence", list(parity.SEQUENCES), ids=list(parity.SEQUENCES))
+def test_the_direct_path_unprepared_gives_the_full_judgements_answers_and_rows(pooled, sequence, monkeypatch):
+    """tests/scans/test_parity.py through PgBouncer: the direct path's statements bound by psycopg
+    and sent after their deadline (text results, not prepared) answer and store as before."""
+    county = make_county(pooled)
+    stations = {
+        "here": make_station(pooled, county.org_a),
+        "there": make_station(pooled, county.org_a, "活动室"),
+    }
+    activity = make_activity(pooled, county.org_a, stations["here"], parity.START, hours=2.5, capacity=3)
+    make_activity(
+        pooled, county.org_a, stations["there"], parity.START + timedelta(hours=1), title="探访长者"
+    )
+    fast_one, full_one = (
+        file_volunteer(pooled, phone, county.open_team) for phone in ("13900000001", "13900000002")
+    )
+    with pooled.tx() as s:
+        for v in (fast_one, full_one):
+            activities.sign_up(s, activity_id=activity, volunteer_id=v, now=parity.START - timedelta(days=1))
+    steps = parity.SEQUENCES[sequence]
+    in_full, judged_in_full = door.scan_in_full, []
+    monkeypatch.setattr(door, "scan_in_full", lambda *a: judged_in_full.append(a) or in_full(*a))
+    fast_answers = [parity._scan(pooled, door.scan_online, fast_one, stations, *step) for step in steps]
+    monkeypatch.undo()
+    accepted = sum(a["outcome"] != "rejected" for a in fast_answers)
+    assert len(steps) - len(judged_in_full) == accepted > 0  # the direct path settled each
+    full_answers = [parity._scan(pooled, door.scan_in_full, full_one, stations, *step) for step in steps]
+    assert parity._lane(pooled, fast_one, fast_answers) == parity._lane(pooled, full_one, full_answers)
 
 
 def test_counter_meals_and_their_report_through_pgbouncer(pooled):
