@@ -24,6 +24,7 @@ from linli.clock import FixedClock
 from linli.db import const, timed_out
 from linli.leader import PostgresLock
 from linli.runtime import Runtime
+from linli.settings import SettingsError, load_settings
 from meals.models import Meal
 from points import verification
 from points.models import Award
@@ -250,3 +251,14 @@ def test_cron_leads_on_its_direct_url_while_its_work_goes_through_pgbouncer(rt, 
     finally:
         cron.terminate()
         cron.wait(timeout=20)
+
+
+def test_the_pooler_settings_are_read_and_checked(tmp_path):
+    env = {"LINLI_VAR_DIR": str(tmp_path), "LINLI_DATABASE_URL": "postgresql://linli@127.0.0.1:6432/linli"}
+    assert not load_settings(env).pooled  # by default: prepared statements, the deadline per connection
+    pooled = load_settings({**env, "LINLI_DATABASE_POOLER": "transaction"})
+    assert pooled.pooled and pooled.direct_url == env["LINLI_DATABASE_URL"]
+    direct = "postgresql://linli@db-primary:5432/linli"
+    assert load_settings({**env, "LINLI_DATABASE_DIRECT_URL": direct}).direct_url == direct
+    with pytest.raises(SettingsError, match="LINLI_DATABASE_POOLER"):
+        load_settings({**env, "LINLI_DATABASE_POOLER": "statement"})
