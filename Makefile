@@ -35,8 +35,9 @@ pdftools:
 	command -v pdftoppm >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils)
 
-# the connection pooler's test starts its own PgBouncer (tests/test_pgbouncer.py); Debian's package
-# starts no server of its own here (no init running) and the test's needs none
+# the connection pooler's test starts its own PgBouncer on 6432-6433 (tests/test_pgbouncer.py). In a
+# container nothing starts Debian's pgbouncer.service; on a host whose init does, it takes 6432:
+# `systemctl disable --now pgbouncer` there
 pgbouncer:
 	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer)
