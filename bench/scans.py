@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     }
     envs = {name: setup.env for name in servers}
     pooled = "linli through PgBouncer, transaction pooling, nothing prepared"
+    unprepared = "linli direct, nothing prepared (the pooler setting, no PgBouncer)"
     # Both servers up at once, measured in turns (a few seconds each, baseline then linli, several
     # rounds per line): this machine's speed drifts from minute to minute, and turns let both see
     # the same drift. Throughput: all requests over all seconds; p50: the median of the rounds';
@@ -223,7 +224,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 bouncer = stack.enter_context(
                     PgBouncer(setup.database_url, PGBOUNCER_PORT, workdir, pool_size=PGBOUNCER_POOL)
                 )
-                servers[pooled] = servers[linli]
+                servers[pooled] = servers[unprepared] = servers[linli]
+                envs[unprepared] = {**setup.env, "LINLI_DATABASE_POOLER": "transaction"}
                 envs[pooled] = {
                     **setup.env,
                     "LINLI_DATABASE_URL": bouncer.url,
@@ -262,7 +264,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         b, r = results[(baseline, connections)], results[(linli, connections)]
         measured = [(baseline, b), (linli, r)]
         if args.pgbouncer:
-            measured.append((pooled, results[(pooled, connections)]))
+            measured += [
+                (unprepared, results[(unprepared, connections)]),
+                (pooled, results[(pooled, connections)]),
+            ]
         for name, x in measured:
             outcomes = ", ".join(f"{k} {v}" for k, v in x["outcomes"].items()) if name != baseline else ""
             table.append(
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         )
         rows += [base_row, scans]
         if args.pgbouncer:
-            p = results[(pooled, connections)]
+            p, u = results[(pooled, connections)], results[(unprepared, connections)]
             rows.append(
                 common.row_of(
                     NAME,
@@ -301,7 +306,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             verdicts.append(
                 f"- through PgBouncer ({PGBOUNCER_POOL} server connections), {connections} connections: "
                 f"{p['rps']:.0f} scans/s, p99 {p['p99']:.0f} ms, {p['rps'] / b['rps']:.2f} of the baseline "
-                f"({p['rps'] / r['rps']:.2f} of linli direct with prepared statements)."
+                f"({p['rps'] / r['rps']:.2f} of linli direct with prepared statements; "
+                f"direct without them: {u['rps']:.0f} scans/s, p99 {u['p99']:.0f} ms, {u['rps'] / r['rps']:.2f})."
             )
     nl = "\n"
     pgbouncer_note = (
@@ -309,7 +315,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 Through PgBouncer (--pgbouncer: deploy/pgbouncer/pgbouncer.ini, {PGBOUNCER_POOL} server connections,
 transaction pooling, LINLI_DATABASE_POOLER=transaction): nothing is prepared, and each of a scan's
 statements carries its deadline (`SET LOCAL statement_timeout` in the same message), so PostgreSQL
-parses and plans every statement again, and every round trip goes through one more process.
+parses and plans every statement again, and every round trip goes through one more process. The
+row "direct, nothing prepared" (the setting without PgBouncer) parts the two costs.
 """
         if args.pgbouncer
         else ""
