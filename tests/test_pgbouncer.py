@@ -7,6 +7,7 @@ started from deploy/pgbouncer/pgbouncer.ini (tests/fixtures/pgbouncer.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -58,8 +59,11 @@ def bouncer(rt):
     if rt.settings.is_sqlite:
         pytest.skip("PgBouncer pools PostgreSQL's connections: none to pool embedded (SQLite)")
     workdir = tempfile.mkdtemp(prefix="pgbouncer-")  # PgBouncer runs as postgres: a directory it reaches
-    with PgBouncer(rt.settings.database_url, PORT, workdir, pool_size=SERVER_CONNECTIONS) as bouncer:
-        yield bouncer
+    try:
+        with PgBouncer(rt.settings.database_url, PORT, workdir, pool_size=SERVER_CONNECTIONS) as bouncer:
+            yield bouncer
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def through(rt, bouncer, **changes) -> Runtime:
