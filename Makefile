@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-quick lint check audit bench screenshots browser pdftools clean
+.PHONY: run test test-quick lint check audit bench screenshots browser pdftools pgbouncer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,11 @@ run: $(STAMP)
 
 # the suite on TEST_WORKERS pytest-xdist workers, each with its own database and Redis (tests/conftest.py)
 TEST_WORKERS ?= 2
-test: $(STAMP) browser pdftools
+test: $(STAMP) browser pdftools pgbouncer
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # the quick loop while changing code: everything but the tests marked slow (under 2 minutes)
-test-quick: $(STAMP) pdftools
+test-quick: $(STAMP) pdftools pgbouncer
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 # the page tests drive Debian's Chromium (Playwright downloads no browser); a CJK font so pages
@@ -34,6 +34,13 @@ browser:
 pdftools:
 	command -v pdftoppm >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils)
+
+# the connection pooler's test starts its own PgBouncer on 6432-6433 (tests/test_pgbouncer.py). In a
+# container nothing starts Debian's pgbouncer.service; on a host whose init does, it takes 6432:
+# `systemctl disable --now pgbouncer` there
+pgbouncer:
+	command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer)
 
 # the README's screenshots, from the page tests
 screenshots: $(STAMP) browser
@@ -53,7 +60,7 @@ check: $(STAMP)
 # every benchmark on PostgreSQL and Redis at 127.0.0.1, one table in docs/performance.md (bench/run.py);
 # the county is loaded afresh. To check it runs: make bench BENCH_ARGS=--quick
 BENCH_ARGS ?= --fresh-county
-bench: $(STAMP)
+bench: $(STAMP) pgbouncer
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

@@ -52,6 +52,12 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=2, help="server processes (linli serve --workers)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     ap.add_argument("--quick", action="store_true", help="short durations, to check that it works")
+    ap.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="scans: also measure linli through PgBouncer in transaction pooling (port 6433; "
+        "LINLI_DATABASE_POOLER=transaction, nothing prepared), in the same turns",
+    )
     ap.add_argument("--fresh-county", action="store_true", help="load the county again even if current")
     ap.add_argument(
         "--keep-county", action="store_true", help="copy <name>_county as it is (bench/run.py has loaded it)"

@@ -7,6 +7,7 @@ the sections each benchmark writes with its details. A benchmark that fails is r
 others still run; the exit status is then 1.
 
     .venv/bin/python bench/run.py [--quick] [--only scans meals] [--fresh-county] [--out FILE]
+                                 [--pgbouncer]
     .venv/bin/python bench/run.py --only scale --counties 1,3,10 [--fraction F]   (an hour or more)
 
 A benchmark is bench/<name>.py with `main(argv) -> list[dict]` (see bench/common.py, `row()`).
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     passed = ["--database-url", args.database_url, "--redis-url", args.redis_url, "--out", args.out]
     passed += ["--workers", str(args.workers), "--keep-county"] + (["--quick"] if args.quick else [])
+    passed += ["--pgbouncer"] if args.pgbouncer else []
 
     rows, failed, skipped = [], [], []
     took = {} if load is None else {"loading the county": load}

@@ -5,10 +5,11 @@ load generator takes little of the two cores) with card scans at one meal-point 
 realistic mix of check-ins and check-outs (half the volunteers were checked in half an hour ago;
 each card is scanned once in a run, in turn) and duplicates (after one answer in ten, the same
 card again: a double tap). Beside it, in the same run, the baseline (`bench/baseline_app.py`: one row
-inserted per request, same stack). Writes its section of docs/performance.md; returns its summary
-rows.
+inserted per request, same stack), and with --pgbouncer the same linli through PgBouncer in
+transaction pooling (its statements not prepared: LINLI_DATABASE_POOLER=transaction). Writes its
+section of docs/performance.md; returns its summary rows.
 
-    .venv/bin/python bench/scans.py [--duration 20] [--connections 8 32] [--volunteers 100000]
+    .venv/bin/python bench/scans.py [--duration 20] [--connections 8 32] [--volunteers 100000] [--pgbouncer]
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from bench import common  # noqa: E402
 from linli.runtime import Runtime  # noqa: E402
 
 NAME = "scans"
+PGBOUNCER_PORT = 6433
+PGBOUNCER_POOL = 10  # server connections, for up to 60 clients (2 workers, 30 each)
 
 
 def seed(rt: Runtime, volunteers: int) -> tuple[int, str, list[str]]:
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     cursor = [1]  # linli's next card: every run goes on where the last stopped
 
     def wrk(name: str, seconds: int, connections: int) -> dict:
-        if name != linli:  # the baseline ignores the cards
+        if name == baseline:  # the baseline ignores the cards
             return common.run_wrk(running[name].url, seconds, connections, env=wrk_env)
         env = {**wrk_env, "BENCH_FIRST": str(cursor[0])}
         out = common.run_wrk(running[name].url, seconds, connections, env=env)
@@ -202,6 +205,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ],
         linli: [common.LINLI, "serve"],
     }
+    envs = {name: setup.env for name in servers}
+    pooled = "linli through PgBouncer, transaction pooling, nothing prepared"
+    unprepared = "linli direct, nothing prepared (the pooler setting, no PgBouncer)"
     # Both servers up at once, measured in turns (a few seconds each, baseline then linli, several
     # rounds per line): this machine's speed drifts from minute to minute, and turns let both see
     # the same drift. Throughput: all requests over all seconds; p50: the median of the rounds';
@@ -210,8 +216,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = {}
     try:
         with contextlib.ExitStack() as stack:
+            if args.pgbouncer:
+                from tests.fixtures.pgbouncer import PgBouncer
+
+                workdir = tempfile.mkdtemp(prefix="pgbouncer-")
+                stack.callback(shutil.rmtree, workdir, True)
+                bouncer = stack.enter_context(
+                    PgBouncer(setup.database_url, PGBOUNCER_PORT, workdir, pool_size=PGBOUNCER_POOL)
+                )
+                servers[pooled] = servers[unprepared] = servers[linli]
+                envs[unprepared] = {**setup.env, "LINLI_DATABASE_POOLER": "transaction"}
+                envs[pooled] = {
+                    **setup.env,
+                    "LINLI_DATABASE_URL": bouncer.url,
+                    "LINLI_DATABASE_POOLER": "transaction",
+                    "LINLI_DATABASE_DIRECT_URL": setup.database_url,
+                }
             running = {
-                name: stack.enter_context(common.Server([*cmd, "--workers", str(args.workers)], setup.env))
+                name: stack.enter_context(common.Server([*cmd, "--workers", str(args.workers)], envs[name]))
                 for name, cmd in servers.items()
             }
             # warm up: every worker's connections prepare their statements (psycopg, after 5 uses) and
@@ -240,8 +262,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     target = "≥ 300/s, p99 < 100 ms, ≥ 0.5 × baseline"
     for connections in args.connections:
         b, r = results[(baseline, connections)], results[(linli, connections)]
-        for name, x in ((baseline, b), (linli, r)):
-            outcomes = ", ".join(f"{k} {v}" for k, v in x["outcomes"].items()) if name == linli else ""
+        measured = [(baseline, b), (linli, r)]
+        if args.pgbouncer:
+            measured += [
+                (unprepared, results[(unprepared, connections)]),
+                (pooled, results[(pooled, connections)]),
+            ]
+        for name, x in measured:
+            outcomes = ", ".join(f"{k} {v}" for k, v in x["outcomes"].items()) if name != baseline else ""
             table.append(
                 f"| {name} | {connections} | {x['requests']} | {x['rps']:.0f} | {x['p50']:.1f} | {x['p99']:.1f} "
                 f"| {x['rps'] / b['rps']:.2f} | {x['peak_mb']:.0f} | {x['non_2xx']} | {outcomes} |"
@@ -264,7 +292,35 @@ def main(argv: list[str] | None = None) -> list[dict]:
             met=fast and half,
         )
         rows += [base_row, scans]
+        if args.pgbouncer:
+            p, u = results[(pooled, connections)], results[(unprepared, connections)]
+            rows.append(
+                common.row_of(
+                    NAME,
+                    f"card scans through PgBouncer, {connections} connections",
+                    p,
+                    "scans/s",
+                    against=base_row,
+                )
+            )
+            verdicts.append(
+                f"- through PgBouncer ({PGBOUNCER_POOL} server connections), {connections} connections: "
+                f"{p['rps']:.0f} scans/s, p99 {p['p99']:.0f} ms, {p['rps'] / b['rps']:.2f} of the baseline "
+                f"({p['rps'] / r['rps']:.2f} of linli direct with prepared statements; "
+                f"direct without them: {u['rps']:.0f} scans/s, p99 {u['p99']:.0f} ms, {u['rps'] / r['rps']:.2f})."
+            )
     nl = "\n"
+    pgbouncer_note = (
+        f"""
+Through PgBouncer (--pgbouncer: deploy/pgbouncer/pgbouncer.ini, {PGBOUNCER_POOL} server connections,
+transaction pooling, LINLI_DATABASE_POOLER=transaction): nothing is prepared, and each of a scan's
+statements carries its deadline (`SET LOCAL statement_timeout` in the same message), so PostgreSQL
+parses and plans every statement again, and every round trip goes through one more process. The
+row "direct, nothing prepared" (the setting without PgBouncer) parts the two costs.
+"""
+        if args.pgbouncer
+        else ""
+    )
     section = f"""## Scans (bench/scans.py)
 
 Last run: {common.stamp(args)}. `linli serve --workers {args.workers}` and the baseline
@@ -294,7 +350,7 @@ statements (`linli.db.Direct`): SQLAlchemy's own work per statement cost more th
 Beside the database, every scan is counted in Redis against its device's rate limit, logged and
 timed for /metrics. The hot statements write their constants into the SQL, so PostgreSQL plans
 each prepared statement once.
-"""
+{pgbouncer_note}"""
     common.write_section(Path(args.out), "Scans", section)
     print(section)
     return rows

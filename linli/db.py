@@ -67,9 +67,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10, statement_timeout: float = 0) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, statement_timeout: float = 0, pooled: bool = False
+) -> Engine:
     """`statement_timeout` (seconds; 0: none) is PostgreSQL's deadline for each statement of every
-    connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`)."""
+    connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`).
+    `pooled`: `url` is a transaction pooler's (`Settings.pooled`): nothing prepared, and the
+    deadline set by each transaction as it begins (`SET LOCAL`) and by each `Direct` statement."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -91,15 +95,36 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout: float = 0) 
         return engine
     # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
     # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
-    connect_args = {"connect_timeout": 5}
-    if statement_timeout:
-        connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
+    connect_args: dict = {"connect_timeout": 5}
+    deadline_ms = max(1, round(statement_timeout * 1000)) if statement_timeout else 0
+    if pooled:
+        connect_args["prepare_threshold"] = None  # psycopg prepares none by itself
+    elif deadline_ms:
+        connect_args["options"] = f"-c statement_timeout={deadline_ms}"
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args=connect_args
     )
     _ENGINES.add(engine)
-    event.listen(engine, "connect", lambda dbapi_conn, _record: _CONNECTIONS.add(dbapi_conn))
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_conn, record):
+        _CONNECTIONS.add(dbapi_conn)
+        if pooled:
+            record.info[POOLED] = deadline_ms
+
+    if pooled and deadline_ms:
+
+        @event.listens_for(engine, "begin")
+        def _deadline(conn):
+            driver = conn.connection.driver_connection
+            if not driver.autocommit:  # psycopg sends BEGIN first
+                driver.execute(f"SET LOCAL statement_timeout = {deadline_ms}")
+
     return engine
+
+
+# A connection's info (`Connection.info`) behind a transaction pooler: its statement deadline in ms
+POOLED = "linli.pooled"
 
 
 def timed_out(exc: BaseException) -> bool:
@@ -115,13 +140,21 @@ class Direct:
     datetimes; dicts and lists are sent as JSON); rows come back as named tuples (timestamps aware,
     in the session's time zone: not UTCDateTime's UTC); a broken constraint raises SQLAlchemy's
     IntegrityError, as everywhere else, and an operational one (a deadline passed, the server gone)
-    its OperationalError."""
+    its OperationalError.
+
+    Behind a transaction pooler (`make_engine(pooled=True)`) nothing is prepared (a statement
+    prepared on one server connection is unknown on the next) and a statement cannot keep the
+    connection's deadline: each is bound by psycopg and sent after `SET LOCAL statement_timeout`
+    in one message, which PostgreSQL runs as one transaction (one round trip, as before)."""
 
     _compiled: dict[tuple, tuple[object, str]] = {}  # by statement and parameter names: (it, its SQL)
 
     def __init__(self, conn: Connection) -> None:
         self.dialect = conn.dialect
         self._driver = conn.connection.driver_connection
+        deadline_ms = conn.info.get(POOLED)
+        self._pooled = deadline_ms is not None
+        self._prefix = f"SET LOCAL statement_timeout = {deadline_ms}; " if deadline_ms else ""
 
     def execute(self, statement, params: dict):
         """Run a statement (an insert: of the columns named in `params`); returns psycopg's
@@ -132,9 +165,16 @@ class Direct:
             sql = statement.compile(dialect=self.dialect, column_keys=list(params)).string
             compiled = self._compiled[key] = (statement, sql)  # the statement kept: its id stays its own
         values = {k: Json(v) if isinstance(v, dict | list) else v for k, v in params.items()}
-        cursor = self._driver.cursor(row_factory=namedtuple_row)
+        if self._prefix:
+            cursor = psycopg.ClientCursor(self._driver, row_factory=namedtuple_row)
+        else:
+            cursor = self._driver.cursor(row_factory=namedtuple_row)
         try:
-            cursor.execute(compiled[1], values, prepare=True)
+            if self._prefix:
+                cursor.execute(self._prefix + compiled[1], values)
+                cursor.nextset()  # past SET's result, to the statement's
+            else:
+                cursor.execute(compiled[1], values, prepare=not self._pooled)
         except psycopg.IntegrityError as exc:
             raise IntegrityError(compiled[1], params, exc) from exc
         except psycopg.OperationalError as exc:  # a deadline passed, the server gone: as SQLAlchemy says it

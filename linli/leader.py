@@ -19,9 +19,11 @@ the connection when the network has not carried the question within 5 s). A lead
 at its next check, within about 10 s of its last answer, earlier than the server frees the lock
 for another (about 16 s).
 
-The lock connection must reach PostgreSQL itself (or a pooler in session mode): in transaction
-pooling a session lock would stay on a server connection another client then uses, and `held()`
-would answer no (another backend), so such a leader steps down rather than leads twice.
+The lock connection must reach PostgreSQL itself (or a pooler in session mode): `linli cron` takes
+LINLI_DATABASE_DIRECT_URL (`Settings.direct_url`) for it. In transaction pooling a session lock
+would stay on a server connection another client then uses, and `held()` would answer no (another
+backend), so such a leader steps down rather than leads twice; PgBouncer also refuses the
+connection's startup `options`, so it never leads at all.
 """
 
 from __future__ import annotations

