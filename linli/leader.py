@@ -102,7 +102,12 @@ class PostgresLock:
         return bool(row and row[0])
 
     def release(self) -> None:
-        self._drop()  # ending the session frees its locks
+        # freed at once (the next holder need not wait for the server to see the session end);
+        # ending the session frees them anyway if this cannot be said
+        if self._conn is not None and not self._conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
+        self._drop()
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -41,7 +41,7 @@ from tests.fixtures.builders import (
 from tests.fixtures.canteen import LUNCH, Canteen
 from tests.fixtures.hub import START
 from tests.fixtures.pgbouncer import PgBouncer
-from tests.fixtures.processes import LINLI
+from tests.fixtures.processes import LINLI, cron_lock_holder
 from tests.fixtures.runtime import LiveServer, drain
 from tests.scans import test_parity as parity
 from volunteer import activities
@@ -243,15 +243,8 @@ def test_cron_leads_on_its_direct_url_while_its_work_goes_through_pgbouncer(rt, 
         while "became leader" not in log.read_text() and time.monotonic() < deadline and cron.poll() is None:
             time.sleep(0.1)
         assert "became leader" in log.read_text(), log.read_text()
-        with rt.engine.connect() as conn:
-            holder = conn.scalar(
-                text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                    " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :space AND l.objid = 1"
-                ),
-                {"space": 0x4C4E},
-            )
-        assert holder == f"linli cron {cron.pid}"
+        holder = cron_lock_holder(rt.engine)
+        assert holder == cron.pid
     finally:
         cron.terminate()
         cron.wait(timeout=20)

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from linli.leader import FileLock, PostgresLock, scheduler_lock
 from linli.queue import queue
-from tests.fixtures.processes import LINLI
+from tests.fixtures.processes import LINLI, cron_lock_holder
 from workers import cron
 
 TAKEOVER_BOUND = 15.0  # seconds: cron.POLL (5 s) after a killed leader freed the lock, with room
@@ -55,16 +55,10 @@ def _lock_holder(settings) -> int | None:
             return None
         return int(lock.path.read_text().split()[0])
     engine = create_engine(settings.sqlalchemy_url)
-    with engine.connect() as conn:
-        name = conn.scalar(
-            text(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :space AND l.objid = :key"
-            ),
-            {"space": 0x4C4E, "key": 1},
-        )
-    engine.dispose()
-    return int(name.rsplit(" ", 1)[1]) if name else None
+    try:
+        return cron_lock_holder(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.slow
