@@ -19,7 +19,7 @@ from accounts.sender import configured_sender
 from grants import money as grant_money
 from grants import rounds
 from integrity import detect
-from linli import outbox
+from linli import outbox, partitions
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
 from points.rules import hub_of
@@ -288,6 +288,17 @@ def points_nightly() -> dict:
     return result
 
 
+def partitions_ahead() -> list[str]:
+    """Daily: this month's and the next `partitions.AHEAD` months' partitions of every table
+    partitioned by month (PostgreSQL; nothing on SQLite). Idempotent."""
+    rt = runtime()
+    with rt.tx() as session:
+        made = partitions.ensure_ahead(session.connection(), rt.clock.now().astimezone(rt.settings.tz).date())
+    if made:
+        log.info("partitions made", extra={"partitions": made})
+    return made
+
+
 def close_meal_days() -> int:
     """Every 15 minutes: close the day at every meal point whose day is over (21:30 local, or its
     last slot's end if later; `counter_day.closes_at`), and any earlier day left open. Returns how
@@ -295,7 +306,6 @@ def close_meal_days() -> int:
     rt = runtime()
     with rt.tx() as session:
         return counter_day.close_open_days(session, rt.clock.now(), rt.settings.tz)
-
 
 
 def grants_take_effect() -> int:
