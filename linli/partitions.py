@@ -12,6 +12,7 @@ Names: the parent's month is `<table>_YYYY_MM`, its default `<table>_default`.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -21,7 +22,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
+log = logging.getLogger("linli.partitions")
 TZ = ZoneInfo("Asia/Shanghai")
 AHEAD = 3  # months created ahead of the current one by `linli cron`
 
@@ -101,7 +104,11 @@ def ensure_default(conn: Connection, spec: Spec) -> None:
 
 def create_month(conn: Connection, spec: Spec, month: date) -> bool:
     """The month's partition of `spec.table`, if it is not there yet; returns whether it was made.
-    Rows for that month already in the DEFAULT partition are moved into it (in this transaction)."""
+    Rows for that month already in the DEFAULT partition are moved into it (in this transaction);
+    PostgreSQL refuses the move while another table's foreign key references one of them (a
+    referenced row cannot change partition): the month is then not made, and its rows stay in
+    DEFAULT, which holds them just as well. `linli cron` makes months ahead, so only a month
+    nobody made in time meets this."""
     name = partition_name(spec.table, month)
     if _exists(conn, name):
         return False
@@ -144,8 +151,12 @@ def ensure_ahead(conn: Connection, today: date, ahead: int = AHEAD) -> list[str]
         ensure_default(conn, spec)
         for n in range(ahead + 1):
             month = add_months(month_start(today), n)
-            if create_month(conn, spec, month):
-                made.append(partition_name(spec.table, month))
+            try:
+                with conn.begin_nested():
+                    if create_month(conn, spec, month):
+                        made.append(partition_name(spec.table, month))
+            except DBAPIError as exc:  # rows waiting in DEFAULT that another table references
+                log.error("分区未建 partition %s not made: %s", partition_name(spec.table, month), exc.orig)
     return made
 
 
@@ -174,8 +185,9 @@ def list_partitions(conn: Connection) -> list[Partition]:
 
 def detach_before(conn: Connection, before: date, *, dry_run: bool = False) -> list[str]:
     """Detach every month partition that ends on or before `before` (a month's first day): each
-    becomes a plain table, still in the database, to dump (pg_dump -t) and drop. Tables that
-    reference others go first. PostgreSQL refuses (and nothing is detached, this being one
+    becomes a plain table, still in the database, to dump (pg_dump -t) and drop, without foreign
+    keys (it would otherwise keep live rows from being deleted). Tables that reference others go
+    first. PostgreSQL refuses (and nothing is detached, this being one
     transaction) while a row elsewhere still references a row of the month."""
     detached = []
     for spec in reversed(TABLES):
@@ -187,6 +199,8 @@ def detach_before(conn: Connection, before: date, *, dry_run: bool = False) -> l
             if _exists(conn, name) and _is_partition(conn, name):
                 if not dry_run:
                     conn.execute(text(f'ALTER TABLE "{spec.table}" DETACH PARTITION "{name}"'))
+                    for fk, _ in _foreign_keys(conn, name):  # an archive holds on to no live row
+                        conn.execute(text(f'ALTER TABLE "{name}" DROP CONSTRAINT "{fk}"'))
                 detached.append(name)
             month = add_months(month, 1)
     return detached
