@@ -144,19 +144,26 @@ def create_month(conn: Connection, spec: Spec, month: date) -> bool:
 def ensure_ahead(conn: Connection, today: date, ahead: int = AHEAD) -> list[str]:
     """`linli cron`'s upkeep: this month's and the next `ahead` months' partitions of every
     partitioned table, and its DEFAULT. Idempotent; returns the partitions it made."""
+    return ensure_months(conn, today, add_months(month_start(today), ahead))
+
+
+def ensure_months(conn: Connection, first: date, last: date) -> list[str]:
+    """The partitions of the months from `first`'s to `last`'s (and each table's DEFAULT), of every
+    partitioned table; nothing on SQLite. Idempotent; returns the partitions it made."""
     made = []
     for spec in TABLES:
         if not is_partitioned(conn, spec.table):
             continue
         ensure_default(conn, spec)
-        for n in range(ahead + 1):
-            month = add_months(month_start(today), n)
+        month = month_start(first)
+        while month <= last:
             try:
                 with conn.begin_nested():
                     if create_month(conn, spec, month):
                         made.append(partition_name(spec.table, month))
             except DBAPIError as exc:  # rows waiting in DEFAULT that another table references
                 log.error("分区未建 partition %s not made: %s", partition_name(spec.table, month), exc.orig)
+            month = add_months(month, 1)
     return made
 
 

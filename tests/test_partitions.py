@@ -5,19 +5,23 @@ one-month query reads one month."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from cli.main import main
 from linli import partitions
 from meals.models import Meal, MealSubsidy
 from migrations import driver as migrate
+from tests.fixtures.builders import staff_token
 from tests.fixtures.canteen import LUNCH, Canteen
-from workers.jobs import partitions_ahead
+from workers.jobs import close_meal_days, partitions_ahead
 
 JULY_LUNCH = datetime(2030, 7, 2, 3, 30, tzinfo=UTC)  # Tuesday 11:30 local
+JULY_EVENING = datetime(2030, 7, 2, 13, 30, tzinfo=UTC)  # 21:30 local: the day closes
 AUGUST_LUNCH = datetime(2030, 8, 1, 3, 30, tzinfo=UTC)
 
 
@@ -66,8 +70,16 @@ def test_the_migration_moves_every_row_there_and_back(pg, client, clock):
     june = serve(canteen, clock, LUNCH, canteen.grandma)
     serve(canteen, clock, LUNCH, canteen.grandpa)
     july = serve(canteen, clock, JULY_LUNCH, canteen.grandma)
+    clock.at = JULY_EVENING
+    close_meal_days()
+    reversal = client.post(  # July 2nd is closed: reversed, not voided (meal_adjustments)
+        f"/api/v1/meals/{july['id']}/reversal",
+        json={"reason": "刷错卡"},
+        headers=staff_token(client, "counter"),
+    )
+    assert reversal.status_code == 201, reversal.text
     before = totals(pg)
-    assert before["meals"][0] == 3 and before["meal_subsidies"][0] >= 3
+    assert before["meals"][0] == 3 and before["meal_subsidies"][0] >= 3 and before["meal_adjustments"][0] == 1
     url = pg.settings.sqlalchemy_url
     try:
         migrate.downgrade(url, "0027")
@@ -87,9 +99,17 @@ def test_the_migration_moves_every_row_there_and_back(pg, client, clock):
     assert where(pg, "meals", july["id"]) == "meals_2030_07"
     with pg.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM meals_default")).scalar() == 0
+        assert conn.execute(text("SELECT meal_day FROM meal_adjustments")).scalar() == date(2030, 7, 2)
     # ids go on from the same sequence; a new meal lands in its month
-    later = serve(canteen, clock, JULY_LUNCH, canteen.grandpa)
+    later = serve(canteen, clock, JULY_LUNCH + timedelta(days=1), canteen.grandpa)  # July 2nd is closed
     assert later["id"] > july["id"] and where(pg, "meals", later["id"]) == "meals_2030_07"
+    # July's reversed meal is still referenced (meal_adjustments): no month is detached, all or none
+    with pytest.raises(IntegrityError, match="meal_adjustments"), pg.engine.begin() as conn:
+        partitions.detach_before(conn, date(2030, 8, 1))
+    with pg.engine.connect() as conn:
+        assert {"meals_2030_06", "meal_subsidies_2030_06"} <= {
+            p.name for p in partitions.list_partitions(conn)
+        }
 
 
 def test_a_month_without_a_partition_lands_in_default_and_cron_makes_months_once(pg, client, clock):
@@ -213,3 +233,23 @@ def test_a_one_month_query_reads_only_that_months_partition(pg):
         )
     scanned = {name for name in plan.replace("(", " ").split() if name.startswith("meals_")}
     assert scanned and all(name.startswith("meals_2030_07") for name in scanned), plan
+
+
+def test_the_command_says_what_it_does(rt, monkeypatch):
+    monkeypatch.setenv("LINLI_DATABASE_URL", rt.settings.database_url)
+    monkeypatch.setenv("LINLI_REDIS_URL", rt.settings.redis_url)
+    monkeypatch.setenv("LINLI_SECRET_KEY", ",".join(f"{k}:{v.decode()}" for k, v in rt.settings.secret_keys))
+    runner = CliRunner()
+    bad = runner.invoke(main, ["partitions", "detach", "--before", "2025-13"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+    listed = runner.invoke(main, ["partitions", "list"])
+    assert listed.exit_code == 0, listed.output
+    if rt.settings.is_sqlite:
+        assert "SQLite is not partitioned" in listed.output
+        return
+    assert "meals_default" in listed.output and "partitions" in listed.output
+    assert runner.invoke(main, ["partitions", "ahead"]).exit_code == 0
+    again = runner.invoke(main, ["partitions", "ahead"])
+    assert again.exit_code == 0 and "新建 0 个分区 partitions made: -" in again.output
+    dry = runner.invoke(main, ["partitions", "detach", "--before", "2000-01", "--dry-run"])
+    assert dry.exit_code == 0 and "将分离 would detach 0 个分区 partitions" in dry.output
