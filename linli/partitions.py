@@ -330,8 +330,6 @@ def _rebuild(
                 )
             )
         conn.execute(text(f'CREATE TABLE "{table}_default" PARTITION OF "{new}" DEFAULT'))
-    else:  # the month tables of the old parent go with it; their names are free only after the drop
-        pass
     _copy(conn, spec, table, new, months, say)
     for sequence in conn.execute(
         text(
