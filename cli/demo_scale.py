@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service as accounts_service
 from cli.demo import COUNTY_TIERS, DEMO_PASSWORD, GIVEN, SURNAMES
+from linli import partitions
 from linli.runtime import Runtime
 from linli.settings import TERMS_VERSION
 from orgs import service as orgs_service
@@ -318,6 +319,7 @@ def county_meals(
     now = rt.clock.now()
     today = now.astimezone(rt.settings.tz).date()
     first = today - timedelta(days=days)
+    partitions.ensure_months(session.connection(), first, today)  # PostgreSQL: the year's months
     points = [
         meal_service.create_meal_point(
             session,

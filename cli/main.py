@@ -365,5 +365,79 @@ def ledger_verify() -> None:
     click.echo(f"账本无误 ledger ok: {accounts} accounts, {transfers} transfers")
 
 
+# --- partitions --------------------------------------------------------------------------------
+
+
+@main.group("partitions")
+def partitions_group() -> None:
+    """Monthly partitions on PostgreSQL (按月分区): list, make ahead, detach old months for archive."""
+
+
+def _partitioned(rt) -> bool:
+    if rt.settings.is_sqlite:
+        click.echo("嵌入模式 (SQLite) 不分区 SQLite is not partitioned: nothing to do")
+        return False
+    return True
+
+
+@partitions_group.command("list")
+def partitions_list() -> None:
+    """Every partition: table, bounds, rows (the planner's estimate)."""
+    from linli import partitions
+
+    rt = _runtime()
+    if not _partitioned(rt):
+        return
+    with rt.engine.connect() as conn:
+        found = partitions.list_partitions(conn)
+    for p in found:
+        rows = "?" if p.rows < 0 else str(p.rows)
+        click.echo(f"{p.parent:16} {p.name:28} {p.bound:60} 约 about {rows} 行 rows")
+    click.echo(f"共 {len(found)} 个分区 partitions")
+
+
+@partitions_group.command("ahead")
+@click.option("--months", default=3, type=click.IntRange(0, 36), help="months after the current one")
+def partitions_ahead(months: int) -> None:
+    """Make this month's and the next months' partitions now (`linli cron` does it daily)."""
+    from linli import partitions
+
+    rt = _runtime()
+    if not _partitioned(rt):
+        return
+    with rt.engine.begin() as conn:
+        made = partitions.ensure_ahead(conn, rt.clock.now().astimezone(rt.settings.tz).date(), months)
+    click.echo(f"新建 {len(made)} 个分区 partitions made: {', '.join(made) or '-'}")
+
+
+@partitions_group.command("detach")
+@click.option("--before", required=True, help="first month kept, YYYY-MM: every earlier month is detached")
+@click.option("--dry-run", is_flag=True, help="only say what would be detached")
+def partitions_detach(before: str, dry_run: bool) -> None:
+    """Detach months before --before: each becomes a plain table, to dump (pg_dump -t) and drop."""
+    from sqlalchemy.exc import DBAPIError
+
+    from linli import partitions
+
+    try:
+        month = partitions.parse_month(before)
+    except ValueError:
+        raise click.BadParameter("格式为 YYYY-MM, e.g. 2025-01", param_hint="--before") from None
+    rt = _runtime()
+    if not _partitioned(rt):
+        return
+    try:
+        with rt.engine.begin() as conn:
+            names = partitions.detach_before(conn, month, dry_run=dry_run)
+    except DBAPIError as exc:
+        raise click.ClickException(f"未分离任何分区 nothing detached: {exc.orig}".strip()) from None
+    verb = "将分离 would detach" if dry_run else "已分离 detached"
+    for name in names:
+        click.echo(f"{verb} {name}")
+    click.echo(f"{verb} {len(names)} 个分区 partitions (before {before})")
+    if names and not dry_run:
+        click.echo("归档 archive: pg_dump -t <table> ... 然后 then DROP TABLE <table>")
+
+
 if __name__ == "__main__":
     main()

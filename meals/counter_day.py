@@ -100,6 +100,7 @@ def reverse(
     parts = _give_back(session, meal.id)
     adjustment = MealAdjustment(
         meal_id=meal.id,
+        meal_day=meal.service_day,
         meal_point_id=meal.meal_point_id,
         made_on=today + timedelta(days=1) if today_closed else today,
         price_delta=-meal.price,

@@ -365,6 +365,8 @@ class MealAdjustment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meal_id: Mapped[int] = mapped_column(ForeignKey("meals.id"), unique=True)  # reversed once
+    # the meal's day: on PostgreSQL the foreign key to the partitioned meals is (meal_id, meal_day)
+    meal_day: Mapped[date] = mapped_column(Date)
     meal_point_id: Mapped[int] = mapped_column(ForeignKey("meal_points.id"))
     made_on: Mapped[date] = mapped_column(Date)  # local day it counts on
     price_delta: Mapped[int] = mapped_column(Integer)  # fen, <= 0

@@ -41,6 +41,7 @@ SCHEDULE = [
     (jobs.prune, "default", "30 19 * * *"),
     (jobs.close_forgotten_checkouts, "default", "*/5 * * * *"),
     (jobs.generate_shift_activities, "default", "0 18 * * *"),  # 02:00 in Asia/Shanghai
+    (jobs.partitions_ahead, "default", "15 16 * * *"),  # 00:15: the month partitions ahead (PostgreSQL)
     (jobs.points_nightly, "points", "0 17 * * *"),  # 01:00: orders, reservations and lots that expired
     (jobs.ledger_verify, "points", "30 18 * * *"),  # 02:30
     # every 15 minutes: a point's day closes at 21:30, or after its last slot if that ends later

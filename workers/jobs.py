@@ -19,7 +19,7 @@ from accounts.sender import configured_sender
 from grants import money as grant_money
 from grants import rounds
 from integrity import detect
-from linli import outbox
+from linli import outbox, partitions
 from linli.progress import Lines
 from meals import counter_day, delivery
 from points import awards, ledger, notices, shop, verification
@@ -292,6 +292,17 @@ def points_nightly() -> dict:
     result = {"orders": orders, "reservations": reservations, "points_expired": expired, "notices": told}
     log.info("points nightly", extra=result)
     return result
+
+
+def partitions_ahead() -> list[str]:
+    """Daily: this month's and the next `partitions.AHEAD` months' partitions of every table
+    partitioned by month (PostgreSQL; nothing on SQLite). Idempotent."""
+    rt = runtime()
+    with rt.tx() as session:
+        made = partitions.ensure_ahead(session.connection(), rt.clock.now().astimezone(rt.settings.tz).date())
+    if made:
+        log.info("partitions made", extra={"partitions": made})
+    return made
 
 
 def close_meal_days() -> int:
