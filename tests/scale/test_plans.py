@@ -100,7 +100,10 @@ def measured(session_rt, app):
 
 def table(measured) -> str:
     """The figures, for a person: buffers and rows of each operation at N and 8N."""
-    lines = ["| operation | statements | buffers N | buffers 8N | rows N | rows 8N |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| operation | statements | buffers N | buffers 8N | rows N | rows 8N |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, pairs in measured.items():
         n = sum(a.buffers for a, _ in pairs), sum(b.buffers for _, b in pairs)
         r = sum(a.rows for a, _ in pairs), sum(b.rows for _, b in pairs)
@@ -120,7 +123,14 @@ def test_no_statement_scans_a_large_table_whole(measured, name):
 def test_cost_follows_the_scope_not_the_database(measured, name):
     print("\n" + table(measured))
     grew = [
-        (f"buffers {a.buffers} -> {b.buffers}, rows {a.rows} -> {b.rows}", b.sql, "N:", *a.shape, "8N:", *b.shape)
+        (
+            f"buffers {a.buffers} -> {b.buffers}, rows {a.rows} -> {b.rows}",
+            b.sql,
+            "N:",
+            *a.shape,
+            "8N:",
+            *b.shape,
+        )
         for a, b in measured[name]
         if b.buffers > 1.5 * a.buffers + SLACK_BUFFERS or b.rows > 1.5 * a.rows + SLACK_ROWS
     ]

@@ -48,7 +48,9 @@ class World(Month):
         return volunteer_token(self.rt, PHONE) if who == "volunteer" else staff_token(self.client, who)
 
     def volunteer_scan(self, headers=None) -> dict:
-        return self.card_scan(self.rt.codes.volunteer_card(self.volunteer, 1), headers or self.token("counter"))
+        return self.card_scan(
+            self.rt.codes.volunteer_card(self.volunteer, 1), headers or self.token("counter")
+        )
 
     def card_scan(self, payload: str, headers: dict) -> dict:
         r = self.client.post(
@@ -60,7 +62,9 @@ class World(Month):
         return r.json()
 
     def report(self, headers: dict, **ask) -> None:
-        r = self.client.post("/api/v1/reports", json={"kind": "meal_usage", "format": "json", **ask}, headers=headers)
+        r = self.client.post(
+            "/api/v1/reports", json={"kind": "meal_usage", "format": "json", **ask}, headers=headers
+        )
         assert r.status_code in (200, 202), r.text
         drain(self.rt)
         status = self.client.get(f"/api/v1/reports/{r.json()['id']}", headers=headers).json()
@@ -72,7 +76,7 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
     hubs, 3 meal points, 3 partners, 2,000 volunteers and `days` of lunches before today; 300 of its
     volunteers `shifts` closed attendances each (with their scan, award, minutes transfer and outbox
     row); its points' day closes and bookings; and at the world's own meal point, its diners'
-    full-price meals of 60 days in 2027-2028 (other months)."""
+    lunches of 60 days in 2027-2028 (other months) with partner1's subsidy."""
     for k in counties:
         with rt.tx() as s:
             first_volunteer = (s.scalar(select(func.max(Volunteer.id))) or 0) + 1
@@ -205,11 +209,16 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
                     " amount, reason, reference, created_at)"
                     " SELECT :tag || '-' || a.id, 'service_minutes', 'single', :issuer, acc.id, a.minutes,"
                     " 'service_award', 'attendance:' || a.id, a.checked_out_at"
-                    f" {ours.replace('FROM attendances a', 'FROM attendances a JOIN ledger_accounts acc ON acc.volunteer_id = a.volunteer_id AND acc.ledger = :ledger')}"
+                    " FROM attendances a JOIN ledger_accounts acc"
+                    " ON acc.volunteer_id = a.volunteer_id AND acc.ledger = :ledger"
+                    " WHERE a.activity_id IN (SELECT id FROM activities WHERE title = :tag)"
                 ),
                 {"tag": tag, "issuer": issuer, "ledger": "service_minutes"},
             )
-            for side, column in (("credit_account_id", "credits_posted"), ("debit_account_id", "debits_posted")):
+            for side, column in (
+                ("credit_account_id", "credits_posted"),
+                ("debit_account_id", "debits_posted"),
+            ):
                 s.execute(
                     text(
                         f"UPDATE ledger_accounts a SET {column} = a.{column} + b.total"
@@ -237,20 +246,26 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
                 ),
                 {"points": points},
             )
-            # the world's own point, other months: its diners' full-price lunches in 2027-2028
+            # the world's own point and partner, other months: its diners' lunches in 2027-2028,
+            # 2 yuan of each paid by partner1's agreement
             s.execute(
                 text(
                     """
-                    INSERT INTO meals (meal_point_id, diner_id, slot, service_day, mode, price, subsidy, paid,
-                      subsidized, status, served_at, served_by)
-                    SELECT :point, d, 'lunch', day, 'dine_in', 1200, 0, 1200, false, 'served',
-                      day + time '03:40', 'bulk'
-                    FROM unnest(CAST(:diners AS bigint[])) d
-                    CROSS JOIN generate_series(DATE '2027-01-01' + (:k - 2) * 60,
-                                               DATE '2027-01-01' + (:k - 2) * 60 + 59, interval '1 day') day
+                    WITH m AS (
+                      INSERT INTO meals (meal_point_id, diner_id, slot, service_day, mode, price, subsidy, paid,
+                        subsidized, status, served_at, served_by)
+                      SELECT :point, d, 'lunch', day, 'dine_in', 1200, 200, 1000, true, 'served',
+                        day + time '03:40', 'bulk'
+                      FROM unnest(CAST(:diners AS bigint[])) d
+                      CROSS JOIN generate_series(DATE '2027-01-01' + (:k - 2) * 60,
+                                                 DATE '2027-01-01' + (:k - 2) * 60 + 59, interval '1 day') day
+                      RETURNING id, meal_point_id, diner_id, service_day)
+                    INSERT INTO meal_subsidies (meal_id, agreement_id, amount, tier, meal_point_id, diner_id,
+                      service_day, voided)
+                    SELECT id, :agreement, 200, '*', meal_point_id, diner_id, service_day, false FROM m
                     """
                 ),
-                {"point": world.point.id, "diners": world.diners, "k": k},
+                {"point": world.point.id, "diners": world.diners, "k": k, "agreement": world.enterprise},
             )
     with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
