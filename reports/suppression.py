@@ -228,8 +228,8 @@ def budget_people(
     session: Session, agreements: dict, covers: dict[int, set], scope: Scope, start: date, end: date
 ) -> tuple[list[int], dict, dict, set]:
     """For the budget sheet's suppression: its agreements in row order, the diners each paid for
-    in the period (at all its points) and ever, and those paying only inside the report's scope
-    (their period subsidy is the summary's total for them)."""
+    in the period (at all its points) and ever (up to SUPPRESS_BELOW), and those paying only inside
+    the report's scope (their period subsidy is the summary's total for them)."""
     alive = MealSubsidy.voided.is_(False) & MealSubsidy.held.is_(False)  # held: not reported yet
     ids = list(agreements)
 
@@ -242,10 +242,24 @@ def budget_people(
             ).all()
         )
 
+    def first_diners(a: int) -> int:
+        """The diners an agreement ever paid for, counted up to SUPPRESS_BELOW (all `small` asks):
+        the first few of the index on agreement and diner, not every subsidy of its life."""
+        first = (
+            select(MealSubsidy.diner_id)
+            .where(MealSubsidy.agreement_id == a, alive)
+            .distinct()
+            .limit(SUPPRESS_BELOW)
+            .subquery()
+        )
+        return session.scalar(select(func.count()).select_from(first))
+
     ordered = [a.id for a in sorted(agreements.values(), key=lambda a: (a.stack_order, a.id))]
     period = diners(MealSubsidy.service_day >= start, MealSubsidy.service_day <= end)
     inside = {a for a in ids if covers[a] <= set(scope.meal_point_ids)}
-    return ordered, period, diners(), inside
+    # ever: as many as in the period when those are not few, else the first few
+    ever = {a: period[a] if period.get(a, 0) >= SUPPRESS_BELOW else first_diners(a) for a in ids}
+    return ordered, period, ever, inside
 
 
 def subsidy_counts(session: Session, paid_by, period) -> tuple[list[tuple], dict, dict, int]:
