@@ -3,7 +3,7 @@ few diners an agreement ever paid for without reading its every subsidy (issue 2
 the scope asked, tests/scale). The day last: for a period, (agreement, day) stays the cheaper.
 
 Revision ID: 0029
-Revises: 0027
+Revises: 0028
 Create Date: 2026-12-07 08:00:00
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0027"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
