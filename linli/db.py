@@ -67,9 +67,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, pool_size: int = 10, statement_timeout: float = 0) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, statement_timeout: float = 0, replica: bool = False
+) -> Engine:
     """`statement_timeout` (seconds; 0: none) is PostgreSQL's deadline for each statement of every
-    connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`)."""
+    connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`).
+    `replica`: the read replica's (`linli.replica`), a shorter connect deadline and a ping per
+    checkout, so that a replica gone is found before a read starts on it (the read then goes to
+    the primary)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -91,11 +96,16 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout: float = 0) 
         return engine
     # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
     # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
-    connect_args = {"connect_timeout": 5}
+    connect_args = {"connect_timeout": 2 if replica else 5}
     if statement_timeout:
         connect_args["options"] = f"-c statement_timeout={max(1, round(statement_timeout * 1000))}"
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args=connect_args
+        url,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_timeout=10,
+        pool_pre_ping=replica,
+        connect_args=connect_args,
     )
     _ENGINES.add(engine)
     event.listen(engine, "connect", lambda dbapi_conn, _record: _CONNECTIONS.add(dbapi_conn))
