@@ -31,7 +31,10 @@ from workers import context, jobs
 
 pytestmark = pytest.mark.slow  # two PostgreSQL servers of its own
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+# PostgreSQL's server programs, as Debian installs them (.ci/run): the newest version there
+BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent")
+)
 # the ports given to this test (two more per pytest-xdist worker)
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
 PRIMARY, STANDBY = 5441 + 2 * WORKER, 5442 + 2 * WORKER
@@ -57,7 +60,7 @@ def cluster():
     if not os.environ.get("LINLI_DATABASE_URL", "").startswith("postgres"):
         pytest.skip("a read replica is PostgreSQL's (LINLI_DATABASE_URL not PostgreSQL: SQLite has none)")
     if not (BIN / "initdb").exists():
-        pytest.skip("PostgreSQL 15's initdb not installed")
+        pytest.skip("PostgreSQL's initdb not installed (/usr/lib/postgresql/<version>/bin)")
     top = Path(tempfile.mkdtemp(prefix="linli-replica-"))  # the postgres user must reach it
     if os.geteuid() == 0:
         shutil.chown(top, "postgres")
