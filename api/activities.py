@@ -84,7 +84,7 @@ class ActivityController(Controller):
     def list_activities(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         station_id: IdFilter = None,
         starts_from: FromQuery[datetime | None] = None,
         starts_before: FromQuery[datetime | None] = None,
@@ -96,7 +96,7 @@ class ActivityController(Controller):
         after, limit = page(cursor, limit)
         check_times(starts_from=starts_from, starts_before=starts_before, ends_after=ends_after)
         rows = activities.listing(
-            session,
+            reads,
             station_id=station_id,
             starts_from=starts_from,
             starts_before=starts_before,
@@ -407,7 +407,7 @@ class AttendanceController(Controller):
     def list_attendances(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         attendance_state: Annotated[Literal[ATTENDANCE_STATES] | None, QueryParameter(name="state")] = None,
         flagged: FromQuery[bool | None] = None,
         station_id: IdFilter = None,
@@ -417,7 +417,7 @@ class AttendanceController(Controller):
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
         rows = attendance.attendances(
-            session,
+            reads,
             station_ids=[station_id] if station_id else None,
             org_paths=principal.staff_paths,
             bound_station_ids=principal.bound_station_ids,

@@ -114,7 +114,7 @@ class DashboardController(Controller):
     def partner(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         month: FromQuery[Month] = None,
         granularity: FromQuery[Annotated[str, by_service(choices=("day", "week"))]] = "day",
@@ -131,7 +131,7 @@ class DashboardController(Controller):
             rt.redis if partner_id is not None else None,
             f"partner:{partner_id}:{month}:{granularity}",
             dashboards.TTL["partner"],
-            lambda: dashboards.partner(session, principal, month, granularity, now, tz),
+            lambda: dashboards.partner(reads, principal, month, granularity, now, tz),
         )
         return _answer(board, format, chart)
 
@@ -153,7 +153,7 @@ class DashboardController(Controller):
         self,
         org_id: Id,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         month: FromQuery[Month] = None,
         format: FromQuery[Format] = "json",
@@ -161,14 +161,14 @@ class DashboardController(Controller):
     ) -> Response[DashboardRead]:
         now, tz = rt.clock.now(), rt.settings.tz
         dashboards.check_choice("format", format, ("json", "csv"))
-        org = dashboards_hub.allowed(session, principal, org_id)
+        org = dashboards_hub.allowed(reads, principal, org_id)
         _limit(rt, principal)
         today = now.astimezone(tz).date()
         board = dashboards.cached(
             rt.redis,
             f"hub:{org.id}:{month or today.strftime('%Y-%m')}:{today}",
             dashboards.TTL["hub"],
-            lambda: dashboards_hub.hub(session, principal, org, month, now, tz),
+            lambda: dashboards_hub.hub(reads, principal, org, month, now, tz),
         )
         return _answer(board, format, chart)
 
@@ -184,7 +184,7 @@ class DashboardController(Controller):
     def me(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         format: FromQuery[Format] = "json",
         chart: FromQuery[ChartKey] = None,
@@ -196,6 +196,6 @@ class DashboardController(Controller):
             rt.redis if principal.volunteer_id is not None else None,
             f"me:{principal.volunteer_id}:{now.astimezone(tz).date()}",
             dashboards.TTL["me"],
-            lambda: dashboards.my_year(session, principal, now, tz),
+            lambda: dashboards.my_year(reads, principal, now, tz),
         )
         return _answer(board, format, chart)

@@ -24,7 +24,7 @@ from accounts import service as accounts_service
 from accounts.principal import Principal
 from linli.bounds import MAX_ID
 from linli.errors import FieldError, forbidden, invalid, unauthorized
-from linli.runtime import Runtime, end_unit
+from linli.runtime import Runtime, end_read, end_unit
 from reports.service import partner_of
 
 # Principals are kept a few seconds per process: a tablet scanning every second costs one lookup,
@@ -148,11 +148,24 @@ async def provide_session_after_principal(
         yield session
 
 
+async def provide_reads_after_principal(
+    principal: NamedDependency[Principal], rt: NamedDependency[Runtime]
+) -> AsyncIterator[Session]:
+    """A read that may lag a little (`Runtime.read`: the read replica while it is healthy), for
+    list pages and dashboards that write nothing: a handler takes `reads` instead of `session`."""
+    session = await anyio.to_thread.run_sync(rt.read_session)
+    try:
+        yield session
+    finally:
+        await anyio.to_thread.run_sync(end_read, session, limiter=_ending())
+
+
 # a controller's `dependencies`: its handlers take the caller as `principal` (and the session
-# after it)
+# after it, or `reads`)
 AUTH = {
     "principal": Provide(provide_principal, sync_to_thread=False),
     "session": Provide(provide_session_after_principal),
+    "reads": Provide(provide_reads_after_principal),
 }
 
 

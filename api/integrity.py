@@ -94,7 +94,7 @@ class IntegrityController(Controller):
     def flags(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         status: Annotated[str | None, QueryParameter(enum=list(STATUSES))] = None,
         kind: Annotated[str | None, QueryParameter(enum=list(KINDS))] = None,
         cursor: Cursor = None,
@@ -103,7 +103,7 @@ class IntegrityController(Controller):
         require_staff(principal, "admin")
         after, limit = page(cursor, limit)
         rows = service.flags(
-            session, principal.admin_paths, status=status, kind=kind, after_id=after, limit=limit
+            reads, principal.admin_paths, status=status, kind=kind, after_id=after, limit=limit
         )
         return FlagPage(
             items=[Flag.of(f) for f in rows], next=next_cursor(rows, limit, rows[-1].id if rows else None)

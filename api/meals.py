@@ -139,7 +139,7 @@ class MealController(Controller):
     def list_points(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         rt: NamedDependency[Runtime],
         cursor: Cursor = None,
         limit: Limit = 50,
@@ -147,9 +147,9 @@ class MealController(Controller):
         require_staff(principal, "admin", "coordinator")
         after, limit = page(cursor, limit)
         points = service.points_under(
-            session, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
+            reads, principal.staff_paths, principal.bound_station_ids, after_id=after, limit=limit
         )
-        items = [point_read(session, p, local_today(rt)) for p in points]
+        items = [point_read(reads, p, local_today(rt)) for p in points]
         return MealPointPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @post(

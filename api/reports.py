@@ -159,12 +159,12 @@ class ReportController(Controller):
     def listing(
         self,
         principal: NamedDependency[Principal],
-        session: NamedDependency[Session],
+        reads: NamedDependency[Session],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> ReportPage:
         after, limit = page(cursor, limit)
-        items = [ReportRead.of(r) for r in service.list_visible(session, principal, after, limit)]
+        items = [ReportRead.of(r) for r in service.list_visible(reads, principal, after, limit)]
         return ReportPage(items=items, next=next_cursor(items, limit, items[-1].id if items else None))
 
     @get(

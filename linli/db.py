@@ -68,12 +68,20 @@ class Base(DeclarativeBase):
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, statement_timeout: float = 0, pooled: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout: float = 0,
+    pooled: bool = False,
+    replica: bool = False,
 ) -> Engine:
     """`statement_timeout` (seconds; 0: none) is PostgreSQL's deadline for each statement of every
     connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`).
     `pooled`: `url` is a transaction pooler's (`Settings.pooled`): nothing prepared, and the
-    deadline set by each transaction as it begins (`SET LOCAL`) and by each `Direct` statement."""
+    deadline set by each transaction as it begins (`SET LOCAL`) and by each `Direct` statement.
+    `replica`: the read replica's (`linli.replica`), a shorter connect deadline and a ping per
+    checkout, so that a replica gone is found before a read starts on it (the read then goes to
+    the primary)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -95,14 +103,19 @@ def make_engine(
         return engine
     # No pre-ping (a round trip per checkout): a connection found dead fails its request with 503 and
     # SQLAlchemy throws the pool's connections away, so the next requests reconnect by themselves.
-    connect_args: dict = {"connect_timeout": 5}
+    connect_args: dict = {"connect_timeout": 2 if replica else 5}
     deadline_ms = max(1, round(statement_timeout * 1000)) if statement_timeout else 0
     if pooled:
         connect_args["prepare_threshold"] = None  # psycopg prepares none by itself
     elif deadline_ms:
         connect_args["options"] = f"-c statement_timeout={deadline_ms}"
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=20, pool_timeout=10, connect_args=connect_args
+        url,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_timeout=10,
+        pool_pre_ping=replica,
+        connect_args=connect_args,
     )
     _ENGINES.add(engine)
 

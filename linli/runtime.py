@@ -38,6 +38,23 @@ class Runtime:
             settings.sqlalchemy_url, statement_timeout=deadline, pooled=settings.pooled
         )
         self.session_factory = make_session_factory(self.engine)
+        # reads (`read`): read-only transactions on PostgreSQL (BEGIN READ ONLY: no extra round trip)
+        readonly = {} if settings.is_sqlite else {"postgresql_readonly": True}
+        self._primary_reads = make_session_factory(self.engine.execution_options(**readonly))
+        self.replica = None  # linli.replica.Replica, with LINLI_DATABASE_REPLICA_URL
+        if settings.replica_url:
+            from linli.replica import Replica
+
+            self.replica = Replica(
+                make_engine(
+                    settings.sqlalchemy_replica_url,
+                    statement_timeout=deadline,
+                    pooled=settings.pooled,  # a replica behind its own PgBouncer, like the primary
+                    replica=True,
+                ),
+                self.engine,
+                settings.replica_max_lag,
+            )
         self.signer = Signer(settings.secret_keys)
         self.codes = Codes(self.signer, settings.base_url)
         self.id_keys = keyring_for(settings.id_keys, settings.secret_keys)  # identity numbers
@@ -63,6 +80,32 @@ class Runtime:
         end_unit(session, None)
 
     @contextmanager
+    def read(self, *, latest: bool = False) -> Iterator[Session]:
+        """A read-only unit of work for reads that may lag a little (report builds, list pages,
+        dashboards): on the read replica while it is healthy, else on the primary
+        (`linli.replica`); never for a read whose answer feeds a write. `latest`: it must see
+        everything committed before this call (a report kept as final), so the replica is used
+        once it has replayed that far (waiting a few seconds at most). Rolled back at the end."""
+        session = self.read_session(latest=latest)
+        try:
+            yield session
+        finally:
+            end_read(session)
+
+    def read_session(self, *, latest: bool = False) -> Session:
+        """The session `read` yields (the API's `reads` dependency ends it with `end_read`)."""
+        if self.replica is not None:
+            try:
+                position = self.replica.primary_position() if latest and self.replica.healthy() else None
+            except Exception:
+                position = None  # the primary itself unreachable: the read below says so
+            if not latest or position is not None:
+                session = self.replica.session(position)
+                if session is not None:
+                    return session
+        return self._primary_reads()
+
+    @contextmanager
     def statements(self) -> Iterator[Direct]:
         """PostgreSQL: a connection whose statements commit one by one, sent straight to psycopg
         (`db.Direct`), for hot work that needs no transaction round it (no BEGIN and COMMIT round
@@ -72,6 +115,16 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.engine.dispose()
+
+
+def end_read(session: Session) -> None:
+    """End a read (`Runtime.read`): roll back (nothing to keep), close."""
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 def end_unit(session: Session, error: BaseException | None) -> None:

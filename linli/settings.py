@@ -59,6 +59,11 @@ class Settings:
     # Requests: past it the statement is cancelled and the request answers 503 `database_timeout`.
     statement_timeout: float = 5.0
     job_statement_timeout: float = 300.0  # workers' jobs and the command line (report builds, demo data)
+    # LINLI_DATABASE_REPLICA_URL: a PostgreSQL streaming replica for reads that may lag (report
+    # builds, list pages, dashboards: `linli.replica`); empty: none. LINLI_REPLICA_MAX_LAG: seconds
+    # it may be behind before those reads go to the primary.
+    replica_url: str = ""
+    replica_max_lag: float = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -83,10 +88,11 @@ class Settings:
 
     @property
     def sqlalchemy_url(self) -> str:
-        url = self.database_url
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            return "postgresql+psycopg://" + url.split("://", 1)[1]
-        return url
+        return _psycopg(self.database_url)
+
+    @property
+    def sqlalchemy_replica_url(self) -> str:
+        return _psycopg(self.replica_url)
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -141,7 +147,32 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         statement_timeout=_seconds(env, "LINLI_STATEMENT_TIMEOUT", "5"),
         job_statement_timeout=_seconds(env, "LINLI_JOB_STATEMENT_TIMEOUT", "300"),
+        replica_url=_replica_url(env),
+        replica_max_lag=_seconds(env, "LINLI_REPLICA_MAX_LAG", "30"),
     )
+
+
+def _psycopg(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _replica_url(env) -> str:
+    url = env.get("LINLI_DATABASE_REPLICA_URL", "").strip()
+    if not url:
+        return ""
+    if env.get("LINLI_DATABASE_URL", DEFAULT_DATABASE_URL).startswith("sqlite"):
+        raise SettingsError(
+            "LINLI_DATABASE_REPLICA_URL: 只读副本只用于 PostgreSQL，SQLite 请不要设置 "
+            "a read replica is for PostgreSQL only; unset it with SQLite"
+        )
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(
+            "LINLI_DATABASE_REPLICA_URL: 应为 PostgreSQL 地址 a PostgreSQL URL, "
+            "e.g. postgresql://linli@replica-host:5432/linli"
+        )
+    return url
 
 
 def _id_keys(raw: str) -> tuple[tuple[str, bytes], ...]:

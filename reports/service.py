@@ -337,10 +337,29 @@ def build(
     tz: ZoneInfo,
     step: Callable[[str], None] | None = None,
 ) -> Report:
-    """Compute and render the report into its row (the job's transaction). `step(name)`: told as
-    each of its `BUILD_STEPS` phases begins (the job's progress lines)."""
+    """Compute and render the report into its row, in one transaction. `step(name)`: told as each
+    of its `BUILD_STEPS` phases begins (the job's progress lines)."""
+    content = compose(session, session.get(Report, report_id), now=now, tz=tz, step=step)
+    return store(session, report_id, content, now=now)
+
+
+def ended(report: Report, now: datetime, tz: ZoneInfo) -> bool:
+    """Whether the report's period has ended: its report is kept as final (built once, `request`),
+    so its figures are read with everything committed before the build (`Runtime.read(latest=True)`)."""
+    return now >= datetime.combine(report.period_end + timedelta(days=1), time(0), tz)
+
+
+def compose(
+    session: Session,
+    report: Report,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    step: Callable[[str], None] | None = None,
+) -> bytes:
+    """The report's file, read with `session` (the job reads it on the read replica: writes
+    nothing). `step(name)`: told as each of its `BUILD_STEPS` phases begins."""
     step = step or (lambda name: None)
-    report = session.get(Report, report_id)
     step("统计 query")
     scope = queries.resolve_scope(session, report.scope)
     today = now.astimezone(tz).date()
@@ -369,7 +388,13 @@ def build(
         **({"round_id": report.scope["round_id"]} if report.kind == rounds.KIND else {}),
     }
     step("生成文件 render")
-    content = render(report.format, header, sheets)
+    return render(report.format, header, sheets)
+
+
+def store(session: Session, report_id: int, content: bytes, *, now: datetime) -> Report:
+    """Keep the built file in the report's row (the job's transaction on the primary)."""
+    report = session.get(Report, report_id)
+    start, end = report.period_start, report.period_end
     report.content = content
     report.size = len(content)
     report.sha256 = hashlib.sha256(content).hexdigest()

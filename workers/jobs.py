@@ -178,15 +178,22 @@ def send_notice(notice_id: int) -> None:
 
 
 def build_report(report_id: int) -> None:
-    """Build a report's file. A failure is recorded and raised, so RQ retries it with back-off;
-    after the last attempt the report is `failed` with the reason shown to whoever asked."""
+    """Build a report's file: its figures read on the read replica (`Runtime.read`; an ended
+    period's, kept as final, once the replica has every write before the build), the file kept on
+    the primary. A failure is recorded and raised, so RQ retries it with back-off; after the last
+    attempt the report is `failed` with the reason shown to whoever asked."""
     rt = runtime()
     with rt.tx() as session:
-        if reports.start(session, report_id) is None:
+        report = reports.start(session, report_id)
+        if report is None:
             return
     try:
-        with rt.tx() as session, Lines(f"报表 report {report_id}", reports.BUILD_STEPS, log.info) as progress:
-            reports.build(session, report_id, now=rt.clock.now(), tz=rt.settings.tz, step=progress.step)
+        now, tz = rt.clock.now(), rt.settings.tz
+        with Lines(f"报表 report {report_id}", reports.BUILD_STEPS, log.info) as progress:
+            with rt.read(latest=reports.ended(report, now, tz)) as reads:
+                content = reports.compose(reads, report, now=now, tz=tz, step=progress.step)
+            with rt.tx() as session:
+                reports.store(session, report_id, content, now=now)
     except Exception as exc:
         log.exception("report %s failed", report_id)
         with rt.tx() as session:
