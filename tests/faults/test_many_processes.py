@@ -355,6 +355,7 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         servers[0].kill()
         fast.kill()
         leader.kill()
+        before_kill = len(answered)
         held = []  # the jobs the killed worker had started: retried once its heartbeat expires
         for name in QUEUES:
             registry = StartedJobRegistry(name, connection=rt.redis, serializer=JSONSerializer)
@@ -377,6 +378,7 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         assert not any(t.is_alive() for t in threads)
         assert errors == []
         assert len(answered) == total and set(asked) == set(phones)
+        assert before_kill < total  # the load went on after the kills, on the survivors
         _wait(lambda: standby.said("became leader"), 30, lambda: standby.log.read_text()[-2000:])
 
         def settled() -> bool:
