@@ -1,6 +1,5 @@
 """Many processes share nothing but PostgreSQL and Redis (多进程故障注入): two `linli serve`, three
-`linli worker` (a pool for login codes and awards, one for reports, one on every queue) and two
-`linli cron`, all real processes of the project's own commands. Tablets scan volunteers out (their
+`linli worker` (a pool for awards, one for reports, one on every queue) and two `linli cron`, all real processes of the project's own commands. Tablets scan volunteers out (their
 points awarded by a worker) and in, and serve meals at a counter; phones ask for login codes (each
 from its own address, through a trusted proxy). In the middle one server, the pool's worker and
 the leading scheduler are killed with SIGKILL; the tablets go on against the other server (as a
@@ -8,6 +7,12 @@ reverse proxy would send them), a new worker takes the killed one's place (as sy
 `Restart=always` would) and the standby scheduler takes over. Then: nothing lost, nothing twice,
 exactly one scheduler at any time, and `linli ledger verify` passes. Embedded (SQLite) the
 processes share the database file and the suite's embedded redis-server.
+
+It found that a worker on several queues, killed between taking a job and recording it as
+started, loses that job: RQ pops it (LPOP) from one of several queues, and only a worker on one
+queue moves it through the intermediate queue its maintenance recovers. Once in several runs an
+award or a login code was never done. The killed pool here serves one queue, as
+docs/deployment.md now says every pool should.
 """
 
 from __future__ import annotations
@@ -255,7 +260,7 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
     try:
         ports = [free_port(), free_port()]
         servers = [Proc(env, tmp_path, f"serve{n}", "serve", "--port", str(p)) for n, p in enumerate(ports)]
-        fast = Proc(env, tmp_path, "worker-fast", "worker", "--queues", "default", "--queues", "points")
+        fast = Proc(env, tmp_path, "worker-points", "worker", "--queues", "points")
         workers = [
             fast,
             Proc(env, tmp_path, "worker-reports", "worker", "--queues", "reports"),
@@ -356,22 +361,9 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         fast.kill()
         leader.kill()
         before_kill = len(answered)
-        held = []  # the jobs the killed worker had started: retried once its heartbeat expires
-        for name in QUEUES:
-            registry = StartedJobRegistry(name, connection=rt.redis, serializer=JSONSerializer)
-            for member in rt.redis.zrange(registry.key, 0, -1):
-                job_id = member.decode().split(":")[0]
-                with contextlib.suppress(Exception):
-                    if (
-                        Job.fetch(job_id, connection=rt.redis, serializer=JSONSerializer).worker_name
-                        == fast_name
-                    ):
-                        held.append(job_id)
-                        rt.redis.zadd(registry.key, {member: time.time() - 1}, xx=True)  # waited out
+        held = _wait_out_what_was_held(rt, fast_name)
         # systemd's Restart=always: a new worker in its place (its maintenance retries those jobs)
-        procs.append(
-            Proc(env, tmp_path, "worker-fast-2", "worker", "--queues", "default", "--queues", "points")
-        )
+        procs.append(Proc(env, tmp_path, "worker-points-2", "worker", "--queues", "points"))
 
         for t in threads:
             t.join(timeout=120)
@@ -381,7 +373,7 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         assert before_kill < total  # the load went on after the kills, on the survivors
         _wait(lambda: standby.said("became leader"), 30, lambda: standby.log.read_text()[-2000:])
 
-        def settled() -> bool:
+        def progress() -> dict:
             with rt.tx() as s:
                 closed = s.scalar(
                     select(func.count()).select_from(Attendance).where(Attendance.state == "closed")
@@ -391,15 +383,33 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
                     select(func.count()).select_from(OutboxMessage).where(OutboxMessage.enqueued_at.is_(None))
                 )
             sent = _codes_sent(tmp_path, phones)
-            return (
-                closed == OUT
-                and awards == OUT
-                and pending == 0
-                and all(sent[p] >= 1 for p in phones)
-                and all(queue(name, rt.redis).count == 0 for name in QUEUES)
-            )
+            return {
+                "closed": closed,
+                "awards": awards,
+                "outbox pending": pending,
+                "codes not sent": [p for p in phones if not sent[p]],
+                "queued": {name: queue(name, rt.redis).count for name in QUEUES},
+                "held by the killed worker": held,
+                "lost": {
+                    name: (
+                        rt.redis.lrange(f"rq:queue:{name}:intermediate", 0, -1),
+                        FailedJobRegistry(name, connection=rt.redis, serializer=JSONSerializer).get_job_ids(),
+                        rt.redis.zrange(f"rq:scheduled:{name}", 0, -1),
+                    )
+                    for name in QUEUES
+                },
+            }
 
-        _wait(settled, 90, lambda: [p.log.read_text()[-1500:] for p in procs[-1:]], step=0.5)
+        done = {"closed": OUT, "awards": OUT, "outbox pending": 0, "codes not sent": []}
+        done |= {"queued": dict.fromkeys(QUEUES, 0), "held by the killed worker": held}
+        _wait(
+            lambda: {k: v for k, v in progress().items() if k != "lost"} == done,
+            90,
+            lambda: (
+                f"{progress()}\n" + "\n".join(p.log.read_text()[-3000:] for p in procs if "worker" in p.name)
+            ),
+            step=0.5,
+        )
     finally:
         watch.close()
         for p in procs:
@@ -438,6 +448,30 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         [LINLI, "ledger", "verify"], env=env, capture_output=True, text=True, timeout=120
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr[-2000:]
+
+
+def _wait_out_what_was_held(rt, killed: str) -> list[str]:
+    """The jobs the killed worker had taken, made to look as they will once their time has passed
+    (what waiting minutes would do): a started job's heartbeat expired (its execution's TTL, 4
+    minutes), a job dequeued but killed before it started first seen in RQ's intermediate queue
+    over a minute ago. The next worker's maintenance, on its start, retries both (RQ's own)."""
+    held = []
+    for name in QUEUES:
+        q = queue(name, rt.redis)
+        registry = StartedJobRegistry(name, connection=rt.redis, serializer=JSONSerializer)
+        for member in rt.redis.zrange(registry.key, 0, -1):
+            job_id = member.decode().split(":")[0]
+            with contextlib.suppress(Exception):
+                if Job.fetch(job_id, connection=rt.redis, serializer=JSONSerializer).worker_name == killed:
+                    held.append(job_id)
+                    rt.redis.zadd(registry.key, {member: time.time() - 1}, xx=True)
+        dequeued = set(q.intermediate_queue.get_job_ids())
+        time.sleep(0.5)  # a live worker's dequeued job is started within milliseconds
+        started = {m.decode().split(":")[0] for m in rt.redis.zrange(registry.key, 0, -1)}
+        for job_id in dequeued & set(q.intermediate_queue.get_job_ids()) - started:
+            held.append(job_id)
+            rt.redis.set(q.intermediate_queue.get_first_seen_key(job_id), time.time() - 61)
+    return held
 
 
 def _codes_sent(tmp_path: Path, phones: list[str]) -> Counter:
