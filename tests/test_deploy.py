@@ -105,6 +105,8 @@ def test_each_unit_runs_linli_as_its_user_from_the_env_file_and_is_restarted():
             assert service["Type"] == ["oneshot"] and "Restart" not in service
         else:  # a killed process comes back (the many-process test kills them)
             assert service["Restart"] == ["always"], unit.name
+        if unit.name == "linli-worker@.service":  # its forked scheduler ends with it
+            assert service["KillMode"] == ["control-group"]
             assert read_unit(unit)["Install"]["WantedBy"] == ["multi-user.target"]
     # every variable the env file sets is read by linli (or by a unit): no setting that does nothing
     example = read_env_file(DEPLOY / "linli.env.example")
