@@ -6,6 +6,9 @@ under var/; processes started by `linli serve` get its unix socket as LINLI_REDI
 
 from __future__ import annotations
 
+import os
+import weakref
+
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.connection import Connection, UnixDomainSocketConnection
@@ -37,12 +40,47 @@ def redis_from_url(url: str) -> Redis:
     base = UnixDomainSocketConnection if url.startswith("unix:") else Connection
     return Redis.from_url(
         url,
-        connection_class=guarded(Breaker(), base),
+        connection_class=guarded(Breaker(), _tracked(base)),
         socket_connect_timeout=DEADLINE,
         socket_timeout=DEADLINE,
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
     )
+
+
+# A process forked from this one must not keep copies of its Redis sockets (as `linli.db` does for
+# PostgreSQL's). RQ forks its scheduler from `linli worker`; when the worker alone was killed, the
+# scheduler's copy kept the worker's blocking dequeue (BLMOVE/BLPOP) open in Redis, and that dead
+# dequeue took the next job of the queue, which nobody then ran
+# (tests/faults/test_worker_kill.py::test_a_killed_workers_dequeue_takes_no_job).
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # Redis connections of this process
+
+
+def _tracked(base: type[Connection]) -> type[Connection]:
+    class Tracked(base):
+        def connect(self, *args, **kwargs):
+            answer = super().connect(*args, **kwargs)
+            _OPEN.add(self)
+            return answer
+
+    return Tracked
+
+
+def _forget_parent_sockets() -> None:
+    """In a forked child: the parent's Redis sockets become /dev/null here (the parent's own stay
+    open); redis-py's pools see the new pid and connect afresh."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in list(_OPEN):
+            sock = getattr(conn, "_sock", None)
+            if sock is not None and sock.fileno() >= 0:
+                os.dup2(null, sock.fileno())
+    finally:
+        os.close(null)
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_sockets)
 
 
 def start_embedded_redis(settings: Settings) -> Redis:

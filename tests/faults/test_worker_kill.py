@@ -400,3 +400,41 @@ def _notice_jobs_done(rt) -> int:
 def _status(rt, report_id: int) -> str:
     with rt.tx() as s:
         return s.scalar(select(Report.status).where(Report.id == report_id))
+
+
+def test_a_killed_workers_dequeue_takes_no_job(rt, tmp_path, start_worker):
+    """A worker killed alone while it waits for work (its forked scheduler lives on): its blocking
+    dequeue ends with it. Before, the scheduler's copy of the worker's Redis socket kept that
+    dequeue open in Redis, and it took the next job (here a login code), which nobody ran."""
+    from accounts.sender import DEMO_INBOX_KEY
+
+    db = int(rt.redis.connection_pool.connection_kwargs.get("db", 0))
+
+    def dequeues() -> list[dict]:
+        return [
+            c
+            for c in rt.redis.client_list()
+            if c.get("cmd") in ("blmove", "blpop", "brpoplpush") and int(c.get("db", -1)) == db
+        ]
+
+    worker = start_worker("--queues", "default")
+    deadline = time.monotonic() + 30
+    while not dequeues():  # idle: waiting in Redis for a job
+        assert worker.proc.poll() is None and time.monotonic() < deadline, worker.output()
+        time.sleep(0.05)
+    assert worker.kill() == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while dequeues() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dequeues() == []  # Redis saw the dead worker's connection end
+
+    queue("default", rt.redis).enqueue("workers.jobs.send_login_code", "13807310099", "246810")
+    done = subprocess.run(
+        [LINLI, "worker", "--burst", "--queues", "default"],
+        env=worker_env(rt, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert rt.redis.llen(DEMO_INBOX_KEY) == 1  # the code was sent
