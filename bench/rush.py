@@ -97,7 +97,7 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
 
     now = rt.clock.now()
     today = now.astimezone(rt.settings.tz).date()
-    tag = f"{int(time.time()) % 10**6:06d}"
+    tag = f"{int(time.time()) % 10**5:05d}"  # phones: 17 + tag + 4 digits (1,480 points × 5)
     queue = int(minutes * 60 / interval * 1.2) + 5  # diners per counter: more than it can serve
     with rt.tx() as s:
         points = list(s.scalars(select(MealPoint).order_by(MealPoint.id)))[: points_wanted or None]
@@ -119,7 +119,7 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
             [
                 {
                     "name": "李秀兰",
-                    "phone": f"17{tag}{n:03d}",
+                    "phone": f"17{tag}{n:04d}",
                     "consent_terms_version": "rush",
                     "consented_at": now,
                     "created_at": now,
