@@ -10,6 +10,7 @@ a package reads another's repository (docs/architecture.md)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, cast, false, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -40,11 +41,24 @@ def insert_scan(session: Session | Direct, **values) -> bool:
     return True
 
 
-def scan_result(session: Session, scan_id: str):
-    """A stored scan id's key and its scan: (scan_id, effective_at, device, result), the last two None
-    where its month was archived (detached: `linli partitions detach`); None if the id is no key.
-    The key's time names the scan's one partition."""
-    return session.execute(_SCAN_RESULT, {"scan_id": scan_id}).first()
+def scan_result(session: Session, scan_id: str) -> StoredScan | None:
+    """A stored scan id: its key's time, and the device and answer of its scan (None where its
+    month was archived: `linli partitions detach`); None if the id is no key. The key's time names
+    the scan's one partition (read after the key: a join would read every month)."""
+    effective_at = session.scalar(select(ScanKey.effective_at).where(ScanKey.scan_id == scan_id))
+    if effective_at is None:
+        return None
+    row = session.execute(
+        select(Scan.device, Scan.result).where(Scan.scan_id == scan_id, Scan.effective_at == effective_at)
+    ).first()
+    return StoredScan(scan_id, effective_at, *(row or (None, None)))
+
+
+class StoredScan(NamedTuple):
+    scan_id: str
+    effective_at: datetime
+    device: str | None
+    result: dict | None
 
 
 # Refusals that depend on the volunteer's state or the time, not on the code or the device: a scan
@@ -180,7 +194,16 @@ _VOLUNTEER_STATION_STATE = _with_state(
         *_STATE_COLUMNS,
         *(
             _FIRST_IN_WINDOW.c[n].label(f"first_{n}")
-            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status", "cancelled_at")
+            for n in (
+                "id",
+                "title",
+                "starts_at",
+                "ends_at",
+                "team_ids",
+                "filed_here",
+                "status",
+                "cancelled_at",
+            )
         ),
     )
 ).outerjoin(_FIRST_IN_WINDOW, true())
@@ -267,15 +290,6 @@ _INSERT_SCAN = (
 _INSERT_KEY_SQLITE = (
     sqlite_insert(ScanKey).on_conflict_do_nothing(index_elements=["scan_id"]).returning(ScanKey.scan_id)
 )
-# a stored scan by its key: the key's time prunes to the scan's month (a row-time join
-# parameter: PostgreSQL skips the other months' partitions at run time)
-_SCAN_RESULT = (
-    select(ScanKey.scan_id, ScanKey.effective_at, Scan.device, Scan.result)
-    .select_from(ScanKey)
-    .outerjoin(Scan, and_(Scan.scan_id == ScanKey.scan_id, Scan.effective_at == ScanKey.effective_at))
-    .where(ScanKey.scan_id == bindparam("scan_id"))
-)
-
 _CLOSED = (
     CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
     .values(
