@@ -98,21 +98,24 @@ def later_scans(session: Session, volunteer_id: int, at: datetime):
     return list(session.execute(q))
 
 
-def rewind(session: Session, scan_row_ids: list[int]) -> None:
-    """Undo scans to judge them again (`offline.replay`, in the same transaction): until then they
-    count as refused and name no attendance (the attendances they opened are then deleted:
-    `volunteer.attendance.drop_open`). Every scan naming those attendances is among them: a scan
-    names an attendance only from its check-in on."""
+def rewind(session: Session, scans) -> None:
+    """Undo scans (`later_scans`' rows) to judge them again (`offline.replay`, in the same
+    transaction): until then they count as refused and name no attendance (the attendances they
+    opened are then deleted: `volunteer.attendance.drop_open`). Every scan naming those attendances
+    is among them: a scan names an attendance only from its check-in on. Their times bound the
+    months read (partitions)."""
     session.execute(
-        update(Scan).where(Scan.id.in_(scan_row_ids)).values(outcome="rejected", attendance_id=None)
+        update(Scan)
+        .where(Scan.id.in_([r.id for r in scans]), Scan.effective_at >= min(r.effective_at for r in scans))
+        .values(outcome="rejected", attendance_id=None)
     )
 
 
-def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
-    """A scan judged again: its new answer."""
+def update_scan(session: Session, scan, answer: dict) -> None:
+    """A scan (a `later_scans` row) judged again: its new answer. Its time names its month."""
     session.execute(
         update(Scan)
-        .where(Scan.id == scan_row_id)
+        .where(Scan.id == scan.id, Scan.effective_at == scan.effective_at)
         .values(
             outcome=answer["outcome"],
             reason=answer["reason"],

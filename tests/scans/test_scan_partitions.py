@@ -18,6 +18,7 @@ from scans.models import Scan, ScanKey
 from scans.schemas import Device, ScanInput
 from tests.fixtures.builders import file_volunteer, make_activity, make_county, make_station
 from volunteer import activities
+from volunteer.models import Attendance
 
 JUNE_LAST = datetime(2030, 6, 30, 14, 0, tzinfo=UTC)  # 22:00 on June 30th local; the activity runs to 01:00
 JULY_FIRST = datetime(2030, 6, 30, 16, 30, tzinfo=UTC)  # 00:30 on July 1st local: another month
@@ -57,28 +58,53 @@ def where(rt, scan_id: str) -> str | None:
         ).scalar()
 
 
-def test_a_replay_across_a_month_boundary_is_the_earlier_answer_and_stores_nothing(night):
+def open_attendances(rt) -> int:
+    with rt.tx() as s:
+        return s.scalar(select(func.count()).select_from(Attendance).where(Attendance.state == "open"))
+
+
+def test_a_replay_across_a_month_boundary_is_the_earlier_answer_and_stores_nothing(night, monkeypatch):
     rt, tablet, station, volunteer = night
-    checked_in = door.scan_online(rt, tablet, card(rt, station, volunteer, REPLAY_ID), received_at=JUNE_LAST)
+    refused = []  # the lock-free one-statement writes the key failed (PostgreSQL)
+    for name in ("check_in_and_store", "check_out_and_store"):
+
+        def spy(*args, _write=getattr(repository, name), _name=name, **kwargs):
+            try:
+                return _write(*args, **kwargs)
+            except IntegrityError as exc:
+                refused.append((_name, "pk_scan_keys" in str(exc)))
+                raise
+
+        monkeypatch.setattr(repository, name, spy)
+
+    def replay(at):
+        return door.scan_online(rt, tablet, card(rt, station, volunteer, REPLAY_ID), received_at=at)
+
+    checked_in = replay(JUNE_LAST)
     assert checked_in["outcome"] == "checked_in"
+    # while checked in (the lock-free path would check out, in one statement with the key)
+    assert replay(JUNE_LAST + timedelta(minutes=10)) == checked_in
+    assert counts(rt) == (1, 1) and open_attendances(rt) == 1
     out = door.scan_online(rt, tablet, card(rt, station, volunteer), received_at=JULY_FIRST)
     assert out["outcome"] == "checked_out"
     before = counts(rt)
     assert before == (2, 2)
-    # the June scan id again in July, online (the lock-free path on PostgreSQL) and from a batch
-    again = door.scan_online(rt, tablet, card(rt, station, volunteer, REPLAY_ID), received_at=JULY_FIRST)
+    # the June scan id again in July: a double tap's moment, online and from a batch, and later
+    # (the lock-free path would check in again, in one statement with the key)
     batch = door.scan_batch(
         rt,
         tablet,
         [card(rt, station, volunteer, REPLAY_ID, JULY_FIRST)],
         received_at=JULY_FIRST + timedelta(minutes=5),
     )
-    assert again == checked_in and batch == [checked_in]
-    assert counts(rt) == before  # changed nothing: no scan, no key, no attendance undone
+    assert replay(JULY_FIRST) == checked_in and batch == [checked_in]
+    assert replay(JULY_FIRST + timedelta(minutes=5)) == checked_in
+    assert counts(rt) == before and open_attendances(rt) == 0  # changed nothing
     with rt.tx() as s:
         assert s.scalar(select(ScanKey.effective_at).where(ScanKey.scan_id == REPLAY_ID)) == JUNE_LAST
     if not rt.settings.is_sqlite:
         assert where(rt, REPLAY_ID) != where(rt, out["scan_id"])  # two months, two partitions
+        assert refused == [("check_out_and_store", True), ("check_in_and_store", True)]
 
 
 def test_a_scan_without_its_key_is_refused(night):
