@@ -37,7 +37,11 @@ class Spec:
 
 
 # parents before the tables that reference them (detach goes the other way)
-TABLES = (Spec("meals", "service_day"), Spec("meal_subsidies", "service_day"))
+TABLES = (
+    Spec("meals", "service_day"),
+    Spec("meal_subsidies", "service_day"),
+    Spec("scans", "effective_at", timestamptz=True),  # migration 0030; its keys stay in scan_keys
+)
 
 
 # foreign keys that on PostgreSQL also carry the partition key (migration 0028): the models name

@@ -139,8 +139,10 @@ def store(
     # judge a volunteer's later scans again (`offline_scans.rewind`).
     if offline and item.scan_id is not None:
         stored = repository.scan_result(session, scan_id)
-        if stored is not None and answers.principal_of(stored[0]) == answers.principal_of(device.label):
-            return stored[1]
+        if stored is not None and stored.device is None:
+            return _archived(stored, received_at)
+        if stored is not None and answers.principal_of(stored.device) == answers.principal_of(device.label):
+            return stored.result
     # a batch judges a volunteer's scans in one transaction: each in a savepoint of its own
     savepoint = session.begin_nested() if offline else None
     closed_before = set(attendance.closed_here(session)) if offline else None
@@ -179,8 +181,10 @@ def store(
             closed = attendance.closed_here(session)
             closed.clear()
             closed.update(closed_before)
-        stored_device, stored_result = repository.scan_result(session, scan_id)
-        if answers.principal_of(stored_device) != answers.principal_of(device.label):
+        stored = repository.scan_result(session, scan_id)
+        if stored.device is None:
+            return _archived(stored, received_at)
+        if answers.principal_of(stored.device) != answers.principal_of(device.label):
             # someone else's scan id: their answer (a diner's notes, a name) is not this device's to see
             return {
                 **result,
@@ -191,12 +195,27 @@ def store(
                 "reason": "scan_id_taken",
                 "message": answers.MESSAGES["scan_id_taken"],
             }
-        return stored_result
+        return stored.result
     if rec.get("replay"):
         offline_scans.replay(session, rec["replay"], settings)
     if savepoint is not None:
         savepoint.commit()
     return result
+
+
+def _archived(stored, received_at: datetime) -> dict:
+    """A replay of a scan whose month was archived (`linli partitions detach`): its key remains, so
+    it is still a duplicate and changes nothing, but its answer went with the month; the answer
+    says only that (whoever sends it: nothing of the earlier answer is shown), with the time the
+    earlier scan was judged as of as its `scanned_at`."""
+    return answers.answer(
+        stored.scan_id,
+        {"outcome": "duplicate", "earlier_scan_id": stored.scan_id},
+        {},
+        station_id=None,
+        scanned_at=stored.effective_at,
+        received_at=received_at,
+    )
 
 
 def _judge(session, codes, device, item, rec, at, offline, skew, settings) -> dict:

@@ -10,14 +10,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 from linli.db import Base, BigId, UTCDateTime
 
 
+class ScanKey(Base):
+    """Every scan id ever stored (扫码编号), kept when its scan's month is archived: a replay is
+    recognised forever. `scans` is partitioned by month on PostgreSQL, which cannot keep a key
+    unique over all months unless it holds the month; this narrow table does, and remembers the
+    scan's month key (`effective_at`) to find it in one partition. Written by the same statement
+    as the scan (`scans.repository`)."""
+
+    __tablename__ = "scan_keys"
+
+    scan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the scan's, its partition key
+
+
 class Scan(Base):
-    """Every scan, accepted or not, with its reason, device, device time and server time."""
+    """Every scan, accepted or not, with its reason, device, device time and server time. On
+    PostgreSQL partitioned by month of `effective_at` (set once, never changed; every reader
+    bounds it), primary key (id, effective_at) there (`linli.partitions`, migration 0030)."""
 
     __tablename__ = "scans"
     __table_args__ = (Index("ix_scans_volunteer_effective", "volunteer_id", "effective_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    scan_id: Mapped[str] = mapped_column(String(64), unique=True)  # the client's UUID
+    # the client's UUID, unique through scan_keys
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scan_keys.scan_id"), index=True)
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     device: Mapped[str] = mapped_column(String(100))
     payload: Mapped[str] = mapped_column(String(300))

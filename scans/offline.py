@@ -53,7 +53,7 @@ def rewind(session: Session, volunteer_id: int, at: datetime, rec: dict) -> froz
     if all(_undoable(row, closed_here) for row in later):
         attendance.reopen(session, [r.attendance_id for r in later if r.outcome == "checked_out"])
         closed_here.difference_update(r.attendance_id for r in later)
-        repository.rewind(session, [r.id for r in later])
+        repository.rewind(session, later)
         attendance.drop_open(session, [r.attendance_id for r in later if r.outcome == "checked_in"])
         rec["replay"] = later
         return NOTHING_HELD
@@ -100,4 +100,4 @@ def replay(session: Session, later, settings) -> None:
             scanned_at=row.scanned_at,
             received_at=row.received_at,
         )
-        repository.update_scan(session, row.id, answer)
+        repository.update_scan(session, row, answer)

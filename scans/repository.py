@@ -10,47 +10,55 @@ a package reads another's repository (docs/architecture.md)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, bindparam, cast, false, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from linli import outbox
 from linli.db import Direct
 from linli.db import const as _const
 from orgs.models import Organization, Station
-from scans.models import Scan
+from scans.models import Scan, ScanKey
 from volunteer.models import Activity, Attendance, Volunteer
 from volunteer.repository import CLOSE_ATTENDANCE, INSERT_ATTENDANCE, WINDOW
 
 
 def insert_scan(session: Session | Direct, **values) -> bool:
-    """Store a judged scan; False if its client scan id is already stored (a concurrent replay)."""
-    if isinstance(session, Direct):
-        return session.execute(_insert_scan("postgresql"), values).fetchone() is not None
-    conn = session.connection()
-    return conn.execute(_insert_scan(conn.dialect.name), values).scalar() is not None
+    """Store a judged scan with its key; False, and nothing stored, if its client scan id is
+    already a key (a replay). PostgreSQL: one statement, the scan inserted only where its key was;
+    SQLite (one writer): the key, then the scan."""
+    conn = session if isinstance(session, Direct) else session.connection()
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_INSERT_SCAN, _scan_params(values, keep_attendance=True)).fetchone() is not None
+    key = {"scan_id": values["scan_id"], "effective_at": values["effective_at"]}
+    if conn.execute(_INSERT_KEY_SQLITE, key).first() is None:
+        return False
+    conn.execute(insert(Scan), values)
+    return True
 
 
-def _insert_scan(dialect: str):
-    stmt = _INSERT_SCAN.get(dialect)
-    if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = dialect_insert(Scan).on_conflict_do_nothing(index_elements=["scan_id"]).returning(Scan.id)
-        _INSERT_SCAN[dialect] = stmt
-    return stmt
+def scan_result(session: Session, scan_id: str) -> StoredScan | None:
+    """A stored scan id: its key's time, and the device and answer of its scan (None where its
+    month was archived: `linli partitions detach`); None if the id is no key. The key's time names
+    the scan's one partition (read after the key: a join would read every month)."""
+    effective_at = session.scalar(select(ScanKey.effective_at).where(ScanKey.scan_id == scan_id))
+    if effective_at is None:
+        return None
+    row = session.execute(
+        select(Scan.device, Scan.result).where(Scan.scan_id == scan_id, Scan.effective_at == effective_at)
+    ).first()
+    return StoredScan(scan_id, effective_at, *(row or (None, None)))
 
 
-_INSERT_SCAN: dict = {}
-
-
-def scan_result(session: Session, scan_id: str) -> tuple[str, dict] | None:
-    """The device that sent a stored scan, and the answer it was given; None if there is none."""
-    row = session.execute(select(Scan.device, Scan.result).where(Scan.scan_id == scan_id)).first()
-    return None if row is None else tuple(row)
+class StoredScan(NamedTuple):
+    scan_id: str
+    effective_at: datetime
+    device: str | None
+    result: dict | None
 
 
 # Refusals that depend on the volunteer's state or the time, not on the code or the device: a scan
@@ -90,21 +98,24 @@ def later_scans(session: Session, volunteer_id: int, at: datetime):
     return list(session.execute(q))
 
 
-def rewind(session: Session, scan_row_ids: list[int]) -> None:
-    """Undo scans to judge them again (`offline.replay`, in the same transaction): until then they
-    count as refused and name no attendance (the attendances they opened are then deleted:
-    `volunteer.attendance.drop_open`). Every scan naming those attendances is among them: a scan
-    names an attendance only from its check-in on."""
+def rewind(session: Session, scans) -> None:
+    """Undo scans (`later_scans`' rows) to judge them again (`offline.replay`, in the same
+    transaction): until then they count as refused and name no attendance (the attendances they
+    opened are then deleted: `volunteer.attendance.drop_open`). Every scan naming those attendances
+    is among them: a scan names an attendance only from its check-in on. Their times bound the
+    months read (partitions)."""
     session.execute(
-        update(Scan).where(Scan.id.in_(scan_row_ids)).values(outcome="rejected", attendance_id=None)
+        update(Scan)
+        .where(Scan.id.in_([r.id for r in scans]), Scan.effective_at >= min(r.effective_at for r in scans))
+        .values(outcome="rejected", attendance_id=None)
     )
 
 
-def update_scan(session: Session, scan_row_id: int, answer: dict) -> None:
-    """A scan judged again: its new answer."""
+def update_scan(session: Session, scan, answer: dict) -> None:
+    """A scan (a `later_scans` row) judged again: its new answer. Its time names its month."""
     session.execute(
         update(Scan)
-        .where(Scan.id == scan_row_id)
+        .where(Scan.id == scan.id, Scan.effective_at == scan.effective_at)
         .values(
             outcome=answer["outcome"],
             reason=answer["reason"],
@@ -186,7 +197,16 @@ _VOLUNTEER_STATION_STATE = _with_state(
         *_STATE_COLUMNS,
         *(
             _FIRST_IN_WINDOW.c[n].label(f"first_{n}")
-            for n in ("id", "title", "starts_at", "ends_at", "team_ids", "filed_here", "status", "cancelled_at")
+            for n in (
+                "id",
+                "title",
+                "starts_at",
+                "ends_at",
+                "team_ids",
+                "filed_here",
+                "status",
+                "cancelled_at",
+            )
         ),
     )
 ).outerjoin(_FIRST_IN_WINDOW, true())
@@ -236,6 +256,43 @@ def _stored_with(attendance, result):
     )
 
 
+def _key_of(rows):
+    """The scan's key (parameters scan_scan_id, scan_effective_at), inserted once per row of
+    `rows`; no ON CONFLICT: a key already there fails the whole statement (IntegrityError)."""
+    columns = ScanKey.__table__.c
+    return insert(ScanKey).from_select(
+        ["scan_id", "effective_at"],
+        select(
+            bindparam("scan_scan_id", type_=columns.scan_id.type),
+            bindparam("scan_effective_at", type_=columns.effective_at.type),
+        ).select_from(rows),
+    )
+
+
+# a judged scan (`insert_scan`, PostgreSQL): its key, and the scan only where the key was new
+_KEY_ADDED = (
+    pg_insert(ScanKey)
+    .values(scan_id=bindparam("scan_scan_id"), effective_at=bindparam("scan_effective_at"))
+    .on_conflict_do_nothing(index_elements=["scan_id"])
+    .returning(ScanKey.scan_id)
+    .cte("key_added")
+)
+_INSERT_SCAN = (
+    insert(Scan)
+    .from_select(
+        [*_SCAN_COLUMNS, "attendance_id", "result"],
+        select(
+            *(bindparam(f"scan_{n}", type_=Scan.__table__.c[n].type) for n in _SCAN_COLUMNS),
+            bindparam("scan_attendance_id", type_=Scan.__table__.c.attendance_id.type),
+            bindparam("scan_result", type_=Scan.result.type),
+        ).select_from(_KEY_ADDED),
+    )
+    .returning(Scan.id)
+    .add_cte(_KEY_ADDED)
+)
+_INSERT_KEY_SQLITE = (
+    sqlite_insert(ScanKey).on_conflict_do_nothing(index_elements=["scan_id"]).returning(ScanKey.scan_id)
+)
 _CLOSED = (
     CLOSE_ATTENDANCE.where(Attendance.volunteer_id == _VOLUNTEER_LOCKED)
     .values(
@@ -250,6 +307,7 @@ _CHECK_OUT = (
     _stored_with(_CLOSED, bindparam("scan_result", type_=Scan.result.type))
     .add_cte(_CLOSED)
     .add_cte(outbox.emitted_with(_CLOSED))
+    .add_cte(_key_of(_CLOSED).cte("closed_key"))
 )
 _OPENED = INSERT_ATTENDANCE.values(
     activity_id=bindparam("in_activity_id"),
@@ -269,7 +327,7 @@ _CHECK_IN = _stored_with(
         ),
         Scan.result.type,
     ),
-).add_cte(_OPENED)
+).add_cte(_OPENED, _key_of(_OPENED).cte("opened_key"))
 
 
 def lock_volunteer_with_station(session: Session, volunteer_id: int, station_id: int):
@@ -311,9 +369,10 @@ def volunteer_state(session: Session, volunteer_id: int, since: datetime, at: da
     )
 
 
-def _scan_params(scan: dict) -> dict:
-    """`insert_scan`'s values as `_stored_with`'s parameters (the attendance comes from the write)."""
-    return {f"scan_{k}": v for k, v in scan.items() if k != "attendance_id"}
+def _scan_params(scan: dict, *, keep_attendance: bool = False) -> dict:
+    """`insert_scan`'s values as the statements' parameters (scan_<column>); in the lock-free
+    check-in and check-out the attendance comes from the write."""
+    return {f"scan_{k}": v for k, v in scan.items() if keep_attendance or k != "attendance_id"}
 
 
 def check_out_and_store(

@@ -176,6 +176,13 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
                 {"tag": tag, "volunteers": volunteers[:300], "sites": len(sites)},
             )
             ours = "FROM attendances a WHERE a.activity_id IN (SELECT id FROM activities WHERE title = :tag)"
+            s.execute(  # every scan id is a key first (scan_keys, migration 0030)
+                text(
+                    "INSERT INTO scan_keys (scan_id, effective_at)"
+                    f" SELECT :tag || '-' || a.id, a.checked_in_at {ours}"
+                ),
+                {"tag": tag},
+            )
             s.execute(
                 text(
                     "INSERT INTO scans (scan_id, station_id, device, payload, code_kind, volunteer_id,"

@@ -1173,8 +1173,9 @@ def test_no_request_of_hub_b_may_name_a_row_of_hub_a(rt, client, world_b):
                 what = f"{method} {template} {who} naming A's {name}"
                 if (method, template) in SCANS and r.status_code == 200:
                     results = r.json().get("results", [r.json()])
-                    # a refused scan is stored, and the caller's own device marked online (integrity)
-                    if grew - {"scans", "staff_presence"} or any(
+                    # a refused scan is stored (with its key), and the caller's own device marked
+                    # online (integrity)
+                    if grew - {"scans", "scan_keys", "staff_presence"} or any(
                         x.get("reason") != "not_allowed_here" for x in results
                     ):
                         wrong.append(f"{what}: {r.text[:120]} wrote {sorted(grew)}")
