@@ -277,3 +277,31 @@ def test_upkeep_makes_ledger_months_and_detach_keeps_them(pg, clock):
     assert would and not [n for n in would if n.startswith("ledger_transfers")]  # meals' months go
     with pg.tx() as s:
         assert verification.verify(s) == [] and s.get(Account, ids["v0"]).credits_posted == 57
+
+
+def test_a_transfer_waiting_in_default_moves_to_its_month_when_made(pg):
+    late = datetime(2031, 5, 3, 3, 0, tzinfo=UTC)
+    with pg.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS ledger_transfers_2031_05"))
+    ids = accounts(pg)
+    assert create(pg, award(ids, "late:1", 9), now=late) == ["created"]
+    assert month_of(pg, "late:1") == "ledger_transfers_default"
+    with pg.engine.begin() as conn:
+        assert "ledger_transfers_2031_05" in partitions.ensure_months(
+            conn, date(2031, 5, 1), date(2031, 5, 1)
+        )
+    assert month_of(pg, "late:1") == "ledger_transfers_2031_05"
+    with pytest.raises(Exception, match="append-only"), pg.tx() as s:
+        s.execute(text("DELETE FROM ledger_transfers_2031_05"))
+    with pg.engine.connect() as conn:  # the trigger is on again where it was off for the move
+        assert (
+            conn.execute(
+                text(
+                    "SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'ledger_transfers_default'::regclass "
+                    "AND tgname = 'ledger_transfers_append_only'"
+                )
+            ).scalar()
+            == "O"
+        )
+    with pg.tx() as s:
+        assert verification.verify(s) == []
