@@ -140,7 +140,9 @@ def bulk_transfers(rt: Runtime, total: int) -> None:
                 WITH v AS (
                   SELECT id, row_number() OVER (ORDER BY id) - 1 AS k
                   FROM ledger_accounts WHERE kind = 'volunteer' AND ledger = 'points'),
-                hub AS (SELECT id FROM ledger_accounts WHERE kind = 'hub_issued' AND ledger = 'points' LIMIT 1)
+                hub AS (SELECT id FROM ledger_accounts WHERE kind = 'hub_issued' AND ledger = 'points' LIMIT 1),
+                keys AS (INSERT INTO transfer_ids (id, created_at)
+                  SELECT 'bulk:' || g, now() FROM generate_series(0, :n - 1) g RETURNING id)
                 INSERT INTO ledger_transfers
                   (id, ledger, kind, debit_account_id, credit_account_id, amount, reason, reference, created_at)
                 SELECT 'bulk:' || g, 'points', 'single', hub.id, v.id, 1, 'service_award', 'bench', now()

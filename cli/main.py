@@ -414,7 +414,8 @@ def partitions_ahead(months: int) -> None:
 @click.option("--before", required=True, help="first month kept, YYYY-MM: every earlier month is detached")
 @click.option("--dry-run", is_flag=True, help="only say what would be detached")
 def partitions_detach(before: str, dry_run: bool) -> None:
-    """Detach months before --before: each becomes a plain table, to dump (pg_dump -t) and drop."""
+    """Detach months before --before: each becomes a plain table, to dump (pg_dump -t) and drop.
+    The ledger's months stay (`linli ledger verify` re-sums every transfer)."""
     from sqlalchemy.exc import DBAPIError
 
     from linli import partitions

@@ -49,7 +49,7 @@ class Tranche(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("grant_projects.id"), index=True)
     key: Mapped[str] = mapped_column(String(40))  # the client's key for retries
-    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     note: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
@@ -76,7 +76,7 @@ class Spending(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("grant_projects.id"), index=True)
     key: Mapped[str] = mapped_column(String(40))
-    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     category: Mapped[str] = mapped_column(String(20))
     spent_on: Mapped[date] = mapped_column(Date)  # the local day of the spending
@@ -99,7 +99,7 @@ class SpendingReversal(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("grant_projects.id"), index=True)
     spending_id: Mapped[int] = mapped_column(ForeignKey("grant_spendings.id"), unique=True)
-    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)  # fen, the spending's whole amount
     reason: Mapped[str] = mapped_column(String(500))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

@@ -34,6 +34,8 @@ class Spec:
     table: str
     key: str  # the partition key's column
     timestamptz: bool = False  # False: a date column (the local day)
+    primary_key: tuple[str, ...] = ("id",)  # the plain table's; partitioned, the key is added
+    archived: bool = True  # False: `detach` keeps every month (the ledger: verify re-sums it all)
 
 
 # parents before the tables that reference them (detach goes the other way)
@@ -41,6 +43,7 @@ TABLES = (
     Spec("meals", "service_day"),
     Spec("meal_subsidies", "service_day"),
     Spec("scans", "effective_at", timestamptz=True),  # migration 0030; its keys stay in scan_keys
+    Spec("ledger_transfers", "created_at", timestamptz=True, primary_key=("seq",), archived=False),
 )
 
 
@@ -133,12 +136,15 @@ def create_month(conn: Connection, spec: Spec, month: date) -> bool:
     conn.execute(
         text(f'CREATE TABLE "{name}" (LIKE "{spec.table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
     )
+    # a move, not a change: the ledger's append-only trigger would refuse the DELETE (this transaction only)
+    conn.execute(text(f'ALTER TABLE "{default}" DISABLE TRIGGER USER'))
     conn.execute(
         text(
             f'WITH moved AS (DELETE FROM "{default}" WHERE "{spec.key}" >= {lo} AND "{spec.key}" < {hi} '
             f'RETURNING *) INSERT INTO "{name}" SELECT * FROM moved'
         )
     )
+    conn.execute(text(f'ALTER TABLE "{default}" ENABLE TRIGGER USER'))
     conn.execute(
         text(f'ALTER TABLE "{spec.table}" ATTACH PARTITION "{name}" FOR VALUES FROM ({lo}) TO ({hi})')
     )
@@ -199,10 +205,12 @@ def detach_before(conn: Connection, before: date, *, dry_run: bool = False) -> l
     becomes a plain table, still in the database, to dump (pg_dump -t) and drop, without foreign
     keys (it would otherwise keep live rows from being deleted). Tables that reference others go
     first. PostgreSQL refuses (and nothing is detached, this being one
-    transaction) while a row elsewhere still references a row of the month."""
+    transaction) while a row elsewhere still references a row of the month. A table not
+    `archived` (the ledger: balances are verified against every transfer ever made) keeps all
+    its months."""
     detached = []
     for spec in reversed(TABLES):
-        if not is_partitioned(conn, spec.table):
+        if not spec.archived or not is_partitioned(conn, spec.table):
             continue
         month = _first_month(conn, spec)
         while month is not None and month < before:
@@ -359,14 +367,26 @@ def partition(
     conn: Connection, spec: Spec, *, today: date, drop_fks: set[str] = frozenset(), say=_say
 ) -> None:
     """A plain table becomes partitioned by month on its key: its months' partitions (and
-    `AHEAD`), a DEFAULT, the rows moved, primary key (id, key)."""
+    `AHEAD`), a DEFAULT, the rows moved, primary key (id, key) (`spec.primary_key` and key)."""
     _rebuild(
-        conn, spec, partitioned=True, primary_key=["id", spec.key], drop_fks=drop_fks, today=today, say=say
+        conn,
+        spec,
+        partitioned=True,
+        primary_key=[*spec.primary_key, spec.key],
+        drop_fks=drop_fks,
+        today=today,
+        say=say,
     )
 
 
 def unpartition(conn: Connection, spec: Spec, *, drop_fks: set[str] = frozenset(), say=_say) -> None:
-    """Back to a plain table with primary key (id) (a migration's downgrade)."""
+    """Back to a plain table with primary key (id) (`spec.primary_key`) (a migration's downgrade)."""
     _rebuild(
-        conn, spec, partitioned=False, primary_key=["id"], drop_fks=drop_fks, today=date.today(), say=say
+        conn,
+        spec,
+        partitioned=False,
+        primary_key=list(spec.primary_key),
+        drop_fks=drop_fks,
+        today=date.today(),
+        say=say,
     )

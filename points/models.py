@@ -86,9 +86,26 @@ class Account(Base):
         return self.credits_posted - self.debits_posted - self.debits_pending
 
 
+class TransferId(Base):
+    """A transfer's key (转账编号), written in the same transaction as the transfer: the narrow,
+    never partitioned table that holds what must be unique over all months (on PostgreSQL
+    `ledger_transfers` is partitioned by month and can only hold keys that contain the month).
+    `id` is chosen by the transfer's cause, so the same cause posts once; a pending transfer is
+    resolved once (`pending_id` unique); a transfer has at most one reversal (`reverses_id`
+    unique). References to a transfer (pending, corrected, a lot's credit, grant money) point here."""
+
+    __tablename__ = "transfer_ids"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    pending_id: Mapped[str | None] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
+    reverses_id: Mapped[str | None] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the transfer's: its month
+
+
 class Transfer(Base):
     """One movement. `id` is chosen by its cause, so the same cause posts once. A pending transfer
-    is resolved once, by a post, a void or an expiry naming it in `pending_id` (unique)."""
+    is resolved once, by a post, a void or an expiry naming it in `pending_id`. Both are enforced
+    on `transfer_ids` (one row per transfer, same transaction), which holds them over all months."""
 
     __tablename__ = "ledger_transfers"
     __table_args__ = (
@@ -98,18 +115,10 @@ class Transfer(Base):
         CheckConstraint("(kind IN ('post', 'void', 'expire')) = (pending_id IS NOT NULL)", name="pending_id"),
         CheckConstraint("kind = 'pending' OR expires_at IS NULL", name="expires_at"),
         Index(
-            "uq_ledger_transfers_pending_id",
+            "ix_ledger_transfers_pending_id",
             "pending_id",
-            unique=True,
             sqlite_where=text("pending_id IS NOT NULL"),
             postgresql_where=text("pending_id IS NOT NULL"),
-        ),
-        Index(  # at most one reversal per transfer
-            "uq_ledger_transfers_reversal",
-            "corrects_id",
-            unique=True,
-            sqlite_where=text("reason = 'reversal'"),
-            postgresql_where=text("reason = 'reversal'"),
         ),
         Index("ix_ledger_transfers_debit", "debit_account_id", "seq"),
         Index("ix_ledger_transfers_credit", "credit_account_id", "seq"),
@@ -121,18 +130,19 @@ class Transfer(Base):
         ),
     )
 
+    # PostgreSQL: partitioned by month of created_at, primary key (seq, created_at) (migration 0031)
     seq: Mapped[int] = mapped_column(BigId, primary_key=True)  # order of recording
-    id: Mapped[str] = mapped_column(String(100), unique=True)
+    id: Mapped[str] = mapped_column(ForeignKey("transfer_ids.id"), index=True)  # unique: transfer_ids
     ledger: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(10))
     debit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     credit_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
-    pending_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    pending_id: Mapped[str | None] = mapped_column(ForeignKey("transfer_ids.id"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # pending transfers only
     reason: Mapped[str] = mapped_column(String(30))  # a stable code: service_award, shop_order, ...
     reference: Mapped[str] = mapped_column(String(100))  # its cause, e.g. "attendance:12"
-    corrects_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    corrects_id: Mapped[str | None] = mapped_column(ForeignKey("transfer_ids.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -147,7 +157,7 @@ class Lot(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
-    transfer_id: Mapped[str] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfer_ids.id"), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never

@@ -15,9 +15,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from points.models import Account, Lot, Transfer
+from points.models import Account, Lot, Transfer, TransferId
 
 _T = Transfer.__table__
+_K = TransferId.__table__
 _A = Account.__table__
 _L = Lot.__table__
 BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
@@ -90,9 +91,7 @@ def resolutions(conn: Connection, pending_ids: set[str]) -> dict[str, str]:
 
 def reversed_ids(conn: Connection, ids: set[str]) -> set[str]:
     """Which of these transfers a reversal already corrects."""
-    return set(
-        conn.scalars(select(_T.c.corrects_id).where(_T.c.corrects_id.in_(ids), _T.c.reason == "reversal"))
-    )
+    return set(conn.scalars(select(_K.c.reverses_id).where(_K.c.reverses_id.in_(ids))))
 
 
 def due_pending(conn: Connection, now: datetime, limit: int) -> list[dict]:
@@ -118,6 +117,20 @@ def due_pending(conn: Connection, now: datetime, limit: int) -> list[dict]:
 
 
 def insert_transfers(conn: Connection, rows: list[dict]) -> None:
+    """The transfers, and first their keys (`transfer_ids`): a key already taken, a pending
+    transfer already resolved or a transfer already reversed fails the batch there, in any month."""
+    conn.execute(
+        insert(_K),
+        [
+            {
+                "id": r["id"],
+                "pending_id": r["pending_id"],
+                "reverses_id": r["corrects_id"] if r["reason"] == "reversal" else None,
+                "created_at": r["created_at"],
+            }
+            for r in rows
+        ],
+    )
     conn.execute(insert(_T), rows)
 
 

@@ -212,6 +212,15 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
             )
             s.execute(
                 text(
+                    "INSERT INTO transfer_ids (id, created_at) SELECT :tag || '-' || a.id, a.checked_out_at"
+                    " FROM attendances a JOIN ledger_accounts acc"
+                    " ON acc.volunteer_id = a.volunteer_id AND acc.ledger = :ledger"
+                    " WHERE a.activity_id IN (SELECT id FROM activities WHERE title = :tag)"
+                ),
+                {"tag": tag, "ledger": "service_minutes"},
+            )
+            s.execute(
+                text(
                     "INSERT INTO ledger_transfers (id, ledger, kind, debit_account_id, credit_account_id,"
                     " amount, reason, reference, created_at)"
                     " SELECT :tag || '-' || a.id, 'service_minutes', 'single', :issuer, acc.id, a.minutes,"
