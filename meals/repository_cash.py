@@ -45,7 +45,7 @@ def week_counts(
         return {}
     rows = session.execute(
         select(Meal.diner_id, MealSubsidy.agreement_id, func.count())
-        .join(MealSubsidy, MealSubsidy.meal_id == Meal.id)
+        .join(MealSubsidy, (MealSubsidy.meal_id == Meal.id) & (MealSubsidy.service_day == Meal.service_day))
         .join(Diner, Diner.id == Meal.diner_id)
         .where(
             Diner.home_point_id == point_id,
@@ -54,6 +54,8 @@ def week_counts(
             ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
             Meal.service_day >= monday,
             Meal.service_day <= sunday,
+            MealSubsidy.service_day >= monday,  # both tables read only these days' months
+            MealSubsidy.service_day <= sunday,
         )
         .group_by(Meal.diner_id, MealSubsidy.agreement_id)
     ).all()

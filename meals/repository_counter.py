@@ -116,13 +116,18 @@ _MONDAY, _SUNDAY = bindparam("monday", type_=Date), bindparam("sunday", type_=Da
 _FIRST, _LAST = bindparam("first", type_=Date), bindparam("last", type_=Date)
 
 
+# a subsidy and its meal: the meal's day is the subsidy's (a foreign key on both on PostgreSQL),
+# named in the join so that each table's months are pruned alike (monthly partitions)
+_SAME_MEAL = (Meal.id == MealSubsidy.meal_id) & (Meal.service_day == MealSubsidy.service_day)
+
+
 def _subsidized_between(start, end):
     """This diner's subsidized meals under the agreement of the row, from `start` to `end`: live
     (served or held) and not reversed."""
     return (
         select(func.count())
         .select_from(MealSubsidy)
-        .join(Meal, Meal.id == MealSubsidy.meal_id)
+        .join(Meal, _SAME_MEAL)
         .where(
             MealSubsidy.agreement_id == FundingAgreement.id,
             Meal.diner_id == bindparam("diner"),
@@ -130,6 +135,8 @@ def _subsidized_between(start, end):
             ~select(MealAdjustment.id).where(MealAdjustment.meal_id == Meal.id).exists(),
             Meal.service_day >= start,
             Meal.service_day <= end,
+            MealSubsidy.service_day >= start,  # so both tables read only these days' months
+            MealSubsidy.service_day <= end,
         )
         .scalar_subquery()
     )
@@ -369,8 +376,8 @@ def day_totals(session: Session, point_id: int, day: date) -> tuple[tuple, dict[
         str(a): int(n)
         for a, n in session.execute(
             select(MealSubsidy.agreement_id, func.sum(MealSubsidy.amount))
-            .join(Meal, Meal.id == MealSubsidy.meal_id)
-            .where(served, Meal.status == "served")
+            .join(Meal, _SAME_MEAL)
+            .where(served, Meal.status == "served", MealSubsidy.service_day == day)
             .group_by(MealSubsidy.agreement_id)
         )
     }

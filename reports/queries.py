@@ -260,7 +260,7 @@ def meal_usage(
             MealAdjustment.by_funder,
             Meal.diner_id,
         )
-        .join(Meal, Meal.id == MealAdjustment.meal_id)
+        .join(Meal, (Meal.id == MealAdjustment.meal_id) & (Meal.service_day == MealAdjustment.meal_day))  # one month
         .where(
             MealAdjustment.meal_point_id.in_(scope.meal_point_ids),
             MealAdjustment.made_on >= start,

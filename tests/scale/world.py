@@ -6,11 +6,12 @@ volunteers; other months at the same point) grown in bulk, for the EXPLAIN tests
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
 from cli.demo_scale import County, load_county
+from linli import partitions
 from points import ledger
 from tests.fixtures.builders import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
 from tests.fixtures.month import Month
@@ -77,6 +78,10 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
     volunteers `shifts` closed attendances each (with their scan, award, minutes transfer and outbox
     row); its points' day closes and bookings; and at the world's own meal point, its diners'
     lunches of 60 days in 2027-2028 (other months) with partner1's subsidy."""
+    with rt.tx() as s:  # every month the data lands in has its partition, as `linli cron` keeps them
+        today = rt.clock.now().astimezone(rt.settings.tz).date()
+        partitions.ensure_months(s.connection(), today - timedelta(days=days + 31), today)
+        partitions.ensure_months(s.connection(), date(2027, 1, 1), date(2028, 12, 31))
     for k in counties:
         with rt.tx() as s:
             first_volunteer = (s.scalar(select(func.max(Volunteer.id))) or 0) + 1
