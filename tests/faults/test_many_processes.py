@@ -38,18 +38,18 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, SCHEDULER_LOCKING_KEY_TEMPLATE
 from rq.serializers import JSONSerializer
 from rq.worker import Worker as RqWorker
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from accounts import service as accounts_service
 from accounts.models import LoginCode
 from linli.leader import FileLock, scheduler_lock
 from linli.outbox import OutboxMessage
 from linli.queue import QUEUES, queue
-from meals import service as meal_service
-from meals.models import Diner, Meal
+from meals.models import Meal
 from points.models import Award, Transfer
 from scans.models import Scan
 from tests.fixtures.builders import file_volunteer, make_activity, make_county
+from tests.fixtures.canteen import all_day_point
 from tests.fixtures.processes import LINLI, free_port
 from volunteer.models import Attendance
 
@@ -171,52 +171,7 @@ def _county(rt, clock):
     now = clock.at
     county = make_county(rt)
     with rt.tx() as s:
-        point = meal_service.create_meal_point(
-            s,
-            org_id=county.org_a,
-            name="泉心食堂",
-            address="泉心路1号",
-            daily_capacity=100_000,
-            slots=[meal_service.SlotInput("lunch", "00:00", "23:59", 1200)],
-            now=now,
-        )
-        meal_service.create_agreement(
-            s,
-            meal_service.AgreementInput(
-                name="县民政助餐补贴",
-                funder_kind="government",
-                stack_order=1,
-                starts_on=now.date() - timedelta(days=1),
-                ends_on=now.date() + timedelta(days=2),
-                budget_cap=10**10,
-                schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 500}],
-                meal_point_ids=[point.id],
-            ),
-            now,
-        )
-        s.execute(
-            insert(Diner),
-            [
-                {
-                    "name": "王桂英",
-                    "birth_date": now.date().replace(year=1940),
-                    "community": "泉塘社区",
-                    "id_hash": f"many${i}",
-                    "id_last4": f"{i:04d}",
-                    "consent_by": "self",
-                    "consented_at": now,
-                    "dietary_notes": "",
-                    "allergies": "",
-                    "categories": [],
-                    "home_point_id": point.id,
-                    "delivery": False,
-                    "card_version": 1,
-                    "created_at": now,
-                }
-                for i in range(DINERS)
-            ],
-        )
-        diners = list(s.scalars(select(Diner.id)))
+        point, diners = all_day_point(s, county.org_a, now, DINERS, "many")
         user = accounts_service.create_staff_user(
             s,
             username="counter",

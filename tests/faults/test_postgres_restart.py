@@ -14,15 +14,15 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from linli.runtime import Runtime
 from migrations import driver as migrate
+from tests.fixtures.canteen import all_day_point
 from tests.fixtures.runtime import LiveServer
 
 pytestmark = pytest.mark.slow  # fault injection: left out of `make test-quick`
@@ -85,8 +85,7 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_and_loses_no_ackn
     rt, own_postgres
 ):
     from accounts import service as accounts_service
-    from meals import service as meal_service
-    from meals.models import Diner, Meal
+    from meals.models import Meal
     from orgs import service as orgs_service
 
     settings = dataclasses.replace(rt.settings, database_url=own_postgres.url)
@@ -96,52 +95,7 @@ def test_postgres_restarted_under_load_gives_503_then_recovers_and_loses_no_ackn
     with own.tx() as s:
         base = orgs_service.create_root(s, name="县基地", now=now)
         org = orgs_service.create_child(s, parent_id=base.id, name="泉塘志愿者协会", join_mode=None, now=now)
-        point = meal_service.create_meal_point(
-            s,
-            org_id=org.id,
-            name="泉心食堂",
-            address="泉心路1号",
-            daily_capacity=100_000,
-            slots=[meal_service.SlotInput("lunch", "00:00", "23:59", 1200)],
-            now=now,
-        )
-        meal_service.create_agreement(
-            s,
-            meal_service.AgreementInput(
-                name="县民政助餐补贴",
-                funder_kind="government",
-                stack_order=1,
-                starts_on=now.date() - timedelta(days=1),
-                ends_on=now.date() + timedelta(days=1),
-                budget_cap=10**10,
-                schedule=[{"categories": ["*"], "slots": ["lunch"], "amount": 500}],
-                meal_point_ids=[point.id],
-            ),
-            now,
-        )
-        s.execute(
-            insert(Diner),
-            [
-                {
-                    "name": "王桂英",
-                    "birth_date": date(1940, 3, 1),
-                    "community": "泉塘社区",
-                    "id_hash": f"fault${i}",
-                    "id_last4": f"{i:04d}",
-                    "consent_by": "self",
-                    "consented_at": now,
-                    "dietary_notes": "",
-                    "allergies": "",
-                    "categories": [],
-                    "home_point_id": point.id,
-                    "delivery": False,
-                    "card_version": 1,
-                    "created_at": now,
-                }
-                for i in range(300)
-            ],
-        )
-        diners = list(s.scalars(select(Diner.id)))
+        point, diners = all_day_point(s, org.id, now, 300, "fault")
         user = accounts_service.create_staff_user(
             s,
             username="counter",
