@@ -39,8 +39,11 @@
   }
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => open(b.dataset.tab)));
 
+  const filingsTicket = L.latest();  // each list below is drawn from its latest load only (L.latest)
   async function filings() {
+    const current = filingsTicket();
     const page = await L.api(FACE, "/api/v1/filings?status=pending&limit=100");
+    if (!current()) return;
     L.$("#filings").replaceChildren(page.items.length ? table(["", "", "", ""], page.items.map((f) => [
       `${f.volunteer_name || ""} ${f.volunteer_phone || ""}`, L.el("span", { class: "team" }, f.team_name), L.dt(f.created_at),
       L.el("span", { class: "actions" },
@@ -57,11 +60,14 @@
   }
 
   // the coming week, day by day; activities that overlap at one station are marked
+  const activitiesTicket = L.latest();
   async function activities() {
+    const current = activitiesTicket();
     await loadPlaces();
     const from = new Date(); from.setHours(0, 0, 0, 0);
     const to = new Date(from.getTime() + 7 * 86400000);
     const page = await L.api(FACE, `/api/v1/activities?starts_from=${from.toISOString()}&starts_before=${to.toISOString()}&limit=200`);
+    if (!current()) return;
     const items = page.items;
     const clashes = new Set();
     const live = items.filter((a) => !a.cancelled_at);  // a cancelled one holds no place
@@ -145,8 +151,11 @@
   const bandText = (c) => (c.max_age == null ? `${c.min_age}${t.years_over}` : `${c.min_age}–${c.max_age}${t.years}`);
 
   // --- the county's subsidy categories (county administrators change them) ----------------------
+  const categoriesTicket = L.latest();
   async function categories() {
+    const current = categoriesTicket();
     const items = (await L.api(FACE, "/api/v1/meal-categories")).items;
+    if (!current()) return;
     L.$("#categories").replaceChildren(table(["", "", "", "", ""], items.map((c) => [
       L.el("strong", {}, c.name), L.el("code", {}, c.code),
       c.automatic ? bandText(c) : "",
@@ -183,11 +192,14 @@
     return hubs;
   }
 
+  const rulesTicket = L.latest();
   async function rules() {
+    const current = rulesTicket();
     await loadHubs();
     const hub = L.$("#rule-hub").value;
     if (!hub) return L.$("#rule").replaceChildren(L.el("p", { class: "muted" }, t.none));
     const page = await L.api(FACE, `/api/v1/hubs/${hub}/points-rules`);
+    if (!current()) return;
     const r = (rule = page.items[page.items.length - 1]);  // oldest first: the last is in force
     if (!r) return L.$("#rule").replaceChildren(L.el("p", { class: "muted" }, t.default_rule));
     L.$("#rule").replaceChildren(L.table(["", ""], [
@@ -204,11 +216,14 @@
     f.daily_cap.value = r.daily_cap;
   }
 
+  const roundsTicket = L.latest();
   async function rounds() {
+    const current = roundsTicket();
     await loadHubs();
     const hub = L.$("#round-hub").value;
     if (!hub) return;
     const list = await L.all(FACE, `/api/v1/hubs/${hub}/commendation-rounds`);
+    if (!current()) return;
     L.$("#rounds").replaceChildren(...(list.length ? list.map((r) => L.el("div", { class: "card" },
       L.el("h2", {}, `${r.title} · ${r.period_start} – ${r.period_end} · ${t.round_status[r.status] || r.status}`),
       r.rules.floor_minutes ? L.el("p", {}, `${t.min_hours} ${L.hours(r.rules.floor_minutes)} ${t.hours}`) : null,
@@ -228,9 +243,12 @@
     rounds();
   }
   // 核查: offline meals and attendances held for review, and the day's anomalies (docs/integrity.md)
+  const integrityTicket = L.latest();
   async function integrity() {
+    const current = integrityTicket();
     const held = await L.api(FACE, "/api/v1/integrity/flags?status=held&limit=200");
     const open = await L.api(FACE, "/api/v1/integrity/flags?status=open&limit=200");
+    if (!current()) return;
     const rows = [...held.items, ...open.items].map((f) => [
       t.flag_kinds[f.kind] || f.kind, f.subject, L.dt(f.detected_at),
       f.held
@@ -272,6 +290,7 @@
     const perHour = { ...((rule && rule.points_per_hour) || {}), default: Number(f.get("per_hour")) };
     const body = { points_per_hour: perHour, delivery_points: Number(f.get("delivery_points")), daily_cap: Number(f.get("daily_cap")) };
     try {
+      await loadHubs();  // a quick hand can submit before the hubs have come: the hub is then picked
       await L.api(FACE, `/api/v1/hubs/${L.$("#rule-hub").value}/points-rules`, { method: "POST", body });
       L.say(note, t.rule_saved);
     } catch (err) { L.say(note, L.problemText(err), "bad"); }
@@ -282,6 +301,7 @@
     const { min_hours: minHours, ...f } = Object.fromEntries(new FormData(ev.target));
     const body = { ...f, bonus_points: Number(f.bonus_points || 0), rules: { floor_minutes: Math.round(Number(minHours) * 60) } };
     try {
+      await loadHubs();  // as for the rules
       await L.api(FACE, `/api/v1/hubs/${L.$("#round-hub").value}/commendation-rounds`, { method: "POST", body });
       L.say(note, t.proposed_round);
     } catch (err) { L.say(note, L.problemText(err), "bad"); }

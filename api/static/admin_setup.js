@@ -73,8 +73,11 @@ window.AdminSetup = (FACE, note) => {
   }
 
   // --- meal points: slots and prices, a new price from a day --------------------------------------
+  const pointsTicket = L.latest();  // each list below is drawn from its latest load only (L.latest)
   async function points() {
+    const current = pointsTicket();
     const list = await loadPoints(true);
+    if (!current()) return;
     L.$("#meal-points").replaceChildren(list.length ? table(["", "", t.counter, t.capacity, ""], list.map((p) => [
       L.el("strong", {}, p.name),
       L.el("span", {}, p.address, L.el("br"), p.slots.map((s) => `${t.slot_names[s.slot] || s.slot} ${s.starts}–${s.ends} ${L.yuan(s.price)}`
@@ -136,9 +139,12 @@ window.AdminSetup = (FACE, note) => {
   });
 
   // --- funding agreements: tiers in a table, a budget top-up, an end date -----------------------
+  const agreementsTicket = L.latest();
   async function agreements() {
+    const current = agreementsTicket();
     await Promise.all([loadPoints(), loadCategories()]);
     const list = await L.all(FACE, "/api/v1/funding-agreements");
+    if (!current()) return;
     L.$("#agreements").replaceChildren(list.length ? table(["", t.period, t.used_of_cap, t.points, ""], list.map((a) => [
       L.el("span", {}, L.el("strong", {}, a.name), ` · ${t.funder_kinds[a.funder_kind] || a.funder_kind}`, L.el("br"), tierText(a.schedule),
         a.upcoming.length ? L.el("span", { class: "muted" }, L.el("br"), a.upcoming.map((v) => `${t.upcoming} ${v.effective_from}：${tierText(v.schedule)}`).join("；")) : null),
@@ -241,11 +247,14 @@ window.AdminSetup = (FACE, note) => {
       if (!select.options.length) for (const p of list) select.append(L.el("option", { value: p.id }, p.name));
     }
   }
+  const dinersTicket = L.latest();
   async function findDiners() {
+    const current = dinersTicket();
     const f = new FormData(L.$("#diner-form"));
     const q = String(f.get("q")).trim();
     const by = /^[0-9Xx]{4}$/.test(q) ? `last4=${encodeURIComponent(q)}` : `q=${encodeURIComponent(q)}`;
     const page = await L.api(FACE, `/api/v1/diners?meal_point_id=${f.get("meal_point_id")}&${by}`);
+    if (!current()) return;
     const today = L.today();
     L.$("#diners").replaceChildren(page.items.length ? table(["", "", "", "", ""], page.items.map((d) => {
       const paused = d.paused_from && d.paused_from <= today && (!d.paused_until || today < d.paused_until);

@@ -51,6 +51,14 @@ const L = (() => {
     return items;
   }
 
+  // A list drawn by more than one caller (a tab's first load, the reload after a change): call the
+  // ticket at the start of each load and draw only while `current()` holds, so that a slow early
+  // answer is never drawn over a later one (a busy machine answers out of order).
+  function latest() {
+    let asked = 0;
+    return () => { const mine = ++asked; return () => mine === asked; };
+  }
+
   // The engine's bilingual messages ("中文 English") in halves: the English starts at the first
   // word in Latin letters or digits after some Chinese from which on no Chinese character or
   // punctuation follows (a name in “quotes” aside). The same rule as api/i18n.py `split_message`;
@@ -222,7 +230,7 @@ const L = (() => {
   }
 
   return {
-    t, tokens, api, all, ApiError, split, inLang, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
+    t, tokens, api, all, latest, ApiError, split, inLang, problemText, yuan, dt, today, hours, el, $, show, say, blobUrl, uuid, table, staffLogin, logout,
     askCode, codeLogin, camera,
   };
 })();
