@@ -43,6 +43,9 @@ TABLES = (
     Spec("meals", "service_day"),
     Spec("meal_subsidies", "service_day"),
     Spec("scans", "effective_at", timestamptz=True),  # migration 0030; its keys stay in scan_keys
+    # migration 0032; keys in attendance_keys. Kept whole: service records and certificates read
+    # a volunteer's every attendance
+    Spec("attendances", "checked_in_at", timestamptz=True, archived=False),
     Spec("ledger_transfers", "created_at", timestamptz=True, primary_key=("seq",), archived=False),
 )
 

@@ -226,7 +226,7 @@ class Award(Base):
     minutes: Mapped[int] = mapped_column(Integer)  # signed: an adjustment may take back
     points: Mapped[int] = mapped_column(Integer)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("points_rules.id"))  # None: the defaults
-    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"), index=True)
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance_keys.id"), index=True)
     note: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -73,7 +73,7 @@ class LateEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))
     ref_id: Mapped[int] = mapped_column(BigId)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
-    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"), index=True)
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance_keys.id"), index=True)
     activity_day: Mapped[date] = mapped_column(Date)
     days_late: Mapped[int] = mapped_column(Integer)  # days after the activity's day
     reason: Mapped[str] = mapped_column(String(REASON_MAX))

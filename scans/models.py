@@ -39,7 +39,7 @@ class Scan(Base):
     payload: Mapped[str] = mapped_column(String(300))
     code_kind: Mapped[str | None] = mapped_column(String(20))
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
-    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendances.id"))
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance_keys.id"))
     outcome: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(40))
     result: Mapped[dict] = mapped_column(JSON)  # the answer given, returned again for a duplicate

@@ -189,20 +189,40 @@ class Signup(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AttendanceKey(Base):
+    """Every attendance's id, its volunteer and whether it is open (签到记录编号). `attendances` is
+    partitioned by month on PostgreSQL, which keeps a key unique over all months only if it holds
+    the month: this narrow table holds what must hold over all of them: the id other tables'
+    foreign keys name, and one open attendance per volunteer (`uq_attendance_keys_open`). Kept by
+    the database's own triggers on `attendances` (migration 0032), whatever writes it: an insert
+    adds the key, a change of state sets `open`, a delete removes it."""
+
+    __tablename__ = "attendance_keys"
+    __table_args__ = (
+        Index(
+            "uq_attendance_keys_open",
+            "volunteer_id",
+            unique=True,
+            sqlite_where=text("open"),
+            postgresql_where=text("open"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    volunteer_id: Mapped[int] = mapped_column(BigId)
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the attendance's, its partition key
+    open: Mapped[bool] = mapped_column(Boolean)
+
+
 class Attendance(Base):
     """One volunteer at one activity, from check-in to check-out (签到/签退). At most one open
-    attendance per volunteer, enforced by the database."""
+    attendance per volunteer, enforced by the database (through `attendance_keys`). On PostgreSQL
+    partitioned by month of `checked_in_at` (set once, never changed; the month reports bound it),
+    primary key (id, checked_in_at) there (`linli.partitions`, migration 0032)."""
 
     __tablename__ = "attendances"
     __table_args__ = (
         CheckConstraint("state IN ('open', 'closed', 'auto_closed', 'annulled')", name="state"),
-        Index(
-            "uq_attendances_open",
-            "volunteer_id",
-            unique=True,
-            sqlite_where=text("state = 'open'"),
-            postgresql_where=text("state = 'open'"),
-        ),
         Index("ix_attendances_activity", "activity_id"),
         Index("ix_attendances_station_state", "station_id", "state"),
     )
@@ -229,7 +249,7 @@ class AttendanceCorrection(Base):
     __tablename__ = "attendance_corrections"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendances.id"), index=True)
+    attendance_id: Mapped[int] = mapped_column(ForeignKey("attendance_keys.id"), index=True)
     minutes_before: Mapped[int | None] = mapped_column(Integer)
     minutes_after: Mapped[int] = mapped_column(Integer)  # 0 when annulled
     annulled: Mapped[bool] = mapped_column(Boolean, default=False)
