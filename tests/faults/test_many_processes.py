@@ -20,6 +20,7 @@ is recovered.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import random
 import signal
@@ -42,7 +43,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from accounts import service as accounts_service
 from accounts.models import LoginCode
-from linli.leader import FileLock, scheduler_lock
+from linli.leader import scheduler_lock
 from linli.outbox import OutboxMessage
 from linli.queue import QUEUES, queue
 from meals.models import Meal
@@ -130,12 +131,7 @@ class LockWatch:
 
     def holder(self) -> int | None:
         if self.engine is None:
-            lock = scheduler_lock(self.settings.database_url)
-            probe = FileLock(lock.path)
-            if probe.acquire():  # nobody holds it
-                probe.release()
-                return None
-            return int(lock.path.read_text().split()[0])
+            return self._file_holder(scheduler_lock(self.settings.database_url).path)
         with self.engine.connect() as conn:
             name = conn.scalar(
                 text(
@@ -146,6 +142,26 @@ class LockWatch:
             )
         return int(name.rsplit(" ", 1)[1]) if name else None
 
+    @staticmethod
+    def _file_holder(path: Path) -> int | None:
+        """Embedded: the pid the holder wrote in the lock file, if the file is locked. Probed
+        read-only (a FileLock would write our pid in it), and read as it may be: between the
+        holder's truncate and its write it says nothing yet (before, such a read killed this
+        thread and the standby's turn was never seen, in a CI run)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None  # nobody holds it
+        except OSError:
+            words = path.read_text().split()
+            return int(words[0]) if words and words[0].isdigit() else None
+        finally:
+            os.close(fd)
+
     def _run(self) -> None:
         while not self.stop.is_set():
             self.seen.append(self.holder())
@@ -153,10 +169,8 @@ class LockWatch:
 
     def leaders(self) -> list[int]:
         """The holders in the order they held it, each run of samples once (None left out)."""
-        runs = [
-            pid for n, pid in enumerate(self.seen) if pid is not None and (n == 0 or self.seen[n - 1] != pid)
-        ]
-        return runs
+        held = [pid for pid in self.seen if pid is not None]
+        return [pid for n, pid in enumerate(held) if n == 0 or held[n - 1] != pid]
 
     def close(self) -> None:
         self.stop.set()
@@ -245,6 +259,8 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         [leader] = [c for c in crons if c.said("became leader")]
         [standby] = [c for c in crons if c is not leader]
         watch.thread.start()
+        # the watch has seen the leader before the load (a thread can start late on a busy machine)
+        _wait(lambda: leader.pid in watch.seen, 30, lambda: watch.seen)
 
         # the load: tablets (scans, each retried with its scan id until answered, on the other
         # server when one does not answer) and phones (login codes)
@@ -332,6 +348,7 @@ def test_two_servers_three_workers_two_schedulers_lose_nothing_when_some_are_kil
         assert len(answered) == total and set(asked) == set(phones)
         assert before_kill < total  # the load went on after the kills, on the survivors
         _wait(lambda: standby.said("became leader"), 30, lambda: standby.log.read_text()[-2000:])
+        _wait(lambda: standby.pid in watch.seen, 30, lambda: watch.seen)
 
         def progress() -> dict:
             with rt.tx() as s:
