@@ -75,6 +75,7 @@ def settle(conn, device, item, code, station_id, volunteer_id, rec, at, settings
         written = repository.check_out_and_store(
             conn,
             state.attendance_id,
+            state.checked_in_at,
             volunteer_id,
             out_at=checked_out_at,
             minutes=minutes,

@@ -23,7 +23,7 @@ from linli.db import Direct
 from linli.db import const as _const
 from orgs.models import Organization, Station
 from scans.models import Scan, ScanKey
-from volunteer.models import Activity, Attendance, Volunteer
+from volunteer.models import Activity, Attendance, AttendanceKey, Volunteer
 from volunteer.repository import CLOSE_ATTENDANCE, INSERT_ATTENDANCE, WINDOW
 
 
@@ -179,10 +179,17 @@ _STATE_COLUMNS = (
 
 
 def _with_state(q):
+    # the open attendance through its key (one per volunteer, unpartitioned), then in its month only
     return (
         q.select_from(Volunteer)
+        .outerjoin(AttendanceKey, and_(AttendanceKey.volunteer_id == Volunteer.id, AttendanceKey.open))
         .outerjoin(
-            Attendance, and_(Attendance.volunteer_id == Volunteer.id, Attendance.state == _const("open"))
+            Attendance,
+            and_(
+                Attendance.id == AttendanceKey.id,
+                Attendance.checked_in_at == AttendanceKey.checked_in_at,
+                Attendance.state == _const("open"),
+            ),
         )
         .outerjoin(Activity, Activity.id == Attendance.activity_id)
         .outerjoin(_LastScan, _LastScan.id == _LATEST_SCAN_ID)
@@ -378,6 +385,7 @@ def _scan_params(scan: dict, *, keep_attendance: bool = False) -> dict:
 def check_out_and_store(
     conn: Direct,
     attendance_id: int,
+    checked_in_at: datetime,
     volunteer_id: int,
     *,
     out_at: datetime,
@@ -391,6 +399,7 @@ def check_out_and_store(
     the scan id is taken."""
     params = {
         "attendance_id": attendance_id,
+        "attendance_checked_in_at": checked_in_at,
         "lock_volunteer_id": volunteer_id,
         "out_at": out_at,
         "out_minutes": minutes,

@@ -146,7 +146,7 @@ def close(
     values = {"checked_out_at": checked_out_at, "minutes": minutes, "state": state}
     if flag:
         values |= {"flagged": True, "flag_reason": flag}
-    if not repository.close_attendance(session, attendance_id, **values):
+    if not repository.close_attendance(session, attendance_id, checked_in_at, **values):
         return None  # closed meanwhile (the forgotten check-out job): nothing more to do
     # an attendance closes once (an offline scan may undo it before commit: `reopen`)
     emit(session, **closed_event(attendance_id, now), known_new=True)

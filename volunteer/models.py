@@ -203,7 +203,7 @@ class AttendanceKey(Base):
             "uq_attendance_keys_open",
             "volunteer_id",
             unique=True,
-            sqlite_where=text("open"),
+            sqlite_where=text("open = 1"),  # as SQLAlchemy writes `AttendanceKey.open` there
             postgresql_where=text("open"),
         ),
     )

@@ -409,8 +409,11 @@ _ATTENDED = (
 )
 _LOCK_ACTIVITY = select(Activity.id).where(Activity.id == bindparam("activity_id")).with_for_update()
 INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
+# the attendance's check-in time names its month (partitions): one month is written, not all
 CLOSE_ATTENDANCE = update(Attendance).where(
-    Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open")
+    Attendance.id == bindparam("attendance_id"),
+    Attendance.checked_in_at == bindparam("attendance_checked_in_at"),
+    Attendance.state == _const("open"),
 )
 
 
@@ -456,9 +459,9 @@ def insert_attendance(session: Session, **values) -> int:
     return session.connection().execute(INSERT_ATTENDANCE, values).scalar_one()
 
 
-def close_attendance(session: Session, attendance_id: int, **values) -> bool:
-    """Close an open attendance; False if it was no longer open."""
-    params = {"attendance_id": attendance_id, **values}
+def close_attendance(session: Session, attendance_id: int, checked_in_at: datetime, **values) -> bool:
+    """Close an open attendance (its check-in time names its month); False if it was no longer open."""
+    params = {"attendance_id": attendance_id, "attendance_checked_in_at": checked_in_at, **values}
     return session.connection().execute(CLOSE_ATTENDANCE, params).rowcount == 1
 
 

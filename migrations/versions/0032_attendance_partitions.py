@@ -107,7 +107,7 @@ def upgrade() -> None:
         "attendance_keys",
         ["volunteer_id"],
         unique=True,
-        sqlite_where=sa.text("open"),
+        sqlite_where=sa.text("open = 1"),
         postgresql_where=sa.text("open"),
     )
     for table in REFERRING:
