@@ -353,15 +353,18 @@ async def families(c: Client, plan: Plan, until: float, rng: random.Random, day:
                 )
 
 
-async def partner(c: Client, plan: Plan, until: float, today: str, month_start: str) -> None:
-    """A partner's accountant pulls this month's usage every minute and downloads it when built."""
+async def partner(c: Client, plan: Plan, until: float, month_start: str, month_end: str) -> None:
+    """A partner's accountant pulls last month's usage every minute and downloads it when built. An
+    ended whole month may be asked again; a month still running may not (two of its reports,
+    subtracted, would show what aggregation hides: 422 `period_overlaps_earlier`, a 10-county run
+    that asked this month's twice)."""
     while time.monotonic() < until:
         asked = await c.call(
             "report request",
             "POST",
             "/api/v1/reports",
             plan.partner,
-            json={"kind": "meal_usage", "period_start": month_start, "period_end": today, "format": "xlsx"},
+            json={"kind": "meal_usage", "period_start": month_start, "period_end": month_end, "format": "xlsx"},
         )
         if asked:
             c.tally.reports.add(asked["id"])
@@ -397,7 +400,8 @@ async def drive(base: str, rt: Runtime, plan: Plan, minutes: float, interval: fl
             raise RuntimeError(f"warming up: {warm.tally.errors[:3]}")
         until = time.monotonic() + minutes * 60
         c = Client(http, tally)
-        tasks = [partner(c, plan, until, local.isoformat(), local.replace(day=1).isoformat())]
+        last_end = local.replace(day=1) - timedelta(days=1)  # last month, ended
+        tasks = [partner(c, plan, until, last_end.replace(day=1).isoformat(), last_end.isoformat())]
         tasks.append(families(c, plan, until, random.Random(1), (local + timedelta(days=2)).isoformat()))
         for p in plan.points:
             tasks.append(counter(c, p, until, interval, random.Random(rng.random())))
