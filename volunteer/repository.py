@@ -409,12 +409,10 @@ _ATTENDED = (
 )
 _LOCK_ACTIVITY = select(Activity.id).where(Activity.id == bindparam("activity_id")).with_for_update()
 INSERT_ATTENDANCE = insert(Attendance).returning(Attendance.id)
-# the attendance's check-in time names its month (partitions): one month is written, not all
-CLOSE_ATTENDANCE = update(Attendance).where(
-    Attendance.id == bindparam("attendance_id"),
+CLOSE_ATTENDANCE = update(Attendance).where(  # the check-in time names the month: one month written
+    Attendance.id == bindparam("attendance_id"), Attendance.state == _const("open"),
     Attendance.checked_in_at == bindparam("attendance_checked_in_at"),
-    Attendance.state == _const("open"),
-)
+)  # fmt: skip
 
 
 def try_lock_volunteer(session: Session, volunteer_id: int) -> bool:
