@@ -2,11 +2,13 @@
 
 One database, `<name>_scale_county`, grown county by county with `linli demo --scale province
 --counties N` (its loading rate reported); at each size, the other benchmarks' own pieces run on
-copies of it: the scan door (bench/scans.py, with its baseline) and the meal counter
-(bench/meals.py), the report builds of bench/reports.py (a partner's month, a hub's month, the
+copies of it: the report builds of bench/reports.py (a partner's month, a hub's month, the
 county's month and year, all of the first county: the scope stays while the data grows), balance
 reads (bench/ledger.py's), the nightly jobs of `linli cron` (workers/cron.py) one after another,
-and the database's size per county-year. At the largest size, the lunch rush (bench/rush.py) at
+and the database's size per county-year. Each size is kept (a copy) for the scan door
+(bench/scans.py, with its baseline) and the meal counter (bench/meals.py), measured once all sizes
+are loaded, in turns (1, 3, 10, then 10, 3, 1, ...), so that every size sees the machine's same
+minutes: a target that compares sizes must not compare a quiet quarter hour with a busy one. At the largest size, the lunch rush (bench/rush.py) at
 every meal point of the province at once. Writes its section of docs/performance.md; returns its
 summary rows (the largest size against the smallest).
 
@@ -155,13 +157,16 @@ def reads(setup: common.Setup, repeat: int, balance_reads: int) -> dict:
 
 
 def door_and_counter(args: argparse.Namespace, base: str, scratch: Path) -> dict:
-    """bench/scans.py and bench/meals.py on copies of the grown database (their sections go to a
-    scratch file): the first connections line of each; the counter's ratio is to the scan
-    bench's baseline, measured minutes before."""
+    """bench/scans.py and bench/meals.py at the targets' connections, on copies of `<base>_county`
+    (their sections go to a scratch file); the counter's ratio is to the scan bench's baseline,
+    measured minutes before."""
     argv = ["--database-url", base, "--redis-url", args.redis_url, "--out", str(scratch)]
-    argv += ["--workers", str(args.workers), "--keep-county"] + (["--quick"] if args.quick else [])
+    argv += ["--workers", str(args.workers), "--keep-county", "--connections", str(CONNECTIONS)]
+    argv += ["--quick"] if args.quick else []
     door = scans.main(argv)
     counter = meals.main(argv)
+    for piece in ("scans", "meals"):
+        common.drop_database(f"{base}_{piece}")
     baseline, scan = door[0], door[1]
     return {
         "baseline": baseline["throughput"],
@@ -171,6 +176,20 @@ def door_and_counter(args: argparse.Namespace, base: str, scratch: Path) -> dict
             "p99": counter[0]["p99_ms"],
             "ratio": counter[0]["throughput"] / baseline["throughput"],
         },
+    }
+
+
+def middle(turns: list[dict]) -> dict:
+    """The median of each figure of a size's turns (with two turns, their mean)."""
+    from statistics import median
+
+    return {
+        "baseline": median(t["baseline"] for t in turns),
+        **{
+            what: {key: median(t[what][key] for t in turns) for key in ("rps", "p99", "ratio")}
+            for what in ("door", "counter")
+        },
+        "turns": turns,
     }
 
 
@@ -203,6 +222,12 @@ def section(
         what: abs(at[-1][what]["ratio"] / at[0][what]["ratio"] - 1) <= 0.10 for what in ("door", "counter")
     }
     dry = args.fraction < 1 or args.quick
+
+    def turn_ratios(what: str) -> str:
+        return "; ".join(
+            f"{n}: " + " / ".join(f"{t[what]['ratio']:.2f}" for t in r[n]["turns"]) for n in counties
+        )
+
     rush_text = "not run"
     if rush_result:
         rush_text = (
@@ -265,7 +290,9 @@ Database size (pg_database_size after loading; per county-year: without the empt
         )
     }
 
-Scan door (bench/scans.py) and meal counter (bench/meals.py), {CONNECTIONS} connections:
+Scan door (bench/scans.py) and meal counter (bench/meals.py), {CONNECTIONS} connections, every size
+measured in each of {args.turns} turns once all were loaded (the middle of its turns; the ratios of each
+turn: door {turn_ratios("door")}; counter {turn_ratios("counter")}):
 
 {
         table(
@@ -331,6 +358,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--reads", type=int, default=2000, help="balance reads")
     ap.add_argument("--rush-minutes", type=float, default=10)
     ap.add_argument("--no-rush", action="store_true")
+    ap.add_argument("--turns", type=int, default=2, help="of the scan door and counter at every size")
     args = common.parse(ap, argv, quick={"repeat": 1, "reads": 200, "rush_minutes": 1.0})
     base = f"{args.database_url}_scale"  # grown in <base>_county, copied to <base>_<piece>
     sub = argparse.Namespace(
@@ -347,14 +375,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     scratch = Path(tempfile.mkstemp(suffix=".md")[1])
     results: dict[int, dict] = {}
     rush_result = None
+    kept = {n: base if n == args.counties[-1] else f"{base}{n}" for n in args.counties}  # <kept>_county
     try:
         for n in args.counties:
             print(f"== scale: {n} counties", flush=True)
             results[n] = {"load": grow(env, n, args.fraction), "mb": database_mb(grown)}
-            results[n] |= door_and_counter(args, base, scratch)
             results[n] |= reads(common.prepare(sub, "reads"), args.repeat, args.reads)
-            for piece in ("reads", "scans", "meals"):
-                common.drop_database(f"{base}_{piece}")
+            common.drop_database(f"{base}_reads")
+            if kept[n] != base:
+                common.fresh_database(f"{kept[n]}_county", template=grown.rpartition("/")[2])
+        turns: dict[int, list[dict]] = {n: [] for n in args.counties}
+        for turn in range(args.turns):
+            for n in args.counties if turn % 2 == 0 else reversed(args.counties):
+                print(f"== scale: scan door and counter at {n} counties, turn {turn + 1}", flush=True)
+                turns[n].append(door_and_counter(args, kept[n], scratch))
+        for n in args.counties:
+            results[n] |= middle(turns[n])
         if not args.no_rush:
             setup = common.prepare(sub, "rush")
             tally, checks, figures = rush.run(
@@ -381,6 +417,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             common.drop_database(setup.database_url)
     finally:
         scratch.unlink(missing_ok=True)
+        for url in kept.values():
+            if url != base:
+                common.drop_database(f"{url}_county")
     county_years = {n: n * days / DAYS for n in args.counties}
     text_ = section(args, args.counties, results, rush_result, county_years, empty_mb)
     common.write_section(Path(args.out), "Scale", text_)
