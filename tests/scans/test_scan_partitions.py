@@ -5,7 +5,7 @@ month of `effective_at`, the migration moves every scan there and back, a lookup
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select, text
@@ -15,29 +15,16 @@ from linli import partitions
 from migrations import driver as migrate
 from scans import door, repository
 from scans.models import Scan, ScanKey
-from scans.schemas import Device, ScanInput
-from tests.fixtures.builders import file_volunteer, make_activity, make_county, make_station
-from volunteer import activities
+from scans.schemas import ScanInput
+from tests.fixtures.builders import JULY_FIRST, JUNE_LAST, across_midnight
 from volunteer.models import Attendance
 
-JUNE_LAST = datetime(2030, 6, 30, 14, 0, tzinfo=UTC)  # 22:00 on June 30th local; the activity runs to 01:00
-JULY_FIRST = datetime(2030, 6, 30, 16, 30, tzinfo=UTC)  # 00:30 on July 1st local: another month
 REPLAY_ID = "6f1c2a4e-2b7d-4c1e-9a55-0d3f1c8e7b21"
 
 
 @pytest.fixture
 def night(rt):
-    """A volunteer signed up to an activity across midnight of June 30th (local), at a station."""
-    county = make_county(rt)
-    station = make_station(rt, county.org_a)
-    activity = make_activity(rt, county.org_a, station, JUNE_LAST - timedelta(minutes=30), hours=3.5)
-    volunteer = file_volunteer(rt, "13900000001", county.open_team)
-    with rt.tx() as s:
-        activities.sign_up(s, activity_id=activity, volunteer_id=volunteer, now=JUNE_LAST - timedelta(days=1))
-    tablet = Device("staff", "staff:1 tablet-1", staff_user_id=1, station_ids=frozenset({station}))
-    with rt.engine.begin() as conn:  # June and July 2030 have their months (not DEFAULT); SQLite: nothing
-        partitions.ensure_months(conn, date(2030, 6, 1), date(2030, 7, 1))
-    return rt, tablet, station, volunteer
+    return across_midnight(rt)
 
 
 def card(rt, station, volunteer, scan_id=None, scanned_at=None) -> ScanInput:
@@ -64,7 +51,7 @@ def open_attendances(rt) -> int:
 
 
 def test_a_replay_across_a_month_boundary_is_the_earlier_answer_and_stores_nothing(night, monkeypatch):
-    rt, tablet, station, volunteer = night
+    rt, tablet, station, volunteer, _ = night
     refused = []  # the lock-free one-statement writes the key failed (PostgreSQL)
     for name in ("check_in_and_store", "check_out_and_store"):
 
@@ -108,7 +95,7 @@ def test_a_replay_across_a_month_boundary_is_the_earlier_answer_and_stores_nothi
 
 
 def test_a_scan_without_its_key_is_refused(night):
-    rt, tablet, station, volunteer = night
+    rt, tablet, station, volunteer, _ = night
     door.scan_online(rt, tablet, card(rt, station, volunteer, REPLAY_ID), received_at=JUNE_LAST)
     with rt.tx() as s:
         row = s.scalars(select(Scan)).one()
@@ -126,7 +113,7 @@ def pg(night):
 
 
 def test_the_migration_moves_every_scan_there_and_back(night):
-    rt, tablet, station, volunteer = night
+    rt, tablet, station, volunteer, _ = night
     postgres = not rt.settings.is_sqlite
     first = door.scan_online(rt, tablet, card(rt, station, volunteer), received_at=JUNE_LAST)
     second = door.scan_online(rt, tablet, card(rt, station, volunteer), received_at=JULY_FIRST)
@@ -156,7 +143,7 @@ def test_the_migration_moves_every_scan_there_and_back(night):
 
 
 def test_the_doors_scan_lookups_read_one_month(pg):
-    rt, tablet, station, volunteer = pg
+    rt, tablet, station, volunteer, _ = pg
     with rt.engine.begin() as conn:  # the upkeep (`linli cron`'s partitions_ahead) makes scans' months too
         conn.execute(text("DROP TABLE IF EXISTS scans_2030_08"))  # another test may have made it
         made = partitions.ensure_months(conn, date(2030, 5, 1), date(2030, 8, 1))
@@ -193,7 +180,7 @@ def test_the_doors_scan_lookups_read_one_month(pg):
 
 
 def test_an_archived_months_scan_id_is_still_a_duplicate(pg):
-    rt, tablet, station, volunteer = pg
+    rt, tablet, station, volunteer, _ = pg
     june = door.scan_online(rt, tablet, card(rt, station, volunteer), received_at=JUNE_LAST)
     july = door.scan_online(rt, tablet, card(rt, station, volunteer), received_at=JULY_FIRST)
     detached = []

@@ -16,28 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from linli import partitions
 from migrations import driver as migrate
 from scans import door
-from scans.schemas import Device, ScanInput
-from tests.fixtures.builders import file_volunteer, make_activity, make_county, make_station
-from volunteer import activities, attendance
+from scans.schemas import ScanInput
+from tests.fixtures.builders import JULY_FIRST, JUNE_LAST, across_midnight
+from volunteer import attendance
 from volunteer.models import Attendance, AttendanceKey
-
-JUNE_LAST = datetime(2030, 6, 30, 14, 0, tzinfo=UTC)  # 22:00 on June 30th local; the activity runs to 01:00
-JULY_FIRST = datetime(2030, 6, 30, 16, 30, tzinfo=UTC)  # 00:30 on July 1st local: another month
 
 
 @pytest.fixture
 def night(rt):
-    """A volunteer signed up to an activity across midnight of June 30th (local), at a station."""
-    county = make_county(rt)
-    station = make_station(rt, county.org_a)
-    activity = make_activity(rt, county.org_a, station, JUNE_LAST - timedelta(minutes=30), hours=3.5)
-    volunteer = file_volunteer(rt, "13900000001", county.open_team)
-    with rt.tx() as s:
-        activities.sign_up(s, activity_id=activity, volunteer_id=volunteer, now=JUNE_LAST - timedelta(days=1))
-    tablet = Device("staff", "staff:1 tablet-1", staff_user_id=1, station_ids=frozenset({station}))
-    with rt.engine.begin() as conn:  # June to August 2030 have their months (not DEFAULT); SQLite: nothing
-        partitions.ensure_months(conn, date(2030, 6, 1), date(2030, 8, 1))
-    return rt, tablet, station, volunteer, activity
+    return across_midnight(rt)
 
 
 def scan(rt, tablet, station, volunteer, at: datetime) -> dict:
