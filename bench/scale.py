@@ -8,8 +8,9 @@ reads (bench/ledger.py's), the nightly jobs of `linli cron` (workers/cron.py) on
 and the database's size per county-year. Each size is kept (a copy) for the scan door
 (bench/scans.py, with its baseline) and the meal counter (bench/meals.py), measured once all sizes
 are loaded, in turns (1, 3, 10, then 10, 3, 1, ...), so that every size sees the machine's same
-minutes: a target that compares sizes must not compare a quiet quarter hour with a busy one. At the largest size, the lunch rush (bench/rush.py) at
-every meal point of the province at once. Writes its section of docs/performance.md; returns its
+minutes: a target that compares sizes must not compare a quiet quarter hour with a busy one.
+At the largest size, the lunch rush (bench/rush.py) at every meal point of the province at once
+(`--no-rush` leaves it out). Writes its section of docs/performance.md; returns its
 summary rows (the largest size against the smallest).
 
     .venv/bin/python bench/run.py --only scale --counties 1,3,10 [--fraction F]
