@@ -3,8 +3,10 @@ its price, its subsidy split per funder and what the diner pays; or a clear refu
 
 A diner's meals are judged one at a time (the diner's row is locked), and a unique index allows
 one subsidized meal per diner, slot and day, so two tablets scanning one card at once, online or
-offline, never make two subsidies. A funder's budget is taken by a conditional update at the end of
-the meal's transaction, so it never goes over its cap and its row is locked only briefly.
+offline, never make two subsidies. A funder's budget is read without a lock and taken by a
+conditional update as the last statement of the scan's transaction (`take_budgets`, from the scan
+door), so it never goes over its cap, and the agreement row every meal of a county takes from is
+locked only for that statement and the commit.
 """
 
 from __future__ import annotations
@@ -122,7 +124,9 @@ def serve(
     """Judge one diner-card scan at a meal point's counter (or at the door, for a delivery run's
     `slot`). Returns the scan's answer: `meal_served`, `duplicate`, or `rejected` with a reason
     (`already_served` carries the first meal). `diner`: the diner's row, locked already; `path`:
-    the point's organization's (it decides the county's categories), read if not given."""
+    the point's organization's (it decides the county's categories), read if not given. A meal
+    served carries `budgets`, each funder's part: the caller takes them (`take_budgets`) last,
+    just before its commit, and judges again if they no longer fit."""
     if diner is None:
         diner = repository_counter.lock_diner(session, diner_id)
     if diner is None:
@@ -187,14 +191,12 @@ def serve(
     meal = _record(
         session, diner.id, point.id, slot, day, mode, parts, at, device_label, scan_id, tiers, delivered_by
     )
-    if meal is None:  # a budget ran out between reading it and taking it
-        return {"outcome": "rejected", "reason": "budget_exhausted", "diner": who, "price": slot.price}
     if booked:
         repository.mark_booking_served(session, diner.id, point.id, day, slot.slot)
     view = meal_view(meal, [(a, names[a], n) for a, n in parts], point.name)
     if exhausted:  # said, not hidden: these funders' budgets are used up, the diner pays their part
         view["budget_exhausted"] = [names[a] for a in exhausted]
-    return {"outcome": "meal_served", "diner": who, "meal": view}
+    return {"outcome": "meal_served", "diner": who, "meal": view, "budgets": sorted(parts)}
 
 
 def to_pay(session: Session, diner: Diner, point: MealPoint, slot: SlotOnDay, day: date) -> int:
@@ -219,7 +221,7 @@ def _fundings(
     """The agreements paying at this point on this day, by the schedule version in force that day
     (its id, or None for the agreement's own), with this diner's subsidized meals under each this
     week (Monday to Sunday) and this month (calendar, local days). Not locked: budgets are taken at
-    the very end (`_record`), so the agreement rows every meal of a county touches stay locked
+    the very end (`take_budgets`), so the agreement rows every meal of a county touches stay locked
     only for a moment."""
     monday = day - timedelta(days=day.weekday())
     first = day.replace(day=1)
@@ -260,10 +262,8 @@ def _record(
     scan_id,
     tiers=None,
     delivered_by=None,
-) -> Meal | None:
-    """Write the meal and its subsidies, then take each funder's part from its budget (in agreement
-    id order, each `UPDATE ... WHERE budget_used + part <= budget_cap`). If a budget cannot pay,
-    what this meal wrote is undone and None returned."""
+) -> Meal:
+    """Write the meal and its subsidies (the funders' budgets are taken by `take_budgets`)."""
     subsidy = sum(amount for _, amount in parts)
     meal = Meal(
         meal_point_id=point_id,
@@ -302,20 +302,18 @@ def _record(
             for a, n in parts
         ],
     )
-    # each funder's part, in agreement id order (one row at a time: a statement updating several
-    # rows may lock them in any order, and two meals would deadlock), only if its budget holds it
-    taken = []
-    for agreement_id, amount in sorted(parts):
-        if not repository_counter.take_budget(session, agreement_id, amount):
-            # one ran out meanwhile: give back what was taken, undo the meal
-            for done_id, done_amount in taken:
-                repository_counter.give_back_budget(session, done_id, done_amount, synchronize=False)
-            repository_counter.delete_subsidies(session, meal.id)
-            session.delete(meal)
-            session.flush()
-            return None
-        taken.append((agreement_id, amount))
     return meal
+
+
+def take_budgets(session: Session, parts: list[tuple[int, int]]) -> bool:
+    """Take each funder's part of a meal from its budget, in agreement id order (one row at a time:
+    a statement updating several rows may lock them in any order, and two meals would deadlock),
+    each only if its budget still holds it (`UPDATE ... WHERE budget_used + part <= budget_cap`).
+    False if one no longer does (other meals took it since it was read): the caller rolls back
+    everything the scan wrote and judges it again on what is left. Called last, just before the
+    commit, so that the agreement rows every meal of a county takes from stay locked only for
+    this and the commit."""
+    return all(repository_counter.take_budget(session, a, n) for a, n in sorted(parts))
 
 
 def record_unsubsidized(

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from integrity import service as integrity
 from linli.bounds import plausible
-from linli.errors import FieldError, Refused, invalid
+from linli.errors import FieldError, Refused, conflict, invalid
 from linli.qr import Codes
+from meals import counter
 from meals.models import MODES
 from scans import answers, fast, judge, repository
 from scans import offline as offline_scans
@@ -125,8 +126,11 @@ def store(
     received_at: datetime,
     offline: bool,
     settings,
+    tries: int = 5,
 ) -> dict:
-    """Judge one scan and store it. Replaying a scan_id returns the stored answer unchanged."""
+    """Judge one scan and store it. Replaying a scan_id returns the stored answer unchanged. A
+    meal's subsidies are taken from the funders' budgets last (`counter.take_budgets`); where other
+    meals took a budget meanwhile, the scan is judged again on what is left (`tries` times)."""
     scan_id = item.scan_id or str(uuid.uuid4())
     skew = timedelta(seconds=settings.clock_skew_seconds)
     scanned_at = item.scanned_at or received_at
@@ -174,13 +178,7 @@ def store(
     if not stored:
         # The same scan id was judged at the same moment by another request, which committed
         # first: undo this judgement and answer as that one did.
-        if savepoint is None:
-            session.rollback()
-        else:
-            savepoint.rollback()
-            closed = attendance.closed_here(session)
-            closed.clear()
-            closed.update(closed_before)
+        _undo(session, savepoint, closed_before)
         stored = repository.scan_result(session, scan_id)
         if stored.device is None:
             return _archived(stored, received_at)
@@ -198,9 +196,38 @@ def store(
         return stored.result
     if rec.get("replay"):
         offline_scans.replay(session, rec["replay"], settings)
+    if rec.get("budgets") and not counter.take_budgets(session, rec["budgets"]):
+        _undo(session, savepoint, closed_before)
+        if tries <= 1:
+            raise conflict(
+                "concurrent_change",
+                "补贴额度刚被同时的其他餐次用去，请重扫 Other meals took the subsidy budget just now; scan again",
+            )
+        return store(
+            session,
+            codes,
+            device,
+            item,
+            received_at=received_at,
+            offline=offline,
+            settings=settings,
+            tries=tries - 1,
+        )
     if savepoint is not None:
         savepoint.commit()
     return result
+
+
+def _undo(session: Session, savepoint, closed_before: set | None) -> None:
+    """Roll back what judging one scan wrote: the transaction online, the scan's savepoint in a
+    batch (and the attendances it closed, as the batch keeps them)."""
+    if savepoint is None:
+        session.rollback()
+    else:
+        savepoint.rollback()
+        closed = attendance.closed_here(session)
+        closed.clear()
+        closed.update(closed_before)
 
 
 def _archived(stored, received_at: datetime) -> dict:

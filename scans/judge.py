@@ -129,6 +129,7 @@ def serve_diner(session, device, code, item, rec, at, offline, settings) -> dict
         )
         rec["station_id"], rec["station_known"] = station_id, station_id is not None
         rec["flagged"] = rec["flagged"] or result.pop("flagged", False)
+        rec["budgets"] = result.pop("budgets", [])  # taken by the door, last (`counter.take_budgets`)
         if result["outcome"] == "rejected":
             raise Refused(
                 result["reason"], **{k: v for k, v in result.items() if k in ("diner", "meal", "price")}
@@ -164,6 +165,7 @@ def serve_diner(session, device, code, item, rec, at, offline, settings) -> dict
         path=path,
     )
     rec["flagged"] = rec["flagged"] or result.pop("flagged", False)  # offline: served twice, held for review
+    rec["budgets"] = result.pop("budgets", [])
     if result["outcome"] == "rejected":
         raise Refused(
             result["reason"], **{k: v for k, v in result.items() if k in ("diner", "meal", "price")}

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from meals import service
 from meals.models import FundingAgreement, Meal, MealSubsidy
@@ -284,36 +285,74 @@ def test_diners_register_once_and_their_card_scans(canteen, client):
     assert [d["name"] for d in found.json()["items"]] == ["赵淑芬"]
 
 
-def test_a_budget_taken_meanwhile_undoes_the_meal(client, rt, clock):
-    """Budgets are read without a lock and taken at the end, in agreement id order: if a later one
-    ran out in between, what this meal took from the earlier ones is given back and the meal undone."""
-    from sqlalchemy import update
+@contextmanager
+def budget_taken_meanwhile(rt, agreement_id: int, left: int):
+    """Other meals take a funder's budget down to `left` on a connection of their own, just before
+    the scan takes its part (the race a busy county has at the moment a budget runs out)."""
+    fired = []
 
-    from meals import counter
-    from meals.models import MealSlot
+    def other_meals(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE FUNDING_AGREEMENTS") and not fired:
+            fired.append(statement)
+            with rt.engine.begin() as other:
+                other.execute(
+                    update(FundingAgreement)
+                    .where(FundingAgreement.id == agreement_id)
+                    .values(budget_used=FundingAgreement.budget_cap - left)
+                )
 
-    clock.at = LUNCH
-    canteen = Canteen(rt, client)
-    with rt.tx() as s:
-        s.execute(
-            update(FundingAgreement)
-            .where(FundingAgreement.id == canteen.enterprise)
-            .values(budget_used=FundingAgreement.budget_cap)
-        )
-        slot = s.scalar(select(MealSlot).where(MealSlot.slot == "lunch"))
-        parts = [
-            (canteen.government, 700),
-            (canteen.enterprise, 200),
-        ]  # as judged before the enterprise ran out
-        assert (
-            counter._record(
-                s, canteen.grandpa, canteen.point.id, slot, LUNCH.date(), "dine_in", parts, LUNCH, "t", None
+    event.listen(rt.engine, "before_cursor_execute", other_meals)
+    try:
+        yield fired
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", other_meals)
+
+
+def test_a_budget_taken_meanwhile_is_judged_again_on_what_is_left(canteen):
+    """Budgets are read without a lock and taken last, just before the commit: where other meals
+    took one in between, everything the scan wrote is rolled back and the scan judged again, so the
+    funder pays only what it still has and the diner is told (one meal, one scan, budgets to the fen)."""
+    if canteen.rt.settings.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no other meal can take a budget meanwhile")
+    with budget_taken_meanwhile(canteen.rt, canteen.government, left=500) as fired:
+        r = canteen.scan(canteen.card(canteen.grandma))
+    assert fired  # the race happened
+    assert r["outcome"] == "meal_served" and r["meal"]["budget_exhausted"] == ["县民政助餐补贴"]
+    assert [(p["agreement_id"], p["amount"]) for p in r["meal"]["split"]] == [(canteen.enterprise, 200)]
+    assert (canteen.count(Meal), canteen.count(MealSubsidy), canteen.count(Scan)) == (1, 1, 1)
+    with canteen.rt.tx() as s:
+        assert s.get(FundingAgreement, canteen.government).budget_used == 10_000_000 - 500  # theirs only
+        assert s.get(FundingAgreement, canteen.enterprise).budget_used == 200
+
+
+def test_a_scan_that_keeps_losing_the_race_is_refused_and_writes_nothing(canteen, clock):
+    """The door judges a scan again a few times at most; past that the tablet is asked to scan
+    again (409 concurrent_change), and nothing the scan wrote is kept."""
+    from linli.errors import LinliError
+    from scans import door
+    from scans.schemas import Device, ScanInput
+
+    if canteen.rt.settings.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no other meal can take a budget meanwhile")
+    item = ScanInput(canteen.card(canteen.grandma), canteen.station, str(uuid.uuid4()), None, None)
+    device = Device("staff", "staff:1 counter", staff_user_id=1, station_ids=frozenset({canteen.station}))
+    with (
+        budget_taken_meanwhile(canteen.rt, canteen.government, left=1000),
+        pytest.raises(LinliError) as refused,
+    ):
+        with canteen.rt.tx() as s:
+            door.store(
+                s,
+                canteen.rt.codes,
+                device,
+                item,
+                received_at=LUNCH,
+                offline=False,
+                settings=canteen.rt.settings,
+                tries=1,
             )
-            is None
-        )
-    assert canteen.count(Meal) == 0 and canteen.count(MealSubsidy) == 0
-    with rt.tx() as s:
-        assert s.get(FundingAgreement, canteen.government).budget_used == 0  # its 7 yuan were given back
+    assert refused.value.code == "concurrent_change" and refused.value.status == 409
+    assert (canteen.count(Meal), canteen.count(MealSubsidy), canteen.count(Scan)) == (0, 0, 0)
 
 
 def test_capacity_a_replayed_scan_id_and_set_up_mistakes(canteen, client, clock):
