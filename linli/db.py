@@ -195,6 +195,34 @@ class Direct:
         return cursor
 
 
+def commit_after(session: Session, statement, rows: list[dict]) -> None:
+    """End a session's transaction with `statement` once per row, then commit. On PostgreSQL the
+    statements and the COMMIT are sent as one message (bound by psycopg, run by the server one
+    after the other): a row they update that every unit of some kind updates (a funder's budget,
+    taken by every meal of a county) stays locked only for the server's time, never while the
+    client waits for its turn on a busy machine. A statement that breaks a constraint stops the
+    rest (the COMMIT too) and raises IntegrityError, as elsewhere; the caller rolls back."""
+    session.flush()
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        for row in rows:
+            session.execute(statement, row)
+        session.commit()
+        return
+    key = (id(statement), *rows[0])
+    compiled = Direct._compiled.get(key)
+    if compiled is None:
+        sql = statement.compile(dialect=conn.dialect, column_keys=list(rows[0])).string
+        compiled = Direct._compiled[key] = (statement, sql)
+    cursor = psycopg.ClientCursor(conn.connection.driver_connection)
+    message = "; ".join([*(cursor.mogrify(compiled[1], row) for row in rows), "COMMIT"])
+    try:
+        cursor.execute(message)
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(compiled[1], rows, exc) from exc
+    session.commit()  # SQLAlchemy's side of it: nothing left to send
+
+
 # A process forked from this one must not keep copies of its database sockets. RQ forks its
 # scheduler from `linli worker`; when the worker is killed in the middle of a job, the scheduler's
 # copy kept the connection open, so PostgreSQL never rolled the dead job's transaction back and its

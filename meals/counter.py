@@ -3,10 +3,10 @@ its price, its subsidy split per funder and what the diner pays; or a clear refu
 
 A diner's meals are judged one at a time (the diner's row is locked), and a unique index allows
 one subsidized meal per diner, slot and day, so two tablets scanning one card at once, online or
-offline, never make two subsidies. A funder's budget is read without a lock and taken by a
-conditional update as the last statement of the scan's transaction (`take_budgets`, from the scan
-door), so it never goes over its cap, and the agreement row every meal of a county takes from is
-locked only for that statement and the commit.
+offline, never make two subsidies. A funder's budget is read without a lock and taken as the
+last statement of the scan's transaction, with its commit (`take_budgets`, from the scan door):
+the table's check keeps it within its cap, and the agreement row every meal of a county takes
+from is locked only for the server's time.
 """
 
 from __future__ import annotations
@@ -305,15 +305,15 @@ def _record(
     return meal
 
 
-def take_budgets(session: Session, parts: list[tuple[int, int]]) -> bool:
+def take_budgets(session: Session, parts: list[tuple[int, int]], *, commit: bool) -> bool:
     """Take each funder's part of a meal from its budget, in agreement id order (one row at a time:
-    a statement updating several rows may lock them in any order, and two meals would deadlock),
-    each only if its budget still holds it (`UPDATE ... WHERE budget_used + part <= budget_cap`).
-    False if one no longer does (other meals took it since it was read): the caller rolls back
-    everything the scan wrote and judges it again on what is left. Called last, just before the
-    commit, so that the agreement rows every meal of a county takes from stay locked only for
-    this and the commit."""
-    return all(repository_counter.take_budget(session, a, n) for a, n in sorted(parts))
+    a statement updating several rows may lock them in any order, and two meals would deadlock);
+    the table's check refuses a part the budget no longer holds. False then (other meals took it
+    since it was read): the caller rolls back everything the scan wrote and judges it again on
+    what is left. Called last: with `commit` (an online scan, a transaction of its own) the parts
+    go with the commit in one round trip, so that the agreement rows every meal of a county takes
+    from stay locked only for the server's time."""
+    return repository_counter.take_budgets(session, parts, commit=commit)
 
 
 def record_unsubsidized(

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from linli.db import const
+from linli.db import commit_after, const
 from meals.models import (
     AgreementPoint,
     Booking,
@@ -161,12 +162,10 @@ _FUNDINGS = (  # the agreements paying at a point on a day, and this diner's sub
     .execution_options(populate_existing=True)
 )
 _INSERT_SUBSIDY = MealSubsidy.__table__.insert()
-_TAKE = (  # a funder's part from its budget, only if the budget holds it
+_TAKE = (  # a funder's part from its budget; the table's check (budget_used <= budget_cap) refuses
+    # it where the budget no longer holds it
     update(FundingAgreement)
-    .where(
-        FundingAgreement.id == bindparam("agreement"),
-        FundingAgreement.budget_used + bindparam("amount", type_=BigInteger) <= FundingAgreement.budget_cap,
-    )
+    .where(FundingAgreement.id == bindparam("agreement"))
     .values(budget_used=FundingAgreement.budget_used + bindparam("amount", type_=BigInteger))
     .execution_options(synchronize_session=False)
 )
@@ -268,9 +267,20 @@ def insert_subsidies(session: Session, rows: list[dict]) -> None:
     )  # Core, not the ORM's bulk insert: half the cost in Python
 
 
-def take_budget(session: Session, agreement_id: int, amount: int) -> bool:
-    """Take a funder's part from its budget, only if the budget holds it."""
-    return bool(session.execute(_TAKE, {"agreement": agreement_id, "amount": amount}).rowcount)
+def take_budgets(session: Session, parts: list[tuple[int, int]], *, commit: bool) -> bool:
+    """Take each funder's part from its budget, in agreement id order; with `commit`, as the
+    transaction's last statements, sent with its commit (`db.commit_after`). False if a budget no
+    longer holds its part (nothing is taken then; the caller rolls back)."""
+    rows = [{"agreement": a, "amount": n} for a, n in sorted(parts)]
+    try:
+        if commit:
+            commit_after(session, _TAKE, rows)
+        else:
+            for row in rows:
+                session.execute(_TAKE, row)
+    except IntegrityError:  # the check on budget_used <= budget_cap
+        return False
+    return True
 
 
 def give_back_budget(session: Session, agreement_id: int, amount: int, *, synchronize: bool = True) -> None:

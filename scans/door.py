@@ -129,8 +129,9 @@ def store(
     tries: int = 5,
 ) -> dict:
     """Judge one scan and store it. Replaying a scan_id returns the stored answer unchanged. A
-    meal's subsidies are taken from the funders' budgets last (`counter.take_budgets`); where other
-    meals took a budget meanwhile, the scan is judged again on what is left (`tries` times)."""
+    meal's subsidies are taken from the funders' budgets last (`counter.take_budgets`): online,
+    together with the transaction's commit, which then ends here; where other meals took a budget
+    meanwhile, the scan is judged again on what is left (`tries` times)."""
     scan_id = item.scan_id or str(uuid.uuid4())
     skew = timedelta(seconds=settings.clock_skew_seconds)
     scanned_at = item.scanned_at or received_at
@@ -196,7 +197,7 @@ def store(
         return stored.result
     if rec.get("replay"):
         offline_scans.replay(session, rec["replay"], settings)
-    if rec.get("budgets") and not counter.take_budgets(session, rec["budgets"]):
+    if rec.get("budgets") and not counter.take_budgets(session, rec["budgets"], commit=savepoint is None):
         _undo(session, savepoint, closed_before)
         if tries <= 1:
             raise conflict(

@@ -287,12 +287,13 @@ def test_diners_register_once_and_their_card_scans(canteen, client):
 
 @contextmanager
 def budget_taken_meanwhile(rt, agreement_id: int, left: int):
-    """Other meals take a funder's budget down to `left` on a connection of their own, just before
-    the scan takes its part (the race a busy county has at the moment a budget runs out)."""
+    """Other meals take a funder's budget down to `left` on a connection of their own, once the
+    scan has read it and written its meal's subsidies, before it takes its part (the race a busy
+    county has at the moment a budget runs out)."""
     fired = []
 
     def other_meals(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("UPDATE FUNDING_AGREEMENTS") and not fired:
+        if statement.lstrip().upper().startswith("INSERT INTO MEAL_SUBSIDIES") and not fired:
             fired.append(statement)
             with rt.engine.begin() as other:
                 other.execute(
@@ -301,11 +302,11 @@ def budget_taken_meanwhile(rt, agreement_id: int, left: int):
                     .values(budget_used=FundingAgreement.budget_cap - left)
                 )
 
-    event.listen(rt.engine, "before_cursor_execute", other_meals)
+    event.listen(rt.engine, "after_cursor_execute", other_meals)
     try:
         yield fired
     finally:
-        event.remove(rt.engine, "before_cursor_execute", other_meals)
+        event.remove(rt.engine, "after_cursor_execute", other_meals)
 
 
 def test_a_budget_taken_meanwhile_is_judged_again_on_what_is_left(canteen):
