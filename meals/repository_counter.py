@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, bindparam, case, delete, func, select, update
+from sqlalchemy import BigInteger, Date, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -283,20 +283,13 @@ def take_budgets(session: Session, parts: list[tuple[int, int]], *, commit: bool
     return True
 
 
-def give_back_budget(session: Session, agreement_id: int, amount: int, *, synchronize: bool = True) -> None:
-    """Return an amount to a funder's budget (`synchronize`: update the agreement if loaded)."""
-    statement = (
+def give_back_budget(session: Session, agreement_id: int, amount: int) -> None:
+    """Return an amount to a funder's budget (a voided meal's part; the agreement updated if loaded)."""
+    session.execute(
         update(FundingAgreement)
         .where(FundingAgreement.id == agreement_id)
         .values(budget_used=FundingAgreement.budget_used - amount)
     )
-    if not synchronize:
-        statement = statement.execution_options(synchronize_session=False)
-    session.execute(statement)
-
-
-def delete_subsidies(session: Session, meal_id: int) -> None:
-    session.execute(delete(MealSubsidy).where(MealSubsidy.meal_id == meal_id))
 
 
 def void_subsidies(session: Session, meal_id: int) -> None:
