@@ -145,6 +145,19 @@ def timed_out(exc: BaseException) -> bool:
     return isinstance(getattr(exc, "orig", exc), psycopg.errors.QueryCanceled)
 
 
+_COMPILED: dict[tuple, tuple[object, str]] = {}  # by statement and parameter names: (it, its SQL)
+
+
+def _compiled(statement, dialect, params: dict) -> tuple[object, str]:
+    """A hot statement compiled once for the parameters named (`Direct`, `commit_after`)."""
+    key = (id(statement), *params)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        sql = statement.compile(dialect=dialect, column_keys=list(params)).string
+        compiled = _COMPILED[key] = (statement, sql)  # the statement kept: its id stays its own
+    return compiled
+
+
 class Direct:
     """A PostgreSQL connection whose statements commit one by one, each sent straight to psycopg
     (`Runtime.statements`): for the scan door's hottest statements, where SQLAlchemy's work per
@@ -160,8 +173,6 @@ class Direct:
     connection's deadline: each is bound by psycopg and sent after `SET LOCAL statement_timeout`
     in one message, which PostgreSQL runs as one transaction (one round trip, as before)."""
 
-    _compiled: dict[tuple, tuple[object, str]] = {}  # by statement and parameter names: (it, its SQL)
-
     def __init__(self, conn: Connection) -> None:
         self.dialect = conn.dialect
         self._driver = conn.connection.driver_connection
@@ -172,11 +183,7 @@ class Direct:
     def execute(self, statement, params: dict):
         """Run a statement (an insert: of the columns named in `params`); returns psycopg's
         cursor (fetchone, fetchall)."""
-        key = (id(statement), *params)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            sql = statement.compile(dialect=self.dialect, column_keys=list(params)).string
-            compiled = self._compiled[key] = (statement, sql)  # the statement kept: its id stays its own
+        compiled = _compiled(statement, self.dialect, params)
         values = {k: Json(v) if isinstance(v, dict | list) else v for k, v in params.items()}
         if self._prefix:
             cursor = psycopg.ClientCursor(self._driver, row_factory=namedtuple_row)
@@ -209,11 +216,7 @@ def commit_after(session: Session, statement, rows: list[dict]) -> None:
             session.execute(statement, row)
         session.commit()
         return
-    key = (id(statement), *rows[0])
-    compiled = Direct._compiled.get(key)
-    if compiled is None:
-        sql = statement.compile(dialect=conn.dialect, column_keys=list(rows[0])).string
-        compiled = Direct._compiled[key] = (statement, sql)
+    compiled = _compiled(statement, conn.dialect, rows[0])
     cursor = psycopg.ClientCursor(conn.connection.driver_connection)
     message = "; ".join([*(cursor.mogrify(compiled[1], row) for row in rows), "COMMIT"])
     try:

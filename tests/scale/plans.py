@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from linli.db import Direct
+from linli.db import _compiled as compiled
 
 # the tables that grow without bound, and the large ones beside them
 BIG = {
@@ -47,7 +48,7 @@ def captured():
 
     def spy(self, statement, params):
         cursor = direct(self, statement, params)
-        sql = self._compiled[(id(statement), *params)][1]
+        sql = compiled(statement, self.dialect, params)[1]
         got.append((sql, {k: Json(v) if isinstance(v, dict | list) else v for k, v in params.items()}))
         return cursor
 
