@@ -13,12 +13,16 @@ every report was built once. The result goes into docs/performance.md.
 
     .venv/bin/python bench/rush.py [--minutes 10] [--points 0 (all)] [--interval 3] [--quick]
 
-Works in a copy of the county (bench/common.py); `--quick`: one minute, 20 meal points.
+Works in a copy of the county (bench/common.py); `--quick`: one minute, 20 meal points. The
+clients run in processes of their own, one for every 500 meal points (`--clients` to choose), so
+that a province's rush measures the server and not one Python process driving thousands of tablets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import multiprocessing
 import os
 import random
 import subprocess
@@ -26,7 +30,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +43,7 @@ sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != R
 
 from bench import common  # noqa: E402
 from bench.rush_checks import report, settle, verify  # noqa: E402
+from linli.qr import Codes  # noqa: E402
 from linli.runtime import Runtime  # noqa: E402
 from linli.settings import Settings, parse_secret_keys  # noqa: E402
 from migrations.models import import_models  # noqa: E402
@@ -62,6 +67,7 @@ class Plan:
     points: list[Point]
     partner: str  # a partner enterprise's staff token
     started: datetime
+    today: date  # where the county is
 
 
 @dataclass
@@ -79,6 +85,21 @@ class Tally:
     reports: set[int] = field(default_factory=set)
     bookings: set[int] = field(default_factory=set)
     seconds: float = 0.0  # how long the rush lasted (the last phones check out after the clock)
+
+    def add(self, other: Tally) -> None:
+        """Take in another client process's answers."""
+        for kind, values in other.ms.items():
+            self.ms[kind] += values
+        self.statuses += other.statuses
+        self.outcomes += other.outcomes
+        self.errors += other.errors
+        self.meals |= other.meals
+        self.scans |= other.scans
+        self.check_ins |= other.check_ins
+        self.check_outs |= other.check_outs
+        self.reports |= other.reports
+        self.bookings |= other.bookings
+        self.seconds = max(self.seconds, other.seconds)
 
 
 # --- set-up -------------------------------------------------------------------------------------
@@ -238,7 +259,7 @@ def prepare(rt: Runtime, minutes: float, points_wanted: int, interval: float) ->
         partner = accounts_service.issue_token(
             s, now=now, ttl_seconds=86400, staff_user_id=partner_user.id
         ).token
-    return Plan(out, partner, now)
+    return Plan(out, partner, now, today)
 
 
 # --- the rush -----------------------------------------------------------------------------------
@@ -305,16 +326,18 @@ async def counter(c: Client, p: Point, until: float, interval: float, rng: rando
             await c.call("counter today", "GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet)
 
 
-async def volunteer(c: Client, rt: Runtime, p: Point, token: str, minutes: float, rng: random.Random) -> None:
+async def volunteer(
+    c: Client, codes: Codes, p: Point, token: str, minutes: float, rng: random.Random
+) -> None:
     """A volunteer's phone: check in at the station's code early in the rush, out later."""
     start = time.monotonic()
     await asyncio.sleep(rng.uniform(0, minutes * 60 * 0.3))
-    await c.scan("volunteer scan", token, rt.codes.station_code(p.station_id, datetime.now(UTC)))
+    await c.scan("volunteer scan", token, codes.station_code(p.station_id, datetime.now(UTC)))
     checked_in = time.monotonic()
     await c.call("volunteer me", "GET", "/api/v1/me/points", token)
     leave = max(start + rng.uniform(0.5, 0.9) * minutes * 60, checked_in + 65)  # sooner is a double tap
     await asyncio.sleep(leave - time.monotonic())
-    await c.scan("volunteer scan", token, rt.codes.station_code(p.station_id, datetime.now(UTC)))
+    await c.scan("volunteer scan", token, codes.station_code(p.station_id, datetime.now(UTC)))
 
 
 async def courier(c: Client, p: Point, minutes: float, rng: random.Random) -> None:
@@ -364,7 +387,12 @@ async def partner(c: Client, plan: Plan, until: float, month_start: str, month_e
             "POST",
             "/api/v1/reports",
             plan.partner,
-            json={"kind": "meal_usage", "period_start": month_start, "period_end": month_end, "format": "xlsx"},
+            json={
+                "kind": "meal_usage",
+                "period_start": month_start,
+                "period_end": month_end,
+                "format": "xlsx",
+            },
         )
         if asked:
             c.tally.reports.add(asked["id"])
@@ -382,33 +410,72 @@ async def partner(c: Client, plan: Plan, until: float, month_start: str, month_e
         await asyncio.sleep(max(0.0, min(60.0, until - time.monotonic())))
 
 
-async def drive(base: str, rt: Runtime, plan: Plan, minutes: float, interval: float) -> Tally:
-    tally = Tally()
-    rng = random.Random(2026)
-    local = datetime.now(UTC).astimezone(rt.settings.tz).date()
+def _limits() -> httpx.Limits:
     # idle connections dropped before the server's keep-alive (5 s) ends them under a request
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=3)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
-        # a server at lunch has been up all morning: its pools and caches are warm
-        warm = Client(http, Tally())
+    return httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=3)
+
+
+async def warm(base: str, plan: Plan) -> None:
+    """A server at lunch has been up all morning: its pools and caches are warm."""
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=_limits()) as http:
+        c = Client(http, Tally())
         calls = [("GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet) for p in plan.points]
         calls += [("GET", "/api/v1/me/points", p.courier) for p in plan.points]
         for start in range(0, len(calls) * 2, 32):
             batch = (calls * 2)[start : start + 32]
-            await asyncio.gather(*(warm.call("warm", method, path, token) for method, path, token in batch))
-        if warm.tally.errors:
-            raise RuntimeError(f"warming up: {warm.tally.errors[:3]}")
+            await asyncio.gather(*(c.call("warm", method, path, token) for method, path, token in batch))
+        if c.tally.errors:
+            raise RuntimeError(f"warming up: {c.tally.errors[:3]}")
+
+
+async def drive(
+    base: str, codes: Codes, plan: Plan, minutes: float, interval: float, start: float, share: tuple[int, int]
+) -> Tally:
+    """One client process's part of the rush, `share` = (n, of): every of-th meal point from the
+    n-th, from `start` (time.time()) on; the first also runs the families and the partner."""
+    n, of = share
+    tally = Tally()
+    rng = random.Random(2026 + n)
+    local = plan.today
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=_limits()) as http:
+        await asyncio.sleep(max(0.0, start - time.time()))
         until = time.monotonic() + minutes * 60
         c = Client(http, tally)
-        last_end = local.replace(day=1) - timedelta(days=1)  # last month, ended
-        tasks = [partner(c, plan, until, last_end.replace(day=1).isoformat(), last_end.isoformat())]
-        tasks.append(families(c, plan, until, random.Random(1), (local + timedelta(days=2)).isoformat()))
-        for p in plan.points:
+        tasks = []
+        if n == 0:
+            last_end = local.replace(day=1) - timedelta(days=1)  # last month, ended
+            tasks.append(partner(c, plan, until, last_end.replace(day=1).isoformat(), last_end.isoformat()))
+            tasks.append(families(c, plan, until, random.Random(1), (local + timedelta(days=2)).isoformat()))
+        for p in plan.points[n::of]:
             tasks.append(counter(c, p, until, interval, random.Random(rng.random())))
             tasks.append(courier(c, p, minutes, random.Random(rng.random())))
-            tasks += [volunteer(c, rt, p, t, minutes, random.Random(rng.random())) for t in p.phones]
+            tasks += [volunteer(c, codes, p, t, minutes, random.Random(rng.random())) for t in p.phones]
         await asyncio.gather(*tasks)
         tally.seconds = time.monotonic() - (until - minutes * 60)
+    return tally
+
+
+def _client(args: tuple) -> Tally:
+    """In a client process of its own."""
+    return asyncio.run(drive(*args))
+
+
+def rush(base: str, codes: Codes, plan: Plan, minutes: float, interval: float, clients: int) -> Tally:
+    """Warm the server, then the rush from `clients` processes at once, their answers together."""
+    # a thread of its own: the caller (a test run) may already have an event loop running here
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, warm(base, plan)).result()
+    start = time.time() + 10  # a client process takes a few seconds to start and import
+    spawn = multiprocessing.get_context("spawn")  # not a fork of this process's pools and threads
+    with ProcessPoolExecutor(clients, mp_context=spawn) as pool:
+        parts = list(
+            pool.map(
+                _client, [(base, codes, plan, minutes, interval, start, (n, clients)) for n in range(clients)]
+            )
+        )
+    tally = Tally()
+    for part in parts:
+        tally.add(part)
     return tally
 
 
@@ -436,9 +503,11 @@ def run(
     interval: float,
     workers: int,
     county_days: int = 2,
+    clients: int = 0,
 ) -> tuple[Tally, list, dict]:
     """The rush against a database holding the county (`make bench` gives a copy of it; an empty
-    one, as a test's, gets a small county first: the same places, `county_days` of meals)."""
+    one, as a test's, gets a small county first: the same places, `county_days` of meals), from
+    `clients` processes (0: one for every 500 meal points)."""
     env = {**os.environ, **common.linli_env(database_url, redis_url, SECRET)}
     subprocess.run([common.LINLI, "db", "upgrade"], env=env, check=True, capture_output=True)
     import_models()
@@ -458,14 +527,17 @@ def run(
         common.Server([common.LINLI, "worker"], env, ready=False),
         common.Server([common.LINLI, "serve", "--workers", str(workers)], env) as server,
     ):
-        # a thread of its own: the caller (a test run) may already have an event loop running here
-        with ThreadPoolExecutor(1) as pool:
-            tally = pool.submit(asyncio.run, drive(server.url, rt, plan, minutes, interval)).result()
+        clients = clients or math.ceil(len(plan.points) / 500)
+        tally = rush(server.url, rt.codes, plan, minutes, interval, clients)
         waited = settle(rt)
         memory = server.peak_mb()
     checks = verify(rt, plan, tally, env)
     rt.close()
-    return tally, checks, {"settled": waited, "memory": memory, "points": len(plan.points)}
+    return (
+        tally,
+        checks,
+        {"settled": waited, "memory": memory, "points": len(plan.points), "clients": clients},
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -475,10 +547,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument(
         "--interval", type=float, default=3.0, help="seconds between a counter's scans, on average"
     )
+    ap.add_argument("--clients", type=int, default=0, help="client processes; 0: one per 500 meal points")
     args = common.parse(ap, argv, quick={"minutes": 1.0, "points": 20})
     setup = common.prepare(args, "rush")
     tally, checks, figures = run(
-        setup.database_url, setup.redis_url, args.minutes, args.points, args.interval, args.workers
+        setup.database_url,
+        setup.redis_url,
+        args.minutes,
+        args.points,
+        args.interval,
+        args.workers,
+        clients=args.clients,
     )
     section, summary = report(tally, checks, figures, args.minutes, args.interval, common.stamp(args))
     common.write_section(Path(args.out), "Lunch rush", section)

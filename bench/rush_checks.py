@@ -171,8 +171,8 @@ Last run: {stamp}, {minutes:g} minutes. `linli serve --workers 2` and one
 `linli worker` on PostgreSQL and Redis, the county of `linli demo --scale county`, {figures["points"]} meal
 points at once: at each a counter tablet scanning a card every {interval:g} s or so, four volunteers
 checking in and out by the station's code, a courier taking the delivery run and scanning at three doors;
-families booking with a diner's card; a partner pulling its month's usage (XLSX) every minute.
-Peak memory of the server processes: {figures["memory"]:.0f} MB.
+families booking with a diner's card; a partner pulling its month's usage (XLSX) every minute;
+from {figures["clients"]} client process{"es" if figures["clients"] > 1 else ""}. Peak memory of the server processes: {figures["memory"]:.0f} MB.
 
 | request | count | req/s | p50 ms | p99 ms |
 |---|---|---|---|---|

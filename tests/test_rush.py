@@ -5,27 +5,16 @@ verifies. (The ten-minute run with its latency target: `.venv/bin/python bench/r
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from bench import rush
 
 pytestmark = pytest.mark.slow  # a lunch rush under load: left out of `make test-quick`
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _rush():
-    spec = importlib.util.spec_from_file_location("rush", ROOT / "bench" / "rush.py")
-    module = sys.modules["rush"] = importlib.util.module_from_spec(spec)  # its dataclasses look it up
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_a_short_lunch_rush_loses_and_doubles_nothing(rt, settings):
-    rush = _rush()
-    tally, checks, _ = rush.run(
+    """From two client processes (as a province's rush runs), their answers taken together."""
+    tally, checks, figures = rush.run(
         settings.database_url,
         settings.redis_url,
         minutes=0.4,
@@ -33,7 +22,9 @@ def test_a_short_lunch_rush_loses_and_doubles_nothing(rt, settings):
         interval=1.0,
         workers=2,
         county_days=2,
+        clients=2,
     )
+    assert figures["clients"] == 2
     assert tally.errors == []
     assert [what for what, passed, _ in checks if not passed] == []
     # every kind of lunch-time request took part
@@ -48,7 +39,7 @@ def test_a_rush_that_would_span_midnight_waits_for_it():
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    rush, tz = _rush(), ZoneInfo("Asia/Shanghai")
+    tz = ZoneInfo("Asia/Shanghai")
     assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 58, 30, tzinfo=UTC), tz, 0.4) == 91
     assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 50, tzinfo=UTC), tz, 10) == 601
     assert rush.wait_for_midnight(datetime(2030, 6, 3, 15, 40, tzinfo=UTC), tz, 0.4) == 0
