@@ -21,10 +21,12 @@ that a province's rush measures the server and not one Python process driving th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import multiprocessing
 import os
 import random
+import ssl
 import subprocess
 import sys
 import time
@@ -410,14 +412,19 @@ async def partner(c: Client, plan: Plan, until: float, month_start: str, month_e
         await asyncio.sleep(max(0.0, min(60.0, until - time.monotonic())))
 
 
-def _limits() -> httpx.Limits:
+def _http(base: str, tls: ssl.SSLContext, connections: int) -> httpx.AsyncClient:
+    """A small pool: httpcore's work per request grows with the square of the connections in its
+    pool (a process's one pool of 400 ran a core flat while the server idled)."""
     # idle connections dropped before the server's keep-alive (5 s) ends them under a request
-    return httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=3)
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=3
+    )
+    return httpx.AsyncClient(base_url=base, timeout=30, limits=limits, verify=tls)
 
 
 async def warm(base: str, plan: Plan) -> None:
     """A server at lunch has been up all morning: its pools and caches are warm."""
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=_limits()) as http:
+    async with _http(base, ssl.create_default_context(), 32) as http:
         c = Client(http, Tally())
         calls = [("GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet) for p in plan.points]
         calls += [("GET", "/api/v1/me/points", p.courier) for p in plan.points]
@@ -437,16 +444,27 @@ async def drive(
     tally = Tally()
     rng = random.Random(2026 + n)
     local = plan.today
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=_limits()) as http:
+    tls = ssl.create_default_context()  # one for all the pools (each would load the CA bundle)
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def pool() -> Client:
+            """A meal point's devices share one pool, as on the point's wifi; so do the families."""
+            return Client(await stack.enter_async_context(_http(base, tls, 8)), tally)
+
+        first = await pool() if n == 0 else None
+        points = [(p, await pool()) for p in plan.points[n::of]]
         await asyncio.sleep(max(0.0, start - time.time()))
         until = time.monotonic() + minutes * 60
-        c = Client(http, tally)
         tasks = []
-        if n == 0:
+        if first:
             last_end = local.replace(day=1) - timedelta(days=1)  # last month, ended
-            tasks.append(partner(c, plan, until, last_end.replace(day=1).isoformat(), last_end.isoformat()))
-            tasks.append(families(c, plan, until, random.Random(1), (local + timedelta(days=2)).isoformat()))
-        for p in plan.points[n::of]:
+            tasks.append(
+                partner(first, plan, until, last_end.replace(day=1).isoformat(), last_end.isoformat())
+            )
+            tasks.append(
+                families(first, plan, until, random.Random(1), (local + timedelta(days=2)).isoformat())
+            )
+        for p, c in points:
             tasks.append(counter(c, p, until, interval, random.Random(rng.random())))
             tasks.append(courier(c, p, minutes, random.Random(rng.random())))
             tasks += [volunteer(c, codes, p, t, minutes, random.Random(rng.random())) for t in p.phones]
