@@ -16,7 +16,8 @@ from bench import common
 from linli.runtime import Runtime
 
 if TYPE_CHECKING:
-    from bench.rush import Plan, Tally
+    from bench.rush import Plan
+    from bench.rush_clients import Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 P99_TARGET_MS = 200
