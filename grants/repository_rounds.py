@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from grants.models import GrantRound, Project, Proposal, RoundFunder
 from grants.models_rounds import GrantObjection, GrantReviewer, GrantScore
-from linli.scope import within
+from linli.scope import above, within
 from orgs.models import Organization
 
 
@@ -42,7 +42,7 @@ def rounds_for(
         .where(
             or_(
                 within(Organization.path, paths),
-                *(within(literal(p), [Organization.path]) for p in paths),
+                Organization.path.in_(above(paths)),
                 GrantRound.id.in_(reviews),
             ),
             GrantRound.id > after_id,

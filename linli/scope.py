@@ -58,5 +58,16 @@ def works_in(paths: Iterable[str], station_paths: Iterable[str], path: str) -> b
 def within(column: ColumnElement[str], paths: Iterable[str | ColumnElement[str]]) -> ColumnElement[bool]:
     """`covers` in SQL: the organizations (by their path column) that `paths` reach (none when
     `paths` is empty). A path may be a column too, for joins: `within(Team.path, [Org.path])` is a
-    team inside that organization, `within(literal(p), [Org.path])` an organization above `p`."""
+    team inside that organization. The organizations above a path: `above`."""
     return or_(false(), *(column.startswith(p) for p in paths))
+
+
+def above(paths: Iterable[str]) -> list[str]:
+    """The paths of the organizations at and above each of `paths` (`/1/4/17/` → `/1/`, `/1/4/`,
+    `/1/4/17/`): `Organization.path.in_(above(paths))` finds them on the path index, where asking
+    each organization whether its path is a prefix would read every organization of a province."""
+    found: set[str] = set()
+    for path in paths:
+        parts = path.strip("/").split("/")
+        found.update("/" + "/".join(parts[: n + 1]) + "/" for n in range(len(parts)))
+    return sorted(found)

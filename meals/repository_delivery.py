@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import literal, or_, select, update
+from sqlalchemy import or_, select, union, update
 from sqlalchemy.orm import Session
 
 from linli import scope
@@ -32,13 +32,13 @@ def delivery_diners(session: Session, point_id: int, day: date, slot: str) -> li
         Booking.mode == "delivery",
         Booking.status.in_(("booked", "served")),
     )
+    home = select(Diner.id).where(Diner.home_point_id == point_id, Diner.delivery.is_(True))
+    # a union of ids, not an OR of the two: PostgreSQL reads an OR with a subquery by going
+    # through every diner of the province
     return list(
         session.scalars(
             select(Diner)
-            .where(
-                or_((Diner.home_point_id == point_id) & Diner.delivery.is_(True), Diner.id.in_(booked)),
-                ~_paused(day),
-            )
+            .where(Diner.id.in_(union(home, booked)), ~_paused(day))
             .order_by(Diner.community, Diner.name, Diner.id)
         )
     )
@@ -115,9 +115,10 @@ def open_runs(session: Session, volunteer_id: int, team_paths: list[str], day: d
             .where(
                 DeliveryRun.service_day == day,
                 or_(DeliveryRun.volunteer_id.is_(None), DeliveryRun.volunteer_id == volunteer_id),
-                # the point's organization holds one of the volunteer's teams (in SQL: a county has
-                # a run per community at every point, and only a few are this volunteer's)
-                or_(*(scope.within(literal(p), [Organization.path]) for p in team_paths)),
+                # the point's organization holds one of the volunteer's teams (in SQL, on the path
+                # index: a province has a run per community at every point, and only a few are
+                # this volunteer's)
+                Organization.path.in_(scope.above(team_paths)),
             )
             .order_by(DeliveryRun.meal_point_id, DeliveryRun.slot, DeliveryRun.community)
         )

@@ -24,3 +24,10 @@ def test_working_for_a_hub_means_over_it_inside_it_or_at_a_station_inside_it():
     assert scope.works_in([], [ORG], HUB)  # bound to a station of one
     assert not scope.works_in([OTHER_HUB], ["/1/5/20/"], HUB)
     assert not scope.works_in([], [], HUB)
+
+
+def test_the_organizations_above_a_path_are_each_of_its_prefixes_and_it():
+    assert scope.above([ORG]) == ["/1/", "/1/4/", "/1/4/17/"]
+    assert scope.above([ORG, "/1/5/20/"]) == ["/1/", "/1/4/", "/1/4/17/", "/1/5/", "/1/5/20/"]
+    assert scope.above([]) == []
+    assert all(scope.covers([p], ORG) for p in scope.above([ORG]))  # the same rule as `covers`

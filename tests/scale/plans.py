@@ -20,7 +20,7 @@ from linli.db import _compiled as compiled
 BIG = {
     "meals", "meal_subsidies", "scans", "attendances", "ledger_transfers", "outbox",
     "meal_day_closes", "meal_bookings", "point_awards", "point_lots", "ledger_accounts",
-    "diners", "volunteers", "filings", "filing_decisions", "scan_keys", "transfer_ids", "attendance_keys",
+    "diners", "volunteers", "filings", "meal_delivery_runs", "filing_decisions", "scan_keys", "transfer_ids", "attendance_keys",
 }  # fmt: skip
 EMPTY = 1000  # a relation (a partition) with fewer rows than this is no finding when scanned whole
 EXPLAINED = ("select", "with", "update", "delete")

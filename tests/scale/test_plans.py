@@ -41,6 +41,12 @@ def _get(path):
     return run
 
 
+def _claim(w, headers):
+    r = w.client.post(f"/api/v1/delivery-runs/{w.run}/claim", headers=headers)
+    assert r.status_code == 200, r.text
+    assert [stop["diner_id"] for stop in r.json()["stops"]] == [w.grandma]
+
+
 def _report(**period):
     return lambda w, headers: w.report(headers, **period)
 
@@ -52,6 +58,8 @@ OPERATIONS = {
     "counter (diner's meal)": (JULY_2 + timedelta(hours=1), "counter", _counter),  # 11:30, lunch
     "balance (my points)": (SETTLED, "volunteer", _get(lambda w: "/api/v1/me/points")),
     "balance (my transfers)": (SETTLED, "volunteer", _get(lambda w: "/api/v1/me/points/transfers")),
+    "delivery runs (a volunteer's list)": (SETTLED, "volunteer", _get(lambda w: "/api/v1/delivery-runs")),
+    "delivery run taken (its stops)": (SETTLED, "volunteer", _claim),
     "partner month report": (SETTLED, "partner1", _report(**JUNE)),
     "hub month report": (SETTLED, "admin_a", _report(**JUNE)),
     "county year report": (SETTLED, "county", _report(**YEAR)),

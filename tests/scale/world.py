@@ -12,6 +12,8 @@ from sqlalchemy import func, select, text
 
 from cli.demo_scale import County, load_county
 from linli import partitions
+from meals import delivery
+from meals.models import Diner
 from points import ledger
 from tests.fixtures.builders import file_volunteer, make_activity, staff_token, staff_user, volunteer_token
 from tests.fixtures.month import Month
@@ -27,7 +29,7 @@ SETTLED = datetime(2030, 7, 5, 2, 0, tzinfo=UTC)  # June is settled: its reports
 class World(Month):
     """Month's meal point (hub A, partner1's agreement, 14 diners, June's meals, a closed day),
     and a volunteer serving at its station: a shift on 1 July checked in and out and awarded, a
-    shift on 2 July checked in."""
+    shift on 2 July checked in; grandma's lunch brought home on the settled day, a run to take."""
 
     def __init__(self, rt, client, clock):
         super().__init__(rt, client, clock)
@@ -43,6 +45,11 @@ class World(Month):
         drain(rt)  # the shift's award: transfers on both ledgers
         clock.at = JULY_2
         assert self.volunteer_scan()["outcome"] == "checked_in"
+        with rt.tx() as s:
+            grandma = s.get(Diner, self.grandma)
+            grandma.delivery, grandma.address = True, "泉塘街道助餐路1号"
+            day = SETTLED.astimezone(rt.settings.tz).date()
+            self.run = delivery.plan(s, self.point.id, day, "lunch", SETTLED)[0].id
 
     def token(self, who: str) -> dict:
         """A fresh token (at the clock's time) of a staff user, or of the volunteer."""
@@ -76,8 +83,9 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
     """Data outside the world's scope: each county in `counties` (cli.demo_scale's, from 2) with its
     hubs, 3 meal points, 3 partners, 2,000 volunteers and `days` of lunches before today; 300 of its
     volunteers `shifts` closed attendances each (with their scan, award, minutes transfer and outbox
-    row); its points' day closes and bookings; and at the world's own meal point, its diners'
-    lunches of 60 days in 2027-2028 (other months) with partner1's subsidy."""
+    row); its points' day closes and bookings; a tenth of its diners' lunches brought home, and a
+    delivery run at each point each day; and at the world's own meal point, its diners' lunches of
+    60 days in 2027-2028 (other months) with partner1's subsidy."""
     with rt.tx() as s:  # every month the data lands in has its partition, as `linli cron` keeps them
         today = rt.clock.now().astimezone(rt.settings.tz).date()
         partitions.ensure_months(s.connection(), today - timedelta(days=days + 31), today)
@@ -266,6 +274,23 @@ def grow(rt, world: World, counties: range, days: int = 60, shifts: int = 15) ->
                     " FROM meals WHERE meal_point_id = ANY(:points)"
                 ),
                 {"points": points},
+            )
+            # home delivery: a run a day at each point for its one community, as `delivery.plan`
+            # makes them, over the days of lunches and today
+            s.execute(
+                text(
+                    "UPDATE diners SET delivery = true, address = '助餐路1号'"
+                    " WHERE home_point_id = ANY(:points) AND id % 10 = 0"
+                ),
+                {"points": points},
+            )
+            s.execute(
+                text(
+                    "INSERT INTO meal_delivery_runs (meal_point_id, service_day, slot, community, created_at)"
+                    " SELECT p, CAST(:today AS date) - d, 'lunch', '社区' || p, :now"
+                    " FROM unnest(CAST(:points AS bigint[])) p CROSS JOIN generate_series(0, :days) d"
+                ),
+                {"points": points, "today": today, "days": days, "now": now},
             )
             # the world's own point and partner, other months: its diners' lunches in 2027-2028,
             # 2 yuan of each paid by partner1's agreement
