@@ -63,6 +63,9 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+POOL = 30  # connections a process keeps (`make_engine`): an API server's threads at lunch
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -70,10 +73,11 @@ class Base(DeclarativeBase):
 def make_engine(
     url: str,
     *,
-    pool_size: int = 10,
     statement_timeout: float = 0,
     pooled: bool = False,
     replica: bool = False,
+    generic_plans: bool = False,
+    pool: int = POOL,
 ) -> Engine:
     """`statement_timeout` (seconds; 0: none) is PostgreSQL's deadline for each statement of every
     connection, set when it connects: past it PostgreSQL cancels the statement (`timed_out`).
@@ -81,7 +85,18 @@ def make_engine(
     deadline set by each transaction as it begins (`SET LOCAL`) and by each `Direct` statement.
     `replica`: the read replica's (`linli.replica`), a shorter connect deadline and a ping per
     checkout, so that a replica gone is found before a read starts on it (the read then goes to
-    the primary)."""
+    the primary).
+    `generic_plans` (the scan door's engine, `Runtime.door_engine`): each prepared statement is
+    planned once per connection, for any parameters (`plan_cache_mode = force_generic_plan`), its
+    partitions chosen as it starts. Left to choose, PostgreSQL plans every scan again for its
+    values (a custom plan looks cheaper over partitioned tables), which cost the door's one read
+    2 ms of planning for 0.4 ms of work. Only for statements whose generic plans are proven
+    (tests/scale/test_plans.py): elsewhere a generic plan can read a whole table where the values
+    would have chosen an index. Behind a transaction pooler nothing is prepared: no change there.
+
+    A process keeps its connections (`pool` of them, none opened beyond it and closed again): a
+    new connection's first statements load the catalog of every partition they may touch, about
+    10 ms each, and a lunch wave opening and closing them cost PostgreSQL more than the scans."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -107,12 +122,15 @@ def make_engine(
     deadline_ms = max(1, round(statement_timeout * 1000)) if statement_timeout else 0
     if pooled:
         connect_args["prepare_threshold"] = None  # psycopg prepares none by itself
-    elif deadline_ms:
-        connect_args["options"] = f"-c statement_timeout={deadline_ms}"
+    else:
+        options = [f"-c statement_timeout={deadline_ms}"] if deadline_ms else []
+        options += ["-c plan_cache_mode=force_generic_plan"] if generic_plans else []
+        if options:
+            connect_args["options"] = " ".join(options)
     engine = create_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=20,
+        pool_size=pool,
+        max_overflow=0,
         pool_timeout=10,
         pool_pre_ping=replica,
         connect_args=connect_args,

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from functools import cached_property
 
 from redis import Redis
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from linli.clock import Clock, SystemClock
 from linli.db import Direct, make_engine, make_session_factory
@@ -18,6 +19,8 @@ from linli.idcrypt import keyring_for
 from linli.qr import Codes
 from linli.settings import Settings
 from linli.signing import Signer
+
+DOOR_POOL = 20  # the scan door's connections in a process, beside the engine's `db.POOL`
 
 
 class Runtime:
@@ -38,6 +41,7 @@ class Runtime:
             settings.sqlalchemy_url, statement_timeout=deadline, pooled=settings.pooled
         )
         self.session_factory = make_session_factory(self.engine)
+        self._deadline = deadline
         # reads (`read`): read-only transactions on PostgreSQL (BEGIN READ ONLY: no extra round trip)
         readonly = {} if settings.is_sqlite else {"postgresql_readonly": True}
         self._primary_reads = make_session_factory(self.engine.execution_options(**readonly))
@@ -68,10 +72,30 @@ class Runtime:
             self._redis = connect_redis(self.settings)
         return self._redis
 
+    @cached_property
+    def door_engine(self) -> Engine:
+        """The scan door's own connections (PostgreSQL; on SQLite the one engine): its statements,
+        a known few run thousands of times at lunch, are planned once for any values
+        (`make_engine(generic_plans=True)`), everything else for its values."""
+        if self.settings.is_sqlite:
+            return self.engine
+        return make_engine(
+            self.settings.sqlalchemy_url,
+            statement_timeout=self._deadline,
+            pooled=self.settings.pooled,
+            generic_plans=True,
+            pool=DOOR_POOL,
+        )
+
+    @cached_property
+    def _door_sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.door_engine)
+
     @contextmanager
-    def tx(self) -> Iterator[Session]:
-        """One unit of work: commit once at the end, roll back on error (unless the error asks to keep)."""
-        session = self.session_factory()
+    def tx(self, *, door: bool = False) -> Iterator[Session]:
+        """One unit of work: commit once at the end, roll back on error (unless the error asks to
+        keep). `door`: the scan door's, on its own connections (`door_engine`)."""
+        session = self._door_sessions() if door else self.session_factory()
         try:
             yield session
         except BaseException as exc:
@@ -110,11 +134,13 @@ class Runtime:
         """PostgreSQL: a connection whose statements commit one by one, sent straight to psycopg
         (`db.Direct`), for hot work that needs no transaction round it (no BEGIN and COMMIT round
         trips)."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self.door_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield Direct(conn)
 
     def close(self) -> None:
         self.engine.dispose()
+        if "door_engine" in self.__dict__:
+            self.door_engine.dispose()
         if self.replica is not None:
             self.replica.engine.dispose()
 

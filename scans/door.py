@@ -91,7 +91,7 @@ def scan_online(rt, device: Device, item: ScanInput, *, received_at: datetime) -
 
 
 def scan_in_full(rt, device: Device, item: ScanInput, received_at: datetime) -> dict:
-    with rt.tx() as session:
+    with rt.tx(door=True) as session:
         return store(
             session, rt.codes, device, item, received_at=received_at, offline=False, settings=rt.settings
         )
@@ -103,7 +103,7 @@ def scan_batch(rt, device: Device, items: list[ScanInput], *, received_at: datet
     (a replay resumes where a cut-off upload stopped). The answers in the order sent."""
     results: dict[int, dict] = {}
     for group in offline_scans.batch_groups(rt.codes, items):
-        with rt.tx() as session:
+        with rt.tx(door=True) as session:
             for i in group:
                 results[i] = store(
                     session,

@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -22,7 +23,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from linli.clock import FixedClock
-from linli.db import const, timed_out
+from linli.db import Direct, const, timed_out
 from linli.leader import PostgresLock
 from linli.runtime import Runtime
 from linli.settings import SettingsError, load_settings
@@ -209,10 +210,18 @@ def test_without_the_setting_the_prepared_direct_path_breaks_through_pgbouncer(r
     with pytest.raises(OperationalError, match="unsupported startup parameter: options"):
         through(rt, bouncer, database_pooler="").engine.connect()  # the deadline as a startup option
     plain = through(rt, bouncer, database_pooler="", statement_timeout=0)
+    with pytest.raises(OperationalError, match="unsupported startup parameter: options"):
+        plain.door_engine.connect()  # the door's generic plans are a startup option too
     statement = select(func.count()).select_from(Meal)
+
+    @contextmanager
+    def statements():  # the door's Direct path, on connections without a startup option
+        with plain.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield Direct(conn)
+
     try:
         with pytest.raises(psycopg.errors.ProgrammingError, match="prepared statement"):
-            with plain.statements() as one, plain.statements() as two:
+            with statements() as one, statements() as two:
                 for direct in (one, two, one, two):  # the pool's last used server connection, in turn
                     direct.execute(statement, {}).fetchone()
     finally:

@@ -302,11 +302,11 @@ def budget_taken_meanwhile(rt, agreement_id: int, left: int):
                     .values(budget_used=FundingAgreement.budget_cap - left)
                 )
 
-    event.listen(rt.engine, "after_cursor_execute", other_meals)
+    event.listen(rt.door_engine, "after_cursor_execute", other_meals)  # the scan door's
     try:
         yield fired
     finally:
-        event.remove(rt.engine, "after_cursor_execute", other_meals)
+        event.remove(rt.door_engine, "after_cursor_execute", other_meals)
 
 
 def test_a_budget_taken_meanwhile_is_judged_again_on_what_is_left(canteen):
@@ -341,7 +341,7 @@ def test_a_scan_that_keeps_losing_the_race_is_refused_and_writes_nothing(canteen
         budget_taken_meanwhile(canteen.rt, canteen.government, left=1000),
         pytest.raises(LinliError) as refused,
     ):
-        with canteen.rt.tx() as s:
+        with canteen.rt.tx(door=True) as s:
             door.store(
                 s,
                 canteen.rt.codes,

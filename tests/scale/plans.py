@@ -1,10 +1,12 @@
 """The statements an operation runs, captured as the code sends them (SQLAlchemy's, and the scan
 door's fast path straight through psycopg, `linli.db.Direct`), and each one's plan as PostgreSQL
-runs it: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), in a transaction rolled back."""
+runs it: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON), in a transaction rolled back, planned for its
+values or, as the scan door's connections plan it, once for any (`generic`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -75,10 +77,30 @@ def _buffers(node: dict) -> int:
     return node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)
 
 
-def explain(url: str, statements) -> list[Plan]:
-    """Each statement's plan, run for real (ANALYZE) and rolled back."""
+def _prepared(conn, sql: str, params) -> str:
+    """`sql` (psycopg's %(name)s) prepared as `explained`, and its EXECUTE with `params` written in."""
+    names: list[str] = []
+
+    def number(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    conn.execute("PREPARE explained AS " + re.sub(r"%\((\w+)\)s", number, sql).replace("%%", "%"))
+    values = [params[name] for name in names]
+    if not values:
+        return "EXECUTE explained"
+    return psycopg.ClientCursor(conn).mogrify(
+        "EXECUTE explained(" + ", ".join(["%s"] * len(values)) + ")", values
+    )
+
+
+def explain(url: str, statements, *, generic: bool = False) -> list[Plan]:
+    """Each statement's plan, run for real (ANALYZE) and rolled back. `generic`: as the scan door's
+    connections run it once prepared, planned once for any parameters (`linli.db.make_engine`)."""
     plans = []
-    with psycopg.connect(url) as conn:
+    options = "-c plan_cache_mode=force_generic_plan" if generic else ""
+    with psycopg.connect(url, options=options, prepare_threshold=None) as conn:
         sizes = {
             name: (tuples, root)
             for name, tuples, root in conn.execute(
@@ -89,10 +111,15 @@ def explain(url: str, statements) -> list[Plan]:
         }
         for sql, params in statements:
             with conn.transaction(force_rollback=True):
-                (doc,) = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params).fetchone()
+                if generic:
+                    explained = _prepared(conn, sql, params)
+                    (doc,) = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + explained).fetchone()
+                    conn.execute("DEALLOCATE explained")
+                else:
+                    (doc,) = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params).fetchone()
             doc = doc if isinstance(doc, list) else json.loads(doc)
             top = doc[0]["Plan"]
-            plan = Plan(sql, _buffers(top), 0)
+            plan = Plan(sql, _buffers(top), 0, shape=["(generic plan)" if generic else "(custom plan)"])
             for depth, node in _nodes(top):
                 relation = node.get("Relation Name")
                 plan.shape.append(

@@ -1,7 +1,8 @@
 """Hot queries cost what their scope holds, not what the database holds (issue 24): each operation
 below runs once for real (the API, the scan door, the report jobs) on a small scoped world with
 one county of other data beside it (N), its statements captured as sent; then the database grows
-to eight counties of other data (8N) and each captured statement is EXPLAINed again. No statement
+to eight counties of other data (8N) and each captured statement is EXPLAINed again (planned for
+its values, and at the scan door also once for any, as its connections plan them). No statement
 scans a large table whole, and none touches much more at 8N than at N (shared buffers, rows).
 PostgreSQL only: holds with or without monthly partitions (a whole scan of an empty or small
 partition is no finding; buffers are counted over the whole plan)."""
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from linli.clock import FixedClock, SystemClock
 from meals import categories
@@ -69,9 +71,19 @@ OPERATIONS = {
 }
 
 
+# the scan door's: its connections plan each prepared statement once, for any values (`Runtime.door_engine`)
+DOOR = ("scan door (volunteer, fast path)", "counter (diner's meal)")
+
+
+def plans(url, name, statements):
+    """Each statement planned for its values, and at the scan door once for any values too."""
+    return explain(url, statements) + (explain(url, statements, generic=True) if name in DOOR else [])
+
+
 @pytest.fixture(scope="module")
 def measured(session_rt, app):
-    """{operation: [(plan at N, plan at 8N), ...]}, one pair per statement it ran."""
+    """{operation: [(plan at N, plan at 8N), ...]}, one pair per statement it ran and way of
+    planning it."""
     rt = session_rt
     if rt.settings.is_sqlite:
         pytest.skip("EXPLAIN plans are PostgreSQL's")
@@ -93,11 +105,13 @@ def measured(session_rt, app):
                 with captured() as got:
                     run(world, headers)
                 statements[name] = explained(got)
-                at_n[name] = explain(rt.settings.database_url, statements[name])
+                at_n[name] = plans(rt.settings.database_url, name, statements[name])
             clock.at = SETTLED
             grow(rt, world, range(3, 10))
             yield {
-                name: list(zip(at_n[name], explain(rt.settings.database_url, statements[name]), strict=True))
+                name: list(
+                    zip(at_n[name], plans(rt.settings.database_url, name, statements[name]), strict=True)
+                )
                 for name in OPERATIONS
             }
     finally:
@@ -143,3 +157,15 @@ def test_cost_follows_the_scope_not_the_database(measured, name):
         if b.buffers > 1.5 * a.buffers + SLACK_BUFFERS or b.rows > 1.5 * a.rows + SLACK_ROWS
     ]
     assert not grew, "\n".join(line for g in grew for line in g)
+
+
+def test_the_scan_door_plans_once_for_any_values_and_the_rest_for_theirs(session_rt):
+    rt = session_rt
+    if rt.settings.is_sqlite:
+        pytest.skip("PostgreSQL's plan cache")
+    with rt.statements() as door:
+        assert door.execute(text("SHOW plan_cache_mode"), {}).fetchone()[0] == "force_generic_plan"
+    with rt.tx(door=True) as s:
+        assert s.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+    with rt.tx() as s:
+        assert s.scalar(text("SHOW plan_cache_mode")) == "auto"
