@@ -74,7 +74,10 @@ async def caller(connection: ASGIConnection) -> Principal:
     token = _bearer(connection.headers.get("authorization", ""))
     principal = _cached(token, rt)
     if principal is None:  # a database look-up: off the event loop
-        principal = await anyio.to_thread.run_sync(_look_up, token, rt)
+        door = connection.scope.get("path") == DOOR_PATH
+        principal = await anyio.to_thread.run_sync(
+            _look_up, token, rt, limiter=door_threads() if door else None
+        )
     return principal
 
 
@@ -99,6 +102,22 @@ def provide_principal(request: Request, rt: NamedDependency[Runtime]) -> Princip
     makes Litestar resolve the two one after the other, instead of starting a task group for them
     on every request.)"""
     return request.state.principal
+
+
+# A scan (a counter's queue of older people, a phone at the station) runs on threads of its own:
+# it never waits for a thread behind list pages, delivery runs or a wave of phones opening `me`.
+# One limiter per event loop; about the door's connections (`runtime.DOOR_POOL`).
+DOOR_PATH = "/api/v1/scans"
+_DOOR: RunVar[anyio.CapacityLimiter] = RunVar("linli_door")
+DOOR_THREADS = 16
+
+
+def door_threads() -> anyio.CapacityLimiter:
+    try:
+        return _DOOR.get()
+    except LookupError:
+        _DOOR.set(limiter := anyio.CapacityLimiter(DOOR_THREADS))
+        return limiter
 
 
 # Sessions end (commit, roll back, close) in worker threads, never on the event loop, counted

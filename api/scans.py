@@ -6,12 +6,13 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
+import anyio
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, RawBody
 
 from accounts.principal import Principal
-from api.deps import AUTH, require_staff
+from api.deps import AUTH, door_threads, require_staff
 from api.problems import problems
 from integrity import service as integrity
 from linli import ratelimit
@@ -149,6 +150,14 @@ class QrController(Controller):
         return DecodedFrame(payload=found[0].text if found else None)
 
 
+def _scan(data: ScanBody, request: Request, principal: Principal, rt: Runtime) -> ScanResult:
+    device = device_of(principal, request)
+    _count_scan(rt, principal)
+    integrity.heard(rt, device.staff_user_id, rt.clock.now())  # this device is online now
+    item = door.check_input(data.input())
+    return ScanResult.of(door.scan_online(rt, device, item, received_at=rt.clock.now()))
+
+
 class ScanController(Controller):
     path = "/api/v1/scans"
     tags = ["扫码 scans"]
@@ -158,23 +167,19 @@ class ScanController(Controller):
         "",
         operation_id="scan",
         status_code=200,
-        sync_to_thread=True,
         summary="One scan: a volunteer's phone scanning a station code, or a tablet scanning a card",
         description="The answer is always 200 with an `outcome`; a refused scan is `rejected` with a `reason`.",
         responses=problems(_403="staff_only, role_required", _429="rate_limited"),
     )
-    def scan(
+    async def scan(
         self,
         data: JSONBody[ScanBody],
         request: Request,
         principal: NamedDependency[Principal],
         rt: NamedDependency[Runtime],
     ) -> ScanResult:
-        device = device_of(principal, request)
-        _count_scan(rt, principal)
-        integrity.heard(rt, device.staff_user_id, rt.clock.now())  # this device is online now
-        item = door.check_input(data.input())
-        return ScanResult.of(door.scan_online(rt, device, item, received_at=rt.clock.now()))
+        # on the door's own threads (`api.deps.door_threads`), never behind other requests
+        return await anyio.to_thread.run_sync(_scan, data, request, principal, rt, limiter=door_threads())
 
     @post(
         "/batch",
