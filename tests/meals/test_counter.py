@@ -575,3 +575,38 @@ def test_meals_are_recorded_and_delivered_with_redis_down(own_redis, clock):
         assert world.door("13807310011", world.home[0])["outcome"] == "delivered"
     assert world.count(Meal) == 2
     assert world.count(OutboxMessage, OutboxMessage.event == "meal.delivered") == 1
+
+
+def test_a_scan_is_served_while_every_other_request_thread_is_taken(canteen, client):
+    """A wave of phones and couriers can take all of a server's request threads; the counter's scan
+    runs on the door's own (`api.deps.door_threads`) and is served meanwhile."""
+    import threading
+
+    import anyio
+
+    card = canteen.card(canteen.grandma)
+    headers = staff_token(client, "counter")  # logged in first: a login needs a thread of the pool
+    threads = client.blocking_portal.call(anyio.to_thread.current_default_thread_limiter)
+    holders = [object() for _ in range(int(threads.total_tokens))]
+    for holder in holders:  # every request thread taken, as by requests still at work
+        client.blocking_portal.call(threads.acquire_on_behalf_of_nowait, holder)
+    answers = []
+    try:
+        scan = threading.Thread(
+            target=lambda: answers.append(
+                client.post(
+                    "/api/v1/scans",
+                    json={"payload": card, "station_id": canteen.station, "scan_id": str(uuid.uuid4())},
+                    headers=headers,
+                )
+            )
+        )
+        scan.start()
+        scan.join(timeout=20)
+        assert answers, "the scan waited for a request thread"
+    finally:
+        for holder in holders:
+            client.blocking_portal.call(threads.release_on_behalf_of, holder)
+        scan.join(timeout=20)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["outcome"] == "meal_served"
