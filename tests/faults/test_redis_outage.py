@@ -166,7 +166,9 @@ def test_redis_stopped_mid_lunch_scans_go_on_and_every_award_and_report_happens_
         assert statuses[-2:] == [202, 202] and {a["status"] for a in asked} == {"queued"}
         assert relay_once(rt) == 0  # the relay cannot reach Redis: the work waits
         with rt.tx() as s:
-            waiting = s.scalars(select(OutboxMessage).where(OutboxMessage.enqueued_at.is_(None))).all()
+            waiting = s.scalars(
+                select(OutboxMessage).where(OutboxMessage.enqueued_at.is_(None)).order_by(OutboxMessage.id)
+            ).all()  # in the relay's order
         assert len(waiting) == 2 + 3 + 2  # deliveries, check-outs, reports
         # the first row's attempt is counted with its error; the relay stops at the first failure
         # (by then the client's circuit breaker is open: nothing waited for Redis)
