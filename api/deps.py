@@ -112,12 +112,17 @@ _DOOR: RunVar[anyio.CapacityLimiter] = RunVar("linli_door")
 DOOR_THREADS = 16
 
 
-def door_threads() -> anyio.CapacityLimiter:
+def _limiter(var: RunVar[anyio.CapacityLimiter], tokens: int) -> anyio.CapacityLimiter:
+    """The event loop's limiter kept in `var`, made with `tokens` the first time."""
     try:
-        return _DOOR.get()
+        return var.get()
     except LookupError:
-        _DOOR.set(limiter := anyio.CapacityLimiter(DOOR_THREADS))
+        var.set(limiter := anyio.CapacityLimiter(tokens))
         return limiter
+
+
+def door_threads() -> anyio.CapacityLimiter:
+    return _limiter(_DOOR, DOOR_THREADS)
 
 
 # Sessions end (commit, roll back, close) in worker threads, never on the event loop, counted
@@ -128,11 +133,7 @@ SESSION_ENDS = 32
 
 
 def _ending() -> anyio.CapacityLimiter:
-    try:
-        return _ENDING.get()
-    except LookupError:
-        _ENDING.set(limiter := anyio.CapacityLimiter(SESSION_ENDS))
-        return limiter
+    return _limiter(_ENDING, SESSION_ENDS)
 
 
 @asynccontextmanager
