@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,6 +150,15 @@ def verify(rt: Runtime, plan: Plan, tally: Tally, env: dict) -> list[tuple[str, 
     return checks
 
 
+def _by_minute(tally: Tally, kind: str) -> str:
+    """A kind's p99 in each minute of the rush (by when the request was sent)."""
+    start = min((t for sent in tally.at.values() for t in sent), default=0.0)
+    minutes: dict[int, list[float]] = defaultdict(list)
+    for sent, ms in zip(tally.at.get(kind, []), tally.ms.get(kind, []), strict=True):
+        minutes[int((sent - start) // 60)].append(ms)
+    return ", ".join(f"{m + 1}: {common.percentile(v, 99):.0f}" for m, v in sorted(minutes.items())) or "none"
+
+
 def report(
     tally: Tally, checks: list, figures: dict, minutes: float, interval: float, stamp: str
 ) -> tuple[str, list[dict]]:
@@ -162,6 +171,7 @@ def report(
             f"{common.percentile(values, 50):.1f} | {common.percentile(values, 99):.1f} |"
         )
     p50, p99 = common.percentile(every, 50), common.percentile(every, 99)
+    by_minute = _by_minute(tally, "counter scan")
     total_rps = len(every) / tally.seconds
     ok = not tally.errors and p99 < P99_TARGET_MS and all(passed for _, passed, _ in checks)
     lines = "\n".join(f"- {'✓' if passed else '✗'} {what}: {detail}" for what, passed, detail in checks)
@@ -179,6 +189,8 @@ from {figures["clients"]} client process{"es" if figures["clients"] > 1 else ""}
 |---|---|---|---|---|
 {chr(10).join(rows)}
 | **all** | {len(every)} | {total_rps:.1f} | {p50:.1f} | {p99:.1f} |
+
+Counter scans' p99 (ms) by minute of the rush: {by_minute}.
 
 Answers: {", ".join(f"{k} {v}" for k, v in sorted(tally.outcomes.items()))}.
 Errors (non-2xx or no answer): {len(tally.errors)}.{chr(10) + errors if errors else ""}

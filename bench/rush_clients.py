@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import multiprocessing
 import random
-import ssl
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -18,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
-
+from bench.lean_http import HTTPError, Pool
 from linli.qr import Codes
 
 if TYPE_CHECKING:
@@ -31,6 +29,7 @@ class Tally:
     """Every answer: latency by kind, statuses, and what the clients were told was recorded."""
 
     ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    at: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # when each was sent
     statuses: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     outcomes: Counter = field(default_factory=Counter)
@@ -46,6 +45,7 @@ class Tally:
         """Take in another client process's answers."""
         for kind, values in other.ms.items():
             self.ms[kind] += values
+            self.at[kind] += other.at[kind]
         self.statuses += other.statuses
         self.outcomes += other.outcomes
         self.errors += other.errors
@@ -59,18 +59,19 @@ class Tally:
 
 
 class Client:
-    def __init__(self, http: httpx.AsyncClient, tally: Tally) -> None:
+    def __init__(self, http: Pool, tally: Tally) -> None:
         self.http, self.tally = http, tally
 
     async def call(self, kind: str, method: str, path: str, token: str | None = None, **kw) -> dict | None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        t0 = time.perf_counter()
+        sent, t0 = time.time(), time.perf_counter()
         try:
-            r = await self.http.request(method, path, headers=headers, **kw)
-        except httpx.HTTPError as exc:
-            self.tally.errors.append(f"{kind}: {type(exc).__name__}")
+            r = await self.http.request(method, path, headers, **kw)
+        except HTTPError as exc:
+            self.tally.errors.append(f"{kind}: {exc}")
             return None
         self.tally.ms[kind].append((time.perf_counter() - t0) * 1000)
+        self.tally.at[kind].append(sent)
         self.tally.statuses[r.status_code] += 1
         if r.status_code >= 400:
             self.tally.errors.append(f"{kind}: {r.status_code} {r.text[:200]}")
@@ -203,19 +204,9 @@ async def partner(c: Client, plan: Plan, until: float, month_start: str, month_e
         await asyncio.sleep(max(0.0, min(60.0, until - time.monotonic())))
 
 
-def _http(base: str, tls: ssl.SSLContext, connections: int) -> httpx.AsyncClient:
-    """A small pool: httpcore's work per request grows with the square of the connections in its
-    pool (a process's one pool of 400 ran a core flat while the server idled)."""
-    # idle connections dropped before the server's keep-alive (5 s) ends them under a request
-    limits = httpx.Limits(
-        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=3
-    )
-    return httpx.AsyncClient(base_url=base, timeout=30, limits=limits, verify=tls)
-
-
 async def warm(base: str, plan: Plan) -> None:
     """A server at lunch has been up all morning: its pools and caches are warm."""
-    async with _http(base, ssl.create_default_context(), 32) as http:
+    async with Pool(base, 32) as http:
         c = Client(http, Tally())
         calls = [("GET", f"/api/v1/stations/{p.station_id}/meals-today", p.tablet) for p in plan.points]
         calls += [("GET", "/api/v1/me/points", p.courier) for p in plan.points]
@@ -235,12 +226,11 @@ async def drive(
     tally = Tally()
     rng = random.Random(2026 + n)
     local = plan.today
-    tls = ssl.create_default_context()  # one for all the pools (each would load the CA bundle)
     async with contextlib.AsyncExitStack() as stack:
 
         async def pool() -> Client:
             """A meal point's devices share one pool, as on the point's wifi; so do the families."""
-            return Client(await stack.enter_async_context(_http(base, tls, 8)), tally)
+            return Client(await stack.enter_async_context(Pool(base, 8)), tally)
 
         first = await pool() if n == 0 else None
         points = [(p, await pool()) for p in plan.points[n::of]]
